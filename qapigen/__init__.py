@@ -1,0 +1,28 @@
+"""qapigen: QEMU's QAPI schema language, in Python.
+
+``load_schema(path)`` parses and checks a schema and returns its model;
+:class:`QAPIError` is raised with QEMU's diagnostic when it is invalid.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import QAPIError
+
+__version__ = "0.1.0"
+
+__all__ = ["QAPIError", "Schema", "__version__", "load_schema"]
+
+if TYPE_CHECKING:
+    from .schema import Schema, load_schema
+
+
+def __getattr__(name: str) -> Any:
+    # The front end is imported on first use, so that importing the package
+    # (as generated bindings do) stays cheap.
+    if name in ("load_schema", "Schema"):
+        from . import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module 'qapigen' has no attribute {name!r}")

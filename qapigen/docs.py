@@ -1,0 +1,368 @@
+"""Documentation comments: their model, and the parser of their lines.
+
+A block starts with ``##`` and ends with ``##``.  A *definition* block names
+the definition that follows it (``# @name:``) and then holds the body,
+member descriptions (``# @member: text``), a ``Features:`` list, and tagged
+sections (``Returns:``, ``Errors:``, ``Since:``, ``TODO:``).  A *free-form*
+block is text only.  The rules are QEMU 10.0's (``docs/devel/
+qapi-code-gen.rst``); ``legacy`` admits the conventions of older releases.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import QAPIParseError, QAPISemError
+from .source import SourceInfo
+
+if TYPE_CHECKING:
+    from .parser import Expression
+
+
+class Kind(enum.Enum):
+    """What a section of a doc block is."""
+
+    PLAIN = 0
+    MEMBER = 1
+    FEATURE = 2
+    RETURNS = 3
+    ERRORS = 4
+    SINCE = 5
+    TODO = 6
+    # Older releases only (legacy mode).
+    NOTE = 7
+    EXAMPLE = 8
+
+    def __str__(self) -> str:
+        return self.name.title()
+
+
+class Documented(Protocol):
+    """A member or feature that a doc block can describe."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def info(self) -> SourceInfo | None: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+class Section:
+    """A run of documentation text: where it starts, what it is, its text."""
+
+    def __init__(self, info: SourceInfo, kind: Kind, name: str | None = None) -> None:
+        self.info = info
+        self.kind = kind
+        # The member or feature a MEMBER or FEATURE section describes.
+        self.name = name
+        self.text = ""
+        self.described: Documented | None = None
+
+    def __repr__(self) -> str:
+        return f"<Section {self.kind} {self.name or ''} {self.text!r}>"
+
+    def append_line(self, line: str) -> None:
+        self.text += line + "\n"
+
+
+class Doc:
+    """One documentation comment block."""
+
+    def __init__(self, info: SourceInfo, symbol: str | None = None) -> None:
+        # Where the block starts (its first ``##``).
+        self.info = info
+        # The definition a definition block documents; None when free-form.
+        self.symbol = symbol
+        self.body = Section(info, Kind.PLAIN)
+        # Every section in source order, the body first.
+        self.all_sections: list[Section] = [self.body]
+        self.args: dict[str, Section] = {}
+        self.features: dict[str, Section] = {}
+        self.returns: Section | None = None
+        self.errors: Section | None = None
+        self.since: Section | None = None
+        # The sections that are neither the body nor descriptions.
+        self.sections: list[Section] = []
+
+    def __repr__(self) -> str:
+        return f"<Doc {self.symbol or 'free-form'} at {self.info.loc()}>"
+
+    # -- building -------------------------------------------------------
+
+    def append_line(self, line: str) -> None:
+        self.all_sections[-1].append_line(line)
+
+    def plain_section(self, info: SourceInfo) -> None:
+        """Continue the current untagged section, or start one."""
+        last = self.all_sections[-1]
+        if last.kind is Kind.PLAIN:
+            if not last.text:
+                # An empty section starts where its text does.
+                last.info = info
+            last.text += "\n"
+            return
+        section = Section(info, Kind.PLAIN)
+        self.sections.append(section)
+        self.all_sections.append(section)
+
+    def tagged_section(self, info: SourceInfo, kind: Kind) -> None:
+        section = Section(info, kind)
+        for unique in (Kind.RETURNS, Kind.ERRORS, Kind.SINCE):
+            if kind is unique:
+                attr = kind.name.lower()
+                if getattr(self, attr) is not None:
+                    raise QAPISemError(info, f"duplicated '{kind}' section")
+                setattr(self, attr, section)
+        self.sections.append(section)
+        self.all_sections.append(section)
+
+    def description(self, info: SourceInfo, name: str, kind: Kind) -> None:
+        table = self.args if kind is Kind.MEMBER else self.features
+        if not name:
+            raise QAPISemError(info, "invalid parameter name")
+        if name in table:
+            raise QAPISemError(info, f"'{name}' parameter name duplicated")
+        section = Section(info, kind, name)
+        self.all_sections.append(section)
+        table[name] = section
+
+    def end(self, *, legacy: bool = False) -> None:
+        """Finish the block: trim the sections, insist on text after tags."""
+        for section in self.all_sections:
+            section.text = section.text.strip("\n")
+            tagged = section.kind not in (Kind.PLAIN, Kind.MEMBER, Kind.FEATURE)
+            if tagged and not section.text and not legacy:
+                raise QAPISemError(section.info, f"text required after '{section.kind}:'")
+
+    # -- connecting to the model ----------------------------------------
+
+    def connect_member(self, member: Documented) -> None:
+        """Attach the description of ``member``, or a stub for it."""
+        section = self.args.get(member.name)
+        if section is None:
+            info = member.info
+            assert info is not None
+            if self.symbol not in info.pragmas.documentation_exceptions:
+                raise QAPISemError(info, f"{member.role} '{member.name}' lacks documentation")
+            section = Section(self.info, Kind.MEMBER, member.name)
+            self.args[member.name] = section
+            # The stub goes after the descriptions the block has.
+            index = 1
+            while index < len(self.all_sections) and self.all_sections[index].kind is Kind.MEMBER:
+                index += 1
+            self.all_sections.insert(index, section)
+        section.described = member
+
+    def connect_feature(self, feature: Documented) -> None:
+        section = self.features.get(feature.name)
+        if section is None:
+            assert feature.info is not None
+            raise QAPISemError(feature.info, f"feature '{feature.name}' lacks documentation")
+        section.described = feature
+
+    def check_expr(self, expr: Expression) -> None:
+        """Check the sections that only some kinds of definition may have."""
+        if "command" in expr:
+            if self.returns is not None and "returns" not in expr:
+                raise QAPISemError(
+                    self.returns.info,
+                    "'Returns' section, but command doesn't return anything",
+                )
+            return
+        if self.returns is not None:
+            raise QAPISemError(self.returns.info, "'Returns' section is only valid for commands")
+        if self.errors is not None:
+            raise QAPISemError(self.errors.info, "'Errors' section is only valid for commands")
+
+    def check(self) -> None:
+        """Every description must describe something that exists."""
+        for table, what in ((self.args, "member"), (self.features, "feature")):
+            bogus = [name for name, section in table.items() if section.described is None]
+            if bogus:
+                many = len(bogus) > 1
+                names = "', '".join(bogus)
+                raise QAPISemError(
+                    table[bogus[0]].info,
+                    f"documented {what}{'s' if many else ''} '{names}' "
+                    f"{'do' if many else 'does'} not exist",
+                )
+
+
+class LineReader(ABC):
+    """The source of a doc block's lines.
+
+    ``next_line()`` returns the next line without its ``# `` prefix, ``""``
+    for a blank ``#`` line, and None at the closing ``##``.  ``info`` is the
+    location of the line last read.
+    """
+
+    info: SourceInfo
+
+    @abstractmethod
+    def next_line(self) -> str | None: ...
+
+    @abstractmethod
+    def error(self, msg: str) -> QAPIParseError: ...
+
+
+_AT_NAME = re.compile(r"@([^:]*): *")
+_TAG = re.compile(r"(Returns|Errors|Since|Notes?|Examples?|TODO)(?!::): *")
+_INDENT = re.compile(r"\s*")
+
+
+def _at_name(line: str) -> re.Match[str] | None:
+    return _AT_NAME.match(line)
+
+
+def parse_doc(reader: LineReader, *, legacy: bool = False) -> Doc:
+    """Parse a doc block whose opening ``##`` the reader has just read."""
+    info = reader.info
+    line = reader.next_line()
+    if line is not None and line.startswith("@"):
+        return _DefinitionParser(reader, info, line, legacy).parse()
+    return _parse_free_form(reader, info, line, legacy)
+
+
+def _parse_free_form(reader: LineReader, info: SourceInfo, line: str | None, legacy: bool) -> Doc:
+    doc = Doc(info)
+    doc.plain_section(reader.info)
+    first = True
+    while line is not None:
+        match = _at_name(line)
+        if match and not legacy:
+            raise reader.error(f"'@{match.group(1)}:' not allowed in free-form documentation")
+        if line.startswith("=") and not first and not legacy:
+            raise reader.error("'=' heading must come first in a comment block")
+        doc.append_line(line)
+        line = reader.next_line()
+        first = False
+    return doc
+
+
+class _DefinitionParser:
+    def __init__(self, reader: LineReader, info: SourceInfo, line: str, legacy: bool) -> None:
+        self.reader = reader
+        self.legacy = legacy
+        if not line.endswith(":"):
+            raise reader.error("line should end with ':'")
+        symbol = line[1:-1]
+        if not symbol:
+            raise reader.error("name required after '@'")
+        self.doc = Doc(info, symbol)
+
+    def parse(self) -> Doc:
+        reader = self.reader
+        doc = self.doc
+        line = reader.next_line()
+        no_more_args = False
+        while line is not None:
+            while line == "":
+                line = reader.next_line()
+            if line is None:
+                break
+            if line == "Features:":
+                if doc.features:
+                    raise reader.error("duplicated 'Features:' line")
+                line = reader.next_line()
+                while line == "":
+                    line = reader.next_line()
+                line = self._descriptions(line, Kind.FEATURE)
+                if not doc.features:
+                    raise reader.error("feature descriptions expected")
+                no_more_args = True
+            elif match := _at_name(line):
+                if no_more_args and not self.legacy:
+                    raise reader.error(f"description of '@{match.group(1)}:' follows a section")
+                line = self._descriptions(line, Kind.MEMBER)
+                no_more_args = True
+            elif match := _TAG.match(line):
+                tag = match.group(1)
+                kind = self._tag_kind(tag)
+                doc.tagged_section(reader.info, kind)
+                text = line[match.end() :]
+                if text:
+                    doc.append_line(text)
+                line = self._indented()
+                no_more_args = True
+            elif line.startswith("=") and not self.legacy:
+                raise reader.error("unexpected '=' markup in definition documentation")
+            else:
+                doc.plain_section(reader.info)
+                doc.append_line(line)
+                line = self._paragraph()
+        return doc
+
+    def _tag_kind(self, tag: str) -> Kind:
+        if "Note" in tag:
+            if self.legacy:
+                return Kind.NOTE
+            raise self.reader.error(
+                f"The '{tag}' section is no longer supported. Please use rST's "
+                "'.. note::' or '.. admonition:: notes' directives, or another "
+                "suitable admonition instead."
+            )
+        if "Example" in tag:
+            if self.legacy:
+                return Kind.EXAMPLE
+            raise self.reader.error(
+                f"The '{tag}' section is no longer supported. Please use the "
+                "'.. qmp-example::' directive, or other suitable markup instead."
+            )
+        return Kind[tag.upper()]
+
+    def _descriptions(self, line: str | None, kind: Kind) -> str | None:
+        """Read ``@name: text`` descriptions while they continue."""
+        while line is not None and (match := _at_name(line)):
+            self.doc.description(self.reader.info, match.group(1), kind)
+            text = line[match.end() :]
+            if text:
+                self.doc.append_line(text)
+            line = self._indented()
+        return line
+
+    def _indented(self) -> str | None:
+        """Read a section's continuation lines, which must be indented."""
+        reader = self.reader
+        doc = self.doc
+        line = reader.next_line()
+        while line == "":
+            doc.append_line(line)
+            line = reader.next_line()
+        if line is None:
+            return None
+        indent = _indent(line)
+        if not indent:
+            return line
+        doc.append_line(line)
+        prev_blank = False
+        while True:
+            line = reader.next_line()
+            if line is None or _at_name(line):
+                return line
+            cur = _indent(line)
+            if line != "" and cur < indent:
+                if prev_blank or self.legacy:
+                    return line
+                raise reader.error(f"unexpected de-indent (expected at least {indent} spaces)")
+            doc.append_line(line)
+            prev_blank = True
+
+    def _paragraph(self) -> str | None:
+        reader = self.reader
+        while True:
+            line = reader.next_line()
+            if line is None or line == "":
+                return line
+            self.doc.append_line(line)
+
+
+def _indent(line: str) -> int:
+    match = _INDENT.match(line)
+    assert match is not None
+    return match.end()
