@@ -202,7 +202,9 @@ class LineReader(ABC):
     location of the line last read.
     """
 
-    info: SourceInfo
+    @property
+    @abstractmethod
+    def info(self) -> SourceInfo: ...
 
     @abstractmethod
     def next_line(self) -> str | None: ...

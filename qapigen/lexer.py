@@ -4,13 +4,16 @@ The schema syntax is a small subset of JSON with single-quoted strings,
 ``true``/``false`` and ``#`` comments.  Every comment becomes a token, so
 that the parser can read documentation comments as lines; the parser skips
 ordinary comments itself.
+
+A token is a plain tuple ``(kind, value, pos, line)`` (tuples are much
+cheaper than objects, and QEMU's full schema has some 50,000 tokens):
+``kind`` is one of the constants below or the punctuation character itself,
+``pos`` the offset of its first character, ``line`` its 1-based line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import NamedTuple
 
 from .errors import QAPIParseError
 from .source import SourceInfo
@@ -20,39 +23,44 @@ STRING = "'"
 BOOL = "b"
 COMMENT = "#"
 EOF = ""
+# Not a token: text that is not one.  Its value is the error message; the
+# parser raises it when it gets there, so that errors come in source order.
+BAD = "!"
 
-# The common tokens in one pass; anything this does not match is an error
-# (or a string that needs the careful scan to report its error).
+Token = tuple[str, str | bool | None, int, int]
+
+# Leading blanks and one token, or a newline.  What this does not match is
+# an error (or a string that needs the careful scan to report its error).
 _SCAN = re.compile(
-    r"(?P<ws>[^\S\n]+)"
-    r"|(?P<nl>\n)"
-    r"|(?P<comment>#[^\n]*)"
-    r"|(?P<punct>[{}:,\[\]])"
-    r"|'(?P<str>(?:[\x20-\x26\x28-\x5b\x5d-\x7e]|\\\\)*)'"
-    r"|(?P<true>true)"
-    r"|(?P<false>false)"
+    r"[^\S\n]*(?:"
+    r"(\n)"
+    r"|(#[^\n]*)"
+    r"|([{}:,\[\]])"
+    r"|'((?:[\x20-\x26\x28-\x5b\x5d-\x7e]|\\\\)*)'"
+    r"|(true)"
+    r"|(false))"
 )
+_BLANKS = re.compile(r"[^\S\n]*")
 _STRAY = re.compile(r"[^\[\]{}:,\s']+")
 
 
-class Token(NamedTuple):
-    """One token: its kind, its value, where it starts."""
-
-    kind: str
-    value: str | bool | None
-    pos: int
-    info: SourceInfo
-
-
 class Lexer:
-    """Tokenizes one source file.  ``tokens()`` yields its tokens."""
+    """Tokenizes one source file."""
 
     def __init__(self, src: str, info: SourceInfo) -> None:
         # A file is read as if it ended with a newline.
         if not src.endswith("\n"):
             src += "\n"
         self.src = src
-        self.first_info = info
+        self._first_info = info
+        self._infos: dict[int, SourceInfo] = {info.line: info}
+
+    def info(self, line: int) -> SourceInfo:
+        """The location of ``line``.  All tokens of a line share one."""
+        info = self._infos.get(line)
+        if info is None:
+            info = self._infos[line] = self._first_info.at_line(line)
+        return info
 
     def column(self, pos: int) -> int:
         """The 1-based column of ``pos``, with tabs at every 8th column."""
@@ -63,58 +71,52 @@ class Lexer:
         return col
 
     def error(self, token: Token, msg: str) -> QAPIParseError:
-        return QAPIParseError(token.info, msg, self.column(token.pos))
+        return QAPIParseError(self.info(token[3]), msg, self.column(token[2]))
 
-    def tokens(self) -> Iterator[Token]:
-        """Yield every token, comments included, ending with one ``EOF``."""
+    def tokens(self) -> list[Token]:
+        """Every token, comments included, ending with ``EOF`` or ``BAD``."""
         src = self.src
         end = len(src)
         scan = _SCAN.match
-        info = self.first_info
-        line = info.line
-        stale = False  # whether ``info`` is for an earlier line
+        line = self._first_info.line
         pos = 0
+        out: list[Token] = []
+        append = out.append
         while True:
             m = scan(src, pos)
             if m is None:
-                if stale:
-                    info, stale = info.at_line(line), False
-                raise self._bad_token(pos, info)
-            group = m.lastgroup
+                start = _BLANKS.match(src, pos)
+                assert start is not None
+                pos = start.end()
+                append((BAD, self._bad_token(pos), pos, line))
+                return out
             new_pos = m.end()
-            if group == "ws":
-                pos = new_pos
-                continue
-            if group == "nl":
+            kind = m.lastindex
+            if kind == 1:  # newline
                 if new_pos == end:
-                    if stale:
-                        info = info.at_line(line)
-                    yield Token(EOF, None, pos, info)
-                    return
+                    append((EOF, None, new_pos - 1, line))
+                    return out
                 line += 1
-                stale = True
-                pos = new_pos
-                continue
-            if stale:
-                info, stale = info.at_line(line), False
-            if group == "punct":
-                yield Token(src[pos], None, pos, info)
-            elif group == "str":
-                yield Token(STRING, m.group("str").replace("\\\\", "\\"), pos, info)
-            elif group == "comment":
-                yield Token(COMMENT, m.group(), pos, info)
+            elif kind == 3:
+                append((src[new_pos - 1], None, new_pos - 1, line))
+            elif kind == 4:
+                text = m.group(4)
+                if "\\" in text:
+                    text = text.replace("\\\\", "\\")
+                append((STRING, text, m.start(4) - 1, line))
+            elif kind == 2:
+                append((COMMENT, m.group(2), m.start(2), line))
             else:
-                yield Token(BOOL, group == "true", pos, info)
+                append((BOOL, kind == 5, new_pos - (4 if kind == 5 else 5), line))
             pos = new_pos
 
-    def _bad_token(self, pos: int, info: SourceInfo) -> QAPIParseError:
-        """The error for text at ``pos`` that is not a token."""
+    def _bad_token(self, pos: int) -> str:
+        """The error message for text at ``pos`` that is not a token."""
         src = self.src
-        token = Token(EOF, None, pos, info)
         if src[pos] != "'":
             stray = _STRAY.match(src, pos)
             assert stray is not None
-            return self.error(token, f"stray '{stray.group()}'")
+            return f"stray '{stray.group()}'"
         # A string the fast scan rejected: find its first fault.
         i = pos + 1
         escaped = False
@@ -122,10 +124,10 @@ class Lexer:
             ch = src[i]
             i += 1
             if ch == "\n":
-                return self.error(token, 'missing terminating "\'"')
+                return 'missing terminating "\'"'
             if escaped:
                 if ch != "\\":
-                    return self.error(token, f"unknown escape \\{ch}")
+                    return f"unknown escape \\{ch}"
                 escaped = False
             elif ch == "\\":
                 escaped = True
@@ -133,4 +135,4 @@ class Lexer:
             elif ch == "'":
                 raise AssertionError("the fast scan accepts this string")
             if not " " <= ch <= "~":
-                return self.error(token, "funny character in string")
+                return "funny character in string"

@@ -9,11 +9,10 @@ It checks syntax only; :mod:`qapigen.checks` checks what the expressions say.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from . import docs
-from .errors import QAPIError, QAPIParseError, QAPISemError
-from .lexer import BOOL, COMMENT, EOF, STRING, Lexer, Token
+from .errors import QAPIParseError, QAPISemError
+from .lexer import BAD, BOOL, COMMENT, EOF, STRING, Lexer, Token
 from .source import Pragmas, SourceInfo
 
 # A value of the schema syntax.
@@ -49,10 +48,13 @@ class ParsedSchema:
         self.pragmas = pragmas
 
 
-def read_source(fname: str) -> str:
+def read_source(
+    fname: str, incl_info: SourceInfo | None = None, pragmas: Pragmas | None = None
+) -> str:
     """Read a schema file as QEMU does: UTF-8, universal newlines.
 
-    Raises ``OSError``; bytes that are not UTF-8 raise :class:`QAPIError`.
+    Raises ``OSError``; bytes that are not UTF-8 raise :class:`QAPIParseError`
+    (at a place in the file included from ``incl_info``).
     """
     with open(fname, "rb") as fp:
         raw = fp.read()
@@ -62,7 +64,8 @@ def read_source(fname: str) -> str:
         good = raw[: err.start].decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         line = good.count("\n") + 1
         col = len(good) - (good.rfind("\n") + 1) + 1
-        raise QAPIError(f"{fname}:{line}:{col}: invalid UTF-8") from None
+        info = SourceInfo(fname, line, incl_info, pragmas or Pragmas())
+        raise QAPIParseError(info, "invalid UTF-8", col) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -73,7 +76,7 @@ def parse_schema(fname: str, *, legacy: bool = False) -> ParsedSchema:
     :class:`QAPIError` for any fault in the schema's text.
     """
     result = ParsedSchema(Pragmas())
-    src = read_source(fname)
+    src = read_source(fname, None, result.pragmas)
     _FileParser(fname, src, None, result, set(), legacy).parse()
     return result
 
@@ -94,23 +97,32 @@ class _FileParser:
         self.legacy = legacy
         included.add(os.path.abspath(fname))
         self.lexer = Lexer(src, SourceInfo(fname, 1, incl_info, result.pragmas))
-        self._tokens: Iterator[Token] = self.lexer.tokens()
-        self.tok: Token = self._next_token(skip_comments=True)
+        self._tokens = self.lexer.tokens()
+        self._index = -1
+        self.tok: Token = self._tokens[0]
+        self.advance()
 
     # -- tokens ---------------------------------------------------------
 
-    def _next_token(self, skip_comments: bool) -> Token:
-        for tok in self._tokens:
-            if tok.kind != COMMENT or not skip_comments:
-                return tok
-            value = tok.value
-            assert isinstance(value, str)
-            if value.startswith("##"):
-                return tok
-        raise AssertionError("the lexer ends with EOF")
-
     def advance(self, skip_comments: bool = True) -> None:
-        self.tok = self._next_token(skip_comments)
+        """Move to the next token; ordinary comments are skipped unless asked."""
+        tokens = self._tokens
+        i = self._index + 1
+        tok = tokens[i]
+        if skip_comments:
+            while tok[0] == COMMENT and not tok[1].startswith("##"):  # type: ignore[union-attr]
+                i += 1
+                tok = tokens[i]
+        if tok[0] == BAD:
+            assert isinstance(tok[1], str)
+            raise self.lexer.error(tok, tok[1])
+        self._index = i
+        self.tok = tok
+
+    @property
+    def info(self) -> SourceInfo:
+        """The location of the current token."""
+        return self.lexer.info(self.tok[3])
 
     def error(self, msg: str) -> QAPIParseError:
         return self.lexer.error(self.tok, msg)
@@ -120,9 +132,9 @@ class _FileParser:
     def parse(self) -> None:
         result = self.result
         cur_doc: docs.Doc | None = None
-        while self.tok.kind != EOF:
-            info = self.tok.info
-            if self.tok.kind == COMMENT:
+        while self.tok[0] != EOF:
+            info = self.info
+            if self.tok[0] == COMMENT:
                 _reject_expr_doc(cur_doc)
                 cur_doc = self._doc_block()
                 result.docs.append(cur_doc)
@@ -166,7 +178,7 @@ class _FileParser:
         if incl_abs in self.included:
             return
         try:
-            src = read_source(incl_fname)
+            src = read_source(incl_fname, info, self.result.pragmas)
         except OSError as err:
             raise QAPISemError(
                 info, f"can't read include file '{incl_fname}': {err.strerror}"
@@ -203,16 +215,16 @@ class _FileParser:
 
     def _value(self, depth: int) -> Value:
         tok = self.tok
-        if tok.kind == "{":
+        if tok[0] == "{":
             self._enter(depth)
             self.advance()
             return self._members(depth + 1)
-        if tok.kind == "[":
+        if tok[0] == "[":
             self._enter(depth)
             self.advance()
             return self._elements(depth + 1)
-        if tok.kind in (STRING, BOOL):
-            value = tok.value
+        if tok[0] in (STRING, BOOL):
+            value = tok[1]
             assert isinstance(value, (str, bool))
             self.advance()
             return value
@@ -224,50 +236,50 @@ class _FileParser:
 
     def _members(self, depth: int) -> dict[str, Value]:
         members: dict[str, Value] = {}
-        if self.tok.kind == "}":
+        if self.tok[0] == "}":
             self.advance()
             return members
-        if self.tok.kind != STRING:
+        if self.tok[0] != STRING:
             raise self.error("expected string or '}'")
         while True:
-            key = self.tok.value
+            key = self.tok[1]
             assert isinstance(key, str)
             self.advance()
-            if self.tok.kind != ":":
+            if self.tok[0] != ":":
                 raise self.error("expected ':'")
             self.advance()
             if key in members:
                 raise self.error(f"duplicate key '{key}'")
             members[key] = self._value(depth)
-            if self.tok.kind == "}":
+            if self.tok[0] == "}":
                 self.advance()
                 return members
-            if self.tok.kind != ",":
+            if self.tok[0] != ",":
                 raise self.error("expected ',' or '}'")
             self.advance()
-            if self.tok.kind != STRING:
+            if self.tok[0] != STRING:
                 raise self.error("expected string")
 
     def _elements(self, depth: int) -> list[Value]:
         elements: list[Value] = []
-        if self.tok.kind == "]":
+        if self.tok[0] == "]":
             self.advance()
             return elements
-        if self.tok.kind not in ("{", "[", STRING, BOOL):
+        if self.tok[0] not in ("{", "[", STRING, BOOL):
             raise self.error("expected '{', '[', ']', string, or boolean")
         while True:
             elements.append(self._value(depth))
-            if self.tok.kind == "]":
+            if self.tok[0] == "]":
                 self.advance()
                 return elements
-            if self.tok.kind != ",":
+            if self.tok[0] != ",":
                 raise self.error("expected ',' or ']'")
             self.advance()
 
     # -- documentation --------------------------------------------------
 
     def _doc_block(self) -> docs.Doc:
-        if self.tok.value != "##":
+        if self.tok[1] != "##":
             raise self.error("junk after '##' at start of documentation comment")
         reader = _DocReader(self)
         doc = docs.parse_doc(reader, legacy=self.legacy)
@@ -282,16 +294,18 @@ class _DocReader(docs.LineReader):
 
     def __init__(self, parser: _FileParser) -> None:
         self._parser = parser
-        self.info = parser.tok.info
+
+    @property
+    def info(self) -> SourceInfo:
+        return self._parser.info
 
     def next_line(self) -> str | None:
         parser = self._parser
         parser.advance(skip_comments=False)
         tok = parser.tok
-        self.info = tok.info
-        if tok.kind != COMMENT:
+        if tok[0] != COMMENT:
             raise parser.error("documentation comment must end with '##'")
-        text = tok.value
+        text = tok[1]
         assert isinstance(text, str)
         if text.startswith("##"):
             if text != "##":

@@ -8,10 +8,7 @@ prefix of a diagnostic, in QEMU's format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-
-@dataclass
 class Pragmas:
     """Schema-wide settings made with ``{ 'pragma': { ... } }``.
 
@@ -19,11 +16,12 @@ class Pragmas:
     include tree shares one instance.
     """
 
-    doc_required: bool = False
-    command_name_exceptions: list[str] = field(default_factory=list)
-    command_returns_exceptions: list[str] = field(default_factory=list)
-    documentation_exceptions: list[str] = field(default_factory=list)
-    member_name_exceptions: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.doc_required = False
+        self.command_name_exceptions: list[str] = []
+        self.command_returns_exceptions: list[str] = []
+        self.documentation_exceptions: list[str] = []
+        self.member_name_exceptions: list[str] = []
 
 
 class SourceInfo:
