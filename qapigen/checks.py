@@ -165,7 +165,7 @@ def _as_members(value: Value | None) -> None:
                 value[key] = {"type": member}
 
 
-def check_features(features: Value | None, info: SourceInfo) -> None:
+def check_features(features: Value | None, info: SourceInfo, legacy: bool = False) -> None:
     """Check and desugar a ``features`` list."""
     if features is None:
         return
@@ -178,7 +178,7 @@ def check_features(features: Value | None, info: SourceInfo) -> None:
         check_keys(feat, info, source, ["name"], ["if"])
         name = _require_str(feat["name"], info, source)
         source = f"{source} '{name}'"
-        _check_lower(name, info, source)
+        _check_lower(name, info, source, permit_underscore=legacy)
         check_if(feat, info, source)
 
 
@@ -196,7 +196,9 @@ def _type_name_or_array(value: Value | None, info: SourceInfo, source: str) -> N
         raise QAPISemError(info, f"{source}: array type must contain single type name")
 
 
-def _implicit_type(value: Value | None, info: SourceInfo, source: str, owner: str | None) -> None:
+def _implicit_type(
+    value: Value | None, info: SourceInfo, source: str, owner: str | None, legacy: bool
+) -> None:
     """Check members given in place (``'data': { ... }``)."""
     if value is None:
         return
@@ -206,23 +208,24 @@ def _implicit_type(value: Value | None, info: SourceInfo, source: str, owner: st
     for key, member in value.items():
         key_source = f"{source} member '{key}'"
         name = key[1:] if key.startswith("*") else key
-        _check_lower(name, info, key_source, permissive, permissive)
+        # Before QEMU 6.0, underscores were allowed everywhere.
+        _check_lower(name, info, key_source, permissive, permissive or legacy)
         cname = c_name(name)
         if cname == "u" or cname.startswith("has_"):
             raise QAPISemError(info, f"{key_source} uses reserved name")
         assert isinstance(member, dict)
         check_keys(member, info, key_source, ["type"], ["if", "features"])
         check_if(member, info, key_source)
-        check_features(member.get("features"), info)
+        check_features(member.get("features"), info, legacy)
         _type_name_or_array(member["type"], info, key_source)
 
 
 def _type_name_or_implicit(
-    value: Value | None, info: SourceInfo, source: str, owner: str | None
+    value: Value | None, info: SourceInfo, source: str, owner: str | None, legacy: bool
 ) -> None:
     if value is None or isinstance(value, str):
         return
-    _implicit_type(value, info, source, owner)
+    _implicit_type(value, info, source, owner, legacy)
 
 
 def _check_flags(expr: Expression) -> None:
@@ -274,11 +277,17 @@ class _Checker:
         check_keys(expr, info, meta, required, optional)
         getattr(self, "_" + meta)(name)
         check_if(expr, info, meta)
-        check_features(expr.get("features"), info)
+        check_features(expr.get("features"), info, self.legacy)
         _check_flags(expr)
 
     def _check_defn_name(self, name: str, meta: str) -> None:
         info = self.info
+        if self.legacy:
+            # Before QEMU 6.0, definition names had no case rules.
+            _stem(name, info, meta)
+            if meta not in ("command", "event") and name.endswith("List"):
+                raise QAPISemError(info, f"{meta} name should not end in 'List'")
+            return
         if meta == "event":
             _check_upper(name, info, meta)
         elif meta == "command":
@@ -286,8 +295,7 @@ class _Checker:
                 name,
                 info,
                 meta,
-                permit_upper=self.legacy,
-                permit_underscore=self.legacy or name in info.pragmas.command_name_exceptions,
+                permit_underscore=name in info.pragmas.command_name_exceptions,
             )
         else:
             _check_camel(name, info, meta)
@@ -313,14 +321,14 @@ class _Checker:
             # Enum values may start with a digit; the name rules may not.
             if member_name[:1].isdigit():
                 member_name = "d" + member_name
-            _check_lower(member_name, info, source, permissive, permissive)
+            _check_lower(member_name, info, source, permissive, permissive or self.legacy)
             check_if(member, info, source)
-            check_features(member.get("features"), info)
+            check_features(member.get("features"), info, self.legacy)
 
     def _struct(self, name: str) -> None:
         expr = self.expr
         _as_members(expr["data"])
-        _implicit_type(expr["data"], self.info, "'data'", name)
+        _implicit_type(expr["data"], self.info, "'data'", name, self.legacy)
         _type_name(expr.get("base"), self.info, "'base'")
 
     def _union(self, name: str) -> None:
@@ -338,14 +346,14 @@ class _Checker:
         else:
             if "base" not in expr:
                 check_keys(expr, info, "union", ["base", "discriminator"], [])
-            _type_name_or_implicit(base, info, "'base'", name)
+            _type_name_or_implicit(base, info, "'base'", name, self.legacy)
             _require_str(expr["discriminator"], info, "'discriminator'")
         if not isinstance(data, dict):
             raise QAPISemError(info, "'data' must be an object")
         for key, value in data.items():
             source = f"'data' member '{key}'"
             if simple:
-                _check_lower(key, info, source)
+                _check_lower(key, info, source, permit_underscore=True)
             assert isinstance(value, dict)
             check_keys(value, info, source, ["type"], ["if"])
             check_if(value, info, source)
@@ -364,7 +372,7 @@ class _Checker:
             raise QAPISemError(info, "'data' must be an object")
         for key, value in data.items():
             source = f"'data' member '{key}'"
-            _check_lower(key, info, source)
+            _check_lower(key, info, source, permit_underscore=self.legacy)
             assert isinstance(value, dict)
             check_keys(value, info, source, ["type"], ["if"])
             check_if(value, info, source)
@@ -379,7 +387,7 @@ class _Checker:
                 raise QAPISemError(info, "'boxed': true requires 'data'")
             _type_name(args, info, "'data'")
         else:
-            _type_name_or_implicit(args, info, "'data'", None)
+            _type_name_or_implicit(args, info, "'data'", None, self.legacy)
 
     def _command(self, name: str) -> None:
         self._arguments()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import enum
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import QAPIParseError, QAPISemError
+from .errors import QAPIError, QAPIParseError, QAPISemError
 from .source import SourceInfo
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class Doc:
         self.since: Section | None = None
         # The sections that are neither the body nor descriptions.
         self.sections: list[Section] = []
+        # Read by legacy rules: members need no description, and a command
+        # without a return value may still have a Returns section.
+        self.legacy = False
 
     def __repr__(self) -> str:
         return f"<Doc {self.symbol or 'free-form'} at {self.info.loc()}>"
@@ -133,11 +137,14 @@ class Doc:
         table[name] = section
 
     def end(self, *, legacy: bool = False) -> None:
-        """Finish the block: trim the sections, insist on text after tags."""
+        """Finish the block: trim the sections, insist on text after tags.
+
+        Member and feature descriptions count as tagged: QEMU 10.0 rejects
+        an empty ``@name:`` description too.
+        """
         for section in self.all_sections:
             section.text = section.text.strip("\n")
-            tagged = section.kind not in (Kind.PLAIN, Kind.MEMBER, Kind.FEATURE)
-            if tagged and not section.text and not legacy:
+            if section.kind is not Kind.PLAIN and not section.text and not legacy:
                 raise QAPISemError(section.info, f"text required after '{section.kind}:'")
 
     # -- connecting to the model ----------------------------------------
@@ -148,7 +155,7 @@ class Doc:
         if section is None:
             info = member.info
             assert info is not None
-            if self.symbol not in info.pragmas.documentation_exceptions:
+            if not self.legacy and self.symbol not in info.pragmas.documentation_exceptions:
                 raise QAPISemError(info, f"{member.role} '{member.name}' lacks documentation")
             section = Section(self.info, Kind.MEMBER, member.name)
             self.args[member.name] = section
@@ -169,7 +176,7 @@ class Doc:
     def check_expr(self, expr: Expression) -> None:
         """Check the sections that only some kinds of definition may have."""
         if "command" in expr:
-            if self.returns is not None and "returns" not in expr:
+            if self.returns is not None and "returns" not in expr and not self.legacy:
                 raise QAPISemError(
                     self.returns.info,
                     "'Returns' section, but command doesn't return anything",
@@ -214,32 +221,69 @@ class LineReader(ABC):
 
 
 _AT_NAME = re.compile(r"@([^:]*): *")
+# Before QEMU 9.0 a description started only with "@NAME:" as a whole word.
+_OLD_AT_NAME = re.compile(r"@(\S*):(?: +|$)")
 _TAG = re.compile(r"(Returns|Errors|Since|Notes?|Examples?|TODO)(?!::): *")
+_OLD_TAGS = {
+    "Returns:": Kind.RETURNS,
+    "Errors:": Kind.ERRORS,
+    "Since:": Kind.SINCE,
+    "Note:": Kind.NOTE,
+    "Notes:": Kind.NOTE,
+    "Example:": Kind.EXAMPLE,
+    "Examples:": Kind.EXAMPLE,
+    "TODO:": Kind.TODO,
+}
 _INDENT = re.compile(r"\s*")
 
 
-def _at_name(line: str) -> re.Match[str] | None:
-    return _AT_NAME.match(line)
-
-
 def parse_doc(reader: LineReader, *, legacy: bool = False) -> Doc:
-    """Parse a doc block whose opening ``##`` the reader has just read."""
+    """Parse a doc block whose opening ``##`` the reader has just read.
+
+    With ``legacy``, ``Note:`` and ``Example:`` sections are accepted, and
+    section tags and descriptions are recognized without a blank line
+    before them, as QEMU did before 9.0.
+    """
     info = reader.info
     line = reader.next_line()
     if line is not None and line.startswith("@"):
         return _DefinitionParser(reader, info, line, legacy).parse()
-    return _parse_free_form(reader, info, line, legacy)
+    return _parse_free_form(reader, info, line)
 
 
-def _parse_free_form(reader: LineReader, info: SourceInfo, line: str | None, legacy: bool) -> Doc:
+def parse_doc_legacy(open_reader: Callable[[], LineReader]) -> list[Doc]:
+    """Parse a doc block written for QEMU 5.0 to 9.2.
+
+    The block is read as 10.0 reads it, with the relaxations of
+    ``parse_doc(legacy=True)``; if that fails, it is read again by the rules
+    of QEMU before 9.0 (:class:`_OldParser`), which may split a free-form
+    block at its headings.  When both fail, the first error is raised.
+    """
+    try:
+        doc = parse_doc(open_reader(), legacy=True)
+        doc.end()
+        docs = [doc]
+    except QAPIError as first:
+        try:
+            docs = _OldParser(open_reader()).parse()
+        except QAPIError:
+            raise first from None
+        for doc in docs:
+            doc.end(legacy=True)
+    for doc in docs:
+        doc.legacy = True
+    return docs
+
+
+def _parse_free_form(reader: LineReader, info: SourceInfo, line: str | None) -> Doc:
     doc = Doc(info)
     doc.plain_section(reader.info)
     first = True
     while line is not None:
-        match = _at_name(line)
-        if match and not legacy:
+        match = _AT_NAME.match(line)
+        if match:
             raise reader.error(f"'@{match.group(1)}:' not allowed in free-form documentation")
-        if line.startswith("=") and not first and not legacy:
+        if line.startswith("=") and not first:
             raise reader.error("'=' heading must come first in a comment block")
         doc.append_line(line)
         line = reader.next_line()
@@ -247,16 +291,24 @@ def _parse_free_form(reader: LineReader, info: SourceInfo, line: str | None, leg
     return doc
 
 
+def _start_definition(reader: LineReader, info: SourceInfo, line: str) -> Doc:
+    """The doc of the definition that a block's first line names."""
+    if not line.endswith(":"):
+        raise reader.error("line should end with ':'")
+    symbol = line[1:-1]
+    if not symbol:
+        raise reader.error("name required after '@'")
+    return Doc(info, symbol)
+
+
 class _DefinitionParser:
+    """QEMU 10.0's reading of a definition's doc block."""
+
     def __init__(self, reader: LineReader, info: SourceInfo, line: str, legacy: bool) -> None:
         self.reader = reader
         self.legacy = legacy
-        if not line.endswith(":"):
-            raise reader.error("line should end with ':'")
-        symbol = line[1:-1]
-        if not symbol:
-            raise reader.error("name required after '@'")
-        self.doc = Doc(info, symbol)
+        self.at_name = _OLD_AT_NAME if legacy else _AT_NAME
+        self.doc = _start_definition(reader, info, line)
 
     def parse(self) -> Doc:
         reader = self.reader
@@ -278,21 +330,19 @@ class _DefinitionParser:
                 if not doc.features:
                     raise reader.error("feature descriptions expected")
                 no_more_args = True
-            elif match := _at_name(line):
-                if no_more_args and not self.legacy:
+            elif match := self.at_name.match(line):
+                if no_more_args:
                     raise reader.error(f"description of '@{match.group(1)}:' follows a section")
                 line = self._descriptions(line, Kind.MEMBER)
                 no_more_args = True
             elif match := _TAG.match(line):
-                tag = match.group(1)
-                kind = self._tag_kind(tag)
-                doc.tagged_section(reader.info, kind)
+                doc.tagged_section(reader.info, self._tag_kind(match.group(1)))
                 text = line[match.end() :]
                 if text:
                     doc.append_line(text)
                 line = self._indented()
                 no_more_args = True
-            elif line.startswith("=") and not self.legacy:
+            elif line.startswith("="):
                 raise reader.error("unexpected '=' markup in definition documentation")
             else:
                 doc.plain_section(reader.info)
@@ -318,9 +368,13 @@ class _DefinitionParser:
             )
         return Kind[tag.upper()]
 
+    def _starts_section(self, line: str) -> bool:
+        """Legacy: a tag or description ends a paragraph without a blank line."""
+        return self.legacy and bool(_TAG.match(line) or self.at_name.match(line))
+
     def _descriptions(self, line: str | None, kind: Kind) -> str | None:
         """Read ``@name: text`` descriptions while they continue."""
-        while line is not None and (match := _at_name(line)):
+        while line is not None and (match := self.at_name.match(line)):
             self.doc.description(self.reader.info, match.group(1), kind)
             text = line[match.end() :]
             if text:
@@ -339,17 +393,19 @@ class _DefinitionParser:
         if line is None:
             return None
         indent = _indent(line)
-        if not indent:
+        if not indent or self._starts_section(line):
             return line
         doc.append_line(line)
+        # QEMU 10.0 tolerates a de-indent anywhere after the second line of a
+        # section (its "previous line blank" flag is set by any line); the
+        # same leniency keeps the diagnostics identical.
         prev_blank = False
         while True:
             line = reader.next_line()
-            if line is None or _at_name(line):
+            if line is None or self.at_name.match(line) or self._starts_section(line):
                 return line
-            cur = _indent(line)
-            if line != "" and cur < indent:
-                if prev_blank or self.legacy:
+            if line != "" and _indent(line) < indent:
+                if prev_blank:
                     return line
                 raise reader.error(f"unexpected de-indent (expected at least {indent} spaces)")
             doc.append_line(line)
@@ -359,9 +415,84 @@ class _DefinitionParser:
         reader = self.reader
         while True:
             line = reader.next_line()
-            if line is None or line == "":
+            if line is None or line == "" or self._starts_section(line):
                 return line
             self.doc.append_line(line)
+
+
+class _OldParser:
+    """How QEMU read doc blocks before 9.0 (legacy mode's fallback).
+
+    A definition block moves through states: its body, member descriptions,
+    feature descriptions, then "various" sections.  A section tag counts
+    wherever it stands; a description's text may continue on unindented
+    lines; a free-form block is split at each heading that follows text.
+    """
+
+    def __init__(self, reader: LineReader) -> None:
+        self.reader = reader
+
+    def parse(self) -> list[Doc]:
+        reader = self.reader
+        info = reader.info
+        line = reader.next_line()
+        if line is not None and line.startswith("@"):
+            return [self._definition(_start_definition(reader, info, line))]
+        docs = [Doc(info)]
+        while line is not None:
+            if line.startswith("=") and docs[-1].body.text.strip():
+                docs.append(Doc(info))
+            docs[-1].append_line(line)
+            line = reader.next_line()
+        return docs
+
+    def _definition(self, doc: Doc) -> Doc:
+        reader = self.reader
+        state = "body"
+        indent = 0
+        prev_blank = False
+        while (line := reader.next_line()) is not None:
+            word = line.split(" ", 1)[0]
+            tag = _OLD_TAGS.get(word)
+            at_name = _OLD_AT_NAME.match(line)
+            if tag is not None:
+                doc.tagged_section(reader.info, tag)
+                text = line[len(word) :].lstrip(" ")
+                indent = len(line) - len(text) if text else 0
+                if text:
+                    doc.append_line(text)
+                state = "various"
+            elif at_name and state in ("body", "args", "features"):
+                kind = Kind.FEATURE if state == "features" else Kind.MEMBER
+                doc.description(reader.info, at_name.group(1), kind)
+                text = line[at_name.end() :]
+                indent = at_name.end() if text else 0
+                if text:
+                    doc.append_line(text)
+                if state == "body":
+                    state = "args"
+            elif at_name:
+                raise reader.error(f"'@{at_name.group(1)}:' can't follow a section")
+            elif line == "Features:" and (
+                state in ("body", "args")
+                or (state == "various" and prev_blank and not doc.features)
+            ):
+                state = "features"
+            elif line.startswith("="):
+                raise reader.error("unexpected '=' markup in definition documentation")
+            elif state in ("args", "features") and line and not _indent(line) and prev_blank:
+                doc.plain_section(reader.info)
+                doc.append_line(line)
+                state = "various"
+                indent = 0
+            else:
+                last = doc.all_sections[-1]
+                if last.kind is Kind.PLAIN and not last.text:
+                    # An empty section starts where its text does.
+                    last.info = reader.info
+                doc.append_line(line[min(indent, _indent(line)) :])
+            prev_blank = line == ""
+        return doc
 
 
 def _indent(line: str) -> int:

@@ -204,12 +204,7 @@ class _FileParser:
             raise QAPISemError(info, f"unknown pragma '{name}'")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise QAPISemError(info, f"pragma {name} must be a list of strings")
-        names = [v for v in value if isinstance(v, str)]
-        if self.legacy:
-            # Older releases could split an exception list over several
-            # pragmas; later QEMU requires one.
-            names = getattr(pragmas, attr) + names
-        setattr(pragmas, attr, names)
+        setattr(pragmas, attr, [v for v in value if isinstance(v, str)])
 
     # -- values ---------------------------------------------------------
 
@@ -281,12 +276,33 @@ class _FileParser:
     def _doc_block(self) -> docs.Doc:
         if self.tok[1] != "##":
             raise self.error("junk after '##' at start of documentation comment")
-        reader = _DocReader(self)
-        doc = docs.parse_doc(reader, legacy=self.legacy)
+        if self.legacy:
+            return self._legacy_doc_block()
+        doc = docs.parse_doc(_DocReader(self))
         # QEMU reads the token after the block before it finishes the block.
         self.advance()
-        doc.end(legacy=self.legacy)
+        doc.end()
         return doc
+
+    def _legacy_doc_block(self) -> docs.Doc:
+        # Legacy rules may read a block twice: read its lines once, first.
+        start = self._index
+        reader = _DocReader(self)
+        while reader.next_line() is not None:
+            pass
+        end = self._index
+
+        def open_reader() -> docs.LineReader:
+            self._index = start
+            self.tok = self._tokens[start]
+            return _DocReader(self)
+
+        blocks = docs.parse_doc_legacy(open_reader)
+        self._index = end
+        self.advance()
+        # Headings split an old free-form block into several.
+        self.result.docs.extend(blocks[:-1])
+        return blocks[-1]
 
 
 class _DocReader(docs.LineReader):

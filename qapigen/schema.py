@@ -880,7 +880,8 @@ def _check_arguments(
             info, f"{meta}'s 'data' can take {arg_type.describe()} only with 'boxed': true"
         )
     arg_type.check(schema)
-    if arg_type.has_conditional_members() and not boxed:
+    # Before QEMU 9, conditional arguments did not need 'boxed'.
+    if arg_type.has_conditional_members() and not boxed and not schema.legacy:
         raise QAPISemError(info, f"conditional {meta} arguments require 'boxed': true")
     return arg_type
 
@@ -977,7 +978,7 @@ def load_schema(path: str, *, legacy: bool = False) -> Schema:
 
         upgrade_exprs(parsed.exprs)
     check_exprs(parsed.exprs, legacy=legacy)
-    builder = _Builder(path)
+    builder = _Builder(path, legacy)
     builder.define(parsed.exprs)
     return builder.finish(parsed.docs)
 
@@ -985,8 +986,11 @@ def load_schema(path: str, *, legacy: bool = False) -> Schema:
 class _Builder:
     """Builds and checks the entities of one schema."""
 
-    def __init__(self, fname: str) -> None:
+    def __init__(self, fname: str, legacy: bool = False) -> None:
         self.fname = fname
+        self.legacy = legacy
+        # Legacy simple unions' wrapper types, conditional as what they wrap.
+        self.wrappers: list[ObjectType] = []
         self.entities: list[Entity] = []
         self.by_name: dict[str, Definition] = {}
         self.modules: dict[str, Module] = {}
@@ -1214,18 +1218,18 @@ class _Builder:
             typ = self._type_ref(value["type"], info)
             wrapper = f"q_obj_{typ}-wrapper"
             if self.by_name.get(wrapper) is None:
-                self._define(
-                    ObjectType(
-                        wrapper,
-                        info,
-                        None,
-                        None,
-                        (),
-                        None,
-                        [ObjectMember("data", info, typ, False)],
-                        None,
-                    )
+                wrapper_type = ObjectType(
+                    wrapper,
+                    info,
+                    None,
+                    None,
+                    (),
+                    None,
+                    [ObjectMember("data", info, typ, False)],
+                    None,
                 )
+                self._define(wrapper_type)
+                self.wrappers.append(wrapper_type)
             cond = _ifcond(value)
             variants.append(Variant(key, info, wrapper, cond))
             kinds.append(EnumMember(key, info, cond, ()))
@@ -1315,6 +1319,8 @@ class _Builder:
             entity.module = module.name
             assert isinstance(module.entities, list)
             module.entities.append(entity)
+        for wrapper in self.wrappers:
+            wrapper.ifcond = wrapper.members[0].type.ifcond
         for doc in docs:
             doc.check()
         features = list(self.features.values())

@@ -99,8 +99,8 @@ class Corpus:
         return f"<Corpus of {len(self.cases)} cases>"
 
 
-@pytest.fixture(scope="module")
-def corpus(qapi_tests_dir: Path) -> Corpus:
+def load_corpus(qapi_tests_dir: Path) -> Corpus:
+    """The suite's cases, read now (QEMU's data stays out of the repository)."""
     names = (qapi_tests_dir / "CASES.txt").read_text().split()
     # One case (missing-schema.json) is a file that does not exist.
     paths = [qapi_tests_dir / name for name in names]
@@ -111,14 +111,23 @@ def corpus(qapi_tests_dir: Path) -> Corpus:
     return Corpus(cases, sorted(strings))
 
 
+def copy_suite(qapi_tests_dir: Path, dest: Path) -> None:
+    """Copy the suite's schemas, include files too, so that a mutant's includes resolve."""
+    for src in qapi_tests_dir.rglob("*.json"):
+        target = dest / src.relative_to(qapi_tests_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+
+
+@pytest.fixture(scope="module")
+def corpus(qapi_tests_dir: Path) -> Corpus:
+    return load_corpus(qapi_tests_dir)
+
+
 @pytest.fixture(scope="module")
 def workdir(qapi_tests_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the suite's schemas, so that a mutant's includes resolve."""
     work = tmp_path_factory.mktemp("fuzz")
-    for src in qapi_tests_dir.rglob("*.json"):
-        dest = work / src.relative_to(qapi_tests_dir)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+    copy_suite(qapi_tests_dir, work)
     return work
 
 
