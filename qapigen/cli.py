@@ -43,7 +43,85 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--summary", action="store_true", help="print what the schema defines")
     dump = commands.add_parser("dump", help="print the checked model as QEMU's test suite does")
     _add_schema_args(dump)
+    diff = commands.add_parser(
+        "diff",
+        help="what changed on the wire between two schemas, breaking or compatible "
+        "(exit 0: no change, 1: changes, 2: error)",
+    )
+    diff.add_argument("old", help="the old schema's main file")
+    diff.add_argument("new", help="the new schema's main file")
+    diff.add_argument("--json", action="store_true", help="report as JSON")
+    diff.add_argument(
+        "--legacy",
+        action="store_true",
+        help="read both schemas accepting constructs of QEMU 5.0 to 9.2",
+    )
+    diff.add_argument("--legacy-old", action="store_true", help="read only the old schema that way")
+    jsonschema = commands.add_parser(
+        "jsonschema", help="write JSON Schemas (draft 2020-12) for a schema's QMP messages"
+    )
+    _add_schema_args(jsonschema)
+    jsonschema.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write")
+    jsonschema.add_argument(
+        "--define",
+        action="append",
+        default=[],
+        metavar="SYM",
+        help="a symbol that holds in 'if' conditions (repeatable; others do not)",
+    )
+    gen = commands.add_parser(
+        "generate",
+        help="generate typed Python bindings (no arguments: the project's own, in generated/)",
+    )
+    gen.add_argument("schema", nargs="?", help="the schema's main file")
+    gen.add_argument("-o", "--output", metavar="DIR", help="where the package goes")
+    gen.add_argument("--package", metavar="NAME", help="the package's name")
+    gen.add_argument(
+        "--define",
+        metavar="SYMBOL",
+        action="append",
+        default=[],
+        help="a condition symbol that holds (repeatable); conditions on others are false",
+    )
+    gen.add_argument("--legacy", action="store_true", help="as for check")
+    gen.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 listing stale files"
+    )
     return parser
+
+
+def _project_defaults() -> dict[str, str]:
+    """``[tool.qapigen]`` of the project's pyproject.toml, in the current folder."""
+    import tomllib
+
+    try:
+        with open("pyproject.toml", "rb") as fp:
+            table = tomllib.load(fp).get("tool", {}).get("qapigen", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        table = {}
+    defaults = {"schema": DEFAULT_SCHEMA, "output": "generated", "package": "qapigen_qmp"}
+    defaults.update({k: str(v) for k, v in table.items() if k in defaults})
+    return defaults
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .codegen.generate import generate
+
+    defaults = _project_defaults()
+    schema_path = args.schema or defaults["schema"]
+    output = args.output or defaults["output"]
+    package = args.package or defaults["package"]
+    result = generate(
+        _load(schema_path, args.legacy), output, package, args.define, check=args.check
+    )
+    if args.check:
+        for rel in result.changed:
+            print(f"stale: {os.path.join(result.package_dir, rel)}")
+        return 1 if result.changed else 0
+    print(
+        f"{result.package_dir}: {len(result.changed)} files written, {result.unchanged} unchanged"
+    )
+    return 0
 
 
 def _load(path: str, legacy: bool) -> Schema:
@@ -93,6 +171,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .dump import dump
 
             sys.stdout.write(dump(_load(args.schema, args.legacy)))
+        elif args.command == "generate":
+            return _generate(args)
+        elif args.command == "diff":
+            from .diff import run_diff
+
+            return run_diff(
+                args.old,
+                args.new,
+                as_json=args.json,
+                legacy_old=args.legacy or args.legacy_old,
+                legacy_new=args.legacy,
+            )
+        elif args.command == "jsonschema":
+            from .jsonschema_export import write_bundle
+
+            write_bundle(_load(args.schema, args.legacy), args.output, args.define)
     except QAPIError as err:
         sys.stdout.flush()
         print(err, file=sys.stderr)

@@ -24,7 +24,9 @@ Not compared: nesting deeper than 256 levels, which qapigen refuses with an
 error while QEMU recurses on until Python's recursion limit (at a depth
 that depends on the interpreter's stack).  The generators stay far below.
 
-``QAPIGEN_DIFF_EXAMPLES`` raises the number of examples per test.
+``QAPIGEN_DIFF_EXAMPLES`` raises the number of examples per test (150 by
+default); ``QAPIGEN_FUZZ_RANDOM=1`` draws new examples instead of the same
+ones on every run.
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ from hypothesis import strategies as st
 
 from qapigen.cli import main as qapigen_main
 
-from .test_fuzz import Corpus, copy_suite, load_corpus, token_mutants, tokenize
+from .test_fuzz import RANDOM, Corpus, copy_suite, load_corpus, token_mutants, tokenize
 
 EXAMPLES = int(os.environ.get("QAPIGEN_DIFF_EXAMPLES", "150"))
 
 DIFF = settings(
     max_examples=EXAMPLES,
-    derandomize=True,
+    derandomize=not RANDOM,
     database=None,
     deadline=timedelta(seconds=20),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -7,7 +7,8 @@ comes out, ``load_schema`` must return a model or raise a ``QAPISourceError``
 that names the file and a line, never anything else, and never hang.
 
 ``QAPIGEN_FUZZ_EXAMPLES`` raises the number of examples per test (150 by
-default, so that the file runs in seconds).
+default, so that the file runs in seconds).  The examples are the same on
+every run; ``QAPIGEN_FUZZ_RANDOM=1`` draws new ones, to hunt for bugs.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from qapigen import QAPIError, load_schema
 from qapigen.errors import QAPISourceError
 
 EXAMPLES = int(os.environ.get("QAPIGEN_FUZZ_EXAMPLES", "150"))
+RANDOM = bool(os.environ.get("QAPIGEN_FUZZ_RANDOM"))
 
 # Derandomized so that CI sees the same examples on every run; no example
 # database, since a derandomized run has nothing to replay.
 FUZZ = settings(
     max_examples=EXAMPLES,
-    derandomize=True,
+    derandomize=not RANDOM,
     database=None,
     deadline=timedelta(seconds=5),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -1,0 +1,605 @@
+"""The Python view of a checked schema: what the templates render.
+
+It decides every Python name (``qapigen.naming``), which module each class
+goes in, how each member is annotated, decoded and encoded, and which
+definitions the ``--define`` symbols leave out.  It reads the schema model
+through the visitor interface and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import textwrap
+from collections.abc import Callable, Sequence
+
+from .. import naming
+from ..docs import Doc, Kind
+from ..errors import QAPIError
+from ..schema import (
+    AlternateType,
+    ArrayType,
+    BuiltinType,
+    Command,
+    Definition,
+    EnumType,
+    Event,
+    IfCond,
+    Module,
+    ObjectMember,
+    ObjectType,
+    Schema,
+    Type,
+    Variants,
+)
+from ..visitor import SchemaVisitor
+
+BUILTIN_MODULE_PY = "_builtin"
+
+_SCALARS = {
+    "str": ("str", "_rt.d_str"),
+    "bool": ("bool", "_rt.d_bool"),
+    "number": ("float", "_rt.d_number"),
+    "int": ("int", "_rt.d_int"),
+    "int8": ("int", "_rt.d_int8"),
+    "int16": ("int", "_rt.d_int16"),
+    "int32": ("int", "_rt.d_int32"),
+    "int64": ("int", "_rt.d_int64"),
+    "uint8": ("int", "_rt.d_uint8"),
+    "uint16": ("int", "_rt.d_uint16"),
+    "uint32": ("int", "_rt.d_uint32"),
+    "uint64": ("int", "_rt.d_uint64"),
+    "size": ("int", "_rt.d_size"),
+    "any": ("_rt.JSONValue", "_rt.d_any"),
+    "null": ("None", "_rt.d_null"),
+}
+
+
+class GenerateError(QAPIError):
+    """The schema cannot be generated as asked (e.g. ``--define`` leaves a hole)."""
+
+
+@dataclasses.dataclass
+class PyField:
+    """A member of a generated class."""
+
+    name: str
+    wire: str
+    annotation: str
+    optional: bool
+    # The "absent" default of an optional member: None or _rt.ABSENT.
+    absent: str
+    decoder: str
+    encode: str  # an expression in ``{v}``, the value
+    deprecated: bool
+    ifcond: object
+    features: list[str]
+    description: str
+    # A discriminator whose value a branch class fixes.
+    fixed: str | None = None
+
+
+@dataclasses.dataclass
+class PyClass:
+    """A generated class."""
+
+    kind: str  # enum | struct | union | branch | alternate | event
+    name: str
+    schema_name: str
+    bases: list[str]
+    doc: str
+    fields: list[PyField] = dataclasses.field(default_factory=list)
+    # Fields inherited from the bases (decoded by them).
+    base_fields: list[PyField] = dataclasses.field(default_factory=list)
+    base_class: str | None = None
+    # enum: (python name, wire value, deprecated)
+    values: list[tuple[str, str, bool]] = dataclasses.field(default_factory=list)
+    # union/branch: the tag's wire name and {wire value: branch class}
+    tag: str | None = None
+    branches: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # alternate: (JSON types, decoder, annotation)
+    alternatives: list[tuple[list[str], str, str]] = dataclasses.field(default_factory=list)
+    event_name: str | None = None
+    has_data: bool = False
+    since: str | None = None
+    ifcond: object = None
+    features: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def all_fields(self) -> list[PyField]:
+        return self.base_fields + self.fields
+
+    @property
+    def wire_names(self) -> list[str]:
+        return list(dict.fromkeys(f.wire for f in self.all_fields))
+
+    @property
+    def deprecated_fields(self) -> list[PyField]:
+        return [f for f in self.fields if f.deprecated]
+
+
+@dataclasses.dataclass
+class PyCommand:
+    """A command, for the registry and the handler interface."""
+
+    name: str
+    method: str
+    arg_class: str | None
+    unpack: bool
+    params: list[PyField]
+    ret_annotation: str | None
+    ret_decoder: str | None
+    doc: str
+    gen: bool
+    success_response: bool
+    boxed: bool
+    allow_oob: bool
+    allow_preconfig: bool
+    coroutine: bool
+    features: list[str]
+    ifcond: object
+    since: str | None
+
+
+@dataclasses.dataclass
+class PyModule:
+    """A generated module: one per schema module."""
+
+    schema_module: str
+    path: str  # dotted, relative to the package
+    classes: list[PyClass] = dataclasses.field(default_factory=list)
+    # dotted module path → import alias
+    imports: dict[str, str] = dataclasses.field(default_factory=dict)
+    # (class, attribute, value): assignments after all classes are defined
+    late: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def filename(self) -> str:
+        parts = self.path.split(".")
+        return os.path.join(*parts) + ".py"
+
+
+@dataclasses.dataclass
+class PyPackage:
+    """The whole generated package."""
+
+    name: str
+    modules: list[PyModule]
+    commands: list[PyCommand]
+    events: list[tuple[str, str, str]]  # wire name, module path, class
+    exports: list[tuple[str, str]]  # (module path, class)
+    subpackages: list[str]
+
+
+def build(schema: Schema, package: str, defines: Sequence[str]) -> PyPackage:
+    """The Python view of ``schema`` for a package called ``package``."""
+    return _Builder(schema, package, frozenset(defines)).build()
+
+
+def _doc_text(doc: Doc | None, *, members: bool = True) -> str:
+    """A docstring's text from a doc comment block."""
+    if doc is None:
+        return ""
+    parts = []
+    if doc.body.text:
+        parts.append(doc.body.text)
+    if members:
+        described = [(n, s.text) for n, s in doc.args.items() if s.text]
+        if described:
+            parts.append(
+                "Members:\n" + "\n".join(_indented_item(n, t) for n, t in described)
+            )
+    features = [(n, s.text) for n, s in doc.features.items() if s.text]
+    if features:
+        parts.append("Features:\n" + "\n".join(_indented_item(n, t) for n, t in features))
+    for section in doc.sections:
+        if not section.text:
+            continue
+        if section.kind is Kind.PLAIN:
+            parts.append(section.text)
+        else:
+            parts.append(f"{section.kind}: {section.text}")
+    return "\n\n".join(parts)
+
+
+def _indented_item(name: str, text: str) -> str:
+    lines = text.splitlines() or [""]
+    first = f"    {name}: {lines[0]}"
+    rest = textwrap.dedent("\n".join(lines[1:])).splitlines()
+    return "\n".join([first, *(f"        {line}" if line.strip() else "" for line in rest)])
+
+
+class _Builder(SchemaVisitor):
+    def __init__(self, schema: Schema, package: str, defines: frozenset[str]) -> None:
+        self.schema = schema
+        self.package = package
+        self.defines = defines
+        self.modules: dict[str, PyModule] = {}
+        self.module_paths: dict[str, str] = {}
+        self.top = naming.Scope(
+            frozenset({"EVENTS", "COMMANDS", "SCHEMA_DIGEST", "Handler", "annotations"})
+        )
+        # schema type name → (module path, python class name)
+        self.class_of: dict[str, tuple[str, str]] = {}
+        self.commands: list[PyCommand] = []
+        self.events: list[tuple[str, str, str]] = []
+        self.exports: list[tuple[str, str]] = []
+        self.current: PyModule | None = None
+
+    # -- conditions -----------------------------------------------------
+
+    def wanted(self, ifcond: IfCond) -> bool:
+        return ifcond.evaluate(self.defines.__contains__)
+
+    def defn_wanted(self, defn: Definition) -> bool:
+        if isinstance(defn, ArrayType):
+            return self.defn_wanted(defn.element_type)
+        return self.wanted(defn.ifcond)
+
+    # -- names ----------------------------------------------------------
+
+    def _module_path(self, module_name: str) -> str:
+        if module_name in self.module_paths:
+            return self.module_paths[module_name]
+        if module_name.startswith("./"):
+            path = BUILTIN_MODULE_PY
+        else:
+            stem = module_name[:-5] if module_name.endswith(".json") else module_name
+            parts = [p for p in stem.split("/") if p not in ("", ".", "..")]
+            path = ".".join(naming.identifier(p.lower()) for p in parts) or "schema"
+        taken = set(self.module_paths.values())
+        while path in taken:
+            path += "_"
+        self.module_paths[module_name] = path
+        self.top.claim(path.split(".")[0])
+        return path
+
+    def _class_name(self, defn: Definition) -> str:
+        name = defn.name
+        if isinstance(defn, ObjectType) and name.startswith("q_obj_"):
+            owner, _, role = name[6:].rpartition("-")
+            suffix = {"arg": "Arguments", "base": "Base", "wrapper": "Wrapper"}.get(role)
+            if suffix:
+                return self.top.claim(naming.camel(owner) + suffix)
+        return self.top.claim(naming.type_name(name))
+
+    def ref(self, typ: Type) -> str:
+        """How the current module names the class of ``typ``."""
+        assert self.current is not None
+        module, cls = self.class_of[typ.name]
+        if module == self.current.path:
+            return cls
+        alias = "_m_" + module.replace(".", "_")
+        self.current.imports[module] = alias
+        return f"{alias}.{cls}"
+
+    # -- types ----------------------------------------------------------
+
+    def require(self, typ: Type, user: str) -> None:
+        if not self.defn_wanted(typ):
+            raise GenerateError(
+                f"{user} uses type '{typ.name}', which the --define symbols leave out"
+            )
+
+    def annotation(self, typ: Type) -> str:
+        if isinstance(typ, BuiltinType):
+            return _SCALARS[typ.name][0]
+        if isinstance(typ, ArrayType):
+            return f"list[{self.annotation(typ.element_type)}]"
+        return self.ref(typ)
+
+    def decoder(self, typ: Type) -> str:
+        if isinstance(typ, BuiltinType):
+            return _SCALARS[typ.name][1]
+        if isinstance(typ, ArrayType):
+            return f"_rt.list_of({self.decoder(typ.element_type)})"
+        return f"{self.ref(typ)}._decode_named"
+
+    def encoder(self, typ: Type, value: str) -> str:
+        if isinstance(typ, BuiltinType):
+            return value
+        if isinstance(typ, ArrayType):
+            element = typ.element_type
+            if isinstance(element, BuiltinType):
+                return f"list({value})"
+            return f"[e.to_wire() for e in {value}]"
+        return f"{value}.to_wire()"
+
+    @staticmethod
+    def nullable(typ: Type) -> bool:
+        if isinstance(typ, BuiltinType):
+            return typ.name in ("null", "any")
+        if isinstance(typ, AlternateType):
+            return any(v.type.name == "null" for v in typ.alternatives.variants)
+        return False
+
+    def field(self, member: ObjectMember, scope: naming.Scope, doc: Doc | None) -> PyField:
+        typ = member.type
+        self.require(typ, f"member '{member.name}' of '{member.defined_in}'")
+        annotation = self.annotation(typ)
+        absent = "None"
+        if member.optional:
+            if self.nullable(typ):
+                absent = "_rt.ABSENT"
+                annotation = f"{annotation} | _rt.Absent"
+            else:
+                annotation = f"{annotation} | None"
+        description = ""
+        if doc is not None and member.name in doc.args:
+            description = doc.args[member.name].text
+        return PyField(
+            name=scope.claim(naming.member_name(member.name)),
+            wire=member.name,
+            annotation=annotation,
+            optional=member.optional,
+            absent=absent,
+            decoder=self.decoder(typ),
+            encode=self.encoder(typ, "{v}"),
+            deprecated=member.is_deprecated(),
+            ifcond=member.ifcond.expr,
+            features=[f.name for f in member.features],
+            description=description,
+        )
+
+    # -- the walk -------------------------------------------------------
+
+    def build(self) -> PyPackage:
+        # Names first, for every class, so that references resolve in any order.
+        for module in self.schema.modules:
+            path = self._module_path(module.name)
+            self.modules[module.name] = PyModule(module.name, path)
+            for entity in module.entities:
+                if isinstance(entity, (EnumType, ObjectType, AlternateType)):
+                    if self._generated(entity) and self.defn_wanted(entity):
+                        self.class_of[entity.name] = (path, self._class_name(entity))
+                elif isinstance(entity, Event) and self.defn_wanted(entity):
+                    cls = self.top.claim(naming.camel(entity.name) + "Event")
+                    self.class_of["event " + entity.name] = (path, cls)
+        self.schema.visit(self)
+        modules = [m for m in self.modules.values() if m.classes or m.path != BUILTIN_MODULE_PY]
+        subpackages = sorted(
+            {".".join(m.path.split(".")[: i + 1]) for m in modules for i in range(m.path.count("."))}
+        )
+        return PyPackage(self.package, modules, self.commands, self.events, self.exports, subpackages)
+
+    @staticmethod
+    def _generated(defn: Definition) -> bool:
+        # Built-in types and arrays have no class of their own.
+        return not isinstance(defn, (BuiltinType, ArrayType))
+
+    def visit_module(self, module: Module) -> None:
+        self.current = self.modules[module.name]
+
+    def add(self, cls: PyClass) -> None:
+        assert self.current is not None
+        self.current.classes.append(cls)
+        self.exports.append((self.current.path, cls.name))
+
+    def visit_enum_type(self, typ: EnumType) -> None:
+        if not self.defn_wanted(typ):
+            return
+        scope = naming.Scope(frozenset({"known"}))
+        values = [
+            (scope.claim(naming.enum_member_name(m.name)), m.name, m.is_deprecated())
+            for m in typ.members
+            if self.wanted(m.ifcond)
+        ]
+        self.add(
+            PyClass(
+                kind="enum",
+                name=self.class_of[typ.name][1],
+                schema_name=typ.name,
+                bases=["_rt.Enum"],
+                doc=_doc_text(typ.doc) or f"The enum {typ.name}.",
+                values=values,
+                since=_since(typ.doc),
+                ifcond=typ.ifcond.expr,
+                features=[f.name for f in typ.features],
+            )
+        )
+
+    def visit_object_type(self, typ: ObjectType) -> None:
+        if not self.defn_wanted(typ):
+            return
+        name = self.class_of[typ.name][1]
+        scope = naming.Scope(naming.API_NAMES)
+        base_fields: list[PyField] = []
+        bases = ["_rt.Struct"]
+        base_class = None
+        if typ.base is not None:
+            self.require(typ.base, f"'{typ.name}'")
+            base_class = self.ref(typ.base)
+            bases = [base_class]
+            base_fields = [self.field(m, scope, typ.base.doc) for m in typ.base.members]
+        fields = [
+            self.field(m, scope, typ.doc) for m in typ.local_members if self.wanted(m.ifcond)
+        ]
+        cls = PyClass(
+            kind="union" if typ.branches else "struct",
+            name=name,
+            schema_name=typ.name,
+            bases=bases,
+            doc=_doc_text(typ.doc) or _implicit_doc(typ),
+            fields=fields,
+            base_fields=base_fields,
+            base_class=base_class,
+            since=_since(typ.doc),
+            ifcond=typ.ifcond.expr,
+            features=[f.name for f in typ.features],
+        )
+        self.add(cls)
+        if typ.branches is not None:
+            self._branches(cls, typ.branches, scope)
+
+    def _branches(self, union: PyClass, branches: Variants, scope: naming.Scope) -> None:
+        assert self.current is not None
+        tag = branches.tag_member
+        union.tag = tag.name
+        tag_field = next(f for f in union.all_fields if f.wire == tag.name)
+        tag_enum = tag.type
+        assert isinstance(tag_enum, EnumType)
+        for variant in branches.variants:
+            if not self.wanted(variant.ifcond):
+                continue
+            vtype = variant.type
+            assert isinstance(vtype, ObjectType)
+            self.require(vtype, f"branch '{variant.name}' of '{union.schema_name}'")
+            branch_scope = naming.Scope(frozenset(f.name for f in union.all_fields) | naming.API_NAMES)
+            fields = [
+                self.field(m, branch_scope, vtype.doc)
+                for m in vtype.members
+                if self.wanted(m.ifcond)
+            ]
+            fixed = dataclasses.replace(
+                tag_field,
+                fixed=f"{self.ref(tag_enum)}.{naming.enum_member_name(variant.name)}",
+            )
+            branch = PyClass(
+                kind="branch",
+                name=self.top.claim(f"{union.name}_{naming.member_name(variant.name)}"),
+                schema_name=f"{union.schema_name} ({tag.name}: {variant.name})",
+                bases=[union.name],
+                doc=f"{union.schema_name} with {tag.name} '{variant.name}'."
+                + (f"\n\n{_doc_text(vtype.doc, members=True)}" if vtype.doc else ""),
+                fields=[fixed, *fields],
+                base_fields=union.all_fields,
+                base_class=union.name,
+                ifcond=variant.ifcond.expr,
+            )
+            self.add(branch)
+            union.branches.append((variant.name, branch.name))
+            if vtype.branches is not None:
+                # A union as a branch: its own branches go one level deeper.
+                inner = dataclasses.replace(branch, fields=list(branch.fields))
+                self._branches(inner, vtype.branches, branch_scope)
+                branch.kind = "union"
+                branch.tag = inner.tag
+                branch.branches = inner.branches
+
+    def visit_alternate_type(self, typ: AlternateType) -> None:
+        if not self.defn_wanted(typ):
+            return
+        alternatives = []
+        for v in typ.alternatives.variants:
+            if not self.wanted(v.ifcond):
+                continue
+            self.require(v.type, f"branch '{v.name}' of '{typ.name}'")
+            json_types = _JSON_TYPES[v.type.alternate_qtype() or ""]
+            alternatives.append((json_types, self.decoder(v.type), self.annotation(v.type)))
+        self.add(
+            PyClass(
+                kind="alternate",
+                name=self.class_of[typ.name][1],
+                schema_name=typ.name,
+                bases=["_rt.Alternate"],
+                doc=_doc_text(typ.doc) or f"The alternate {typ.name}.",
+                alternatives=alternatives,
+                since=_since(typ.doc),
+                ifcond=typ.ifcond.expr,
+                features=[f.name for f in typ.features],
+            )
+        )
+
+    def visit_event(self, event: Event) -> None:
+        if not self.defn_wanted(event):
+            return
+        name = self.class_of["event " + event.name][1]
+        scope = naming.Scope(naming.API_NAMES)
+        arg = event.arg_type
+        bases = ["_rt.Event"]
+        fields: list[PyField] = []
+        base_fields: list[PyField] = []
+        base_class = None
+        if arg is not None:
+            self.require(arg, f"event '{event.name}'")
+            if arg.is_implicit():
+                fields = [self.field(m, scope, event.doc) for m in arg.members if self.wanted(m.ifcond)]
+            else:
+                base_class = self.ref(arg)
+                bases = [base_class, "_rt.Event"]
+                base_fields = [self.field(m, scope, arg.doc) for m in arg.members]
+        assert self.current is not None
+        self.add(
+            PyClass(
+                kind="event",
+                name=name,
+                schema_name=event.name,
+                bases=bases,
+                doc=_doc_text(event.doc) or f"The event {event.name}.",
+                fields=fields,
+                base_fields=base_fields,
+                base_class=base_class,
+                event_name=event.name,
+                has_data=arg is not None,
+                since=_since(event.doc),
+                ifcond=event.ifcond.expr,
+                features=[f.name for f in event.features],
+            )
+        )
+        self.events.append((event.name, self.current.path, name))
+
+    def visit_command(self, command: Command) -> None:
+        if not self.defn_wanted(command):
+            return
+        assert self.current is not None
+        arg = command.arg_type
+        arg_class = None
+        unpack = False
+        params: list[PyField] = []
+        if arg is not None:
+            self.require(arg, f"command '{command.name}'")
+            arg_class = self.ref(arg)
+            unpack = arg.is_implicit() and not command.boxed
+            if unpack:
+                scope = naming.Scope(frozenset({"self"}))
+                params = [self.field(m, scope, command.doc) for m in arg.members if self.wanted(m.ifcond)]
+        ret = command.ret_type
+        if ret is not None:
+            self.require(ret, f"command '{command.name}'")
+        self.commands.append(
+            PyCommand(
+                name=command.name,
+                method=naming.member_name(command.name),
+                arg_class=arg_class,
+                unpack=unpack,
+                params=params,
+                ret_annotation=self.annotation(ret) if ret is not None else None,
+                ret_decoder=self.decoder(ret) if ret is not None else None,
+                doc=_doc_text(command.doc) or f"The command {command.name}.",
+                gen=command.gen,
+                success_response=command.success_response,
+                boxed=command.boxed,
+                allow_oob=command.allow_oob,
+                allow_preconfig=command.allow_preconfig,
+                coroutine=command.coroutine,
+                features=[f.name for f in command.features],
+                ifcond=command.ifcond.expr,
+                since=_since(command.doc),
+            )
+        )
+
+
+_JSON_TYPES = {
+    "qstring": ["str"],
+    "qnum": ["int", "float"],
+    "qbool": ["bool"],
+    "qnull": ["type(None)"],
+    "qlist": ["list"],
+    "qdict": ["dict"],
+}
+
+
+def _since(doc: Doc | None) -> str | None:
+    return doc.since.text if doc is not None and doc.since is not None else None
+
+
+def _implicit_doc(typ: ObjectType) -> str:
+    name = typ.name
+    if name.startswith("q_obj_"):
+        owner, _, role = name[6:].rpartition("-")
+        what = {"arg": "The arguments of", "base": "The common members of", "wrapper": "A branch"}
+        return f"{what.get(role, 'Part of')} {owner}."
+    return f"The struct {name}."
+
+
+Hook = Callable[[PyPackage], None]

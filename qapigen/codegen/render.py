@@ -1,0 +1,154 @@
+"""Renders the Python view of a schema with the Jinja2 templates.
+
+The templates' output is already formatted as black formats it, so that
+``black --check`` passes without running black over the whole package:
+statements are written on one line, and the few that are longer than
+black's limit are handed to black one at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+from .pymodel import PyCommand, PyModule, PyPackage
+
+LINE_LENGTH = 88
+
+
+def templates_dir() -> str:
+    """Where the templates are: the repository's ``templates/``, or the installed copy."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (
+        os.path.join(here, "..", "..", "templates"),
+        os.path.join(here, "..", "templates"),
+    ):
+        if os.path.isfile(os.path.join(candidate, "module.py.j2")):
+            return os.path.normpath(candidate)
+    raise FileNotFoundError("qapigen's templates are missing")
+
+
+def pystr(text: str) -> str:
+    """A Python string literal for ``text``, in black's quotes.
+
+    JSON's escapes are all valid in Python, and ``ensure_ascii`` keeps the
+    literal free of anything unusual; nothing in ``text`` can end the literal.
+    """
+    return json.dumps(text)
+
+
+def docstring(text: str, indent: int) -> str:
+    """A docstring holding ``text``, as black would leave it."""
+    pad = " " * indent
+    lines = [line.rstrip().expandtabs(8) for line in text.strip().splitlines()] or [""]
+    # Escape what could end the string or start an escape sequence.
+    lines = [line.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') for line in lines]
+    if lines[-1].endswith('"'):
+        lines[-1] = lines[-1][:-1] + '\\"'
+    # black strips a docstring's leading blanks (first line) and its indentation.
+    lines[0] = lines[0].lstrip()
+    if len(lines) == 1:
+        one = f'{pad}"""{lines[0]}"""'
+        if len(one) <= LINE_LENGTH:
+            return one
+        return f'{pad}"""{lines[0]}\n{pad}"""'
+    body = "\n".join(f"{pad}{line}" if line else "" for line in lines[1:])
+    return f'{pad}"""{lines[0]}\n{body}\n{pad}"""'
+
+
+@functools.lru_cache(maxsize=None)
+def statement(code: str, indent: int) -> str:
+    """``code`` at ``indent``, split as black splits it when it is too long."""
+    line = " " * indent + code
+    if len(line) <= LINE_LENGTH:
+        return line
+    import black  # only for the few long lines
+
+    # Give black the same indentation to work with, inside dummy blocks.
+    depth = indent // 4
+    wrapper = "".join("    " * i + "if x:\n" for i in range(depth))
+    mode = black.Mode(target_versions={black.TargetVersion.PY311})
+    formatted = black.format_str(wrapper + line + "\n", mode=mode).splitlines()[depth:]
+    while formatted and not formatted[0]:
+        del formatted[0]
+    return "\n".join(formatted)
+
+
+def literal(head: str, items: list[str], tail: str, indent: int) -> str:
+    """``head{items}tail`` (a set literal), split as black splits it."""
+    return statement(head + "{" + ", ".join(items) + "}" + tail, indent)
+
+
+def signature(command: PyCommand) -> str:
+    """The handler method's ``def`` line(s) for ``command``."""
+    if not command.gen:
+        params = ["self", "arguments: dict[str, _rt.JSONValue]"]
+        ret = "_rt.JSONValue"
+    else:
+        params = ["self"]
+        if command.unpack:
+            if command.params:
+                params.append("*")
+            for f in command.params:
+                default = f" = {f.absent}" if f.optional else ""
+                params.append(f"{f.name}: {f.annotation}{default}")
+        elif command.arg_class:
+            params.append(f"arguments: {command.arg_class}")
+        ret = command.ret_annotation or "None"
+    line = f"    def {command.method}({', '.join(params)}) -> {ret}:"
+    if len(line) <= LINE_LENGTH:
+        return line
+    # black needs a body to format a def; the body is dropped again.
+    return statement(line[4:] + " pass", 4).rsplit("\n", 1)[0]
+
+
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Python source, not HTML: values are quoted by pystr
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters["pystr"] = pystr
+    env.filters["pyrepr"] = json.dumps
+    env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: {b[1]}"
+    env.filters["alternative_items"] = lambda a: ", ".join(f"{t}: {a[1]}" for t in a[0])
+    env.globals.update(
+        docstring=docstring, statement=statement, literal=literal, signature=signature
+    )
+    return env
+
+
+def render(package: PyPackage, header: str, digest: str) -> dict[str, str]:
+    """Every file of the package: relative path → content."""
+    env = _environment()
+    files: dict[str, str] = {}
+    module_template = env.get_template("module.py.j2")
+    for module in package.modules:
+        files[module.filename] = module_template.render(
+            header=header,
+            module=module,
+            package=package.name,
+            module_doc=_module_doc(module),
+        )
+    for sub in package.subpackages:
+        path = os.path.join(*sub.split("."), "__init__.py")
+        files.setdefault(path, f'{header}\n"""Modules of the schema folder {sub}."""\n')
+    files["__init__.py"] = env.get_template("init.py.j2").render(
+        header=header, pkg=package, package=package.name, digest=digest
+    )
+    files["py.typed"] = ""
+    return files
+
+
+def _module_doc(module: PyModule) -> str:
+    if module.schema_module.startswith("./"):
+        return "QAPI's built-in types."
+    return f"The definitions of schema module {module.schema_module}."

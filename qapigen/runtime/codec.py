@@ -1,0 +1,315 @@
+"""The wire codec: how generated types decode from and encode to JSON values.
+
+Every decoder has the signature ``decode(value, name, strict)``: ``name`` is
+the member name (or the list index) the value stands under, for error
+messages.  Strict decoding follows QEMU's QObject input visitor: its type
+checks, integer ranges and messages.  Lenient decoding keeps what a newer
+QEMU may send: unknown members and unknown enum values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeAlias, TypeVar
+
+from .errors import WireError
+
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+
+T = TypeVar("T")
+Decoder: TypeAlias = Callable[[object, "str | int | None", bool], T]
+
+
+class Absent(enum.Enum):
+    """The type of :data:`ABSENT`."""
+
+    ABSENT = "absent"
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: An optional member that is not there, where ``None`` (JSON null) is a value.
+ABSENT = Absent.ABSENT
+
+# Python's json module gives integers of any size; QEMU's parser turns those
+# that do not fit 64 bits into doubles.
+_INT64_MIN = -(1 << 63)
+_INT64_END = 1 << 63
+_UINT64_END = 1 << 64
+
+_INT_RANGES = {
+    "int8": (-(1 << 7), 1 << 7, "int8_t"),
+    "int16": (-(1 << 15), 1 << 15, "int16_t"),
+    "int32": (-(1 << 31), 1 << 31, "int32_t"),
+    "uint8": (0, 1 << 8, "uint8_t"),
+    "uint16": (0, 1 << 16, "uint16_t"),
+    "uint32": (0, 1 << 32, "uint32_t"),
+}
+
+
+# -- scalars ----------------------------------------------------------------
+
+
+def d_str(v: object, name: str | int | None, strict: bool) -> str:
+    if type(v) is not str:
+        raise WireError.wrong_type("string").inside(name)
+    return v
+
+
+def d_bool(v: object, name: str | int | None, strict: bool) -> bool:
+    if type(v) is not bool:
+        raise WireError.wrong_type("boolean").inside(name)
+    return v
+
+
+def d_number(v: object, name: str | int | None, strict: bool) -> float:
+    if type(v) is not float and type(v) is not int:
+        raise WireError.wrong_type("number").inside(name)
+    return v  # an int is a number too, and is kept as it came
+
+
+def d_int(v: object, name: str | int | None, strict: bool) -> int:
+    """``int``/``int64``."""
+    if type(v) is not int or not _INT64_MIN <= v < _INT64_END:
+        raise WireError.wrong_type("integer").inside(name)
+    return v
+
+
+def d_uint64(v: object, name: str | int | None, strict: bool) -> int:
+    """``uint64`` and ``size``: negative values wrap around, as in QEMU."""
+    if type(v) is not int or not _INT64_MIN <= v < _UINT64_END:
+        raise WireError.bad_value("uint64", full=True).inside(name)
+    return v if v >= 0 else v + _UINT64_END
+
+
+def _int_decoder(low: int, end: int, c_type: str, unsigned: bool) -> Decoder[int]:
+    base = d_uint64 if unsigned else d_int
+
+    def decode(v: object, name: str | int | None, strict: bool) -> int:
+        value = base(v, name, strict)
+        if not low <= value < end:
+            raise WireError.bad_value(c_type, full=False).inside(name)
+        return value
+
+    return decode
+
+
+d_int8 = _int_decoder(*_INT_RANGES["int8"], False)
+d_int16 = _int_decoder(*_INT_RANGES["int16"], False)
+d_int32 = _int_decoder(*_INT_RANGES["int32"], False)
+d_uint8 = _int_decoder(*_INT_RANGES["uint8"], True)
+d_uint16 = _int_decoder(*_INT_RANGES["uint16"], True)
+d_uint32 = _int_decoder(*_INT_RANGES["uint32"], True)
+d_int64 = d_int
+d_size = d_uint64
+
+
+def d_null(v: object, name: str | int | None, strict: bool) -> None:
+    if v is not None:
+        raise WireError.wrong_type("null").inside(name)
+
+
+def d_any(v: object, name: str | int | None, strict: bool) -> JSONValue:
+    return v  # type: ignore[return-value]  # whatever JSON gave
+
+
+def d_list(element: Decoder[T], v: object, name: str | int | None, strict: bool) -> list[T]:
+    """A JSON array, each element decoded by ``element``."""
+    if type(v) is not list:
+        raise WireError.wrong_type("array").inside(name)
+    try:
+        return [element(e, i, strict) for i, e in enumerate(v)]
+    except WireError as err:
+        raise err.inside(name) from None
+
+
+# -- enums ------------------------------------------------------------------
+
+_unknown_values: dict[tuple[type, str], Any] = {}
+
+E = TypeVar("E", bound="Enum")
+
+
+class Enum(enum.Enum):
+    """Base of generated enums: the values are the wire strings."""
+
+    @property
+    def known(self) -> bool:
+        """False for a value the schema does not know (kept by lenient decoding)."""
+        return self._name_ in type(self)._member_map_
+
+    @classmethod
+    def from_wire(cls: type[E], obj: object, *, strict: bool = True) -> E:
+        return cls._decode(obj, None, strict)
+
+    def to_wire(self) -> str:
+        return str(self._value_)
+
+    @classmethod
+    def _decode(cls: type[E], v: object, name: str | int | None, strict: bool) -> E:
+        member = cls._value2member_map_.get(v) if type(v) is str else None
+        if member is not None:
+            return member  # type: ignore[return-value]
+        if type(v) is not str:
+            raise WireError.wrong_type("string").inside(name)
+        if strict:
+            raise WireError(f"Parameter '%s' does not accept value '{v}'", full=False).inside(name)
+        return cls._unknown(v)
+
+    @classmethod
+    def _decode_named(cls: type[E], v: object, name: str | int | None, strict: bool) -> E:
+        return cls._decode(v, name, strict)
+
+    @classmethod
+    def _unknown(cls: type[E], value: str) -> E:
+        """The pseudo-member standing for a value this schema does not know."""
+        key = (cls, value)
+        member = _unknown_values.get(key)
+        if member is None:
+            member = object.__new__(cls)
+            member._name_ = f"<unknown {value!r}>"
+            member._value_ = value
+            _unknown_values[key] = member
+        return member
+
+
+# -- objects ----------------------------------------------------------------
+
+S = TypeVar("S", bound="Struct")
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Struct:
+    """Base of generated structs, unions, argument and event types."""
+
+    #: Members this schema does not know, kept by lenient decoding.
+    _unknown: dict[str, JSONValue] | None = dataclasses.field(default=None, repr=False)
+
+    # The wire names of the members, the base's included.
+    _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
+        """Decode ``obj`` (a JSON object, as ``json.loads`` gives it)."""
+        return cls._decode(obj, strict)
+
+    def to_wire(self) -> dict[str, JSONValue]:
+        """The JSON object for this value."""
+        out: dict[str, JSONValue] = {}
+        self._encode_fields(out)
+        if self._unknown:
+            out.update(self._unknown)
+        return out
+
+    @classmethod
+    def _decode(cls: type[S], obj: object, strict: bool) -> S:
+        return decode_struct(cls, obj, strict)
+
+    @classmethod
+    def _decode_named(cls: type[S], v: object, name: str | int | None, strict: bool) -> S:
+        try:
+            return cls._decode(v, strict)
+        except WireError as err:
+            raise err.inside(name) from None
+
+    def _decode_fields(self, obj: dict[str, Any], strict: bool) -> int:
+        """Set the fields from ``obj``; the number of known members present."""
+        return 0
+
+    def _encode_fields(self, out: dict[str, JSONValue]) -> None:
+        """Put the known members into ``out``."""
+
+    def _extra(self, obj: dict[str, Any], strict: bool) -> None:
+        known = self._WIRE_NAMES
+        unknown = {k: v for k, v in obj.items() if k not in known}
+        if strict:
+            raise WireError.unexpected(next(iter(unknown)))
+        self._unknown = unknown
+
+
+def warn_deprecated(what: str) -> None:
+    """Warn that a program used something the schema marks deprecated."""
+    warnings.warn(f"{what} is deprecated", DeprecationWarning, stacklevel=4)
+
+
+# -- alternates ---------------------------------------------------------------
+
+A = TypeVar("A", bound="Alternate")
+
+
+class Alternate:
+    """Base of generated alternates: one value, whose JSON type picks the branch."""
+
+    __slots__ = ()
+    NAME: ClassVar[str] = ""
+
+    # JSON type name → decoder of the branch of that type.
+    _BRANCHES: ClassVar[dict[type, Decoder[Any]]] = {}
+
+    @classmethod
+    def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:
+        return cls._decode_named(obj, None, strict)
+
+    @classmethod
+    def _decode_named(cls: type[A], v: object, name: str | int | None, strict: bool) -> A:
+        decoder = cls._BRANCHES.get(type(v))
+        if decoder is None:
+            raise WireError(
+                f"Invalid parameter type for '%s', expected: {cls.NAME}", full=False
+            ).inside(name)
+        self = cls.__new__(cls)
+        self.value = decoder(v, name, strict)  # type: ignore[attr-defined]
+        return self
+
+    def to_wire(self) -> JSONValue:
+        return encode(self.value)  # type: ignore[attr-defined]
+
+
+def encode(value: Any) -> JSONValue:
+    """The JSON value of any generated value, or of a plain one."""
+    if isinstance(value, (Struct, Alternate, Enum)):
+        return value.to_wire()
+    if type(value) is list:
+        return [encode(v) for v in value]
+    return value  # type: ignore[no-any-return]
+
+
+class _Missing:
+    """The type of :data:`MISSING`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: What ``dict.get`` gives for a member that is not there, in generated decoders.
+MISSING = _Missing()
+
+
+def decode_struct(cls: type[S], obj: object, strict: bool) -> S:
+    """Decode a struct's members (the algorithm behind ``Struct._decode``)."""
+    if type(obj) is not dict:
+        raise WireError.wrong_type("object")
+    self = cls.__new__(cls)
+    found = self._decode_fields(obj, strict)
+    self._unknown = None
+    if found != len(obj):
+        self._extra(obj, strict)
+    return self
+
+
+def list_of(element: Decoder[T]) -> Decoder[list[T]]:
+    """The decoder of a JSON array of ``element``."""
+
+    def decode(v: object, name: str | int | None, strict: bool) -> list[T]:
+        return d_list(element, v, name, strict)
+
+    return decode

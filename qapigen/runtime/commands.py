@@ -1,0 +1,107 @@
+"""Commands: their metadata, and the dispatcher that runs them on a handler."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from .codec import JSONValue, Struct, warn_deprecated
+from .errors import CommandNotImplemented, QMPError, WireError
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Codec:
+    """How a command's return value goes to and from the wire."""
+
+    decode: Callable[[object, str | int | None, bool], Any]
+    encode: Callable[[Any], JSONValue]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CommandInfo:
+    """A command of the schema: its types, flags and features."""
+
+    name: str
+    #: The handler's method for the command.
+    method: str
+    #: The argument type; None when the command takes no arguments.
+    arg_type: type[Struct] | None
+    #: Whether the handler takes the arguments unpacked, as keywords.
+    unpack: bool
+    #: The return type's codec; None when the command returns nothing.
+    ret_type: Codec | None
+    gen: bool = True
+    success_response: bool = True
+    boxed: bool = False
+    allow_oob: bool = False
+    allow_preconfig: bool = False
+    coroutine: bool = False
+    features: tuple[str, ...] = ()
+    #: The ``if`` condition, as the schema writes it (for documentation).
+    ifcond: object = None
+    since: str | None = None
+
+    @property
+    def deprecated(self) -> bool:
+        return "deprecated" in self.features
+
+    @property
+    def unstable(self) -> bool:
+        return "unstable" in self.features
+
+
+def not_found(name: str) -> QMPError:
+    return QMPError("CommandNotFound", f"The command {name} has not been found")
+
+
+class Dispatcher:
+    """Runs wire commands on a handler object and gives back wire results."""
+
+    def __init__(self, commands: dict[str, CommandInfo], handler: object) -> None:
+        self.commands = commands
+        self.handler = handler
+
+    def dispatch(self, name: str, arguments: dict[str, Any] | None) -> JSONValue | None:
+        """Run command ``name``; the ``return`` value, or None when there is no reply.
+
+        Raises :class:`QMPError` with QEMU's error class and message.
+        """
+        info = self.commands.get(name)
+        if info is None:
+            raise not_found(name)
+        method = getattr(self.handler, info.method)
+        args = {} if arguments is None else arguments
+        try:
+            if not info.gen:
+                result = method(args)
+            elif info.arg_type is None:
+                if args:
+                    raise WireError.unexpected(next(iter(args)))
+                result = method()
+            else:
+                decoded = info.arg_type.from_wire(args)
+                if info.unpack:
+                    result = method(**{f.name: getattr(decoded, f.name) for f in _fields(info)})
+                else:
+                    result = method(decoded)
+        except WireError as err:
+            raise QMPError("GenericError", err.desc) from None
+        except CommandNotImplemented:
+            raise not_found(name) from None
+        if not info.success_response:
+            return None
+        if info.ret_type is None:
+            return {}
+        return info.ret_type.encode(result)
+
+
+def _fields(info: CommandInfo) -> tuple[dataclasses.Field[Any], ...]:
+    assert info.arg_type is not None
+    return tuple(f for f in dataclasses.fields(info.arg_type) if f.name != "_unknown")
+
+
+def call_deprecated(info: CommandInfo) -> None:
+    """Warn when a program calls a deprecated command."""
+    if info.deprecated:
+        warn_deprecated(f"command '{info.name}'")

@@ -1,0 +1,36 @@
+"""Events: the base of generated event classes, and QMP event messages."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from .codec import JSONValue, Struct
+
+
+class Event(Struct):
+    """Base of generated events.  Its fields are the event's ``data`` members."""
+
+    __slots__ = ()
+
+    #: The event's wire name.
+    NAME: ClassVar[str] = ""
+    #: Whether the event has a ``data`` member on the wire.
+    HAS_DATA: ClassVar[bool] = False
+
+
+def event_message(event: Event, timestamp: float | None = None) -> dict[str, JSONValue]:
+    """The QMP message announcing ``event``, as QEMU writes it.
+
+    Keys come in QEMU's order (``timestamp``, ``event``, ``data``); ``data``
+    is left out for events that have none.  ``timestamp`` defaults to now.
+    """
+    now = time.time() if timestamp is None else timestamp
+    seconds = int(now)
+    message: dict[str, JSONValue] = {
+        "timestamp": {"seconds": seconds, "microseconds": int((now - seconds) * 1_000_000)},
+        "event": event.NAME,
+    }
+    if event.HAS_DATA:
+        message["data"] = event.to_wire()
+    return message
