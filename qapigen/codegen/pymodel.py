@@ -100,6 +100,8 @@ class PyClass:
     # alternate: (JSON types, decoder, annotation)
     alternatives: list[tuple[list[str], str, str]] = dataclasses.field(default_factory=list)
     event_name: str | None = None
+    # Classes of the same module that must be created before this one.
+    deps: set[str] = dataclasses.field(default_factory=set)
     has_data: bool = False
     since: str | None = None
     ifcond: object = None
@@ -148,10 +150,15 @@ class PyModule:
     schema_module: str
     path: str  # dotted, relative to the package
     classes: list[PyClass] = dataclasses.field(default_factory=list)
-    # dotted module path → import alias
+    # dotted module path → import alias.  Modules whose classes are needed
+    # while this module's classes are created are imported first; the others
+    # last, so that modules may refer to each other.
+    early_imports: dict[str, str] = dataclasses.field(default_factory=dict)
     imports: dict[str, str] = dataclasses.field(default_factory=dict)
-    # (class, attribute, value): assignments after all classes are defined
-    late: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def late_imports(self) -> dict[str, str]:
+        return {k: v for k, v in self.imports.items() if k not in self.early_imports}
 
     @property
     def filename(self) -> str:
@@ -183,12 +190,12 @@ def _doc_text(doc: Doc | None, *, members: bool = True) -> str:
     parts = []
     if doc.body.text:
         parts.append(doc.body.text)
+    elif doc.symbol:
+        parts.append(f"{doc.symbol}.")
     if members:
         described = [(n, s.text) for n, s in doc.args.items() if s.text]
         if described:
-            parts.append(
-                "Members:\n" + "\n".join(_indented_item(n, t) for n, t in described)
-            )
+            parts.append("Members:\n" + "\n".join(_indented_item(n, t) for n, t in described))
     features = [(n, s.text) for n, s in doc.features.items() if s.text]
     if features:
         parts.append("Features:\n" + "\n".join(_indented_item(n, t) for n, t in features))
@@ -225,6 +232,9 @@ class _Builder(SchemaVisitor):
         self.events: list[tuple[str, str, str]] = []
         self.exports: list[tuple[str, str]] = []
         self.current: PyModule | None = None
+        # Naming types from the package's __init__, which imports them all.
+        self.in_init = False
+        self._enum_values: dict[str, dict[str, str]] = {}
 
     # -- conditions -----------------------------------------------------
 
@@ -263,14 +273,24 @@ class _Builder(SchemaVisitor):
                 return self.top.claim(naming.camel(owner) + suffix)
         return self.top.claim(naming.type_name(name))
 
-    def ref(self, typ: Type) -> str:
-        """How the current module names the class of ``typ``."""
+    def ref(self, typ: Type, needed_by: PyClass | None = None) -> str:
+        """How the current module names the class of ``typ``.
+
+        ``needed_by``: the class whose creation needs it (as a base, or for
+        a default value).
+        """
         assert self.current is not None
         module, cls = self.class_of[typ.name]
+        if self.in_init:
+            return cls
         if module == self.current.path:
+            if needed_by is not None:
+                needed_by.deps.add(cls)
             return cls
         alias = "_m_" + module.replace(".", "_")
         self.current.imports[module] = alias
+        if needed_by is not None:
+            self.current.early_imports[module] = alias
         return f"{alias}.{cls}"
 
     # -- types ----------------------------------------------------------
@@ -356,11 +376,19 @@ class _Builder(SchemaVisitor):
                     cls = self.top.claim(naming.camel(entity.name) + "Event")
                     self.class_of["event " + entity.name] = (path, cls)
         self.schema.visit(self)
+        for pymod in self.modules.values():
+            pymod.classes = _creation_order(pymod.classes)
         modules = [m for m in self.modules.values() if m.classes or m.path != BUILTIN_MODULE_PY]
         subpackages = sorted(
-            {".".join(m.path.split(".")[: i + 1]) for m in modules for i in range(m.path.count("."))}
+            {
+                ".".join(m.path.split(".")[: i + 1])
+                for m in modules
+                for i in range(m.path.count("."))
+            }
         )
-        return PyPackage(self.package, modules, self.commands, self.events, self.exports, subpackages)
+        return PyPackage(
+            self.package, modules, self.commands, self.events, self.exports, subpackages
+        )
 
     @staticmethod
     def _generated(defn: Definition) -> bool:
@@ -375,14 +403,33 @@ class _Builder(SchemaVisitor):
         self.current.classes.append(cls)
         self.exports.append((self.current.path, cls.name))
 
+    def enum_values(self, typ: EnumType) -> dict[str, str]:
+        """Wire value → Python name, for the values the conditions keep."""
+        values = self._enum_values.get(typ.name)
+        if values is None:
+            scope = naming.Scope(frozenset({"known"}))
+            values = {
+                m.name: scope.claim(naming.enum_member_name(m.name))
+                for m in typ.members
+                if self.wanted(m.ifcond)
+            }
+            self._enum_values[typ.name] = values
+        return values
+
+    def enum_value_name(self, typ: EnumType, value: str) -> str:
+        name = self.enum_values(typ).get(value)
+        if name is None:
+            raise GenerateError(
+                f"value '{value}' of enum '{typ.name}' is left out by the --define symbols"
+            )
+        return name
+
     def visit_enum_type(self, typ: EnumType) -> None:
         if not self.defn_wanted(typ):
             return
-        scope = naming.Scope(frozenset({"known"}))
+        names = self.enum_values(typ)
         values = [
-            (scope.claim(naming.enum_member_name(m.name)), m.name, m.is_deprecated())
-            for m in typ.members
-            if self.wanted(m.ifcond)
+            (names[m.name], m.name, m.is_deprecated()) for m in typ.members if m.name in names
         ]
         self.add(
             PyClass(
@@ -406,14 +453,11 @@ class _Builder(SchemaVisitor):
         base_fields: list[PyField] = []
         bases = ["_rt.Struct"]
         base_class = None
+        fields = []
         if typ.base is not None:
             self.require(typ.base, f"'{typ.name}'")
-            base_class = self.ref(typ.base)
-            bases = [base_class]
             base_fields = [self.field(m, scope, typ.base.doc) for m in typ.base.members]
-        fields = [
-            self.field(m, scope, typ.doc) for m in typ.local_members if self.wanted(m.ifcond)
-        ]
+        fields = [self.field(m, scope, typ.doc) for m in typ.local_members if self.wanted(m.ifcond)]
         cls = PyClass(
             kind="union" if typ.branches else "struct",
             name=name,
@@ -427,6 +471,9 @@ class _Builder(SchemaVisitor):
             ifcond=typ.ifcond.expr,
             features=[f.name for f in typ.features],
         )
+        if typ.base is not None:
+            cls.base_class = self.ref(typ.base, cls)
+            cls.bases = [cls.base_class]
         self.add(cls)
         if typ.branches is not None:
             self._branches(cls, typ.branches, scope)
@@ -444,16 +491,14 @@ class _Builder(SchemaVisitor):
             vtype = variant.type
             assert isinstance(vtype, ObjectType)
             self.require(vtype, f"branch '{variant.name}' of '{union.schema_name}'")
-            branch_scope = naming.Scope(frozenset(f.name for f in union.all_fields) | naming.API_NAMES)
+            branch_scope = naming.Scope(
+                frozenset(f.name for f in union.all_fields) | naming.API_NAMES
+            )
             fields = [
                 self.field(m, branch_scope, vtype.doc)
                 for m in vtype.members
                 if self.wanted(m.ifcond)
             ]
-            fixed = dataclasses.replace(
-                tag_field,
-                fixed=f"{self.ref(tag_enum)}.{naming.enum_member_name(variant.name)}",
-            )
             branch = PyClass(
                 kind="branch",
                 name=self.top.claim(f"{union.name}_{naming.member_name(variant.name)}"),
@@ -461,11 +506,15 @@ class _Builder(SchemaVisitor):
                 bases=[union.name],
                 doc=f"{union.schema_name} with {tag.name} '{variant.name}'."
                 + (f"\n\n{_doc_text(vtype.doc, members=True)}" if vtype.doc else ""),
-                fields=[fixed, *fields],
+                fields=fields,
                 base_fields=union.all_fields,
                 base_class=union.name,
                 ifcond=variant.ifcond.expr,
+                deps={union.name},
             )
+            value = self.enum_value_name(tag_enum, variant.name)
+            fixed = dataclasses.replace(tag_field, fixed=f"{self.ref(tag_enum, branch)}.{value}")
+            branch.fields.insert(0, fixed)
             self.add(branch)
             union.branches.append((variant.name, branch.name))
             if vtype.branches is not None:
@@ -513,34 +562,43 @@ class _Builder(SchemaVisitor):
         if arg is not None:
             self.require(arg, f"event '{event.name}'")
             if arg.is_implicit():
-                fields = [self.field(m, scope, event.doc) for m in arg.members if self.wanted(m.ifcond)]
+                fields = [
+                    self.field(m, scope, event.doc) for m in arg.members if self.wanted(m.ifcond)
+                ]
             else:
-                base_class = self.ref(arg)
-                bases = [base_class, "_rt.Event"]
                 base_fields = [self.field(m, scope, arg.doc) for m in arg.members]
         assert self.current is not None
-        self.add(
-            PyClass(
-                kind="event",
-                name=name,
-                schema_name=event.name,
-                bases=bases,
-                doc=_doc_text(event.doc) or f"The event {event.name}.",
-                fields=fields,
-                base_fields=base_fields,
-                base_class=base_class,
-                event_name=event.name,
-                has_data=arg is not None,
-                since=_since(event.doc),
-                ifcond=event.ifcond.expr,
-                features=[f.name for f in event.features],
-            )
+        cls = PyClass(
+            kind="event",
+            name=name,
+            schema_name=event.name,
+            bases=bases,
+            doc=_doc_text(event.doc) or f"The event {event.name}.",
+            fields=fields,
+            base_fields=base_fields,
+            base_class=base_class,
+            event_name=event.name,
+            has_data=arg is not None,
+            since=_since(event.doc),
+            ifcond=event.ifcond.expr,
+            features=[f.name for f in event.features],
         )
+        if arg is not None and not arg.is_implicit():
+            cls.base_class = self.ref(arg, cls)
+            cls.bases = [cls.base_class, "_rt.Event"]
+        self.add(cls)
         self.events.append((event.name, self.current.path, name))
 
     def visit_command(self, command: Command) -> None:
         if not self.defn_wanted(command):
             return
+        self.in_init = True
+        try:
+            self._command(command)
+        finally:
+            self.in_init = False
+
+    def _command(self, command: Command) -> None:
         assert self.current is not None
         arg = command.arg_type
         arg_class = None
@@ -552,7 +610,9 @@ class _Builder(SchemaVisitor):
             unpack = arg.is_implicit() and not command.boxed
             if unpack:
                 scope = naming.Scope(frozenset({"self"}))
-                params = [self.field(m, scope, command.doc) for m in arg.members if self.wanted(m.ifcond)]
+                params = [
+                    self.field(m, scope, command.doc) for m in arg.members if self.wanted(m.ifcond)
+                ]
         ret = command.ret_type
         if ret is not None:
             self.require(ret, f"command '{command.name}'")
@@ -577,6 +637,26 @@ class _Builder(SchemaVisitor):
                 since=_since(command.doc),
             )
         )
+
+
+def _creation_order(classes: list[PyClass]) -> list[PyClass]:
+    """``classes`` in schema order, except that a class comes after its deps."""
+    by_name = {c.name: c for c in classes}
+    done: set[str] = set()
+    ordered: list[PyClass] = []
+
+    def place(cls: PyClass) -> None:
+        if cls.name in done:
+            return
+        done.add(cls.name)
+        for dep in sorted(cls.deps):
+            if dep in by_name:
+                place(by_name[dep])
+        ordered.append(cls)
+
+    for cls in classes:
+        place(cls)
+    return ordered
 
 
 _JSON_TYPES = {

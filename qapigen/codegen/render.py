@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import textwrap
 from typing import Any
 
 from .pymodel import PyCommand, PyModule, PyPackage
@@ -43,6 +44,8 @@ def docstring(text: str, indent: int) -> str:
     """A docstring holding ``text``, as black would leave it."""
     pad = " " * indent
     lines = [line.rstrip().expandtabs(8) for line in text.strip().splitlines()] or [""]
+    # black takes the common indentation off the lines after the first.
+    lines[1:] = textwrap.dedent("\n".join(lines[1:])).splitlines()
     # Escape what could end the string or start an escape sequence.
     lines = [line.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') for line in lines]
     if lines[-1].endswith('"'):
@@ -58,27 +61,82 @@ def docstring(text: str, indent: int) -> str:
     return f'{pad}"""{lines[0]}\n{body}\n{pad}"""'
 
 
-@functools.lru_cache(maxsize=None)
-def statement(code: str, indent: int) -> str:
-    """``code`` at ``indent``, split as black splits it when it is too long."""
+@functools.cache
+def statement(code: str, indent: int, fragment: bool = False) -> str:
+    """``code`` at ``indent``, split as black splits it when it is too long.
+
+    ``fragment``: ``code`` is an argument of an exploded call (``name=value,``).
+    """
     line = " " * indent + code
     if len(line) <= LINE_LENGTH:
         return line
+    if fragment:
+        # Format it as the only argument of a call, then take the call away.
+        wrapped = statement(f"f(\n{line}\n)", 0)
+        return "\n".join(wrapped.splitlines()[1:-1])
     import black  # only for the few long lines
+    from black.mode import TargetVersion
 
     # Give black the same indentation to work with, inside dummy blocks.
     depth = indent // 4
     wrapper = "".join("    " * i + "if x:\n" for i in range(depth))
-    mode = black.Mode(target_versions={black.TargetVersion.PY311})
+    mode = black.Mode(target_versions={TargetVersion.PY311})
     formatted = black.format_str(wrapper + line + "\n", mode=mode).splitlines()[depth:]
     while formatted and not formatted[0]:
         del formatted[0]
     return "\n".join(formatted)
 
 
+def function(head: str, params: list[str], tail: str, indent: int) -> str:
+    """``head(params)tail``, a ``def`` line, split as black splits it.
+
+    black splits a ``def`` at its parameter list: on a line of their own if
+    they fit, else one a line with a trailing comma.
+    """
+    pad = " " * indent
+    one = f"{pad}{head}({', '.join(params)}){tail}"
+    if len(one) <= LINE_LENGTH:
+        return one
+    inner = f"{pad}    {', '.join(params)}"
+    if len(inner) <= LINE_LENGTH:
+        return f"{pad}{head}(\n{inner}\n{pad}){tail}"
+    exploded = "".join(f"{pad}    {p},\n" for p in params)
+    return f"{pad}{head}(\n{exploded}{pad}){tail}"
+
+
+def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = False) -> str:
+    """``name=func(args),`` as one argument of an exploded call, split as black does.
+
+    ``tuple``: the argument is a tuple (``func`` empty).
+    """
+    pad = " " * indent
+    if tuple and len(args) == 1:
+        return f"{pad}{name}=({args[0]},),"
+    one = f"{pad}{name}={func}({', '.join(args)}),"
+    if len(one) <= LINE_LENGTH:
+        return one
+    inner = f"{pad}    {', '.join(args)}"
+    if len(inner) <= LINE_LENGTH:
+        return f"{pad}{name}={func}(\n{inner}\n{pad}),"
+    exploded = "".join(f"{pad}    {a},\n" for a in args)
+    return f"{pad}{name}={func}(\n{exploded}{pad}),"
+
+
 def literal(head: str, items: list[str], tail: str, indent: int) -> str:
-    """``head{items}tail`` (a set literal), split as black splits it."""
-    return statement(head + "{" + ", ".join(items) + "}" + tail, indent)
+    """``head{items}tail``: a set literal as the last argument of a call.
+
+    Split as black splits it: the set on a line of its own if it fits, else
+    one item a line with a trailing comma.
+    """
+    pad = " " * indent
+    one = f"{pad}{head}{{{', '.join(items)}}}{tail}"
+    if len(one) <= LINE_LENGTH:
+        return one
+    inner = f"{pad}    {{{', '.join(items)}}}"
+    if len(inner) <= LINE_LENGTH:
+        return f"{pad}{head}\n{inner}\n{pad}{tail}"
+    exploded = "".join(f"{pad}        {item},\n" for item in items)
+    return f"{pad}{head}\n{pad}    {{\n{exploded}{pad}    }}\n{pad}{tail}"
 
 
 def signature(command: PyCommand) -> str:
@@ -97,11 +155,7 @@ def signature(command: PyCommand) -> str:
         elif command.arg_class:
             params.append(f"arguments: {command.arg_class}")
         ret = command.ret_annotation or "None"
-    line = f"    def {command.method}({', '.join(params)}) -> {ret}:"
-    if len(line) <= LINE_LENGTH:
-        return line
-    # black needs a body to format a def; the body is dropped again.
-    return statement(line[4:] + " pass", 4).rsplit("\n", 1)[0]
+    return function(f"def {command.method}", params, f" -> {ret}:", 4)
 
 
 def _environment() -> Any:
@@ -121,7 +175,12 @@ def _environment() -> Any:
     env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: {b[1]}"
     env.filters["alternative_items"] = lambda a: ", ".join(f"{t}: {a[1]}" for t in a[0])
     env.globals.update(
-        docstring=docstring, statement=statement, literal=literal, signature=signature
+        docstring=docstring,
+        statement=statement,
+        literal=literal,
+        signature=signature,
+        function=function,
+        call_arg=call_arg,
     )
     return env
 

@@ -243,6 +243,8 @@ def warn_deprecated(what: str) -> None:
 
 A = TypeVar("A", bound="Alternate")
 
+_alternate_branches: dict[type, dict[type, Decoder[Any]]] = {}
+
 
 class Alternate:
     """Base of generated alternates: one value, whose JSON type picks the branch."""
@@ -250,8 +252,14 @@ class Alternate:
     __slots__ = ()
     NAME: ClassVar[str] = ""
 
-    # JSON type name → decoder of the branch of that type.
-    _BRANCHES: ClassVar[dict[type, Decoder[Any]]] = {}
+    @staticmethod
+    def _branches() -> dict[type, Decoder[Any]]:
+        """JSON type (as ``json.loads`` gives it) → decoder of that branch.
+
+        A function rather than a table, so that a branch type may be defined
+        after the alternate, even in a module that imports this one.
+        """
+        return {}
 
     @classmethod
     def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:
@@ -259,7 +267,10 @@ class Alternate:
 
     @classmethod
     def _decode_named(cls: type[A], v: object, name: str | int | None, strict: bool) -> A:
-        decoder = cls._BRANCHES.get(type(v))
+        branches = _alternate_branches.get(cls)
+        if branches is None:
+            branches = _alternate_branches[cls] = cls._branches()
+        decoder = branches.get(type(v))
         if decoder is None:
             raise WireError(
                 f"Invalid parameter type for '%s', expected: {cls.NAME}", full=False
