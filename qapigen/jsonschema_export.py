@@ -461,7 +461,9 @@ class _Exporter:
                 commands.append(defn)
             elif isinstance(defn, Event):
                 events.append(defn)
-            elif isinstance(defn, Type) and not defn.is_implicit():
+            elif isinstance(defn, BuiltinType) or (
+                isinstance(defn, Type) and not defn.is_implicit()
+            ):
                 types.append(defn)
         for typ in types:
             self.type_ref(typ)

@@ -70,6 +70,9 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
     line = " " * indent + code
     if len(line) <= LINE_LENGTH:
         return line
+    split = _split_last_brackets(code, indent)
+    if split is not None:
+        return split
     if fragment:
         # Format it as the only argument of a call, then take the call away.
         wrapped = statement(f"f(\n{line}\n)", 0)
@@ -85,6 +88,56 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
     while formatted and not formatted[0]:
         del formatted[0]
     return "\n".join(formatted)
+
+
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def _split_last_brackets(code: str, indent: int) -> str | None:
+    """black's usual split of a long line, or None where it would do more.
+
+    black splits at the last pair of brackets: what is inside goes on a line
+    of its own if it fits (unless it is the items of a display), else one
+    item a line with a trailing comma.  (The generated code has no brackets
+    inside its string literals.)
+    """
+    end = len(code)
+    while end and code[end - 1] in ":,":
+        end -= 1
+    if not end or code[end - 1] not in _CLOSING:
+        return None
+    depth = 0
+    items: list[str] = []
+    item_end = end - 1
+    for i in range(end - 1, -1, -1):
+        ch = code[i]
+        if ch in _CLOSING:
+            depth += 1
+        elif ch in "([{":
+            depth -= 1
+            if depth == 0:
+                items.append(code[i + 1 : item_end].strip())
+                head, tail = code[: i + 1], code[end - 1 :]
+                break
+        elif ch == "," and depth == 1:
+            items.append(code[i + 1 : item_end].strip())
+            item_end = i
+    else:
+        return None
+    pad = " " * indent
+    if len(pad) + len(head) > LINE_LENGTH or not items[-1]:
+        return None
+    items.reverse()
+    body = ", ".join(items)
+    before = head[-2:-1]
+    display = not before or not (before.isalnum() or before in "_)]")
+    # A display ({...}, [...]) of several items is always one item a line.
+    if not (display and len(items) > 1) and len(pad) + 4 + len(body) <= LINE_LENGTH:
+        return f"{pad}{head}\n{pad}    {body}\n{pad}{tail}"
+    if len(items) == 1 or any(len(pad) + 5 + len(item) > LINE_LENGTH for item in items):
+        return None
+    exploded = "".join(f"{pad}    {item},\n" for item in items)
+    return f"{pad}{head}\n{exploded}{pad}{tail}"
 
 
 def function(head: str, params: list[str], tail: str, indent: int) -> str:
