@@ -27,3 +27,6 @@ class QType(_rt.Enum):
     QDICT = "qdict"
     QLIST = "qlist"
     QBOOL = "qbool"
+
+q_empty.QAPI_INFO = _rt.TypeInfo("q_empty")
+QType.QAPI_INFO = _rt.TypeInfo("QType")

@@ -159,3 +159,9 @@ class CommandInfo(_rt.Struct):
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         _rt.Struct._encode_fields(self, out)
         out["name"] = self.name
+
+QmpCapabilitiesArguments.QAPI_INFO = _rt.TypeInfo("q_obj_qmp_capabilities-arg")
+QMPCapability.QAPI_INFO = _rt.TypeInfo("QMPCapability", since="2.12")
+VersionTriple.QAPI_INFO = _rt.TypeInfo("VersionTriple", since="2.4")
+VersionInfo.QAPI_INFO = _rt.TypeInfo("VersionInfo", since="0.14")
+CommandInfo.QAPI_INFO = _rt.TypeInfo("CommandInfo", since="0.14")

@@ -141,35 +141,6 @@ class StatusInfo(_rt.Struct):
 
 
 @_dc.dataclass(slots=True, kw_only=True)
-class ShutdownArguments(_rt.Struct):
-    """The arguments of SHUTDOWN."""
-
-    guest: bool
-    reason: ShutdownCause
-
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("guest", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("guest")
-        self.guest = _rt.d_bool(v, "guest", strict)
-        found += 1
-        v = obj.get("reason", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
-        out["guest"] = self.guest
-        out["reason"] = self.reason.to_wire()
-
-
-@_dc.dataclass(slots=True, kw_only=True)
 class ShutdownEvent(_rt.Event):
     """Sent when the machine has shut down and the emulator is going to
     exit.
@@ -235,35 +206,6 @@ class PowerdownEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "POWERDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
-
-
-@_dc.dataclass(slots=True, kw_only=True)
-class ResetArguments(_rt.Struct):
-    """The arguments of RESET."""
-
-    guest: bool
-    reason: ShutdownCause
-
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("guest", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("guest")
-        self.guest = _rt.d_bool(v, "guest", strict)
-        found += 1
-        v = obj.get("reason", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
-        out["guest"] = self.guest
-        out["reason"] = self.reason.to_wire()
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -396,28 +338,6 @@ class WakeupEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "WAKEUP"
     HAS_DATA: _t.ClassVar[bool] = False
-
-
-@_dc.dataclass(slots=True, kw_only=True)
-class WatchdogArguments(_rt.Struct):
-    """The arguments of WATCHDOG."""
-
-    action: WatchdogAction
-
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        self.action = WatchdogAction._decode_named(v, "action", strict)
-        found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
-        out["action"] = self.action.to_wire()
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -612,37 +532,6 @@ class SetActionArguments(_rt.Struct):
 
 
 @_dc.dataclass(slots=True, kw_only=True)
-class GuestPanickedArguments(_rt.Struct):
-    """The arguments of GUEST_PANICKED."""
-
-    action: GuestPanicAction
-    info: GuestPanicInformation | None = None
-
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        self.action = GuestPanicAction._decode_named(v, "action", strict)
-        found += 1
-        v = obj.get("info", _rt.MISSING)
-        if v is _rt.MISSING:
-            self.info = None
-        else:
-            self.info = GuestPanicInformation._decode_named(v, "info", strict)
-            found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
-        out["action"] = self.action.to_wire()
-        if self.info is not None:
-            out["info"] = self.info.to_wire()
-
-
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanickedEvent(_rt.Event):
     """Sent when the guest operating system reports a panic.
 
@@ -668,37 +557,6 @@ class GuestPanickedEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "GUEST_PANICKED"
     HAS_DATA: _t.ClassVar[bool] = True
-
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        self.action = GuestPanicAction._decode_named(v, "action", strict)
-        found += 1
-        v = obj.get("info", _rt.MISSING)
-        if v is _rt.MISSING:
-            self.info = None
-        else:
-            self.info = GuestPanicInformation._decode_named(v, "info", strict)
-            found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
-        out["action"] = self.action.to_wire()
-        if self.info is not None:
-            out["info"] = self.info.to_wire()
-
-
-@_dc.dataclass(slots=True, kw_only=True)
-class GuestCrashloadedArguments(_rt.Struct):
-    """The arguments of GUEST_CRASHLOADED."""
-
-    action: GuestPanicAction
-    info: GuestPanicInformation | None = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
@@ -1152,3 +1010,44 @@ _GuestPanicInformation_BRANCHES: dict[str, type[GuestPanicInformation]] = {
     "hyper-v": GuestPanicInformation_hyper_v,
     "s390": GuestPanicInformation_s390,
 }
+
+RunState.QAPI_INFO = _rt.TypeInfo("RunState")
+ShutdownCause.QAPI_INFO = _rt.TypeInfo("ShutdownCause")
+StatusInfo.QAPI_INFO = _rt.TypeInfo("StatusInfo", since="0.14")
+ShutdownEvent.QAPI_INFO = _rt.TypeInfo("SHUTDOWN", since="0.12")
+PowerdownEvent.QAPI_INFO = _rt.TypeInfo("POWERDOWN", since="0.12")
+ResetEvent.QAPI_INFO = _rt.TypeInfo("RESET", since="0.12")
+StopEvent.QAPI_INFO = _rt.TypeInfo("STOP", since="0.12")
+ResumeEvent.QAPI_INFO = _rt.TypeInfo("RESUME", since="0.12")
+SuspendEvent.QAPI_INFO = _rt.TypeInfo("SUSPEND", since="1.1")
+SuspendDiskEvent.QAPI_INFO = _rt.TypeInfo("SUSPEND_DISK", since="1.2")
+WakeupEvent.QAPI_INFO = _rt.TypeInfo("WAKEUP", since="1.1")
+WatchdogEvent.QAPI_INFO = _rt.TypeInfo("WATCHDOG", since="0.13")
+WatchdogAction.QAPI_INFO = _rt.TypeInfo("WatchdogAction", since="2.1")
+RebootAction.QAPI_INFO = _rt.TypeInfo("RebootAction", since="6.0")
+ShutdownAction.QAPI_INFO = _rt.TypeInfo("ShutdownAction", since="6.0")
+PanicAction.QAPI_INFO = _rt.TypeInfo("PanicAction", since="6.0")
+WatchdogSetActionArguments.QAPI_INFO = _rt.TypeInfo("q_obj_watchdog-set-action-arg")
+SetActionArguments.QAPI_INFO = _rt.TypeInfo("q_obj_set-action-arg")
+GuestPanickedEvent.QAPI_INFO = _rt.TypeInfo("GUEST_PANICKED", since="1.5")
+GuestCrashloadedEvent.QAPI_INFO = _rt.TypeInfo("GUEST_CRASHLOADED", since="5.0")
+GuestPvshutdownEvent.QAPI_INFO = _rt.TypeInfo("GUEST_PVSHUTDOWN", since="9.1")
+GuestPanicAction.QAPI_INFO = _rt.TypeInfo("GuestPanicAction", since="2.1")
+GuestPanicInformationType.QAPI_INFO = _rt.TypeInfo(
+    "GuestPanicInformationType", since="2.9"
+)
+GuestPanicInformationBase.QAPI_INFO = _rt.TypeInfo("q_obj_GuestPanicInformation-base")
+GuestPanicInformation.QAPI_INFO = _rt.TypeInfo("GuestPanicInformation", since="2.9")
+GuestPanicInformation_hyper_v.QAPI_INFO = _rt.TypeInfo(
+    "GuestPanicInformation (type: hyper-v)"
+)
+GuestPanicInformation_s390.QAPI_INFO = _rt.TypeInfo(
+    "GuestPanicInformation (type: s390)"
+)
+GuestPanicInformationHyperV.QAPI_INFO = _rt.TypeInfo(
+    "GuestPanicInformationHyperV", since="2.9"
+)
+S390CrashReason.QAPI_INFO = _rt.TypeInfo("S390CrashReason", since="2.12")
+GuestPanicInformationS390.QAPI_INFO = _rt.TypeInfo(
+    "GuestPanicInformationS390", since="2.12"
+)

@@ -235,6 +235,7 @@ class _Builder(SchemaVisitor):
         # Naming types from the package's __init__, which imports them all.
         self.in_init = False
         self._enum_values: dict[str, dict[str, str]] = {}
+        self.skip: set[str] = set()
 
     # -- conditions -----------------------------------------------------
 
@@ -364,6 +365,12 @@ class _Builder(SchemaVisitor):
     # -- the walk -------------------------------------------------------
 
     def build(self) -> PyPackage:
+        # An event's implicit data type has no class: the event class has its members.
+        self.skip = {
+            e.arg_type.name
+            for e in self.schema.events()
+            if e.arg_type is not None and e.arg_type.is_implicit()
+        }
         # Names first, for every class, so that references resolve in any order.
         for module in self.schema.modules:
             path = self._module_path(module.name)
@@ -390,10 +397,9 @@ class _Builder(SchemaVisitor):
             self.package, modules, self.commands, self.events, self.exports, subpackages
         )
 
-    @staticmethod
-    def _generated(defn: Definition) -> bool:
+    def _generated(self, defn: Definition) -> bool:
         # Built-in types and arrays have no class of their own.
-        return not isinstance(defn, (BuiltinType, ArrayType))
+        return not isinstance(defn, (BuiltinType, ArrayType)) and defn.name not in self.skip
 
     def visit_module(self, module: Module) -> None:
         self.current = self.modules[module.name]
@@ -446,7 +452,7 @@ class _Builder(SchemaVisitor):
         )
 
     def visit_object_type(self, typ: ObjectType) -> None:
-        if not self.defn_wanted(typ):
+        if not self.defn_wanted(typ) or typ.name in self.skip:
             return
         name = self.class_of[typ.name][1]
         scope = naming.Scope(naming.API_NAMES)

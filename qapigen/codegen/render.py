@@ -14,7 +14,7 @@ import os
 import textwrap
 from typing import Any
 
-from .pymodel import PyCommand, PyModule, PyPackage
+from .pymodel import PyClass, PyCommand, PyModule, PyPackage
 
 LINE_LENGTH = 88
 
@@ -211,6 +211,19 @@ def signature(command: PyCommand) -> str:
     return function(f"def {command.method}", params, f" -> {ret}:", 4)
 
 
+def type_info(cls: PyClass) -> str:
+    """The statement that records what the schema says of ``cls``."""
+    args = [pystr(cls.schema_name)]
+    if cls.since:
+        args.append(f"since={pystr(cls.since)}")
+    if cls.ifcond:
+        args.append(f"ifcond={json.dumps(cls.ifcond)}")
+    if cls.features:
+        items = ", ".join(pystr(f) for f in cls.features)
+        args.append(f"features=({items},)" if len(cls.features) == 1 else f"features=({items})")
+    return statement(f"{cls.name}.QAPI_INFO = _rt.TypeInfo({', '.join(args)})", 0)
+
+
 def _environment() -> Any:
     import jinja2
 
@@ -234,6 +247,7 @@ def _environment() -> Any:
         signature=signature,
         function=function,
         call_arg=call_arg,
+        type_info=type_info,
     )
     return env
 

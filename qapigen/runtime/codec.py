@@ -130,6 +130,19 @@ def d_list(element: Decoder[T], v: object, name: str | int | None, strict: bool)
         raise err.inside(name) from None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TypeInfo:
+    """What the schema says of a generated type, beyond its wire format."""
+
+    #: The schema's name for the type.
+    name: str
+    #: The "Since:" section of its doc comment.
+    since: str | None = None
+    #: Its ``if`` condition, as the schema writes it.
+    ifcond: object = None
+    features: tuple[str, ...] = ()
+
+
 # -- enums ------------------------------------------------------------------
 
 _unknown_values: dict[tuple[type, str], Any] = {}
@@ -139,6 +152,8 @@ E = TypeVar("E", bound="Enum")
 
 class Enum(enum.Enum):
     """Base of generated enums: the values are the wire strings."""
+
+    QAPI_INFO: ClassVar[TypeInfo]
 
     @property
     def known(self) -> bool:
@@ -194,6 +209,7 @@ class Struct:
 
     # The wire names of the members, the base's included.
     _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
+    QAPI_INFO: ClassVar[TypeInfo]
 
     @classmethod
     def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
@@ -251,6 +267,7 @@ class Alternate:
 
     __slots__ = ()
     NAME: ClassVar[str] = ""
+    QAPI_INFO: ClassVar[TypeInfo]
 
     @staticmethod
     def _branches() -> dict[type, Decoder[Any]]:
