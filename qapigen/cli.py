@@ -2,7 +2,8 @@
 
 ``qapigen`` alone runs the project's main job on the project's own schema;
 the subcommands work on any schema.  Every error in a schema is printed as
-QEMU prints it, on standard error, with exit status 1.
+QEMU prints it, on standard error, with exit status 1 (2 for ``diff``,
+whose 1 means that the schemas differ).
 """
 
 from __future__ import annotations

@@ -25,6 +25,17 @@ Each :class:`Change` has a verdict for two parties:
     the roles of the versions swapped: a new command or optional argument
     breaks it, a removed one does not.
 
+Some rules in detail.  Removing an optional reply member is compatible: a
+client must cope with its absence anyway.  Features only inform, so gaining
+or losing one (``deprecated`` and ``unstable`` included) is compatible for
+both.  An ``if`` that now holds in more builds counts as an addition, in
+fewer as a removal, in some more and some fewer as both; conditions that
+hold in the same builds (by truth table) are no change.  A type's own
+``if`` is not compared: the conditions of the members, commands and
+events that use it say where it is visible.  Integer types compare by
+range; in arguments ``uint64`` and ``size`` reach down to -2**63, since
+QEMU's input takes negative values there (and wraps them).
+
 Where a change is located is a *path*, built from ``/``-separated steps:
 
 * the command or event name;

@@ -46,12 +46,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from qapigen.cli import main as qapigen_main
 
-from .test_fuzz import RANDOM, Corpus, copy_suite, load_corpus, token_mutants, tokenize
+from .test_fuzz import (
+    RANDOM,
+    Corpus,
+    byte_mutants,
+    copy_suite,
+    load_corpus,
+    token_mutants,
+    tokenize,
+)
 
 EXAMPLES = int(os.environ.get("QAPIGEN_DIFF_EXAMPLES", "150"))
 
@@ -239,6 +247,12 @@ def _seed_dependent(ours: Outcome, theirs: Outcome) -> bool:
     return bool(mine and reference and mine.group(1) == reference.group(1))
 
 
+def _tally(what: str) -> None:
+    """Count ``what`` in hypothesis's statistics (``--hypothesis-show-statistics``)."""
+    if currently_in_test_context():
+        event(what)
+
+
 def assert_same(workdir: Path, qemu: QemuFrontEnd, source: str | bytes) -> None:
     """Both front ends print the same for ``source``, or QEMU crashes and we don't."""
     path = workdir / SCHEMA
@@ -249,12 +263,13 @@ def assert_same(workdir: Path, qemu: QemuFrontEnd, source: str | bytes) -> None:
     ours = run_qapigen(workdir, SCHEMA)
     theirs = qemu.run(SCHEMA)
     if theirs.crash is not None:
-        event(f"QEMU crashes, we don't: {theirs.crash.splitlines()[-1]}")
+        exception = theirs.crash.splitlines()[-1].split(":")[0]
+        _tally(f"QEMU crashes, we don't: {exception}")
         assert ours.err and not ours.out, f"QEMU crashed:\n{theirs.crash}\nqapigen: {ours}"
         return
-    event("error" if theirs.err else "model")
+    _tally("error" if theirs.err else "model")
     if ours != theirs and _seed_dependent(ours, theirs):
-        event("alternate conflict named by hash order")
+        _tally("alternate conflict named by hash order")
         answers = {qemu.run_seeded(SCHEMA, seed).err for seed in OTHER_SEEDS}
         assert ours.err in answers, f"qapigen: {ours.err}QEMU under some seed: {answers}"
         return
@@ -805,15 +820,38 @@ def test_qemu_crashes_we_dont(source: bytes, crash: str, qemu: QemuFrontEnd, wor
     assert ours.err.startswith(f"{SCHEMA}:1:")
 
 
+@pytest.mark.parametrize("opener", ["[", "{ 'a': "])
+@pytest.mark.parametrize("depth", [1, 100, 256])
+def test_nesting_within_our_limit_agrees(
+    opener: str, depth: int, qemu: QemuFrontEnd, workdir: Path
+) -> None:
+    """Up to qapigen's limit of 256 levels, deep nesting reads as QEMU reads it."""
+    assert_same(workdir, qemu, opener * depth + "\n")
+
+
+def test_nesting_beyond_our_limit_differs(qemu: QemuFrontEnd, workdir: Path) -> None:
+    """The one known difference: past 256 levels qapigen refuses what QEMU still parses.
+
+    QEMU goes on until Python's recursion limit (about 500 levels here, fewer
+    when it is called from deeper in a stack), then crashes.
+    """
+    (workdir / SCHEMA).write_text("[" * 300 + "]" * 300 + "\n")
+    theirs = qemu.run(SCHEMA)
+    assert theirs.crash is None
+    assert theirs.err == f"{SCHEMA}:1: top-level expression must be an object\n"
+    assert run_qapigen(workdir, SCHEMA).err == f"{SCHEMA}:1:257: nesting deeper than 256 levels\n"
+
+
 def test_alternate_conflict_depends_on_hash_seed(qemu: QemuFrontEnd, workdir: Path) -> None:
     """QEMU names either conflicting branch, by hash order; qapigen one of them."""
-    (workdir / SCHEMA).write_text(
-        "{ 'alternate': 'Alt', 'data': { 'a': 'int', 'b': 'bool', 'c': 'str' } }\n"
-    )
+    source = "{ 'alternate': 'Alt', 'data': { 'a': 'int', 'b': 'bool', 'c': 'str' } }\n"
+    (workdir / SCHEMA).write_text(source)
     answers = {qemu.run_seeded(SCHEMA, seed).err for seed in OTHER_SEEDS}
     prefix = f"{SCHEMA}: In alternate 'Alt':\n{SCHEMA}:1: branch 'c' can't be distinguished from "
     assert answers == {prefix + "'a'\n", prefix + "'b'\n"}
     assert run_qapigen(workdir, SCHEMA).err in answers
+    # The comparison accepts it, whichever the reference seed picks.
+    assert_same(workdir, qemu, source)
 
 
 @DIFF
@@ -832,6 +870,15 @@ def test_token_mutants(
 ) -> None:
     """Cases with tokens swapped, duplicated, deleted or replaced."""
     assert_same(workdir, qemu, data.draw(token_mutants(corpus)))
+
+
+@DIFF
+@given(data=st.data())
+def test_byte_mutants(
+    data: st.DataObject, corpus: Corpus, qemu: QemuFrontEnd, workdir: Path
+) -> None:
+    """Cases with bytes inserted, deleted or replaced (tabs, CR, NUL, bad UTF-8)."""
+    assert_same(workdir, qemu, data.draw(byte_mutants(corpus)))
 
 
 @DIFF

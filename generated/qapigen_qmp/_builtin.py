@@ -28,5 +28,9 @@ class QType(_rt.Enum):
     QLIST = "qlist"
     QBOOL = "qbool"
 
+
+_QType_VALUES = _t.cast(dict[str, QType], QType._value2member_map_)
+
+
 q_empty.QAPI_INFO = _rt.TypeInfo("q_empty")
 QType.QAPI_INFO = _rt.TypeInfo("QType")

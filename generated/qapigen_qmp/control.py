@@ -19,17 +19,16 @@ class QmpCapabilitiesArguments(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"enable"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("enable", _rt.MISSING)
-        if v is _rt.MISSING:
+        found = 0
+        if "enable" not in obj:
             self.enable = None
         else:
+            v = obj["enable"]
             self.enable = _rt.list_of(QMPCapability._decode_named)(v, "enable", strict)
             found += 1
         return found
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         if self.enable is not None:
             out["enable"] = [e.to_wire() for e in self.enable]
 
@@ -47,6 +46,11 @@ class QMPCapability(_rt.Enum):
     """
 
     OOB = "oob"
+
+
+_QMPCapability_VALUES = _t.cast(
+    dict[str, QMPCapability], QMPCapability._value2member_map_
+)
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -68,26 +72,31 @@ class VersionTriple(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"major", "minor", "micro"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("major", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.major = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("major")
-        self.major = _rt.d_int(v, "major", strict)
-        found += 1
+        else:
+            self.major = _rt.d_int(v, "major", strict)
         v = obj.get("minor", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.minor = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("minor")
-        self.minor = _rt.d_int(v, "minor", strict)
-        found += 1
+        else:
+            self.minor = _rt.d_int(v, "minor", strict)
         v = obj.get("micro", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.micro = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("micro")
-        self.micro = _rt.d_int(v, "micro", strict)
-        found += 1
-        return found
+        else:
+            self.micro = _rt.d_int(v, "micro", strict)
+        return found + 3
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["major"] = self.major
         out["minor"] = self.minor
         out["micro"] = self.micro
@@ -114,21 +123,22 @@ class VersionInfo(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"qemu", "package"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("qemu", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("qemu")
-        self.qemu = VersionTriple._decode_named(v, "qemu", strict)
-        found += 1
+        else:
+            self.qemu = VersionTriple._decode_named(v, "qemu", strict)
         v = obj.get("package", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str:
+            self.package = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("package")
-        self.package = _rt.d_str(v, "package", strict)
-        found += 1
-        return found
+        else:
+            self.package = _rt.d_str(v, "package", strict)
+        return found + 2
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["qemu"] = self.qemu.to_wire()
         out["package"] = self.package
 
@@ -148,17 +158,19 @@ class CommandInfo(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("name", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("name")
-        self.name = _rt.d_str(v, "name", strict)
-        found += 1
-        return found
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        return found + 1
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["name"] = self.name
+
 
 QmpCapabilitiesArguments.QAPI_INFO = _rt.TypeInfo("q_obj_qmp_capabilities-arg")
 QMPCapability.QAPI_INFO = _rt.TypeInfo("QMPCapability", since="2.12")

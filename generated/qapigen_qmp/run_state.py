@@ -66,6 +66,9 @@ class RunState(_rt.Enum):
     COLO = "colo"
 
 
+_RunState_VALUES = _t.cast(dict[str, RunState], RunState._value2member_map_)
+
+
 class ShutdownCause(_rt.Enum):
     """What led to a shutdown or reset of the machine.
 
@@ -104,6 +107,11 @@ class ShutdownCause(_rt.Enum):
     SNAPSHOT_LOAD = "snapshot-load"
 
 
+_ShutdownCause_VALUES = _t.cast(
+    dict[str, ShutdownCause], ShutdownCause._value2member_map_
+)
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class StatusInfo(_rt.Struct):
     """A snapshot of the machine's run state.
@@ -121,21 +129,24 @@ class StatusInfo(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"running", "status"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("running", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is bool:
+            self.running = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("running")
-        self.running = _rt.d_bool(v, "running", strict)
-        found += 1
+        else:
+            self.running = _rt.d_bool(v, "running", strict)
         v = obj.get("status", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _RunState_VALUES:
+            self.status = _RunState_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("status")
-        self.status = RunState._decode_named(v, "status", strict)
-        found += 1
-        return found
+        else:
+            self.status = RunState._decode_named(v, "status", strict)
+        return found + 2
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["running"] = self.running
         out["status"] = self.status.to_wire()
 
@@ -172,21 +183,24 @@ class ShutdownEvent(_rt.Event):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("guest", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is bool:
+            self.guest = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("guest")
-        self.guest = _rt.d_bool(v, "guest", strict)
-        found += 1
+        else:
+            self.guest = _rt.d_bool(v, "guest", strict)
         v = obj.get("reason", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _ShutdownCause_VALUES:
+            self.reason = _ShutdownCause_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("reason")
-        self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        found += 1
-        return found
+        else:
+            self.reason = ShutdownCause._decode_named(v, "reason", strict)
+        return found + 2
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["guest"] = self.guest
         out["reason"] = self.reason.to_wire()
 
@@ -236,21 +250,24 @@ class ResetEvent(_rt.Event):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("guest", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is bool:
+            self.guest = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("guest")
-        self.guest = _rt.d_bool(v, "guest", strict)
-        found += 1
+        else:
+            self.guest = _rt.d_bool(v, "guest", strict)
         v = obj.get("reason", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _ShutdownCause_VALUES:
+            self.reason = _ShutdownCause_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("reason")
-        self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        found += 1
-        return found
+        else:
+            self.reason = ShutdownCause._decode_named(v, "reason", strict)
+        return found + 2
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["guest"] = self.guest
         out["reason"] = self.reason.to_wire()
 
@@ -368,16 +385,17 @@ class WatchdogEvent(_rt.Event):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _WatchdogAction_VALUES:
+            self.action = _WatchdogAction_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("action")
-        self.action = WatchdogAction._decode_named(v, "action", strict)
-        found += 1
-        return found
+        else:
+            self.action = WatchdogAction._decode_named(v, "action", strict)
+        return found + 1
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["action"] = self.action.to_wire()
 
 
@@ -407,6 +425,11 @@ class WatchdogAction(_rt.Enum):
     INJECT_NMI = "inject-nmi"
 
 
+_WatchdogAction_VALUES = _t.cast(
+    dict[str, WatchdogAction], WatchdogAction._value2member_map_
+)
+
+
 class RebootAction(_rt.Enum):
     """Possible reactions to the guest rebooting itself.
 
@@ -422,6 +445,9 @@ class RebootAction(_rt.Enum):
     SHUTDOWN = "shutdown"
 
 
+_RebootAction_VALUES = _t.cast(dict[str, RebootAction], RebootAction._value2member_map_)
+
+
 class ShutdownAction(_rt.Enum):
     """Possible reactions to the guest shutting itself down.
 
@@ -434,6 +460,11 @@ class ShutdownAction(_rt.Enum):
 
     POWEROFF = "poweroff"
     PAUSE = "pause"
+
+
+_ShutdownAction_VALUES = _t.cast(
+    dict[str, ShutdownAction], ShutdownAction._value2member_map_
+)
 
 
 class PanicAction(_rt.Enum):
@@ -456,6 +487,9 @@ class PanicAction(_rt.Enum):
     NONE = "none"
 
 
+_PanicAction_VALUES = _t.cast(dict[str, PanicAction], PanicAction._value2member_map_)
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class WatchdogSetActionArguments(_rt.Struct):
     """The arguments of watchdog-set-action."""
@@ -465,16 +499,17 @@ class WatchdogSetActionArguments(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _WatchdogAction_VALUES:
+            self.action = _WatchdogAction_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("action")
-        self.action = WatchdogAction._decode_named(v, "action", strict)
-        found += 1
-        return found
+        else:
+            self.action = WatchdogAction._decode_named(v, "action", strict)
+        return found + 1
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["action"] = self.action.to_wire()
 
 
@@ -492,35 +527,46 @@ class SetActionArguments(_rt.Struct):
     )
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
-        v = obj.get("reboot", _rt.MISSING)
-        if v is _rt.MISSING:
+        found = 0
+        if "reboot" not in obj:
             self.reboot = None
         else:
-            self.reboot = RebootAction._decode_named(v, "reboot", strict)
+            v = obj["reboot"]
+            if type(v) is str and v in _RebootAction_VALUES:
+                self.reboot = _RebootAction_VALUES[v]
+            else:
+                self.reboot = RebootAction._decode_named(v, "reboot", strict)
             found += 1
-        v = obj.get("shutdown", _rt.MISSING)
-        if v is _rt.MISSING:
+        if "shutdown" not in obj:
             self.shutdown = None
         else:
-            self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
+            v = obj["shutdown"]
+            if type(v) is str and v in _ShutdownAction_VALUES:
+                self.shutdown = _ShutdownAction_VALUES[v]
+            else:
+                self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
             found += 1
-        v = obj.get("panic", _rt.MISSING)
-        if v is _rt.MISSING:
+        if "panic" not in obj:
             self.panic = None
         else:
-            self.panic = PanicAction._decode_named(v, "panic", strict)
+            v = obj["panic"]
+            if type(v) is str and v in _PanicAction_VALUES:
+                self.panic = _PanicAction_VALUES[v]
+            else:
+                self.panic = PanicAction._decode_named(v, "panic", strict)
             found += 1
-        v = obj.get("watchdog", _rt.MISSING)
-        if v is _rt.MISSING:
+        if "watchdog" not in obj:
             self.watchdog = None
         else:
-            self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
+            v = obj["watchdog"]
+            if type(v) is str and v in _WatchdogAction_VALUES:
+                self.watchdog = _WatchdogAction_VALUES[v]
+            else:
+                self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
             found += 1
         return found
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         if self.reboot is not None:
             out["reboot"] = self.reboot.to_wire()
         if self.shutdown is not None:
@@ -561,22 +607,23 @@ class GuestPanickedEvent(_rt.Event):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _GuestPanicAction_VALUES:
+            self.action = _GuestPanicAction_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("action")
-        self.action = GuestPanicAction._decode_named(v, "action", strict)
-        found += 1
-        v = obj.get("info", _rt.MISSING)
-        if v is _rt.MISSING:
+        else:
+            self.action = GuestPanicAction._decode_named(v, "action", strict)
+        if "info" not in obj:
             self.info = None
         else:
+            v = obj["info"]
             self.info = GuestPanicInformation._decode_named(v, "info", strict)
             found += 1
-        return found
+        return found + 1
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["action"] = self.action.to_wire()
         if self.info is not None:
             out["info"] = self.info.to_wire()
@@ -609,22 +656,23 @@ class GuestCrashloadedEvent(_rt.Event):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("action", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _GuestPanicAction_VALUES:
+            self.action = _GuestPanicAction_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("action")
-        self.action = GuestPanicAction._decode_named(v, "action", strict)
-        found += 1
-        v = obj.get("info", _rt.MISSING)
-        if v is _rt.MISSING:
+        else:
+            self.action = GuestPanicAction._decode_named(v, "action", strict)
+        if "info" not in obj:
             self.info = None
         else:
+            v = obj["info"]
             self.info = GuestPanicInformation._decode_named(v, "info", strict)
             found += 1
-        return found
+        return found + 1
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["action"] = self.action.to_wire()
         if self.info is not None:
             out["info"] = self.info.to_wire()
@@ -663,6 +711,11 @@ class GuestPanicAction(_rt.Enum):
     RUN = "run"
 
 
+_GuestPanicAction_VALUES = _t.cast(
+    dict[str, GuestPanicAction], GuestPanicAction._value2member_map_
+)
+
+
 class GuestPanicInformationType(_rt.Enum):
     """Kinds of panic details a guest can supply.
 
@@ -677,6 +730,11 @@ class GuestPanicInformationType(_rt.Enum):
     S390 = "s390"
 
 
+_GuestPanicInformationType_VALUES = _t.cast(
+    dict[str, GuestPanicInformationType], GuestPanicInformationType._value2member_map_
+)
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformationBase(_rt.Struct):
     """The common members of GuestPanicInformation."""
@@ -686,16 +744,17 @@ class GuestPanicInformationBase(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("type", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("type")
-        self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        found += 1
-        return found
+        else:
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+        return found + 1
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["type"] = self.type_.to_wire()
 
 
@@ -712,13 +771,7 @@ class GuestPanicInformation(GuestPanicInformationBase):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    @classmethod
-    def _decode(cls, obj: object, strict: bool) -> GuestPanicInformation:
-        if cls is GuestPanicInformation and type(obj) is dict:
-            tag = obj.get("type")
-            if type(tag) is str and tag in _GuestPanicInformation_BRANCHES:
-                return _GuestPanicInformation_BRANCHES[tag]._decode(obj, strict)
-        return _rt.decode_struct(cls, obj, strict)
+    _TAG: _t.ClassVar[str] = "type"
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -758,34 +811,46 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
         {"type", "arg1", "arg2", "arg3", "arg4", "arg5"}
     )
 
+    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = GuestPanicInformation._decode_fields(self, obj, strict)
         v = obj.get("arg1", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg1 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg1")
-        self.arg1 = _rt.d_uint64(v, "arg1", strict)
-        found += 1
+        else:
+            self.arg1 = _rt.d_uint64(v, "arg1", strict)
         v = obj.get("arg2", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg2 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg2")
-        self.arg2 = _rt.d_uint64(v, "arg2", strict)
-        found += 1
+        else:
+            self.arg2 = _rt.d_uint64(v, "arg2", strict)
         v = obj.get("arg3", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg3 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg3")
-        self.arg3 = _rt.d_uint64(v, "arg3", strict)
-        found += 1
+        else:
+            self.arg3 = _rt.d_uint64(v, "arg3", strict)
         v = obj.get("arg4", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg4 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg4")
-        self.arg4 = _rt.d_uint64(v, "arg4", strict)
-        found += 1
+        else:
+            self.arg4 = _rt.d_uint64(v, "arg4", strict)
         v = obj.get("arg5", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg5 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg5")
-        self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        found += 1
-        return found
+        else:
+            self.arg5 = _rt.d_uint64(v, "arg5", strict)
+        return found + 5
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         GuestPanicInformation._encode_fields(self, out)
@@ -824,29 +889,39 @@ class GuestPanicInformation_s390(GuestPanicInformation):
         {"type", "core", "psw-mask", "psw-addr", "reason"}
     )
 
+    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = GuestPanicInformation._decode_fields(self, obj, strict)
         v = obj.get("core", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT32_END:
+            self.core = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("core")
-        self.core = _rt.d_uint32(v, "core", strict)
-        found += 1
+        else:
+            self.core = _rt.d_uint32(v, "core", strict)
         v = obj.get("psw-mask", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.psw_mask = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("psw-mask")
-        self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
-        found += 1
+        else:
+            self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
         v = obj.get("psw-addr", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.psw_addr = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("psw-addr")
-        self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
-        found += 1
+        else:
+            self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
         v = obj.get("reason", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _S390CrashReason_VALUES:
+            self.reason = _S390CrashReason_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("reason")
-        self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        found += 1
-        return found
+        else:
+            self.reason = S390CrashReason._decode_named(v, "reason", strict)
+        return found + 4
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         GuestPanicInformation._encode_fields(self, out)
@@ -889,36 +964,45 @@ class GuestPanicInformationHyperV(_rt.Struct):
     )
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("arg1", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg1 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg1")
-        self.arg1 = _rt.d_uint64(v, "arg1", strict)
-        found += 1
+        else:
+            self.arg1 = _rt.d_uint64(v, "arg1", strict)
         v = obj.get("arg2", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg2 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg2")
-        self.arg2 = _rt.d_uint64(v, "arg2", strict)
-        found += 1
+        else:
+            self.arg2 = _rt.d_uint64(v, "arg2", strict)
         v = obj.get("arg3", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg3 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg3")
-        self.arg3 = _rt.d_uint64(v, "arg3", strict)
-        found += 1
+        else:
+            self.arg3 = _rt.d_uint64(v, "arg3", strict)
         v = obj.get("arg4", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg4 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg4")
-        self.arg4 = _rt.d_uint64(v, "arg4", strict)
-        found += 1
+        else:
+            self.arg4 = _rt.d_uint64(v, "arg4", strict)
         v = obj.get("arg5", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.arg5 = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("arg5")
-        self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        found += 1
-        return found
+        else:
+            self.arg5 = _rt.d_uint64(v, "arg5", strict)
+        return found + 5
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["arg1"] = self.arg1
         out["arg2"] = self.arg2
         out["arg3"] = self.arg3
@@ -951,6 +1035,11 @@ class S390CrashReason(_rt.Enum):
     OPINT_LOOP = "opint-loop"
 
 
+_S390CrashReason_VALUES = _t.cast(
+    dict[str, S390CrashReason], S390CrashReason._value2member_map_
+)
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformationS390(_rt.Struct):
     """Panic details of an s390 guest, taken from the program status word
@@ -975,41 +1064,49 @@ class GuestPanicInformationS390(_rt.Struct):
     )
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _rt.Struct._decode_fields(self, obj, strict)
+        found = 0
         v = obj.get("core", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT32_END:
+            self.core = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("core")
-        self.core = _rt.d_uint32(v, "core", strict)
-        found += 1
+        else:
+            self.core = _rt.d_uint32(v, "core", strict)
         v = obj.get("psw-mask", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.psw_mask = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("psw-mask")
-        self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
-        found += 1
+        else:
+            self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
         v = obj.get("psw-addr", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.psw_addr = v
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("psw-addr")
-        self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
-        found += 1
+        else:
+            self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
         v = obj.get("reason", _rt.MISSING)
-        if v is _rt.MISSING:
+        if type(v) is str and v in _S390CrashReason_VALUES:
+            self.reason = _S390CrashReason_VALUES[v]
+        elif v is _rt.MISSING:
             raise _rt.WireError.missing("reason")
-        self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        found += 1
-        return found
+        else:
+            self.reason = S390CrashReason._decode_named(v, "reason", strict)
+        return found + 4
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _rt.Struct._encode_fields(self, out)
         out["core"] = self.core
         out["psw-mask"] = self.psw_mask
         out["psw-addr"] = self.psw_addr
         out["reason"] = self.reason.to_wire()
 
 
-_GuestPanicInformation_BRANCHES: dict[str, type[GuestPanicInformation]] = {
+GuestPanicInformation._BRANCHES = {
     "hyper-v": GuestPanicInformation_hyper_v,
     "s390": GuestPanicInformation_s390,
 }
+
 
 RunState.QAPI_INFO = _rt.TypeInfo("RunState")
 ShutdownCause.QAPI_INFO = _rt.TypeInfo("ShutdownCause")

@@ -71,12 +71,22 @@ class PyField:
     absent: str
     decoder: str
     encode: str  # an expression in ``{v}``, the value
+    # Decoding's fast path: a test of ``v`` and the value when it passes;
+    # the decoder handles everything else (errors included).
+    fast_test: str | None
     deprecated: bool
     ifcond: object
     features: list[str]
     description: str
     # A discriminator whose value a branch class fixes.
     fixed: str | None = None
+
+    @property
+    def fast_value(self) -> str:
+        """The decoded value when ``fast_test`` passes."""
+        if self.fast_test and " in " in self.fast_test:
+            return f"{self.fast_test.rsplit(' in ', 1)[1]}[v]"
+        return "v"
 
 
 @dataclasses.dataclass
@@ -316,6 +326,23 @@ class _Builder(SchemaVisitor):
             return f"_rt.list_of({self.decoder(typ.element_type)})"
         return f"{self.ref(typ)}._decode_named"
 
+    def fast_test(self, typ: Type) -> str | None:
+        """A cheap test that ``v`` is already a valid value of ``typ``."""
+        if isinstance(typ, BuiltinType):
+            low_end = _INT_FAST.get(typ.name)
+            if low_end is not None:
+                return f"type(v) is int and {low_end[0]} <= v < {low_end[1]}"
+            return _FAST_TESTS.get(typ.name)
+        if isinstance(typ, EnumType):
+            return f"type(v) is str and v in {self.values_ref(typ)}"
+        return None
+
+    def values_ref(self, typ: EnumType) -> str:
+        """The module-level table of ``typ``'s members by wire value."""
+        cls = self.ref(typ)
+        module, _, name = cls.rpartition(".")
+        return f"{module}._{name}_VALUES" if module else f"_{name}_VALUES"
+
     def encoder(self, typ: Type, value: str) -> str:
         if isinstance(typ, BuiltinType):
             return value
@@ -355,6 +382,7 @@ class _Builder(SchemaVisitor):
             optional=member.optional,
             absent=absent,
             decoder=self.decoder(typ),
+            fast_test=self.fast_test(typ),
             encode=self.encoder(typ, "{v}"),
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
@@ -664,6 +692,26 @@ def _creation_order(classes: list[PyClass]) -> list[PyClass]:
         place(cls)
     return ordered
 
+
+_INT_FAST = {
+    "int": ("_rt.INT64_MIN", "_rt.INT64_END"),
+    "int64": ("_rt.INT64_MIN", "_rt.INT64_END"),
+    "int8": ("-128", "128"),
+    "int16": ("-32768", "32768"),
+    "int32": ("_rt.INT32_MIN", "_rt.INT32_END"),
+    "uint8": ("0", "256"),
+    "uint16": ("0", "65536"),
+    "uint32": ("0", "_rt.UINT32_END"),
+    "uint64": ("0", "_rt.UINT64_END"),
+    "size": ("0", "_rt.UINT64_END"),
+}
+
+_FAST_TESTS = {
+    "str": "type(v) is str",
+    "bool": "type(v) is bool",
+    "number": "type(v) is float or type(v) is int",
+    "null": "v is None",
+}
 
 _JSON_TYPES = {
     "qstring": ["str"],

@@ -73,6 +73,9 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
     split = _split_last_brackets(code, indent)
     if split is not None:
         return split
+    if code.endswith(":"):
+        # black needs a body to format a block's header; the body is dropped again.
+        return statement(code + " pass", indent).rsplit("\n", 1)[0]
     if fragment:
         # Format it as the only argument of a call, then take the call away.
         wrapped = statement(f"f(\n{line}\n)", 0)

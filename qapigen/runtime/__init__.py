@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from .codec import (
     ABSENT,
+    INT32_END,
+    INT32_MIN,
+    INT64_END,
+    INT64_MIN,
     MISSING,
+    UINT32_END,
+    UINT64_END,
     Absent,
     Alternate,
     Decoder,
@@ -42,7 +48,13 @@ from .events import Event, event_message
 
 __all__ = [
     "ABSENT",
+    "INT32_END",
+    "INT32_MIN",
+    "INT64_END",
+    "INT64_MIN",
     "MISSING",
+    "UINT32_END",
+    "UINT64_END",
     "Absent",
     "Alternate",
     "Codec",

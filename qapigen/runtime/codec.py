@@ -40,9 +40,12 @@ ABSENT = Absent.ABSENT
 
 # Python's json module gives integers of any size; QEMU's parser turns those
 # that do not fit 64 bits into doubles.
-_INT64_MIN = -(1 << 63)
-_INT64_END = 1 << 63
-_UINT64_END = 1 << 64
+INT64_MIN = _INT64_MIN = -(1 << 63)
+INT64_END = _INT64_END = 1 << 63
+UINT64_END = _UINT64_END = 1 << 64
+INT32_MIN = -(1 << 31)
+INT32_END = 1 << 31
+UINT32_END = 1 << 32
 
 _INT_RANGES = {
     "int8": (-(1 << 7), 1 << 7, "int8_t"),
@@ -210,6 +213,9 @@ class Struct:
     # The wire names of the members, the base's included.
     _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
     QAPI_INFO: ClassVar[TypeInfo]
+    # A union's tag member, and its branch classes by tag value (None: not a union).
+    _TAG: ClassVar[str] = ""
+    _BRANCHES: ClassVar[dict[str, type[Struct]] | None] = None
 
     @classmethod
     def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
@@ -226,7 +232,25 @@ class Struct:
 
     @classmethod
     def _decode(cls: type[S], obj: object, strict: bool) -> S:
-        return decode_struct(cls, obj, strict)
+        # decode_struct, written out: this is the hot path.
+        if type(obj) is not dict:
+            raise WireError.wrong_type("object")
+        # A union: the tag picks the branch class (which may be a union again).
+        target: type[Struct] = cls
+        branches = cls._BRANCHES
+        while branches is not None:
+            tag = obj.get(target._TAG)
+            branch = branches.get(tag) if type(tag) is str else None
+            if branch is None:
+                break  # decoding the union's own members reports the fault
+            target = branch
+            branches = branch._BRANCHES
+        self = target.__new__(target)
+        found = self._decode_fields(obj, strict)
+        self._unknown = None
+        if found != len(obj):
+            self._extra(obj, strict)
+        return self  # type: ignore[return-value]  # a subclass of cls
 
     @classmethod
     def _decode_named(cls: type[S], v: object, name: str | int | None, strict: bool) -> S:

@@ -1,0 +1,281 @@
+"""Strict decoding throughput: qapigen's bindings against pydantic v2 and jsonschema.
+
+Three representative messages of QEMU 10.0's schema are decoded strictly, each
+in a tight loop, by
+
+- the bindings qapigen generates (``T.from_wire(obj)``),
+- pydantic v2 models of the same shape (built here from the same schema model,
+  strict mode, ``extra='forbid'``, discriminated unions), and
+- ``jsonschema`` validating against the JSON Schema qapigen exports (which
+  validates only; it builds no objects).
+
+It prints decodes per second and the ratios.  Targets (issue 3): qapigen at
+least 2x pydantic v2 and 30x jsonschema.  Needs pydantic (``pip install
+'.[bench]'``) and QEMU's schema in ../shared (or $QAPIGEN_SHARED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from qapigen import load_schema  # noqa: E402
+from qapigen.codegen.generate import generate  # noqa: E402
+from qapigen.schema import (  # noqa: E402
+    AlternateType,
+    ArrayType,
+    BuiltinType,
+    EnumType,
+    ObjectType,
+    Schema,
+    Type,
+)
+
+STATUS = {"status": "running", "running": True}
+PANICKED = {
+    "action": "pause",
+    "info": {
+        "type": "hyper-v",
+        "arg1": 0x7E,
+        "arg2": 0xFFFFF80000000000,
+        "arg3": 0x1234,
+        "arg4": 0xFFFFA00000000000,
+        "arg5": 0,
+    },
+}
+# A qcow2 image over a file, with a qcow2 backing chain two deep.
+BLOCKDEV = {
+    "driver": "qcow2",
+    "node-name": "disk0",
+    "discard": "unmap",
+    "cache": {"direct": True, "no-flush": False},
+    "read-only": False,
+    "auto-read-only": True,
+    "detect-zeroes": "unmap",
+    "file": {
+        "driver": "file",
+        "filename": "/var/lib/images/disk0.qcow2",
+        "aio": "threads",
+        "locking": "auto",
+        "node-name": "disk0-file",
+    },
+    "backing": {
+        "driver": "qcow2",
+        "node-name": "base1",
+        "lazy-refcounts": True,
+        "cache-size": 33554432,
+        "l2-cache-size": 8388608,
+        "overlap-check": "constant",
+        "file": {"driver": "file", "filename": "/var/lib/images/base1.qcow2"},
+        "backing": {
+            "driver": "qcow2",
+            "node-name": "base0",
+            "file": {"driver": "file", "filename": "/var/lib/images/base0.qcow2"},
+            "backing": None,
+        },
+    },
+}
+
+# (label, QAPI type, the wire value)
+MESSAGES = [
+    ("query-status reply", "StatusInfo", STATUS),
+    ("GUEST_PANICKED (hyper-v)", "GUEST_PANICKED", PANICKED),
+    ("BlockdevOptions (qcow2 chain)", "BlockdevOptions", BLOCKDEV),
+]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("QAPIGEN_SHARED")
+    return Path(env) if env else REPO.parent / "shared"
+
+
+# -- pydantic models of the same shape ------------------------------------------
+
+
+class PydanticBuilder:
+    """pydantic v2 models for schema types, built from qapigen's model."""
+
+    def __init__(self, schema: Schema) -> None:
+        import pydantic
+
+        self.pd = pydantic
+        self.schema = schema
+        self.namespace: dict[str, Any] = {}
+        self.models: list[Any] = []
+        self.config = pydantic.ConfigDict(strict=True, extra="forbid")
+
+    def annotation(self, typ: Type) -> Any:
+        from typing import Annotated, Literal, Union
+
+        pd = self.pd
+        if isinstance(typ, BuiltinType):
+            name = typ.name
+            if name == "str":
+                return pd.StrictStr
+            if name == "bool":
+                return pd.StrictBool
+            if name == "number":
+                return Union[pd.StrictInt, pd.StrictFloat]  # noqa: UP007
+            if name == "any":
+                return Any
+            if name == "null":
+                return None
+            low, high = _int_range(name)
+            return Annotated[pd.StrictInt, pd.Field(ge=low, lt=high)]
+        if isinstance(typ, ArrayType):
+            return list[self.annotation(typ.element_type)]  # type: ignore[misc]
+        if isinstance(typ, EnumType):
+            return Literal[tuple(m.name for m in typ.members)]
+        if isinstance(typ, AlternateType):
+            return Union[tuple(self.annotation(v.type) for v in typ.alternatives.variants)]  # noqa: UP007
+        assert isinstance(typ, ObjectType)
+        key = "T_" + typ.name.replace("-", "_")
+        if key not in self.namespace:
+            self.namespace[key] = None  # being built: recursive references
+            self.namespace[key] = self.object_annotation(typ)
+        return key  # a forward reference, resolved by model_rebuild
+
+    def fields(self, members: Any) -> dict[str, Any]:
+        out = {}
+        for m in members:
+            ann = self.annotation(m.type)
+            name = "f_" + m.name.replace("-", "_")
+            if m.optional:
+                out[name] = (
+                    ann | None if not isinstance(ann, str) else f"{ann} | None",
+                    self.pd.Field(None, alias=m.name),
+                )
+            else:
+                out[name] = (ann, self.pd.Field(alias=m.name))
+        return out
+
+    def object_annotation(self, typ: ObjectType) -> Any:
+        from typing import Annotated, Literal, Union
+
+        if typ.branches is None:
+            return self.model(typ.name, self.fields(typ.members))
+        tag = typ.branches.tag_member.name
+        branches = []
+        for v in typ.branches.variants:
+            fields = self.fields(typ.members)
+            fields["f_" + tag.replace("-", "_")] = (Literal[v.name], self.pd.Field(alias=tag))
+            assert isinstance(v.type, ObjectType)
+            fields.update(self.fields(v.type.members))
+            branches.append(self.model(f"{typ.name}_{v.name}", fields))
+        return Annotated[
+            Union[tuple(branches)], self.pd.Field(discriminator="f_" + tag.replace("-", "_"))
+        ]  # noqa: UP007
+
+    def model(self, name: str, fields: dict[str, Any]) -> Any:
+        model = self.pd.create_model(name.replace("-", "_"), __config__=self.config, **fields)
+        self.models.append(model)
+        return model
+
+    def finish(self) -> None:
+        for model in self.models:
+            model.model_rebuild(_types_namespace=self.namespace)
+
+
+def _int_range(name: str) -> tuple[int, int]:
+    bits = {"int": 64, "int64": 64, "int8": 8, "int16": 16, "int32": 32}
+    if name in bits:
+        return -(1 << (bits[name] - 1)), 1 << (bits[name] - 1)
+    ubits = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "size": 64}
+    return 0, 1 << ubits[name]
+
+
+# -- the run --------------------------------------------------------------------
+
+
+def rate(func: Any, seconds: float) -> float:
+    """Calls per second of ``func``: the best of five timed batches."""
+    number = 1
+    while True:
+        elapsed = timeit.timeit(func, number=number)
+        if elapsed > seconds / 5:
+            break
+        number *= 4
+    best = min(timeit.repeat(func, number=number, repeat=5))
+    return number / best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
+    args = parser.parse_args()
+
+    schema_path = shared_dir() / "qemu" / "10.0" / "schema" / "qapi" / "qapi-schema.json"
+    if not schema_path.exists():
+        print(f"needs QEMU's schema at {schema_path}", file=sys.stderr)
+        return 2
+    schema = load_schema(str(schema_path))
+    out = tempfile.mkdtemp(prefix="qapigen-bench-")
+    generate(schema, out, "bench_qemu")
+    sys.path.insert(0, out)
+    bindings = importlib.import_module("bench_qemu")
+
+    import jsonschema
+
+    from qapigen.jsonschema_export import data_def, export_bundle, standalone
+
+    bundle = export_bundle(schema)
+    builder = PydanticBuilder(schema)
+    pyd_types: dict[str, Any] = {}
+    for _, qapi_name, _ in MESSAGES:
+        event = schema.lookup(qapi_name)
+        if qapi_name.isupper():
+            assert event is not None
+            arg = event.arg_type  # type: ignore[attr-defined]
+            pyd_types[qapi_name] = builder.model(qapi_name, builder.fields(arg.members))
+        else:
+            typ = schema.lookup_type(qapi_name)
+            assert typ is not None
+            pyd_types[qapi_name] = builder.annotation(typ)
+    builder.finish()
+    import pydantic
+
+    print(
+        f"{'message':32} {'qapigen/s':>12} {'pydantic/s':>12} {'jsonschema/s':>13} {'vs pydantic':>12} {'vs jsonschema':>14}"
+    )
+    worst_pd = worst_js = float("inf")
+    for label, qapi_name, wire in MESSAGES:
+        if qapi_name.isupper():
+            cls = bindings.EVENTS[qapi_name]
+            json_name = data_def(qapi_name)
+        else:
+            cls = getattr(bindings, qapi_name)
+            json_name = qapi_name
+        adapter = pydantic.TypeAdapter(
+            builder.namespace.get(pyd_types[qapi_name], pyd_types[qapi_name])
+            if isinstance(pyd_types[qapi_name], str)
+            else pyd_types[qapi_name]
+        )
+        validator = jsonschema.Draft202012Validator(standalone(bundle, json_name))
+        # All three must accept the message, or the comparison means nothing.
+        cls.from_wire(wire)
+        adapter.validate_python(wire)
+        validator.validate(wire)
+        ours = rate(lambda: cls.from_wire(wire), args.seconds)
+        pyd = rate(lambda: adapter.validate_python(wire), args.seconds)
+        js = rate(lambda: validator.validate(wire), args.seconds)
+        worst_pd = min(worst_pd, ours / pyd)
+        worst_js = min(worst_js, ours / js)
+        print(
+            f"{label:32} {ours:12,.0f} {pyd:12,.0f} {js:13,.0f} {ours / pyd:11.2f}x {ours / js:13.1f}x"
+        )
+    print(f"worst ratio vs pydantic: {worst_pd:.2f}x (target >= 2)")
+    print(f"worst ratio vs jsonschema: {worst_js:.1f}x (target >= 30)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
