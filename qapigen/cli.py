@@ -88,7 +88,66 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 listing stale files"
     )
+    val = commands.add_parser(
+        "validate",
+        help="check JSON documents or QMP transcripts against a schema (exit 1 on faults)",
+    )
+    val.add_argument("schema", help="the schema's main file")
+    what = val.add_mutually_exclusive_group(required=True)
+    what.add_argument("--type", metavar="T", help="each FILE is a value of type T")
+    what.add_argument(
+        "--command", metavar="C", dest="command_name", help="each FILE is the arguments of C"
+    )
+    what.add_argument("--event", metavar="E", help="each FILE is the data of event E")
+    what.add_argument(
+        "--qmp", action="store_true", help="each FILE is a QMP transcript (-> and <- lines)"
+    )
+    what.add_argument(
+        "--examples",
+        action="store_true",
+        help="check the qmp-example blocks of the schema's own doc comments",
+    )
+    val.add_argument("files", nargs="*", metavar="FILE")
+    val.add_argument("--legacy", action="store_true", help="as for check")
     return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from .validate import Problem, Validator, check_examples
+
+    schema = _load(args.schema, args.legacy)
+    validator = Validator(schema)
+    problems: list[Problem] = []
+    if args.examples:
+        problems = check_examples(validator)
+    for path in args.files:
+        try:
+            with open(path, encoding="utf-8") as fp:
+                text = fp.read()
+        except OSError as err:
+            print(f"{path}: {err.strerror}", file=sys.stderr)
+            return 2
+        if args.qmp:
+            problems += validator.check_transcript(text, path)
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            problems.append(Problem("", f"not JSON: {err.msg}", err.lineno, path))
+            continue
+        if args.type:
+            found = validator.check_type(args.type, value)
+        elif args.command_name:
+            found = validator.check_arguments(args.command_name, value)
+        else:
+            found = validator.check_event(args.event, value)
+        problems += [dataclasses.replace(p, source=path) for p in found]
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
 
 
 def _project_defaults() -> dict[str, str]:
@@ -160,7 +219,14 @@ def summary(schema: Schema) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # Files may follow validate's options (argparse stops a positional list at
+    # the first option): take what is left over as files.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command != "validate" or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.files += extra
     try:
         if args.command is None:
             print(summary(_load(DEFAULT_SCHEMA, False)))
@@ -174,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(dump(_load(args.schema, args.legacy)))
         elif args.command == "generate":
             return _generate(args)
+        elif args.command == "validate":
+            return _validate(args)
         elif args.command == "diff":
             from .diff import run_diff
 
