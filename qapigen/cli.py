@@ -88,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 listing stale files"
     )
+    intro = commands.add_parser(
+        "introspect", help="print the query-qmp-schema reply for a schema, as QEMU builds it"
+    )
+    _add_schema_args(intro)
+    intro.add_argument(
+        "--define", metavar="SYMBOL", action="append", default=[], help="as for generate"
+    )
+    intro.add_argument("--unmask", action="store_true", help="show type names, not numbers")
     val = commands.add_parser(
         "validate",
         help="check JSON documents or QMP transcripts against a schema (exit 1 on faults)",
@@ -242,6 +250,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args)
         elif args.command == "validate":
             return _validate(args)
+        elif args.command == "introspect":
+            import json
+
+            from .introspect import introspect
+
+            schema = _load(args.schema, args.legacy)
+            print(json.dumps(introspect(schema, args.define, unmask=args.unmask)))
         elif args.command == "diff":
             from .diff import run_diff
 
