@@ -227,6 +227,67 @@ def type_info(cls: PyClass) -> str:
     return statement(f"{cls.name}.QAPI_INFO = _rt.TypeInfo({', '.join(args)})", 0)
 
 
+def _client_params(command: PyCommand) -> tuple[list[str], str]:
+    """The parameters of a client method (after ``self``) and its return type."""
+    params: list[str] = []
+    if not command.gen:
+        return ["arguments: dict[str, _t.Any]"], "_t.Any"
+    if command.unpack:
+        if command.params:
+            params.append("*")
+        for f in command.params:
+            default = f" = {f.absent.replace('_rt.', '_client.')}" if f.optional else ""
+            annotation = f.annotation.replace("_rt.", "_client.")
+            params.append(f"{f.name}: {annotation}{default}")
+    elif command.arg_class:
+        params.append(f"arguments: {command.arg_class}")
+    ret = (command.ret_annotation or "None").replace("_rt.", "_client.")
+    return params, ret
+
+
+def client_signature(command: PyCommand, is_async: bool) -> str:
+    """The ``def`` line of ``command``'s client method."""
+    params, ret = _client_params(command)
+    head = f"{'async ' if is_async else ''}def {command.method}"
+    return function(head, ["self", *params], f" -> {ret}:", 4)
+
+
+def client_body(command: PyCommand, call: str, indent: int) -> str:
+    """The body of ``command``'s async client method."""
+    pad = " " * indent
+    lines = []
+    if not command.gen:
+        args = "arguments"
+    elif command.unpack and command.params:
+        kwargs = ", ".join(f"{f.name}={f.name}" for f in command.params)
+        lines.append(statement(f"arguments = {command.arg_class}({kwargs})", indent))
+        args = "arguments.to_wire()"
+    elif command.arg_class and not command.unpack:
+        args = "arguments.to_wire()"
+    else:
+        args = "None"
+    invocation = f"{call}({pystr(command.name)}, {args})"
+    _, ret = _client_params(command)
+    if ret == "None":
+        lines.append(statement(invocation, indent))
+    else:
+        lines.append(statement(f"result = {invocation}", indent))
+        lines.append(statement(f"return _t.cast({pystr(ret)}, result)", indent))
+    return "\n".join(line if line.startswith(pad) else pad + line for line in lines)
+
+
+def sync_body(command: PyCommand, indent: int) -> str:
+    """The body of ``command``'s blocking client method."""
+    params, ret = _client_params(command)
+    names = [p.split(":")[0] for p in params if p != "*"]
+    if command.unpack and command.params:
+        args = ", ".join(f"{n}={n}" for n in names)
+    else:
+        args = ", ".join(names)
+    call = f"self._run(self.client.{command.method}({args}))"
+    return statement(call if ret == "None" else f"return {call}", indent)
+
+
 def _environment() -> Any:
     import jinja2
 
@@ -251,6 +312,9 @@ def _environment() -> Any:
         function=function,
         call_arg=call_arg,
         type_info=type_info,
+        client_signature=client_signature,
+        client_body=client_body,
+        sync_body=sync_body,
     )
     return env
 
@@ -272,6 +336,9 @@ def render(package: PyPackage, header: str, digest: str) -> dict[str, str]:
         files.setdefault(path, f'{header}\n"""Modules of the schema folder {sub}."""\n')
     files["__init__.py"] = env.get_template("init.py.j2").render(
         header=header, pkg=package, package=package.name, digest=digest
+    )
+    files["client.py"] = env.get_template("client.py.j2").render(
+        header=header, pkg=package, package=package.name
     )
     files["py.typed"] = ""
     return files
