@@ -6,15 +6,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .errors import QAPIError
 
 __version__ = "0.1.0"
 
 __all__ = ["QAPIError", "Schema", "__version__", "load_schema"]
 
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .schema import Schema, load_schema
 
 

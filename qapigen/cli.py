@@ -13,10 +13,11 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from .errors import QAPIError
 
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .schema import Schema
 

@@ -14,13 +14,28 @@ import enum
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
 
 from .errors import QAPIError, QAPIParseError, QAPISemError
 from .source import SourceInfo
 
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from .parser import Expression
+
+    class Documented(Protocol):
+        """A member or feature that a doc block can describe."""
+
+        @property
+        def name(self) -> str: ...
+
+        @property
+        def info(self) -> SourceInfo | None: ...
+
+        @property
+        def role(self) -> str: ...
 
 
 class Kind(enum.Enum):
@@ -39,19 +54,6 @@ class Kind(enum.Enum):
 
     def __str__(self) -> str:
         return self.name.title()
-
-
-class Documented(Protocol):
-    """A member or feature that a doc block can describe."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def info(self) -> SourceInfo | None: ...
-
-    @property
-    def role(self) -> str: ...
 
 
 class Section:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
 
 from .checks import check_exprs
 from .docs import Doc
@@ -21,8 +20,14 @@ from .names import c_name
 from .parser import Expression, Value, parse_schema
 from .source import SourceInfo
 
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
     from .visitor import SchemaVisitor
+
+    IfExpr = str | dict[str, Any]
 
 BUILTIN_MODULE = "./builtin"
 
@@ -80,9 +85,6 @@ class Frozen:
 
     def freeze(self) -> None:
         object.__setattr__(self, "_frozen", True)
-
-
-IfExpr = str | dict[str, Any]
 
 
 class IfCond:
