@@ -317,8 +317,14 @@ class _DocReader(docs.LineReader):
 
     def next_line(self) -> str | None:
         parser = self._parser
-        parser.advance(skip_comments=False)
-        tok = parser.tok
+        # advance(skip_comments=False), written out: this runs for every doc line.
+        i = parser._index + 1
+        tok = parser._tokens[i]
+        if tok[0] == BAD:
+            assert isinstance(tok[1], str)
+            raise parser.lexer.error(tok, tok[1])
+        parser._index = i
+        parser.tok = tok
         if tok[0] != COMMENT:
             raise parser.error("documentation comment must end with '##'")
         text = tok[1]
