@@ -1,0 +1,72 @@
+"""The simulated machine's core: QEMU's run states, reaction settings and
+pvpanic devices, driven by typed commands and reporting typed events.
+
+It knows nothing of sockets or JSON: a QMP server drives a :class:`Machine`
+through ``qapigen.runtime.Dispatcher(qapigen_qmp.COMMANDS, machine)`` and
+forwards the events it receives as a subscriber; tests play the guest through
+:attr:`Machine.guest`.
+"""
+
+from __future__ import annotations
+
+from .actions import (
+    ActionOptions,
+    Actions,
+    HelpRequested,
+    PanicResponse,
+    caused_by_guest,
+    exit_status,
+    panic_response,
+    reset_is_shutdown,
+)
+from .config import CommandLine, MachineConfig, PvpanicConfig, UnknownDeviceError
+from .errors import ConfigError, GuestNotRunning, MachineExited
+from .machine import EventSubscriber, Guest, Machine
+from .pvpanic import (
+    DEFAULT_IOPORT,
+    PVPANIC_CRASH_LOADED,
+    PVPANIC_EVENTS,
+    PVPANIC_PANICKED,
+    PVPANIC_SHUTDOWN,
+    PvpanicDevice,
+    PvpanicEvent,
+    PvpanicISA,
+    PvpanicPCI,
+    decode,
+)
+from .runstate import TRANSITIONS, InvalidTransition, RunStateMachine, transition_allowed
+
+__all__ = [
+    "DEFAULT_IOPORT",
+    "PVPANIC_CRASH_LOADED",
+    "PVPANIC_EVENTS",
+    "PVPANIC_PANICKED",
+    "PVPANIC_SHUTDOWN",
+    "TRANSITIONS",
+    "ActionOptions",
+    "Actions",
+    "CommandLine",
+    "ConfigError",
+    "EventSubscriber",
+    "Guest",
+    "GuestNotRunning",
+    "HelpRequested",
+    "InvalidTransition",
+    "Machine",
+    "MachineConfig",
+    "MachineExited",
+    "PanicResponse",
+    "PvpanicConfig",
+    "PvpanicDevice",
+    "PvpanicEvent",
+    "PvpanicISA",
+    "PvpanicPCI",
+    "RunStateMachine",
+    "UnknownDeviceError",
+    "caused_by_guest",
+    "decode",
+    "exit_status",
+    "panic_response",
+    "reset_is_shutdown",
+    "transition_allowed",
+]

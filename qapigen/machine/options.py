@@ -1,0 +1,118 @@
+"""QEMU's ``key=value,...`` option syntax, as its QemuOpts parser reads it.
+
+Only the syntax lives here; what the keys mean is up to the caller.  The
+parser keeps QEMU's quirks, because a harness written against QEMU may rely on
+them: a doubled comma is a literal comma, a bare ``key`` means ``key=on`` and
+a bare ``nokey`` means ``key=off`` (both deprecated, with a warning), and the
+first item may omit its key when the option has an implied one
+(``-device pvpanic`` is ``driver=pvpanic``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OptItem:
+    """One ``key=value`` item of an option argument."""
+
+    name: str
+    value: str
+    #: How QEMU warns about a bare ``key``/``nokey`` item, or None.
+    flag_warning: str | None = None
+    #: A bare ``help`` or ``?``: the user asks for the list of keys.
+    is_help: bool = False
+
+
+def _value(params: str, p: int) -> tuple[str, int]:
+    """The value starting at ``p`` (up to a single comma) and where it ends."""
+    out: list[str] = []
+    n = len(params)
+    while True:
+        comma = params.find(",", p)
+        if comma < 0:
+            out.append(params[p:])
+            return "".join(out), n
+        if comma + 1 < n and params[comma + 1] == ",":
+            # ",," stands for one literal comma.
+            out.append(params[p : comma + 1])
+            p = comma + 2
+            continue
+        out.append(params[p:comma])
+        return "".join(out), comma
+
+
+def parse_opts(params: str, implied: str | None = None) -> list[OptItem]:
+    """Split an option argument into its items, in order."""
+    items: list[OptItem] = []
+    p = 0
+    n = len(params)
+    firstname = implied
+    while p < n:
+        end = p
+        while end < n and params[end] not in "=,":
+            end += 1
+        if end < n and params[end] == "=":
+            name = params[p:end]
+            value, p = _value(params, end + 1)
+            items.append(OptItem(name, value))
+        elif firstname is not None:
+            value, p = _value(params, p)
+            items.append(OptItem(firstname, value))
+        else:
+            name = params[p:end]
+            p = end
+            if name.startswith("no"):
+                items.append(OptItem(name[2:], "off", _flag_warning("no", name[2:], "off")))
+            elif name in ("help", "?"):
+                items.append(OptItem(name, "on", None, is_help=True))
+            else:
+                items.append(OptItem(name, "on", _flag_warning("", name, "on")))
+        firstname = None
+        if p < n:
+            p += 1  # the comma ending the item
+    return items
+
+
+def _flag_warning(prefix: str, name: str, value: str) -> str:
+    # QEMU's two lines: a warning, then a hint (with its odd case for "delay").
+    hint = f"nodelay={value}" if name == "delay" else f"{name}={value}"
+    return (
+        f"warning: short-form boolean option '{prefix}{name}' deprecated\nPlease use {hint} instead"
+    )
+
+
+_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9._-]*\Z")
+
+
+def id_wellformed(ident: str) -> bool:
+    """Whether QEMU accepts ``ident`` as an ``id=``: a letter, then letters,
+    digits, ``-``, ``.`` or ``_``."""
+    return _ID_RE.match(ident) is not None
+
+
+_UINT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+
+_UINT64_END = 1 << 64
+
+
+def parse_uint64(text: str) -> int | None:
+    """``text`` read as QEMU reads an unsigned property: C's ``strtoull`` with
+    base 0 (``0x`` hexadecimal, leading ``0`` octal), the whole string, no
+    overflow.  A minus sign wraps modulo 2**64, as ``strtoull`` does.  None
+    when QEMU would refuse the text."""
+    m = _UINT_RE.match(text)
+    if m is None:
+        return None
+    sign, digits = m.groups()
+    if digits[:2] in ("0x", "0X"):
+        value = int(digits[2:], 16)
+    elif digits.startswith("0"):
+        value = int(digits, 8)
+    else:
+        value = int(digits, 10)
+    if value >= _UINT64_END:
+        return None  # ERANGE
+    return (-value) % _UINT64_END if sign == "-" else value
