@@ -504,7 +504,8 @@ class Handler:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - DeviceNotFound if no pvpanic device has that @device id
+        Errors:
+            - DeviceNotFound if no pvpanic device has that @device id
             - GenericError if @device is absent and the machine has no
               pvpanic device, or more than one
             - GenericError if the guest's virtual CPUs are not executing
@@ -538,7 +539,8 @@ class Handler:
 
         Returns: the byte read
 
-        Errors:     - DeviceNotFound if no pvpanic device has that @device id
+        Errors:
+            - DeviceNotFound if no pvpanic device has that @device id
             - GenericError if @device is absent and the machine has no
               pvpanic device, or more than one
             - GenericError if the guest's virtual CPUs are not executing
@@ -563,7 +565,7 @@ class Handler:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -591,7 +593,7 @@ class Handler:
 
         Returns: the byte read
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -610,7 +612,7 @@ class Handler:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -631,7 +633,7 @@ class Handler:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -652,7 +654,7 @@ class Handler:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 

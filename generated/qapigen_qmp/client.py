@@ -330,7 +330,8 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - DeviceNotFound if no pvpanic device has that @device id
+        Errors:
+            - DeviceNotFound if no pvpanic device has that @device id
             - GenericError if @device is absent and the machine has no
               pvpanic device, or more than one
             - GenericError if the guest's virtual CPUs are not executing
@@ -367,7 +368,8 @@ class Client(_client.AsyncClient):
 
         Returns: the byte read
 
-        Errors:     - DeviceNotFound if no pvpanic device has that @device id
+        Errors:
+            - DeviceNotFound if no pvpanic device has that @device id
             - GenericError if @device is absent and the machine has no
               pvpanic device, or more than one
             - GenericError if the guest's virtual CPUs are not executing
@@ -394,7 +396,7 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -423,7 +425,7 @@ class Client(_client.AsyncClient):
 
         Returns: the byte read
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -444,7 +446,7 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -465,7 +467,7 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -486,7 +488,7 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -786,7 +788,8 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - DeviceNotFound if no pvpanic device has that @device id
+        Errors:
+            - DeviceNotFound if no pvpanic device has that @device id
             - GenericError if @device is absent and the machine has no
               pvpanic device, or more than one
             - GenericError if the guest's virtual CPUs are not executing
@@ -820,7 +823,8 @@ class SyncClient(_client.SyncClient):
 
         Returns: the byte read
 
-        Errors:     - DeviceNotFound if no pvpanic device has that @device id
+        Errors:
+            - DeviceNotFound if no pvpanic device has that @device id
             - GenericError if @device is absent and the machine has no
               pvpanic device, or more than one
             - GenericError if the guest's virtual CPUs are not executing
@@ -845,7 +849,7 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -873,7 +877,7 @@ class SyncClient(_client.SyncClient):
 
         Returns: the byte read
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -892,7 +896,7 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -913,7 +917,7 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 
@@ -934,7 +938,7 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:     - GenericError if the guest's virtual CPUs are not executing
+        Errors: - GenericError if the guest's virtual CPUs are not executing
 
         .. qmp-example::
 

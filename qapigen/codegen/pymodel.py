@@ -214,8 +214,11 @@ def _doc_text(doc: Doc | None, *, members: bool = True) -> str:
             continue
         if section.kind is Kind.PLAIN:
             parts.append(section.text)
+        elif "\n" in section.text:
+            body = textwrap.indent(textwrap.dedent(section.text), "    ")
+            parts.append(f"{section.kind}:\n{body}")
         else:
-            parts.append(f"{section.kind}: {section.text}")
+            parts.append(f"{section.kind}: {section.text.strip()}")
     return "\n\n".join(parts)
 
 
