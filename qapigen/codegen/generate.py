@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 
 from .. import __version__
+from ..introspect import introspect
 from ..schema import Schema
 from .pymodel import GenerateError, build
 from .render import render
@@ -50,7 +52,10 @@ def render_package(schema: Schema, package: str, defines: Sequence[str] = ()) ->
     )
     if defines:
         header += f"\n# --define {' '.join(sorted(set(defines)))}"
-    return render(build(schema, package, defines), header, digest)
+    files = render(build(schema, package, defines), header, digest)
+    # query-qmp-schema's reply, for servers of this schema (read when asked).
+    files["introspection.json"] = json.dumps(introspect(schema, defines)) + "\n"
+    return files
 
 
 def generate(
@@ -96,6 +101,7 @@ def _stale_files(root: str, files: dict[str, str]) -> list[str]:
     for dirpath, _dirs, names in os.walk(root):
         for name in names:
             rel = os.path.relpath(os.path.join(dirpath, name), root)
-            if (name.endswith(".py") or name == "py.typed") and rel not in files:
+            generated = name.endswith(".py") or name in ("py.typed", "introspection.json")
+            if generated and rel not in files:
                 stale.append(rel)
     return sorted(stale)
