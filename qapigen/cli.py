@@ -36,10 +36,15 @@ def _add_schema_args(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qapigen",
-        description="QEMU's QAPI schema language: check, dump and generate. "
-        f"Without a command, checks {DEFAULT_SCHEMA} and summarizes it.",
+        description="QEMU's QAPI schema language: check, generate, validate; QMP, and a "
+        "simulated machine. Without a command: regenerate generated/, start a simulated "
+        "machine, make its guest panic, and show it through the typed client.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "vm",
+        help="run a simulated machine behind QMP sockets, with QEMU's options (see qapigen.vm)",
+    )
     check = commands.add_parser("check", help="check a schema (exit 1 on error)")
     _add_schema_args(check)
     check.add_argument("--summary", action="store_true", help="print what the schema defines")
@@ -228,6 +233,13 @@ def summary(schema: Schema) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "vm":
+        # QEMU's option syntax, which argparse cannot take.
+        from .vm import main as vm_main
+
+        return vm_main(argv[1:])
     parser = _parser()
     # Files may follow validate's options (argparse stops a positional list at
     # the first option): take what is left over as files.
@@ -238,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.files += extra
     try:
         if args.command is None:
-            print(summary(_load(DEFAULT_SCHEMA, False)))
+            from .demo import main as demo
+
+            return demo()
         elif args.command == "check":
             schema = _load(args.schema, args.legacy)
             if args.summary:

@@ -81,12 +81,36 @@ def test_include_chain_in_diagnostic(
 def test_summary_of_project_schema(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The main job (no arguments) checks schemas/ and summarizes it."""
+    """check --summary says what the project's schema defines."""
     monkeypatch.chdir(REPO)
-    assert main([]) == 0
+    assert main(["check", "--summary", "schemas/qapi-schema.json"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("schemas/qapi-schema.json: OK, ")
     assert "query-status" in out and "GUEST_PANICKED" in out
+
+
+def test_main_job_shows_a_guest_panic() -> None:
+    """qapigen alone: a simulated machine's guest panics; typed events and states show it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "qapigen"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    events = [line for line in lines if line.startswith("event: ")]
+    assert [e.split("(")[0] for e in events] == [
+        "event: GuestPanickedEvent",
+        "event: StopEvent",
+        "event: ResumeEvent",
+        "event: ShutdownEvent",
+    ]
+    assert "status: StatusInfo(running=False, status=<RunState.GUEST_PANICKED" in proc.stdout
+    assert lines[-1] == "the machine exited with status 0"
+    assert proc.stderr == ""
 
 
 def test_python_dash_m(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ no event can be missed between a command and the wait for its events::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from qemu.qmp import EventListener, Message, QMPClient
 
 T = TypeVar("T")
-E = TypeVar("E", bound=Event)
+C = TypeVar("C", bound="AsyncClient")
+SC = TypeVar("SC", bound="SyncClient")
 
 
 class EventStream:
@@ -106,9 +108,11 @@ class AsyncClient:
         await self.qmp.connect(address)
 
     async def disconnect(self) -> None:
-        await self.qmp.disconnect()
+        """Disconnect; a server that already closed the connection (after ``quit``) is fine."""
+        with contextlib.suppress(EOFError, ConnectionError):
+            await self.qmp.disconnect()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self: C) -> C:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -172,7 +176,7 @@ class SyncClient:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
 
-    def __enter__(self) -> SyncClient:
+    def __enter__(self: SC) -> SC:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,240 @@
+"""``qapigen vm``: a simulated QEMU machine behind real QMP sockets.
+
+It takes QEMU's option syntax for what it models, so that a harness that
+starts ``qemu-system-x86_64`` can start it unchanged:
+
+- modelled: ``-qmp unix:PATH[,server=on][,wait=off]`` and ``-qmp
+  tcp:HOST:PORT,...`` (several allowed), ``-S``, ``-action``, ``-no-shutdown``,
+  ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic[,ioport=..][,events=..]``,
+  ``-device pvpanic-pci``, ``-name``, ``-pidfile``;
+- accepted and without effect (nothing the simulator shows depends on them):
+  ``-machine``, ``-accel``, ``-cpu``, ``-smp``, ``-m``, ``-display``,
+  ``-nodefaults``, ``-nographic``, ``-serial``, ``-monitor``, ``-vga``, ``-boot``,
+  ``-enable-kvm``, ``-no-user-config``, ``-d``, ``-D``, ``-drive``, ``-debugcon``,
+  ``-bios``, ``-global``; ``-daemonize`` is refused;
+- anything else is refused as QEMU refuses an unknown option.
+
+A bad option gets QEMU's message and exit status 1.  SIGTERM and SIGINT
+shut the machine down as QEMU does (``SHUTDOWN`` with reason
+``host-signal``, exit status 0).  ``--count N --qmp-dir DIR`` serves N
+machines from one process, each with its own socket ``DIR/vmNNNN.sock``.
+
+TCP sockets listen where the option says; ``wait=on`` (QEMU's default for
+a server socket) does not hold the machine back: the simulator starts at
+once either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+PROG = "qapigen vm"
+
+_MODELLED_WITH_ARG = {"-qmp", "-action", "-watchdog-action", "-device", "-name", "-pidfile"}
+_IGNORED_WITH_ARG = {
+    "-machine",
+    "-M",
+    "-accel",
+    "-cpu",
+    "-smp",
+    "-m",
+    "-display",
+    "-serial",
+    "-monitor",
+    "-vga",
+    "-boot",
+    "-d",
+    "-D",
+    # The oracle's guest: its disk, its debug console, its firmware.
+    "-drive",
+    "-debugcon",
+    "-bios",
+    "-global",
+}
+_IGNORED_FLAGS = {"-nodefaults", "-nographic", "-enable-kvm", "-no-user-config"}
+
+
+class UsageError(Exception):
+    """A command line the program refuses: ``location`` and QEMU's message."""
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+
+
+def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
+    """('unix', path) or ('tcp', (host, port)) from a ``-qmp`` value."""
+    spec, *options = value.split(",")
+    for option in options:
+        key, _, val = option.partition("=")
+        if key not in ("server", "wait", "nowait") or (val and val not in ("on", "off")):
+            raise UsageError(f"-qmp {value}", f"Invalid parameter '{key}'")
+    if spec.startswith("unix:"):
+        return "unix", spec[5:]
+    if spec.startswith("tcp:"):
+        host, _, port = spec[4:].rpartition(":")
+        if not port.isdigit():
+            raise UsageError(f"-qmp {value}", f"Failed to parse port '{port}'")
+        return "tcp", (host or "127.0.0.1", int(port))
+    raise UsageError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
+
+
+def _parse(
+    argv: Sequence[str],
+) -> tuple[object, list[tuple[str, object]], str | None, int, str | None]:
+    """The machine config, the monitors, the pidfile, the fleet size and folder."""
+    from .machine import CommandLine, ConfigError
+
+    cmdline = CommandLine()
+    monitors: list[tuple[str, object]] = []
+    pidfile = None
+    count, qmp_dir = 1, None
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        opt = args[i]
+        if opt.startswith("--") and opt not in ("--count", "--qmp-dir"):
+            opt = opt[1:]  # QEMU accepts --option too
+        needs_arg = (
+            opt in _MODELLED_WITH_ARG
+            or opt in _IGNORED_WITH_ARG
+            or opt
+            in (
+                "--count",
+                "--qmp-dir",
+            )
+        )
+        if needs_arg:
+            if i + 1 >= len(args):
+                raise UsageError(opt, "requires an argument")
+            value = args[i + 1]
+            i += 2
+        else:
+            value = ""
+            i += 1
+        try:
+            if opt == "-qmp":
+                monitors.append(_qmp_address(value))
+            elif opt == "-S":
+                cmdline.option_S()
+            elif opt == "-action":
+                cmdline.action(value)
+            elif opt == "-no-shutdown":
+                cmdline.no_shutdown()
+            elif opt == "-no-reboot":
+                cmdline.no_reboot()
+            elif opt == "-watchdog-action":
+                cmdline.watchdog_action(value)
+            elif opt == "-device":
+                cmdline.device(value)
+            elif opt == "-pidfile":
+                pidfile = value
+            elif opt == "--count":
+                if not value.isdigit() or int(value) < 1:
+                    raise UsageError("--count", f"'{value}' is not a positive number")
+                count = int(value)
+            elif opt == "--qmp-dir":
+                qmp_dir = value
+            elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS or opt == "-name":
+                pass
+            else:
+                raise UsageError(opt, "invalid option")
+        except ConfigError as err:
+            raise UsageError(err.location or opt, err.message) from None
+    try:
+        config = cmdline.build()
+    except ConfigError as err:
+        raise UsageError(err.location or "-action", err.message) from None
+    if count > 1 and qmp_dir is None:
+        raise UsageError("--count", "a fleet needs --qmp-dir")
+    return config, monitors, pidfile, count, qmp_dir
+
+
+async def _run(
+    config: object, monitors: list[tuple[str, object]], count: int, qmp_dir: str | None
+) -> int:
+    import qapigen_qmp
+
+    from . import __version__
+    from .machine import Machine, MachineConfig
+    from .qmp.server import QMPServer
+
+    assert isinstance(config, MachineConfig)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+    servers: list[QMPServer] = []
+    machines: list[Machine] = []
+
+    alive = count
+    closing: set[asyncio.Task[None]] = set()
+
+    def exit_handler(server_index: int) -> Callable[[int], None]:
+        def exited(status: int) -> None:
+            # Reply first: the exit takes effect once the current command is answered.
+            def finish() -> None:
+                nonlocal alive
+                alive -= 1
+                if count > 1:
+                    closing.add(loop.create_task(servers[server_index].close()))
+                if (alive == 0 or count == 1) and not done.done():
+                    done.set_result(status)
+
+            loop.call_soon(finish)
+
+        return exited
+
+    for n in range(count):
+        machine = Machine(config, on_exit=exit_handler(n))
+        server = QMPServer(qapigen_qmp, machine, package_name=f"qapigen {__version__}")
+        machine.subscribe(server.broadcast)
+        addresses = list(monitors)
+        if qmp_dir is not None:
+            addresses.append(("unix", os.path.join(qmp_dir, f"vm{n:04d}.sock")))
+        for kind, address in addresses:
+            if kind == "unix":
+                assert isinstance(address, str)
+                await server.listen_unix(address)
+            else:
+                assert isinstance(address, tuple)
+                await server.listen_tcp(*address)
+        servers.append(server)
+        machines.append(machine)
+
+    def on_signal(signum: int) -> None:
+        print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
+        for machine in machines:
+            if not machine.exited:
+                machine.host_signal()
+        if not done.done():
+            done.set_result(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        status = await done
+    finally:
+        for server in servers:
+            await server.close()
+    return status
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the simulated machine(s); the exit status."""
+    try:
+        config, monitors, pidfile, count, qmp_dir = _parse(argv)
+    except UsageError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    if qmp_dir is not None:
+        os.makedirs(qmp_dir, mode=0o700, exist_ok=True)
+    if pidfile:
+        with open(pidfile, "w") as fp:
+            fp.write(f"{os.getpid()}\n")
+    try:
+        return asyncio.run(_run(config, monitors, count, qmp_dir))
+    finally:
+        if pidfile and os.path.exists(pidfile):
+            os.unlink(pidfile)
