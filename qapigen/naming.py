@@ -18,9 +18,13 @@ API_NAMES = frozenset(
         "from_wire",
         "to_wire",
         "NAME",
-        "INFO",
+        "HAS_DATA",
+        "QAPI_INFO",
         "known",
         "value",
+        # Method parameters' names in generated code.
+        "self",
+        "cls",
     }
 )
 

@@ -84,12 +84,13 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
 
 def _parse(
     argv: Sequence[str],
-) -> tuple[object, list[tuple[str, object]], str | None, int, str | None]:
-    """The machine config, the monitors, the pidfile, the fleet size and folder."""
+) -> tuple[object, list[tuple[str, object, str]], str | None, int, str | None]:
+    """The machine config, the monitors (kind, address, option), the pidfile, the
+    fleet size and folder."""
     from .machine import CommandLine, ConfigError
 
     cmdline = CommandLine()
-    monitors: list[tuple[str, object]] = []
+    monitors: list[tuple[str, object, str]] = []
     pidfile = None
     count, qmp_dir = 1, None
     args = list(argv)
@@ -117,7 +118,7 @@ def _parse(
             i += 1
         try:
             if opt == "-qmp":
-                monitors.append(_qmp_address(value))
+                monitors.append((*_qmp_address(value), f"-qmp {value}"))
             elif opt == "-S":
                 cmdline.option_S()
             elif opt == "-action":
@@ -154,7 +155,7 @@ def _parse(
 
 
 async def _run(
-    config: object, monitors: list[tuple[str, object]], count: int, qmp_dir: str | None
+    config: object, monitors: list[tuple[str, object, str]], count: int, qmp_dir: str | None
 ) -> int:
     import qapigen_qmp
 
@@ -182,6 +183,8 @@ async def _run(
                 if (alive == 0 or count == 1) and not done.done():
                     done.set_result(status)
 
+            # No later command runs: QEMU is on its way out.
+            servers[server_index].halted = True
             loop.call_soon(finish)
 
         return exited
@@ -192,14 +195,23 @@ async def _run(
         machine.subscribe(server.broadcast)
         addresses = list(monitors)
         if qmp_dir is not None:
-            addresses.append(("unix", os.path.join(qmp_dir, f"vm{n:04d}.sock")))
-        for kind, address in addresses:
-            if kind == "unix":
-                assert isinstance(address, str)
-                await server.listen_unix(address)
-            else:
-                assert isinstance(address, tuple)
-                await server.listen_tcp(*address)
+            path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
+            addresses.append(("unix", path, f"--qmp-dir {qmp_dir}"))
+        for kind, address, location in addresses:
+            try:
+                if kind == "unix":
+                    assert isinstance(address, str)
+                    await server.listen_unix(address)
+                else:
+                    assert isinstance(address, tuple)
+                    await server.listen_tcp(*address)
+            except OSError as err:  # QEMU's words for it
+                why = os.strerror(err.errno) if err.errno else str(err)
+                if kind == "unix":
+                    raise UsageError(
+                        location, f"Failed to bind socket to {address}: {why}"
+                    ) from None
+                raise UsageError(location, f"Failed to find an available port: {why}") from None
         servers.append(server)
         machines.append(machine)
 
@@ -231,10 +243,20 @@ def main(argv: Sequence[str]) -> int:
     if qmp_dir is not None:
         os.makedirs(qmp_dir, mode=0o700, exist_ok=True)
     if pidfile:
-        with open(pidfile, "w") as fp:
-            fp.write(f"{os.getpid()}\n")
+        try:
+            with open(pidfile, "w") as fp:
+                fp.write(f"{os.getpid()}\n")
+        except OSError as err:
+            print(
+                f"{PROG}: cannot create PID file: Could not create '{pidfile}': {err.strerror}",
+                file=sys.stderr,
+            )
+            return 1
     try:
         return asyncio.run(_run(config, monitors, count, qmp_dir))
+    except UsageError as err:  # a monitor that cannot listen
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
     finally:
         if pidfile and os.path.exists(pidfile):
             os.unlink(pidfile)

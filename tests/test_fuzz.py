@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -149,19 +150,43 @@ def truncated(draw: st.DrawFn, corpus: Corpus) -> bytes:
 _CHUNK = st.sampled_from(INTERESTING_BYTES) | st.binary(min_size=1, max_size=3)
 
 
-@st.composite
-def byte_mutants(draw: st.DrawFn, corpus: Corpus) -> bytes:
-    data = bytearray(draw(case_source(corpus)))
+def _is_utf8(chunk: bytes) -> bool:
+    try:
+        chunk.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# The same, as text: mutants that QEMU can read (it crashes on bad UTF-8).
+_TEXT_CHUNK = st.sampled_from(
+    [chunk.decode() for chunk in INTERESTING_BYTES if _is_utf8(chunk)]
+) | st.text(min_size=1, max_size=3)
+
+_Seq = TypeVar("_Seq", str, bytes)
+
+
+def _splice(draw: st.DrawFn, data: _Seq, chunk: st.SearchStrategy[_Seq]) -> _Seq:
+    """``data`` with a few chunks inserted, deleted or replaced."""
     for _ in range(draw(st.integers(1, 6))):
         op = draw(st.sampled_from(["insert", "delete", "replace"]))
         pos = draw(st.integers(0, len(data)))
         if op == "insert":
-            data[pos:pos] = draw(_CHUNK)
+            data = data[:pos] + draw(chunk) + data[pos:]
         elif op == "delete":
-            del data[pos : pos + draw(st.integers(1, 8))]
+            data = data[:pos] + data[pos + draw(st.integers(1, 8)) :]
         else:
-            data[pos : pos + draw(st.integers(1, 3))] = draw(_CHUNK)
-    return bytes(data)
+            data = data[:pos] + draw(chunk) + data[pos + draw(st.integers(1, 3)) :]
+    return data
+
+
+@st.composite
+def byte_mutants(draw: st.DrawFn, corpus: Corpus, utf8: bool = False) -> bytes:
+    """A case with bytes inserted, deleted or replaced; valid UTF-8 if ``utf8``."""
+    source = draw(case_source(corpus))
+    if utf8:
+        return _splice(draw, source.decode(), _TEXT_CHUNK).encode()
+    return _splice(draw, source, _CHUNK)
 
 
 def tokenize(text: str) -> list[str]:
@@ -239,9 +264,10 @@ def assert_model_or_located_error(workdir: Path, source: bytes) -> None:
         pytest.fail(f"an error without a location: {err}")
 
 
-def test_workdir_resolves_includes(workdir: Path, corpus: Corpus) -> None:
-    """The mutants' folder holds the include files: an unmutated case loads."""
-    assert_model_or_located_error(workdir, corpus.cases["include-simple.json"])
+@pytest.mark.parametrize("case", ["include-simple.json", "qapi-schema-test.json"])
+def test_workdir_resolves_includes(case: str, workdir: Path, corpus: Corpus) -> None:
+    """The mutants' folder holds the suite's include files: a case including one loads."""
+    (workdir / MUTANT).write_bytes(corpus.cases[case])
     load_schema(str(workdir / MUTANT))
 
 
@@ -283,6 +309,17 @@ def test_deep_nesting_is_a_located_error(opener: str, tmp_path: Path) -> None:
     err = excinfo.value
     assert err.col is not None
     assert str(err).startswith(f"{path}:{err.info.line}:{err.col}: ")
+
+
+def test_bad_utf8_is_a_located_error(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 give a QAPISourceError, with the include chain."""
+    (tmp_path / "sub.json").write_bytes(b"# caf\xe9\n")
+    (tmp_path / "main.json").write_bytes(b"\n{ 'include': 'sub.json' }\n")
+    with pytest.raises(QAPISourceError) as excinfo:
+        load_schema(str(tmp_path / "main.json"))
+    assert str(excinfo.value) == (
+        f"In file included from {tmp_path}/main.json:2:\n{tmp_path}/sub.json:1:6: invalid UTF-8"
+    )
 
 
 def test_deep_condition_loads(tmp_path: Path) -> None:

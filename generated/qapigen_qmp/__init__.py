@@ -286,6 +286,7 @@ class Handler:
     ``CommandNotFound``, as in a QEMU built without them.
     """
 
+    @_rt.not_implemented
     def query_status(self) -> StatusInfo:
         """Report the current run state of the machine.
 
@@ -308,6 +309,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def stop(self) -> None:
         """Halt execution of the guest's virtual CPUs.
 
@@ -327,6 +329,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def cont(self) -> None:
         """Let the guest's virtual CPUs execute again.
 
@@ -347,6 +350,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def system_reset(self) -> None:
         """Reset the whole machine, as if its reset button had been pressed.
 
@@ -363,6 +367,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def system_powerdown(self) -> None:
         """Ask the guest to power itself down, as if its power button had been
         pressed.
@@ -382,6 +387,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def watchdog_set_action(self, *, action: WatchdogAction) -> None:
         """Change how the emulator reacts when a watchdog timer runs out.
 
@@ -398,6 +404,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def set_action(
         self,
         *,
@@ -435,6 +442,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def qmp_capabilities(self, *, enable: list[QMPCapability] | None = None) -> None:
         """Leave capability negotiation mode and turn on the requested
         protocol capabilities.
@@ -468,6 +476,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def query_version(self) -> VersionInfo:
         """Tell which release of the server is running.
 
@@ -483,6 +492,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def query_commands(self) -> list[CommandInfo]:
         """List every command the server understands.
 
@@ -500,6 +510,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def quit_(self) -> None:
         """End the emulator process in an orderly fashion.
 
@@ -516,6 +527,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.
 
@@ -571,6 +583,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_pvpanic_write(self, *, value_: int, device: str | None = None) -> None:
         """Make the guest write a byte to the register of a pvpanic device, as
         a guest kernel does when it panics, has loaded a crash kernel, or
@@ -612,6 +625,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_pvpanic_read(self, *, device: str | None = None) -> GuestRegisterValue:
         """Make the guest read the register of a pvpanic device, which tells
         which events the device is willing to report (its ``events``
@@ -641,6 +655,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_io_write(self, *, port: int, value_: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
         of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
@@ -669,6 +684,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_io_read(self, *, port: int) -> GuestRegisterValue:
         """Make the guest read a byte from an x86 I/O port.  A port no device
         decodes reads as 0xff (all bits set), as on real hardware.
@@ -692,6 +708,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_shutdown(self) -> None:
         """Make the guest power itself off through ACPI, as an operating
         system does at the end of its shutdown sequence.  What happens next
@@ -713,6 +730,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_reset(self) -> None:
         """Make the guest reboot the machine, as an operating system (or the
         firmware) does when it restarts.  What happens next depends on the
@@ -734,6 +752,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_watchdog_expire(self) -> None:
         """Let the guest's watchdog timer run out, as it does when the guest
         stops petting it.  What happens next depends on the watchdog action
@@ -758,6 +777,7 @@ class Handler:
         """
         raise _rt.CommandNotImplemented
 
+    @_rt.not_implemented
     def x_guest_panic_info(self, arguments: GuestPanicInformation) -> None:
         """Store crash details for the guest's next panic report, the way a
         Windows guest fills the Hyper-V crash registers or an s390 CPU

@@ -14,7 +14,7 @@ from qapigen import runtime as _rt
 class q_empty(_rt.Struct):
     """The struct q_empty."""
 
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({})
+    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 
 class QType(_rt.Enum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typing as _t
 
+from qapigen import runtime as _rt
 from qapigen.runtime import client as _client
 
 from . import (
@@ -108,8 +109,8 @@ class Client(_client.AsyncClient):
             <- { "return": { "running": true,
                              "status": "running" } }
         """
-        result = await self._call("query-status", None)
-        return _t.cast("StatusInfo", result)
+        _result = await self._call("query-status", None)
+        return _t.cast("StatusInfo", _result)
 
     async def stop(self) -> None:
         """Halt execution of the guest's virtual CPUs.
@@ -199,8 +200,8 @@ class Client(_client.AsyncClient):
                  "arguments": { "action": "pause" } }
             <- { "return": {} }
         """
-        arguments = WatchdogSetActionArguments(action=action)
-        await self._call("watchdog-set-action", arguments.to_wire())
+        _arguments = WatchdogSetActionArguments(action=action)
+        await self._call("watchdog-set-action", _arguments.to_wire())
 
     async def set_action(
         self,
@@ -237,10 +238,10 @@ class Client(_client.AsyncClient):
                  "arguments": { "panic": "pause" } }
             <- { "return": {} }
         """
-        arguments = SetActionArguments(
+        _arguments = SetActionArguments(
             reboot=reboot, shutdown=shutdown, panic=panic, watchdog=watchdog
         )
-        await self._call("set-action", arguments.to_wire())
+        await self._call("set-action", _arguments.to_wire())
 
     async def qmp_capabilities(
         self, *, enable: list[QMPCapability] | None = None
@@ -275,8 +276,8 @@ class Client(_client.AsyncClient):
                  "arguments": { "enable": [ "oob" ] } }
             <- { "return": {} }
         """
-        arguments = QmpCapabilitiesArguments(enable=enable)
-        await self._call("qmp_capabilities", arguments.to_wire())
+        _arguments = QmpCapabilitiesArguments(enable=enable)
+        await self._call("qmp_capabilities", _arguments.to_wire())
 
     async def query_version(self) -> VersionInfo:
         """Tell which release of the server is running.
@@ -291,8 +292,8 @@ class Client(_client.AsyncClient):
             <- { "return": { "qemu": { "major": 10, "minor": 0, "micro": 0 },
                              "package": "" } }
         """
-        result = await self._call("query-version", None)
-        return _t.cast("VersionInfo", result)
+        _result = await self._call("query-version", None)
+        return _t.cast("VersionInfo", _result)
 
     async def query_commands(self) -> list[CommandInfo]:
         """List every command the server understands.
@@ -309,8 +310,8 @@ class Client(_client.AsyncClient):
                              { "name": "cont" },
                              { "name": "quit" } ] }
         """
-        result = await self._call("query-commands", None)
-        return _t.cast("list[CommandInfo]", result)
+        _result = await self._call("query-commands", None)
+        return _t.cast("list[CommandInfo]", _result)
 
     async def quit_(self) -> None:
         """End the emulator process in an orderly fashion.
@@ -381,8 +382,8 @@ class Client(_client.AsyncClient):
                      { "name": "int", "meta-type": "builtin",
                        "json-type": "int" } ] }
         """
-        result = await self._call("query-qmp-schema", None)
-        return _t.cast("list[SchemaInfo]", result)
+        _result = await self._call("query-qmp-schema", None)
+        return _t.cast("list[SchemaInfo]", _result)
 
     async def x_guest_pvpanic_write(
         self, *, value_: int, device: str | None = None
@@ -425,8 +426,8 @@ class Client(_client.AsyncClient):
                  "timestamp": { "seconds": 1700001100, "microseconds": 15 } }
             <- { "return": {} }
         """
-        arguments = XGuestPvpanicWriteArguments(value_=value_, device=device)
-        await self._call("x-guest-pvpanic-write", arguments.to_wire())
+        _arguments = XGuestPvpanicWriteArguments(value_=value_, device=device)
+        await self._call("x-guest-pvpanic-write", _arguments.to_wire())
 
     async def x_guest_pvpanic_read(
         self, *, device: str | None = None
@@ -457,9 +458,9 @@ class Client(_client.AsyncClient):
             -> { "execute": "x-guest-pvpanic-read" }
             <- { "return": { "value": 7 } }
         """
-        arguments = XGuestPvpanicReadArguments(device=device)
-        result = await self._call("x-guest-pvpanic-read", arguments.to_wire())
-        return _t.cast("GuestRegisterValue", result)
+        _arguments = XGuestPvpanicReadArguments(device=device)
+        _result = await self._call("x-guest-pvpanic-read", _arguments.to_wire())
+        return _t.cast("GuestRegisterValue", _result)
 
     async def x_guest_io_write(self, *, port: int, value_: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
@@ -487,8 +488,8 @@ class Client(_client.AsyncClient):
                  "timestamp": { "seconds": 1700001200, "microseconds": 31 } }
             <- { "return": {} }
         """
-        arguments = XGuestIoWriteArguments(port=port, value_=value_)
-        await self._call("x-guest-io-write", arguments.to_wire())
+        _arguments = XGuestIoWriteArguments(port=port, value_=value_)
+        await self._call("x-guest-io-write", _arguments.to_wire())
 
     async def x_guest_io_read(self, *, port: int) -> GuestRegisterValue:
         """Make the guest read a byte from an x86 I/O port.  A port no device
@@ -511,9 +512,9 @@ class Client(_client.AsyncClient):
                  "arguments": { "port": 1285 } }
             <- { "return": { "value": 7 } }
         """
-        arguments = XGuestIoReadArguments(port=port)
-        result = await self._call("x-guest-io-read", arguments.to_wire())
-        return _t.cast("GuestRegisterValue", result)
+        _arguments = XGuestIoReadArguments(port=port)
+        _result = await self._call("x-guest-io-read", _arguments.to_wire())
+        return _t.cast("GuestRegisterValue", _result)
 
     async def x_guest_shutdown(self) -> None:
         """Make the guest power itself off through ACPI, as an operating

@@ -131,6 +131,8 @@ class SchemaInfo_builtin(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.BUILTIN:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("json-type", _rt.MISSING)
         if type(v) is str and v in _JSONType_VALUES:
             self.json_type = _JSONType_VALUES[v]
@@ -180,6 +182,8 @@ class SchemaInfo_enum(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.ENUM:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
@@ -224,6 +228,8 @@ class SchemaInfo_array(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.ARRAY:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("element-type", _rt.MISSING)
         if type(v) is str:
             self.element_type = v
@@ -269,6 +275,8 @@ class SchemaInfo_object_(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.OBJECT:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
@@ -329,6 +337,8 @@ class SchemaInfo_alternate(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.ALTERNATE:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
@@ -373,6 +383,8 @@ class SchemaInfo_command(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.COMMAND:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("arg-type", _rt.MISSING)
         if type(v) is str:
             self.arg_type = v
@@ -431,6 +443,8 @@ class SchemaInfo_event(SchemaInfo):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = SchemaInfo._decode_fields(self, obj, strict)
+        if self.meta_type is not SchemaMetaType.EVENT:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("arg-type", _rt.MISSING)
         if type(v) is str:
             self.arg_type = v

@@ -815,6 +815,8 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = GuestPanicInformation._decode_fields(self, obj, strict)
+        if self.type_ is not GuestPanicInformationType.HYPER_V:
+            raise _rt.WireError.not_this_branch("type", obj)
         v = obj.get("arg1", _rt.MISSING)
         if type(v) is int and 0 <= v < _rt.UINT64_END:
             self.arg1 = v
@@ -893,6 +895,8 @@ class GuestPanicInformation_s390(GuestPanicInformation):
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = GuestPanicInformation._decode_fields(self, obj, strict)
+        if self.type_ is not GuestPanicInformationType.S390:
+            raise _rt.WireError.not_this_branch("type", obj)
         v = obj.get("core", _rt.MISSING)
         if type(v) is int and 0 <= v < _rt.UINT32_END:
             self.core = v

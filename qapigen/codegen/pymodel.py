@@ -112,6 +112,24 @@ class PyClass:
     event_name: str | None = None
     # Classes of the same module that must be created before this one.
     deps: set[str] = dataclasses.field(default_factory=set)
+    # event: the union its data is (held whole in ``data``).
+    wraps: str | None = None
+    # branch: the tag field and the value this branch fixes.
+    fixed_tag: tuple[str, str, str] | None = None
+
+    @property
+    def tag_wire(self) -> str:
+        """A branch's tag member, by its wire name."""
+        return next(f.wire for f in self.fields if f.fixed)
+
+    @property
+    def described(self) -> str:
+        """How messages name the class: its schema name, or its owner's for implicit types."""
+        name = self.schema_name
+        if name.startswith("q_obj_"):
+            return name[6:].rpartition("-")[0]
+        return name
+
     has_data: bool = False
     since: str | None = None
     ifcond: object = None
@@ -127,7 +145,8 @@ class PyClass:
 
     @property
     def deprecated_fields(self) -> list[PyField]:
-        return [f for f in self.fields if f.deprecated]
+        """Deprecated members, inherited ones included (one __post_init__ warns of all)."""
+        return [f for f in self.all_fields if f.deprecated and not f.fixed]
 
 
 @dataclasses.dataclass
@@ -237,7 +256,17 @@ class _Builder(SchemaVisitor):
         self.modules: dict[str, PyModule] = {}
         self.module_paths: dict[str, str] = {}
         self.top = naming.Scope(
-            frozenset({"EVENTS", "COMMANDS", "SCHEMA_DIGEST", "Handler", "annotations"})
+            frozenset(
+                {
+                    "EVENTS",
+                    "COMMANDS",
+                    "SCHEMA_DIGEST",
+                    "Handler",
+                    "Client",
+                    "SyncClient",
+                    "annotations",
+                }
+            )
         )
         # schema type name → (module path, python class name)
         self.class_of: dict[str, tuple[str, str]] = {}
@@ -249,6 +278,24 @@ class _Builder(SchemaVisitor):
         self.in_init = False
         self._enum_values: dict[str, dict[str, str]] = {}
         self.skip: set[str] = set()
+        # Method names of the handler and the clients, with theirs reserved.
+        self.methods = naming.Scope(
+            frozenset(
+                {
+                    "connect",
+                    "disconnect",
+                    "close",
+                    "listen",
+                    "greeting",
+                    "qmp",
+                    "strict",
+                    "client",
+                    "async_client",
+                    "COMMANDS",
+                    "EVENTS",
+                }
+            )
+        )
 
     # -- conditions -----------------------------------------------------
 
@@ -270,8 +317,9 @@ class _Builder(SchemaVisitor):
         else:
             stem = module_name[:-5] if module_name.endswith(".json") else module_name
             parts = [p for p in stem.split("/") if p not in ("", ".", "..")]
-            path = ".".join(naming.identifier(p.lower()) for p in parts) or "schema"
-        taken = set(self.module_paths.values())
+            path = ".".join(naming.member_name(p.lower()) for p in parts) or "schema"
+        # The package's own modules keep their names.
+        taken = set(self.module_paths.values()) | {"client", "introspection"}
         while path in taken:
             path += "_"
         self.module_paths[module_name] = path
@@ -444,7 +492,7 @@ class _Builder(SchemaVisitor):
         """Wire value → Python name, for the values the conditions keep."""
         values = self._enum_values.get(typ.name)
         if values is None:
-            scope = naming.Scope(frozenset({"known"}))
+            scope = naming.Scope(frozenset({"known", "QAPI_INFO"}))
             values = {
                 m.name: scope.claim(naming.enum_member_name(m.name))
                 for m in typ.members
@@ -493,7 +541,11 @@ class _Builder(SchemaVisitor):
         fields = []
         if typ.base is not None:
             self.require(typ.base, f"'{typ.name}'")
-            base_fields = [self.field(m, scope, typ.base.doc) for m in typ.base.members]
+            base_fields = [
+                self.field(m, scope, typ.base.doc)
+                for m in typ.base.members
+                if self.wanted(m.ifcond)
+            ]
         fields = [self.field(m, scope, typ.doc) for m in typ.local_members if self.wanted(m.ifcond)]
         cls = PyClass(
             kind="union" if typ.branches else "struct",
@@ -552,6 +604,8 @@ class _Builder(SchemaVisitor):
             value = self.enum_value_name(tag_enum, variant.name)
             fixed = dataclasses.replace(tag_field, fixed=f"{self.ref(tag_enum, branch)}.{value}")
             branch.fields.insert(0, fixed)
+            assert fixed.fixed is not None
+            branch.fixed_tag = (fixed.name, fixed.fixed, variant.name)
             self.add(branch)
             union.branches.append((variant.name, branch.name))
             if vtype.branches is not None:
@@ -602,8 +656,10 @@ class _Builder(SchemaVisitor):
                 fields = [
                     self.field(m, scope, event.doc) for m in arg.members if self.wanted(m.ifcond)
                 ]
-            else:
-                base_fields = [self.field(m, scope, arg.doc) for m in arg.members]
+            elif arg.branches is None:
+                base_fields = [
+                    self.field(m, scope, arg.doc) for m in arg.members if self.wanted(m.ifcond)
+                ]
         assert self.current is not None
         cls = PyClass(
             kind="event",
@@ -621,8 +677,12 @@ class _Builder(SchemaVisitor):
             features=[f.name for f in event.features],
         )
         if arg is not None and not arg.is_implicit():
-            cls.base_class = self.ref(arg, cls)
-            cls.bases = [cls.base_class, "_rt.Event"]
+            if arg.branches is not None:
+                # Union data: the event holds it whole, as decoding picks its class.
+                cls.wraps = self.ref(arg)
+            else:
+                cls.base_class = self.ref(arg, cls)
+                cls.bases = [cls.base_class, "_rt.Event"]
         self.add(cls)
         self.events.append((event.name, self.current.path, name))
 
@@ -656,7 +716,7 @@ class _Builder(SchemaVisitor):
         self.commands.append(
             PyCommand(
                 name=command.name,
-                method=naming.member_name(command.name),
+                method=self.methods.claim(naming.member_name(command.name)),
                 arg_class=arg_class,
                 unpack=unpack,
                 params=params,

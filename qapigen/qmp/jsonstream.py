@@ -31,8 +31,9 @@ the order QEMU's ``QDict`` iterates them (its hash order), not in insertion orde
 
 Where we differ from QEMU
 -------------------------
-Only in what QEMU does that is a hazard rather than a contract; every error QEMU
-reports is reported with the same text at the same point of the stream.
+Only where QEMU's behaviour is a hazard rather than a contract. Apart from the
+cut in point 1, every value and error comes out as QEMU's, with the same text, at
+the same point of the stream (checked against QEMU's own C code in the tests).
 
 1. **An unterminated value does not swallow the commands after it.** In QEMU an
    unbalanced ``{`` (``{"execute": "stop"`` and a newline, or ``{{...}``) makes
@@ -56,14 +57,15 @@ reports is reported with the same text at the same point of the stream.
    in object``; and a limit that only the ``{`` would have crossed is checked
    against the new value.
 
-2. **Time is linear and memory is bounded by the value being read.** QEMU queues
-   every token of an unfinished value (up to 2^21 tokens, 64 MiB) and parses
-   them once it balances; it also reads its socket a byte at a time, which is
-   why 10 MiB took 33 s. We scan runs of bytes with regular expressions (a
-   10 MiB string is a handful of steps, however it is split into reads) and parse
-   each token as it arrives, keeping only the partial value; once a value is
-   known to be an error we keep nothing but its bracket counts. The limits are
-   QEMU's, so what is accepted and rejected is unchanged.
+2. **Time is linear, memory bounded.** QEMU queues every token of an unfinished
+   value (up to 2^21 tokens, 64 MiB) and parses them once it balances; its
+   monitor also reads a byte at a time (``monitor_can_read()`` returns 1), which
+   is why 10 MiB took 33 s. We scan runs of bytes with regular expressions (a
+   10 MiB string is a handful of steps, however it is split into reads; long
+   arrays of scalars are read a run of elements at a time) and parse each token
+   as it arrives, keeping only the partial value, which QEMU's limits bound;
+   once a value is known to be an error we keep nothing but its bracket counts.
+   The limits are QEMU's, so what is accepted and rejected is unchanged.
 
 QEMU's ``%`` interpolation (never enabled for QMP) is not supported.
 """
@@ -553,10 +555,11 @@ class JSONStreamReader:
                     end = m.end()
                     # A token QEMU would cut at the size limit takes the slow path.
                     if end - start <= max_size:
+                        kind = _GROUP_TOKEN[group]
                         after_newline = data[start - 1] == 0x0A if start else self._after_newline
-                        token(_GROUP_TOKEN[group], data[start:end], after_newline)
+                        token(kind, data[start:end], after_newline)
                         pos = end
-                        if group in (3, 6):  # "[" or ","
+                        if kind in (_LSQUARE, _COMMA):
                             pos = self._elements(data, pos)
                         continue
                     pos = start
@@ -858,7 +861,10 @@ _NEEDS_ESCAPE_RE: Final = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]').search
 
 
 def _quote(text: str) -> str:
-    if _NEEDS_ESCAPE_RE(text) is None:
+    # Printable ASCII without quote or backslash is the common case; these
+    # checks are much faster than the regular expression on long strings.
+    plain = text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+    if plain or _NEEDS_ESCAPE_RE(text) is None:
         return f'"{text}"'
     return f'"{text.translate(_ESCAPES)}"'
 

@@ -50,7 +50,9 @@ connection runs itself.
 The ``id`` is echoed as QEMU echoes it: parsed, then written again, so it comes
 back as QEMU's writer prints the value it parsed: an integer beyond 64 bits
 becomes a double (``18446744073709551616`` → ``1.8446744073709552e+19``), ``3.0``
-comes back as ``3``, object members in QEMU's order, strings re-escaped.
+comes back as ``3``, ``1e999`` as ``inf`` (not JSON, but what QEMU sends), object
+members in QEMU's order, strings re-escaped. We chose to reproduce this rather
+than echo the bytes received: clients of QEMU see exactly these ids.
 
 Where we differ from QEMU
 -------------------------
@@ -295,7 +297,11 @@ class ServerConnection:
         return len(self._unanswered)
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Read bytes from the client; return what they complete, in order."""
+        """Read bytes from the client; return what they complete, in order.
+
+        An incomplete message waits for more bytes. At the end of the stream
+        there is nothing to do: like QEMU, drop the connection and what it holds.
+        """
         events = self._events = []
         for item in self._reader.feed(data):
             if isinstance(item, JSONError):

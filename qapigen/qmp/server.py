@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -98,20 +99,42 @@ class QMPServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._introspection: list[Any] | None = None
+        #: Set once the handler can run no more commands (the emulator it stands
+        #: for has exited): later requests go unanswered, as QEMU, once it has
+        #: exited, answers none; replies already due are still sent.
+        self.halted = False
 
     # -- listening --------------------------------------------------------
 
     async def listen_unix(self, path: str, mode: int = 0o600) -> None:
-        """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600."""
-        if os.path.exists(path):
-            os.unlink(path)
+        """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
+
+        The socket appears at ``path`` only once it accepts connections (it is
+        bound under another name and renamed), so a client that waits for the
+        file to exist can connect at once.
+        """
+        staging = f"{path}.{os.getpid()}~"
+        if len(os.fsencode(staging)) > 107:  # beyond sun_path: bind in place
+            staging = path
+        if os.path.exists(staging):
+            os.unlink(staging)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Create the socket private from the start: no window where others could connect.
         old = os.umask(0o777 & ~mode)
         try:
-            server = await asyncio.start_unix_server(lambda r, w: self._serve(r, w, ("oob",)), path)
+            sock.bind(staging)
+        except BaseException:
+            sock.close()
+            raise
         finally:
             os.umask(old)
-        os.chmod(path, mode)
+        os.chmod(staging, mode)
+        sock.listen(100)
+        if staging != path:
+            os.replace(staging, path)
+        server = await asyncio.start_unix_server(
+            lambda r, w: self._serve(r, w, ("oob",)), sock=sock
+        )
         self._servers.append(server)
 
     async def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -172,7 +195,7 @@ class QMPServer:
                 if not data:
                     break
                 for item in conn.receive_data(data):
-                    if isinstance(item, Request):
+                    if isinstance(item, Request) and not self.halted:
                         self._run(client, item)
                     elif isinstance(item, CapabilitiesNegotiated):
                         pass  # events flow from now on; the core knows

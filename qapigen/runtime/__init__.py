@@ -42,7 +42,14 @@ from .codec import (
     list_of,
     warn_deprecated,
 )
-from .commands import Codec, CommandInfo, Dispatcher, call_deprecated, not_found
+from .commands import (
+    Codec,
+    CommandInfo,
+    Dispatcher,
+    call_deprecated,
+    not_found,
+    not_implemented,
+)
 from .errors import CommandNotImplemented, QMPError, WireError
 from .events import Event, event_message
 
@@ -91,5 +98,6 @@ __all__ = [
     "event_message",
     "list_of",
     "not_found",
+    "not_implemented",
     "warn_deprecated",
 ]

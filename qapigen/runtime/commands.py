@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .codec import JSONValue, Struct, warn_deprecated
 from .errors import CommandNotImplemented, QMPError, WireError
@@ -51,6 +51,15 @@ class CommandInfo:
         return "unstable" in self.features
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def not_implemented(method: F) -> F:
+    """Marks a ``Handler`` method as the default one, which no handler overrode."""
+    method.__qapi_not_implemented__ = True  # type: ignore[attr-defined]
+    return method
+
+
 def not_found(name: str) -> QMPError:
     return QMPError("CommandNotFound", f"The command {name} has not been found")
 
@@ -70,7 +79,10 @@ class Dispatcher:
         info = self.commands.get(name)
         if info is None:
             raise not_found(name)
-        method = getattr(self.handler, info.method)
+        method = getattr(self.handler, info.method, None)
+        # As in a QEMU built without the command: not found, whatever the arguments.
+        if method is None or getattr(method, "__qapi_not_implemented__", False):
+            raise not_found(name)
         args = {} if arguments is None else arguments
         try:
             if not info.gen:

@@ -41,6 +41,11 @@ class WireError(ValueError):
         """
         return cls(f"Parameter '%s' expects {what}", full=full)
 
+    @classmethod
+    def not_this_branch(cls, tag: str, obj: dict[str, object]) -> WireError:
+        """A union branch's class given another branch's tag value."""
+        return cls(f"Parameter '%s' does not accept value '{obj.get(tag)}'", full=False).inside(tag)
+
     def inside(self, name: str | int | None) -> WireError:
         """This error, as seen from the container holding ``name`` (None: the root)."""
         if name is not None:

@@ -26,9 +26,9 @@ def event_message(event: Event, timestamp: float | None = None) -> dict[str, JSO
     is left out for events that have none.  ``timestamp`` defaults to now.
     """
     now = time.time() if timestamp is None else timestamp
-    seconds = int(now)
+    seconds, microseconds = divmod(round(now * 1_000_000), 1_000_000)
     message: dict[str, JSONValue] = {
-        "timestamp": {"seconds": seconds, "microseconds": int((now - seconds) * 1_000_000)},
+        "timestamp": {"seconds": seconds, "microseconds": microseconds},
         "event": event.NAME,
     }
     if event.HAS_DATA:

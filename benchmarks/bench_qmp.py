@@ -1,0 +1,335 @@
+"""QMP speed: `qapigen vm` against real QEMU 10.0, same client, same run.
+
+Both are started with the same command line, QEMU's:
+
+    -machine none -display none -nodefaults -qmp unix:SOCK,server=on,wait=off
+
+(``qapigen vm`` takes QEMU's options), and measured by the same client, a
+minimal blocking one that writes JSON and reads lines (so that the numbers are
+the servers', not a client library's):
+
+* round trips per second of ``query-status``: one at a time (send, wait for
+  the reply), and pipelined in batches of 100 (send 100, read 100), median
+  over rounds that alternate between the two servers;
+* time from starting the process to receiving the greeting: the client
+  connects as soon as the socket accepts, median of N starts, alternating.
+
+Targets (issue 4): round trips at least 2x QEMU's; start to greeting at most
+2x QEMU's.  The oracle's anchor on this host (fact 32): 4,447/s one at a time,
+5,430/s pipelined, 22.9 ms to the greeting.
+
+Python and bytecode: this environment sets PYTHONDONTWRITEBYTECODE, so every
+start of ``qapigen vm`` would compile its modules from source, which an
+installed package never does (pip compiles them at install).  The program is
+therefore run with a bytecode cache outside the repository
+(PYTHONPYCACHEPREFIX, after one untimed start to fill it); ``--no-bytecode-cache``
+measures the start without one.
+
+``bench_panic.py`` and ``bench_fleet.py`` reuse the helpers here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+QEMU = "qemu-system-x86_64"
+MACHINE_NONE = ["-machine", "none", "-display", "none", "-nodefaults"]
+PYCACHE = Path(tempfile.gettempdir()) / "qapigen-bench-pycache"
+
+TARGET_RATE = 2.0  # ours / QEMU's, at least
+TARGET_START = 2.0  # ours / QEMU's, at most
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+def qapigen_vm(*args: str) -> list[str]:
+    """The command that starts ``qapigen vm`` with ``args``."""
+    return [sys.executable, "-m", "qapigen", "vm", *args]
+
+
+def unix(path: str) -> str:
+    return f"unix:{path},server=on,wait=off"
+
+
+def child_env(bytecode_cache: bool = True) -> dict[str, str]:
+    """The environment for ``qapigen vm`` (see the module's note on bytecode)."""
+    env = dict(os.environ)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+
+def qemu_binary() -> str:
+    path = shutil.which(QEMU)
+    if path is None:
+        sys.exit(f"{QEMU} is not installed (Debian: qemu-system-x86, 10.0 from bookworm-backports)")
+    return path
+
+
+def qemu_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()[0]
+
+
+def rss_kib(pid: int) -> int:
+    """The process's resident set (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """End a process this benchmark started (politely first)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- the client ---------------------------------------------------------------------------
+
+
+class QMP:
+    """A minimal blocking QMP client: JSON out, lines in (the same for every server)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.file = sock.makefile("rb")
+        self.greeting: Any = json.loads(self.file.readline())
+        #: Events received while waiting for replies, in order.
+        self.events: list[dict[str, Any]] = []
+
+    @classmethod
+    def connect(cls, path: str, timeout: float = 30.0) -> QMP:
+        """Connect as soon as the socket accepts (retrying until then); read the greeting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
+        sock.settimeout(timeout)
+        return cls(sock)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self) -> dict[str, Any] | None:
+        """The next message; None at the end of the stream."""
+        line = self.file.readline()
+        if not line:
+            return None
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def reply(self) -> dict[str, Any]:
+        """The next reply; events before it are kept in ``events``."""
+        while True:
+            message = self.read()
+            if message is None:
+                raise EOFError("the server closed the connection")
+            if "event" in message:
+                self.events.append(message)
+            else:
+                return message
+
+    def execute(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
+        request: dict[str, Any] = {"execute": name}
+        if arguments is not None:
+            request["arguments"] = arguments
+        self.send(json.dumps(request).encode())
+        reply = self.reply()
+        if "error" in reply:
+            raise RuntimeError(f"{name}: {reply['error']}")
+        return reply["return"]
+
+    def negotiate(self) -> None:
+        self.execute("qmp_capabilities")
+
+    def event(self, name: str) -> dict[str, Any]:
+        """Wait for event ``name`` (events kept earlier count)."""
+        while True:
+            for i, message in enumerate(self.events):
+                if message["event"] == name:
+                    del self.events[: i + 1]
+                    return message
+            message = self.read()
+            if message is None:
+                raise EOFError(f"the server closed the connection before {name}")
+            if "event" in message:
+                self.events.append(message)
+
+    def until_eof(self) -> None:
+        while self.read() is not None:
+            pass
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+QUERY_STATUS = b'{"execute": "query-status"}\n'
+
+
+def one_at_a_time(qmp: QMP, count: int) -> float:
+    """Round trips per second, each request sent after the previous reply."""
+    start = time.perf_counter()
+    for _ in range(count):
+        qmp.send(QUERY_STATUS)
+        qmp.reply()
+    return count / (time.perf_counter() - start)
+
+
+def pipelined(qmp: QMP, batches: int, batch: int = 100) -> float:
+    """Round trips per second, ``batch`` requests in one write, then their replies."""
+    data = QUERY_STATUS * batch
+    start = time.perf_counter()
+    for _ in range(batches):
+        qmp.send(data)
+        for _ in range(batch):
+            qmp.reply()
+    return batches * batch / (time.perf_counter() - start)
+
+
+def start_to_greeting(command: list[str], sock: str, env: dict[str, str]) -> float:
+    """Seconds from starting the process to holding its greeting; the process then quits."""
+    if os.path.exists(sock):
+        os.unlink(sock)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        qmp = QMP.connect(sock)
+        elapsed = time.perf_counter() - start
+        qmp.negotiate()
+        qmp.execute("quit")
+        qmp.until_eof()
+        qmp.close()
+        proc.wait(10)
+    finally:
+        stop(proc)
+    return elapsed
+
+
+def describe_times(times: list[float]) -> str:
+    return (
+        f"median {statistics.median(times) * 1e3:7.1f} ms"
+        f"  (min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f})"
+    )
+
+
+def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
+    env = child_env(not args.no_bytecode_cache)
+    names = ("qapigen vm", "QEMU")
+
+    def command(name: str, sock: str) -> list[str]:
+        options = [*MACHINE_NONE, "-qmp", unix(sock)]
+        return qapigen_vm(*options) if name == "qapigen vm" else [qemu, *options]
+
+    # Round trips: both servers up, measured in alternation.
+    procs, clients = [], {}
+    try:
+        for n, name in enumerate(names):
+            sock = os.path.join(folder, f"rt{n}.sock")
+            procs.append(
+                subprocess.Popen(command(name, sock), cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+            )
+            clients[name] = QMP.connect(sock)
+            clients[name].negotiate()
+            one_at_a_time(clients[name], 200)  # warm up
+        single: dict[str, list[float]] = {name: [] for name in names}
+        batched: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(args.rounds):
+            for name in names:
+                single[name].append(one_at_a_time(clients[name], args.count))
+                batched[name].append(pipelined(clients[name], args.count // 100))
+        for qmp in clients.values():
+            qmp.execute("quit")
+            qmp.until_eof()
+            qmp.close()
+    finally:
+        for proc in procs:
+            stop(proc)
+
+    # Start to greeting.
+    sock = os.path.join(folder, "start.sock")
+    for name in names:  # untimed: fills the bytecode cache, warms the page cache
+        start_to_greeting(command(name, sock), sock, env)
+    starts: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(args.starts):
+        for name in names:
+            starts[name].append(start_to_greeting(command(name, sock), sock, env))
+
+    print(f"QEMU: {qemu_version(qemu)}")
+    print(f"command line (both): {' '.join(MACHINE_NONE)} -qmp unix:SOCK,server=on,wait=off")
+    cache = "off (compiled at every start)" if args.no_bytecode_cache else f"in {PYCACHE}"
+    print(f"qapigen vm under {sys.executable}; bytecode cache {cache}")
+    print(
+        f"query-status round trips per second, median of {args.rounds} rounds "
+        f"of {args.count} (same minimal client):"
+    )
+    print(f"{'':24}{'qapigen vm':>12}{'QEMU':>12}{'ratio':>9}")
+    for label, rates in (("one at a time", single), ("pipelined, batches of 100", batched)):
+        ours, theirs = statistics.median(rates[names[0]]), statistics.median(rates[names[1]])
+        ratio = ours / theirs
+        verdict = "met" if ratio >= TARGET_RATE else "MISSED"
+        print(
+            f"{label:24}{ours:12,.0f}{theirs:12,.0f}{ratio:9.2f}"
+            f"   (target >= {TARGET_RATE:g}: {verdict})"
+        )
+    print(f"start to greeting, {args.starts} starts each, alternating:")
+    for name in names:
+        print(f"  {name:12} {describe_times(starts[name])}")
+    ratio = statistics.median(starts[names[0]]) / statistics.median(starts[names[1]])
+    verdict = "met" if ratio <= TARGET_START else "MISSED"
+    print(f"  ratio qapigen vm/QEMU: {ratio:.2f} (target <= {TARGET_START:g}: {verdict})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per server (default 5)")
+    parser.add_argument(
+        "--count", type=int, default=5000, help="round trips per round (default 5000)"
+    )
+    parser.add_argument("--starts", type=int, default=15, help="starts per program (default 15)")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="start qapigen vm without a bytecode cache (compiling every module at every start)",
+    )
+    args = parser.parse_args(argv)
+    qemu = qemu_binary()
+    with tempfile.TemporaryDirectory(prefix="qapigen-bench-") as folder:
+        measure(args, qemu, folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
