@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .. import naming
 from ..docs import Doc, Kind
@@ -464,6 +464,7 @@ class _Builder(SchemaVisitor):
         self.schema.visit(self)
         for pymod in self.modules.values():
             pymod.classes = _creation_order(pymod.classes)
+        _check_import_cycles(self.modules.values())
         modules = [m for m in self.modules.values() if m.classes or m.path != BUILTIN_MODULE_PY]
         subpackages = sorted(
             {
@@ -734,6 +735,34 @@ class _Builder(SchemaVisitor):
                 since=_since(command.doc),
             )
         )
+
+
+def _check_import_cycles(modules: Iterable[PyModule]) -> None:
+    """Refuse modules that need each other's classes to create their own.
+
+    Python cannot import two modules each of whose classes derive from the
+    other's (QEMU's C has no such order); such a schema is refused clearly
+    rather than generated into a package that fails to import.
+    """
+    needs = {m.path: set(m.early_imports) for m in modules}
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(path: str, trail: list[str]) -> None:
+        state[path] = 1
+        for other in sorted(needs.get(path, ())):
+            if state.get(other) == 1:
+                cycle = [*trail[trail.index(other) :], other] if other in trail else [path, other]
+                raise GenerateError(
+                    "schema modules take base types from each other, which Python cannot "
+                    f"import: {' -> '.join(cycle)}"
+                )
+            if other not in state:
+                visit(other, [*trail, other])
+        state[path] = 2
+
+    for path in sorted(needs):
+        if path not in state:
+            visit(path, [path])
 
 
 def _creation_order(classes: list[PyClass]) -> list[PyClass]:

@@ -162,6 +162,9 @@ def function(head: str, params: list[str], tail: str, indent: int) -> str:
     inner = f"{pad}    {', '.join(params)}"
     if len(inner) <= LINE_LENGTH:
         return f"{pad}{head}(\n{inner}\n{pad}){tail}"
+    if any(len(pad) + 5 + len(p) > LINE_LENGTH for p in params):
+        # A parameter too long for a line of its own: black's finer rules apply.
+        return statement(f"{head}({', '.join(params)}){tail} pass", indent).rsplit("\n", 1)[0]
     exploded = "".join(f"{pad}    {p},\n" for p in params)
     return f"{pad}{head}(\n{exploded}{pad}){tail}"
 
