@@ -403,7 +403,10 @@ class _DefinitionParser:
         prev_blank = False
         while True:
             line = reader.next_line()
-            if line is None or self.at_name.match(line) or self._starts_section(line):
+            if line is None:
+                return line
+            # A description starts with "@" (a cheap test before the regex).
+            if (line[:1] == "@" and self.at_name.match(line)) or self._starts_section(line):
                 return line
             if line != "" and _indent(line) < indent:
                 if prev_blank:

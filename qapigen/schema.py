@@ -998,6 +998,7 @@ class _Builder:
         self.modules: dict[str, Module] = {}
         self.features: dict[str, Feature] = {f: Feature(f, None) for f in SPECIAL_FEATURES}
         self.schema_dir = os.path.dirname(fname)
+        self._module_names: dict[str, str] = {}
         self._module(BUILTIN_MODULE)
         self._module(fname)
         self._predefine()
@@ -1005,9 +1006,12 @@ class _Builder:
     # -- entities -----------------------------------------------------
 
     def _module_name(self, fname: str) -> str:
-        if fname.startswith("./"):
-            return fname
-        return os.path.relpath(fname, self.schema_dir)
+        name = self._module_names.get(fname)
+        if name is None:
+            # relpath is slow, and every entity asks: once per file.
+            name = fname if fname.startswith("./") else os.path.relpath(fname, self.schema_dir)
+            self._module_names[fname] = name
+        return name
 
     def _module(self, fname: str) -> Module:
         name = self._module_name(fname)
