@@ -70,21 +70,42 @@ _ALTERNATE_QTYPE = {
 
 
 class Frozen:
-    """Refuses attribute assignment once :meth:`freeze` has been called."""
+    """Refuses attribute assignment once :meth:`freeze` has been called.
 
-    __slots__ = ("_frozen",)
-    _frozen: bool
+    Freezing turns the object into an instance of a twin of its class (same
+    name, same slots) whose ``__setattr__`` refuses: building the model pays
+    nothing for the guard, and the frozen model keeps it for good.
+    """
 
-    def __init__(self) -> None:
-        object.__setattr__(self, "_frozen", False)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if self._frozen:
-            raise AttributeError(f"the schema model is immutable ({type(self).__name__}.{name})")
-        object.__setattr__(self, name, value)
+    __slots__ = ()
 
     def freeze(self) -> None:
-        object.__setattr__(self, "_frozen", True)
+        object.__setattr__(self, "__class__", _frozen_class(type(self)))
+
+
+def _refuse(self: object, name: str, value: object) -> None:
+    raise AttributeError(f"the schema model is immutable ({type(self).__name__}.{name})")
+
+
+_FROZEN_TWINS: dict[type, type] = {}
+_TWIN_CLASSES: set[type] = set()
+
+
+def _frozen_class(cls: type) -> type:
+    twin = _FROZEN_TWINS.get(cls)
+    if twin is None:
+        if cls in _TWIN_CLASSES:  # already frozen
+            return cls
+        namespace = {
+            "__slots__": (),
+            "__setattr__": _refuse,
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+        }
+        twin = _FROZEN_TWINS[cls] = type(cls.__name__, (cls,), namespace)
+        _TWIN_CLASSES.add(twin)
+    return twin
 
 
 class IfCond:
