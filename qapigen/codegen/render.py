@@ -149,24 +149,33 @@ def _split_last_brackets(code: str, indent: int) -> str | None:
     return f"{pad}{head}\n{exploded}{pad}{tail}"
 
 
-def function(head: str, params: list[str], tail: str, indent: int) -> str:
-    """``head(params)tail``, a ``def`` line, split as black splits it.
+def _bracketed(head: str, items: list[str], tail: str, indent: int) -> str | None:
+    """``head(items)tail`` split as black splits a bracket pair, or None.
 
-    black splits a ``def`` at its parameter list: on a line of their own if
-    they fit, else one a line with a trailing comma.
+    On one line if it fits; else the items on a line of their own if they
+    fit; else one item a line with a trailing comma.  None when an item is
+    too long even for a line of its own (black's finer rules apply).
     """
     pad = " " * indent
-    one = f"{pad}{head}({', '.join(params)}){tail}"
+    joined = ", ".join(items)
+    one = f"{pad}{head}({joined}){tail}"
     if len(one) <= LINE_LENGTH:
         return one
-    inner = f"{pad}    {', '.join(params)}"
-    if len(inner) <= LINE_LENGTH:
-        return f"{pad}{head}(\n{inner}\n{pad}){tail}"
-    if any(len(pad) + 5 + len(p) > LINE_LENGTH for p in params):
-        # A parameter too long for a line of its own: black's finer rules apply.
-        return statement(f"{head}({', '.join(params)}){tail} pass", indent).rsplit("\n", 1)[0]
-    exploded = "".join(f"{pad}    {p},\n" for p in params)
+    if len(pad) + 4 + len(joined) <= LINE_LENGTH:
+        return f"{pad}{head}(\n{pad}    {joined}\n{pad}){tail}"
+    if any(len(pad) + 5 + len(item) > LINE_LENGTH for item in items):
+        return None
+    exploded = "".join(f"{pad}    {item},\n" for item in items)
     return f"{pad}{head}(\n{exploded}{pad}){tail}"
+
+
+def function(head: str, params: list[str], tail: str, indent: int) -> str:
+    """``head(params)tail``, a ``def`` or ``class`` line, split as black splits it."""
+    split = _bracketed(head, params, tail, indent)
+    if split is not None:
+        return split
+    # black needs a body to format a def; the body is dropped again.
+    return statement(f"{head}({', '.join(params)}){tail} pass", indent).rsplit("\n", 1)[0]
 
 
 def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = False) -> str:
@@ -174,17 +183,12 @@ def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = F
 
     ``tuple``: the argument is a tuple (``func`` empty).
     """
-    pad = " " * indent
     if tuple and len(args) == 1:
-        return f"{pad}{name}=({args[0]},),"
-    one = f"{pad}{name}={func}({', '.join(args)}),"
-    if len(one) <= LINE_LENGTH:
-        return one
-    inner = f"{pad}    {', '.join(args)}"
-    if len(inner) <= LINE_LENGTH:
-        return f"{pad}{name}={func}(\n{inner}\n{pad}),"
-    exploded = "".join(f"{pad}    {a},\n" for a in args)
-    return f"{pad}{name}={func}(\n{exploded}{pad}),"
+        return f"{' ' * indent}{name}=({args[0]},),"
+    split = _bracketed(f"{name}={func}", args, ",", indent)
+    if split is not None:
+        return split
+    return statement(f"{name}={func}({', '.join(args)}),", indent, fragment=True)
 
 
 def literal(head: str, items: list[str], tail: str, indent: int) -> str:
