@@ -33,7 +33,9 @@ own.
 Mapping
 -------
 Integer types carry their ranges (``int``/``int64``, ``int8`` ... ``uint64``,
-``size`` = ``uint64``); ``number`` is a JSON number (integers included, as
+``size`` = ``uint64``), as QEMU's input takes them: ``uint64`` and ``size``
+go from -2^63 to 2^64-1, since QEMU takes negative numbers for them and
+wraps them modulo 2^64; ``number`` is a JSON number (integers included, as
 QEMU accepts them); ``any`` accepts everything.  Enums are ``enum``s; structs
 are objects with ``properties``, ``required`` and ``additionalProperties:
 false``; a union adds one ``if``/``then`` per branch, keyed on the tag value
@@ -44,12 +46,12 @@ branches, which QEMU tells apart by JSON type alone.  Doc comments become
 carry ``"deprecated": true``.  Conditions are resolved against the
 ``--define`` symbols: what is conditional on anything else is left out.
 
-Where JSON Schema cannot say what QEMU does: ``1.0`` passes as an integer
-(QEMU rejects a number written with a fraction or exponent where it wants an
-integer); QEMU's input also takes negative numbers for ``uint64`` and
-``size`` and wraps them, which the declared range here rejects; the
-arguments of commands with ``'gen': false`` are left open, since QEMU
-passes them on unchecked.
+Where JSON Schema cannot say what QEMU does: a number written with a
+fraction or exponent whose value is integral (``1.0``, ``1e3``) passes as an
+integer, where QEMU rejects it (its parser makes it a double, and its input
+wants an integer), for members, array elements and alternate branches of
+integer types alike; the arguments of commands with ``'gen': false`` are left
+open, since QEMU passes them on unchecked.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ _INT_RANGES = {
     "uint8": (0, 2**8 - 1),
     "uint16": (0, 2**16 - 1),
     "uint32": (0, 2**32 - 1),
-    "uint64": (0, 2**64 - 1),
-    "size": (0, 2**64 - 1),
+    # QEMU takes negative numbers for these and wraps them modulo 2^64.
+    "uint64": (-(2**63), 2**64 - 1),
+    "size": (-(2**63), 2**64 - 1),
 }
 
 _SCALARS: dict[str, JSON] = {
@@ -210,11 +213,17 @@ class _Exporter:
     def builtin(typ: BuiltinType) -> JSON:
         if typ.name in _INT_RANGES:
             lo, hi = _INT_RANGES[typ.name]
+            description = f"An integer from {lo} to {hi}."
+            if hi == 2**64 - 1:
+                description = (
+                    f"An integer from 0 to {hi}; QEMU also takes {lo} to -1, "
+                    "which it wraps modulo 2^64."
+                )
             return {
                 "type": "integer",
                 "minimum": lo,
                 "maximum": hi,
-                "description": f"An integer from {lo} to {hi}.",
+                "description": description,
             }
         return dict(_SCALARS[typ.name])
 
