@@ -31,7 +31,6 @@ from typing import Any
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from .protocol import (
     COMMAND_NOT_FOUND,
-    CapabilitiesNegotiated,
     Request,
     ServerConnection,
 )
@@ -46,29 +45,57 @@ DEFAULT_VERSION = {"major": 10, "minor": 0, "micro": 2}
 _SERVER_COMMANDS = ("query-version", "query-commands", "query-qmp-schema")
 
 
-class _Client:
-    """One connected client: its protocol state and its stream."""
+class _Client(asyncio.Protocol):
+    """One connected client: its protocol state and its transport.
 
-    def __init__(self, conn: ServerConnection, writer: asyncio.StreamWriter) -> None:
-        self.conn = conn
-        self.writer = writer
+    Bytes are handled as they arrive (``data_received``), with no task and
+    no stream in between: one event-loop pass per request.
+    """
+
+    def __init__(self, server: QMPServer, capabilities: tuple[str, ...]) -> None:
+        self.server = server
+        self.conn = ServerConnection(
+            server.version, server.package_name, capabilities, commands=server._lookup
+        )
+        self.transport: asyncio.WriteTransport | None = None
         self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.transport = transport
+        self.server.clients.add(self)
+        self.flush()  # the greeting
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        server = self.server
+        for item in self.conn.receive_data(data):
+            # Once the machine has exited, QEMU is gone: nothing more is answered.
+            if isinstance(item, Request) and not server.halted:
+                server._run(self, item)
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # A client gone mid-message costs nothing else.
+        self.closed = True
+        self.server.clients.discard(self)
 
     def flush(self) -> None:
         """Hand what the protocol queued to the transport; drop a stalled client."""
-        if self.closed:
+        if self.closed or self.transport is None:
             return
         data = self.conn.data_to_send()
         if data:
-            self.writer.write(data)
-        transport = self.writer.transport
-        if transport.get_write_buffer_size() > MAX_PENDING_OUTPUT:
+            self.transport.write(data)
+        if self.transport.get_write_buffer_size() > MAX_PENDING_OUTPUT:
             self.close()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.writer.close()
+            if self.transport is not None:
+                self.transport.close()
 
 
 class QMPServer:
@@ -97,7 +124,6 @@ class QMPServer:
         self.clock = clock
         self.clients: set[_Client] = set()
         self._servers: list[asyncio.AbstractServer] = []
-        self._tasks: set[asyncio.Task[None]] = set()
         self._introspection: list[Any] | None = None
         #: Set once the handler can run no more commands (the emulator it stands
         #: for has exited): later requests go unanswered, as QEMU, once it has
@@ -132,15 +158,15 @@ class QMPServer:
         sock.listen(100)
         if staging != path:
             os.replace(staging, path)
-        server = await asyncio.start_unix_server(
-            lambda r, w: self._serve(r, w, ("oob",)), sock=sock
-        )
+        loop = asyncio.get_running_loop()
+        server = await loop.create_unix_server(lambda: _Client(self, ("oob",)), sock=sock)
         self._servers.append(server)
 
     async def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on TCP (loopback by default); returns the port."""
         # QEMU offers oob on a TCP monitor too when it has its own I/O thread.
-        server = await asyncio.start_server(lambda r, w: self._serve(r, w, ("oob",)), host, port)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Client(self, ("oob",)), host, port)
         self._servers.append(server)
         sockname = server.sockets[0].getsockname()
         return int(sockname[1])
@@ -152,9 +178,6 @@ class QMPServer:
         for client in list(self.clients):
             client.flush()
             client.close()
-        # Each client's task ends once its closed stream reads EOF.
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -172,39 +195,6 @@ class QMPServer:
 
     def _lookup(self, name: str) -> CommandInfo | None:
         return self.commands.get(name)
-
-    async def _serve(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        capabilities: tuple[str, ...],
-    ) -> None:
-        conn = ServerConnection(
-            self.version, self.package_name, capabilities, commands=self._lookup
-        )
-        client = _Client(conn, writer)
-        self.clients.add(client)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        try:
-            client.flush()  # the greeting
-            while not client.closed:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                for item in conn.receive_data(data):
-                    if isinstance(item, Request) and not self.halted:
-                        self._run(client, item)
-                    elif isinstance(item, CapabilitiesNegotiated):
-                        pass  # events flow from now on; the core knows
-                client.flush()
-        except ConnectionError:
-            pass  # a client gone mid-message costs nothing else
-        finally:
-            self.clients.discard(client)
-            client.close()
 
     def _run(self, client: _Client, request: Request) -> None:
         """Run a command and queue its reply (after any events it caused)."""
