@@ -83,9 +83,15 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
         # black needs a body to format a block's header; the body is dropped again.
         return statement(code + " pass", indent).rsplit("\n", 1)[0]
     if fragment:
-        # Format it as the only argument of a call, then take the call away.
-        wrapped = statement(f"f(\n{line}\n)", 0)
-        return "\n".join(wrapped.splitlines()[1:-1])
+        # Format it as the only argument of a call one level out, then take
+        # the call away again.
+        outer = " " * (indent - 4)
+        return "\n".join(_black(f"{outer}f(\n{line}\n{outer})", indent - 4).splitlines()[1:-1])
+    return _black(line, indent)
+
+
+def _black(text: str, indent: int) -> str:
+    """``text`` (indented by ``indent``) as black formats it, there."""
     import black  # only for the few long lines
     from black.mode import TargetVersion
 
@@ -93,7 +99,7 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
     depth = indent // 4
     wrapper = "".join("    " * i + "if x:\n" for i in range(depth))
     mode = black.Mode(target_versions={TargetVersion.PY311})
-    formatted = black.format_str(wrapper + line + "\n", mode=mode).splitlines()[depth:]
+    formatted = black.format_str(wrapper + text + "\n", mode=mode).splitlines()[depth:]
     while formatted and not formatted[0]:
         del formatted[0]
     return "\n".join(formatted)
@@ -188,7 +194,10 @@ def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = F
     split = _bracketed(f"{name}={func}", args, ",", indent)
     if split is not None:
         return split
-    return statement(f"{name}={func}({', '.join(args)}),", indent, fragment=True)
+    # An argument too long for any line: black leaves it whole, one a line.
+    pad = " " * indent
+    exploded = "".join(f"{pad}    {a},\n" for a in args)
+    return f"{pad}{name}={func}(\n{exploded}{pad}),"
 
 
 def literal(head: str, items: list[str], tail: str, indent: int) -> str:
