@@ -46,6 +46,8 @@ _KEYS: dict[str, tuple[list[str], list[str]]] = {
 _VALID_NAME = re.compile(r"(__[a-z0-9.-]+_)?(x-)?([a-z][a-z0-9_-]*)$", re.IGNORECASE)
 _CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$")
 _IF_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_UPPER = re.compile(r"[A-Z]")
+_LOWER_OR_DASH = re.compile(r"[a-z-]")
 
 
 def check_exprs(exprs: list[Expression], *, legacy: bool = False) -> None:
@@ -73,7 +75,7 @@ def _stem(name: str, info: SourceInfo, source: str) -> str:
 
 
 def _check_upper(name: str, info: SourceInfo, source: str) -> None:
-    if re.search(r"[a-z-]", _stem(name, info, source)):
+    if _LOWER_OR_DASH.search(_stem(name, info, source)):
         raise QAPISemError(info, f"name of {source} must not use lowercase or '-'")
 
 
@@ -85,7 +87,7 @@ def _check_lower(
     permit_underscore: bool = False,
 ) -> None:
     stem = _stem(name, info, source)
-    if (not permit_upper and re.search(r"[A-Z]", stem)) or (not permit_underscore and "_" in stem):
+    if (not permit_upper and _UPPER.search(stem)) or (not permit_underscore and "_" in stem):
         raise QAPISemError(info, f"name of {source} must not use uppercase or '_'")
 
 

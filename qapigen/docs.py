@@ -401,27 +401,34 @@ class _DefinitionParser:
         # section (its "previous line blank" flag is set by any line); the
         # same leniency keeps the diagnostics identical.
         prev_blank = False
+        # This loop reads most of a schema's doc lines: calls are kept out of it.
+        section = doc.all_sections[-1]
+        next_line = reader.next_line
+        at_name = self.at_name.match
+        legacy = self.legacy
         while True:
-            line = reader.next_line()
+            line = next_line()
             if line is None:
                 return line
             # A description starts with "@" (a cheap test before the regex).
-            if (line[:1] == "@" and self.at_name.match(line)) or self._starts_section(line):
+            if (line[:1] == "@" and at_name(line)) or (legacy and self._starts_section(line)):
                 return line
-            if line != "" and _indent(line) < indent:
+            if line and len(line) - len(line.lstrip()) < indent:
                 if prev_blank:
                     return line
                 raise reader.error(f"unexpected de-indent (expected at least {indent} spaces)")
-            doc.append_line(line)
+            section.text += line + "\n"
             prev_blank = True
 
     def _paragraph(self) -> str | None:
-        reader = self.reader
+        next_line = self.reader.next_line
+        section = self.doc.all_sections[-1]
+        legacy = self.legacy
         while True:
-            line = reader.next_line()
-            if line is None or line == "" or self._starts_section(line):
+            line = next_line()
+            if not line or (legacy and self._starts_section(line)):
                 return line
-            self.doc.append_line(line)
+            section.text += line + "\n"
 
 
 class _OldParser:

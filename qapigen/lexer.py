@@ -76,39 +76,49 @@ class Lexer:
     def tokens(self) -> list[Token]:
         """Every token, comments included, ending with ``EOF`` or ``BAD``."""
         src = self.src
-        end = len(src)
         scan = _SCAN.match
-        line = self._first_info.line
-        pos = 0
         out: list[Token] = []
         append = out.append
-        while True:
-            m = scan(src, pos)
-            if m is None:
-                start = _BLANKS.match(src, pos)
-                assert start is not None
-                pos = start.end()
-                append((BAD, self._bad_token(pos), pos, line))
-                return out
-            new_pos = m.end()
-            kind = m.lastindex
-            if kind == 1:  # newline
-                if new_pos == end:
-                    append((EOF, None, new_pos - 1, line))
-                    return out
-                line += 1
-            elif kind == 3:
-                append((src[new_pos - 1], None, new_pos - 1, line))
-            elif kind == 4:
-                text = m.group(4)
-                if "\\" in text:
-                    text = text.replace("\\\\", "\\")
-                append((STRING, text, m.start(4) - 1, line))
-            elif kind == 2:
-                append((COMMENT, m.group(2), m.start(2), line))
-            else:
-                append((BOOL, kind == 5, new_pos - (4 if kind == 5 else 5), line))
-            pos = new_pos
+        line = self._first_info.line
+        pos = 0  # where the current line starts
+        # Line by line: most lines are comments or blank, and need no regex.
+        for text in src.split("\n")[:-1]:
+            stripped = text.lstrip()
+            if stripped:
+                p = pos + len(text) - len(stripped)
+                if stripped[0] == "#":
+                    append((COMMENT, stripped, p, line))
+                else:
+                    while True:
+                        m = scan(src, p)
+                        if m is None:
+                            start = _BLANKS.match(src, p)
+                            assert start is not None
+                            p = start.end()
+                            append((BAD, self._bad_token(p), p, line))
+                            return out
+                        kind = m.lastindex
+                        if kind == 1:  # the end of the line
+                            break
+                        new_p = m.end()
+                        if kind == 3:
+                            append((src[new_p - 1], None, new_p - 1, line))
+                        elif kind == 4:
+                            value = m.group(4)
+                            if "\\" in value:
+                                value = value.replace("\\\\", "\\")
+                            append((STRING, value, m.start(4) - 1, line))
+                        elif kind == 2:
+                            append((COMMENT, m.group(2), m.start(2), line))
+                            break
+                        else:
+                            append((BOOL, kind == 5, new_p - (4 if kind == 5 else 5), line))
+                        p = new_p
+            pos += len(text) + 1
+            line += 1
+        # The end: at the final newline, on the last line (as QEMU reports it).
+        append((EOF, None, len(src) - 1, line - 1))
+        return out
 
     def _bad_token(self, pos: int) -> str:
         """The error message for text at ``pos`` that is not a token."""
