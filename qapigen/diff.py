@@ -72,6 +72,7 @@ from typing import Literal, TypeVar
 
 from .errors import QAPIError
 from .schema import (
+    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -246,19 +247,8 @@ def cond_text(cond: IfCond) -> str:
 
 # -- the comparison -------------------------------------------------------
 
-# Integer types by range; int is int64 and size is uint64 on the wire.
-_INT_RANGES = {
-    "int": (-(2**63), 2**63 - 1),
-    "int8": (-(2**7), 2**7 - 1),
-    "int16": (-(2**15), 2**15 - 1),
-    "int32": (-(2**31), 2**31 - 1),
-    "int64": (-(2**63), 2**63 - 1),
-    "uint8": (0, 2**8 - 1),
-    "uint16": (0, 2**16 - 1),
-    "uint32": (0, 2**32 - 1),
-    "uint64": (0, 2**64 - 1),
-    "size": (0, 2**64 - 1),
-}
+# Integer types compare by range (INTEGER_RANGES): int is int64, size is uint64.
+_INT_RANGES = INTEGER_RANGES
 
 
 def _int_range(name: str, direction: str) -> tuple[int, int]:

@@ -55,6 +55,21 @@ BUILTIN_TYPES = (
     ("null", "null"),
 )
 
+#: The values of each integer built-in type: (least, greatest).  (On input,
+#: QEMU also takes negative numbers for uint64 and size, wrapping them.)
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "int": (-(2**63), 2**63 - 1),
+    "int8": (-(2**7), 2**7 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint8": (0, 2**8 - 1),
+    "uint16": (0, 2**16 - 1),
+    "uint32": (0, 2**32 - 1),
+    "uint64": (0, 2**64 - 1),
+    "size": (0, 2**64 - 1),
+}
+
 QTYPE_VALUES = ("none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool")
 
 # What an alternate's branch type looks like on the wire, by JSON type.

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from qapigen import load_schema
 from qapigen import runtime as rt
 from qapigen.schema import (
+    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -59,19 +60,8 @@ UNKNOWN_VALUE = "x-qapigen-unknown-value"
 
 # -- the strategy builder ------------------------------------------------------------
 
-_INT_RANGES = {
-    "int": (-(2**63), 2**63 - 1),
-    "int64": (-(2**63), 2**63 - 1),
-    "int8": (-(2**7), 2**7 - 1),
-    "int16": (-(2**15), 2**15 - 1),
-    "int32": (-(2**31), 2**31 - 1),
-    "uint8": (0, 2**8 - 1),
-    "uint16": (0, 2**16 - 1),
-    "uint32": (0, 2**32 - 1),
-    # Canonical values only: negative ones wrap (test_uint64_and_size_wrap).
-    "uint64": (0, 2**64 - 1),
-    "size": (0, 2**64 - 1),
-}
+# Canonical values only: negative uint64/size ones wrap (test_uint64_and_size_wrap).
+_INT_RANGES = INTEGER_RANGES
 
 _FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 

@@ -73,6 +73,7 @@ from qapigen.jsonschema_export import (
     standalone,
 )
 from qapigen.schema import (
+    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -105,18 +106,7 @@ SETTINGS = settings(
 UNKNOWN_MEMBER = "x-qapigen-unknown-member"
 UNKNOWN_VALUE = "x-qapigen-unknown-value"
 
-INT_RANGES = {
-    "int": (-(2**63), 2**63 - 1),
-    "int64": (-(2**63), 2**63 - 1),
-    "int8": (-(2**7), 2**7 - 1),
-    "int16": (-(2**15), 2**15 - 1),
-    "int32": (-(2**31), 2**31 - 1),
-    "uint8": (0, 2**8 - 1),
-    "uint16": (0, 2**16 - 1),
-    "uint32": (0, 2**32 - 1),
-    "uint64": (0, 2**64 - 1),
-    "size": (0, 2**64 - 1),
-}
+INT_RANGES = INTEGER_RANGES
 
 KINDS = ("null", "bool", "int", "float", "str", "list", "dict")
 
