@@ -85,6 +85,7 @@ from .schema import (
     ObjectType,
     Schema,
     Type,
+    accepted_range,
     load_schema,
 )
 
@@ -247,21 +248,11 @@ def cond_text(cond: IfCond) -> str:
 
 # -- the comparison -------------------------------------------------------
 
-# Integer types compare by range (INTEGER_RANGES): int is int64, size is uint64.
-_INT_RANGES = INTEGER_RANGES
 
-
+# Integer types compare by range: int is int64, size is uint64.
 def _int_range(name: str, direction: str) -> tuple[int, int]:
-    """The integers accepted (input) or sent (output) for an integer type.
-
-    QEMU's input visitor takes any int64 for uint64 and size too, and
-    wraps negative ones (for backward compatibility), so in arguments
-    those two reach down to -2**63.
-    """
-    lo, hi = _INT_RANGES[name]
-    if direction == _IN and name in ("uint64", "size"):
-        lo = -(2**63)
-    return lo, hi
+    """The integers accepted (input) or sent (output) for an integer type."""
+    return accepted_range(name) if direction == _IN else INTEGER_RANGES[name]
 
 
 # The JSON type by which an alternate picks its branch.
@@ -280,7 +271,7 @@ _JSON_CLASS = {
 def _shape(t: Type) -> str:
     """What kind of JSON a type is: a built-in's kind, or its meta."""
     if isinstance(t, BuiltinType):
-        return "int" if t.name in _INT_RANGES else t.name
+        return "int" if t.name in INTEGER_RANGES else t.name
     if isinstance(t, EnumType):
         return "enum"
     if isinstance(t, ArrayType):

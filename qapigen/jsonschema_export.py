@@ -63,6 +63,7 @@ from typing import Any
 
 from .errors import QAPIError
 from .schema import (
+    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -75,6 +76,7 @@ from .schema import (
     ObjectType,
     Schema,
     Type,
+    accepted_range,
 )
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -83,20 +85,6 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BUNDLE_FILE = "qapi.schema.json"
 
 JSON = dict[str, Any]
-
-_INT_RANGES = {
-    "int": (-(2**63), 2**63 - 1),
-    "int8": (-(2**7), 2**7 - 1),
-    "int16": (-(2**15), 2**15 - 1),
-    "int32": (-(2**31), 2**31 - 1),
-    "int64": (-(2**63), 2**63 - 1),
-    "uint8": (0, 2**8 - 1),
-    "uint16": (0, 2**16 - 1),
-    "uint32": (0, 2**32 - 1),
-    # QEMU takes negative numbers for these and wraps them modulo 2^64.
-    "uint64": (-(2**63), 2**64 - 1),
-    "size": (-(2**63), 2**64 - 1),
-}
 
 _SCALARS: dict[str, JSON] = {
     "number": {"type": "number", "description": "A JSON number (integers too)."},
@@ -211,8 +199,8 @@ class _Exporter:
 
     @staticmethod
     def builtin(typ: BuiltinType) -> JSON:
-        if typ.name in _INT_RANGES:
-            lo, hi = _INT_RANGES[typ.name]
+        if typ.name in INTEGER_RANGES:
+            lo, hi = accepted_range(typ.name)
             description = f"An integer from {lo} to {hi}."
             if hi == 2**64 - 1:
                 description = (

@@ -70,6 +70,18 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "size": (0, 2**64 - 1),
 }
 
+
+def accepted_range(name: str) -> tuple[int, int]:
+    """The integers QEMU's input takes for integer type ``name``.
+
+    Its input visitor takes any int64 for ``uint64`` and ``size`` too and
+    wraps negative ones modulo 2**64 (for backward compatibility), so those
+    two reach down to -2**63.
+    """
+    lo, hi = INTEGER_RANGES[name]
+    return (-(2**63) if hi == 2**64 - 1 else lo), hi
+
+
 QTYPE_VALUES = ("none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool")
 
 # What an alternate's branch type looks like on the wire, by JSON type.

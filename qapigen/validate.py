@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from .runtime import codec
 from .runtime.errors import WireError
 from .schema import (
     AlternateType,
@@ -30,19 +31,6 @@ from .schema import (
     Schema,
     Type,
 )
-
-_INT_RANGES = {
-    "int": (-(1 << 63), 1 << 63, None),
-    "int64": (-(1 << 63), 1 << 63, None),
-    "int8": (-(1 << 7), 1 << 7, "int8_t"),
-    "int16": (-(1 << 15), 1 << 15, "int16_t"),
-    "int32": (-(1 << 31), 1 << 31, "int32_t"),
-    "uint8": (0, 1 << 8, "uint8_t"),
-    "uint16": (0, 1 << 16, "uint16_t"),
-    "uint32": (0, 1 << 32, "uint32_t"),
-    "uint64": (0, 1 << 64, None),
-    "size": (0, 1 << 64, None),
-}
 
 _JSON_QTYPE = {
     str: "qstring",
@@ -284,33 +272,12 @@ def _match(pending: list[tuple[object, str]], reply: dict[str, Any]) -> str | No
 
 def _check_builtin(name: str, value: object) -> WireError | None:
     """QEMU's error for ``value`` as a built-in type, or None."""
-    if name == "str":
-        return None if type(value) is str else WireError.wrong_type("string")
-    if name == "bool":
-        return None if type(value) is bool else WireError.wrong_type("boolean")
-    if name == "number":
-        ok = type(value) in (int, float)
-        return None if ok else WireError.wrong_type("number")
-    if name == "null":
-        return None if value is None else WireError.wrong_type("null")
-    if name == "any":
-        return None
-    low, end, c_type = _INT_RANGES[name]
-    if type(value) is not int:
-        return (
-            WireError.bad_value("uint64", full=True)
-            if low == 0
-            else WireError.wrong_type("integer")
-        )
-    if low == 0:
-        # QEMU's uint64 input takes any 64-bit integer; negatives wrap around.
-        if not -(1 << 63) <= value < (1 << 64):
-            return WireError.bad_value("uint64", full=True)
-        value %= 1 << 64
-    elif not -(1 << 63) <= value < (1 << 63):
-        return WireError.wrong_type("integer")
-    if c_type is not None and not low <= value < end:
-        return WireError.bad_value(c_type, full=False)
+    # The generated bindings' decoder of the type (``d_int8`` ...) states the rule.
+    decode = getattr(codec, f"d_{name}")
+    try:
+        decode(value, None, True)
+    except WireError as err:
+        return err
     return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .. import naming
 from ..docs import Doc, Kind
@@ -826,6 +826,3 @@ def _implicit_doc(typ: ObjectType) -> str:
         what = {"arg": "The arguments of", "base": "The common members of", "wrapper": "A branch"}
         return f"{what.get(role, 'Part of')} {owner}."
     return f"The struct {name}."
-
-
-Hook = Callable[[PyPackage], None]

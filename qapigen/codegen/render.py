@@ -223,15 +223,7 @@ def signature(command: PyCommand) -> str:
         params = ["self", "arguments: dict[str, _rt.JSONValue]"]
         ret = "_rt.JSONValue"
     else:
-        params = ["self"]
-        if command.unpack:
-            if command.params:
-                params.append("*")
-            for f in command.params:
-                default = f" = {f.absent}" if f.optional else ""
-                params.append(f"{f.name}: {f.annotation}{default}")
-        elif command.arg_class:
-            params.append(f"arguments: {command.arg_class}")
+        params = ["self", *_argument_params(command)]
         ret = command.ret_annotation or "None"
     return function(f"def {command.method}", params, f" -> {ret}:", 4)
 
@@ -260,9 +252,14 @@ def type_info(cls: PyClass) -> str:
 
 def _client_params(command: PyCommand) -> tuple[list[str], str]:
     """The parameters of a client method (after ``self``) and its return type."""
-    params: list[str] = []
     if not command.gen:
         return ["arguments: dict[str, _t.Any]"], "_t.Any"
+    return _argument_params(command), command.ret_annotation or "None"
+
+
+def _argument_params(command: PyCommand) -> list[str]:
+    """A command's arguments as parameters: its members keyword-only, or one object."""
+    params: list[str] = []
     if command.unpack:
         if command.params:
             params.append("*")
@@ -271,7 +268,7 @@ def _client_params(command: PyCommand) -> tuple[list[str], str]:
             params.append(f"{f.name}: {f.annotation}{default}")
     elif command.arg_class:
         params.append(f"arguments: {command.arg_class}")
-    return params, command.ret_annotation or "None"
+    return params
 
 
 def client_signature(command: PyCommand, is_async: bool) -> str:

@@ -232,7 +232,6 @@ class Struct:
 
     @classmethod
     def _decode(cls: type[S], obj: object, strict: bool) -> S:
-        # decode_struct, written out: this is the hot path.
         if type(obj) is not dict:
             raise WireError.wrong_type("object")
         # A union: the tag picks the branch class (which may be a union again).
@@ -344,18 +343,6 @@ class _Missing:
 
 #: What ``dict.get`` gives for a member that is not there, in generated decoders.
 MISSING = _Missing()
-
-
-def decode_struct(cls: type[S], obj: object, strict: bool) -> S:
-    """Decode a struct's members (the algorithm behind ``Struct._decode``)."""
-    if type(obj) is not dict:
-        raise WireError.wrong_type("object")
-    self = cls.__new__(cls)
-    found = self._decode_fields(obj, strict)
-    self._unknown = None
-    if found != len(obj):
-        self._extra(obj, strict)
-    return self
 
 
 def list_of(element: Decoder[T]) -> Decoder[list[T]]:
