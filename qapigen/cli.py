@@ -8,10 +8,8 @@ whose 1 means that the schemas differ).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
 
 from .errors import QAPIError
@@ -19,6 +17,8 @@ from .errors import QAPIError
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+
     from .schema import Schema
 
 DEFAULT_SCHEMA = os.path.join("schemas", "qapi-schema.json")
@@ -34,6 +34,8 @@ def _add_schema_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse  # here: `qapigen vm` starts without it
+
     parser = argparse.ArgumentParser(
         prog="qapigen",
         description="QEMU's QAPI schema language: check, generate, validate; QMP, and a "
@@ -206,6 +208,8 @@ def _load(path: str, legacy: bool) -> Schema:
 
 def summary(schema: Schema) -> str:
     """A short account of what a schema defines."""
+    from collections import Counter
+
     from .schema import AlternateType, Command, EnumType, Event, ObjectType
 
     counts: Counter[str] = Counter()

@@ -26,7 +26,6 @@ once either way.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -154,34 +153,34 @@ def _parse(
     return config, monitors, pidfile, count, qmp_dir
 
 
-async def _run(
+def _serve(
     config: object, monitors: list[tuple[str, object, str]], count: int, qmp_dir: str | None
 ) -> int:
+    """Serve the machines until they have all exited, or a signal ends them; the exit status."""
     import qapigen_qmp
 
     from . import __version__
     from .machine import Machine, MachineConfig
-    from .qmp.server import QMPServer
+    from .qmp.selector_server import Loop, SelectorServer
 
     assert isinstance(config, MachineConfig)
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[int] = loop.create_future()
-    servers: list[QMPServer] = []
+    loop = Loop()
+    servers: list[SelectorServer] = []
     machines: list[Machine] = []
-
     alive = count
-    closing: set[asyncio.Task[None]] = set()
+    status = 0
 
     def exit_handler(server_index: int) -> Callable[[int], None]:
-        def exited(status: int) -> None:
+        def exited(code: int) -> None:
             # Reply first: the exit takes effect once the current command is answered.
             def finish() -> None:
-                nonlocal alive
+                nonlocal alive, status
                 alive -= 1
                 if count > 1:
-                    closing.add(loop.create_task(servers[server_index].close()))
-                if (alive == 0 or count == 1) and not done.done():
-                    done.set_result(status)
+                    servers[server_index].close()
+                if alive == 0 or count == 1:
+                    status = code
+                    loop.stop()
 
             # No later command runs: QEMU is on its way out.
             servers[server_index].halted = True
@@ -189,47 +188,50 @@ async def _run(
 
         return exited
 
-    for n in range(count):
-        machine = Machine(config, on_exit=exit_handler(n))
-        server = QMPServer(qapigen_qmp, machine, package_name=f"qapigen {__version__}")
-        machine.subscribe(server.broadcast)
-        addresses = list(monitors)
-        if qmp_dir is not None:
-            path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
-            addresses.append(("unix", path, f"--qmp-dir {qmp_dir}"))
-        for kind, address, location in addresses:
-            try:
-                if kind == "unix":
-                    assert isinstance(address, str)
-                    await server.listen_unix(address)
-                else:
-                    assert isinstance(address, tuple)
-                    await server.listen_tcp(*address)
-            except OSError as err:  # QEMU's words for it
-                why = os.strerror(err.errno) if err.errno else str(err)
-                if kind == "unix":
-                    raise UsageError(
-                        location, f"Failed to bind socket to {address}: {why}"
-                    ) from None
-                raise UsageError(location, f"Failed to find an available port: {why}") from None
-        servers.append(server)
-        machines.append(machine)
-
     def on_signal(signum: int) -> None:
+        nonlocal status
         print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
         for machine in machines:
             if not machine.exited:
                 machine.host_signal()
-        if not done.done():
-            done.set_result(0)
+        status = 0
+        loop.stop()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
     try:
-        status = await done
+        for n in range(count):
+            machine = Machine(config, on_exit=exit_handler(n))
+            server = SelectorServer(
+                qapigen_qmp, machine, loop, package_name=f"qapigen {__version__}"
+            )
+            machine.subscribe(server.broadcast)
+            servers.append(server)
+            machines.append(machine)
+            addresses = list(monitors)
+            if qmp_dir is not None:
+                path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
+                addresses.append(("unix", path, f"--qmp-dir {qmp_dir}"))
+            for kind, address, location in addresses:
+                try:
+                    if kind == "unix":
+                        assert isinstance(address, str)
+                        server.listen_unix(address)
+                    else:
+                        assert isinstance(address, tuple)
+                        server.listen_tcp(*address)
+                except OSError as err:  # QEMU's words for it
+                    why = os.strerror(err.errno) if err.errno else str(err)
+                    if kind == "unix":
+                        raise UsageError(
+                            location, f"Failed to bind socket to {address}: {why}"
+                        ) from None
+                    raise UsageError(location, f"Failed to find an available port: {why}") from None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal)
+        loop.run()
     finally:
         for server in servers:
-            await server.close()
+            server.close()
+        loop.close()
     return status
 
 
@@ -253,7 +255,7 @@ def main(argv: Sequence[str]) -> int:
             )
             return 1
     try:
-        return asyncio.run(_run(config, monitors, count, qmp_dir))
+        return _serve(config, monitors, count, qmp_dir)
     except UsageError as err:  # a monitor that cannot listen
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class q_empty(_rt.Struct):
     """The struct q_empty."""
 

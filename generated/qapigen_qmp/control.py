@@ -4,17 +4,28 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class QmpCapabilitiesArguments(_rt.Struct):
     """The arguments of qmp_capabilities."""
 
-    enable: list[QMPCapability] | None = None
+    __slots__ = ("enable",)
+
+    enable: list[QMPCapability] | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("enable",)
+
+    def __init__(
+        self,
+        *,
+        enable: list[QMPCapability] | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.enable = enable
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"enable"})
 
@@ -53,7 +64,6 @@ _QMPCapability_VALUES = _t.cast(
 )
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class VersionTriple(_rt.Struct):
     """A version number made of three parts.
 
@@ -65,9 +75,26 @@ class VersionTriple(_rt.Struct):
     Since: 2.4
     """
 
+    __slots__ = ("major", "minor", "micro")
+
     major: int
     minor: int
     micro: int
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("major", "minor", "micro")
+
+    def __init__(
+        self,
+        *,
+        major: int,
+        minor: int,
+        micro: int,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.major = major
+        self.minor = minor
+        self.micro = micro
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"major", "minor", "micro"})
 
@@ -102,7 +129,6 @@ class VersionTriple(_rt.Struct):
         out["micro"] = self.micro
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class VersionInfo(_rt.Struct):
     """Identifies the release of the server.
 
@@ -117,8 +143,23 @@ class VersionInfo(_rt.Struct):
     Since: 0.14
     """
 
+    __slots__ = ("qemu", "package")
+
     qemu: VersionTriple
     package: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("qemu", "package")
+
+    def __init__(
+        self,
+        *,
+        qemu: VersionTriple,
+        package: str,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.qemu = qemu
+        self.package = package
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"qemu", "package"})
 
@@ -143,7 +184,6 @@ class VersionInfo(_rt.Struct):
         out["package"] = self.package
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class CommandInfo(_rt.Struct):
     """Describes one command the server understands.
 
@@ -153,7 +193,17 @@ class CommandInfo(_rt.Struct):
     Since: 0.14
     """
 
+    __slots__ = ("name",)
+
     name: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name",)
+
+    def __init__(
+        self, *, name: str, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.name = name
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name"})
 

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestRegisterValue(_rt.Struct):
     """One byte the guest read from a device register or I/O port.
 
@@ -18,7 +16,17 @@ class GuestRegisterValue(_rt.Struct):
         value: the byte read
     """
 
+    __slots__ = ("value_",)
+
     value_: int
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value_",)
+
+    def __init__(
+        self, *, value_: int, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.value_ = value_
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value"})
 
@@ -37,12 +45,26 @@ class GuestRegisterValue(_rt.Struct):
         out["value"] = self.value_
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class XGuestPvpanicWriteArguments(_rt.Struct):
     """The arguments of x-guest-pvpanic-write."""
 
+    __slots__ = ("value_", "device")
+
     value_: int
-    device: str | None = None
+    device: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value_", "device")
+
+    def __init__(
+        self,
+        *,
+        value_: int,
+        device: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.value_ = value_
+        self.device = device
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value", "device"})
 
@@ -72,11 +94,23 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
             out["device"] = self.device
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class XGuestPvpanicReadArguments(_rt.Struct):
     """The arguments of x-guest-pvpanic-read."""
 
-    device: str | None = None
+    __slots__ = ("device",)
+
+    device: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("device",)
+
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.device = device
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"device"})
 
@@ -98,12 +132,26 @@ class XGuestPvpanicReadArguments(_rt.Struct):
             out["device"] = self.device
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class XGuestIoWriteArguments(_rt.Struct):
     """The arguments of x-guest-io-write."""
 
+    __slots__ = ("port", "value_")
+
     port: int
     value_: int
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port", "value_")
+
+    def __init__(
+        self,
+        *,
+        port: int,
+        value_: int,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.port = port
+        self.value_ = value_
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port", "value"})
 
@@ -130,11 +178,20 @@ class XGuestIoWriteArguments(_rt.Struct):
         out["value"] = self.value_
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class XGuestIoReadArguments(_rt.Struct):
     """The arguments of x-guest-io-read."""
 
+    __slots__ = ("port",)
+
     port: int
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port",)
+
+    def __init__(
+        self, *, port: int, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.port = port
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port"})
 

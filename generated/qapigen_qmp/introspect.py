@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
@@ -40,13 +39,29 @@ _SchemaMetaType_VALUES = _t.cast(
 )
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoBase(_rt.Struct):
     """The common members of SchemaInfo."""
 
+    __slots__ = ("name", "meta_type", "features")
+
     name: str
     meta_type: SchemaMetaType
-    features: list[str] | None = None
+    features: list[str] | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "meta_type", "features")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        meta_type: SchemaMetaType,
+        features: list[str] | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = meta_type
+        self.features = features
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features"}
@@ -83,7 +98,6 @@ class SchemaInfoBase(_rt.Struct):
             out["features"] = list(self.features)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo(SchemaInfoBase):
     """One entry of the reply to @query-qmp-schema.  Which further members
     are present depends on @meta-type.
@@ -108,7 +122,6 @@ class SchemaInfo(SchemaInfoBase):
     _TAG: _t.ClassVar[str] = "meta-type"
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_builtin(SchemaInfo):
     """SchemaInfo with meta-type 'builtin'.
 
@@ -120,8 +133,30 @@ class SchemaInfo_builtin(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.BUILTIN, init=False)
+    __slots__ = ("json_type",)
+
     json_type: JSONType
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "name",
+        "meta_type",
+        "features",
+        "json_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        json_type: JSONType,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.BUILTIN
+        self.features = features
+        self.json_type = json_type
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "json-type"}
@@ -147,7 +182,6 @@ class SchemaInfo_builtin(SchemaInfo):
         out["json-type"] = self.json_type.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_enum(SchemaInfo):
     """SchemaInfo with meta-type 'enum'.
 
@@ -167,16 +201,39 @@ class SchemaInfo_enum(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.ENUM, init=False)
+    __slots__ = ("members", "values")
+
     members: list[SchemaInfoEnumMember]
     values: list[str]
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "name",
+        "meta_type",
+        "features",
+        "members",
+        "values",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        members: list[SchemaInfoEnumMember],
+        values: list[str],
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.ENUM
+        self.features = features
+        self.members = members
+        self.values = values
+        self._unknown = _unknown
+        _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members", "values"}
     )
-
-    def __post_init__(self) -> None:
-        _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -204,7 +261,6 @@ class SchemaInfo_enum(SchemaInfo):
         out["values"] = list(self.values)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_array(SchemaInfo):
     """SchemaInfo with meta-type 'array'.
 
@@ -217,8 +273,30 @@ class SchemaInfo_array(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.ARRAY, init=False)
+    __slots__ = ("element_type",)
+
     element_type: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "name",
+        "meta_type",
+        "features",
+        "element_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        element_type: str,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.ARRAY
+        self.features = features
+        self.element_type = element_type
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "element-type"}
@@ -244,7 +322,6 @@ class SchemaInfo_array(SchemaInfo):
         out["element-type"] = self.element_type
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_object_(SchemaInfo):
     """SchemaInfo with meta-type 'object'.
 
@@ -262,10 +339,38 @@ class SchemaInfo_object_(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.OBJECT, init=False)
+    __slots__ = ("members", "tag", "variants")
+
     members: list[SchemaInfoObjectMember]
-    tag: str | None = None
-    variants: list[SchemaInfoObjectVariant] | None = None
+    tag: str | None
+    variants: list[SchemaInfoObjectVariant] | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "name",
+        "meta_type",
+        "features",
+        "members",
+        "tag",
+        "variants",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        members: list[SchemaInfoObjectMember],
+        tag: str | None = None,
+        variants: list[SchemaInfoObjectVariant] | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.OBJECT
+        self.features = features
+        self.members = members
+        self.tag = tag
+        self.variants = variants
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members", "tag", "variants"}
@@ -312,7 +417,6 @@ class SchemaInfo_object_(SchemaInfo):
             out["variants"] = [e.to_wire() for e in self.variants]
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_alternate(SchemaInfo):
     """SchemaInfo with meta-type 'alternate'.
 
@@ -326,8 +430,25 @@ class SchemaInfo_alternate(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.ALTERNATE, init=False)
+    __slots__ = ("members",)
+
     members: list[SchemaInfoAlternateMember]
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "meta_type", "features", "members")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        members: list[SchemaInfoAlternateMember],
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.ALTERNATE
+        self.features = features
+        self.members = members
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members"}
@@ -353,7 +474,6 @@ class SchemaInfo_alternate(SchemaInfo):
         out["members"] = [e.to_wire() for e in self.members]
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_command(SchemaInfo):
     """SchemaInfo with meta-type 'command'.
 
@@ -370,10 +490,38 @@ class SchemaInfo_command(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.COMMAND, init=False)
+    __slots__ = ("arg_type", "ret_type", "allow_oob")
+
     arg_type: str
     ret_type: str
-    allow_oob: bool | None = None
+    allow_oob: bool | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "name",
+        "meta_type",
+        "features",
+        "arg_type",
+        "ret_type",
+        "allow_oob",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        arg_type: str,
+        ret_type: str,
+        allow_oob: bool | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.COMMAND
+        self.features = features
+        self.arg_type = arg_type
+        self.ret_type = ret_type
+        self.allow_oob = allow_oob
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "arg-type", "ret-type", "allow-oob"}
@@ -418,7 +566,6 @@ class SchemaInfo_command(SchemaInfo):
             out["allow-oob"] = self.allow_oob
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfo_event(SchemaInfo):
     """SchemaInfo with meta-type 'event'.
 
@@ -432,8 +579,30 @@ class SchemaInfo_event(SchemaInfo):
     Since: 2.5
     """
 
-    meta_type: SchemaMetaType = _dc.field(default=SchemaMetaType.EVENT, init=False)
+    __slots__ = ("arg_type",)
+
     arg_type: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "name",
+        "meta_type",
+        "features",
+        "arg_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        arg_type: str,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.meta_type = SchemaMetaType.EVENT
+        self.features = features
+        self.arg_type = arg_type
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "arg-type"}
@@ -459,7 +628,6 @@ class SchemaInfo_event(SchemaInfo):
         out["arg-type"] = self.arg_type
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoBuiltin(_rt.Struct):
     """What introspection adds for a built-in type.
 
@@ -469,7 +637,17 @@ class SchemaInfoBuiltin(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("json_type",)
+
     json_type: JSONType
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("json_type",)
+
+    def __init__(
+        self, *, json_type: JSONType, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.json_type = json_type
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"json-type"})
 
@@ -519,7 +697,6 @@ class JSONType(_rt.Enum):
 _JSONType_VALUES = _t.cast(dict[str, JSONType], JSONType._value2member_map_)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoEnum(_rt.Struct):
     """What introspection adds for an enumeration type.
 
@@ -537,13 +714,26 @@ class SchemaInfoEnum(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("members", "values")
+
     members: list[SchemaInfoEnumMember]
     values: list[str]
 
-    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "values"})
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "values")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        members: list[SchemaInfoEnumMember],
+        values: list[str],
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.members = members
+        self.values = values
+        self._unknown = _unknown
         _rt.warn_deprecated("member 'values' of SchemaInfoEnum")
+
+    _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "values"})
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = 0
@@ -566,7 +756,6 @@ class SchemaInfoEnum(_rt.Struct):
         out["values"] = list(self.values)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoEnumMember(_rt.Struct):
     """A single value of an enumeration type.
 
@@ -577,8 +766,23 @@ class SchemaInfoEnumMember(_rt.Struct):
     Since: 6.2
     """
 
+    __slots__ = ("name", "features")
+
     name: str
-    features: list[str] | None = None
+    features: list[str] | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "features")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: list[str] | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.features = features
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name", "features"})
 
@@ -605,7 +809,6 @@ class SchemaInfoEnumMember(_rt.Struct):
             out["features"] = list(self.features)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoArray(_rt.Struct):
     """What introspection adds for an array type.
 
@@ -616,7 +819,17 @@ class SchemaInfoArray(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("element_type",)
+
     element_type: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("element_type",)
+
+    def __init__(
+        self, *, element_type: str, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.element_type = element_type
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"element-type"})
 
@@ -635,7 +848,6 @@ class SchemaInfoArray(_rt.Struct):
         out["element-type"] = self.element_type
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoObject(_rt.Struct):
     """What introspection adds for an object type.
 
@@ -651,9 +863,26 @@ class SchemaInfoObject(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("members", "tag", "variants")
+
     members: list[SchemaInfoObjectMember]
-    tag: str | None = None
-    variants: list[SchemaInfoObjectVariant] | None = None
+    tag: str | None
+    variants: list[SchemaInfoObjectVariant] | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "tag", "variants")
+
+    def __init__(
+        self,
+        *,
+        members: list[SchemaInfoObjectMember],
+        tag: str | None = None,
+        variants: list[SchemaInfoObjectVariant] | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.members = members
+        self.tag = tag
+        self.variants = variants
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "tag", "variants"})
 
@@ -693,7 +922,6 @@ class SchemaInfoObject(_rt.Struct):
             out["variants"] = [e.to_wire() for e in self.variants]
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoObjectMember(_rt.Struct):
     """A single member of an object type.
 
@@ -712,10 +940,29 @@ class SchemaInfoObjectMember(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("name", "type_", "default", "features")
+
     name: str
     type_: str
-    default: _rt.JSONValue | _rt.Absent = _rt.ABSENT
-    features: list[str] | None = None
+    default: _rt.JSONValue | _rt.Absent
+    features: list[str] | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "type_", "default", "features")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        type_: str,
+        default: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
+        features: list[str] | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.name = name
+        self.type_ = type_
+        self.default = default
+        self.features = features
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "type", "default", "features"}
@@ -760,7 +1007,6 @@ class SchemaInfoObjectMember(_rt.Struct):
             out["features"] = list(self.features)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoObjectVariant(_rt.Struct):
     """The extra members an object has for one value of its tag.
 
@@ -772,8 +1018,23 @@ class SchemaInfoObjectVariant(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("case_", "type_")
+
     case_: str
     type_: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("case_", "type_")
+
+    def __init__(
+        self,
+        *,
+        case_: str,
+        type_: str,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.case_ = case_
+        self.type_ = type_
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"case", "type"})
 
@@ -800,7 +1061,6 @@ class SchemaInfoObjectVariant(_rt.Struct):
         out["type"] = self.type_
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoAlternate(_rt.Struct):
     """What introspection adds for an alternate type.
 
@@ -812,7 +1072,20 @@ class SchemaInfoAlternate(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("members",)
+
     members: list[SchemaInfoAlternateMember]
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members",)
+
+    def __init__(
+        self,
+        *,
+        members: list[SchemaInfoAlternateMember],
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.members = members
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members"})
 
@@ -831,7 +1104,6 @@ class SchemaInfoAlternate(_rt.Struct):
         out["members"] = [e.to_wire() for e in self.members]
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoAlternateMember(_rt.Struct):
     """One of the types an alternate accepts.
 
@@ -841,7 +1113,17 @@ class SchemaInfoAlternateMember(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("type_",)
+
     type_: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
+
+    def __init__(
+        self, *, type_: str, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.type_ = type_
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
@@ -860,7 +1142,6 @@ class SchemaInfoAlternateMember(_rt.Struct):
         out["type"] = self.type_
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoCommand(_rt.Struct):
     """What introspection adds for a command.
 
@@ -875,9 +1156,26 @@ class SchemaInfoCommand(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("arg_type", "ret_type", "allow_oob")
+
     arg_type: str
     ret_type: str
-    allow_oob: bool | None = None
+    allow_oob: bool | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type", "ret_type", "allow_oob")
+
+    def __init__(
+        self,
+        *,
+        arg_type: str,
+        ret_type: str,
+        allow_oob: bool | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.arg_type = arg_type
+        self.ret_type = ret_type
+        self.allow_oob = allow_oob
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"arg-type", "ret-type", "allow-oob"}
@@ -917,7 +1215,6 @@ class SchemaInfoCommand(_rt.Struct):
             out["allow-oob"] = self.allow_oob
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SchemaInfoEvent(_rt.Struct):
     """What introspection adds for an event.
 
@@ -929,7 +1226,17 @@ class SchemaInfoEvent(_rt.Struct):
     Since: 2.5
     """
 
+    __slots__ = ("arg_type",)
+
     arg_type: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type",)
+
+    def __init__(
+        self, *, arg_type: str, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.arg_type = arg_type
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"arg-type"})
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
@@ -112,7 +111,6 @@ _ShutdownCause_VALUES = _t.cast(
 )
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class StatusInfo(_rt.Struct):
     """A snapshot of the machine's run state.
 
@@ -123,8 +121,23 @@ class StatusInfo(_rt.Struct):
     Since: 0.14
     """
 
+    __slots__ = ("running", "status")
+
     running: bool
     status: RunState
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("running", "status")
+
+    def __init__(
+        self,
+        *,
+        running: bool,
+        status: RunState,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.running = running
+        self.status = status
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"running", "status"})
 
@@ -151,7 +164,6 @@ class StatusInfo(_rt.Struct):
         out["status"] = self.status.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ShutdownEvent(_rt.Event):
     """Sent when the machine has shut down and the emulator is going to
     exit.
@@ -174,8 +186,23 @@ class ShutdownEvent(_rt.Event):
              "timestamp": { "seconds": 1700000400, "microseconds": 31337 } }
     """
 
+    __slots__ = ("guest", "reason")
+
     guest: bool
     reason: ShutdownCause
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("guest", "reason")
+
+    def __init__(
+        self,
+        *,
+        guest: bool,
+        reason: ShutdownCause,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.guest = guest
+        self.reason = reason
+        self._unknown = _unknown
 
     NAME: _t.ClassVar[str] = "SHUTDOWN"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -205,7 +232,6 @@ class ShutdownEvent(_rt.Event):
         out["reason"] = self.reason.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class PowerdownEvent(_rt.Event):
     """Sent when a power-down request (for instance an ACPI power button
     press) has been raised for the guest.
@@ -222,7 +248,6 @@ class PowerdownEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ResetEvent(_rt.Event):
     """Sent when the machine has been reset.
 
@@ -241,8 +266,23 @@ class ResetEvent(_rt.Event):
              "timestamp": { "seconds": 1700000500, "microseconds": 777 } }
     """
 
+    __slots__ = ("guest", "reason")
+
     guest: bool
     reason: ShutdownCause
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("guest", "reason")
+
+    def __init__(
+        self,
+        *,
+        guest: bool,
+        reason: ShutdownCause,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.guest = guest
+        self.reason = reason
+        self._unknown = _unknown
 
     NAME: _t.ClassVar[str] = "RESET"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -272,7 +312,6 @@ class ResetEvent(_rt.Event):
         out["reason"] = self.reason.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class StopEvent(_rt.Event):
     """Sent when the guest's virtual CPUs have been halted.
 
@@ -288,7 +327,6 @@ class StopEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ResumeEvent(_rt.Event):
     """Sent when the guest's virtual CPUs start executing again.
 
@@ -304,7 +342,6 @@ class ResumeEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SuspendEvent(_rt.Event):
     """Sent when the guest goes to sleep while keeping its memory
     contents, e.g. ACPI S3 ("standby").
@@ -321,7 +358,6 @@ class SuspendEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SuspendDiskEvent(_rt.Event):
     """Sent when the guest goes to sleep after writing its memory contents
     to disk, e.g. ACPI S4 ("hibernate").
@@ -341,7 +377,6 @@ class SuspendDiskEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class WakeupEvent(_rt.Event):
     """Sent when a sleeping guest has woken up and executes again.
 
@@ -357,7 +392,6 @@ class WakeupEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class WatchdogEvent(_rt.Event):
     """Sent when a watchdog device's timer ran out.
 
@@ -377,7 +411,20 @@ class WatchdogEvent(_rt.Event):
              "timestamp": { "seconds": 1700000800, "microseconds": 61 } }
     """
 
+    __slots__ = ("action",)
+
     action: WatchdogAction
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action",)
+
+    def __init__(
+        self,
+        *,
+        action: WatchdogAction,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.action = action
+        self._unknown = _unknown
 
     NAME: _t.ClassVar[str] = "WATCHDOG"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -490,11 +537,23 @@ class PanicAction(_rt.Enum):
 _PanicAction_VALUES = _t.cast(dict[str, PanicAction], PanicAction._value2member_map_)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class WatchdogSetActionArguments(_rt.Struct):
     """The arguments of watchdog-set-action."""
 
+    __slots__ = ("action",)
+
     action: WatchdogAction
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action",)
+
+    def __init__(
+        self,
+        *,
+        action: WatchdogAction,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.action = action
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
@@ -513,14 +572,32 @@ class WatchdogSetActionArguments(_rt.Struct):
         out["action"] = self.action.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class SetActionArguments(_rt.Struct):
     """The arguments of set-action."""
 
-    reboot: RebootAction | None = None
-    shutdown: ShutdownAction | None = None
-    panic: PanicAction | None = None
-    watchdog: WatchdogAction | None = None
+    __slots__ = ("reboot", "shutdown", "panic", "watchdog")
+
+    reboot: RebootAction | None
+    shutdown: ShutdownAction | None
+    panic: PanicAction | None
+    watchdog: WatchdogAction | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("reboot", "shutdown", "panic", "watchdog")
+
+    def __init__(
+        self,
+        *,
+        reboot: RebootAction | None = None,
+        shutdown: ShutdownAction | None = None,
+        panic: PanicAction | None = None,
+        watchdog: WatchdogAction | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.reboot = reboot
+        self.shutdown = shutdown
+        self.panic = panic
+        self.watchdog = watchdog
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"reboot", "shutdown", "panic", "watchdog"}
@@ -577,7 +654,6 @@ class SetActionArguments(_rt.Struct):
             out["watchdog"] = self.watchdog.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanickedEvent(_rt.Event):
     """Sent when the guest operating system reports a panic.
 
@@ -598,8 +674,23 @@ class GuestPanickedEvent(_rt.Event):
              "timestamp": { "seconds": 1700000900, "microseconds": 250 } }
     """
 
+    __slots__ = ("action", "info")
+
     action: GuestPanicAction
-    info: GuestPanicInformation | None = None
+    info: GuestPanicInformation | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action", "info")
+
+    def __init__(
+        self,
+        *,
+        action: GuestPanicAction,
+        info: GuestPanicInformation | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.action = action
+        self.info = info
+        self._unknown = _unknown
 
     NAME: _t.ClassVar[str] = "GUEST_PANICKED"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -629,7 +720,6 @@ class GuestPanickedEvent(_rt.Event):
             out["info"] = self.info.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestCrashloadedEvent(_rt.Event):
     """Sent when the guest operating system reports that it has panicked
     and loaded a crash kernel to handle it.
@@ -647,8 +737,23 @@ class GuestCrashloadedEvent(_rt.Event):
              "timestamp": { "seconds": 1700000950, "microseconds": 12 } }
     """
 
+    __slots__ = ("action", "info")
+
     action: GuestPanicAction
-    info: GuestPanicInformation | None = None
+    info: GuestPanicInformation | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action", "info")
+
+    def __init__(
+        self,
+        *,
+        action: GuestPanicAction,
+        info: GuestPanicInformation | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.action = action
+        self.info = info
+        self._unknown = _unknown
 
     NAME: _t.ClassVar[str] = "GUEST_CRASHLOADED"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -678,7 +783,6 @@ class GuestCrashloadedEvent(_rt.Event):
             out["info"] = self.info.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPvshutdownEvent(_rt.Event):
     """Sent when the guest asks to be shut down through the pvpanic
     device.
@@ -735,11 +839,23 @@ _GuestPanicInformationType_VALUES = _t.cast(
 )
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformationBase(_rt.Struct):
     """The common members of GuestPanicInformation."""
 
+    __slots__ = ("type_",)
+
     type_: GuestPanicInformationType
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
+
+    def __init__(
+        self,
+        *,
+        type_: GuestPanicInformationType,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.type_ = type_
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
@@ -758,7 +874,6 @@ class GuestPanicInformationBase(_rt.Struct):
         out["type"] = self.type_.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformation(GuestPanicInformationBase):
     """Details a guest supplied about a panic.  Which members are present
     depends on the kind of details.
@@ -774,7 +889,6 @@ class GuestPanicInformation(GuestPanicInformationBase):
     _TAG: _t.ClassVar[str] = "type"
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformation_hyper_v(GuestPanicInformation):
     """GuestPanicInformation with type 'hyper-v'.
 
@@ -798,14 +912,40 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
     Since: 2.9
     """
 
-    type_: GuestPanicInformationType = _dc.field(
-        default=GuestPanicInformationType.HYPER_V, init=False
-    )
+    __slots__ = ("arg1", "arg2", "arg3", "arg4", "arg5")
+
     arg1: int
     arg2: int
     arg3: int
     arg4: int
     arg5: int
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "type_",
+        "arg1",
+        "arg2",
+        "arg3",
+        "arg4",
+        "arg5",
+    )
+
+    def __init__(
+        self,
+        *,
+        arg1: int,
+        arg2: int,
+        arg3: int,
+        arg4: int,
+        arg5: int,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.type_ = GuestPanicInformationType.HYPER_V
+        self.arg1 = arg1
+        self.arg2 = arg2
+        self.arg3 = arg3
+        self.arg4 = arg4
+        self.arg5 = arg5
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"type", "arg1", "arg2", "arg3", "arg4", "arg5"}
@@ -863,7 +1003,6 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
         out["arg5"] = self.arg5
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformation_s390(GuestPanicInformation):
     """GuestPanicInformation with type 's390'.
 
@@ -879,13 +1018,36 @@ class GuestPanicInformation_s390(GuestPanicInformation):
     Since: 2.12
     """
 
-    type_: GuestPanicInformationType = _dc.field(
-        default=GuestPanicInformationType.S390, init=False
-    )
+    __slots__ = ("core", "psw_mask", "psw_addr", "reason")
+
     core: int
     psw_mask: int
     psw_addr: int
     reason: S390CrashReason
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "type_",
+        "core",
+        "psw_mask",
+        "psw_addr",
+        "reason",
+    )
+
+    def __init__(
+        self,
+        *,
+        core: int,
+        psw_mask: int,
+        psw_addr: int,
+        reason: S390CrashReason,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.type_ = GuestPanicInformationType.S390
+        self.core = core
+        self.psw_mask = psw_mask
+        self.psw_addr = psw_addr
+        self.reason = reason
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"type", "core", "psw-mask", "psw-addr", "reason"}
@@ -935,7 +1097,6 @@ class GuestPanicInformation_s390(GuestPanicInformation):
         out["reason"] = self.reason.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformationHyperV(_rt.Struct):
     """Panic details a guest passes through the Hyper-V crash registers.
     Their meaning is up to the guest operating system.
@@ -957,11 +1118,32 @@ class GuestPanicInformationHyperV(_rt.Struct):
     Since: 2.9
     """
 
+    __slots__ = ("arg1", "arg2", "arg3", "arg4", "arg5")
+
     arg1: int
     arg2: int
     arg3: int
     arg4: int
     arg5: int
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg1", "arg2", "arg3", "arg4", "arg5")
+
+    def __init__(
+        self,
+        *,
+        arg1: int,
+        arg2: int,
+        arg3: int,
+        arg4: int,
+        arg5: int,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.arg1 = arg1
+        self.arg2 = arg2
+        self.arg3 = arg3
+        self.arg4 = arg4
+        self.arg5 = arg5
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"arg1", "arg2", "arg3", "arg4", "arg5"}
@@ -1044,7 +1226,6 @@ _S390CrashReason_VALUES = _t.cast(
 )
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class GuestPanicInformationS390(_rt.Struct):
     """Panic details of an s390 guest, taken from the program status word
     (PSW) of the crashed CPU.
@@ -1058,10 +1239,29 @@ class GuestPanicInformationS390(_rt.Struct):
     Since: 2.12
     """
 
+    __slots__ = ("core", "psw_mask", "psw_addr", "reason")
+
     core: int
     psw_mask: int
     psw_addr: int
     reason: S390CrashReason
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("core", "psw_mask", "psw_addr", "reason")
+
+    def __init__(
+        self,
+        *,
+        core: int,
+        psw_mask: int,
+        psw_addr: int,
+        reason: S390CrashReason,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.core = core
+        self.psw_mask = psw_mask
+        self.psw_addr = psw_addr
+        self.reason = reason
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"core", "psw-mask", "psw-addr", "reason"}

@@ -140,6 +140,13 @@ class PyClass:
         return self.base_fields + self.fields
 
     @property
+    def members(self) -> list[PyField]:
+        """Every field once, in order; a field the class redefines (a branch's
+        fixed tag) keeps its base's place."""
+        by_name = {f.name: f for f in self.all_fields}
+        return list(by_name.values())
+
+    @property
     def wire_names(self) -> list[str]:
         return list(dict.fromkeys(f.wire for f in self.all_fields))
 

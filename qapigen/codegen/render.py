@@ -184,6 +184,33 @@ def function(head: str, params: list[str], tail: str, indent: int) -> str:
     return statement(f"{head}({', '.join(params)}){tail} pass", indent).rsplit("\n", 1)[0]
 
 
+def literal_tuple(head: str, items: list[str], indent: int) -> str:
+    """``head(items)``: a tuple literal ending a statement, as black writes it
+    (on one line if it fits, else one item a line with a trailing comma)."""
+    pad = " " * indent
+    one = f"{pad}{head}({items[0]},)" if len(items) == 1 else f"{pad}{head}({', '.join(items)})"
+    if len(one) <= LINE_LENGTH:
+        return one
+    exploded = "".join(f"{pad}    {item},\n" for item in items)
+    return f"{pad}{head}(\n{exploded}{pad})"
+
+
+def init_def(cls: PyClass) -> str:
+    """The ``def __init__`` line(s) of a struct, union branch or event class.
+
+    Every member is a keyword parameter (optional ones default to their absent
+    value); a branch's tag is fixed, not a parameter.
+    """
+    params = ["self", "*"]
+    if cls.wraps:
+        params.append(f"data: {cls.wraps}")
+    for f in cls.members:
+        if not f.fixed:
+            params.append(f"{f.name}: {f.annotation}" + (f" = {f.absent}" if f.optional else ""))
+    params.append("_unknown: dict[str, _rt.JSONValue] | None = None")
+    return function("def __init__", params, " -> None:", 4)
+
+
 def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = False) -> str:
     """``name=func(args),`` as one argument of an exploded call, split as black does.
 
@@ -335,6 +362,8 @@ def _environment() -> Any:
         docstring=docstring,
         statement=statement,
         literal=literal,
+        literal_tuple=literal_tuple,
+        init_def=init_def,
         signature=signature,
         function=function,
         call_arg=call_arg,

@@ -857,14 +857,12 @@ class _Escapes(dict[int, str]):
 _ESCAPES: Final = _Escapes(
     {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 )
-_NEEDS_ESCAPE_RE: Final = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]').search
 
 
 def _quote(text: str) -> str:
-    # Printable ASCII without quote or backslash is the common case; these
-    # checks are much faster than the regular expression on long strings.
-    plain = text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
-    if plain or _NEEDS_ESCAPE_RE(text) is None:
+    # Printable ASCII without quote or backslash is written as it is; anything
+    # else (control characters, DEL, non-ASCII, quote, backslash) is escaped.
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return f'"{text}"'
     return f'"{text.translate(_ESCAPES)}"'
 

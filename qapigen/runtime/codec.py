@@ -9,13 +9,15 @@ QEMU may send: unknown members and unknown enum values.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import warnings
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias, TypeVar
 
 from .errors import WireError
+
+if TYPE_CHECKING:
+    import dataclasses
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 
@@ -133,9 +135,12 @@ def d_list(element: Decoder[T], v: object, name: str | int | None, strict: bool)
         raise err.inside(name) from None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class TypeInfo:
-    """What the schema says of a generated type, beyond its wire format."""
+class TypeInfo(NamedTuple):
+    """What the schema says of a generated type, beyond its wire format.
+
+    (A named tuple, not a dataclass: it is created for every generated type
+    at import, where dataclasses are slow to create.)
+    """
 
     #: The schema's name for the type.
     name: str
@@ -203,19 +208,105 @@ class Enum(enum.Enum):
 S = TypeVar("S", bound="Struct")
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
+class _FieldTable:
+    """``__dataclass_fields__`` of generated classes, built on first use.
+
+    Generated structs, events and alternates are plain slotted classes with
+    generated ``__init__`` methods: having ``dataclasses`` create them would
+    triple a bindings package's import time.  They remain dataclasses to
+    :func:`dataclasses.fields`, ``replace``, ``asdict`` and ``is_dataclass``,
+    which find this table: the fields a ``@dataclass(slots=True,
+    kw_only=True)`` of the same members would have (``_unknown`` first, not in
+    the repr; a union branch's fixed tag not in ``__init__``).
+    """
+
+    def __get__(self, obj: object, cls: type) -> dict[str, Any]:
+        table = _field_tables.get(cls)
+        if table is None:
+            table = _field_tables[cls] = _build_field_table(cls)
+        return table
+
+
+_field_tables: dict[type, dict[str, Any]] = {}
+
+
+def _build_field_table(cls: type) -> dict[str, Any]:
+    import dataclasses
+    import inspect
+
+    annotations: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        annotations.update(inspect.get_annotations(klass))
+    params = inspect.signature(cls).parameters
+    specs: list[tuple[str, Any, Any]] = []
+    for name in ("_unknown", *cls._FIELDS) if issubclass(cls, Struct) else cls._FIELDS:  # type: ignore[attr-defined]
+        param = params.get(name)
+        if param is None:  # not initialised by __init__: a branch's tag
+            spec = dataclasses.field(init=False)
+        elif param.default is param.empty:
+            spec = dataclasses.field(kw_only=param.kind is param.KEYWORD_ONLY)
+        else:
+            spec = dataclasses.field(
+                default=param.default,
+                kw_only=param.kind is param.KEYWORD_ONLY,
+                repr=name != "_unknown",
+            )
+        specs.append((name, annotations.get(name, "object"), spec))
+    # A dataclass of the same fields, whose table is what dataclasses expects.
+    shadow = dataclasses.make_dataclass(cls.__name__, specs)
+    return {f.name: f for f in dataclasses.fields(shadow)}
+
+
+def _record_repr(self: Any) -> str:
+    """As a dataclass writes itself."""
+    items = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+    return f"{type(self).__qualname__}({items})"
+
+
 class Struct:
-    """Base of generated structs, unions, argument and event types."""
+    """Base of generated structs, unions, argument and event types.
+
+    Generated classes are slotted and take their members as keywords; they
+    compare and print as dataclasses do (see :class:`_FieldTable`).
+    """
+
+    __slots__ = ("_unknown",)
 
     #: Members this schema does not know, kept by lenient decoding.
-    _unknown: dict[str, JSONValue] | None = dataclasses.field(default=None, repr=False)
+    _unknown: dict[str, JSONValue] | None
 
+    # The Python names of the members, the base's first.
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
     # The wire names of the members, the base's included.
     _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
     QAPI_INFO: ClassVar[TypeInfo]
     # A union's tag member, and its branch classes by tag value (None: not a union).
     _TAG: ClassVar[str] = ""
     _BRANCHES: ClassVar[dict[str, type[Struct]] | None] = None
+
+    if TYPE_CHECKING:
+        # What makes a class a dataclass, to type checkers.
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    else:
+        __dataclass_fields__ = _FieldTable()
+
+    def __init__(self, *, _unknown: dict[str, JSONValue] | None = None) -> None:
+        self._unknown = _unknown
+
+    __repr__ = _record_repr
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        # Tuples, as dataclasses compare: identical values are equal (NaN too).
+        names = self._FIELDS
+        return (self._unknown, *(getattr(self, n) for n in names)) == (
+            other._unknown,
+            *(getattr(other, n) for n in names),
+        )
+
+    # Mutable, and equal by value: not hashable (as a dataclass that is not frozen).
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
@@ -273,9 +364,13 @@ class Struct:
         self._unknown = unknown
 
 
-def warn_deprecated(what: str) -> None:
-    """Warn that a program used something the schema marks deprecated."""
-    warnings.warn(f"{what} is deprecated", DeprecationWarning, stacklevel=4)
+def warn_deprecated(what: str, stacklevel: int = 3) -> None:
+    """Warn that a program used something the schema marks deprecated.
+
+    The warning points at the caller of warn_deprecated's caller, or as far up
+    as ``stacklevel`` says (as :func:`warnings.warn` counts).
+    """
+    warnings.warn(f"{what} is deprecated", DeprecationWarning, stacklevel=stacklevel)
 
 
 # -- alternates ---------------------------------------------------------------
@@ -291,6 +386,21 @@ class Alternate:
     __slots__ = ()
     NAME: ClassVar[str] = ""
     QAPI_INFO: ClassVar[TypeInfo]
+    _FIELDS: ClassVar[tuple[str, ...]] = ("value",)
+
+    if TYPE_CHECKING:
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    else:
+        __dataclass_fields__ = _FieldTable()
+
+    __repr__ = _record_repr
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.value,) == (other.value,)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
 
     @staticmethod
     def _branches() -> dict[type, Decoder[Any]]:

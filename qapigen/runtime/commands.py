@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .codec import JSONValue, Struct, warn_deprecated
 from .errors import CommandNotImplemented, QMPError, WireError
 
+# Named tuples rather than dataclasses: a bindings package creates one per
+# command at import, and dataclasses are slow to create.
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Codec:
+
+class Codec(NamedTuple):
     """How a command's return value goes to and from the wire."""
 
     decode: Callable[[object, str | int | None, bool], Any]
     encode: Callable[[Any], JSONValue]
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class CommandInfo:
+class CommandInfo(NamedTuple):
     """A command of the schema: its types, flags and features."""
 
     name: str
@@ -94,7 +94,8 @@ class Dispatcher:
             else:
                 decoded = info.arg_type.from_wire(args)
                 if info.unpack:
-                    result = method(**{f.name: getattr(decoded, f.name) for f in _fields(info)})
+                    fields = info.arg_type._FIELDS
+                    result = method(**{name: getattr(decoded, name) for name in fields})
                 else:
                     result = method(decoded)
         except WireError as err:
@@ -108,12 +109,7 @@ class Dispatcher:
         return info.ret_type.encode(result)
 
 
-def _fields(info: CommandInfo) -> tuple[dataclasses.Field[Any], ...]:
-    assert info.arg_type is not None
-    return tuple(f for f in dataclasses.fields(info.arg_type) if f.name != "_unknown")
-
-
 def call_deprecated(info: CommandInfo) -> None:
     """Warn when a program calls a deprecated command."""
     if info.deprecated:
-        warn_deprecated(f"command '{info.name}'")
+        warn_deprecated(f"command '{info.name}'", stacklevel=4)

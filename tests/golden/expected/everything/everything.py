@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
@@ -93,7 +92,6 @@ class OnlyWhenOn(_rt.Enum):
 _OnlyWhenOn_VALUES = _t.cast(dict[str, OnlyWhenOn], OnlyWhenOn._value2member_map_)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Numbers(_rt.Struct):
     """One member of every numeric, boolean and string built-in type.
 
@@ -113,6 +111,22 @@ class Numbers(_rt.Struct):
         text: str
     """
 
+    __slots__ = (
+        "i",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "sz",
+        "num",
+        "flag",
+        "text",
+    )
+
     i: int
     i8: int
     i16: int
@@ -126,6 +140,55 @@ class Numbers(_rt.Struct):
     num: float
     flag: bool
     text: str
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "i",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "sz",
+        "num",
+        "flag",
+        "text",
+    )
+
+    def __init__(
+        self,
+        *,
+        i: int,
+        i8: int,
+        i16: int,
+        i32: int,
+        i64: int,
+        u8: int,
+        u16: int,
+        u32: int,
+        u64: int,
+        sz: int,
+        num: float,
+        flag: bool,
+        text: str,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.i = i
+        self.i8 = i8
+        self.i16 = i16
+        self.i32 = i32
+        self.i64 = i64
+        self.u8 = u8
+        self.u16 = u16
+        self.u32 = u32
+        self.u64 = u64
+        self.sz = sz
+        self.num = num
+        self.flag = flag
+        self.text = text
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {
@@ -256,7 +319,6 @@ class Numbers(_rt.Struct):
         out["text"] = self.text
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Parent(_rt.Struct):
     """A base type.
 
@@ -271,18 +333,35 @@ class Parent(_rt.Struct):
         deprecated: a feature of the member @legacy
     """
 
+    __slots__ = ("id_", "note", "legacy", "shown")
+
     id_: str
-    note: str | None = None
-    legacy: int | None = None
-    shown: str | None = None
+    note: str | None
+    legacy: int | None
+    shown: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown")
+
+    def __init__(
+        self,
+        *,
+        id_: str,
+        note: str | None = None,
+        legacy: int | None = None,
+        shown: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.id_ = id_
+        self.note = note
+        self.legacy = legacy
+        self.shown = shown
+        self._unknown = _unknown
+        if legacy is not None:
+            _rt.warn_deprecated("member 'legacy' of Parent")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"id", "note", "legacy", "shown"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy is not None:
-            _rt.warn_deprecated("member 'legacy' of Parent")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = 0
@@ -332,7 +411,6 @@ class Parent(_rt.Struct):
             out["shown"] = self.shown
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Child(Parent):
     """A struct with a base.
 
@@ -346,19 +424,50 @@ class Child(Parent):
         deprecated: a feature of the member @older
     """
 
+    __slots__ = ("count", "colour", "older")
+
     count: int
-    colour: Colour | None = None
-    older: bool | None = None
+    colour: Colour | None
+    older: bool | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "id_",
+        "note",
+        "legacy",
+        "shown",
+        "count",
+        "colour",
+        "older",
+    )
+
+    def __init__(
+        self,
+        *,
+        id_: str,
+        note: str | None = None,
+        legacy: int | None = None,
+        shown: str | None = None,
+        count: int,
+        colour: Colour | None = None,
+        older: bool | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.id_ = id_
+        self.note = note
+        self.legacy = legacy
+        self.shown = shown
+        self.count = count
+        self.colour = colour
+        self.older = older
+        self._unknown = _unknown
+        if legacy is not None:
+            _rt.warn_deprecated("member 'legacy' of Child")
+        if older is not None:
+            _rt.warn_deprecated("member 'older' of Child")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"id", "note", "legacy", "shown", "count", "colour", "older"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy is not None:
-            _rt.warn_deprecated("member 'legacy' of Child")
-        if self.older is not None:
-            _rt.warn_deprecated("member 'older' of Child")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = Parent._decode_fields(self, obj, strict)
@@ -398,7 +507,6 @@ class Child(Parent):
             out["older"] = self.older
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Optionals(_rt.Struct):
     """An optional member of every kind.
 
@@ -416,17 +524,74 @@ class Optionals(_rt.Struct):
         o-count: an alternate with an integer branch
     """
 
-    o_str: str | None = None
-    o_int: int | None = None
-    o_enum: Colour | None = None
-    o_struct: Numbers | None = None
-    o_list: list[str] | None = None
-    o_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT
-    o_null: None | _rt.Absent = _rt.ABSENT
-    o_alt_null: Anything | _rt.Absent = _rt.ABSENT
-    o_alt: NameOrChild | None = None
-    o_union: Shape | None = None
-    o_count: CountOrNames | None = None
+    __slots__ = (
+        "o_str",
+        "o_int",
+        "o_enum",
+        "o_struct",
+        "o_list",
+        "o_any",
+        "o_null",
+        "o_alt_null",
+        "o_alt",
+        "o_union",
+        "o_count",
+    )
+
+    o_str: str | None
+    o_int: int | None
+    o_enum: Colour | None
+    o_struct: Numbers | None
+    o_list: list[str] | None
+    o_any: _rt.JSONValue | _rt.Absent
+    o_null: None | _rt.Absent
+    o_alt_null: Anything | _rt.Absent
+    o_alt: NameOrChild | None
+    o_union: Shape | None
+    o_count: CountOrNames | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "o_str",
+        "o_int",
+        "o_enum",
+        "o_struct",
+        "o_list",
+        "o_any",
+        "o_null",
+        "o_alt_null",
+        "o_alt",
+        "o_union",
+        "o_count",
+    )
+
+    def __init__(
+        self,
+        *,
+        o_str: str | None = None,
+        o_int: int | None = None,
+        o_enum: Colour | None = None,
+        o_struct: Numbers | None = None,
+        o_list: list[str] | None = None,
+        o_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
+        o_null: None | _rt.Absent = _rt.ABSENT,
+        o_alt_null: Anything | _rt.Absent = _rt.ABSENT,
+        o_alt: NameOrChild | None = None,
+        o_union: Shape | None = None,
+        o_count: CountOrNames | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.o_str = o_str
+        self.o_int = o_int
+        self.o_enum = o_enum
+        self.o_struct = o_struct
+        self.o_list = o_list
+        self.o_any = o_any
+        self.o_null = o_null
+        self.o_alt_null = o_alt_null
+        self.o_alt = o_alt
+        self.o_union = o_union
+        self.o_count = o_count
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {
@@ -552,7 +717,6 @@ class Optionals(_rt.Struct):
             out["o-count"] = self.o_count.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Lists(_rt.Struct):
     """Arrays of every kind of element.
 
@@ -568,6 +732,18 @@ class Lists(_rt.Struct):
         extras: structs of another module
     """
 
+    __slots__ = (
+        "strs",
+        "bytes_",
+        "colours",
+        "kids",
+        "shapes",
+        "alts",
+        "anys",
+        "maybe",
+        "extras",
+    )
+
     strs: list[str]
     bytes_: list[int]
     colours: list[Colour]
@@ -575,8 +751,45 @@ class Lists(_rt.Struct):
     shapes: list[Shape]
     alts: list[NameOrChild]
     anys: list[_rt.JSONValue]
-    maybe: list[float] | None = None
+    maybe: list[float] | None
     extras: list[_m_parts_extra.Extra]
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "strs",
+        "bytes_",
+        "colours",
+        "kids",
+        "shapes",
+        "alts",
+        "anys",
+        "maybe",
+        "extras",
+    )
+
+    def __init__(
+        self,
+        *,
+        strs: list[str],
+        bytes_: list[int],
+        colours: list[Colour],
+        kids: list[Child],
+        shapes: list[Shape],
+        alts: list[NameOrChild],
+        anys: list[_rt.JSONValue],
+        maybe: list[float] | None = None,
+        extras: list[_m_parts_extra.Extra],
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.strs = strs
+        self.bytes_ = bytes_
+        self.colours = colours
+        self.kids = kids
+        self.shapes = shapes
+        self.alts = alts
+        self.anys = anys
+        self.maybe = maybe
+        self.extras = extras
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {
@@ -657,7 +870,6 @@ class Lists(_rt.Struct):
         out["extras"] = [e.to_wire() for e in self.extras]
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class WhenOn(_rt.Struct):
     """A struct that exists only when GOLDEN_ON holds.
 
@@ -665,7 +877,17 @@ class WhenOn(_rt.Struct):
         yes: a member of a conditional type
     """
 
+    __slots__ = ("yes",)
+
     yes: OnlyWhenOn
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("yes",)
+
+    def __init__(
+        self, *, yes: OnlyWhenOn, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.yes = yes
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"yes"})
 
@@ -684,7 +906,6 @@ class WhenOn(_rt.Struct):
         out["yes"] = self.yes.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Query(_rt.Struct):
     """What to look for.
 
@@ -693,8 +914,23 @@ class Query(_rt.Struct):
         limit: at most this many results
     """
 
+    __slots__ = ("pattern", "limit")
+
     pattern: str
-    limit: int | None = None
+    limit: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("pattern", "limit")
+
+    def __init__(
+        self,
+        *,
+        pattern: str,
+        limit: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.pattern = pattern
+        self.limit = limit
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"pattern", "limit"})
 
@@ -724,7 +960,6 @@ class Query(_rt.Struct):
             out["limit"] = self.limit
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Empty(_rt.Struct):
     """A struct without members."""
 
@@ -753,7 +988,6 @@ class ShapeKind(_rt.Enum):
 _ShapeKind_VALUES = _t.cast(dict[str, ShapeKind], ShapeKind._value2member_map_)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Circle(_rt.Struct):
     """Circle.
 
@@ -761,7 +995,17 @@ class Circle(_rt.Struct):
         radius: how far the edge is from the centre
     """
 
+    __slots__ = ("radius",)
+
     radius: float
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("radius",)
+
+    def __init__(
+        self, *, radius: float, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.radius = radius
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"radius"})
 
@@ -780,7 +1024,6 @@ class Circle(_rt.Struct):
         out["radius"] = self.radius
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Square(_rt.Struct):
     """Square.
 
@@ -792,14 +1035,27 @@ class Square(_rt.Struct):
         deprecated: a feature of @rotated
     """
 
+    __slots__ = ("side", "rotated")
+
     side: int
-    rotated: bool | None = None
+    rotated: bool | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("side", "rotated")
+
+    def __init__(
+        self,
+        *,
+        side: int,
+        rotated: bool | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.side = side
+        self.rotated = rotated
+        self._unknown = _unknown
+        if rotated is not None:
+            _rt.warn_deprecated("member 'rotated' of Square")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"side", "rotated"})
-
-    def __post_init__(self) -> None:
-        if self.rotated is not None:
-            _rt.warn_deprecated("member 'rotated' of Square")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = 0
@@ -827,21 +1083,35 @@ class Square(_rt.Struct):
             out["rotated"] = self.rotated
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ShapeBase(_rt.Struct):
     """The common members of Shape."""
 
+    __slots__ = ("kind", "label", "legacy_tag")
+
     kind: ShapeKind
-    label: str | None = None
-    legacy_tag: str | None = None
+    label: str | None
+    legacy_tag: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
+
+    def __init__(
+        self,
+        *,
+        kind: ShapeKind,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = 0
@@ -880,7 +1150,6 @@ class ShapeBase(_rt.Struct):
             out["legacy-tag"] = self.legacy_tag
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape(ShapeBase):
     """A flat union with an implicit base.
 
@@ -893,18 +1162,28 @@ class Shape(ShapeBase):
         deprecated: a feature of @legacy-tag
     """
 
+    def __init__(
+        self,
+        *,
+        kind: ShapeKind,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape")
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag"}
     )
 
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape")
-
     _TAG: _t.ClassVar[str] = "kind"
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_circle(Shape):
     """Shape with kind 'circle'.
 
@@ -914,16 +1193,31 @@ class Shape_circle(Shape):
         radius: how far the edge is from the centre
     """
 
-    kind: ShapeKind = _dc.field(default=ShapeKind.CIRCLE, init=False)
+    __slots__ = ("radius",)
+
     radius: float
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag", "radius")
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        radius: float,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.CIRCLE
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.radius = radius
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: circle)")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "radius"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: circle)")
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -945,7 +1239,6 @@ class Shape_circle(Shape):
         out["radius"] = self.radius
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_square(Shape):
     """Shape with kind 'square'.
 
@@ -959,19 +1252,42 @@ class Shape_square(Shape):
         deprecated: a feature of @rotated
     """
 
-    kind: ShapeKind = _dc.field(default=ShapeKind.SQUARE, init=False)
+    __slots__ = ("side", "rotated")
+
     side: int
-    rotated: bool | None = None
+    rotated: bool | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "kind",
+        "label",
+        "legacy_tag",
+        "side",
+        "rotated",
+    )
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        side: int,
+        rotated: bool | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.SQUARE
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.side = side
+        self.rotated = rotated
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: square)")
+        if rotated is not None:
+            _rt.warn_deprecated("member 'rotated' of Shape (kind: square)")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "side", "rotated"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: square)")
-        if self.rotated is not None:
-            _rt.warn_deprecated("member 'rotated' of Shape (kind: square)")
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -1004,24 +1320,46 @@ class Shape_square(Shape):
             out["rotated"] = self.rotated
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_nested(Shape):
     """Shape with kind 'nested'.
 
     A union with a named base, used as a branch of another union.
     """
 
-    kind: ShapeKind = _dc.field(default=ShapeKind.NESTED, init=False)
+    __slots__ = ("style", "depth")
+
     style: InnerStyle
-    depth: int | None = None
+    depth: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "kind",
+        "label",
+        "legacy_tag",
+        "style",
+        "depth",
+    )
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        style: InnerStyle,
+        depth: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.NESTED
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.style = style
+        self.depth = depth
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: nested)")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "style", "depth"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: nested)")
 
     _TAG: _t.ClassVar[str] = "style"
 
@@ -1071,24 +1409,42 @@ class InnerStyle(_rt.Enum):
 _InnerStyle_VALUES = _t.cast(dict[str, InnerStyle], InnerStyle._value2member_map_)
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_nested_plain(Shape_nested):
     """Shape (kind: nested) with style 'plain'.
 
     A struct without members.
     """
 
-    style: InnerStyle = _dc.field(default=InnerStyle.PLAIN, init=False)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "kind",
+        "label",
+        "legacy_tag",
+        "style",
+        "depth",
+    )
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        depth: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.NESTED
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.style = InnerStyle.PLAIN
+        self.depth = depth
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated(
+                "member 'legacy-tag' of Shape (kind: nested) (style: plain)"
+            )
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "style", "depth"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated(
-                "member 'legacy-tag' of Shape (kind: nested) (style: plain)"
-            )
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -1099,7 +1455,6 @@ class Shape_nested_plain(Shape_nested):
         return found
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_nested_fancy(Shape_nested):
     """Shape (kind: nested) with style 'fancy'.
 
@@ -1110,19 +1465,47 @@ class Shape_nested_fancy(Shape_nested):
         tint: of which colour
     """
 
-    style: InnerStyle = _dc.field(default=InnerStyle.FANCY, init=False)
+    __slots__ = ("ribbons", "tint")
+
     ribbons: int
-    tint: Colour | None = None
+    tint: Colour | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "kind",
+        "label",
+        "legacy_tag",
+        "style",
+        "depth",
+        "ribbons",
+        "tint",
+    )
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        depth: int | None = None,
+        ribbons: int,
+        tint: Colour | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.NESTED
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.style = InnerStyle.FANCY
+        self.depth = depth
+        self.ribbons = ribbons
+        self.tint = tint
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated(
+                "member 'legacy-tag' of Shape (kind: nested) (style: fancy)"
+            )
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "style", "depth", "ribbons", "tint"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated(
-                "member 'legacy-tag' of Shape (kind: nested) (style: fancy)"
-            )
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -1155,21 +1538,39 @@ class Shape_nested_fancy(Shape_nested):
             out["tint"] = self.tint.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_nested_bare(Shape_nested):
     """Shape (kind: nested) with style 'bare'."""
 
-    style: InnerStyle = _dc.field(default=InnerStyle.BARE, init=False)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "kind",
+        "label",
+        "legacy_tag",
+        "style",
+        "depth",
+    )
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        depth: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.NESTED
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.style = InnerStyle.BARE
+        self.depth = depth
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated(
+                "member 'legacy-tag' of Shape (kind: nested) (style: bare)"
+            )
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "style", "depth"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated(
-                "member 'legacy-tag' of Shape (kind: nested) (style: bare)"
-            )
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -1180,7 +1581,6 @@ class Shape_nested_bare(Shape_nested):
         return found
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_extra(Shape):
     """Shape with kind 'extra'.
 
@@ -1191,17 +1591,40 @@ class Shape_extra(Shape):
         weight: a size in bytes
     """
 
-    kind: ShapeKind = _dc.field(default=ShapeKind.EXTRA, init=False)
+    __slots__ = ("tone", "weight")
+
     tone: Colour
-    weight: int | None = None
+    weight: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = (
+        "kind",
+        "label",
+        "legacy_tag",
+        "tone",
+        "weight",
+    )
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        tone: Colour,
+        weight: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.EXTRA
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self.tone = tone
+        self.weight = weight
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: extra)")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "tone", "weight"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: extra)")
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -1234,19 +1657,28 @@ class Shape_extra(Shape):
             out["weight"] = self.weight
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Shape_point(Shape):
     """Shape with kind 'point'."""
 
-    kind: ShapeKind = _dc.field(default=ShapeKind.POINT, init=False)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
+
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        legacy_tag: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.kind = ShapeKind.POINT
+        self.label = label
+        self.legacy_tag = legacy_tag
+        self._unknown = _unknown
+        if legacy_tag is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: point)")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy_tag is not None:
-            _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: point)")
 
     _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
@@ -1257,7 +1689,6 @@ class Shape_point(Shape):
         return found
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class InnerBase(_rt.Struct):
     """InnerBase.
 
@@ -1266,8 +1697,23 @@ class InnerBase(_rt.Struct):
         depth: how deep
     """
 
+    __slots__ = ("style", "depth")
+
     style: InnerStyle
-    depth: int | None = None
+    depth: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
+
+    def __init__(
+        self,
+        *,
+        style: InnerStyle,
+        depth: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.style = style
+        self.depth = depth
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -1297,7 +1743,6 @@ class InnerBase(_rt.Struct):
             out["depth"] = self.depth
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Fancy(_rt.Struct):
     """Fancy.
 
@@ -1306,8 +1751,23 @@ class Fancy(_rt.Struct):
         tint: of which colour
     """
 
+    __slots__ = ("ribbons", "tint")
+
     ribbons: int
-    tint: Colour | None = None
+    tint: Colour | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("ribbons", "tint")
+
+    def __init__(
+        self,
+        *,
+        ribbons: int,
+        tint: Colour | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.ribbons = ribbons
+        self.tint = tint
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"ribbons", "tint"})
 
@@ -1337,7 +1797,6 @@ class Fancy(_rt.Struct):
             out["tint"] = self.tint.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Inner(InnerBase):
     """A union with a named base, used as a branch of another union."""
 
@@ -1346,14 +1805,23 @@ class Inner(InnerBase):
     _TAG: _t.ClassVar[str] = "style"
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Inner_plain(Inner):
     """Inner with style 'plain'.
 
     A struct without members.
     """
 
-    style: InnerStyle = _dc.field(default=InnerStyle.PLAIN, init=False)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
+
+    def __init__(
+        self,
+        *,
+        depth: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.style = InnerStyle.PLAIN
+        self.depth = depth
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -1366,7 +1834,6 @@ class Inner_plain(Inner):
         return found
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Inner_fancy(Inner):
     """Inner with style 'fancy'.
 
@@ -1377,9 +1844,26 @@ class Inner_fancy(Inner):
         tint: of which colour
     """
 
-    style: InnerStyle = _dc.field(default=InnerStyle.FANCY, init=False)
+    __slots__ = ("ribbons", "tint")
+
     ribbons: int
-    tint: Colour | None = None
+    tint: Colour | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth", "ribbons", "tint")
+
+    def __init__(
+        self,
+        *,
+        depth: int | None = None,
+        ribbons: int,
+        tint: Colour | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.style = InnerStyle.FANCY
+        self.depth = depth
+        self.ribbons = ribbons
+        self.tint = tint
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"style", "depth", "ribbons", "tint"}
@@ -1416,11 +1900,20 @@ class Inner_fancy(Inner):
             out["tint"] = self.tint.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Inner_bare(Inner):
     """Inner with style 'bare'."""
 
-    style: InnerStyle = _dc.field(default=InnerStyle.BARE, init=False)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
+
+    def __init__(
+        self,
+        *,
+        depth: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.style = InnerStyle.BARE
+        self.depth = depth
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -1433,7 +1926,6 @@ class Inner_bare(Inner):
         return found
 
 
-@_dc.dataclass(slots=True)
 class Anything(_rt.Alternate):
     """An alternate with a branch for nearly every JSON type.
 
@@ -1446,9 +1938,14 @@ class Anything(_rt.Alternate):
         flag: a boolean
     """
 
+    __slots__ = ("value",)
+
     value: None | Size | Numbers | list[int] | float | bool
 
     NAME: _t.ClassVar[str] = "Anything"
+
+    def __init__(self, value: None | Size | Numbers | list[int] | float | bool) -> None:
+        self.value = value
 
     @staticmethod
     def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
@@ -1463,7 +1960,6 @@ class Anything(_rt.Alternate):
         }
 
 
-@_dc.dataclass(slots=True)
 class NameOrChild(_rt.Alternate):
     """An alternate without a null branch.
 
@@ -1472,16 +1968,20 @@ class NameOrChild(_rt.Alternate):
         child: a struct with a base
     """
 
+    __slots__ = ("value",)
+
     value: str | Child
 
     NAME: _t.ClassVar[str] = "NameOrChild"
+
+    def __init__(self, value: str | Child) -> None:
+        self.value = value
 
     @staticmethod
     def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
         return {str: _rt.d_str, dict: Child._decode_named}
 
 
-@_dc.dataclass(slots=True)
 class CountOrNames(_rt.Alternate):
     """An alternate with an integer branch and an array branch.
 
@@ -1490,22 +1990,43 @@ class CountOrNames(_rt.Alternate):
         names: an array of strings
     """
 
+    __slots__ = ("value",)
+
     value: int | list[str]
 
     NAME: _t.ClassVar[str] = "CountOrNames"
+
+    def __init__(self, value: int | list[str]) -> None:
+        self.value = value
 
     @staticmethod
     def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
         return {int: _rt.d_int, float: _rt.d_int, list: _rt.list_of(_rt.d_str)}
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class CountThingsArguments(_rt.Struct):
     """The arguments of count-things."""
 
+    __slots__ = ("first", "second", "type_")
+
     first: int
-    second: int | None = None
-    type_: Letter | None = None
+    second: int | None
+    type_: Letter | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("first", "second", "type_")
+
+    def __init__(
+        self,
+        *,
+        first: int,
+        second: int | None = None,
+        type_: Letter | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.first = first
+        self.second = second
+        self.type_ = type_
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"first", "second", "type"})
 
@@ -1546,11 +2067,20 @@ class CountThingsArguments(_rt.Struct):
             out["type"] = self.type_.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class RawPassthroughArguments(_rt.Struct):
     """The arguments of raw-passthrough."""
 
+    __slots__ = ("blob",)
+
     blob: _rt.JSONValue
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("blob",)
+
+    def __init__(
+        self, *, blob: _rt.JSONValue, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.blob = blob
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"blob"})
 
@@ -1567,11 +2097,23 @@ class RawPassthroughArguments(_rt.Struct):
         out["blob"] = self.blob
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class FireAndForgetArguments(_rt.Struct):
     """The arguments of fire-and-forget."""
 
-    delay: int | None = None
+    __slots__ = ("delay",)
+
+    delay: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("delay",)
+
+    def __init__(
+        self,
+        *,
+        delay: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.delay = delay
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"delay"})
 
@@ -1593,13 +2135,29 @@ class FireAndForgetArguments(_rt.Struct):
             out["delay"] = self.delay
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class OptionalEverythingArguments(_rt.Struct):
     """The arguments of optional-everything."""
 
-    maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT
-    maybe_alt: Anything | _rt.Absent = _rt.ABSENT
-    maybe_str: str | None = None
+    __slots__ = ("maybe_any", "maybe_alt", "maybe_str")
+
+    maybe_any: _rt.JSONValue | _rt.Absent
+    maybe_alt: Anything | _rt.Absent
+    maybe_str: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("maybe_any", "maybe_alt", "maybe_str")
+
+    def __init__(
+        self,
+        *,
+        maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
+        maybe_alt: Anything | _rt.Absent = _rt.ABSENT,
+        maybe_str: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.maybe_any = maybe_any
+        self.maybe_alt = maybe_alt
+        self.maybe_str = maybe_str
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"maybe-any", "maybe-alt", "maybe-str"}
@@ -1639,17 +2197,27 @@ class OptionalEverythingArguments(_rt.Struct):
             out["maybe-str"] = self.maybe_str
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class XNewCommandArguments(_rt.Struct):
     """The arguments of x-new-command."""
 
-    legacy_arg: str | None = None
+    __slots__ = ("legacy_arg",)
+
+    legacy_arg: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("legacy_arg",)
+
+    def __init__(
+        self,
+        *,
+        legacy_arg: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.legacy_arg = legacy_arg
+        self._unknown = _unknown
+        if legacy_arg is not None:
+            _rt.warn_deprecated("member 'legacy-arg' of x-new-command")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"legacy-arg"})
-
-    def __post_init__(self) -> None:
-        if self.legacy_arg is not None:
-            _rt.warn_deprecated("member 'legacy-arg' of x-new-command")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = 0
@@ -1669,7 +2237,6 @@ class XNewCommandArguments(_rt.Struct):
             out["legacy-arg"] = self.legacy_arg
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class PingedEvent(_rt.Event):
     """An event without data."""
 
@@ -1677,7 +2244,6 @@ class PingedEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ChangedEvent(_rt.Event):
     """An event with implicit data.
 
@@ -1690,18 +2256,33 @@ class ChangedEvent(_rt.Event):
         deprecated: a feature of @old-way
     """
 
+    __slots__ = ("who", "colour", "old_way")
+
     who: str
-    colour: Colour | None = None
-    old_way: int | None = None
+    colour: Colour | None
+    old_way: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("who", "colour", "old_way")
+
+    def __init__(
+        self,
+        *,
+        who: str,
+        colour: Colour | None = None,
+        old_way: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.who = who
+        self.colour = colour
+        self.old_way = old_way
+        self._unknown = _unknown
+        if old_way is not None:
+            _rt.warn_deprecated("member 'old-way' of CHANGED")
 
     NAME: _t.ClassVar[str] = "CHANGED"
     HAS_DATA: _t.ClassVar[bool] = True
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"who", "colour", "old-way"})
-
-    def __post_init__(self) -> None:
-        if self.old_way is not None:
-            _rt.warn_deprecated("member 'old-way' of CHANGED")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = 0
@@ -1740,9 +2321,33 @@ class ChangedEvent(_rt.Event):
             out["old-way"] = self.old_way
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ChildBornEvent(Child, _rt.Event):
     """A boxed event whose data is a struct."""
+
+    def __init__(
+        self,
+        *,
+        id_: str,
+        note: str | None = None,
+        legacy: int | None = None,
+        shown: str | None = None,
+        count: int,
+        colour: Colour | None = None,
+        older: bool | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.id_ = id_
+        self.note = note
+        self.legacy = legacy
+        self.shown = shown
+        self.count = count
+        self.colour = colour
+        self.older = older
+        self._unknown = _unknown
+        if legacy is not None:
+            _rt.warn_deprecated("member 'legacy' of CHILD_BORN")
+        if older is not None:
+            _rt.warn_deprecated("member 'older' of CHILD_BORN")
 
     NAME: _t.ClassVar[str] = "CHILD_BORN"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -1751,18 +2356,21 @@ class ChildBornEvent(Child, _rt.Event):
         {"id", "note", "legacy", "shown", "count", "colour", "older"}
     )
 
-    def __post_init__(self) -> None:
-        if self.legacy is not None:
-            _rt.warn_deprecated("member 'legacy' of CHILD_BORN")
-        if self.older is not None:
-            _rt.warn_deprecated("member 'older' of CHILD_BORN")
 
-
-@_dc.dataclass(slots=True, kw_only=True)
 class ShapeSeenEvent(_rt.Event):
     """A boxed event whose data is a union."""
 
+    __slots__ = ("data",)
+
     data: Shape
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
+
+    def __init__(
+        self, *, data: Shape, _unknown: dict[str, _rt.JSONValue] | None = None
+    ) -> None:
+        self.data = data
+        self._unknown = _unknown
 
     NAME: _t.ClassVar[str] = "SHAPE_SEEN"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -1778,7 +2386,6 @@ class ShapeSeenEvent(_rt.Event):
         return self.data.to_wire()
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class NumbersReadEvent(Numbers, _rt.Event):
     """An event whose data is a named struct, not boxed."""
 
@@ -1804,7 +2411,6 @@ class NumbersReadEvent(Numbers, _rt.Event):
     )
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class OnEventEvent(_rt.Event):
     """An event that exists only when GOLDEN_ON holds."""
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import dataclasses as _dc
 import typing as _t
 
 from qapigen import runtime as _rt
@@ -13,7 +12,6 @@ from qapigen import runtime as _rt
 import everything.everything as _m_everything
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class Extra(_rt.Struct):
     """A struct of another module, used as a union branch.
 
@@ -22,8 +20,23 @@ class Extra(_rt.Struct):
         weight: a size in bytes
     """
 
+    __slots__ = ("tone", "weight")
+
     tone: _m_everything.Colour
-    weight: int | None = None
+    weight: int | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("tone", "weight")
+
+    def __init__(
+        self,
+        *,
+        tone: _m_everything.Colour,
+        weight: int | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.tone = tone
+        self.weight = weight
+        self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"tone", "weight"})
 
@@ -53,7 +66,6 @@ class Extra(_rt.Struct):
             out["weight"] = self.weight
 
 
-@_dc.dataclass(slots=True, kw_only=True)
 class ExtraChild(_m_everything.Parent):
     """A struct whose base is in the main module.
 
@@ -61,15 +73,34 @@ class ExtraChild(_m_everything.Parent):
         toy: what it plays with
     """
 
-    toy: str | None = None
+    __slots__ = ("toy",)
+
+    toy: str | None
+
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown", "toy")
+
+    def __init__(
+        self,
+        *,
+        id_: str,
+        note: str | None = None,
+        legacy: int | None = None,
+        shown: str | None = None,
+        toy: str | None = None,
+        _unknown: dict[str, _rt.JSONValue] | None = None,
+    ) -> None:
+        self.id_ = id_
+        self.note = note
+        self.legacy = legacy
+        self.shown = shown
+        self.toy = toy
+        self._unknown = _unknown
+        if legacy is not None:
+            _rt.warn_deprecated("member 'legacy' of ExtraChild")
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"id", "note", "legacy", "shown", "toy"}
     )
-
-    def __post_init__(self) -> None:
-        if self.legacy is not None:
-            _rt.warn_deprecated("member 'legacy' of ExtraChild")
 
     def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
         found = _m_everything.Parent._decode_fields(self, obj, strict)
