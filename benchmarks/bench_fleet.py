@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from bench_qmp import QMP, REPO, child_env, qapigen_vm, rss_kib, stop, unix
+from bench_qmp import QMP, REPO, child_env, install, qapigen_vm, rss_kib, stop, unix
 
 
 def wait_for_sockets(proc: subprocess.Popen[bytes], paths: list[str], timeout: float) -> float:
@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     n = args.count
+    install()
     env = child_env(not args.no_bytecode_cache)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
 

@@ -36,6 +36,7 @@ from bench_qmp import (
     REPO,
     child_env,
     describe_times,
+    install,
     qapigen_vm,
     qemu_binary,
     qemu_version,
@@ -123,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     qemu = qemu_binary()
+    install()
     env = child_env(not args.no_bytecode_cache)
     with tempfile.TemporaryDirectory(prefix="qapigen-bench-") as folder:
         image = os.path.join(folder, "panic.img")

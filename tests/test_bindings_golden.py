@@ -945,3 +945,62 @@ def test_event_message_microseconds_rounding() -> None:
 class _Ping(rt.Event):
     __slots__ = ()
     NAME = "PING"
+
+
+# -- dataclasses ------------------------------------------------------------------------
+
+
+def _twin(name: str, fields: list[tuple[str, Any]], init_false: tuple[str, ...] = ()) -> Any:
+    """A real ``@dataclass(slots=True, kw_only=True)`` with these fields (None: required)."""
+    specs: list[Any] = [("_unknown", Any, dataclasses.field(default=None, repr=False))]
+    for field, default in fields:
+        if field in init_false:
+            specs.append((field, Any, dataclasses.field(init=False)))
+        elif default is dataclasses.MISSING:
+            specs.append((field, Any))
+        else:
+            specs.append((field, Any, dataclasses.field(default=default)))
+    return dataclasses.make_dataclass(name, specs, slots=True, kw_only=True)
+
+
+def test_generated_classes_are_dataclasses(ev: ModuleType) -> None:
+    """Generated classes (plain classes, for import speed) are dataclasses to the
+    dataclasses module, and print and compare as the stdlib's own dataclass would."""
+    required = dataclasses.MISSING
+    parent = ev.Parent(id_="a", note="n")
+    assert dataclasses.is_dataclass(ev.Parent) and dataclasses.is_dataclass(parent)
+    fields = [("id_", required), ("note", None), ("legacy", None), ("shown", None)]
+    assert [(f.name, f.default) for f in dataclasses.fields(parent)] == [
+        ("_unknown", None),
+        *fields,
+    ]
+    twin = _twin("Parent", fields)
+    assert repr(parent) == repr(twin(id_="a", note="n"))
+    assert dataclasses.asdict(parent) == dataclasses.asdict(twin(id_="a", note="n"))
+    changed = dataclasses.replace(parent, note="m")
+    assert changed == ev.Parent(id_="a", note="m") and changed != parent
+    assert parent == ev.Parent(id_="a", note="n")
+    assert parent != ev.Parent(id_="a", note="n", _unknown={"x": 1})  # as a dataclass compares
+    with pytest.raises(TypeError):
+        hash(parent)  # mutable: not hashable, as a dataclass that is not frozen
+    with pytest.raises(TypeError):
+        ev.Parent("a")  # keyword-only
+    with pytest.raises(AttributeError):
+        parent.colour = 1  # slotted
+
+    # A union branch: the tag is fixed, a field but not a parameter.
+    circle = ev.Shape_circle(label="c", radius=2)
+    kinds = [(f.name, f.init) for f in dataclasses.fields(circle)]
+    assert kinds[:2] == [("_unknown", True), ("kind", False)]
+    assert "kind" not in inspect.signature(ev.Shape_circle).parameters
+    names = ev.Shape_circle._FIELDS
+    twin = _twin("Shape_circle", [(n, None) for n in names], init_false=("kind",))
+    expected = twin(**{n: getattr(circle, n) for n in names if n != "kind"})
+    expected.kind = circle.kind
+    assert repr(circle) == repr(expected)
+
+    # An alternate: one positional field.
+    alt = ev.NameOrChild("x")
+    assert [f.name for f in dataclasses.fields(alt)] == ["value"]
+    assert repr(alt) == "NameOrChild(value='x')" and alt == ev.NameOrChild("x")
+    assert alt != ev.NameOrChild("y")

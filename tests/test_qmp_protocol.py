@@ -439,7 +439,7 @@ def run(conn: ServerConnection, chunks: list[bytes]) -> tuple[list[str], bytes]:
     seen: list[str] = []
     for chunk in chunks:
         for event in conn.receive_data(chunk):
-            seen.append(repr(vars(event)) if isinstance(event, Request) else repr(event))
+            seen.append(repr(event))
             for request in dispatch(conn, [event]):
                 conn.send_return(request, {"ran": request.name})
     return seen, conn.data_to_send()

@@ -1,4 +1,5 @@
-"""The asyncio QMP server: real sockets, many clients, QEMU's replies end to end."""
+"""The QMP server, on asyncio and on selectors: real sockets, many clients, QEMU's replies
+end to end."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +18,68 @@ import pytest
 import qapigen_qmp
 
 from qapigen.machine import Machine, MachineConfig
+from qapigen.qmp.selector_server import Loop, SelectorServer
 from qapigen.qmp.server import MAX_PENDING_OUTPUT, QMPServer
 
 from .conftest import REPO, need_shared
 
+ADAPTERS = ("asyncio", "selectors")
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest) -> str:
+    """Each test runs against both transport adapters of the server."""
+    return str(request.param)
+
 
 class Harness:
-    """A server for a fresh machine on a private unix socket."""
+    """A server for a fresh machine on a private unix socket.
 
-    def __init__(self, config: MachineConfig | None = None) -> None:
+    ``adapter``: the asyncio server (in this test's event loop), or the
+    selectors one (its loop in a thread of its own, as `qapigen vm` runs it).
+    """
+
+    def __init__(self, adapter: str = "asyncio", config: MachineConfig | None = None) -> None:
         self.folder = tempfile.mkdtemp(prefix="qapigen-qmp-")
         self.path = os.path.join(self.folder, "qmp.sock")
         self.machine = Machine(config or MachineConfig())
-        self.server = QMPServer(qapigen_qmp, self.machine)
+        self.server: QMPServer | SelectorServer
+        self.thread: threading.Thread | None = None
+        if adapter == "asyncio":
+            self.server = QMPServer(qapigen_qmp, self.machine)
+        else:
+            self.loop = Loop()
+            self.server = SelectorServer(qapigen_qmp, self.machine, self.loop)
         self.machine.subscribe(self.server.broadcast)
 
     async def __aenter__(self) -> Harness:
-        await self.server.listen_unix(self.path)
+        if isinstance(self.server, QMPServer):
+            await self.server.listen_unix(self.path)
+        else:
+            self.server.listen_unix(self.path)
+            self.start()
         return self
 
+    def start(self) -> None:
+        """Run the selectors loop in its thread."""
+        self.thread = threading.Thread(target=self.loop.run, daemon=True)
+        self.thread.start()
+
     async def __aexit__(self, *exc: object) -> None:
-        await self.server.close()
+        if isinstance(self.server, QMPServer):
+            await self.server.close()
+        else:
+            if self.thread is not None:
+                self.loop.stop()
+                self.thread.join(10)
+            self.server.close()
+            self.loop.close()
+
+    def addresses(self) -> list[Any]:
+        """Where the server listens."""
+        if isinstance(self.server, QMPServer):
+            return [s.getsockname() for srv in self.server._servers for s in srv.sockets]
+        return [listener.sock.getsockname() for listener in self.server._listeners]
 
     async def connect(
         self, negotiate: bool = True, enable: list[str] | None = None
@@ -55,38 +98,42 @@ async def _reply(reader: asyncio.StreamReader) -> Any:
     return json.loads(await asyncio.wait_for(reader.readline(), 5))
 
 
-def test_socket_is_private() -> None:
+def test_socket_is_private(adapter: str) -> None:
     """The unix socket is created with mode 0600."""
 
     async def run() -> None:
-        async with Harness() as h:
+        async with Harness(adapter) as h:
             assert stat.S_IMODE(os.stat(h.path).st_mode) == 0o600
 
     asyncio.run(run())
 
 
-def test_tcp_listens_on_loopback() -> None:
+def test_tcp_listens_on_loopback(adapter: str) -> None:
     """TCP defaults to 127.0.0.1, and serves like the unix socket."""
 
     async def run() -> None:
-        h = Harness()
-        port = await h.server.listen_tcp()
+        h = Harness(adapter)
+        if isinstance(h.server, QMPServer):
+            port = await h.server.listen_tcp()
+        else:
+            port = h.server.listen_tcp()
+            h.start()
         try:
-            assert all(s.getsockname()[0] == "127.0.0.1" for s in h.server._servers[0].sockets)
+            assert [address[0] for address in h.addresses()] == ["127.0.0.1"]
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             assert "QMP" in json.loads(await reader.readline())
             writer.close()
         finally:
-            await h.server.close()
+            await h.__aexit__()
 
     asyncio.run(run())
 
 
-def test_events_before_reply_and_only_to_negotiated_clients() -> None:
+def test_events_before_reply_and_only_to_negotiated_clients(adapter: str) -> None:
     """stop → STOP then the reply (fact 3); a client that has not negotiated gets no event."""
 
     async def run() -> None:
-        async with Harness() as h:
+        async with Harness(adapter) as h:
             r1, w1 = await h.connect()
             r2, w2 = await h.connect(negotiate=False)
             w1.write(b'{"execute": "stop", "id": 7}')
@@ -99,11 +146,11 @@ def test_events_before_reply_and_only_to_negotiated_clients() -> None:
     asyncio.run(run())
 
 
-def test_server_answers_version_commands_and_introspection() -> None:
+def test_server_answers_version_commands_and_introspection(adapter: str) -> None:
     """query-version, query-commands and query-qmp-schema come from the model."""
 
     async def run() -> None:
-        async with Harness() as h:
+        async with Harness(adapter) as h:
             r, w = await h.connect()
             w.write(b'{"execute": "query-version"}')
             version = (await _reply(r))["return"]
@@ -136,7 +183,7 @@ def _cases() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c["name"])
-def test_recorded_bad_input_through_the_server(case: dict[str, Any]) -> None:
+def test_recorded_bad_input_through_the_server(case: dict[str, Any], adapter: str) -> None:
     """Each recorded bad input gets QEMU's replies (class, desc, id) over a real socket,
     and the connection stays usable, for the commands this server knows."""
     sent = [_sent_bytes(item) for item in case["sent"]]
@@ -154,7 +201,7 @@ def test_recorded_bad_input_through_the_server(case: dict[str, Any]) -> None:
         pytest.skip("QEMU swallowed the input (a hazard we do not reproduce)")
 
     async def run() -> None:
-        async with Harness() as h:
+        async with Harness(adapter) as h:
             enable = case["capabilities_enabled"]
             r, w = await h.connect(negotiate=case["negotiated"], enable=enable)
             for data in sent:
@@ -194,11 +241,11 @@ def _comparable(msg: Any) -> Any:
     return msg
 
 
-def test_stalled_client_does_not_stall_others() -> None:
+def test_stalled_client_does_not_stall_others(adapter: str) -> None:
     """A client that never reads is cut off at the cap; the others keep going."""
 
     async def run() -> None:
-        async with Harness() as h:
+        async with Harness(adapter) as h:
             _slow = await h.connect()  # kept open, never read
             r, w = await h.connect()
             # Events flow to both; the slow one never reads.  Each stop/cont
@@ -237,13 +284,13 @@ async def _client_session(path: str, n: int, index: int) -> int:
     return seen
 
 
-def test_many_clients_with_events_flowing() -> None:
+def test_many_clients_with_events_flowing(adapter: str) -> None:
     """100 clients x 1,000 commands each while events flow: nothing lost or misrouted."""
     clients = int(os.environ.get("QAPIGEN_LOAD_CLIENTS", "100"))
     commands = int(os.environ.get("QAPIGEN_LOAD_COMMANDS", "1000"))
 
     async def run() -> None:
-        async with Harness() as h:
+        async with Harness(adapter) as h:
             _r, w = await h.connect()
 
             async def churn() -> None:

@@ -10,12 +10,11 @@ first item may omit its key when the option has an implied one
 
 from __future__ import annotations
 
-import dataclasses
 import re
+from typing import NamedTuple
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OptItem:
+class OptItem(NamedTuple):
     """One ``key=value`` item of an option argument."""
 
     name: str

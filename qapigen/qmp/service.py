@@ -15,7 +15,6 @@ disconnecting is the better choice for a simulator meant to serve many clients.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -128,6 +127,8 @@ class QMPService:
     def introspection(self) -> list[Any]:
         """The package's ``query-qmp-schema`` reply, loaded on first use."""
         if self._introspection is None:
+            import json  # here: most runs never need it, and every start would pay
+
             path = os.path.join(os.path.dirname(self.package.__file__ or ""), "introspection.json")
             try:
                 with open(path, encoding="utf-8") as fp:
