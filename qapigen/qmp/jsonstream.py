@@ -250,15 +250,26 @@ _TABLE: Final = _build_table()
 # them at C speed instead of one transition at a time.
 _DQ_PLAIN = rb"\x20\x21\x23-\x5b\x5d-\xfd"
 _SQ_PLAIN = rb"\x20-\x26\x28-\x5b\x5d-\xfd"
-_RUN_RES: Final = {
-    _DQ: re.compile(rb"[" + _DQ_PLAIN + rb"]*+").match,
-    _SQ: re.compile(rb"[" + _SQ_PLAIN + rb"]*+").match,
-    _DIGITS: re.compile(rb"[0-9]*+").match,
-    _MANTISSA_DIGITS: re.compile(rb"[0-9]*+").match,
-    _EXP_DIGITS: re.compile(rb"[0-9]*+").match,
-    _KEYWORD: re.compile(rb"[a-z]*+").match,
-    _RECOVERY: re.compile(rb"[^\x00-\x08\x0a-\x1f\xfe\xff\[\]{}:,]*+").match,
-}
+
+
+# Regular expressions other than _TOKEN_RE are compiled on first use (the
+# functions below, cached): a short-lived `qapigen vm` answering a handful of
+# commands never needs most of them, and compiling them all took longer than
+# reading its whole schema package.
+
+
+@functools.cache
+def _run_res() -> dict[int, Callable[[bytes, int], re.Match[bytes] | None]]:
+    return {
+        _DQ: re.compile(rb"[" + _DQ_PLAIN + rb"]*+").match,
+        _SQ: re.compile(rb"[" + _SQ_PLAIN + rb"]*+").match,
+        _DIGITS: re.compile(rb"[0-9]*+").match,
+        _MANTISSA_DIGITS: re.compile(rb"[0-9]*+").match,
+        _EXP_DIGITS: re.compile(rb"[0-9]*+").match,
+        _KEYWORD: re.compile(rb"[a-z]*+").match,
+        _RECOVERY: re.compile(rb"[^\x00-\x08\x0a-\x1f\xfe\xff\[\]{}:,]*+").match,
+    }
+
 
 # One whole token from the start state, found in one regular-expression match:
 # optional whitespace, then a structural character, a complete string, or a
@@ -282,16 +293,21 @@ _ELEMENT = (
     rb'"[\x20\x21\x23-\x5b\x5d-\x7f]*+"|true|false|null'
     rb"|-?(?:0(?:\.[0-9]++(?:[eE][-+]?[0-9]++)?)?|[1-9][0-9]*+(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?)"
 )
-_ELEMENT_RUN_RE: Final = re.compile(
-    rb"(?:[ \t\r\n]*+(?:" + _ELEMENT + rb")[ \t\r\n]*+,){1,1024}+"
-).match
-_ELEMENT_RE: Final = re.compile(rb"[ \t\r\n]*+(" + _ELEMENT + rb")[ \t\r\n]*+,")
 # The same for integers of at most 18 digits, which int() converts as QEMU does.
 _SMALL_INT = rb"-?(?:0|[1-9][0-9]{0,17}+)"
-_SMALL_INT_RUN_RE: Final = re.compile(
-    rb"(?:[ \t\r\n]*+" + _SMALL_INT + rb"[ \t\r\n]*+,){1,1024}+"
-).match
-_SMALL_INT_RE: Final = re.compile(rb"[ \t\r\n]*+(" + _SMALL_INT + rb")[ \t\r\n]*+,")
+
+
+@functools.cache
+def _element_res() -> tuple[re.Pattern[bytes], ...]:
+    """Runs of small integers, one of them, runs of elements, one of them."""
+    return (
+        re.compile(rb"(?:[ \t\r\n]*+" + _SMALL_INT + rb"[ \t\r\n]*+,){1,1024}+"),
+        re.compile(rb"[ \t\r\n]*+(" + _SMALL_INT + rb")[ \t\r\n]*+,"),
+        re.compile(rb"(?:[ \t\r\n]*+(?:" + _ELEMENT + rb")[ \t\r\n]*+,){1,1024}+"),
+        re.compile(rb"[ \t\r\n]*+(" + _ELEMENT + rb")[ \t\r\n]*+,"),
+    )
+
+
 _GROUP_TOKEN: Final = (
     0,
     _LCURLY,
@@ -313,19 +329,29 @@ _GROUP_TOKEN: Final = (
 _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
     chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)
 )
-_NONCHARACTER_RE: Final = re.compile("[" + _NONCHARACTERS + "]")
-# A run of well-formed, shortest-form UTF-8 without NUL and surrogates.
-_VALID_UTF8_RE: Final = re.compile(
-    rb"(?:[\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]"
-    rb"|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
-    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})++"
-).match
+
+
+@functools.cache
+def _noncharacter_re() -> re.Pattern[str]:
+    return re.compile("[" + _NONCHARACTERS + "]")
+
+
+@functools.cache
+def _valid_utf8_re() -> re.Pattern[bytes]:
+    """A run of well-formed, shortest-form UTF-8 without NUL and surrogates."""
+    return re.compile(
+        rb"(?:[\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]"
+        rb"|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+        rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})++"
+    )
+
+
 _MIN_CODEPOINT: Final = (0x80, 0x800, 0x10000, 0x200000, 0x4000000)
 
 
 def _has_noncharacter(text: str) -> bool:
     # max() is cheap, the regular expression is not: most text stays below.
-    return bool(text) and max(text) >= "\ufdd0" and _NONCHARACTER_RE.search(text) is not None
+    return bool(text) and max(text) >= "\ufdd0" and _noncharacter_re().search(text) is not None
 
 
 def _is_valid_codepoint(cp: int) -> bool:
@@ -377,13 +403,15 @@ def c_string_text(raw: bytes) -> str:
     except UnicodeDecodeError:
         pass
     else:
-        return _NONCHARACTER_RE.sub("\ufffd", text) if _has_noncharacter(text) else text
+        return _noncharacter_re().sub("\ufffd", text) if _has_noncharacter(text) else text
     parts = []
     i = 0
+    valid_run = _valid_utf8_re().match
+    noncharacter = _noncharacter_re()
     while i < len(raw):
-        m = _VALID_UTF8_RE(raw, i)
+        m = valid_run(raw, i)
         if m is not None:
-            parts.append(_NONCHARACTER_RE.sub("\ufffd", raw[i : m.end()].decode()))
+            parts.append(noncharacter.sub("\ufffd", raw[i : m.end()].decode()))
             i = m.end()
         else:
             cp, i = _mod_utf8_codepoint(raw, i)
@@ -421,13 +449,13 @@ _SIMPLE_ESCAPES: Final = {
     0x72: "\r",
     0x74: "\t",
 }
-_HEX4_RE: Final = re.compile(rb"[0-9a-fA-F]{4}").fullmatch
+_HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
 
 
 def _hex4(token: bytes, i: int) -> int:
     """QEMU's ``cvt4hex`` on ``token[i:i + 4]``: -1 unless four hex digits."""
     digits = token[i : i + 4]
-    return int(digits, 16) if _HEX4_RE(digits) else -1
+    return int(digits, 16) if len(digits) == 4 and _HEX_DIGITS.issuperset(digits) else -1
 
 
 def _parse_string(token: bytes) -> str:
@@ -605,7 +633,7 @@ class JSONStreamReader:
                     pos = m.end()
                     if pos == n:
                         break
-            run = _RUN_RES.get(state)
+            run = _run_res().get(state)
             if run is not None:
                 match = run(data, pos)
                 assert match is not None  # a run may be empty
@@ -705,16 +733,17 @@ class JSONStreamReader:
             return pos
         elements = stack[-1].container
         assert isinstance(elements, list)  # array states hold lists
+        small_int_run, small_int, element_run, element = _element_res()
         while True:
-            m = _SMALL_INT_RUN_RE(data, pos)
+            m = small_int_run.match(data, pos)
             if m is not None:
-                texts = _SMALL_INT_RE.findall(data, pos, m.end())
+                texts = small_int.findall(data, pos, m.end())
                 convert: Callable[[bytes], JSONValue] = int
             else:
-                m = _ELEMENT_RUN_RE(data, pos)
+                m = element_run.match(data, pos)
                 if m is None:
                     return pos
-                texts = _ELEMENT_RE.findall(data, pos, m.end())
+                texts = element.findall(data, pos, m.end())
                 convert = _element_value
             tokens = self._tokens + 2 * len(texts)
             size = self._size + sum(map(len, texts)) + len(texts)
