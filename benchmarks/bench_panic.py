@@ -15,8 +15,8 @@ there to hear it), the guest panics, GUEST_PANICKED arrives.  Afterwards
 Median of N runs each, alternating; target (issue 5): ours at most half of
 QEMU's time (QEMU: about 90 ms here).  The same scenario in process, through the
 Python API (``benchmarks/bench_machine_api.py``, target under 1 ms), is timed
-too for reference.  Bytecode as in ``bench_qmp.py``: ``qapigen vm`` runs with a
-cache unless ``--no-bytecode-cache``.
+too for reference.  ``qapigen vm`` runs as installed, as in ``bench_qmp.py``
+(with its bytecode, unless ``--no-bytecode-cache``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ shut the machine down as QEMU does (``SHUTDOWN`` with reason
 ``host-signal``, exit status 0).  ``--count N --qmp-dir DIR`` serves N
 machines from one process, each with its own socket ``DIR/vmNNNN.sock``.
 
+The machines are served by :mod:`qapigen.qmp.selector_server` (one thread,
+no asyncio: importing asyncio alone would double the program's start-up).
+
 TCP sockets listen where the option says; ``wait=on`` (QEMU's default for
 a server socket) does not hold the machine back: the simulator starts at
 once either way.

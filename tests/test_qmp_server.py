@@ -346,6 +346,32 @@ def test_qemu_qmp_client_and_shell_work(tmp_path: Path) -> None:
         assert vm.wait(10) == 0
 
 
+def test_qemu_qmp_client_and_shell_work_with_the_asyncio_server() -> None:
+    """qemu.qmp's QMPClient and qmp-shell talk to the asyncio server too (in process)."""
+
+    async def run() -> None:
+        from qemu.qmp import QMPClient
+
+        async with Harness("asyncio") as h:
+            qmp = QMPClient("test")
+            await qmp.connect(h.path)
+            assert await qmp.execute("query-status") == {"running": True, "status": "running"}
+            await qmp.disconnect()
+            shell = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "qemu.qmp.qmp_shell",
+                h.path,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            out, _ = await asyncio.wait_for(shell.communicate(b"stop\nquery-status\n"), 30)
+            assert "'status': 'paused'" in out.decode() or '"status": "paused"' in out.decode()
+
+    asyncio.run(run())
+
+
 def _open(h: Harness) -> int:
     """Clients the server still serves."""
     return sum(not c.closed for c in h.server.clients)
