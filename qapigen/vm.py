@@ -6,11 +6,12 @@ starts ``qemu-system-x86_64`` can start it unchanged:
 - modelled: ``-qmp unix:PATH[,server=on][,wait=off]`` and ``-qmp
   tcp:HOST:PORT,...`` (several allowed), ``-S``, ``-action``, ``-no-shutdown``,
   ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic[,ioport=..][,events=..]``,
-  ``-device pvpanic-pci``, ``-name``, ``-pidfile``;
+  ``-device pvpanic-pci``, ``-name``, ``-pidfile``, ``-d guest_errors`` with ``-D
+  FILE`` (what QEMU logs of the guest's errors, to FILE, else to stderr);
 - accepted and without effect (nothing the simulator shows depends on them):
   ``-machine``, ``-accel``, ``-cpu``, ``-smp``, ``-m``, ``-display``,
   ``-nodefaults``, ``-nographic``, ``-serial``, ``-monitor``, ``-vga``, ``-boot``,
-  ``-enable-kvm``, ``-no-user-config``, ``-d``, ``-D``, ``-drive``, ``-debugcon``,
+  ``-enable-kvm``, ``-no-user-config``, ``-d``'s other items, ``-drive``, ``-debugcon``,
   ``-bios``, ``-global``; ``-daemonize`` is refused;
 - anything else is refused as QEMU refuses an unknown option.
 
@@ -33,6 +34,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 PROG = "qapigen vm"
 
@@ -84,17 +86,30 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
     raise UsageError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
 
 
-def _parse(
-    argv: Sequence[str],
-) -> tuple[object, list[tuple[str, object, str]], str | None, int, str | None]:
-    """The machine config, the monitors (kind, address, option), the pidfile, the
-    fleet size and folder."""
+class _Options:
+    """What the command line asks for."""
+
+    def __init__(self, config: object) -> None:
+        #: The machine configuration (a ``MachineConfig``).
+        self.config = config
+        #: The monitors: (kind, address, the option that asked for it).
+        self.monitors: list[tuple[str, object, str]] = []
+        self.pidfile: str | None = None
+        #: Fleet size, and the folder of its sockets.
+        self.count = 1
+        self.qmp_dir: str | None = None
+        #: ``-d guest_errors``, and the ``-D`` file (None: stderr, as QEMU's log).
+        self.guest_errors = False
+        self.logfile: str | None = None
+
+
+def _parse(argv: Sequence[str]) -> _Options:
+    """The options of a command line, or :class:`UsageError`."""
     from .machine import CommandLine, ConfigError
 
     cmdline = CommandLine()
-    monitors: list[tuple[str, object, str]] = []
-    pidfile = None
-    count, qmp_dir = 1, None
+    options = _Options(None)
+    monitors = options.monitors
     args = list(argv)
     i = 0
     while i < len(args):
@@ -134,13 +149,18 @@ def _parse(
             elif opt == "-device":
                 cmdline.device(value)
             elif opt == "-pidfile":
-                pidfile = value
+                options.pidfile = value
+            elif opt == "-d":
+                # QEMU's other log items concern what is not simulated.
+                options.guest_errors = "guest_errors" in value.split(",")
+            elif opt == "-D":
+                options.logfile = value
             elif opt == "--count":
                 if not value.isdigit() or int(value) < 1:
                     raise UsageError("--count", f"'{value}' is not a positive number")
-                count = int(value)
+                options.count = int(value)
             elif opt == "--qmp-dir":
-                qmp_dir = value
+                options.qmp_dir = value
             elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS or opt == "-name":
                 pass
             else:
@@ -148,24 +168,31 @@ def _parse(
         except ConfigError as err:
             raise UsageError(err.location or opt, err.message) from None
     try:
-        config = cmdline.build()
+        options.config = cmdline.build()
     except ConfigError as err:
         raise UsageError(err.location or "-action", err.message) from None
-    if count > 1 and qmp_dir is None:
+    if options.count > 1 and options.qmp_dir is None:
         raise UsageError("--count", "a fleet needs --qmp-dir")
-    return config, monitors, pidfile, count, qmp_dir
+    return options
 
 
-def _serve(
-    config: object, monitors: list[tuple[str, object, str]], count: int, qmp_dir: str | None
-) -> int:
-    """Serve the machines until they have all exited, or a signal ends them; the exit status."""
+def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
+    """Serve the machines until they have all exited, or a signal ends them; the exit status.
+
+    ``log`` takes what QEMU logs under ``-d guest_errors``.
+    """
     import qapigen_qmp
 
     from . import __version__
     from .machine import Machine, MachineConfig
     from .qmp.selector_server import Loop, SelectorServer
 
+    config, monitors, count, qmp_dir = (
+        options.config,
+        options.monitors,
+        options.count,
+        options.qmp_dir,
+    )
     assert isinstance(config, MachineConfig)
     loop = Loop()
     servers: list[SelectorServer] = []
@@ -202,7 +229,9 @@ def _serve(
 
     try:
         for n in range(count):
-            machine = Machine(config, on_exit=exit_handler(n))
+            machine = Machine(
+                config, on_exit=exit_handler(n), guest_error_log=log, stderr=_print_stderr
+            )
             server = SelectorServer(
                 qapigen_qmp, machine, loop, package_name=f"qapigen {__version__}"
             )
@@ -238,15 +267,47 @@ def _serve(
     return status
 
 
+def _writer(fp: TextIO) -> Callable[[str], None]:
+    def write(text: str) -> None:
+        fp.write(text)
+        fp.flush()  # as QEMU's log: whatever happens next, it is there
+
+    return write
+
+
+def _print_stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the simulated machine(s); the exit status."""
     try:
-        config, monitors, pidfile, count, qmp_dir = _parse(argv)
+        options = _parse(argv)
     except UsageError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
-    if qmp_dir is not None:
-        os.makedirs(qmp_dir, mode=0o700, exist_ok=True)
+    if options.qmp_dir is not None:
+        try:
+            os.makedirs(options.qmp_dir, mode=0o700, exist_ok=True)
+        except OSError as err:
+            print(f"{PROG}: --qmp-dir {options.qmp_dir}: {err.strerror}", file=sys.stderr)
+            return 1
+    logfile = None
+    log: Callable[[str], None] | None = None
+    if options.guest_errors:
+        if options.logfile is None:
+            log = _print_stderr
+        else:
+            try:
+                logfile = open(options.logfile, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as err:
+                print(
+                    f"{PROG}: could not open '{options.logfile}': {err.strerror}", file=sys.stderr
+                )
+                return 1
+            log = _writer(logfile)
+    pidfile = options.pidfile
     if pidfile:
         try:
             with open(pidfile, "w") as fp:
@@ -258,10 +319,12 @@ def main(argv: Sequence[str]) -> int:
             )
             return 1
     try:
-        return _serve(config, monitors, count, qmp_dir)
+        return _serve(options, log)
     except UsageError as err:  # a monitor that cannot listen
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     finally:
+        if logfile is not None:
+            logfile.close()
         if pidfile and os.path.exists(pidfile):
             os.unlink(pidfile)

@@ -436,6 +436,8 @@ def test_scenario_over_qmp(
     assert vm.wait() == scenario["exit"]["exit_status"]
     assert vm.stderr == scenario["stderr"]
     assert vm.stdout == ""
+    if "qemu_d_log" in scenario:  # -d guest_errors -D FILE
+        assert (tmp_path / "qemu-d.log").read_text() == scenario["qemu_d_log"]
     debugcon = scenario["debugcon"]
     assert guest.read_values == debugcon.get("read_values", [])
     # Whether the instruction after a shutdown request ran is timing (fact 8).
@@ -797,3 +799,29 @@ def test_fleet_of_independent_machines(tmp_path: Path, start_vm: Callable[..., V
 def test_fleet_needs_a_folder() -> None:
     proc = run_vm("--count", "3")
     assert proc.returncode == 1 and proc.stderr.startswith("qapigen vm: --count")
+
+
+def test_fleet_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    """An uncreatable --qmp-dir is refused with a message, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = run_vm("--count", "2", "--qmp-dir", str(blocker / "fleet"))
+    assert proc.returncode == 1
+    assert proc.stderr == f"qapigen vm: --qmp-dir {blocker / 'fleet'}: Not a directory\n"
+
+
+def test_guest_errors_go_to_stderr_without_a_log_file(
+    tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """-d guest_errors without -D: QEMU's log is stderr; without -d nothing is logged."""
+    for flags, logged in ((["-d", "guest_errors"], True), ([], False)):
+        sock = str(tmp_path / f"qmp{len(flags)}.sock")
+        vm = start_vm(
+            "-device", "pvpanic", "-no-shutdown", *flags, "-qmp", unix(sock), sockets=(sock,)
+        )
+        conn = Conn(sock, negotiate=True)
+        assert conn.command("x-guest-pvpanic-write", {"value": 8}) == {"return": {}}
+        assert conn.command("quit") == {"return": {}}
+        conn.until_eof()
+        assert vm.wait() == 0
+        assert vm.stderr == ("pvpanic: unknown event 0x8.\n" if logged else "")
