@@ -83,16 +83,18 @@ def _flag_warning(prefix: str, name: str, value: str) -> str:
     )
 
 
-_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9._-]*\Z")
+# Patterns as text: re compiles (and caches) them on first use, so a command
+# line that needs neither does not pay for them at start-up.
+_ID_PATTERN = r"[A-Za-z][A-Za-z0-9._-]*\Z"
 
 
 def id_wellformed(ident: str) -> bool:
     """Whether QEMU accepts ``ident`` as an ``id=``: a letter, then letters,
     digits, ``-``, ``.`` or ``_``."""
-    return _ID_RE.match(ident) is not None
+    return re.match(_ID_PATTERN, ident) is not None
 
 
-_UINT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+_UINT_PATTERN = r"[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z"
 
 _UINT64_END = 1 << 64
 
@@ -102,7 +104,7 @@ def parse_uint64(text: str) -> int | None:
     base 0 (``0x`` hexadecimal, leading ``0`` octal), the whole string, no
     overflow.  A minus sign wraps modulo 2**64, as ``strtoull`` does.  None
     when QEMU would refuse the text."""
-    m = _UINT_RE.match(text)
+    m = re.match(_UINT_PATTERN, text)
     if m is None:
         return None
     sign, digits = m.groups()

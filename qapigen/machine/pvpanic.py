@@ -17,7 +17,10 @@ are ignored (fact 5), and only the first write with such bits is logged.
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from typing import Protocol
 
 PVPANIC_PANICKED = 1 << 0
 PVPANIC_CRASH_LOADED = 1 << 1
@@ -53,20 +56,22 @@ def unknown_bits(value: int) -> int:
     return value & ~PVPANIC_EVENTS
 
 
-class PvpanicHost(Protocol):
-    """What the device calls when the guest writes its register (the machine)."""
+if TYPE_CHECKING:
 
-    def pvpanic_unknown(self, value: int) -> None:
-        """A written byte had bits no event stands for (called before the event)."""
+    class PvpanicHost(Protocol):
+        """What the device calls when the guest writes its register (the machine)."""
 
-    def pvpanic_panicked(self) -> None:
-        """The guest reports a panic."""
+        def pvpanic_unknown(self, value: int) -> None:
+            """A written byte had bits no event stands for (called before the event)."""
 
-    def pvpanic_crashloaded(self) -> None:
-        """The guest reports that it loaded a crash kernel."""
+        def pvpanic_panicked(self) -> None:
+            """The guest reports a panic."""
 
-    def pvpanic_shutdown(self) -> None:
-        """The guest asks to be powered off."""
+        def pvpanic_crashloaded(self) -> None:
+            """The guest reports that it loaded a crash kernel."""
+
+        def pvpanic_shutdown(self) -> None:
+            """The guest asks to be powered off."""
 
 
 def _check_byte(what: str, value: int) -> None:

@@ -194,7 +194,9 @@ _STRING: Final = 109
 _LOOKAHEAD: Final = 0x80
 
 
-def _build_table() -> tuple[tuple[int, ...], ...]:
+@functools.cache
+def _table() -> tuple[tuple[int, ...], ...]:
+    """QEMU's transition table, for the slow path (built on first use, as the patterns)."""
     table = [[_ERROR] * 256 for _ in range(_START + 1)]
 
     def put(state: int, chars: bytes | range, to: int) -> None:
@@ -243,8 +245,6 @@ def _build_table() -> tuple[tuple[int, ...], ...]:
     put(_START, b" \t\r\n", _START)
     return tuple(tuple(row) for row in table)
 
-
-_TABLE: Final = _build_table()
 
 # The bytes that keep a state in itself and are consumed, for skipping runs of
 # them at C speed instead of one transition at a time.
@@ -652,7 +652,7 @@ class JSONStreamReader:
                         state = _START
                     continue
             byte = data[pos]
-            following = _TABLE[state][byte]
+            following = _table()[state][byte]
             if following & _LOOKAHEAD:
                 following &= ~_LOOKAHEAD
             else:

@@ -75,11 +75,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from qapigen.runtime import JSONValue
 
 __all__ = [
@@ -87,7 +89,6 @@ __all__ = [
     "GENERIC_ERROR",
     "KNOWN_CAPABILITIES",
     "CapabilitiesNegotiated",
-    "CommandLike",
     "Event",
     "Rejected",
     "Request",
@@ -104,32 +105,38 @@ _CAPABILITIES_COMMAND: Final = "qmp_capabilities"
 _CRLF: Final = "\r\n"
 
 
-class CommandLike(Protocol):
-    """What the connection needs to know of a command (a ``runtime.CommandInfo`` will do)."""
+if TYPE_CHECKING:
 
-    @property
-    def allow_oob(self) -> bool:
-        """Whether the command may run out of band (``exec-oob``)."""
-        ...
+    class CommandLike(Protocol):
+        """What the connection needs to know of a command (a ``runtime.CommandInfo`` will do)."""
 
-
-# The records below are named tuples, not dataclasses: the dataclasses module
-# alone would add ~10 ms to the start of `qapigen vm`, which imports this one.
+        @property
+        def allow_oob(self) -> bool:
+            """Whether the command may run out of band (``exec-oob``)."""
+            ...
 
 
-class _BuiltinCommand(NamedTuple):
-    allow_oob: bool = False
+# The records below are plain slotted classes: neither dataclasses (the module
+# alone would add ~10 ms to the start of `qapigen vm`, which imports this one)
+# nor named tuples (slower to create at import, and tuples besides).
+
+
+class _BuiltinCommand:
+    __slots__ = ()
+    allow_oob = False
 
 
 # qmp_capabilities when the command table leaves it out: in QEMU it is not allow-oob.
 _CAPABILITIES_SPEC: Final = _BuiltinCommand()
 
 
-class Request(NamedTuple):
-    """A valid command for the caller to run and answer.
+class Request:
+    """A valid command for the caller to run and answer (read-only).
 
     Requests compare by identity: each is one arrival, answered once.
     """
+
+    __slots__ = ("arguments", "has_id", "id", "name", "oob")
 
     #: The command's name.
     name: str
@@ -143,18 +150,26 @@ class Request(NamedTuple):
     #: in-band requests still running.
     oob: bool
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
+    def __init__(
+        self, name: str, arguments: dict[str, JSONValue], id: JSONValue, has_id: bool, oob: bool
+    ) -> None:
+        self.name = name
+        self.arguments = arguments
+        self.id = id
+        self.has_id = has_id
+        self.oob = oob
 
-    def __ne__(self, other: object) -> bool:
-        return self is not other
+    def __repr__(self) -> str:
+        return (
+            f"Request(name={self.name!r}, arguments={self.arguments!r}, id={self.id!r}, "
+            f"has_id={self.has_id!r}, oob={self.oob!r})"
+        )
 
-    def __hash__(self) -> int:
-        return object.__hash__(self)
 
+class Rejected:
+    """Input the connection answered with an error itself (already queued; read-only)."""
 
-class Rejected(NamedTuple):
-    """Input the connection answered with an error itself (already queued)."""
+    __slots__ = ("desc", "error_class", "has_id", "id")
 
     #: QAPI's error class: ``GenericError`` or ``CommandNotFound``.
     error_class: str
@@ -164,12 +179,45 @@ class Rejected(NamedTuple):
     id: JSONValue
     has_id: bool
 
+    def __init__(self, error_class: str, desc: str, id: JSONValue, has_id: bool) -> None:
+        self.error_class = error_class
+        self.desc = desc
+        self.id = id
+        self.has_id = has_id
 
-class CapabilitiesNegotiated(NamedTuple):
+    def _key(self) -> tuple[str, str, JSONValue, bool]:
+        return (self.error_class, self.desc, self.id, self.has_id)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, Rejected) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # the id may be a list or an object
+
+    def __repr__(self) -> str:
+        return "Rejected(error_class={!r}, desc={!r}, id={!r}, has_id={!r})".format(*self._key())
+
+
+class CapabilitiesNegotiated:
     """``qmp_capabilities`` succeeded (already answered); events may flow now."""
+
+    __slots__ = ("enabled",)
 
     #: The capabilities the client enabled.
     enabled: frozenset[str]
+
+    def __init__(self, enabled: frozenset[str]) -> None:
+        self.enabled = enabled
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CapabilitiesNegotiated):
+            return NotImplemented
+        return self.enabled == other.enabled
+
+    def __hash__(self) -> int:
+        return hash(self.enabled)
+
+    def __repr__(self) -> str:
+        return f"CapabilitiesNegotiated(enabled={self.enabled!r})"
 
 
 Event: TypeAlias = Request | Rejected | CapabilitiesNegotiated

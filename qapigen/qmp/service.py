@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
@@ -34,17 +34,20 @@ DEFAULT_VERSION = {"major": 10, "minor": 0, "micro": 2}
 _SERVER_COMMANDS = ("query-version", "query-commands", "query-qmp-schema")
 
 
-class Peer(Protocol):
-    """A connected client, as a transport adapter keeps it."""
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    conn: ServerConnection
-    closed: bool
+    class Peer(Protocol):
+        """A connected client, as a transport adapter keeps it."""
 
-    def flush(self) -> None:
-        """Write what ``conn`` queued; disconnect the client when over the cap."""
+        conn: ServerConnection
+        closed: bool
 
-    def close(self) -> None:
-        """Disconnect the client."""
+        def flush(self) -> None:
+            """Write what ``conn`` queued; disconnect the client when over the cap."""
+
+        def close(self) -> None:
+            """Disconnect the client."""
 
 
 class QMPService:
