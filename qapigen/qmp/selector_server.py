@@ -16,10 +16,11 @@ called, from any thread or from a signal handler added with
 
 from __future__ import annotations
 
+import _socket  # not socket: see .sockets
 import contextlib
+import os
 import selectors
 import signal
-import socket
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -45,9 +46,9 @@ class Loop:
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
         self._stopping = False
         # Written to wake the loop from another thread or a signal handler.
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self.selector.register(self._wake_r, _READ, self)
 
     def call_soon(self, callback: Callable[[], None]) -> None:
@@ -68,7 +69,7 @@ class Loop:
         """Make the loop look at its state again (safe from any thread)."""
         # Full (a wake-up is pending anyway) or closed: nothing to do.
         with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
+            os.write(self._wake_w, b"\0")
 
     def stop(self) -> None:
         """Make :meth:`run` return (safe from any thread)."""
@@ -76,11 +77,9 @@ class Loop:
         self.wake()
 
     def on_readable(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 4096):
                 pass
-        except OSError:
-            pass
         while self._signals:
             signum = self._signals.pop(0)
             self._signal_handlers[signum](signum)
@@ -108,8 +107,8 @@ class Loop:
             signal.signal(signum, signal.SIG_DFL)
         self._signal_handlers.clear()
         self.selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
 
 class _Client:
@@ -117,7 +116,7 @@ class _Client:
 
     __slots__ = ("_unsent", "_writing", "closed", "conn", "server", "sock")
 
-    def __init__(self, server: SelectorServer, sock: socket.socket) -> None:
+    def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.conn = server.connection()
@@ -185,7 +184,7 @@ class _Listener:
 
     __slots__ = ("server", "sock")
 
-    def __init__(self, server: SelectorServer, sock: socket.socket) -> None:
+    def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
         self.sock = sock
         sock.setblocking(False)
@@ -193,15 +192,15 @@ class _Listener:
     def on_readable(self) -> None:
         for _ in range(64):  # a burst of connections, without starving the others
             try:
-                sock, _address = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
+                # What socket.socket.accept() does, without the socket module.
+                fd, _address = self.sock._accept()  # type: ignore[attr-defined]
+            except OSError:  # none waiting, out of descriptors, the client gave up: later
                 return
-            except OSError:  # out of descriptors, or the client gave up: try later
-                return
+            sock = _socket.socket(fileno=fd)
             sock.setblocking(False)
-            if sock.family != socket.AF_UNIX:
+            if sock.family != _socket.AF_UNIX:
                 # Replies are small and awaited: no Nagle delay (asyncio does the same).
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             client = _Client(self.server, sock)
             self.server.loop.selector.register(sock, _READ, client)
             self.server.clients.add(client)
@@ -232,7 +231,7 @@ class SelectorServer(QMPService):
         self._listen(sock)
         return int(sock.getsockname()[1])
 
-    def _listen(self, sock: socket.socket) -> None:
+    def _listen(self, sock: _socket.socket) -> None:
         listener = _Listener(self, sock)
         self.loop.selector.register(sock, _READ, listener)
         self._listeners.append(listener)

@@ -10,6 +10,7 @@ loopback interface unless told otherwise.  A client with more than
 from __future__ import annotations
 
 import asyncio
+import socket
 from types import ModuleType
 from typing import Any
 
@@ -76,13 +77,13 @@ class QMPServer(QMPService):
 
         The socket appears at ``path`` only once it accepts connections.
         """
-        sock = unix_listener(path, mode)
+        sock = socket.socket(fileno=unix_listener(path, mode).detach())
         loop = asyncio.get_running_loop()
         self._servers.append(await loop.create_unix_server(lambda: _Client(self), sock=sock))
 
     async def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on TCP (loopback by default); returns the port."""
-        sock = tcp_listener(host, port)
+        sock = socket.socket(fileno=tcp_listener(host, port).detach())
         loop = asyncio.get_running_loop()
         self._servers.append(await loop.create_server(lambda: _Client(self), sock=sock))
         return int(sock.getsockname()[1])
