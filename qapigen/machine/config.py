@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from ..records import Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_opts, parse_uint64
@@ -21,8 +22,7 @@ from .pvpanic import DEFAULT_IOPORT, PVPANIC_EVENTS, PvpanicDevice, PvpanicISA, 
 PvpanicDriver = Literal["pvpanic", "pvpanic-pci"]
 
 
-# Plain classes rather than dataclasses: the dataclasses module alone would
-# add ~10 ms to the start of `qapigen vm`.
+# Not dataclasses: see qapigen.records.
 
 
 class PvpanicConfig(NamedTuple):
@@ -43,10 +43,11 @@ class PvpanicConfig(NamedTuple):
         return PvpanicPCI(id=self.id, events=self.events)
 
 
-class MachineConfig:
+class MachineConfig(Record):
     """Everything the simulated machine is made from."""
 
     __slots__ = ("actions", "devices", "start_paused")
+    _FIELDS = ("start_paused", "actions", "devices")
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
     start_paused: bool
@@ -65,23 +66,6 @@ class MachineConfig:
         self.start_paused = start_paused
         self.actions = Actions() if actions is None else actions
         self.devices = devices
-
-    def __repr__(self) -> str:
-        return (
-            f"MachineConfig(start_paused={self.start_paused!r}, actions={self.actions!r}, "
-            f"devices={self.devices!r})"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MachineConfig):
-            return NotImplemented
-        return (self.start_paused, self.actions, self.devices) == (
-            other.start_paused,
-            other.actions,
-            other.devices,
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create."""

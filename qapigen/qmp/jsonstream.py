@@ -78,6 +78,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
+from ..records import FrozenRecord
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -103,57 +105,26 @@ MAX_TOKEN_COUNT: Final = 2 << 20
 MAX_NESTING: Final = 1 << 10
 
 
-# What the reader gives: small immutable records.  Plain classes, not
-# dataclasses: the dataclasses module alone would add ~10 ms to the start of
-# `qapigen vm`, which imports this module.
-
-
-class JSONMessage:
+class JSONMessage(FrozenRecord):
     """A complete JSON value read from the stream."""
 
     __slots__ = ("value",)
+    _FIELDS = ("value",)
     value: JSONValue
 
     def __init__(self, value: JSONValue) -> None:
         object.__setattr__(self, "value", value)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}'")
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.value,) == (other.value,)
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, self.value))
-
-    def __repr__(self) -> str:
-        return f"JSONMessage(value={self.value!r})"
-
-
-class JSONError:
+class JSONError(FrozenRecord):
     """A value the stream could not give: ``desc`` is QEMU's error text."""
 
     __slots__ = ("desc",)
+    _FIELDS = ("desc",)
     desc: str
 
     def __init__(self, desc: str) -> None:
         object.__setattr__(self, "desc", desc)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}'")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self.desc == other.desc
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, self.desc))
-
-    def __repr__(self) -> str:
-        return f"JSONError(desc={self.desc!r})"
 
 
 # ---------------------------------------------------------------------------

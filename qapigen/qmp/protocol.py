@@ -77,6 +77,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final, TypeAlias
 
+from ..records import FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
 if TYPE_CHECKING:
@@ -116,9 +117,7 @@ if TYPE_CHECKING:
             ...
 
 
-# The records below are plain slotted classes: neither dataclasses (the module
-# alone would add ~10 ms to the start of `qapigen vm`, which imports this one)
-# nor named tuples (slower to create at import, and tuples besides).
+# The records below are not dataclasses: see qapigen.records.
 
 
 class _BuiltinCommand:
@@ -166,10 +165,11 @@ class Request:
         )
 
 
-class Rejected:
-    """Input the connection answered with an error itself (already queued; read-only)."""
+class Rejected(FrozenRecord):
+    """Input the connection answered with an error itself (already queued)."""
 
     __slots__ = ("desc", "error_class", "has_id", "id")
+    _FIELDS = ("error_class", "desc", "id", "has_id")
 
     #: QAPI's error class: ``GenericError`` or ``CommandNotFound``.
     error_class: str
@@ -180,44 +180,21 @@ class Rejected:
     has_id: bool
 
     def __init__(self, error_class: str, desc: str, id: JSONValue, has_id: bool) -> None:
-        self.error_class = error_class
-        self.desc = desc
-        self.id = id
-        self.has_id = has_id
-
-    def _key(self) -> tuple[str, str, JSONValue, bool]:
-        return (self.error_class, self.desc, self.id, self.has_id)
-
-    def __eq__(self, other: object) -> bool:
-        return self._key() == other._key() if isinstance(other, Rejected) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # the id may be a list or an object
-
-    def __repr__(self) -> str:
-        return "Rejected(error_class={!r}, desc={!r}, id={!r}, has_id={!r})".format(*self._key())
+        for name, value in zip(self._FIELDS, (error_class, desc, id, has_id), strict=True):
+            object.__setattr__(self, name, value)
 
 
-class CapabilitiesNegotiated:
+class CapabilitiesNegotiated(FrozenRecord):
     """``qmp_capabilities`` succeeded (already answered); events may flow now."""
 
     __slots__ = ("enabled",)
+    _FIELDS = ("enabled",)
 
     #: The capabilities the client enabled.
     enabled: frozenset[str]
 
     def __init__(self, enabled: frozenset[str]) -> None:
-        self.enabled = enabled
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CapabilitiesNegotiated):
-            return NotImplemented
-        return self.enabled == other.enabled
-
-    def __hash__(self) -> int:
-        return hash(self.enabled)
-
-    def __repr__(self) -> str:
-        return f"CapabilitiesNegotiated(enabled={self.enabled!r})"
+        object.__setattr__(self, "enabled", enabled)
 
 
 Event: TypeAlias = Request | Rejected | CapabilitiesNegotiated

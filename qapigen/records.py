@@ -1,0 +1,59 @@
+"""Small value classes, without the dataclasses module.
+
+``qapigen vm`` must start in a few tens of milliseconds, and importing
+:mod:`dataclasses` (with :mod:`inspect`, :mod:`ast`, :mod:`dis` ...) would
+take ~10 ms of that.  The records of the modules it loads (the QMP core's
+results, the machine's configuration) derive from these instead: a subclass
+declares its ``__slots__``, lists its fields in ``_FIELDS`` and sets them in
+its ``__init__``; equality and ``repr`` are a dataclass's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class _Fields:
+    """Equality and ``repr`` from ``_FIELDS``."""
+
+    __slots__ = ()
+
+    #: The fields, in the order of ``repr`` and comparison.
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self._FIELDS])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"{type(self).__qualname__}({fields})"
+
+
+class Record(_Fields):
+    """A mutable record: equal when its fields are (hence not hashable)."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+
+
+class FrozenRecord(_Fields):
+    """An immutable record, hashable when its fields are.
+
+    ``__init__`` sets the fields with ``object.__setattr__``.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field '{name}'")
+
+    def __hash__(self) -> int:
+        return hash(self._values())
