@@ -17,6 +17,21 @@ class q_empty(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 
+def _q_empty_DECODE(obj: object, name: str | int | None, strict: bool) -> q_empty:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(q_empty)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class QType(_rt.Enum):
     """The enum QType."""
 
@@ -30,6 +45,9 @@ class QType(_rt.Enum):
 
 
 _QType_VALUES = _t.cast(dict[str, QType], QType._value2member_map_)
+
+
+q_empty._DECODE = _q_empty_DECODE
 
 
 q_empty.QAPI_INFO = _rt.TypeInfo("q_empty")

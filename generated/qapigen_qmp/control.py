@@ -18,19 +18,34 @@ class QmpCapabilitiesArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"enable"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "enable" not in obj:
-            self.enable = None
-        else:
-            v = obj["enable"]
-            self.enable = _rt.list_of(QMPCapability._decode_named)(v, "enable", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.enable is not None:
             out["enable"] = [e.to_wire() for e in self.enable]
+
+
+def _QmpCapabilitiesArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> QmpCapabilitiesArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(QmpCapabilitiesArguments)
+    self._unknown = None
+    self.enable = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "enable" in obj:
+                v = obj["enable"]
+                self.enable = _rt.d_list(
+                    QMPCapability._decode_named, v, "enable", strict
+                )
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class QMPCapability(_rt.Enum):
@@ -71,8 +86,22 @@ class VersionTriple(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"major", "minor", "micro"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["major"] = self.major
+        out["minor"] = self.minor
+        out["micro"] = self.micro
+
+
+def _VersionTriple_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> VersionTriple:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(VersionTriple)
+    self._unknown = None
+    try:
+        found = 3
+        n = len(obj)
         v = obj.get("major", _rt.MISSING)
         if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
             self.major = v
@@ -94,12 +123,11 @@ class VersionTriple(_rt.Struct):
             raise _rt.WireError.missing("micro")
         else:
             self.micro = _rt.d_int(v, "micro", strict)
-        return found + 3
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["major"] = self.major
-        out["minor"] = self.minor
-        out["micro"] = self.micro
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -122,13 +150,26 @@ class VersionInfo(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"qemu", "package"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["qemu"] = self.qemu.to_wire()
+        out["package"] = self.package
+
+
+def _VersionInfo_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> VersionInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(VersionInfo)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("qemu", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("qemu")
         else:
-            self.qemu = VersionTriple._decode_named(v, "qemu", strict)
+            self.qemu = _VersionTriple_DECODE(v, "qemu", strict)
         v = obj.get("package", _rt.MISSING)
         if type(v) is str:
             self.package = v
@@ -136,11 +177,11 @@ class VersionInfo(_rt.Struct):
             raise _rt.WireError.missing("package")
         else:
             self.package = _rt.d_str(v, "package", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["qemu"] = self.qemu.to_wire()
-        out["package"] = self.package
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -157,8 +198,20 @@ class CommandInfo(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["name"] = self.name
+
+
+def _CommandInfo_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> CommandInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(CommandInfo)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("name", _rt.MISSING)
         if type(v) is str:
             self.name = v
@@ -166,10 +219,17 @@ class CommandInfo(_rt.Struct):
             raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        return found + 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["name"] = self.name
+
+QmpCapabilitiesArguments._DECODE = _QmpCapabilitiesArguments_DECODE
+VersionTriple._DECODE = _VersionTriple_DECODE
+VersionInfo._DECODE = _VersionInfo_DECODE
+CommandInfo._DECODE = _CommandInfo_DECODE
 
 
 QmpCapabilitiesArguments.QAPI_INFO = _rt.TypeInfo("q_obj_qmp_capabilities-arg")

@@ -22,8 +22,20 @@ class GuestRegisterValue(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["value"] = self.value_
+
+
+def _GuestRegisterValue_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestRegisterValue:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestRegisterValue)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("value", _rt.MISSING)
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
@@ -31,10 +43,11 @@ class GuestRegisterValue(_rt.Struct):
             raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["value"] = self.value_
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -46,8 +59,23 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value", "device"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["value"] = self.value_
+        if self.device is not None:
+            out["device"] = self.device
+
+
+def _XGuestPvpanicWriteArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestPvpanicWriteArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestPvpanicWriteArguments)
+    self._unknown = None
+    self.device = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("value", _rt.MISSING)
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
@@ -55,21 +83,19 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
             raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        if "device" not in obj:
-            self.device = None
-        else:
-            v = obj["device"]
-            if type(v) is str:
-                self.device = v
-            else:
-                self.device = _rt.d_str(v, "device", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["value"] = self.value_
-        if self.device is not None:
-            out["device"] = self.device
+        if found != n:
+            if "device" in obj:
+                v = obj["device"]
+                if type(v) is str:
+                    self.device = v
+                else:
+                    self.device = _rt.d_str(v, "device", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -80,22 +106,35 @@ class XGuestPvpanicReadArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"device"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "device" not in obj:
-            self.device = None
-        else:
-            v = obj["device"]
-            if type(v) is str:
-                self.device = v
-            else:
-                self.device = _rt.d_str(v, "device", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.device is not None:
             out["device"] = self.device
+
+
+def _XGuestPvpanicReadArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestPvpanicReadArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestPvpanicReadArguments)
+    self._unknown = None
+    self.device = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "device" in obj:
+                v = obj["device"]
+                if type(v) is str:
+                    self.device = v
+                else:
+                    self.device = _rt.d_str(v, "device", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -107,8 +146,21 @@ class XGuestIoWriteArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port", "value"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["port"] = self.port
+        out["value"] = self.value_
+
+
+def _XGuestIoWriteArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestIoWriteArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestIoWriteArguments)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("port", _rt.MISSING)
         if type(v) is int and 0 <= v < 65536:
             self.port = v
@@ -123,11 +175,11 @@ class XGuestIoWriteArguments(_rt.Struct):
             raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["port"] = self.port
-        out["value"] = self.value_
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -138,8 +190,20 @@ class XGuestIoReadArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["port"] = self.port
+
+
+def _XGuestIoReadArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestIoReadArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestIoReadArguments)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("port", _rt.MISSING)
         if type(v) is int and 0 <= v < 65536:
             self.port = v
@@ -147,10 +211,18 @@ class XGuestIoReadArguments(_rt.Struct):
             raise _rt.WireError.missing("port")
         else:
             self.port = _rt.d_uint16(v, "port", strict)
-        return found + 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["port"] = self.port
+
+GuestRegisterValue._DECODE = _GuestRegisterValue_DECODE
+XGuestPvpanicWriteArguments._DECODE = _XGuestPvpanicWriteArguments_DECODE
+XGuestPvpanicReadArguments._DECODE = _XGuestPvpanicReadArguments_DECODE
+XGuestIoWriteArguments._DECODE = _XGuestIoWriteArguments_DECODE
+XGuestIoReadArguments._DECODE = _XGuestIoReadArguments_DECODE
 
 
 GuestRegisterValue.QAPI_INFO = _rt.TypeInfo("GuestRegisterValue")

@@ -52,8 +52,24 @@ class SchemaInfoBase(_rt.Struct):
         {"name", "meta-type", "features"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["name"] = self.name
+        out["meta-type"] = self.meta_type.to_wire()
+        if self.features is not None:
+            out["features"] = list(self.features)
+
+
+def _SchemaInfoBase_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoBase)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("name", _rt.MISSING)
         if type(v) is str:
             self.name = v
@@ -68,19 +84,16 @@ class SchemaInfoBase(_rt.Struct):
             raise _rt.WireError.missing("meta-type")
         else:
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if "features" not in obj:
-            self.features = None
-        else:
-            v = obj["features"]
-            self.features = _rt.list_of(_rt.d_str)(v, "features", strict)
-            found += 1
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["name"] = self.name
-        out["meta-type"] = self.meta_type.to_wire()
-        if self.features is not None:
-            out["features"] = list(self.features)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -105,7 +118,46 @@ class SchemaInfo(SchemaInfoBase):
         {"name", "meta-type", "features"}
     )
 
-    _TAG: _t.ClassVar[str] = "meta-type"
+
+def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> SchemaInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members reports why.
+    tag = obj.get("meta-type")
+    if type(tag) is str:
+        branch = _SchemaInfo_BRANCHES.get(tag)
+        if branch is not None:
+            return branch(obj, name, strict)
+    self = _rt.new(SchemaInfo)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 2
+        n = len(obj)
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -127,10 +179,43 @@ class SchemaInfo_builtin(SchemaInfo):
         {"name", "meta-type", "features", "json-type"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        SchemaInfo._encode_fields(self, out)
+        out["json-type"] = self.json_type.to_wire()
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
+
+def _SchemaInfo_builtin_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_builtin:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_builtin)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 3
+        n = len(obj)
+        if "json-type" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
         if self.meta_type is not SchemaMetaType.BUILTIN:
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("json-type", _rt.MISSING)
@@ -140,11 +225,11 @@ class SchemaInfo_builtin(SchemaInfo):
             raise _rt.WireError.missing("json-type")
         else:
             self.json_type = JSONType._decode_named(v, "json-type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        SchemaInfo._encode_fields(self, out)
-        out["json-type"] = self.json_type.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -178,30 +263,65 @@ class SchemaInfo_enum(SchemaInfo):
     def __post_init__(self) -> None:
         _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        SchemaInfo._encode_fields(self, out)
+        out["members"] = [e.to_wire() for e in self.members]
+        out["values"] = list(self.values)
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
+
+def _SchemaInfo_enum_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_enum:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_enum)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 4
+        n = len(obj)
+        if "members" not in obj:
+            n = -1
+        if "values" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
         if self.meta_type is not SchemaMetaType.ENUM:
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
         else:
-            self.members = _rt.list_of(SchemaInfoEnumMember._decode_named)(
-                v, "members", strict
+            self.members = _rt.d_list(
+                _SchemaInfoEnumMember_DECODE, v, "members", strict
             )
         v = obj.get("values", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("values")
         else:
-            self.values = _rt.list_of(_rt.d_str)(v, "values", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        SchemaInfo._encode_fields(self, out)
-        out["members"] = [e.to_wire() for e in self.members]
-        out["values"] = list(self.values)
+            self.values = _rt.d_list(_rt.d_str, v, "values", strict)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -224,10 +344,43 @@ class SchemaInfo_array(SchemaInfo):
         {"name", "meta-type", "features", "element-type"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        SchemaInfo._encode_fields(self, out)
+        out["element-type"] = self.element_type
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
+
+def _SchemaInfo_array_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_array:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_array)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 3
+        n = len(obj)
+        if "element-type" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
         if self.meta_type is not SchemaMetaType.ARRAY:
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("element-type", _rt.MISSING)
@@ -237,11 +390,11 @@ class SchemaInfo_array(SchemaInfo):
             raise _rt.WireError.missing("element-type")
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        SchemaInfo._encode_fields(self, out)
-        out["element-type"] = self.element_type
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -271,38 +424,6 @@ class SchemaInfo_object_(SchemaInfo):
         {"name", "meta-type", "features", "members", "tag", "variants"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.OBJECT:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoObjectMember._decode_named)(
-                v, "members", strict
-            )
-        if "tag" not in obj:
-            self.tag = None
-        else:
-            v = obj["tag"]
-            if type(v) is str:
-                self.tag = v
-            else:
-                self.tag = _rt.d_str(v, "tag", strict)
-            found += 1
-        if "variants" not in obj:
-            self.variants = None
-        else:
-            v = obj["variants"]
-            self.variants = _rt.list_of(SchemaInfoObjectVariant._decode_named)(
-                v, "variants", strict
-            )
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["members"] = [e.to_wire() for e in self.members]
@@ -310,6 +431,70 @@ class SchemaInfo_object_(SchemaInfo):
             out["tag"] = self.tag
         if self.variants is not None:
             out["variants"] = [e.to_wire() for e in self.variants]
+
+
+def _SchemaInfo_object__DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_object_:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_object_)
+    self._unknown = None
+    self.features = None
+    self.tag = None
+    self.variants = None
+    try:
+        found = 3
+        n = len(obj)
+        if "members" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
+        if self.meta_type is not SchemaMetaType.OBJECT:
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        v = obj.get("members", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("members")
+        else:
+            self.members = _rt.d_list(
+                _SchemaInfoObjectMember_DECODE, v, "members", strict
+            )
+        if found != n:
+            if "tag" in obj:
+                v = obj["tag"]
+                if type(v) is str:
+                    self.tag = v
+                else:
+                    self.tag = _rt.d_str(v, "tag", strict)
+                found += 1
+            if "variants" in obj:
+                v = obj["variants"]
+                self.variants = _rt.d_list(
+                    _SchemaInfoObjectVariant_DECODE, v, "variants", strict
+                )
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -333,24 +518,57 @@ class SchemaInfo_alternate(SchemaInfo):
         {"name", "meta-type", "features", "members"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        SchemaInfo._encode_fields(self, out)
+        out["members"] = [e.to_wire() for e in self.members]
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
+
+def _SchemaInfo_alternate_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_alternate:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_alternate)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 3
+        n = len(obj)
+        if "members" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
         if self.meta_type is not SchemaMetaType.ALTERNATE:
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
         else:
-            self.members = _rt.list_of(SchemaInfoAlternateMember._decode_named)(
-                v, "members", strict
+            self.members = _rt.d_list(
+                _SchemaInfoAlternateMember_DECODE, v, "members", strict
             )
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        SchemaInfo._encode_fields(self, out)
-        out["members"] = [e.to_wire() for e in self.members]
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -379,10 +597,49 @@ class SchemaInfo_command(SchemaInfo):
         {"name", "meta-type", "features", "arg-type", "ret-type", "allow-oob"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        SchemaInfo._encode_fields(self, out)
+        out["arg-type"] = self.arg_type
+        out["ret-type"] = self.ret_type
+        if self.allow_oob is not None:
+            out["allow-oob"] = self.allow_oob
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
+
+def _SchemaInfo_command_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_command:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_command)
+    self._unknown = None
+    self.features = None
+    self.allow_oob = None
+    try:
+        found = 4
+        n = len(obj)
+        if "arg-type" not in obj:
+            n = -1
+        if "ret-type" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
         if self.meta_type is not SchemaMetaType.COMMAND:
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("arg-type", _rt.MISSING)
@@ -399,23 +656,19 @@ class SchemaInfo_command(SchemaInfo):
             raise _rt.WireError.missing("ret-type")
         else:
             self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if "allow-oob" not in obj:
-            self.allow_oob = None
-        else:
-            v = obj["allow-oob"]
-            if type(v) is bool:
-                self.allow_oob = v
-            else:
-                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-            found += 1
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        SchemaInfo._encode_fields(self, out)
-        out["arg-type"] = self.arg_type
-        out["ret-type"] = self.ret_type
-        if self.allow_oob is not None:
-            out["allow-oob"] = self.allow_oob
+        if found != n:
+            if "allow-oob" in obj:
+                v = obj["allow-oob"]
+                if type(v) is bool:
+                    self.allow_oob = v
+                else:
+                    self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -439,10 +692,43 @@ class SchemaInfo_event(SchemaInfo):
         {"name", "meta-type", "features", "arg-type"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        SchemaInfo._encode_fields(self, out)
+        out["arg-type"] = self.arg_type
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
+
+def _SchemaInfo_event_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_event:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_event)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 3
+        n = len(obj)
+        if "arg-type" not in obj:
+            n = -1
+        v = obj.get("name", _rt.MISSING)
+        if type(v) is str:
+            self.name = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("name")
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj.get("meta-type", _rt.MISSING)
+        if type(v) is str and v in _SchemaMetaType_VALUES:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("meta-type")
+        else:
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
         if self.meta_type is not SchemaMetaType.EVENT:
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj.get("arg-type", _rt.MISSING)
@@ -452,11 +738,11 @@ class SchemaInfo_event(SchemaInfo):
             raise _rt.WireError.missing("arg-type")
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        SchemaInfo._encode_fields(self, out)
-        out["arg-type"] = self.arg_type
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -473,8 +759,20 @@ class SchemaInfoBuiltin(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"json-type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["json-type"] = self.json_type.to_wire()
+
+
+def _SchemaInfoBuiltin_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoBuiltin:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoBuiltin)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("json-type", _rt.MISSING)
         if type(v) is str and v in _JSONType_VALUES:
             self.json_type = _JSONType_VALUES[v]
@@ -482,10 +780,11 @@ class SchemaInfoBuiltin(_rt.Struct):
             raise _rt.WireError.missing("json-type")
         else:
             self.json_type = JSONType._decode_named(v, "json-type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["json-type"] = self.json_type.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class JSONType(_rt.Enum):
@@ -545,25 +844,38 @@ class SchemaInfoEnum(_rt.Struct):
     def __post_init__(self) -> None:
         _rt.warn_deprecated("member 'values' of SchemaInfoEnum")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["members"] = [e.to_wire() for e in self.members]
+        out["values"] = list(self.values)
+
+
+def _SchemaInfoEnum_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoEnum:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoEnum)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
         else:
-            self.members = _rt.list_of(SchemaInfoEnumMember._decode_named)(
-                v, "members", strict
+            self.members = _rt.d_list(
+                _SchemaInfoEnumMember_DECODE, v, "members", strict
             )
         v = obj.get("values", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("values")
         else:
-            self.values = _rt.list_of(_rt.d_str)(v, "values", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["members"] = [e.to_wire() for e in self.members]
-        out["values"] = list(self.values)
+            self.values = _rt.d_list(_rt.d_str, v, "values", strict)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -582,8 +894,23 @@ class SchemaInfoEnumMember(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name", "features"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["name"] = self.name
+        if self.features is not None:
+            out["features"] = list(self.features)
+
+
+def _SchemaInfoEnumMember_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoEnumMember:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoEnumMember)
+    self._unknown = None
+    self.features = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("name", _rt.MISSING)
         if type(v) is str:
             self.name = v
@@ -591,18 +918,16 @@ class SchemaInfoEnumMember(_rt.Struct):
             raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        if "features" not in obj:
-            self.features = None
-        else:
-            v = obj["features"]
-            self.features = _rt.list_of(_rt.d_str)(v, "features", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["name"] = self.name
-        if self.features is not None:
-            out["features"] = list(self.features)
+        if found != n:
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -620,8 +945,20 @@ class SchemaInfoArray(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"element-type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["element-type"] = self.element_type
+
+
+def _SchemaInfoArray_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoArray:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoArray)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("element-type", _rt.MISSING)
         if type(v) is str:
             self.element_type = v
@@ -629,10 +966,11 @@ class SchemaInfoArray(_rt.Struct):
             raise _rt.WireError.missing("element-type")
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["element-type"] = self.element_type
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -657,40 +995,52 @@ class SchemaInfoObject(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "tag", "variants"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoObjectMember._decode_named)(
-                v, "members", strict
-            )
-        if "tag" not in obj:
-            self.tag = None
-        else:
-            v = obj["tag"]
-            if type(v) is str:
-                self.tag = v
-            else:
-                self.tag = _rt.d_str(v, "tag", strict)
-            found += 1
-        if "variants" not in obj:
-            self.variants = None
-        else:
-            v = obj["variants"]
-            self.variants = _rt.list_of(SchemaInfoObjectVariant._decode_named)(
-                v, "variants", strict
-            )
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["members"] = [e.to_wire() for e in self.members]
         if self.tag is not None:
             out["tag"] = self.tag
         if self.variants is not None:
             out["variants"] = [e.to_wire() for e in self.variants]
+
+
+def _SchemaInfoObject_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoObject:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoObject)
+    self._unknown = None
+    self.tag = None
+    self.variants = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("members", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("members")
+        else:
+            self.members = _rt.d_list(
+                _SchemaInfoObjectMember_DECODE, v, "members", strict
+            )
+        if found != n:
+            if "tag" in obj:
+                v = obj["tag"]
+                if type(v) is str:
+                    self.tag = v
+                else:
+                    self.tag = _rt.d_str(v, "tag", strict)
+                found += 1
+            if "variants" in obj:
+                v = obj["variants"]
+                self.variants = _rt.d_list(
+                    _SchemaInfoObjectVariant_DECODE, v, "variants", strict
+                )
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -721,8 +1071,27 @@ class SchemaInfoObjectMember(_rt.Struct):
         {"name", "type", "default", "features"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["name"] = self.name
+        out["type"] = self.type_
+        if self.default is not _rt.ABSENT:
+            out["default"] = self.default
+        if self.features is not None:
+            out["features"] = list(self.features)
+
+
+def _SchemaInfoObjectMember_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoObjectMember:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoObjectMember)
+    self._unknown = None
+    self.default = _rt.ABSENT
+    self.features = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("name", _rt.MISSING)
         if type(v) is str:
             self.name = v
@@ -737,27 +1106,20 @@ class SchemaInfoObjectMember(_rt.Struct):
             raise _rt.WireError.missing("type")
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if "default" not in obj:
-            self.default = _rt.ABSENT
-        else:
-            v = obj["default"]
-            self.default = _rt.d_any(v, "default", strict)
-            found += 1
-        if "features" not in obj:
-            self.features = None
-        else:
-            v = obj["features"]
-            self.features = _rt.list_of(_rt.d_str)(v, "features", strict)
-            found += 1
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["name"] = self.name
-        out["type"] = self.type_
-        if self.default is not _rt.ABSENT:
-            out["default"] = self.default
-        if self.features is not None:
-            out["features"] = list(self.features)
+        if found != n:
+            if "default" in obj:
+                v = obj["default"]
+                self.default = _rt.d_any(v, "default", strict)
+                found += 1
+            if "features" in obj:
+                v = obj["features"]
+                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -777,8 +1139,21 @@ class SchemaInfoObjectVariant(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"case", "type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["case"] = self.case_
+        out["type"] = self.type_
+
+
+def _SchemaInfoObjectVariant_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoObjectVariant:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoObjectVariant)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("case", _rt.MISSING)
         if type(v) is str:
             self.case_ = v
@@ -793,11 +1168,11 @@ class SchemaInfoObjectVariant(_rt.Struct):
             raise _rt.WireError.missing("type")
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["case"] = self.case_
-        out["type"] = self.type_
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -816,19 +1191,32 @@ class SchemaInfoAlternate(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["members"] = [e.to_wire() for e in self.members]
+
+
+def _SchemaInfoAlternate_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoAlternate:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoAlternate)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("members", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("members")
         else:
-            self.members = _rt.list_of(SchemaInfoAlternateMember._decode_named)(
-                v, "members", strict
+            self.members = _rt.d_list(
+                _SchemaInfoAlternateMember_DECODE, v, "members", strict
             )
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["members"] = [e.to_wire() for e in self.members]
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -845,8 +1233,20 @@ class SchemaInfoAlternateMember(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["type"] = self.type_
+
+
+def _SchemaInfoAlternateMember_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoAlternateMember:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoAlternateMember)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("type", _rt.MISSING)
         if type(v) is str:
             self.type_ = v
@@ -854,10 +1254,11 @@ class SchemaInfoAlternateMember(_rt.Struct):
             raise _rt.WireError.missing("type")
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["type"] = self.type_
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -883,8 +1284,24 @@ class SchemaInfoCommand(_rt.Struct):
         {"arg-type", "ret-type", "allow-oob"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["arg-type"] = self.arg_type
+        out["ret-type"] = self.ret_type
+        if self.allow_oob is not None:
+            out["allow-oob"] = self.allow_oob
+
+
+def _SchemaInfoCommand_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoCommand:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoCommand)
+    self._unknown = None
+    self.allow_oob = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("arg-type", _rt.MISSING)
         if type(v) is str:
             self.arg_type = v
@@ -899,22 +1316,19 @@ class SchemaInfoCommand(_rt.Struct):
             raise _rt.WireError.missing("ret-type")
         else:
             self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if "allow-oob" not in obj:
-            self.allow_oob = None
-        else:
-            v = obj["allow-oob"]
-            if type(v) is bool:
-                self.allow_oob = v
-            else:
-                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-            found += 1
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["arg-type"] = self.arg_type
-        out["ret-type"] = self.ret_type
-        if self.allow_oob is not None:
-            out["allow-oob"] = self.allow_oob
+        if found != n:
+            if "allow-oob" in obj:
+                v = obj["allow-oob"]
+                if type(v) is bool:
+                    self.allow_oob = v
+                else:
+                    self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -933,8 +1347,20 @@ class SchemaInfoEvent(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"arg-type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["arg-type"] = self.arg_type
+
+
+def _SchemaInfoEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoEvent)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("arg-type", _rt.MISSING)
         if type(v) is str:
             self.arg_type = v
@@ -942,21 +1368,44 @@ class SchemaInfoEvent(_rt.Struct):
             raise _rt.WireError.missing("arg-type")
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        return found + 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["arg-type"] = self.arg_type
 
-
-SchemaInfo._BRANCHES = {
-    "builtin": SchemaInfo_builtin,
-    "enum": SchemaInfo_enum,
-    "array": SchemaInfo_array,
-    "object": SchemaInfo_object_,
-    "alternate": SchemaInfo_alternate,
-    "command": SchemaInfo_command,
-    "event": SchemaInfo_event,
+_SchemaInfo_BRANCHES: dict[str, _rt.Decoder[SchemaInfo]] = {
+    "builtin": _SchemaInfo_builtin_DECODE,
+    "enum": _SchemaInfo_enum_DECODE,
+    "array": _SchemaInfo_array_DECODE,
+    "object": _SchemaInfo_object__DECODE,
+    "alternate": _SchemaInfo_alternate_DECODE,
+    "command": _SchemaInfo_command_DECODE,
+    "event": _SchemaInfo_event_DECODE,
 }
+
+
+SchemaInfoBase._DECODE = _SchemaInfoBase_DECODE
+SchemaInfo._DECODE = _SchemaInfo_DECODE
+SchemaInfo_builtin._DECODE = _SchemaInfo_builtin_DECODE
+SchemaInfo_enum._DECODE = _SchemaInfo_enum_DECODE
+SchemaInfo_array._DECODE = _SchemaInfo_array_DECODE
+SchemaInfo_object_._DECODE = _SchemaInfo_object__DECODE
+SchemaInfo_alternate._DECODE = _SchemaInfo_alternate_DECODE
+SchemaInfo_command._DECODE = _SchemaInfo_command_DECODE
+SchemaInfo_event._DECODE = _SchemaInfo_event_DECODE
+SchemaInfoBuiltin._DECODE = _SchemaInfoBuiltin_DECODE
+SchemaInfoEnum._DECODE = _SchemaInfoEnum_DECODE
+SchemaInfoEnumMember._DECODE = _SchemaInfoEnumMember_DECODE
+SchemaInfoArray._DECODE = _SchemaInfoArray_DECODE
+SchemaInfoObject._DECODE = _SchemaInfoObject_DECODE
+SchemaInfoObjectMember._DECODE = _SchemaInfoObjectMember_DECODE
+SchemaInfoObjectVariant._DECODE = _SchemaInfoObjectVariant_DECODE
+SchemaInfoAlternate._DECODE = _SchemaInfoAlternate_DECODE
+SchemaInfoAlternateMember._DECODE = _SchemaInfoAlternateMember_DECODE
+SchemaInfoCommand._DECODE = _SchemaInfoCommand_DECODE
+SchemaInfoEvent._DECODE = _SchemaInfoEvent_DECODE
 
 
 SchemaMetaType.QAPI_INFO = _rt.TypeInfo("SchemaMetaType", since="2.5")

@@ -128,8 +128,19 @@ class StatusInfo(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"running", "status"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["running"] = self.running
+        out["status"] = self.status.to_wire()
+
+
+def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> StatusInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(StatusInfo)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("running", _rt.MISSING)
         if type(v) is bool:
             self.running = v
@@ -144,11 +155,11 @@ class StatusInfo(_rt.Struct):
             raise _rt.WireError.missing("status")
         else:
             self.status = RunState._decode_named(v, "status", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["running"] = self.running
-        out["status"] = self.status.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -182,8 +193,21 @@ class ShutdownEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["guest"] = self.guest
+        out["reason"] = self.reason.to_wire()
+
+
+def _ShutdownEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ShutdownEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ShutdownEvent)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("guest", _rt.MISSING)
         if type(v) is bool:
             self.guest = v
@@ -198,11 +222,11 @@ class ShutdownEvent(_rt.Event):
             raise _rt.WireError.missing("reason")
         else:
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["guest"] = self.guest
-        out["reason"] = self.reason.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -220,6 +244,23 @@ class PowerdownEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "POWERDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+def _PowerdownEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> PowerdownEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(PowerdownEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -249,8 +290,19 @@ class ResetEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["guest"] = self.guest
+        out["reason"] = self.reason.to_wire()
+
+
+def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> ResetEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ResetEvent)
+    self._unknown = None
+    try:
+        found = 2
+        n = len(obj)
         v = obj.get("guest", _rt.MISSING)
         if type(v) is bool:
             self.guest = v
@@ -265,11 +317,11 @@ class ResetEvent(_rt.Event):
             raise _rt.WireError.missing("reason")
         else:
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        return found + 2
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["guest"] = self.guest
-        out["reason"] = self.reason.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -288,6 +340,21 @@ class StopEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+def _StopEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> StopEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(StopEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class ResumeEvent(_rt.Event):
     """Sent when the guest's virtual CPUs start executing again.
@@ -302,6 +369,23 @@ class ResumeEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "RESUME"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+def _ResumeEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ResumeEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ResumeEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -319,6 +403,23 @@ class SuspendEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "SUSPEND"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+def _SuspendEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SuspendEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SuspendEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -341,6 +442,23 @@ class SuspendDiskEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+def _SuspendDiskEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SuspendDiskEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SuspendDiskEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class WakeupEvent(_rt.Event):
     """Sent when a sleeping guest has woken up and executes again.
@@ -355,6 +473,23 @@ class WakeupEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "WAKEUP"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+def _WakeupEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> WakeupEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WakeupEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -384,8 +519,20 @@ class WatchdogEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["action"] = self.action.to_wire()
+
+
+def _WatchdogEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> WatchdogEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WatchdogEvent)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("action", _rt.MISSING)
         if type(v) is str and v in _WatchdogAction_VALUES:
             self.action = _WatchdogAction_VALUES[v]
@@ -393,10 +540,11 @@ class WatchdogEvent(_rt.Event):
             raise _rt.WireError.missing("action")
         else:
             self.action = WatchdogAction._decode_named(v, "action", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["action"] = self.action.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class WatchdogAction(_rt.Enum):
@@ -498,8 +646,20 @@ class WatchdogSetActionArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["action"] = self.action.to_wire()
+
+
+def _WatchdogSetActionArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> WatchdogSetActionArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WatchdogSetActionArguments)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("action", _rt.MISSING)
         if type(v) is str and v in _WatchdogAction_VALUES:
             self.action = _WatchdogAction_VALUES[v]
@@ -507,10 +667,11 @@ class WatchdogSetActionArguments(_rt.Struct):
             raise _rt.WireError.missing("action")
         else:
             self.action = WatchdogAction._decode_named(v, "action", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["action"] = self.action.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -526,46 +687,6 @@ class SetActionArguments(_rt.Struct):
         {"reboot", "shutdown", "panic", "watchdog"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "reboot" not in obj:
-            self.reboot = None
-        else:
-            v = obj["reboot"]
-            if type(v) is str and v in _RebootAction_VALUES:
-                self.reboot = _RebootAction_VALUES[v]
-            else:
-                self.reboot = RebootAction._decode_named(v, "reboot", strict)
-            found += 1
-        if "shutdown" not in obj:
-            self.shutdown = None
-        else:
-            v = obj["shutdown"]
-            if type(v) is str and v in _ShutdownAction_VALUES:
-                self.shutdown = _ShutdownAction_VALUES[v]
-            else:
-                self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
-            found += 1
-        if "panic" not in obj:
-            self.panic = None
-        else:
-            v = obj["panic"]
-            if type(v) is str and v in _PanicAction_VALUES:
-                self.panic = _PanicAction_VALUES[v]
-            else:
-                self.panic = PanicAction._decode_named(v, "panic", strict)
-            found += 1
-        if "watchdog" not in obj:
-            self.watchdog = None
-        else:
-            v = obj["watchdog"]
-            if type(v) is str and v in _WatchdogAction_VALUES:
-                self.watchdog = _WatchdogAction_VALUES[v]
-            else:
-                self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.reboot is not None:
             out["reboot"] = self.reboot.to_wire()
@@ -575,6 +696,56 @@ class SetActionArguments(_rt.Struct):
             out["panic"] = self.panic.to_wire()
         if self.watchdog is not None:
             out["watchdog"] = self.watchdog.to_wire()
+
+
+def _SetActionArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SetActionArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SetActionArguments)
+    self._unknown = None
+    self.reboot = None
+    self.shutdown = None
+    self.panic = None
+    self.watchdog = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "reboot" in obj:
+                v = obj["reboot"]
+                if type(v) is str and v in _RebootAction_VALUES:
+                    self.reboot = _RebootAction_VALUES[v]
+                else:
+                    self.reboot = RebootAction._decode_named(v, "reboot", strict)
+                found += 1
+            if "shutdown" in obj:
+                v = obj["shutdown"]
+                if type(v) is str and v in _ShutdownAction_VALUES:
+                    self.shutdown = _ShutdownAction_VALUES[v]
+                else:
+                    self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
+                found += 1
+            if "panic" in obj:
+                v = obj["panic"]
+                if type(v) is str and v in _PanicAction_VALUES:
+                    self.panic = _PanicAction_VALUES[v]
+                else:
+                    self.panic = PanicAction._decode_named(v, "panic", strict)
+                found += 1
+            if "watchdog" in obj:
+                v = obj["watchdog"]
+                if type(v) is str and v in _WatchdogAction_VALUES:
+                    self.watchdog = _WatchdogAction_VALUES[v]
+                else:
+                    self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -606,8 +777,23 @@ class GuestPanickedEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["action"] = self.action.to_wire()
+        if self.info is not None:
+            out["info"] = self.info.to_wire()
+
+
+def _GuestPanickedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanickedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanickedEvent)
+    self._unknown = None
+    self.info = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("action", _rt.MISSING)
         if type(v) is str and v in _GuestPanicAction_VALUES:
             self.action = _GuestPanicAction_VALUES[v]
@@ -615,18 +801,16 @@ class GuestPanickedEvent(_rt.Event):
             raise _rt.WireError.missing("action")
         else:
             self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if "info" not in obj:
-            self.info = None
-        else:
-            v = obj["info"]
-            self.info = GuestPanicInformation._decode_named(v, "info", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["action"] = self.action.to_wire()
-        if self.info is not None:
-            out["info"] = self.info.to_wire()
+        if found != n:
+            if "info" in obj:
+                v = obj["info"]
+                self.info = _GuestPanicInformation_DECODE(v, "info", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -655,8 +839,23 @@ class GuestCrashloadedEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["action"] = self.action.to_wire()
+        if self.info is not None:
+            out["info"] = self.info.to_wire()
+
+
+def _GuestCrashloadedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestCrashloadedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestCrashloadedEvent)
+    self._unknown = None
+    self.info = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("action", _rt.MISSING)
         if type(v) is str and v in _GuestPanicAction_VALUES:
             self.action = _GuestPanicAction_VALUES[v]
@@ -664,18 +863,16 @@ class GuestCrashloadedEvent(_rt.Event):
             raise _rt.WireError.missing("action")
         else:
             self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if "info" not in obj:
-            self.info = None
-        else:
-            v = obj["info"]
-            self.info = GuestPanicInformation._decode_named(v, "info", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["action"] = self.action.to_wire()
-        if self.info is not None:
-            out["info"] = self.info.to_wire()
+        if found != n:
+            if "info" in obj:
+                v = obj["info"]
+                self.info = _GuestPanicInformation_DECODE(v, "info", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -693,6 +890,23 @@ class GuestPvshutdownEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "GUEST_PVSHUTDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+def _GuestPvshutdownEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPvshutdownEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPvshutdownEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanicAction(_rt.Enum):
@@ -743,8 +957,20 @@ class GuestPanicInformationBase(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["type"] = self.type_.to_wire()
+
+
+def _GuestPanicInformationBase_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformationBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformationBase)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("type", _rt.MISSING)
         if type(v) is str and v in _GuestPanicInformationType_VALUES:
             self.type_ = _GuestPanicInformationType_VALUES[v]
@@ -752,10 +978,11 @@ class GuestPanicInformationBase(_rt.Struct):
             raise _rt.WireError.missing("type")
         else:
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["type"] = self.type_.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -771,7 +998,35 @@ class GuestPanicInformation(GuestPanicInformationBase):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    _TAG: _t.ClassVar[str] = "type"
+
+def _GuestPanicInformation_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformation:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members reports why.
+    tag = obj.get("type")
+    if type(tag) is str:
+        branch = _GuestPanicInformation_BRANCHES.get(tag)
+        if branch is not None:
+            return branch(obj, name, strict)
+    self = _rt.new(GuestPanicInformation)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("type", _rt.MISSING)
+        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("type")
+        else:
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -811,10 +1066,32 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
         {"type", "arg1", "arg2", "arg3", "arg4", "arg5"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        GuestPanicInformation._encode_fields(self, out)
+        out["arg1"] = self.arg1
+        out["arg2"] = self.arg2
+        out["arg3"] = self.arg3
+        out["arg4"] = self.arg4
+        out["arg5"] = self.arg5
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = GuestPanicInformation._decode_fields(self, obj, strict)
+
+def _GuestPanicInformation_hyper_v_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformation_hyper_v:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformation_hyper_v)
+    self._unknown = None
+    try:
+        found = 6
+        n = len(obj)
+        v = obj.get("type", _rt.MISSING)
+        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("type")
+        else:
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
         if self.type_ is not GuestPanicInformationType.HYPER_V:
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj.get("arg1", _rt.MISSING)
@@ -852,15 +1129,11 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
             raise _rt.WireError.missing("arg5")
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        return found + 5
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        GuestPanicInformation._encode_fields(self, out)
-        out["arg1"] = self.arg1
-        out["arg2"] = self.arg2
-        out["arg3"] = self.arg3
-        out["arg4"] = self.arg4
-        out["arg5"] = self.arg5
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -891,10 +1164,31 @@ class GuestPanicInformation_s390(GuestPanicInformation):
         {"type", "core", "psw-mask", "psw-addr", "reason"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        GuestPanicInformation._encode_fields(self, out)
+        out["core"] = self.core
+        out["psw-mask"] = self.psw_mask
+        out["psw-addr"] = self.psw_addr
+        out["reason"] = self.reason.to_wire()
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = GuestPanicInformation._decode_fields(self, obj, strict)
+
+def _GuestPanicInformation_s390_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformation_s390:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformation_s390)
+    self._unknown = None
+    try:
+        found = 5
+        n = len(obj)
+        v = obj.get("type", _rt.MISSING)
+        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("type")
+        else:
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
         if self.type_ is not GuestPanicInformationType.S390:
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj.get("core", _rt.MISSING)
@@ -925,14 +1219,11 @@ class GuestPanicInformation_s390(GuestPanicInformation):
             raise _rt.WireError.missing("reason")
         else:
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        return found + 4
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        GuestPanicInformation._encode_fields(self, out)
-        out["core"] = self.core
-        out["psw-mask"] = self.psw_mask
-        out["psw-addr"] = self.psw_addr
-        out["reason"] = self.reason.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -967,8 +1258,24 @@ class GuestPanicInformationHyperV(_rt.Struct):
         {"arg1", "arg2", "arg3", "arg4", "arg5"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["arg1"] = self.arg1
+        out["arg2"] = self.arg2
+        out["arg3"] = self.arg3
+        out["arg4"] = self.arg4
+        out["arg5"] = self.arg5
+
+
+def _GuestPanicInformationHyperV_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformationHyperV:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformationHyperV)
+    self._unknown = None
+    try:
+        found = 5
+        n = len(obj)
         v = obj.get("arg1", _rt.MISSING)
         if type(v) is int and 0 <= v < _rt.UINT64_END:
             self.arg1 = v
@@ -1004,14 +1311,11 @@ class GuestPanicInformationHyperV(_rt.Struct):
             raise _rt.WireError.missing("arg5")
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        return found + 5
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["arg1"] = self.arg1
-        out["arg2"] = self.arg2
-        out["arg3"] = self.arg3
-        out["arg4"] = self.arg4
-        out["arg5"] = self.arg5
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class S390CrashReason(_rt.Enum):
@@ -1067,8 +1371,23 @@ class GuestPanicInformationS390(_rt.Struct):
         {"core", "psw-mask", "psw-addr", "reason"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["core"] = self.core
+        out["psw-mask"] = self.psw_mask
+        out["psw-addr"] = self.psw_addr
+        out["reason"] = self.reason.to_wire()
+
+
+def _GuestPanicInformationS390_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformationS390:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformationS390)
+    self._unknown = None
+    try:
+        found = 4
+        n = len(obj)
         v = obj.get("core", _rt.MISSING)
         if type(v) is int and 0 <= v < _rt.UINT32_END:
             self.core = v
@@ -1097,19 +1416,40 @@ class GuestPanicInformationS390(_rt.Struct):
             raise _rt.WireError.missing("reason")
         else:
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        return found + 4
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["core"] = self.core
-        out["psw-mask"] = self.psw_mask
-        out["psw-addr"] = self.psw_addr
-        out["reason"] = self.reason.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
-GuestPanicInformation._BRANCHES = {
-    "hyper-v": GuestPanicInformation_hyper_v,
-    "s390": GuestPanicInformation_s390,
+_GuestPanicInformation_BRANCHES: dict[str, _rt.Decoder[GuestPanicInformation]] = {
+    "hyper-v": _GuestPanicInformation_hyper_v_DECODE,
+    "s390": _GuestPanicInformation_s390_DECODE,
 }
+
+
+StatusInfo._DECODE = _StatusInfo_DECODE
+ShutdownEvent._DECODE = _ShutdownEvent_DECODE
+PowerdownEvent._DECODE = _PowerdownEvent_DECODE
+ResetEvent._DECODE = _ResetEvent_DECODE
+StopEvent._DECODE = _StopEvent_DECODE
+ResumeEvent._DECODE = _ResumeEvent_DECODE
+SuspendEvent._DECODE = _SuspendEvent_DECODE
+SuspendDiskEvent._DECODE = _SuspendDiskEvent_DECODE
+WakeupEvent._DECODE = _WakeupEvent_DECODE
+WatchdogEvent._DECODE = _WatchdogEvent_DECODE
+WatchdogSetActionArguments._DECODE = _WatchdogSetActionArguments_DECODE
+SetActionArguments._DECODE = _SetActionArguments_DECODE
+GuestPanickedEvent._DECODE = _GuestPanickedEvent_DECODE
+GuestCrashloadedEvent._DECODE = _GuestCrashloadedEvent_DECODE
+GuestPvshutdownEvent._DECODE = _GuestPvshutdownEvent_DECODE
+GuestPanicInformationBase._DECODE = _GuestPanicInformationBase_DECODE
+GuestPanicInformation._DECODE = _GuestPanicInformation_DECODE
+GuestPanicInformation_hyper_v._DECODE = _GuestPanicInformation_hyper_v_DECODE
+GuestPanicInformation_s390._DECODE = _GuestPanicInformation_s390_DECODE
+GuestPanicInformationHyperV._DECODE = _GuestPanicInformationHyperV_DECODE
+GuestPanicInformationS390._DECODE = _GuestPanicInformationS390_DECODE
 
 
 RunState.QAPI_INFO = _rt.TypeInfo("RunState")

@@ -70,6 +70,8 @@ class PyField:
     # The "absent" default of an optional member: None or _rt.ABSENT.
     absent: str
     decoder: str
+    # The decoding call up to its arguments ``v, name, strict)``.
+    decode_head: str
     encode: str  # an expression in ``{v}``, the value
     # Decoding's fast path: a test of ``v`` and the value when it passes;
     # the decoder handles everything else (errors included).
@@ -84,8 +86,13 @@ class PyField:
     @property
     def fast_value(self) -> str:
         """The decoded value when ``fast_test`` passes."""
-        if self.fast_test and " in " in self.fast_test:
-            return f"{self.fast_test.rsplit(' in ', 1)[1]}[v]"
+        return self.value_of(self.fast_test)
+
+    @staticmethod
+    def value_of(fast_test: str | None) -> str:
+        """The decoded value when ``fast_test`` passes: ``v``, or an enum's member."""
+        if fast_test and " in " in fast_test:
+            return f"{fast_test.rsplit(' in ', 1)[1]}[v]"
         return "v"
 
 
@@ -107,13 +114,14 @@ class PyClass:
     # union/branch: the tag's wire name and {wire value: branch class}
     tag: str | None = None
     branches: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # alternate: (JSON types, decoder, annotation)
-    alternatives: list[tuple[list[str], str, str]] = dataclasses.field(default_factory=list)
+    # alternate: (test of the JSON type of ``v``, decoding call head, fast test, annotation)
+    alternatives: list[tuple[str, str, str | None, str]] = dataclasses.field(default_factory=list)
     event_name: str | None = None
     # Classes of the same module that must be created before this one.
     deps: set[str] = dataclasses.field(default_factory=set)
-    # event: the union its data is (held whole in ``data``).
+    # event: the union its data is (held whole in ``data``), and its decoder.
     wraps: str | None = None
+    wraps_decoder: str | None = None
     # branch: the tag field and the value this branch fixes.
     fixed_tag: tuple[str, str, str] | None = None
 
@@ -371,11 +379,28 @@ class _Builder(SchemaVisitor):
         return self.ref(typ)
 
     def decoder(self, typ: Type) -> str:
+        """A function ``decode(v, name, strict)`` of ``typ``."""
         if isinstance(typ, BuiltinType):
             return _SCALARS[typ.name][1]
         if isinstance(typ, ArrayType):
             return f"_rt.list_of({self.decoder(typ.element_type)})"
-        return f"{self.ref(typ)}._decode_named"
+        if isinstance(typ, EnumType) or self.in_init:
+            return f"{self.ref(typ)}._decode_named"
+        return self.decode_ref(typ)
+
+    def decode_head(self, typ: Type) -> str:
+        """The call decoding ``typ``, up to its arguments ``v, name, strict)``.
+
+        A list's is ``d_list`` itself, not a closure made per call.
+        """
+        if isinstance(typ, ArrayType):
+            return f"_rt.d_list({self.decoder(typ.element_type)}, "
+        return f"{self.decoder(typ)}("
+
+    def decode_ref(self, typ: Type) -> str:
+        """The module-level decoding function of a struct, union or alternate."""
+        module, _, name = self.ref(typ).rpartition(".")
+        return f"{module}._{name}_DECODE" if module else f"_{name}_DECODE"
 
     def fast_test(self, typ: Type) -> str | None:
         """A cheap test that ``v`` is already a valid value of ``typ``."""
@@ -433,6 +458,7 @@ class _Builder(SchemaVisitor):
             optional=member.optional,
             absent=absent,
             decoder=self.decoder(typ),
+            decode_head=self.decode_head(typ),
             fast_test=self.fast_test(typ),
             encode=self.encoder(typ, "{v}"),
             deprecated=member.is_deprecated(),
@@ -625,8 +651,14 @@ class _Builder(SchemaVisitor):
             if not self.wanted(v.ifcond):
                 continue
             self.require(v.type, f"branch '{v.name}' of '{typ.name}'")
-            json_types = _JSON_TYPES[v.type.alternate_qtype() or ""]
-            alternatives.append((json_types, self.decoder(v.type), self.annotation(v.type)))
+            alternatives.append(
+                (
+                    _JSON_TESTS[v.type.alternate_qtype() or ""],
+                    self.decode_head(v.type),
+                    self.fast_test(v.type),
+                    self.annotation(v.type),
+                )
+            )
         self.add(
             PyClass(
                 kind="alternate",
@@ -681,6 +713,7 @@ class _Builder(SchemaVisitor):
             if arg.branches is not None:
                 # Union data: the event holds it whole, as decoding picks its class.
                 cls.wraps = self.ref(arg)
+                cls.wraps_decoder = self.decode_ref(arg)
             else:
                 cls.base_class = self.ref(arg, cls)
                 cls.bases = [cls.base_class, "_rt.Event"]
@@ -805,13 +838,14 @@ _FAST_TESTS = {
     "null": "v is None",
 }
 
-_JSON_TYPES = {
-    "qstring": ["str"],
-    "qnum": ["int", "float"],
-    "qbool": ["bool"],
-    "qnull": ["type(None)"],
-    "qlist": ["list"],
-    "qdict": ["dict"],
+# An alternate's branch by the JSON type of ``v`` (as json.loads gives it).
+_JSON_TESTS = {
+    "qstring": "type(v) is str",
+    "qnum": _FAST_TESTS["number"],
+    "qbool": "type(v) is bool",
+    "qnull": "v is None",
+    "qlist": "type(v) is list",
+    "qdict": "type(v) is dict",
 }
 
 

@@ -228,13 +228,133 @@ def signature(command: PyCommand) -> str:
     return function(f"def {command.method}", params, f" -> {ret}:", 4)
 
 
-def decode_slow(f: PyField, indent: int) -> str:
-    """Decoding a member the fast test did not settle (which raises where QEMU would)."""
-    call = f"{f.decoder}(v, {pystr(f.wire)}, strict)"
-    if f.decoder == "_rt.d_null":
-        # Only null passes, and the fast test took it: this raises.
-        return statement(call, indent) + "\n" + statement(f"self.{f.name} = None", indent)
-    return statement(f"self.{f.name} = {call}", indent)
+# Optional members are decoded in runs of at most this many, each skipped as a
+# whole once every member present has been found.
+DECODE_RUN = 4
+
+
+def decode_presets(fields: list[PyField], indent: int) -> str:
+    """The absent values of the optional members, set before decoding.
+
+    Decoding then skips what the message does not have: the members it
+    tests and does not find, and whole runs once it has found all it has.
+    """
+    return "\n".join(
+        statement(f"self.{f.name} = {f.absent}", indent)
+        for f in fields
+        if f.optional and not f.fixed
+    )
+
+
+def decode_members(fields: list[PyField], indent: int) -> str:
+    """Decoding ``fields`` into ``self`` from ``obj``, in schema order, in a generated decoder.
+
+    ``found`` counts the members found (the required ones from the start);
+    ``n`` is the number in the message, or -1 when a required member that
+    comes after optional ones is missing: then no run may be skipped, so
+    that an earlier member's fault is reported first, as QEMU does.
+    """
+    pad = " " * indent
+    required = [f for f in fields if not f.optional and not f.fixed]
+    lines = [f"{pad}found = {len(required)}", f"{pad}n = len(obj)"]
+    seen_optional = False
+    for f in fields:
+        if f.optional and not f.fixed:
+            seen_optional = True
+        elif seen_optional and not f.fixed:
+            lines.append(statement(f"if {pystr(f.wire)} not in obj:", indent))
+            lines.append(f"{pad}    n = -1")
+    run: list[PyField] = []
+
+    def flush() -> None:
+        if run:
+            lines.append(f"{pad}if found != n:")
+            lines.extend(_decode_member_of(g, indent + 4) for g in run)
+            run.clear()
+
+    for f in fields:
+        if f.optional and not f.fixed:
+            run.append(f)
+            if len(run) == DECODE_RUN:
+                flush()
+        else:
+            flush()
+            lines.append(_decode_member_of(f, indent))
+    flush()
+    return "\n".join(lines)
+
+
+def _decode_member_of(f: PyField, indent: int) -> str:
+    return _decode_member(
+        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.fast_value, f.fixed, indent
+    )
+
+
+@functools.cache
+def _decode_member(
+    name: str,
+    wire: str,
+    optional: bool,
+    head: str,
+    fast_test: str | None,
+    fast_value: str,
+    fixed: str | None,
+    indent: int,
+) -> str:
+    """Decoding one member: the fast test settles the usual values inline; the
+    decoder the rest, errors included.  A discriminator that a branch fixes is
+    checked, not decoded.  (Cached: a base's members come again in each branch.)
+    """
+    wire_str = pystr(wire)
+    attr = f"self.{name}"
+    if fixed is not None:
+        return "\n".join(
+            (
+                statement(f"if {attr} is not {fixed}:", indent),
+                statement(f"raise _rt.WireError.not_this_branch({wire_str}, obj)", indent + 4),
+            )
+        )
+    call = f"{head}v, {wire_str}, strict)"
+    # Only null passes d_null, and the fast test took it: the call raises.
+    slow = [call, f"{attr} = None"] if head == "_rt.d_null(" else [f"{attr} = {call}"]
+    lines: list[tuple[int, str]] = []
+    if optional:
+        # Already set to its absent value.
+        lines += [(0, f"if {wire_str} in obj:"), (4, f"v = obj[{wire_str}]")]
+        if fast_test:
+            lines += [(4, f"if {fast_test}:"), (8, f"{attr} = {fast_value}"), (4, "else:")]
+            lines += [(8, code) for code in slow]
+        else:
+            lines += [(4, code) for code in slow]
+        lines.append((4, "found += 1"))
+    else:
+        lines.append((0, f"v = obj.get({wire_str}, _rt.MISSING)"))
+        if fast_test:
+            lines += [(0, f"if {fast_test}:"), (4, f"{attr} = {fast_value}")]
+            lines.append((0, "elif v is _rt.MISSING:"))
+        else:
+            lines.append((0, "if v is _rt.MISSING:"))
+        lines += [(4, f"raise _rt.WireError.missing({wire_str})"), (0, "else:")]
+        lines += [(4, code) for code in slow]
+    return "\n".join(statement(code, indent + extra) for extra, code in lines)
+
+
+def decode_alternative(test: str, head: str, fast_test: str | None, indent: int) -> str:
+    """An alternate's branch decoding ``v`` (whose JSON type ``test`` took) into ``self.value``."""
+    call = f"self.value = {head}v, name, strict)"
+    if fast_test is None:
+        return statement(call, indent)
+    fast_value = PyField.value_of(fast_test)
+    if fast_test == test:
+        return statement(f"self.value = {fast_value}", indent)
+    return "\n".join(
+        (
+            statement(f"if {fast_test}:", indent),
+            statement(f"self.value = {fast_value}", indent + 4),
+            " " * indent + "else:",
+            statement(call, indent + 4),
+        )
+    )
 
 
 def type_info(cls: PyClass) -> str:
@@ -329,8 +449,7 @@ def _environment() -> Any:
     )
     env.filters["pystr"] = pystr
     env.filters["pyrepr"] = json.dumps
-    env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: {b[1]}"
-    env.filters["alternative_items"] = lambda a: ", ".join(f"{t}: {a[1]}" for t in a[0])
+    env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: _{b[1]}_DECODE"
     env.globals.update(
         docstring=docstring,
         statement=statement,
@@ -339,7 +458,9 @@ def _environment() -> Any:
         function=function,
         call_arg=call_arg,
         type_info=type_info,
-        decode_slow=decode_slow,
+        decode_presets=decode_presets,
+        decode_members=decode_members,
+        decode_alternative=decode_alternative,
         client_signature=client_signature,
         client_body=client_body,
         sync_body=sync_body,

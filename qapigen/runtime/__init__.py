@@ -39,6 +39,7 @@ from .codec import (
     d_uint64,
     encode,
     list_of,
+    new,
     warn_deprecated,
 )
 from .commands import (
@@ -95,6 +96,7 @@ __all__ = [
     "encode",
     "event_message",
     "list_of",
+    "new",
     "not_found",
     "not_implemented",
     "warn_deprecated",

@@ -13,7 +13,7 @@ import dataclasses
 import enum
 import warnings
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar
 
 from .errors import WireError
 
@@ -21,6 +21,15 @@ JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, 
 
 T = TypeVar("T")
 Decoder: TypeAlias = Callable[[object, "str | int | None", bool], T]
+
+
+class _New(Protocol):
+    def __call__(self, cls: type[T], /) -> T: ...
+
+
+#: A new instance of a class, its ``__init__`` not run: generated decoders set
+#: every field themselves.  (``object.__new__`` itself, for speed.)
+new: _New = object.__new__
 
 
 class Absent(enum.Enum):
@@ -213,14 +222,14 @@ class Struct:
     # The wire names of the members, the base's included.
     _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
     QAPI_INFO: ClassVar[TypeInfo]
-    # A union's tag member, and its branch classes by tag value (None: not a union).
-    _TAG: ClassVar[str] = ""
-    _BRANCHES: ClassVar[dict[str, type[Struct]] | None] = None
+    # The class's generated decoder: one flat function, bases and union branches
+    # included (set by the generated module, after the class).
+    _DECODE: ClassVar[Decoder[Any]]
 
     @classmethod
     def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
         """Decode ``obj`` (a JSON object, as ``json.loads`` gives it)."""
-        return cls._decode(obj, strict)
+        return cls._DECODE(obj, None, strict)  # type: ignore[no-any-return]
 
     def to_wire(self) -> dict[str, JSONValue]:
         """The JSON object for this value."""
@@ -231,41 +240,14 @@ class Struct:
         return out
 
     @classmethod
-    def _decode(cls: type[S], obj: object, strict: bool) -> S:
-        if type(obj) is not dict:
-            raise WireError.wrong_type("object")
-        # A union: the tag picks the branch class (which may be a union again).
-        target: type[Struct] = cls
-        branches = cls._BRANCHES
-        while branches is not None:
-            tag = obj.get(target._TAG)
-            branch = branches.get(tag) if type(tag) is str else None
-            if branch is None:
-                break  # decoding the union's own members reports the fault
-            target = branch
-            branches = branch._BRANCHES
-        self = target.__new__(target)
-        found = self._decode_fields(obj, strict)
-        self._unknown = None
-        if found != len(obj):
-            self._extra(obj, strict)
-        return self  # type: ignore[return-value]  # a subclass of cls
-
-    @classmethod
     def _decode_named(cls: type[S], v: object, name: str | int | None, strict: bool) -> S:
-        try:
-            return cls._decode(v, strict)
-        except WireError as err:
-            raise err.inside(name) from None
-
-    def _decode_fields(self, obj: dict[str, Any], strict: bool) -> int:
-        """Set the fields from ``obj``; the number of known members present."""
-        return 0
+        return cls._DECODE(v, name, strict)  # type: ignore[no-any-return]
 
     def _encode_fields(self, out: dict[str, JSONValue]) -> None:
         """Put the known members into ``out``."""
 
     def _extra(self, obj: dict[str, Any], strict: bool) -> None:
+        """``obj`` has members this class does not know: an error, or kept."""
         known = self._WIRE_NAMES
         unknown = {k: v for k, v in obj.items() if k not in known}
         if strict:
@@ -282,8 +264,6 @@ def warn_deprecated(what: str) -> None:
 
 A = TypeVar("A", bound="Alternate")
 
-_alternate_branches: dict[type, dict[type, Decoder[Any]]] = {}
-
 
 class Alternate:
     """Base of generated alternates: one value, whose JSON type picks the branch."""
@@ -291,33 +271,16 @@ class Alternate:
     __slots__ = ()
     NAME: ClassVar[str] = ""
     QAPI_INFO: ClassVar[TypeInfo]
-
-    @staticmethod
-    def _branches() -> dict[type, Decoder[Any]]:
-        """JSON type (as ``json.loads`` gives it) → decoder of that branch.
-
-        A function rather than a table, so that a branch type may be defined
-        after the alternate, even in a module that imports this one.
-        """
-        return {}
+    # The class's generated decoder (set by the generated module, after the class).
+    _DECODE: ClassVar[Decoder[Any]]
 
     @classmethod
     def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:
-        return cls._decode_named(obj, None, strict)
+        return cls._DECODE(obj, None, strict)  # type: ignore[no-any-return]
 
     @classmethod
     def _decode_named(cls: type[A], v: object, name: str | int | None, strict: bool) -> A:
-        branches = _alternate_branches.get(cls)
-        if branches is None:
-            branches = _alternate_branches[cls] = cls._branches()
-        decoder = branches.get(type(v))
-        if decoder is None:
-            raise WireError(
-                f"Invalid parameter type for '%s', expected: {cls.NAME}", full=False
-            ).inside(name)
-        self = cls.__new__(cls)
-        self.value = decoder(v, name, strict)  # type: ignore[attr-defined]
-        return self
+        return cls._DECODE(v, name, strict)  # type: ignore[no-any-return]
 
     def to_wire(self) -> JSONValue:
         return encode(self.value)  # type: ignore[attr-defined]

@@ -145,8 +145,30 @@ class Numbers(_rt.Struct):
         }
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["i"] = self.i
+        out["i8"] = self.i8
+        out["i16"] = self.i16
+        out["i32"] = self.i32
+        out["i64"] = self.i64
+        out["u8"] = self.u8
+        out["u16"] = self.u16
+        out["u32"] = self.u32
+        out["u64"] = self.u64
+        out["sz"] = self.sz
+        out["num"] = self.num
+        out["flag"] = self.flag
+        out["text"] = self.text
+
+
+def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Numbers:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Numbers)
+    self._unknown = None
+    try:
+        found = 13
+        n = len(obj)
         v = obj.get("i", _rt.MISSING)
         if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
             self.i = v
@@ -238,22 +260,11 @@ class Numbers(_rt.Struct):
             raise _rt.WireError.missing("text")
         else:
             self.text = _rt.d_str(v, "text", strict)
-        return found + 13
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["i"] = self.i
-        out["i8"] = self.i8
-        out["i16"] = self.i16
-        out["i32"] = self.i32
-        out["i64"] = self.i64
-        out["u8"] = self.u8
-        out["u16"] = self.u16
-        out["u32"] = self.u32
-        out["u64"] = self.u64
-        out["sz"] = self.sz
-        out["num"] = self.num
-        out["flag"] = self.flag
-        out["text"] = self.text
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -284,44 +295,6 @@ class Parent(_rt.Struct):
         if self.legacy is not None:
             _rt.warn_deprecated("member 'legacy' of Parent")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("id", _rt.MISSING)
-        if type(v) is str:
-            self.id_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("id")
-        else:
-            self.id_ = _rt.d_str(v, "id", strict)
-        if "note" not in obj:
-            self.note = None
-        else:
-            v = obj["note"]
-            if type(v) is str:
-                self.note = v
-            else:
-                self.note = _rt.d_str(v, "note", strict)
-            found += 1
-        if "legacy" not in obj:
-            self.legacy = None
-        else:
-            v = obj["legacy"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.legacy = v
-            else:
-                self.legacy = _rt.d_int(v, "legacy", strict)
-            found += 1
-        if "shown" not in obj:
-            self.shown = None
-        else:
-            v = obj["shown"]
-            if type(v) is str:
-                self.shown = v
-            else:
-                self.shown = _rt.d_str(v, "shown", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["id"] = self.id_
         if self.note is not None:
@@ -330,6 +303,53 @@ class Parent(_rt.Struct):
             out["legacy"] = self.legacy
         if self.shown is not None:
             out["shown"] = self.shown
+
+
+def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Parent)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("id", _rt.MISSING)
+        if type(v) is str:
+            self.id_ = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("id")
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if found != n:
+            if "note" in obj:
+                v = obj["note"]
+                if type(v) is str:
+                    self.note = v
+                else:
+                    self.note = _rt.d_str(v, "note", strict)
+                found += 1
+            if "legacy" in obj:
+                v = obj["legacy"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.legacy = v
+                else:
+                    self.legacy = _rt.d_int(v, "legacy", strict)
+                found += 1
+            if "shown" in obj:
+                v = obj["shown"]
+                if type(v) is str:
+                    self.shown = v
+                else:
+                    self.shown = _rt.d_str(v, "shown", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -360,35 +380,6 @@ class Child(Parent):
         if self.older is not None:
             _rt.warn_deprecated("member 'older' of Child")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Parent._decode_fields(self, obj, strict)
-        v = obj.get("count", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.count = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("count")
-        else:
-            self.count = _rt.d_int(v, "count", strict)
-        if "colour" not in obj:
-            self.colour = None
-        else:
-            v = obj["colour"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.colour = _Colour_VALUES[v]
-            else:
-                self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-        if "older" not in obj:
-            self.older = None
-        else:
-            v = obj["older"]
-            if type(v) is bool:
-                self.older = v
-            else:
-                self.older = _rt.d_bool(v, "older", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Parent._encode_fields(self, out)
         out["count"] = self.count
@@ -396,6 +387,79 @@ class Child(Parent):
             out["colour"] = self.colour.to_wire()
         if self.older is not None:
             out["older"] = self.older
+
+
+def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Child)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    self.colour = None
+    self.older = None
+    try:
+        found = 2
+        n = len(obj)
+        if "count" not in obj:
+            n = -1
+        v = obj.get("id", _rt.MISSING)
+        if type(v) is str:
+            self.id_ = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("id")
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if found != n:
+            if "note" in obj:
+                v = obj["note"]
+                if type(v) is str:
+                    self.note = v
+                else:
+                    self.note = _rt.d_str(v, "note", strict)
+                found += 1
+            if "legacy" in obj:
+                v = obj["legacy"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.legacy = v
+                else:
+                    self.legacy = _rt.d_int(v, "legacy", strict)
+                found += 1
+            if "shown" in obj:
+                v = obj["shown"]
+                if type(v) is str:
+                    self.shown = v
+                else:
+                    self.shown = _rt.d_str(v, "shown", strict)
+                found += 1
+        v = obj.get("count", _rt.MISSING)
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.count = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("count")
+        else:
+            self.count = _rt.d_int(v, "count", strict)
+        if found != n:
+            if "colour" in obj:
+                v = obj["colour"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.colour = _Colour_VALUES[v]
+                else:
+                    self.colour = Colour._decode_named(v, "colour", strict)
+                found += 1
+            if "older" in obj:
+                v = obj["older"]
+                if type(v) is bool:
+                    self.older = v
+                else:
+                    self.older = _rt.d_bool(v, "older", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -444,89 +508,6 @@ class Optionals(_rt.Struct):
         }
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "o-str" not in obj:
-            self.o_str = None
-        else:
-            v = obj["o-str"]
-            if type(v) is str:
-                self.o_str = v
-            else:
-                self.o_str = _rt.d_str(v, "o-str", strict)
-            found += 1
-        if "o-int" not in obj:
-            self.o_int = None
-        else:
-            v = obj["o-int"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.o_int = v
-            else:
-                self.o_int = _rt.d_int(v, "o-int", strict)
-            found += 1
-        if "o-enum" not in obj:
-            self.o_enum = None
-        else:
-            v = obj["o-enum"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.o_enum = _Colour_VALUES[v]
-            else:
-                self.o_enum = Colour._decode_named(v, "o-enum", strict)
-            found += 1
-        if "o-struct" not in obj:
-            self.o_struct = None
-        else:
-            v = obj["o-struct"]
-            self.o_struct = Numbers._decode_named(v, "o-struct", strict)
-            found += 1
-        if "o-list" not in obj:
-            self.o_list = None
-        else:
-            v = obj["o-list"]
-            self.o_list = _rt.list_of(_rt.d_str)(v, "o-list", strict)
-            found += 1
-        if "o-any" not in obj:
-            self.o_any = _rt.ABSENT
-        else:
-            v = obj["o-any"]
-            self.o_any = _rt.d_any(v, "o-any", strict)
-            found += 1
-        if "o-null" not in obj:
-            self.o_null = _rt.ABSENT
-        else:
-            v = obj["o-null"]
-            if v is None:
-                self.o_null = v
-            else:
-                _rt.d_null(v, "o-null", strict)
-                self.o_null = None
-            found += 1
-        if "o-alt-null" not in obj:
-            self.o_alt_null = _rt.ABSENT
-        else:
-            v = obj["o-alt-null"]
-            self.o_alt_null = Anything._decode_named(v, "o-alt-null", strict)
-            found += 1
-        if "o-alt" not in obj:
-            self.o_alt = None
-        else:
-            v = obj["o-alt"]
-            self.o_alt = NameOrChild._decode_named(v, "o-alt", strict)
-            found += 1
-        if "o-union" not in obj:
-            self.o_union = None
-        else:
-            v = obj["o-union"]
-            self.o_union = Shape._decode_named(v, "o-union", strict)
-            found += 1
-        if "o-count" not in obj:
-            self.o_count = None
-        else:
-            v = obj["o-count"]
-            self.o_count = CountOrNames._decode_named(v, "o-count", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.o_str is not None:
             out["o-str"] = self.o_str
@@ -550,6 +531,92 @@ class Optionals(_rt.Struct):
             out["o-union"] = self.o_union.to_wire()
         if self.o_count is not None:
             out["o-count"] = self.o_count.to_wire()
+
+
+def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Optionals:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Optionals)
+    self._unknown = None
+    self.o_str = None
+    self.o_int = None
+    self.o_enum = None
+    self.o_struct = None
+    self.o_list = None
+    self.o_any = _rt.ABSENT
+    self.o_null = _rt.ABSENT
+    self.o_alt_null = _rt.ABSENT
+    self.o_alt = None
+    self.o_union = None
+    self.o_count = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "o-str" in obj:
+                v = obj["o-str"]
+                if type(v) is str:
+                    self.o_str = v
+                else:
+                    self.o_str = _rt.d_str(v, "o-str", strict)
+                found += 1
+            if "o-int" in obj:
+                v = obj["o-int"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.o_int = v
+                else:
+                    self.o_int = _rt.d_int(v, "o-int", strict)
+                found += 1
+            if "o-enum" in obj:
+                v = obj["o-enum"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.o_enum = _Colour_VALUES[v]
+                else:
+                    self.o_enum = Colour._decode_named(v, "o-enum", strict)
+                found += 1
+            if "o-struct" in obj:
+                v = obj["o-struct"]
+                self.o_struct = _Numbers_DECODE(v, "o-struct", strict)
+                found += 1
+        if found != n:
+            if "o-list" in obj:
+                v = obj["o-list"]
+                self.o_list = _rt.d_list(_rt.d_str, v, "o-list", strict)
+                found += 1
+            if "o-any" in obj:
+                v = obj["o-any"]
+                self.o_any = _rt.d_any(v, "o-any", strict)
+                found += 1
+            if "o-null" in obj:
+                v = obj["o-null"]
+                if v is None:
+                    self.o_null = v
+                else:
+                    _rt.d_null(v, "o-null", strict)
+                    self.o_null = None
+                found += 1
+            if "o-alt-null" in obj:
+                v = obj["o-alt-null"]
+                self.o_alt_null = _Anything_DECODE(v, "o-alt-null", strict)
+                found += 1
+        if found != n:
+            if "o-alt" in obj:
+                v = obj["o-alt"]
+                self.o_alt = _NameOrChild_DECODE(v, "o-alt", strict)
+                found += 1
+            if "o-union" in obj:
+                v = obj["o-union"]
+                self.o_union = _Shape_DECODE(v, "o-union", strict)
+                found += 1
+            if "o-count" in obj:
+                v = obj["o-count"]
+                self.o_count = _CountOrNames_DECODE(v, "o-count", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -592,58 +659,6 @@ class Lists(_rt.Struct):
         }
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("strs", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("strs")
-        else:
-            self.strs = _rt.list_of(_rt.d_str)(v, "strs", strict)
-        v = obj.get("bytes", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("bytes")
-        else:
-            self.bytes_ = _rt.list_of(_rt.d_uint8)(v, "bytes", strict)
-        v = obj.get("colours", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("colours")
-        else:
-            self.colours = _rt.list_of(Colour._decode_named)(v, "colours", strict)
-        v = obj.get("kids", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("kids")
-        else:
-            self.kids = _rt.list_of(Child._decode_named)(v, "kids", strict)
-        v = obj.get("shapes", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("shapes")
-        else:
-            self.shapes = _rt.list_of(Shape._decode_named)(v, "shapes", strict)
-        v = obj.get("alts", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("alts")
-        else:
-            self.alts = _rt.list_of(NameOrChild._decode_named)(v, "alts", strict)
-        v = obj.get("anys", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("anys")
-        else:
-            self.anys = _rt.list_of(_rt.d_any)(v, "anys", strict)
-        if "maybe" not in obj:
-            self.maybe = None
-        else:
-            v = obj["maybe"]
-            self.maybe = _rt.list_of(_rt.d_number)(v, "maybe", strict)
-            found += 1
-        v = obj.get("extras", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("extras")
-        else:
-            self.extras = _rt.list_of(_m_parts_extra.Extra._decode_named)(
-                v, "extras", strict
-            )
-        return found + 8
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["strs"] = list(self.strs)
         out["bytes"] = list(self.bytes_)
@@ -655,6 +670,69 @@ class Lists(_rt.Struct):
         if self.maybe is not None:
             out["maybe"] = list(self.maybe)
         out["extras"] = [e.to_wire() for e in self.extras]
+
+
+def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Lists)
+    self._unknown = None
+    self.maybe = None
+    try:
+        found = 8
+        n = len(obj)
+        if "extras" not in obj:
+            n = -1
+        v = obj.get("strs", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("strs")
+        else:
+            self.strs = _rt.d_list(_rt.d_str, v, "strs", strict)
+        v = obj.get("bytes", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("bytes")
+        else:
+            self.bytes_ = _rt.d_list(_rt.d_uint8, v, "bytes", strict)
+        v = obj.get("colours", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("colours")
+        else:
+            self.colours = _rt.d_list(Colour._decode_named, v, "colours", strict)
+        v = obj.get("kids", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("kids")
+        else:
+            self.kids = _rt.d_list(_Child_DECODE, v, "kids", strict)
+        v = obj.get("shapes", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("shapes")
+        else:
+            self.shapes = _rt.d_list(_Shape_DECODE, v, "shapes", strict)
+        v = obj.get("alts", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("alts")
+        else:
+            self.alts = _rt.d_list(_NameOrChild_DECODE, v, "alts", strict)
+        v = obj.get("anys", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("anys")
+        else:
+            self.anys = _rt.d_list(_rt.d_any, v, "anys", strict)
+        if found != n:
+            if "maybe" in obj:
+                v = obj["maybe"]
+                self.maybe = _rt.d_list(_rt.d_number, v, "maybe", strict)
+                found += 1
+        v = obj.get("extras", _rt.MISSING)
+        if v is _rt.MISSING:
+            raise _rt.WireError.missing("extras")
+        else:
+            self.extras = _rt.d_list(_m_parts_extra._Extra_DECODE, v, "extras", strict)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -669,8 +747,18 @@ class WhenOn(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"yes"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["yes"] = self.yes.to_wire()
+
+
+def _WhenOn_DECODE(obj: object, name: str | int | None, strict: bool) -> WhenOn:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WhenOn)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("yes", _rt.MISSING)
         if type(v) is str and v in _OnlyWhenOn_VALUES:
             self.yes = _OnlyWhenOn_VALUES[v]
@@ -678,10 +766,11 @@ class WhenOn(_rt.Struct):
             raise _rt.WireError.missing("yes")
         else:
             self.yes = OnlyWhenOn._decode_named(v, "yes", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["yes"] = self.yes.to_wire()
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -698,8 +787,21 @@ class Query(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"pattern", "limit"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["pattern"] = self.pattern
+        if self.limit is not None:
+            out["limit"] = self.limit
+
+
+def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Query)
+    self._unknown = None
+    self.limit = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("pattern", _rt.MISSING)
         if type(v) is str:
             self.pattern = v
@@ -707,21 +809,19 @@ class Query(_rt.Struct):
             raise _rt.WireError.missing("pattern")
         else:
             self.pattern = _rt.d_str(v, "pattern", strict)
-        if "limit" not in obj:
-            self.limit = None
-        else:
-            v = obj["limit"]
-            if type(v) is int and 0 <= v < 256:
-                self.limit = v
-            else:
-                self.limit = _rt.d_uint8(v, "limit", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["pattern"] = self.pattern
-        if self.limit is not None:
-            out["limit"] = self.limit
+        if found != n:
+            if "limit" in obj:
+                v = obj["limit"]
+                if type(v) is int and 0 <= v < 256:
+                    self.limit = v
+                else:
+                    self.limit = _rt.d_uint8(v, "limit", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -729,6 +829,21 @@ class Empty(_rt.Struct):
     """A struct without members."""
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
+
+
+def _Empty_DECODE(obj: object, name: str | int | None, strict: bool) -> Empty:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Empty)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ShapeKind(_rt.Enum):
@@ -765,8 +880,18 @@ class Circle(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"radius"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["radius"] = self.radius
+
+
+def _Circle_DECODE(obj: object, name: str | int | None, strict: bool) -> Circle:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Circle)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("radius", _rt.MISSING)
         if type(v) is float or type(v) is int:
             self.radius = v
@@ -774,10 +899,11 @@ class Circle(_rt.Struct):
             raise _rt.WireError.missing("radius")
         else:
             self.radius = _rt.d_number(v, "radius", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["radius"] = self.radius
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -801,8 +927,21 @@ class Square(_rt.Struct):
         if self.rotated is not None:
             _rt.warn_deprecated("member 'rotated' of Square")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["side"] = self.side
+        if self.rotated is not None:
+            out["rotated"] = self.rotated
+
+
+def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Square)
+    self._unknown = None
+    self.rotated = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("side", _rt.MISSING)
         if type(v) is int and 0 <= v < _rt.UINT32_END:
             self.side = v
@@ -810,21 +949,19 @@ class Square(_rt.Struct):
             raise _rt.WireError.missing("side")
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if "rotated" not in obj:
-            self.rotated = None
-        else:
-            v = obj["rotated"]
-            if type(v) is bool:
-                self.rotated = v
-            else:
-                self.rotated = _rt.d_bool(v, "rotated", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["side"] = self.side
-        if self.rotated is not None:
-            out["rotated"] = self.rotated
+        if found != n:
+            if "rotated" in obj:
+                v = obj["rotated"]
+                if type(v) is bool:
+                    self.rotated = v
+                else:
+                    self.rotated = _rt.d_bool(v, "rotated", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -843,8 +980,24 @@ class ShapeBase(_rt.Struct):
         if self.legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["kind"] = self.kind.to_wire()
+        if self.label is not None:
+            out["label"] = self.label
+        if self.legacy_tag is not None:
+            out["legacy-tag"] = self.legacy_tag
+
+
+def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> ShapeBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ShapeBase)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("kind", _rt.MISSING)
         if type(v) is str and v in _ShapeKind_VALUES:
             self.kind = _ShapeKind_VALUES[v]
@@ -852,32 +1005,26 @@ class ShapeBase(_rt.Struct):
             raise _rt.WireError.missing("kind")
         else:
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if "label" not in obj:
-            self.label = None
-        else:
-            v = obj["label"]
-            if type(v) is str:
-                self.label = v
-            else:
-                self.label = _rt.d_str(v, "label", strict)
-            found += 1
-        if "legacy-tag" not in obj:
-            self.legacy_tag = None
-        else:
-            v = obj["legacy-tag"]
-            if type(v) is str:
-                self.legacy_tag = v
-            else:
-                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["kind"] = self.kind.to_wire()
-        if self.label is not None:
-            out["label"] = self.label
-        if self.legacy_tag is not None:
-            out["legacy-tag"] = self.legacy_tag
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -901,7 +1048,50 @@ class Shape(ShapeBase):
         if self.legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
-    _TAG: _t.ClassVar[str] = "kind"
+
+def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members reports why.
+    tag = obj.get("kind")
+    if type(tag) is str:
+        branch = _Shape_BRANCHES.get(tag)
+        if branch is not None:
+            return branch(obj, name, strict)
+    self = _rt.new(Shape)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -925,10 +1115,47 @@ class Shape_circle(Shape):
         if self.legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: circle)")
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        Shape._encode_fields(self, out)
+        out["radius"] = self.radius
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
+
+def _Shape_circle_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_circle:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_circle)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        found = 2
+        n = len(obj)
+        if "radius" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
         if self.kind is not ShapeKind.CIRCLE:
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj.get("radius", _rt.MISSING)
@@ -938,11 +1165,11 @@ class Shape_circle(Shape):
             raise _rt.WireError.missing("radius")
         else:
             self.radius = _rt.d_number(v, "radius", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        Shape._encode_fields(self, out)
-        out["radius"] = self.radius
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -973,10 +1200,50 @@ class Shape_square(Shape):
         if self.rotated is not None:
             _rt.warn_deprecated("member 'rotated' of Shape (kind: square)")
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        Shape._encode_fields(self, out)
+        out["side"] = self.side
+        if self.rotated is not None:
+            out["rotated"] = self.rotated
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
+
+def _Shape_square_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_square:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_square)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.rotated = None
+    try:
+        found = 2
+        n = len(obj)
+        if "side" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
         if self.kind is not ShapeKind.SQUARE:
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj.get("side", _rt.MISSING)
@@ -986,22 +1253,19 @@ class Shape_square(Shape):
             raise _rt.WireError.missing("side")
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if "rotated" not in obj:
-            self.rotated = None
-        else:
-            v = obj["rotated"]
-            if type(v) is bool:
-                self.rotated = v
-            else:
-                self.rotated = _rt.d_bool(v, "rotated", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        Shape._encode_fields(self, out)
-        out["side"] = self.side
-        if self.rotated is not None:
-            out["rotated"] = self.rotated
+        if found != n:
+            if "rotated" in obj:
+                v = obj["rotated"]
+                if type(v) is bool:
+                    self.rotated = v
+                else:
+                    self.rotated = _rt.d_bool(v, "rotated", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1023,10 +1287,56 @@ class Shape_nested(Shape):
         if self.legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: nested)")
 
-    _TAG: _t.ClassVar[str] = "style"
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        Shape._encode_fields(self, out)
+        out["style"] = self.style.to_wire()
+        if self.depth is not None:
+            out["depth"] = self.depth
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
+
+def _Shape_nested_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members reports why.
+    tag = obj.get("style")
+    if type(tag) is str:
+        branch = _Shape_nested_BRANCHES.get(tag)
+        if branch is not None:
+            return branch(obj, name, strict)
+    self = _rt.new(Shape_nested)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    try:
+        found = 2
+        n = len(obj)
+        if "style" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
         if self.kind is not ShapeKind.NESTED:
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj.get("style", _rt.MISSING)
@@ -1036,22 +1346,19 @@ class Shape_nested(Shape):
             raise _rt.WireError.missing("style")
         else:
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if "depth" not in obj:
-            self.depth = None
-        else:
-            v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
-                self.depth = v
-            else:
-                self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        Shape._encode_fields(self, out)
-        out["style"] = self.style.to_wire()
-        if self.depth is not None:
-            out["depth"] = self.depth
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class InnerStyle(_rt.Enum):
@@ -1090,13 +1397,68 @@ class Shape_nested_plain(Shape_nested):
                 "member 'legacy-tag' of Shape (kind: nested) (style: plain)"
             )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape_nested._decode_fields(self, obj, strict)
+def _Shape_nested_plain_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested_plain:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_nested_plain)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    try:
+        found = 2
+        n = len(obj)
+        if "style" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
+        if self.kind is not ShapeKind.NESTED:
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
         if self.style is not InnerStyle.PLAIN:
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1124,10 +1486,70 @@ class Shape_nested_fancy(Shape_nested):
                 "member 'legacy-tag' of Shape (kind: nested) (style: fancy)"
             )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        Shape_nested._encode_fields(self, out)
+        out["ribbons"] = self.ribbons
+        if self.tint is not None:
+            out["tint"] = self.tint.to_wire()
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape_nested._decode_fields(self, obj, strict)
+
+def _Shape_nested_fancy_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested_fancy:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_nested_fancy)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    self.tint = None
+    try:
+        found = 3
+        n = len(obj)
+        if "style" not in obj:
+            n = -1
+        if "ribbons" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
+        if self.kind is not ShapeKind.NESTED:
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
         if self.style is not InnerStyle.FANCY:
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj.get("ribbons", _rt.MISSING)
@@ -1137,22 +1559,19 @@ class Shape_nested_fancy(Shape_nested):
             raise _rt.WireError.missing("ribbons")
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if "tint" not in obj:
-            self.tint = None
-        else:
-            v = obj["tint"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.tint = _Colour_VALUES[v]
-            else:
-                self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        Shape_nested._encode_fields(self, out)
-        out["ribbons"] = self.ribbons
-        if self.tint is not None:
-            out["tint"] = self.tint.to_wire()
+        if found != n:
+            if "tint" in obj:
+                v = obj["tint"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.tint = _Colour_VALUES[v]
+                else:
+                    self.tint = Colour._decode_named(v, "tint", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1171,13 +1590,68 @@ class Shape_nested_bare(Shape_nested):
                 "member 'legacy-tag' of Shape (kind: nested) (style: bare)"
             )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape_nested._decode_fields(self, obj, strict)
+def _Shape_nested_bare_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested_bare:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_nested_bare)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    try:
+        found = 2
+        n = len(obj)
+        if "style" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
+        if self.kind is not ShapeKind.NESTED:
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
         if self.style is not InnerStyle.BARE:
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1203,10 +1677,50 @@ class Shape_extra(Shape):
         if self.legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: extra)")
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        Shape._encode_fields(self, out)
+        out["tone"] = self.tone.to_wire()
+        if self.weight is not None:
+            out["weight"] = self.weight
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
+
+def _Shape_extra_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_extra:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_extra)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.weight = None
+    try:
+        found = 2
+        n = len(obj)
+        if "tone" not in obj:
+            n = -1
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
         if self.kind is not ShapeKind.EXTRA:
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj.get("tone", _rt.MISSING)
@@ -1216,22 +1730,19 @@ class Shape_extra(Shape):
             raise _rt.WireError.missing("tone")
         else:
             self.tone = Colour._decode_named(v, "tone", strict)
-        if "weight" not in obj:
-            self.weight = None
-        else:
-            v = obj["weight"]
-            if type(v) is int and 0 <= v < _rt.UINT64_END:
-                self.weight = v
-            else:
-                self.weight = _rt.d_size(v, "weight", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        Shape._encode_fields(self, out)
-        out["tone"] = self.tone.to_wire()
-        if self.weight is not None:
-            out["weight"] = self.weight
+        if found != n:
+            if "weight" in obj:
+                v = obj["weight"]
+                if type(v) is int and 0 <= v < _rt.UINT64_END:
+                    self.weight = v
+                else:
+                    self.weight = _rt.d_size(v, "weight", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1248,13 +1759,48 @@ class Shape_point(Shape):
         if self.legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: point)")
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
+def _Shape_point_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_point:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_point)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("kind", _rt.MISSING)
+        if type(v) is str and v in _ShapeKind_VALUES:
+            self.kind = _ShapeKind_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("kind")
+        else:
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if found != n:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                found += 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                found += 1
         if self.kind is not ShapeKind.POINT:
             raise _rt.WireError.not_this_branch("kind", obj)
-        return found
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1271,8 +1817,21 @@ class InnerBase(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["style"] = self.style.to_wire()
+        if self.depth is not None:
+            out["depth"] = self.depth
+
+
+def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> InnerBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(InnerBase)
+    self._unknown = None
+    self.depth = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("style", _rt.MISSING)
         if type(v) is str and v in _InnerStyle_VALUES:
             self.style = _InnerStyle_VALUES[v]
@@ -1280,21 +1839,19 @@ class InnerBase(_rt.Struct):
             raise _rt.WireError.missing("style")
         else:
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if "depth" not in obj:
-            self.depth = None
-        else:
-            v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
-                self.depth = v
-            else:
-                self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["style"] = self.style.to_wire()
-        if self.depth is not None:
-            out["depth"] = self.depth
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1311,8 +1868,21 @@ class Fancy(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"ribbons", "tint"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["ribbons"] = self.ribbons
+        if self.tint is not None:
+            out["tint"] = self.tint.to_wire()
+
+
+def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Fancy)
+    self._unknown = None
+    self.tint = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("ribbons", _rt.MISSING)
         if type(v) is int and 0 <= v < 65536:
             self.ribbons = v
@@ -1320,21 +1890,19 @@ class Fancy(_rt.Struct):
             raise _rt.WireError.missing("ribbons")
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if "tint" not in obj:
-            self.tint = None
-        else:
-            v = obj["tint"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.tint = _Colour_VALUES[v]
-            else:
-                self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["ribbons"] = self.ribbons
-        if self.tint is not None:
-            out["tint"] = self.tint.to_wire()
+        if found != n:
+            if "tint" in obj:
+                v = obj["tint"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.tint = _Colour_VALUES[v]
+                else:
+                    self.tint = Colour._decode_named(v, "tint", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1343,7 +1911,42 @@ class Inner(InnerBase):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    _TAG: _t.ClassVar[str] = "style"
+
+def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members reports why.
+    tag = obj.get("style")
+    if type(tag) is str:
+        branch = _Inner_BRANCHES.get(tag)
+        if branch is not None:
+            return branch(obj, name, strict)
+    self = _rt.new(Inner)
+    self._unknown = None
+    self.depth = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1357,13 +1960,40 @@ class Inner_plain(Inner):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Inner._decode_fields(self, obj, strict)
+def _Inner_plain_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Inner_plain:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Inner_plain)
+    self._unknown = None
+    self.depth = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
         if self.style is not InnerStyle.PLAIN:
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1385,10 +2015,42 @@ class Inner_fancy(Inner):
         {"style", "depth", "ribbons", "tint"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        Inner._encode_fields(self, out)
+        out["ribbons"] = self.ribbons
+        if self.tint is not None:
+            out["tint"] = self.tint.to_wire()
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Inner._decode_fields(self, obj, strict)
+
+def _Inner_fancy_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Inner_fancy:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Inner_fancy)
+    self._unknown = None
+    self.depth = None
+    self.tint = None
+    try:
+        found = 2
+        n = len(obj)
+        if "ribbons" not in obj:
+            n = -1
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
         if self.style is not InnerStyle.FANCY:
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj.get("ribbons", _rt.MISSING)
@@ -1398,22 +2060,19 @@ class Inner_fancy(Inner):
             raise _rt.WireError.missing("ribbons")
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if "tint" not in obj:
-            self.tint = None
-        else:
-            v = obj["tint"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.tint = _Colour_VALUES[v]
-            else:
-                self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        Inner._encode_fields(self, out)
-        out["ribbons"] = self.ribbons
-        if self.tint is not None:
-            out["tint"] = self.tint.to_wire()
+        if found != n:
+            if "tint" in obj:
+                v = obj["tint"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.tint = _Colour_VALUES[v]
+                else:
+                    self.tint = Colour._decode_named(v, "tint", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1424,13 +2083,38 @@ class Inner_bare(Inner):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Inner._decode_fields(self, obj, strict)
+def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner_bare:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Inner_bare)
+    self._unknown = None
+    self.depth = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("style", _rt.MISSING)
+        if type(v) is str and v in _InnerStyle_VALUES:
+            self.style = _InnerStyle_VALUES[v]
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("style")
+        else:
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if found != n:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                found += 1
         if self.style is not InnerStyle.BARE:
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True)
@@ -1450,17 +2134,27 @@ class Anything(_rt.Alternate):
 
     NAME: _t.ClassVar[str] = "Anything"
 
-    @staticmethod
-    def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
-        return {
-            type(None): _rt.d_null,
-            str: Size._decode_named,
-            dict: Numbers._decode_named,
-            list: _rt.list_of(_rt.d_int),
-            int: _rt.d_number,
-            float: _rt.d_number,
-            bool: _rt.d_bool,
-        }
+
+def _Anything_DECODE(v: object, name: str | int | None, strict: bool) -> Anything:
+    self = _rt.new(Anything)
+    if v is None:
+        self.value = v
+    elif type(v) is str:
+        if type(v) is str and v in _Size_VALUES:
+            self.value = _Size_VALUES[v]
+        else:
+            self.value = Size._decode_named(v, name, strict)
+    elif type(v) is dict:
+        self.value = _Numbers_DECODE(v, name, strict)
+    elif type(v) is list:
+        self.value = _rt.d_list(_rt.d_int, v, name, strict)
+    elif type(v) is float or type(v) is int:
+        self.value = v
+    elif type(v) is bool:
+        self.value = v
+    else:
+        raise _rt.WireError.no_alternative("Anything").inside(name)
+    return self
 
 
 @_dc.dataclass(slots=True)
@@ -1476,9 +2170,16 @@ class NameOrChild(_rt.Alternate):
 
     NAME: _t.ClassVar[str] = "NameOrChild"
 
-    @staticmethod
-    def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
-        return {str: _rt.d_str, dict: Child._decode_named}
+
+def _NameOrChild_DECODE(v: object, name: str | int | None, strict: bool) -> NameOrChild:
+    self = _rt.new(NameOrChild)
+    if type(v) is str:
+        self.value = v
+    elif type(v) is dict:
+        self.value = _Child_DECODE(v, name, strict)
+    else:
+        raise _rt.WireError.no_alternative("NameOrChild").inside(name)
+    return self
 
 
 @_dc.dataclass(slots=True)
@@ -1494,9 +2195,21 @@ class CountOrNames(_rt.Alternate):
 
     NAME: _t.ClassVar[str] = "CountOrNames"
 
-    @staticmethod
-    def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
-        return {int: _rt.d_int, float: _rt.d_int, list: _rt.list_of(_rt.d_str)}
+
+def _CountOrNames_DECODE(
+    v: object, name: str | int | None, strict: bool
+) -> CountOrNames:
+    self = _rt.new(CountOrNames)
+    if type(v) is float or type(v) is int:
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.value = v
+        else:
+            self.value = _rt.d_int(v, name, strict)
+    elif type(v) is list:
+        self.value = _rt.d_list(_rt.d_str, v, name, strict)
+    else:
+        raise _rt.WireError.no_alternative("CountOrNames").inside(name)
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1509,8 +2222,26 @@ class CountThingsArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"first", "second", "type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["first"] = self.first
+        if self.second is not None:
+            out["second"] = self.second
+        if self.type_ is not None:
+            out["type"] = self.type_.to_wire()
+
+
+def _CountThingsArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> CountThingsArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(CountThingsArguments)
+    self._unknown = None
+    self.second = None
+    self.type_ = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("first", _rt.MISSING)
         if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
             self.first = v
@@ -1518,32 +2249,26 @@ class CountThingsArguments(_rt.Struct):
             raise _rt.WireError.missing("first")
         else:
             self.first = _rt.d_int(v, "first", strict)
-        if "second" not in obj:
-            self.second = None
-        else:
-            v = obj["second"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.second = v
-            else:
-                self.second = _rt.d_int(v, "second", strict)
-            found += 1
-        if "type" not in obj:
-            self.type_ = None
-        else:
-            v = obj["type"]
-            if type(v) is str and v in _Letter_VALUES:
-                self.type_ = _Letter_VALUES[v]
-            else:
-                self.type_ = Letter._decode_named(v, "type", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["first"] = self.first
-        if self.second is not None:
-            out["second"] = self.second
-        if self.type_ is not None:
-            out["type"] = self.type_.to_wire()
+        if found != n:
+            if "second" in obj:
+                v = obj["second"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.second = v
+                else:
+                    self.second = _rt.d_int(v, "second", strict)
+                found += 1
+            if "type" in obj:
+                v = obj["type"]
+                if type(v) is str and v in _Letter_VALUES:
+                    self.type_ = _Letter_VALUES[v]
+                else:
+                    self.type_ = Letter._decode_named(v, "type", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1554,17 +2279,30 @@ class RawPassthroughArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"blob"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["blob"] = self.blob
+
+
+def _RawPassthroughArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> RawPassthroughArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(RawPassthroughArguments)
+    self._unknown = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("blob", _rt.MISSING)
         if v is _rt.MISSING:
             raise _rt.WireError.missing("blob")
         else:
             self.blob = _rt.d_any(v, "blob", strict)
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["blob"] = self.blob
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1575,22 +2313,35 @@ class FireAndForgetArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"delay"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "delay" not in obj:
-            self.delay = None
-        else:
-            v = obj["delay"]
-            if type(v) is int and 0 <= v < _rt.UINT64_END:
-                self.delay = v
-            else:
-                self.delay = _rt.d_uint64(v, "delay", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.delay is not None:
             out["delay"] = self.delay
+
+
+def _FireAndForgetArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> FireAndForgetArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(FireAndForgetArguments)
+    self._unknown = None
+    self.delay = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "delay" in obj:
+                v = obj["delay"]
+                if type(v) is int and 0 <= v < _rt.UINT64_END:
+                    self.delay = v
+                else:
+                    self.delay = _rt.d_uint64(v, "delay", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1605,31 +2356,6 @@ class OptionalEverythingArguments(_rt.Struct):
         {"maybe-any", "maybe-alt", "maybe-str"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "maybe-any" not in obj:
-            self.maybe_any = _rt.ABSENT
-        else:
-            v = obj["maybe-any"]
-            self.maybe_any = _rt.d_any(v, "maybe-any", strict)
-            found += 1
-        if "maybe-alt" not in obj:
-            self.maybe_alt = _rt.ABSENT
-        else:
-            v = obj["maybe-alt"]
-            self.maybe_alt = Anything._decode_named(v, "maybe-alt", strict)
-            found += 1
-        if "maybe-str" not in obj:
-            self.maybe_str = None
-        else:
-            v = obj["maybe-str"]
-            if type(v) is str:
-                self.maybe_str = v
-            else:
-                self.maybe_str = _rt.d_str(v, "maybe-str", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.maybe_any is not _rt.ABSENT:
             out["maybe-any"] = self.maybe_any
@@ -1637,6 +2363,42 @@ class OptionalEverythingArguments(_rt.Struct):
             out["maybe-alt"] = self.maybe_alt.to_wire()
         if self.maybe_str is not None:
             out["maybe-str"] = self.maybe_str
+
+
+def _OptionalEverythingArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> OptionalEverythingArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(OptionalEverythingArguments)
+    self._unknown = None
+    self.maybe_any = _rt.ABSENT
+    self.maybe_alt = _rt.ABSENT
+    self.maybe_str = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "maybe-any" in obj:
+                v = obj["maybe-any"]
+                self.maybe_any = _rt.d_any(v, "maybe-any", strict)
+                found += 1
+            if "maybe-alt" in obj:
+                v = obj["maybe-alt"]
+                self.maybe_alt = _Anything_DECODE(v, "maybe-alt", strict)
+                found += 1
+            if "maybe-str" in obj:
+                v = obj["maybe-str"]
+                if type(v) is str:
+                    self.maybe_str = v
+                else:
+                    self.maybe_str = _rt.d_str(v, "maybe-str", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1651,22 +2413,35 @@ class XNewCommandArguments(_rt.Struct):
         if self.legacy_arg is not None:
             _rt.warn_deprecated("member 'legacy-arg' of x-new-command")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "legacy-arg" not in obj:
-            self.legacy_arg = None
-        else:
-            v = obj["legacy-arg"]
-            if type(v) is str:
-                self.legacy_arg = v
-            else:
-                self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.legacy_arg is not None:
             out["legacy-arg"] = self.legacy_arg
+
+
+def _XNewCommandArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XNewCommandArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XNewCommandArguments)
+    self._unknown = None
+    self.legacy_arg = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            if "legacy-arg" in obj:
+                v = obj["legacy-arg"]
+                if type(v) is str:
+                    self.legacy_arg = v
+                else:
+                    self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1675,6 +2450,23 @@ class PingedEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "PINGED"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+def _PingedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> PingedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(PingedEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1703,8 +2495,26 @@ class ChangedEvent(_rt.Event):
         if self.old_way is not None:
             _rt.warn_deprecated("member 'old-way' of CHANGED")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["who"] = self.who
+        if self.colour is not None:
+            out["colour"] = self.colour.to_wire()
+        if self.old_way is not None:
+            out["old-way"] = self.old_way
+
+
+def _ChangedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ChangedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ChangedEvent)
+    self._unknown = None
+    self.colour = None
+    self.old_way = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("who", _rt.MISSING)
         if type(v) is str:
             self.who = v
@@ -1712,32 +2522,26 @@ class ChangedEvent(_rt.Event):
             raise _rt.WireError.missing("who")
         else:
             self.who = _rt.d_str(v, "who", strict)
-        if "colour" not in obj:
-            self.colour = None
-        else:
-            v = obj["colour"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.colour = _Colour_VALUES[v]
-            else:
-                self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-        if "old-way" not in obj:
-            self.old_way = None
-        else:
-            v = obj["old-way"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.old_way = v
-            else:
-                self.old_way = _rt.d_int(v, "old-way", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["who"] = self.who
-        if self.colour is not None:
-            out["colour"] = self.colour.to_wire()
-        if self.old_way is not None:
-            out["old-way"] = self.old_way
+        if found != n:
+            if "colour" in obj:
+                v = obj["colour"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.colour = _Colour_VALUES[v]
+                else:
+                    self.colour = Colour._decode_named(v, "colour", strict)
+                found += 1
+            if "old-way" in obj:
+                v = obj["old-way"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.old_way = v
+                else:
+                    self.old_way = _rt.d_int(v, "old-way", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1758,6 +2562,81 @@ class ChildBornEvent(Child, _rt.Event):
             _rt.warn_deprecated("member 'older' of CHILD_BORN")
 
 
+def _ChildBornEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ChildBornEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ChildBornEvent)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    self.colour = None
+    self.older = None
+    try:
+        found = 2
+        n = len(obj)
+        if "count" not in obj:
+            n = -1
+        v = obj.get("id", _rt.MISSING)
+        if type(v) is str:
+            self.id_ = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("id")
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if found != n:
+            if "note" in obj:
+                v = obj["note"]
+                if type(v) is str:
+                    self.note = v
+                else:
+                    self.note = _rt.d_str(v, "note", strict)
+                found += 1
+            if "legacy" in obj:
+                v = obj["legacy"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.legacy = v
+                else:
+                    self.legacy = _rt.d_int(v, "legacy", strict)
+                found += 1
+            if "shown" in obj:
+                v = obj["shown"]
+                if type(v) is str:
+                    self.shown = v
+                else:
+                    self.shown = _rt.d_str(v, "shown", strict)
+                found += 1
+        v = obj.get("count", _rt.MISSING)
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.count = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("count")
+        else:
+            self.count = _rt.d_int(v, "count", strict)
+        if found != n:
+            if "colour" in obj:
+                v = obj["colour"]
+                if type(v) is str and v in _Colour_VALUES:
+                    self.colour = _Colour_VALUES[v]
+                else:
+                    self.colour = Colour._decode_named(v, "colour", strict)
+                found += 1
+            if "older" in obj:
+                v = obj["older"]
+                if type(v) is bool:
+                    self.older = v
+                else:
+                    self.older = _rt.d_bool(v, "older", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class ShapeSeenEvent(_rt.Event):
     """A boxed event whose data is a union."""
@@ -1767,15 +2646,17 @@ class ShapeSeenEvent(_rt.Event):
     NAME: _t.ClassVar[str] = "SHAPE_SEEN"
     HAS_DATA: _t.ClassVar[bool] = True
 
-    @classmethod
-    def _decode(cls, obj: object, strict: bool) -> ShapeSeenEvent:
-        self = cls.__new__(cls)
-        self.data = Shape._decode(obj, strict)
-        self._unknown = None
-        return self
-
     def to_wire(self) -> dict[str, _rt.JSONValue]:
         return self.data.to_wire()
+
+
+def _ShapeSeenEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ShapeSeenEvent:
+    self = _rt.new(ShapeSeenEvent)
+    self.data = _Shape_DECODE(obj, name, strict)
+    self._unknown = None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -1804,6 +2685,114 @@ class NumbersReadEvent(Numbers, _rt.Event):
     )
 
 
+def _NumbersReadEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> NumbersReadEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(NumbersReadEvent)
+    self._unknown = None
+    try:
+        found = 13
+        n = len(obj)
+        v = obj.get("i", _rt.MISSING)
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.i = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("i")
+        else:
+            self.i = _rt.d_int(v, "i", strict)
+        v = obj.get("i8", _rt.MISSING)
+        if type(v) is int and -128 <= v < 128:
+            self.i8 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("i8")
+        else:
+            self.i8 = _rt.d_int8(v, "i8", strict)
+        v = obj.get("i16", _rt.MISSING)
+        if type(v) is int and -32768 <= v < 32768:
+            self.i16 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("i16")
+        else:
+            self.i16 = _rt.d_int16(v, "i16", strict)
+        v = obj.get("i32", _rt.MISSING)
+        if type(v) is int and _rt.INT32_MIN <= v < _rt.INT32_END:
+            self.i32 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("i32")
+        else:
+            self.i32 = _rt.d_int32(v, "i32", strict)
+        v = obj.get("i64", _rt.MISSING)
+        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+            self.i64 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("i64")
+        else:
+            self.i64 = _rt.d_int64(v, "i64", strict)
+        v = obj.get("u8", _rt.MISSING)
+        if type(v) is int and 0 <= v < 256:
+            self.u8 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("u8")
+        else:
+            self.u8 = _rt.d_uint8(v, "u8", strict)
+        v = obj.get("u16", _rt.MISSING)
+        if type(v) is int and 0 <= v < 65536:
+            self.u16 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("u16")
+        else:
+            self.u16 = _rt.d_uint16(v, "u16", strict)
+        v = obj.get("u32", _rt.MISSING)
+        if type(v) is int and 0 <= v < _rt.UINT32_END:
+            self.u32 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("u32")
+        else:
+            self.u32 = _rt.d_uint32(v, "u32", strict)
+        v = obj.get("u64", _rt.MISSING)
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.u64 = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("u64")
+        else:
+            self.u64 = _rt.d_uint64(v, "u64", strict)
+        v = obj.get("sz", _rt.MISSING)
+        if type(v) is int and 0 <= v < _rt.UINT64_END:
+            self.sz = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("sz")
+        else:
+            self.sz = _rt.d_size(v, "sz", strict)
+        v = obj.get("num", _rt.MISSING)
+        if type(v) is float or type(v) is int:
+            self.num = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("num")
+        else:
+            self.num = _rt.d_number(v, "num", strict)
+        v = obj.get("flag", _rt.MISSING)
+        if type(v) is bool:
+            self.flag = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("flag")
+        else:
+            self.flag = _rt.d_bool(v, "flag", strict)
+        v = obj.get("text", _rt.MISSING)
+        if type(v) is str:
+            self.text = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("text")
+        else:
+            self.text = _rt.d_str(v, "text", strict)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 @_dc.dataclass(slots=True, kw_only=True)
 class OnEventEvent(_rt.Event):
     """An event that exists only when GOLDEN_ON holds."""
@@ -1812,23 +2801,86 @@ class OnEventEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-Shape._BRANCHES = {
-    "circle": Shape_circle,
-    "square": Shape_square,
-    "nested": Shape_nested,
-    "extra": Shape_extra,
-    "point": Shape_point,
+def _OnEventEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> OnEventEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(OnEventEvent)
+    self._unknown = None
+    try:
+        found = 0
+        n = len(obj)
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
+_Shape_BRANCHES: dict[str, _rt.Decoder[Shape]] = {
+    "circle": _Shape_circle_DECODE,
+    "square": _Shape_square_DECODE,
+    "nested": _Shape_nested_DECODE,
+    "extra": _Shape_extra_DECODE,
+    "point": _Shape_point_DECODE,
 }
 
 
-Shape_nested._BRANCHES = {
-    "plain": Shape_nested_plain,
-    "fancy": Shape_nested_fancy,
-    "bare": Shape_nested_bare,
+_Shape_nested_BRANCHES: dict[str, _rt.Decoder[Shape_nested]] = {
+    "plain": _Shape_nested_plain_DECODE,
+    "fancy": _Shape_nested_fancy_DECODE,
+    "bare": _Shape_nested_bare_DECODE,
 }
 
 
-Inner._BRANCHES = {"plain": Inner_plain, "fancy": Inner_fancy, "bare": Inner_bare}
+_Inner_BRANCHES: dict[str, _rt.Decoder[Inner]] = {
+    "plain": _Inner_plain_DECODE,
+    "fancy": _Inner_fancy_DECODE,
+    "bare": _Inner_bare_DECODE,
+}
+
+
+Numbers._DECODE = _Numbers_DECODE
+Parent._DECODE = _Parent_DECODE
+Child._DECODE = _Child_DECODE
+Optionals._DECODE = _Optionals_DECODE
+Lists._DECODE = _Lists_DECODE
+WhenOn._DECODE = _WhenOn_DECODE
+Query._DECODE = _Query_DECODE
+Empty._DECODE = _Empty_DECODE
+Circle._DECODE = _Circle_DECODE
+Square._DECODE = _Square_DECODE
+ShapeBase._DECODE = _ShapeBase_DECODE
+Shape._DECODE = _Shape_DECODE
+Shape_circle._DECODE = _Shape_circle_DECODE
+Shape_square._DECODE = _Shape_square_DECODE
+Shape_nested._DECODE = _Shape_nested_DECODE
+Shape_nested_plain._DECODE = _Shape_nested_plain_DECODE
+Shape_nested_fancy._DECODE = _Shape_nested_fancy_DECODE
+Shape_nested_bare._DECODE = _Shape_nested_bare_DECODE
+Shape_extra._DECODE = _Shape_extra_DECODE
+Shape_point._DECODE = _Shape_point_DECODE
+InnerBase._DECODE = _InnerBase_DECODE
+Fancy._DECODE = _Fancy_DECODE
+Inner._DECODE = _Inner_DECODE
+Inner_plain._DECODE = _Inner_plain_DECODE
+Inner_fancy._DECODE = _Inner_fancy_DECODE
+Inner_bare._DECODE = _Inner_bare_DECODE
+Anything._DECODE = _Anything_DECODE
+NameOrChild._DECODE = _NameOrChild_DECODE
+CountOrNames._DECODE = _CountOrNames_DECODE
+CountThingsArguments._DECODE = _CountThingsArguments_DECODE
+RawPassthroughArguments._DECODE = _RawPassthroughArguments_DECODE
+FireAndForgetArguments._DECODE = _FireAndForgetArguments_DECODE
+OptionalEverythingArguments._DECODE = _OptionalEverythingArguments_DECODE
+XNewCommandArguments._DECODE = _XNewCommandArguments_DECODE
+PingedEvent._DECODE = _PingedEvent_DECODE
+ChangedEvent._DECODE = _ChangedEvent_DECODE
+ChildBornEvent._DECODE = _ChildBornEvent_DECODE
+ShapeSeenEvent._DECODE = _ShapeSeenEvent_DECODE
+NumbersReadEvent._DECODE = _NumbersReadEvent_DECODE
+OnEventEvent._DECODE = _OnEventEvent_DECODE
 
 
 Colour.QAPI_INFO = _rt.TypeInfo("Colour", since="1.0", features=("palette-v2",))

@@ -27,8 +27,21 @@ class Extra(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"tone", "weight"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["tone"] = self.tone.to_wire()
+        if self.weight is not None:
+            out["weight"] = self.weight
+
+
+def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Extra)
+    self._unknown = None
+    self.weight = None
+    try:
+        found = 1
+        n = len(obj)
         v = obj.get("tone", _rt.MISSING)
         if type(v) is str and v in _m_everything._Colour_VALUES:
             self.tone = _m_everything._Colour_VALUES[v]
@@ -36,21 +49,19 @@ class Extra(_rt.Struct):
             raise _rt.WireError.missing("tone")
         else:
             self.tone = _m_everything.Colour._decode_named(v, "tone", strict)
-        if "weight" not in obj:
-            self.weight = None
-        else:
-            v = obj["weight"]
-            if type(v) is int and 0 <= v < _rt.UINT64_END:
-                self.weight = v
-            else:
-                self.weight = _rt.d_size(v, "weight", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["tone"] = self.tone.to_wire()
-        if self.weight is not None:
-            out["weight"] = self.weight
+        if found != n:
+            if "weight" in obj:
+                v = obj["weight"]
+                if type(v) is int and 0 <= v < _rt.UINT64_END:
+                    self.weight = v
+                else:
+                    self.weight = _rt.d_size(v, "weight", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 @_dc.dataclass(slots=True, kw_only=True)
@@ -71,23 +82,69 @@ class ExtraChild(_m_everything.Parent):
         if self.legacy is not None:
             _rt.warn_deprecated("member 'legacy' of ExtraChild")
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _m_everything.Parent._decode_fields(self, obj, strict)
-        if "toy" not in obj:
-            self.toy = None
-        else:
-            v = obj["toy"]
-            if type(v) is str:
-                self.toy = v
-            else:
-                self.toy = _rt.d_str(v, "toy", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         _m_everything.Parent._encode_fields(self, out)
         if self.toy is not None:
             out["toy"] = self.toy
+
+
+def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> ExtraChild:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ExtraChild)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    self.toy = None
+    try:
+        found = 1
+        n = len(obj)
+        v = obj.get("id", _rt.MISSING)
+        if type(v) is str:
+            self.id_ = v
+        elif v is _rt.MISSING:
+            raise _rt.WireError.missing("id")
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if found != n:
+            if "note" in obj:
+                v = obj["note"]
+                if type(v) is str:
+                    self.note = v
+                else:
+                    self.note = _rt.d_str(v, "note", strict)
+                found += 1
+            if "legacy" in obj:
+                v = obj["legacy"]
+                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                    self.legacy = v
+                else:
+                    self.legacy = _rt.d_int(v, "legacy", strict)
+                found += 1
+            if "shown" in obj:
+                v = obj["shown"]
+                if type(v) is str:
+                    self.shown = v
+                else:
+                    self.shown = _rt.d_str(v, "shown", strict)
+                found += 1
+            if "toy" in obj:
+                v = obj["toy"]
+                if type(v) is str:
+                    self.toy = v
+                else:
+                    self.toy = _rt.d_str(v, "toy", strict)
+                found += 1
+        if found != n:
+            self._extra(obj, strict)
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
+Extra._DECODE = _Extra_DECODE
+ExtraChild._DECODE = _ExtraChild_DECODE
 
 
 Extra.QAPI_INFO = _rt.TypeInfo("Extra")
