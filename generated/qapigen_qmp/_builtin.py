@@ -27,6 +27,9 @@ def _q_empty_DECODE(obj: object, name: str | int | None, strict: bool) -> q_empt
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self

@@ -34,15 +34,20 @@ def _QmpCapabilitiesArguments_DECODE(
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "enable" in obj:
-                v = obj["enable"]
-                self.enable = _rt.d_list(
-                    QMPCapability._decode_named, v, "enable", strict
-                )
-                found += 1
+        if found == n:
+            return self
+        if "enable" in obj:
+            self.enable = _rt.d_list(
+                QMPCapability._decode_named, obj["enable"], "enable", strict
+            )
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -102,29 +107,26 @@ def _VersionTriple_DECODE(
     try:
         found = 3
         n = len(obj)
-        v = obj.get("major", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["major"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.major = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("major")
         else:
             self.major = _rt.d_int(v, "major", strict)
-        v = obj.get("minor", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["minor"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.minor = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("minor")
         else:
             self.minor = _rt.d_int(v, "minor", strict)
-        v = obj.get("micro", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["micro"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.micro = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("micro")
         else:
             self.micro = _rt.d_int(v, "micro", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -165,20 +167,17 @@ def _VersionInfo_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("qemu", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("qemu")
-        else:
-            self.qemu = _VersionTriple_DECODE(v, "qemu", strict)
-        v = obj.get("package", _rt.MISSING)
+        self.qemu = _VersionTriple_DECODE(obj["qemu"], "qemu", strict)
+        v = obj["package"]
         if type(v) is str:
             self.package = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("package")
         else:
             self.package = _rt.d_str(v, "package", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -212,15 +211,16 @@ def _CommandInfo_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self

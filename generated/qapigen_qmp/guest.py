@@ -36,15 +36,16 @@ def _GuestRegisterValue_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("value", _rt.MISSING)
+        v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -76,23 +77,27 @@ def _XGuestPvpanicWriteArguments_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("value", _rt.MISSING)
+        v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        if found != n:
-            if "device" in obj:
-                v = obj["device"]
-                if type(v) is str:
-                    self.device = v
-                else:
-                    self.device = _rt.d_str(v, "device", strict)
-                found += 1
+        if found == n:
+            return self
+        if "device" in obj:
+            v = obj["device"]
+            if type(v) is str:
+                self.device = v
+            else:
+                self.device = _rt.d_str(v, "device", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -122,16 +127,22 @@ def _XGuestPvpanicReadArguments_DECODE(
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "device" in obj:
-                v = obj["device"]
-                if type(v) is str:
-                    self.device = v
-                else:
-                    self.device = _rt.d_str(v, "device", strict)
-                found += 1
+        if found == n:
+            return self
+        if "device" in obj:
+            v = obj["device"]
+            if type(v) is str:
+                self.device = v
+            else:
+                self.device = _rt.d_str(v, "device", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -161,22 +172,21 @@ def _XGuestIoWriteArguments_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("port", _rt.MISSING)
+        v = obj["port"]
         if type(v) is int and 0 <= v < 65536:
             self.port = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("port")
         else:
             self.port = _rt.d_uint16(v, "port", strict)
-        v = obj.get("value", _rt.MISSING)
+        v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -204,15 +214,16 @@ def _XGuestIoReadArguments_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("port", _rt.MISSING)
+        v = obj["port"]
         if type(v) is int and 0 <= v < 65536:
             self.port = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("port")
         else:
             self.port = _rt.d_uint16(v, "port", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self

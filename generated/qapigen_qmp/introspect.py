@@ -70,27 +70,28 @@ def _SchemaInfoBase_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
-            if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
-                found += 1
+        if found == n:
+            return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -122,39 +123,42 @@ class SchemaInfo(SchemaInfoBase):
 def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> SchemaInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    # The tag picks the branch; without one, decoding the union's own members reports why.
-    tag = obj.get("meta-type")
-    if type(tag) is str:
-        branch = _SchemaInfo_BRANCHES.get(tag)
-        if branch is not None:
-            return branch(obj, name, strict)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _SchemaInfo_BRANCHES.get(obj.get("meta-type", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
     self = _rt.new(SchemaInfo)
     self._unknown = None
     self.features = None
     try:
         found = 2
         n = len(obj)
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
-            if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
-                found += 1
+        if found == n:
+            return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -197,36 +201,34 @@ def _SchemaInfo_builtin_DECODE(
         n = len(obj)
         if "json-type" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
                 found += 1
-        if self.meta_type is not SchemaMetaType.BUILTIN:
+        if obj["meta-type"] != "builtin":
             raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("json-type", _rt.MISSING)
-        if type(v) is str and v in _JSONType_VALUES:
+        v = obj["json-type"]
+        try:
             self.json_type = _JSONType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("json-type")
-        else:
+        except (KeyError, TypeError):
             self.json_type = JSONType._decode_named(v, "json-type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -284,41 +286,33 @@ def _SchemaInfo_enum_DECODE(
             n = -1
         if "values" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
                 found += 1
-        if self.meta_type is not SchemaMetaType.ENUM:
+        if obj["meta-type"] != "enum":
             raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.d_list(
-                _SchemaInfoEnumMember_DECODE, v, "members", strict
-            )
-        v = obj.get("values", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("values")
-        else:
-            self.values = _rt.d_list(_rt.d_str, v, "values", strict)
+        self.members = _rt.d_list(
+            _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
+        )
+        self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -362,36 +356,34 @@ def _SchemaInfo_array_DECODE(
         n = len(obj)
         if "element-type" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
                 found += 1
-        if self.meta_type is not SchemaMetaType.ARRAY:
+        if obj["meta-type"] != "array":
             raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("element-type", _rt.MISSING)
+        v = obj["element-type"]
         if type(v) is str:
             self.element_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("element-type")
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -448,50 +440,50 @@ def _SchemaInfo_object__DECODE(
         n = len(obj)
         if "members" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
-                found += 1
-        if self.meta_type is not SchemaMetaType.OBJECT:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.d_list(
-                _SchemaInfoObjectMember_DECODE, v, "members", strict
-            )
-        if found != n:
-            if "tag" in obj:
-                v = obj["tag"]
-                if type(v) is str:
-                    self.tag = v
-                else:
-                    self.tag = _rt.d_str(v, "tag", strict)
-                found += 1
-            if "variants" in obj:
-                v = obj["variants"]
-                self.variants = _rt.d_list(
-                    _SchemaInfoObjectVariant_DECODE, v, "variants", strict
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
                 )
                 found += 1
+        if obj["meta-type"] != "object":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        self.members = _rt.d_list(
+            _SchemaInfoObjectMember_DECODE, obj["members"], "members", strict
+        )
+        if found == n:
+            return self
+        if "tag" in obj:
+            v = obj["tag"]
+            if type(v) is str:
+                self.tag = v
+            else:
+                self.tag = _rt.d_str(v, "tag", strict)
+            found += 1
+            if found == n:
+                return self
+        if "variants" in obj:
+            self.variants = _rt.d_list(
+                _SchemaInfoObjectVariant_DECODE, obj["variants"], "variants", strict
+            )
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -536,36 +528,32 @@ def _SchemaInfo_alternate_DECODE(
         n = len(obj)
         if "members" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
                 found += 1
-        if self.meta_type is not SchemaMetaType.ALTERNATE:
+        if obj["meta-type"] != "alternate":
             raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.d_list(
-                _SchemaInfoAlternateMember_DECODE, v, "members", strict
-            )
+        self.members = _rt.d_list(
+            _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
+        )
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -621,51 +609,50 @@ def _SchemaInfo_command_DECODE(
             n = -1
         if "ret-type" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
                 found += 1
-        if self.meta_type is not SchemaMetaType.COMMAND:
+        if obj["meta-type"] != "command":
             raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("arg-type", _rt.MISSING)
+        v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        v = obj.get("ret-type", _rt.MISSING)
+        v = obj["ret-type"]
         if type(v) is str:
             self.ret_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ret-type")
         else:
             self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if found != n:
-            if "allow-oob" in obj:
-                v = obj["allow-oob"]
-                if type(v) is bool:
-                    self.allow_oob = v
-                else:
-                    self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-                found += 1
+        if found == n:
+            return self
+        if "allow-oob" in obj:
+            v = obj["allow-oob"]
+            if type(v) is bool:
+                self.allow_oob = v
+            else:
+                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -710,36 +697,34 @@ def _SchemaInfo_event_DECODE(
         n = len(obj)
         if "arg-type" not in obj:
             n = -1
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
+        v = obj["meta-type"]
+        try:
             self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
+        except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
         if found != n:
             if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
                 found += 1
-        if self.meta_type is not SchemaMetaType.EVENT:
+        if obj["meta-type"] != "event":
             raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("arg-type", _rt.MISSING)
+        v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -773,15 +758,16 @@ def _SchemaInfoBuiltin_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("json-type", _rt.MISSING)
-        if type(v) is str and v in _JSONType_VALUES:
+        v = obj["json-type"]
+        try:
             self.json_type = _JSONType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("json-type")
-        else:
+        except (KeyError, TypeError):
             self.json_type = JSONType._decode_named(v, "json-type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -859,20 +845,15 @@ def _SchemaInfoEnum_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.d_list(
-                _SchemaInfoEnumMember_DECODE, v, "members", strict
-            )
-        v = obj.get("values", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("values")
-        else:
-            self.values = _rt.d_list(_rt.d_str, v, "values", strict)
+        self.members = _rt.d_list(
+            _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
+        )
+        self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -911,20 +892,23 @@ def _SchemaInfoEnumMember_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        if found != n:
-            if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
-                found += 1
+        if found == n:
+            return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -959,15 +943,16 @@ def _SchemaInfoArray_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("element-type", _rt.MISSING)
+        v = obj["element-type"]
         if type(v) is str:
             self.element_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("element-type")
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1015,29 +1000,32 @@ def _SchemaInfoObject_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.d_list(
-                _SchemaInfoObjectMember_DECODE, v, "members", strict
+        self.members = _rt.d_list(
+            _SchemaInfoObjectMember_DECODE, obj["members"], "members", strict
+        )
+        if found == n:
+            return self
+        if "tag" in obj:
+            v = obj["tag"]
+            if type(v) is str:
+                self.tag = v
+            else:
+                self.tag = _rt.d_str(v, "tag", strict)
+            found += 1
+            if found == n:
+                return self
+        if "variants" in obj:
+            self.variants = _rt.d_list(
+                _SchemaInfoObjectVariant_DECODE, obj["variants"], "variants", strict
             )
-        if found != n:
-            if "tag" in obj:
-                v = obj["tag"]
-                if type(v) is str:
-                    self.tag = v
-                else:
-                    self.tag = _rt.d_str(v, "tag", strict)
-                found += 1
-            if "variants" in obj:
-                v = obj["variants"]
-                self.variants = _rt.d_list(
-                    _SchemaInfoObjectVariant_DECODE, v, "variants", strict
-                )
-                found += 1
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1092,31 +1080,33 @@ def _SchemaInfoObjectMember_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("name", _rt.MISSING)
+        v = obj["name"]
         if type(v) is str:
             self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
         else:
             self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("type", _rt.MISSING)
+        v = obj["type"]
         if type(v) is str:
             self.type_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if found != n:
-            if "default" in obj:
-                v = obj["default"]
-                self.default = _rt.d_any(v, "default", strict)
-                found += 1
-            if "features" in obj:
-                v = obj["features"]
-                self.features = _rt.d_list(_rt.d_str, v, "features", strict)
-                found += 1
+        if found == n:
+            return self
+        if "default" in obj:
+            self.default = _rt.d_any(obj["default"], "default", strict)
+            found += 1
+            if found == n:
+                return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1154,22 +1144,21 @@ def _SchemaInfoObjectVariant_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("case", _rt.MISSING)
+        v = obj["case"]
         if type(v) is str:
             self.case_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("case")
         else:
             self.case_ = _rt.d_str(v, "case", strict)
-        v = obj.get("type", _rt.MISSING)
+        v = obj["type"]
         if type(v) is str:
             self.type_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
         else:
             self.type_ = _rt.d_str(v, "type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1205,15 +1194,14 @@ def _SchemaInfoAlternate_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.d_list(
-                _SchemaInfoAlternateMember_DECODE, v, "members", strict
-            )
+        self.members = _rt.d_list(
+            _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
+        )
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1247,15 +1235,16 @@ def _SchemaInfoAlternateMember_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("type", _rt.MISSING)
+        v = obj["type"]
         if type(v) is str:
             self.type_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
         else:
             self.type_ = _rt.d_str(v, "type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1302,30 +1291,32 @@ def _SchemaInfoCommand_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("arg-type", _rt.MISSING)
+        v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        v = obj.get("ret-type", _rt.MISSING)
+        v = obj["ret-type"]
         if type(v) is str:
             self.ret_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ret-type")
         else:
             self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if found != n:
-            if "allow-oob" in obj:
-                v = obj["allow-oob"]
-                if type(v) is bool:
-                    self.allow_oob = v
-                else:
-                    self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-                found += 1
+        if found == n:
+            return self
+        if "allow-oob" in obj:
+            v = obj["allow-oob"]
+            if type(v) is bool:
+                self.allow_oob = v
+            else:
+                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1361,15 +1352,16 @@ def _SchemaInfoEvent_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("arg-type", _rt.MISSING)
+        v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self

@@ -141,22 +141,21 @@ def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sta
     try:
         found = 2
         n = len(obj)
-        v = obj.get("running", _rt.MISSING)
+        v = obj["running"]
         if type(v) is bool:
             self.running = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("running")
         else:
             self.running = _rt.d_bool(v, "running", strict)
-        v = obj.get("status", _rt.MISSING)
-        if type(v) is str and v in _RunState_VALUES:
+        v = obj["status"]
+        try:
             self.status = _RunState_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("status")
-        else:
+        except (KeyError, TypeError):
             self.status = RunState._decode_named(v, "status", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -208,22 +207,21 @@ def _ShutdownEvent_DECODE(
     try:
         found = 2
         n = len(obj)
-        v = obj.get("guest", _rt.MISSING)
+        v = obj["guest"]
         if type(v) is bool:
             self.guest = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("guest")
         else:
             self.guest = _rt.d_bool(v, "guest", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _ShutdownCause_VALUES:
+        v = obj["reason"]
+        try:
             self.reason = _ShutdownCause_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
+        except (KeyError, TypeError):
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -258,6 +256,9 @@ def _PowerdownEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -303,22 +304,21 @@ def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> Res
     try:
         found = 2
         n = len(obj)
-        v = obj.get("guest", _rt.MISSING)
+        v = obj["guest"]
         if type(v) is bool:
             self.guest = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("guest")
         else:
             self.guest = _rt.d_bool(v, "guest", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _ShutdownCause_VALUES:
+        v = obj["reason"]
+        try:
             self.reason = _ShutdownCause_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
+        except (KeyError, TypeError):
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -350,6 +350,9 @@ def _StopEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> Stop
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -383,6 +386,9 @@ def _ResumeEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -417,6 +423,9 @@ def _SuspendEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -454,6 +463,9 @@ def _SuspendDiskEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -487,6 +499,9 @@ def _WakeupEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -533,15 +548,16 @@ def _WatchdogEvent_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _WatchdogAction_VALUES:
+        v = obj["action"]
+        try:
             self.action = _WatchdogAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
+        except (KeyError, TypeError):
             self.action = WatchdogAction._decode_named(v, "action", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -660,15 +676,16 @@ def _WatchdogSetActionArguments_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _WatchdogAction_VALUES:
+        v = obj["action"]
+        try:
             self.action = _WatchdogAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
+        except (KeyError, TypeError):
             self.action = WatchdogAction._decode_named(v, "action", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -712,37 +729,49 @@ def _SetActionArguments_DECODE(
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "reboot" in obj:
-                v = obj["reboot"]
-                if type(v) is str and v in _RebootAction_VALUES:
-                    self.reboot = _RebootAction_VALUES[v]
-                else:
-                    self.reboot = RebootAction._decode_named(v, "reboot", strict)
-                found += 1
-            if "shutdown" in obj:
-                v = obj["shutdown"]
-                if type(v) is str and v in _ShutdownAction_VALUES:
-                    self.shutdown = _ShutdownAction_VALUES[v]
-                else:
-                    self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
-                found += 1
-            if "panic" in obj:
-                v = obj["panic"]
-                if type(v) is str and v in _PanicAction_VALUES:
-                    self.panic = _PanicAction_VALUES[v]
-                else:
-                    self.panic = PanicAction._decode_named(v, "panic", strict)
-                found += 1
-            if "watchdog" in obj:
-                v = obj["watchdog"]
-                if type(v) is str and v in _WatchdogAction_VALUES:
-                    self.watchdog = _WatchdogAction_VALUES[v]
-                else:
-                    self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
-                found += 1
+        if found == n:
+            return self
+        if "reboot" in obj:
+            v = obj["reboot"]
+            try:
+                self.reboot = _RebootAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.reboot = RebootAction._decode_named(v, "reboot", strict)
+            found += 1
+            if found == n:
+                return self
+        if "shutdown" in obj:
+            v = obj["shutdown"]
+            try:
+                self.shutdown = _ShutdownAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
+            found += 1
+            if found == n:
+                return self
+        if "panic" in obj:
+            v = obj["panic"]
+            try:
+                self.panic = _PanicAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.panic = PanicAction._decode_named(v, "panic", strict)
+            found += 1
+            if found == n:
+                return self
+        if "watchdog" in obj:
+            v = obj["watchdog"]
+            try:
+                self.watchdog = _WatchdogAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -794,20 +823,23 @@ def _GuestPanickedEvent_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicAction_VALUES:
+        v = obj["action"]
+        try:
             self.action = _GuestPanicAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
+        except (KeyError, TypeError):
             self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if found != n:
-            if "info" in obj:
-                v = obj["info"]
-                self.info = _GuestPanicInformation_DECODE(v, "info", strict)
-                found += 1
+        if found == n:
+            return self
+        if "info" in obj:
+            self.info = _GuestPanicInformation_DECODE(obj["info"], "info", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -856,20 +888,23 @@ def _GuestCrashloadedEvent_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicAction_VALUES:
+        v = obj["action"]
+        try:
             self.action = _GuestPanicAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
+        except (KeyError, TypeError):
             self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if found != n:
-            if "info" in obj:
-                v = obj["info"]
-                self.info = _GuestPanicInformation_DECODE(v, "info", strict)
-                found += 1
+        if found == n:
+            return self
+        if "info" in obj:
+            self.info = _GuestPanicInformation_DECODE(obj["info"], "info", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -904,6 +939,9 @@ def _GuestPvshutdownEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -971,15 +1009,16 @@ def _GuestPanicInformationBase_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+        v = obj["type"]
+        try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
+        except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1004,26 +1043,29 @@ def _GuestPanicInformation_DECODE(
 ) -> GuestPanicInformation:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    # The tag picks the branch; without one, decoding the union's own members reports why.
-    tag = obj.get("type")
-    if type(tag) is str:
-        branch = _GuestPanicInformation_BRANCHES.get(tag)
-        if branch is not None:
-            return branch(obj, name, strict)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _GuestPanicInformation_BRANCHES.get(obj.get("type", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
     self = _rt.new(GuestPanicInformation)
     self._unknown = None
     try:
         found = 1
         n = len(obj)
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+        v = obj["type"]
+        try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
+        except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1085,52 +1127,43 @@ def _GuestPanicInformation_hyper_v_DECODE(
     try:
         found = 6
         n = len(obj)
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+        v = obj["type"]
+        try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
+        except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if self.type_ is not GuestPanicInformationType.HYPER_V:
+        if obj["type"] != "hyper-v":
             raise _rt.WireError.not_this_branch("type", obj)
-        v = obj.get("arg1", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg1"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg1 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg1")
         else:
             self.arg1 = _rt.d_uint64(v, "arg1", strict)
-        v = obj.get("arg2", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg2"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg2 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg2")
         else:
             self.arg2 = _rt.d_uint64(v, "arg2", strict)
-        v = obj.get("arg3", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg3"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg3 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg3")
         else:
             self.arg3 = _rt.d_uint64(v, "arg3", strict)
-        v = obj.get("arg4", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg4"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg4 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg4")
         else:
             self.arg4 = _rt.d_uint64(v, "arg4", strict)
-        v = obj.get("arg5", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg5"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg5 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg5")
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1182,45 +1215,38 @@ def _GuestPanicInformation_s390_DECODE(
     try:
         found = 5
         n = len(obj)
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicInformationType_VALUES:
+        v = obj["type"]
+        try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
+        except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if self.type_ is not GuestPanicInformationType.S390:
+        if obj["type"] != "s390":
             raise _rt.WireError.not_this_branch("type", obj)
-        v = obj.get("core", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+        v = obj["core"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.core = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("core")
         else:
             self.core = _rt.d_uint32(v, "core", strict)
-        v = obj.get("psw-mask", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["psw-mask"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.psw_mask = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-mask")
         else:
             self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
-        v = obj.get("psw-addr", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["psw-addr"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.psw_addr = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-addr")
         else:
             self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _S390CrashReason_VALUES:
+        v = obj["reason"]
+        try:
             self.reason = _S390CrashReason_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
+        except (KeyError, TypeError):
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1276,43 +1302,36 @@ def _GuestPanicInformationHyperV_DECODE(
     try:
         found = 5
         n = len(obj)
-        v = obj.get("arg1", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg1"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg1 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg1")
         else:
             self.arg1 = _rt.d_uint64(v, "arg1", strict)
-        v = obj.get("arg2", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg2"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg2 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg2")
         else:
             self.arg2 = _rt.d_uint64(v, "arg2", strict)
-        v = obj.get("arg3", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg3"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg3 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg3")
         else:
             self.arg3 = _rt.d_uint64(v, "arg3", strict)
-        v = obj.get("arg4", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg4"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg4 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg4")
         else:
             self.arg4 = _rt.d_uint64(v, "arg4", strict)
-        v = obj.get("arg5", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["arg5"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.arg5 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg5")
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1388,36 +1407,31 @@ def _GuestPanicInformationS390_DECODE(
     try:
         found = 4
         n = len(obj)
-        v = obj.get("core", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+        v = obj["core"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.core = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("core")
         else:
             self.core = _rt.d_uint32(v, "core", strict)
-        v = obj.get("psw-mask", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["psw-mask"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.psw_mask = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-mask")
         else:
             self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
-        v = obj.get("psw-addr", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["psw-addr"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.psw_addr = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-addr")
         else:
             self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _S390CrashReason_VALUES:
+        v = obj["reason"]
+        try:
             self.reason = _S390CrashReason_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
+        except (KeyError, TypeError):
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self

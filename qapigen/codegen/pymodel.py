@@ -17,6 +17,7 @@ from .. import naming
 from ..docs import Doc, Kind
 from ..errors import QAPIError
 from ..schema import (
+    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -73,20 +74,19 @@ class PyField:
     # The decoding call up to its arguments ``v, name, strict)``.
     decode_head: str
     encode: str  # an expression in ``{v}``, the value
-    # Decoding's fast path: a test of ``v`` and the value when it passes;
-    # the decoder handles everything else (errors included).
+    # Decoding's fast path: a test of ``v`` and the value when it passes (a
+    # scalar), or the table of an enum's members by wire value; the decoder
+    # handles everything else (errors included).
     fast_test: str | None
+    members: str | None
     deprecated: bool
     ifcond: object
     features: list[str]
     description: str
-    # A discriminator whose value a branch class fixes.
+    # A discriminator whose value a branch class fixes: the enum member, and
+    # its wire value.
     fixed: str | None = None
-
-    @property
-    def fast_value(self) -> str:
-        """The decoded value when ``fast_test`` passes."""
-        return self.value_of(self.fast_test)
+    fixed_wire: str | None = None
 
     @staticmethod
     def value_of(fast_test: str | None) -> str:
@@ -122,13 +122,6 @@ class PyClass:
     # event: the union its data is (held whole in ``data``), and its decoder.
     wraps: str | None = None
     wraps_decoder: str | None = None
-    # branch: the tag field and the value this branch fixes.
-    fixed_tag: tuple[str, str, str] | None = None
-
-    @property
-    def tag_wire(self) -> str:
-        """A branch's tag member, by its wire name."""
-        return next(f.wire for f in self.fields if f.fixed)
 
     @property
     def described(self) -> str:
@@ -459,7 +452,8 @@ class _Builder(SchemaVisitor):
             absent=absent,
             decoder=self.decoder(typ),
             decode_head=self.decode_head(typ),
-            fast_test=self.fast_test(typ),
+            fast_test=None if isinstance(typ, EnumType) else self.fast_test(typ),
+            members=self.values_ref(typ) if isinstance(typ, EnumType) else None,
             encode=self.encoder(typ, "{v}"),
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
@@ -629,10 +623,12 @@ class _Builder(SchemaVisitor):
                 deps={union.name},
             )
             value = self.enum_value_name(tag_enum, variant.name)
-            fixed = dataclasses.replace(tag_field, fixed=f"{self.ref(tag_enum, branch)}.{value}")
+            fixed = dataclasses.replace(
+                tag_field,
+                fixed=f"{self.ref(tag_enum, branch)}.{value}",
+                fixed_wire=variant.name,
+            )
             branch.fields.insert(0, fixed)
-            assert fixed.fixed is not None
-            branch.fixed_tag = (fixed.name, fixed.fixed, variant.name)
             self.add(branch)
             union.branches.append((variant.name, branch.name))
             if vtype.branches is not None:
@@ -818,17 +814,20 @@ def _creation_order(classes: list[PyClass]) -> list[PyClass]:
     return ordered
 
 
+def _int_literal(value: int) -> str:
+    """``value`` as the generated code writes it (``1 << 63`` rather than its digits)."""
+    if abs(value) > 65536 and abs(value).bit_count() == 1:
+        shift = f"1 << {abs(value).bit_length() - 1}"
+        return f"-({shift})" if value < 0 else shift
+    return str(value)
+
+
+# The fast test's range of each integer type: QEMU's range, except that the
+# negative values uint64 and size wrap around go the slow way.  (Constant
+# expressions: Python folds them.)
 _INT_FAST = {
-    "int": ("_rt.INT64_MIN", "_rt.INT64_END"),
-    "int64": ("_rt.INT64_MIN", "_rt.INT64_END"),
-    "int8": ("-128", "128"),
-    "int16": ("-32768", "32768"),
-    "int32": ("_rt.INT32_MIN", "_rt.INT32_END"),
-    "uint8": ("0", "256"),
-    "uint16": ("0", "65536"),
-    "uint32": ("0", "_rt.UINT32_END"),
-    "uint64": ("0", "_rt.UINT64_END"),
-    "size": ("0", "_rt.UINT64_END"),
+    name: (_int_literal(low), _int_literal(high + 1))
+    for name, (low, high) in INTEGER_RANGES.items()
 }
 
 _FAST_TESTS = {

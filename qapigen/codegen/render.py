@@ -228,16 +228,15 @@ def signature(command: PyCommand) -> str:
     return function(f"def {command.method}", params, f" -> {ret}:", 4)
 
 
-# Optional members are decoded in runs of at most this many, each skipped as a
-# whole once every member present has been found.
+# Optional members before the last required one are decoded in runs of at
+# most this many, each skipped as a whole once every member present is found.
 DECODE_RUN = 4
 
 
 def decode_presets(fields: list[PyField], indent: int) -> str:
     """The absent values of the optional members, set before decoding.
 
-    Decoding then skips what the message does not have: the members it
-    tests and does not find, and whole runs once it has found all it has.
+    Decoding then only looks for the members the message may still have.
     """
     return "\n".join(
         statement(f"self.{f.name} = {f.absent}", indent)
@@ -247,18 +246,22 @@ def decode_presets(fields: list[PyField], indent: int) -> str:
 
 
 def decode_members(fields: list[PyField], indent: int) -> str:
-    """Decoding ``fields`` into ``self`` from ``obj``, in schema order, in a generated decoder.
+    """Decoding ``fields`` into ``self`` from ``obj``, in schema order (QEMU's).
 
-    ``found`` counts the members found (the required ones from the start);
-    ``n`` is the number in the message, or -1 when a required member that
-    comes after optional ones is missing: then no run may be skipped, so
-    that an earlier member's fault is reported first, as QEMU does.
+    ``found`` counts the members found (the required ones from the start, as
+    a missing one is an error); ``n`` is the number the message has.  Before
+    the last required member (or discriminator check), optional members go
+    in runs, each skipped once ``found == n``; after it, decoding returns as
+    soon as ``found == n``.  ``n`` is -1 when a required member that comes
+    after optional ones is missing: no run may be skipped then, so that an
+    earlier member's fault is reported first, as QEMU does.
     """
     pad = " " * indent
     required = [f for f in fields if not f.optional and not f.fixed]
     lines = [f"{pad}found = {len(required)}", f"{pad}n = len(obj)"]
+    last = max((i for i, f in enumerate(fields) if f.fixed or not f.optional), default=-1)
     seen_optional = False
-    for f in fields:
+    for f in fields[: last + 1]:
         if f.optional and not f.fixed:
             seen_optional = True
         elif seen_optional and not f.fixed:
@@ -269,25 +272,29 @@ def decode_members(fields: list[PyField], indent: int) -> str:
     def flush() -> None:
         if run:
             lines.append(f"{pad}if found != n:")
-            lines.extend(_decode_member_of(g, indent + 4) for g in run)
+            lines.extend(_decode_member_of(g, indent + 4, False) for g in run)
             run.clear()
 
-    for f in fields:
+    for f in fields[: last + 1]:
         if f.optional and not f.fixed:
             run.append(f)
             if len(run) == DECODE_RUN:
                 flush()
         else:
             flush()
-            lines.append(_decode_member_of(f, indent))
+            lines.append(_decode_member_of(f, indent, False))
     flush()
+    if last + 1 < len(fields):
+        lines += [f"{pad}if found == n:", f"{pad}    return self"]
+        lines.extend(_decode_member_of(f, indent, True) for f in fields[last + 1 :])
     return "\n".join(lines)
 
 
-def _decode_member_of(f: PyField, indent: int) -> str:
+def _decode_member_of(f: PyField, indent: int, tail: bool) -> str:
     return _decode_member(
-        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.fast_value, f.fixed, indent
-    )
+        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.fixed_wire,
+        tail, indent,
+    )  # fmt: skip
 
 
 @functools.cache
@@ -297,45 +304,53 @@ def _decode_member(
     optional: bool,
     head: str,
     fast_test: str | None,
-    fast_value: str,
+    members: str | None,
     fixed: str | None,
+    tail: bool,
     indent: int,
 ) -> str:
     """Decoding one member: the fast test settles the usual values inline; the
     decoder the rest, errors included.  A discriminator that a branch fixes is
-    checked, not decoded.  (Cached: a base's members come again in each branch.)
+    checked, not decoded.  A required member is looked up unguarded: the
+    decoder's ``except KeyError`` reports it missing.  ``tail``: return once
+    all members present are found.  (Cached: a base's members come again in
+    each branch.)
     """
     wire_str = pystr(wire)
     attr = f"self.{name}"
     if fixed is not None:
+        # The tag, decoded already, is this branch's exactly when its wire
+        # value is (``E.X`` itself is slow to look up).
         return "\n".join(
             (
-                statement(f"if {attr} is not {fixed}:", indent),
+                statement(f"if obj[{wire_str}] != {pystr(fixed)}:", indent),
                 statement(f"raise _rt.WireError.not_this_branch({wire_str}, obj)", indent + 4),
             )
         )
-    call = f"{head}v, {wire_str}, strict)"
-    # Only null passes d_null, and the fast test took it: the call raises.
-    slow = [call, f"{attr} = None"] if head == "_rt.d_null(" else [f"{attr} = {call}"]
     lines: list[tuple[int, str]] = []
+    at = 0
     if optional:
-        # Already set to its absent value.
-        lines += [(0, f"if {wire_str} in obj:"), (4, f"v = obj[{wire_str}]")]
-        if fast_test:
-            lines += [(4, f"if {fast_test}:"), (8, f"{attr} = {fast_value}"), (4, "else:")]
-            lines += [(8, code) for code in slow]
-        else:
-            lines += [(4, code) for code in slow]
-        lines.append((4, "found += 1"))
+        lines.append((0, f"if {wire_str} in obj:"))
+        at = 4
+    call = f"{head}v, {wire_str}, strict)"
+    if members is not None:
+        # An enum: a known value is a key of the table; the decoder reports
+        # the rest (a value that is no key, or no string).
+        lines.append((at, f"v = obj[{wire_str}]"))
+        lines += [(at, "try:"), (at + 4, f"{attr} = {members}[v]")]
+        lines += [(at, "except (KeyError, TypeError):"), (at + 4, f"{attr} = {call}")]
+    elif fast_test is None:
+        lines.append((at, f"{attr} = {head}obj[{wire_str}], {wire_str}, strict)"))
     else:
-        lines.append((0, f"v = obj.get({wire_str}, _rt.MISSING)"))
-        if fast_test:
-            lines += [(0, f"if {fast_test}:"), (4, f"{attr} = {fast_value}")]
-            lines.append((0, "elif v is _rt.MISSING:"))
-        else:
-            lines.append((0, "if v is _rt.MISSING:"))
-        lines += [(4, f"raise _rt.WireError.missing({wire_str})"), (0, "else:")]
-        lines += [(4, code) for code in slow]
+        lines.append((at, f"v = obj[{wire_str}]"))
+        # Only null passes d_null, and the fast test took it: the call raises.
+        slow = [call, f"{attr} = None"] if head == "_rt.d_null(" else [f"{attr} = {call}"]
+        lines += [(at, f"if {fast_test}:"), (at + 4, f"{attr} = v"), (at, "else:")]
+        lines += [(at + 4, code) for code in slow]
+    if optional:
+        lines.append((4, "found += 1"))
+        if tail:
+            lines += [(4, "if found == n:"), (8, "return self")]
     return "\n".join(statement(code, indent + extra) for extra, code in lines)
 
 

@@ -169,99 +169,76 @@ def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Number
     try:
         found = 13
         n = len(obj)
-        v = obj.get("i", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["i"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i")
         else:
             self.i = _rt.d_int(v, "i", strict)
-        v = obj.get("i8", _rt.MISSING)
+        v = obj["i8"]
         if type(v) is int and -128 <= v < 128:
             self.i8 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i8")
         else:
             self.i8 = _rt.d_int8(v, "i8", strict)
-        v = obj.get("i16", _rt.MISSING)
+        v = obj["i16"]
         if type(v) is int and -32768 <= v < 32768:
             self.i16 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i16")
         else:
             self.i16 = _rt.d_int16(v, "i16", strict)
-        v = obj.get("i32", _rt.MISSING)
-        if type(v) is int and _rt.INT32_MIN <= v < _rt.INT32_END:
+        v = obj["i32"]
+        if type(v) is int and -(1 << 31) <= v < 1 << 31:
             self.i32 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i32")
         else:
             self.i32 = _rt.d_int32(v, "i32", strict)
-        v = obj.get("i64", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["i64"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i64 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i64")
         else:
             self.i64 = _rt.d_int64(v, "i64", strict)
-        v = obj.get("u8", _rt.MISSING)
+        v = obj["u8"]
         if type(v) is int and 0 <= v < 256:
             self.u8 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u8")
         else:
             self.u8 = _rt.d_uint8(v, "u8", strict)
-        v = obj.get("u16", _rt.MISSING)
+        v = obj["u16"]
         if type(v) is int and 0 <= v < 65536:
             self.u16 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u16")
         else:
             self.u16 = _rt.d_uint16(v, "u16", strict)
-        v = obj.get("u32", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+        v = obj["u32"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.u32 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u32")
         else:
             self.u32 = _rt.d_uint32(v, "u32", strict)
-        v = obj.get("u64", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["u64"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.u64 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u64")
         else:
             self.u64 = _rt.d_uint64(v, "u64", strict)
-        v = obj.get("sz", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["sz"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.sz = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("sz")
         else:
             self.sz = _rt.d_size(v, "sz", strict)
-        v = obj.get("num", _rt.MISSING)
+        v = obj["num"]
         if type(v) is float or type(v) is int:
             self.num = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("num")
         else:
             self.num = _rt.d_number(v, "num", strict)
-        v = obj.get("flag", _rt.MISSING)
+        v = obj["flag"]
         if type(v) is bool:
             self.flag = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("flag")
         else:
             self.flag = _rt.d_bool(v, "flag", strict)
-        v = obj.get("text", _rt.MISSING)
+        v = obj["text"]
         if type(v) is str:
             self.text = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("text")
         else:
             self.text = _rt.d_str(v, "text", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -316,37 +293,45 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("id", _rt.MISSING)
+        v = obj["id"]
         if type(v) is str:
             self.id_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("id")
         else:
             self.id_ = _rt.d_str(v, "id", strict)
-        if found != n:
-            if "note" in obj:
-                v = obj["note"]
-                if type(v) is str:
-                    self.note = v
-                else:
-                    self.note = _rt.d_str(v, "note", strict)
-                found += 1
-            if "legacy" in obj:
-                v = obj["legacy"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                    self.legacy = v
-                else:
-                    self.legacy = _rt.d_int(v, "legacy", strict)
-                found += 1
-            if "shown" in obj:
-                v = obj["shown"]
-                if type(v) is str:
-                    self.shown = v
-                else:
-                    self.shown = _rt.d_str(v, "shown", strict)
-                found += 1
+        if found == n:
+            return self
+        if "note" in obj:
+            v = obj["note"]
+            if type(v) is str:
+                self.note = v
+            else:
+                self.note = _rt.d_str(v, "note", strict)
+            found += 1
+            if found == n:
+                return self
+        if "legacy" in obj:
+            v = obj["legacy"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.legacy = v
+            else:
+                self.legacy = _rt.d_int(v, "legacy", strict)
+            found += 1
+            if found == n:
+                return self
+        if "shown" in obj:
+            v = obj["shown"]
+            if type(v) is str:
+                self.shown = v
+            else:
+                self.shown = _rt.d_str(v, "shown", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -404,11 +389,9 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
         n = len(obj)
         if "count" not in obj:
             n = -1
-        v = obj.get("id", _rt.MISSING)
+        v = obj["id"]
         if type(v) is str:
             self.id_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("id")
         else:
             self.id_ = _rt.d_str(v, "id", strict)
         if found != n:
@@ -421,7 +404,7 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
                 found += 1
             if "legacy" in obj:
                 v = obj["legacy"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                if type(v) is int and -(1 << 63) <= v < 1 << 63:
                     self.legacy = v
                 else:
                     self.legacy = _rt.d_int(v, "legacy", strict)
@@ -433,30 +416,36 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
                 else:
                     self.shown = _rt.d_str(v, "shown", strict)
                 found += 1
-        v = obj.get("count", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["count"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.count = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("count")
         else:
             self.count = _rt.d_int(v, "count", strict)
-        if found != n:
-            if "colour" in obj:
-                v = obj["colour"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.colour = _Colour_VALUES[v]
-                else:
-                    self.colour = Colour._decode_named(v, "colour", strict)
-                found += 1
-            if "older" in obj:
-                v = obj["older"]
-                if type(v) is bool:
-                    self.older = v
-                else:
-                    self.older = _rt.d_bool(v, "older", strict)
-                found += 1
+        if found == n:
+            return self
+        if "colour" in obj:
+            v = obj["colour"]
+            try:
+                self.colour = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.colour = Colour._decode_named(v, "colour", strict)
+            found += 1
+            if found == n:
+                return self
+        if "older" in obj:
+            v = obj["older"]
+            if type(v) is bool:
+                self.older = v
+            else:
+                self.older = _rt.d_bool(v, "older", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -552,68 +541,85 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "o-str" in obj:
-                v = obj["o-str"]
-                if type(v) is str:
-                    self.o_str = v
-                else:
-                    self.o_str = _rt.d_str(v, "o-str", strict)
-                found += 1
-            if "o-int" in obj:
-                v = obj["o-int"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                    self.o_int = v
-                else:
-                    self.o_int = _rt.d_int(v, "o-int", strict)
-                found += 1
-            if "o-enum" in obj:
-                v = obj["o-enum"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.o_enum = _Colour_VALUES[v]
-                else:
-                    self.o_enum = Colour._decode_named(v, "o-enum", strict)
-                found += 1
-            if "o-struct" in obj:
-                v = obj["o-struct"]
-                self.o_struct = _Numbers_DECODE(v, "o-struct", strict)
-                found += 1
-        if found != n:
-            if "o-list" in obj:
-                v = obj["o-list"]
-                self.o_list = _rt.d_list(_rt.d_str, v, "o-list", strict)
-                found += 1
-            if "o-any" in obj:
-                v = obj["o-any"]
-                self.o_any = _rt.d_any(v, "o-any", strict)
-                found += 1
-            if "o-null" in obj:
-                v = obj["o-null"]
-                if v is None:
-                    self.o_null = v
-                else:
-                    _rt.d_null(v, "o-null", strict)
-                    self.o_null = None
-                found += 1
-            if "o-alt-null" in obj:
-                v = obj["o-alt-null"]
-                self.o_alt_null = _Anything_DECODE(v, "o-alt-null", strict)
-                found += 1
-        if found != n:
-            if "o-alt" in obj:
-                v = obj["o-alt"]
-                self.o_alt = _NameOrChild_DECODE(v, "o-alt", strict)
-                found += 1
-            if "o-union" in obj:
-                v = obj["o-union"]
-                self.o_union = _Shape_DECODE(v, "o-union", strict)
-                found += 1
-            if "o-count" in obj:
-                v = obj["o-count"]
-                self.o_count = _CountOrNames_DECODE(v, "o-count", strict)
-                found += 1
+        if found == n:
+            return self
+        if "o-str" in obj:
+            v = obj["o-str"]
+            if type(v) is str:
+                self.o_str = v
+            else:
+                self.o_str = _rt.d_str(v, "o-str", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-int" in obj:
+            v = obj["o-int"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.o_int = v
+            else:
+                self.o_int = _rt.d_int(v, "o-int", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-enum" in obj:
+            v = obj["o-enum"]
+            try:
+                self.o_enum = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.o_enum = Colour._decode_named(v, "o-enum", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-struct" in obj:
+            self.o_struct = _Numbers_DECODE(obj["o-struct"], "o-struct", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-list" in obj:
+            self.o_list = _rt.d_list(_rt.d_str, obj["o-list"], "o-list", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-any" in obj:
+            self.o_any = _rt.d_any(obj["o-any"], "o-any", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-null" in obj:
+            v = obj["o-null"]
+            if v is None:
+                self.o_null = v
+            else:
+                _rt.d_null(v, "o-null", strict)
+                self.o_null = None
+            found += 1
+            if found == n:
+                return self
+        if "o-alt-null" in obj:
+            self.o_alt_null = _Anything_DECODE(obj["o-alt-null"], "o-alt-null", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-alt" in obj:
+            self.o_alt = _NameOrChild_DECODE(obj["o-alt"], "o-alt", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-union" in obj:
+            self.o_union = _Shape_DECODE(obj["o-union"], "o-union", strict)
+            found += 1
+            if found == n:
+                return self
+        if "o-count" in obj:
+            self.o_count = _CountOrNames_DECODE(obj["o-count"], "o-count", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -683,53 +689,27 @@ def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
         n = len(obj)
         if "extras" not in obj:
             n = -1
-        v = obj.get("strs", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("strs")
-        else:
-            self.strs = _rt.d_list(_rt.d_str, v, "strs", strict)
-        v = obj.get("bytes", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("bytes")
-        else:
-            self.bytes_ = _rt.d_list(_rt.d_uint8, v, "bytes", strict)
-        v = obj.get("colours", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("colours")
-        else:
-            self.colours = _rt.d_list(Colour._decode_named, v, "colours", strict)
-        v = obj.get("kids", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("kids")
-        else:
-            self.kids = _rt.d_list(_Child_DECODE, v, "kids", strict)
-        v = obj.get("shapes", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("shapes")
-        else:
-            self.shapes = _rt.d_list(_Shape_DECODE, v, "shapes", strict)
-        v = obj.get("alts", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("alts")
-        else:
-            self.alts = _rt.d_list(_NameOrChild_DECODE, v, "alts", strict)
-        v = obj.get("anys", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("anys")
-        else:
-            self.anys = _rt.d_list(_rt.d_any, v, "anys", strict)
+        self.strs = _rt.d_list(_rt.d_str, obj["strs"], "strs", strict)
+        self.bytes_ = _rt.d_list(_rt.d_uint8, obj["bytes"], "bytes", strict)
+        self.colours = _rt.d_list(
+            Colour._decode_named, obj["colours"], "colours", strict
+        )
+        self.kids = _rt.d_list(_Child_DECODE, obj["kids"], "kids", strict)
+        self.shapes = _rt.d_list(_Shape_DECODE, obj["shapes"], "shapes", strict)
+        self.alts = _rt.d_list(_NameOrChild_DECODE, obj["alts"], "alts", strict)
+        self.anys = _rt.d_list(_rt.d_any, obj["anys"], "anys", strict)
         if found != n:
             if "maybe" in obj:
-                v = obj["maybe"]
-                self.maybe = _rt.d_list(_rt.d_number, v, "maybe", strict)
+                self.maybe = _rt.d_list(_rt.d_number, obj["maybe"], "maybe", strict)
                 found += 1
-        v = obj.get("extras", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("extras")
-        else:
-            self.extras = _rt.d_list(_m_parts_extra._Extra_DECODE, v, "extras", strict)
+        self.extras = _rt.d_list(
+            _m_parts_extra._Extra_DECODE, obj["extras"], "extras", strict
+        )
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -759,15 +739,16 @@ def _WhenOn_DECODE(obj: object, name: str | int | None, strict: bool) -> WhenOn:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("yes", _rt.MISSING)
-        if type(v) is str and v in _OnlyWhenOn_VALUES:
+        v = obj["yes"]
+        try:
             self.yes = _OnlyWhenOn_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("yes")
-        else:
+        except (KeyError, TypeError):
             self.yes = OnlyWhenOn._decode_named(v, "yes", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -802,23 +783,27 @@ def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("pattern", _rt.MISSING)
+        v = obj["pattern"]
         if type(v) is str:
             self.pattern = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("pattern")
         else:
             self.pattern = _rt.d_str(v, "pattern", strict)
-        if found != n:
-            if "limit" in obj:
-                v = obj["limit"]
-                if type(v) is int and 0 <= v < 256:
-                    self.limit = v
-                else:
-                    self.limit = _rt.d_uint8(v, "limit", strict)
-                found += 1
+        if found == n:
+            return self
+        if "limit" in obj:
+            v = obj["limit"]
+            if type(v) is int and 0 <= v < 256:
+                self.limit = v
+            else:
+                self.limit = _rt.d_uint8(v, "limit", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -841,6 +826,9 @@ def _Empty_DECODE(obj: object, name: str | int | None, strict: bool) -> Empty:
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -892,15 +880,16 @@ def _Circle_DECODE(obj: object, name: str | int | None, strict: bool) -> Circle:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("radius", _rt.MISSING)
+        v = obj["radius"]
         if type(v) is float or type(v) is int:
             self.radius = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("radius")
         else:
             self.radius = _rt.d_number(v, "radius", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -942,23 +931,27 @@ def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("side", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+        v = obj["side"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.side = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("side")
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if found != n:
-            if "rotated" in obj:
-                v = obj["rotated"]
-                if type(v) is bool:
-                    self.rotated = v
-                else:
-                    self.rotated = _rt.d_bool(v, "rotated", strict)
-                found += 1
+        if found == n:
+            return self
+        if "rotated" in obj:
+            v = obj["rotated"]
+            if type(v) is bool:
+                self.rotated = v
+            else:
+                self.rotated = _rt.d_bool(v, "rotated", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -998,30 +991,36 @@ def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Shap
     try:
         found = 1
         n = len(obj)
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
-            if "label" in obj:
-                v = obj["label"]
-                if type(v) is str:
-                    self.label = v
-                else:
-                    self.label = _rt.d_str(v, "label", strict)
-                found += 1
-            if "legacy-tag" in obj:
-                v = obj["legacy-tag"]
-                if type(v) is str:
-                    self.legacy_tag = v
-                else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+        if found == n:
+            return self
+        if "label" in obj:
+            v = obj["label"]
+            if type(v) is str:
+                self.label = v
+            else:
+                self.label = _rt.d_str(v, "label", strict)
+            found += 1
+            if found == n:
+                return self
+        if "legacy-tag" in obj:
+            v = obj["legacy-tag"]
+            if type(v) is str:
+                self.legacy_tag = v
+            else:
+                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1052,12 +1051,14 @@ class Shape(ShapeBase):
 def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    # The tag picks the branch; without one, decoding the union's own members reports why.
-    tag = obj.get("kind")
-    if type(tag) is str:
-        branch = _Shape_BRANCHES.get(tag)
-        if branch is not None:
-            return branch(obj, name, strict)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _Shape_BRANCHES.get(obj.get("kind", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
     self = _rt.new(Shape)
     self._unknown = None
     self.label = None
@@ -1065,30 +1066,36 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
-            if "label" in obj:
-                v = obj["label"]
-                if type(v) is str:
-                    self.label = v
-                else:
-                    self.label = _rt.d_str(v, "label", strict)
-                found += 1
-            if "legacy-tag" in obj:
-                v = obj["legacy-tag"]
-                if type(v) is str:
-                    self.legacy_tag = v
-                else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+        if found == n:
+            return self
+        if "label" in obj:
+            v = obj["label"]
+            if type(v) is str:
+                self.label = v
+            else:
+                self.label = _rt.d_str(v, "label", strict)
+            found += 1
+            if found == n:
+                return self
+        if "legacy-tag" in obj:
+            v = obj["legacy-tag"]
+            if type(v) is str:
+                self.legacy_tag = v
+            else:
+                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1134,12 +1141,10 @@ def _Shape_circle_DECODE(
         n = len(obj)
         if "radius" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1156,17 +1161,18 @@ def _Shape_circle_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.CIRCLE:
+        if obj["kind"] != "circle":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("radius", _rt.MISSING)
+        v = obj["radius"]
         if type(v) is float or type(v) is int:
             self.radius = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("radius")
         else:
             self.radius = _rt.d_number(v, "radius", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1222,12 +1228,10 @@ def _Shape_square_DECODE(
         n = len(obj)
         if "side" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1244,25 +1248,29 @@ def _Shape_square_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.SQUARE:
+        if obj["kind"] != "square":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("side", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+        v = obj["side"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.side = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("side")
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if found != n:
-            if "rotated" in obj:
-                v = obj["rotated"]
-                if type(v) is bool:
-                    self.rotated = v
-                else:
-                    self.rotated = _rt.d_bool(v, "rotated", strict)
-                found += 1
+        if found == n:
+            return self
+        if "rotated" in obj:
+            v = obj["rotated"]
+            if type(v) is bool:
+                self.rotated = v
+            else:
+                self.rotated = _rt.d_bool(v, "rotated", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1299,12 +1307,14 @@ def _Shape_nested_DECODE(
 ) -> Shape_nested:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    # The tag picks the branch; without one, decoding the union's own members reports why.
-    tag = obj.get("style")
-    if type(tag) is str:
-        branch = _Shape_nested_BRANCHES.get(tag)
-        if branch is not None:
-            return branch(obj, name, strict)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _Shape_nested_BRANCHES.get(obj.get("style", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
     self = _rt.new(Shape_nested)
     self._unknown = None
     self.label = None
@@ -1315,12 +1325,10 @@ def _Shape_nested_DECODE(
         n = len(obj)
         if "style" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1337,25 +1345,29 @@ def _Shape_nested_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.NESTED:
+        if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+        if found == n:
+            return self
+        if "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1413,12 +1425,10 @@ def _Shape_nested_plain_DECODE(
         n = len(obj)
         if "style" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1435,14 +1445,12 @@ def _Shape_nested_plain_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.NESTED:
+        if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
         if found != n:
             if "depth" in obj:
@@ -1452,10 +1460,13 @@ def _Shape_nested_plain_DECODE(
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
                 found += 1
-        if self.style is not InnerStyle.PLAIN:
+        if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1511,12 +1522,10 @@ def _Shape_nested_fancy_DECODE(
             n = -1
         if "ribbons" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1533,14 +1542,12 @@ def _Shape_nested_fancy_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.NESTED:
+        if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
         if found != n:
             if "depth" in obj:
@@ -1550,25 +1557,29 @@ def _Shape_nested_fancy_DECODE(
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
                 found += 1
-        if self.style is not InnerStyle.FANCY:
+        if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
-        v = obj.get("ribbons", _rt.MISSING)
+        v = obj["ribbons"]
         if type(v) is int and 0 <= v < 65536:
             self.ribbons = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ribbons")
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if found != n:
-            if "tint" in obj:
-                v = obj["tint"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.tint = _Colour_VALUES[v]
-                else:
-                    self.tint = Colour._decode_named(v, "tint", strict)
-                found += 1
+        if found == n:
+            return self
+        if "tint" in obj:
+            v = obj["tint"]
+            try:
+                self.tint = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.tint = Colour._decode_named(v, "tint", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1606,12 +1617,10 @@ def _Shape_nested_bare_DECODE(
         n = len(obj)
         if "style" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1628,14 +1637,12 @@ def _Shape_nested_bare_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.NESTED:
+        if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
         if found != n:
             if "depth" in obj:
@@ -1645,10 +1652,13 @@ def _Shape_nested_bare_DECODE(
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
                 found += 1
-        if self.style is not InnerStyle.BARE:
+        if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1699,12 +1709,10 @@ def _Shape_extra_DECODE(
         n = len(obj)
         if "tone" not in obj:
             n = -1
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1721,25 +1729,29 @@ def _Shape_extra_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.EXTRA:
+        if obj["kind"] != "extra":
             raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("tone", _rt.MISSING)
-        if type(v) is str and v in _Colour_VALUES:
+        v = obj["tone"]
+        try:
             self.tone = _Colour_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("tone")
-        else:
+        except (KeyError, TypeError):
             self.tone = Colour._decode_named(v, "tone", strict)
-        if found != n:
-            if "weight" in obj:
-                v = obj["weight"]
-                if type(v) is int and 0 <= v < _rt.UINT64_END:
-                    self.weight = v
-                else:
-                    self.weight = _rt.d_size(v, "weight", strict)
-                found += 1
+        if found == n:
+            return self
+        if "weight" in obj:
+            v = obj["weight"]
+            if type(v) is int and 0 <= v < 1 << 64:
+                self.weight = v
+            else:
+                self.weight = _rt.d_size(v, "weight", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1772,12 +1784,10 @@ def _Shape_point_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
+        v = obj["kind"]
+        try:
             self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
+        except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
         if found != n:
             if "label" in obj:
@@ -1794,10 +1804,13 @@ def _Shape_point_DECODE(
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 found += 1
-        if self.kind is not ShapeKind.POINT:
+        if obj["kind"] != "point":
             raise _rt.WireError.not_this_branch("kind", obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1832,23 +1845,27 @@ def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Inne
     try:
         found = 1
         n = len(obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+        if found == n:
+            return self
+        if "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1883,23 +1900,27 @@ def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("ribbons", _rt.MISSING)
+        v = obj["ribbons"]
         if type(v) is int and 0 <= v < 65536:
             self.ribbons = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ribbons")
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if found != n:
-            if "tint" in obj:
-                v = obj["tint"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.tint = _Colour_VALUES[v]
-                else:
-                    self.tint = Colour._decode_named(v, "tint", strict)
-                found += 1
+        if found == n:
+            return self
+        if "tint" in obj:
+            v = obj["tint"]
+            try:
+                self.tint = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.tint = Colour._decode_named(v, "tint", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1915,35 +1936,41 @@ class Inner(InnerBase):
 def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    # The tag picks the branch; without one, decoding the union's own members reports why.
-    tag = obj.get("style")
-    if type(tag) is str:
-        branch = _Inner_BRANCHES.get(tag)
-        if branch is not None:
-            return branch(obj, name, strict)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _Inner_BRANCHES.get(obj.get("style", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
     self = _rt.new(Inner)
     self._unknown = None
     self.depth = None
     try:
         found = 1
         n = len(obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+        if found == n:
+            return self
+        if "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -1972,12 +1999,10 @@ def _Inner_plain_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
         if found != n:
             if "depth" in obj:
@@ -1987,10 +2012,13 @@ def _Inner_plain_DECODE(
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
                 found += 1
-        if self.style is not InnerStyle.PLAIN:
+        if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2036,12 +2064,10 @@ def _Inner_fancy_DECODE(
         n = len(obj)
         if "ribbons" not in obj:
             n = -1
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
         if found != n:
             if "depth" in obj:
@@ -2051,25 +2077,29 @@ def _Inner_fancy_DECODE(
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
                 found += 1
-        if self.style is not InnerStyle.FANCY:
+        if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
-        v = obj.get("ribbons", _rt.MISSING)
+        v = obj["ribbons"]
         if type(v) is int and 0 <= v < 65536:
             self.ribbons = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ribbons")
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if found != n:
-            if "tint" in obj:
-                v = obj["tint"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.tint = _Colour_VALUES[v]
-                else:
-                    self.tint = Colour._decode_named(v, "tint", strict)
-                found += 1
+        if found == n:
+            return self
+        if "tint" in obj:
+            v = obj["tint"]
+            try:
+                self.tint = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.tint = Colour._decode_named(v, "tint", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2093,12 +2123,10 @@ def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inn
     try:
         found = 1
         n = len(obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
         if found != n:
             if "depth" in obj:
@@ -2108,10 +2136,13 @@ def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inn
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
                 found += 1
-        if self.style is not InnerStyle.BARE:
+        if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2201,7 +2232,7 @@ def _CountOrNames_DECODE(
 ) -> CountOrNames:
     self = _rt.new(CountOrNames)
     if type(v) is float or type(v) is int:
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.value = v
         else:
             self.value = _rt.d_int(v, name, strict)
@@ -2242,30 +2273,36 @@ def _CountThingsArguments_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("first", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["first"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.first = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("first")
         else:
             self.first = _rt.d_int(v, "first", strict)
-        if found != n:
-            if "second" in obj:
-                v = obj["second"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                    self.second = v
-                else:
-                    self.second = _rt.d_int(v, "second", strict)
-                found += 1
-            if "type" in obj:
-                v = obj["type"]
-                if type(v) is str and v in _Letter_VALUES:
-                    self.type_ = _Letter_VALUES[v]
-                else:
-                    self.type_ = Letter._decode_named(v, "type", strict)
-                found += 1
+        if found == n:
+            return self
+        if "second" in obj:
+            v = obj["second"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.second = v
+            else:
+                self.second = _rt.d_int(v, "second", strict)
+            found += 1
+            if found == n:
+                return self
+        if "type" in obj:
+            v = obj["type"]
+            try:
+                self.type_ = _Letter_VALUES[v]
+            except (KeyError, TypeError):
+                self.type_ = Letter._decode_named(v, "type", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2293,13 +2330,12 @@ def _RawPassthroughArguments_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("blob", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("blob")
-        else:
-            self.blob = _rt.d_any(v, "blob", strict)
+        self.blob = _rt.d_any(obj["blob"], "blob", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2329,16 +2365,22 @@ def _FireAndForgetArguments_DECODE(
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "delay" in obj:
-                v = obj["delay"]
-                if type(v) is int and 0 <= v < _rt.UINT64_END:
-                    self.delay = v
-                else:
-                    self.delay = _rt.d_uint64(v, "delay", strict)
-                found += 1
+        if found == n:
+            return self
+        if "delay" in obj:
+            v = obj["delay"]
+            if type(v) is int and 0 <= v < 1 << 64:
+                self.delay = v
+            else:
+                self.delay = _rt.d_uint64(v, "delay", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2378,24 +2420,32 @@ def _OptionalEverythingArguments_DECODE(
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "maybe-any" in obj:
-                v = obj["maybe-any"]
-                self.maybe_any = _rt.d_any(v, "maybe-any", strict)
-                found += 1
-            if "maybe-alt" in obj:
-                v = obj["maybe-alt"]
-                self.maybe_alt = _Anything_DECODE(v, "maybe-alt", strict)
-                found += 1
-            if "maybe-str" in obj:
-                v = obj["maybe-str"]
-                if type(v) is str:
-                    self.maybe_str = v
-                else:
-                    self.maybe_str = _rt.d_str(v, "maybe-str", strict)
-                found += 1
+        if found == n:
+            return self
+        if "maybe-any" in obj:
+            self.maybe_any = _rt.d_any(obj["maybe-any"], "maybe-any", strict)
+            found += 1
+            if found == n:
+                return self
+        if "maybe-alt" in obj:
+            self.maybe_alt = _Anything_DECODE(obj["maybe-alt"], "maybe-alt", strict)
+            found += 1
+            if found == n:
+                return self
+        if "maybe-str" in obj:
+            v = obj["maybe-str"]
+            if type(v) is str:
+                self.maybe_str = v
+            else:
+                self.maybe_str = _rt.d_str(v, "maybe-str", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2429,16 +2479,22 @@ def _XNewCommandArguments_DECODE(
     try:
         found = 0
         n = len(obj)
-        if found != n:
-            if "legacy-arg" in obj:
-                v = obj["legacy-arg"]
-                if type(v) is str:
-                    self.legacy_arg = v
-                else:
-                    self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
-                found += 1
+        if found == n:
+            return self
+        if "legacy-arg" in obj:
+            v = obj["legacy-arg"]
+            if type(v) is str:
+                self.legacy_arg = v
+            else:
+                self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2464,6 +2520,9 @@ def _PingedEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2515,30 +2574,36 @@ def _ChangedEvent_DECODE(
     try:
         found = 1
         n = len(obj)
-        v = obj.get("who", _rt.MISSING)
+        v = obj["who"]
         if type(v) is str:
             self.who = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("who")
         else:
             self.who = _rt.d_str(v, "who", strict)
-        if found != n:
-            if "colour" in obj:
-                v = obj["colour"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.colour = _Colour_VALUES[v]
-                else:
-                    self.colour = Colour._decode_named(v, "colour", strict)
-                found += 1
-            if "old-way" in obj:
-                v = obj["old-way"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                    self.old_way = v
-                else:
-                    self.old_way = _rt.d_int(v, "old-way", strict)
-                found += 1
+        if found == n:
+            return self
+        if "colour" in obj:
+            v = obj["colour"]
+            try:
+                self.colour = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.colour = Colour._decode_named(v, "colour", strict)
+            found += 1
+            if found == n:
+                return self
+        if "old-way" in obj:
+            v = obj["old-way"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.old_way = v
+            else:
+                self.old_way = _rt.d_int(v, "old-way", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2579,11 +2644,9 @@ def _ChildBornEvent_DECODE(
         n = len(obj)
         if "count" not in obj:
             n = -1
-        v = obj.get("id", _rt.MISSING)
+        v = obj["id"]
         if type(v) is str:
             self.id_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("id")
         else:
             self.id_ = _rt.d_str(v, "id", strict)
         if found != n:
@@ -2596,7 +2659,7 @@ def _ChildBornEvent_DECODE(
                 found += 1
             if "legacy" in obj:
                 v = obj["legacy"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+                if type(v) is int and -(1 << 63) <= v < 1 << 63:
                     self.legacy = v
                 else:
                     self.legacy = _rt.d_int(v, "legacy", strict)
@@ -2608,30 +2671,36 @@ def _ChildBornEvent_DECODE(
                 else:
                     self.shown = _rt.d_str(v, "shown", strict)
                 found += 1
-        v = obj.get("count", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["count"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.count = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("count")
         else:
             self.count = _rt.d_int(v, "count", strict)
-        if found != n:
-            if "colour" in obj:
-                v = obj["colour"]
-                if type(v) is str and v in _Colour_VALUES:
-                    self.colour = _Colour_VALUES[v]
-                else:
-                    self.colour = Colour._decode_named(v, "colour", strict)
-                found += 1
-            if "older" in obj:
-                v = obj["older"]
-                if type(v) is bool:
-                    self.older = v
-                else:
-                    self.older = _rt.d_bool(v, "older", strict)
-                found += 1
+        if found == n:
+            return self
+        if "colour" in obj:
+            v = obj["colour"]
+            try:
+                self.colour = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.colour = Colour._decode_named(v, "colour", strict)
+            found += 1
+            if found == n:
+                return self
+        if "older" in obj:
+            v = obj["older"]
+            if type(v) is bool:
+                self.older = v
+            else:
+                self.older = _rt.d_bool(v, "older", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2695,99 +2764,76 @@ def _NumbersReadEvent_DECODE(
     try:
         found = 13
         n = len(obj)
-        v = obj.get("i", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["i"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i")
         else:
             self.i = _rt.d_int(v, "i", strict)
-        v = obj.get("i8", _rt.MISSING)
+        v = obj["i8"]
         if type(v) is int and -128 <= v < 128:
             self.i8 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i8")
         else:
             self.i8 = _rt.d_int8(v, "i8", strict)
-        v = obj.get("i16", _rt.MISSING)
+        v = obj["i16"]
         if type(v) is int and -32768 <= v < 32768:
             self.i16 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i16")
         else:
             self.i16 = _rt.d_int16(v, "i16", strict)
-        v = obj.get("i32", _rt.MISSING)
-        if type(v) is int and _rt.INT32_MIN <= v < _rt.INT32_END:
+        v = obj["i32"]
+        if type(v) is int and -(1 << 31) <= v < 1 << 31:
             self.i32 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i32")
         else:
             self.i32 = _rt.d_int32(v, "i32", strict)
-        v = obj.get("i64", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
+        v = obj["i64"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i64 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i64")
         else:
             self.i64 = _rt.d_int64(v, "i64", strict)
-        v = obj.get("u8", _rt.MISSING)
+        v = obj["u8"]
         if type(v) is int and 0 <= v < 256:
             self.u8 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u8")
         else:
             self.u8 = _rt.d_uint8(v, "u8", strict)
-        v = obj.get("u16", _rt.MISSING)
+        v = obj["u16"]
         if type(v) is int and 0 <= v < 65536:
             self.u16 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u16")
         else:
             self.u16 = _rt.d_uint16(v, "u16", strict)
-        v = obj.get("u32", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+        v = obj["u32"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.u32 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u32")
         else:
             self.u32 = _rt.d_uint32(v, "u32", strict)
-        v = obj.get("u64", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["u64"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.u64 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u64")
         else:
             self.u64 = _rt.d_uint64(v, "u64", strict)
-        v = obj.get("sz", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
+        v = obj["sz"]
+        if type(v) is int and 0 <= v < 1 << 64:
             self.sz = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("sz")
         else:
             self.sz = _rt.d_size(v, "sz", strict)
-        v = obj.get("num", _rt.MISSING)
+        v = obj["num"]
         if type(v) is float or type(v) is int:
             self.num = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("num")
         else:
             self.num = _rt.d_number(v, "num", strict)
-        v = obj.get("flag", _rt.MISSING)
+        v = obj["flag"]
         if type(v) is bool:
             self.flag = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("flag")
         else:
             self.flag = _rt.d_bool(v, "flag", strict)
-        v = obj.get("text", _rt.MISSING)
+        v = obj["text"]
         if type(v) is str:
             self.text = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("text")
         else:
             self.text = _rt.d_str(v, "text", strict)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -2813,6 +2859,9 @@ def _OnEventEvent_DECODE(
         n = len(obj)
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self

@@ -42,23 +42,27 @@ def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
     try:
         found = 1
         n = len(obj)
-        v = obj.get("tone", _rt.MISSING)
-        if type(v) is str and v in _m_everything._Colour_VALUES:
+        v = obj["tone"]
+        try:
             self.tone = _m_everything._Colour_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("tone")
-        else:
+        except (KeyError, TypeError):
             self.tone = _m_everything.Colour._decode_named(v, "tone", strict)
-        if found != n:
-            if "weight" in obj:
-                v = obj["weight"]
-                if type(v) is int and 0 <= v < _rt.UINT64_END:
-                    self.weight = v
-                else:
-                    self.weight = _rt.d_size(v, "weight", strict)
-                found += 1
+        if found == n:
+            return self
+        if "weight" in obj:
+            v = obj["weight"]
+            if type(v) is int and 0 <= v < 1 << 64:
+                self.weight = v
+            else:
+                self.weight = _rt.d_size(v, "weight", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
@@ -100,44 +104,54 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
     try:
         found = 1
         n = len(obj)
-        v = obj.get("id", _rt.MISSING)
+        v = obj["id"]
         if type(v) is str:
             self.id_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("id")
         else:
             self.id_ = _rt.d_str(v, "id", strict)
-        if found != n:
-            if "note" in obj:
-                v = obj["note"]
-                if type(v) is str:
-                    self.note = v
-                else:
-                    self.note = _rt.d_str(v, "note", strict)
-                found += 1
-            if "legacy" in obj:
-                v = obj["legacy"]
-                if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                    self.legacy = v
-                else:
-                    self.legacy = _rt.d_int(v, "legacy", strict)
-                found += 1
-            if "shown" in obj:
-                v = obj["shown"]
-                if type(v) is str:
-                    self.shown = v
-                else:
-                    self.shown = _rt.d_str(v, "shown", strict)
-                found += 1
-            if "toy" in obj:
-                v = obj["toy"]
-                if type(v) is str:
-                    self.toy = v
-                else:
-                    self.toy = _rt.d_str(v, "toy", strict)
-                found += 1
+        if found == n:
+            return self
+        if "note" in obj:
+            v = obj["note"]
+            if type(v) is str:
+                self.note = v
+            else:
+                self.note = _rt.d_str(v, "note", strict)
+            found += 1
+            if found == n:
+                return self
+        if "legacy" in obj:
+            v = obj["legacy"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.legacy = v
+            else:
+                self.legacy = _rt.d_int(v, "legacy", strict)
+            found += 1
+            if found == n:
+                return self
+        if "shown" in obj:
+            v = obj["shown"]
+            if type(v) is str:
+                self.shown = v
+            else:
+                self.shown = _rt.d_str(v, "shown", strict)
+            found += 1
+            if found == n:
+                return self
+        if "toy" in obj:
+            v = obj["toy"]
+            if type(v) is str:
+                self.toy = v
+            else:
+                self.toy = _rt.d_str(v, "toy", strict)
+            found += 1
+            if found == n:
+                return self
         if found != n:
             self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
