@@ -831,7 +831,14 @@ def _GuestPanickedEvent_DECODE(
         if found == n:
             return self
         if "info" in obj:
-            self.info = _GuestPanicInformation_DECODE(obj["info"], "info", strict)
+            v = obj["info"]
+            try:
+                decode = _GuestPanicInformation_BRANCHES.get(
+                    v.get("type", ""), _GuestPanicInformation_DECODE
+                )
+            except (AttributeError, TypeError):
+                decode = _GuestPanicInformation_DECODE
+            self.info = decode(v, "info", strict)
             found += 1
             if found == n:
                 return self
@@ -896,7 +903,14 @@ def _GuestCrashloadedEvent_DECODE(
         if found == n:
             return self
         if "info" in obj:
-            self.info = _GuestPanicInformation_DECODE(obj["info"], "info", strict)
+            v = obj["info"]
+            try:
+                decode = _GuestPanicInformation_BRANCHES.get(
+                    v.get("type", ""), _GuestPanicInformation_DECODE
+                )
+            except (AttributeError, TypeError):
+                decode = _GuestPanicInformation_DECODE
+            self.info = decode(v, "info", strict)
             found += 1
             if found == n:
                 return self

@@ -79,6 +79,9 @@ class PyField:
     # handles everything else (errors included).
     fast_test: str | None
     members: str | None
+    # A union: its tag's wire name, and its table of branch decoders and its
+    # own decoder, to pick the branch's decoder inline (one call less).
+    dispatch: tuple[str, str, str] | None
     deprecated: bool
     ifcond: object
     features: list[str]
@@ -114,8 +117,11 @@ class PyClass:
     # union/branch: the tag's wire name and {wire value: branch class}
     tag: str | None = None
     branches: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # alternate: (test of the JSON type of ``v``, decoding call head, fast test, annotation)
-    alternatives: list[tuple[str, str, str | None, str]] = dataclasses.field(default_factory=list)
+    # alternate: (test of the JSON type of ``v``, decoding call head, fast test,
+    # annotation, union dispatch as PyField.dispatch)
+    alternatives: list[tuple[str, str, str | None, str, tuple[str, str, str] | None]] = (
+        dataclasses.field(default_factory=list)
+    )
     event_name: str | None = None
     # Classes of the same module that must be created before this one.
     deps: set[str] = dataclasses.field(default_factory=set)
@@ -395,6 +401,14 @@ class _Builder(SchemaVisitor):
         module, _, name = self.ref(typ).rpartition(".")
         return f"{module}._{name}_DECODE" if module else f"_{name}_DECODE"
 
+    def dispatch(self, typ: Type) -> tuple[str, str, str] | None:
+        """A union's tag, table of branch decoders and own decoder (see PyField)."""
+        if not isinstance(typ, ObjectType) or typ.branches is None or self.in_init:
+            return None
+        decoder = self.decode_ref(typ)
+        table = decoder.removesuffix("_DECODE") + "_BRANCHES"
+        return typ.branches.tag_member.name, table, decoder
+
     def fast_test(self, typ: Type) -> str | None:
         """A cheap test that ``v`` is already a valid value of ``typ``."""
         if isinstance(typ, BuiltinType):
@@ -454,6 +468,7 @@ class _Builder(SchemaVisitor):
             decode_head=self.decode_head(typ),
             fast_test=None if isinstance(typ, EnumType) else self.fast_test(typ),
             members=self.values_ref(typ) if isinstance(typ, EnumType) else None,
+            dispatch=self.dispatch(typ),
             encode=self.encoder(typ, "{v}"),
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
@@ -653,6 +668,7 @@ class _Builder(SchemaVisitor):
                     self.decode_head(v.type),
                     self.fast_test(v.type),
                     self.annotation(v.type),
+                    self.dispatch(v.type),
                 )
             )
         self.add(

@@ -292,8 +292,8 @@ def decode_members(fields: list[PyField], indent: int) -> str:
 
 def _decode_member_of(f: PyField, indent: int, tail: bool) -> str:
     return _decode_member(
-        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.fixed_wire,
-        tail, indent,
+        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.dispatch,
+        f.fixed_wire, tail, indent,
     )  # fmt: skip
 
 
@@ -305,6 +305,7 @@ def _decode_member(
     head: str,
     fast_test: str | None,
     members: str | None,
+    dispatch: tuple[str, str, str] | None,
     fixed: str | None,
     tail: bool,
     indent: int,
@@ -339,6 +340,12 @@ def _decode_member(
         lines.append((at, f"v = obj[{wire_str}]"))
         lines += [(at, "try:"), (at + 4, f"{attr} = {members}[v]")]
         lines += [(at, "except (KeyError, TypeError):"), (at + 4, f"{attr} = {call}")]
+    elif dispatch is not None:
+        lines.append((at, f"v = obj[{wire_str}]"))
+        lines += [
+            (at + extra, code) for extra, code in _dispatch(dispatch, "(AttributeError, TypeError)")
+        ]
+        lines.append((at, f"{attr} = decode(v, {wire_str}, strict)"))
     elif fast_test is None:
         lines.append((at, f"{attr} = {head}obj[{wire_str}], {wire_str}, strict)"))
     else:
@@ -354,9 +361,34 @@ def _decode_member(
     return "\n".join(statement(code, indent + extra) for extra, code in lines)
 
 
-def decode_alternative(test: str, head: str, fast_test: str | None, indent: int) -> str:
+def _dispatch(dispatch: tuple[str, str, str], errors: str) -> list[tuple[int, str]]:
+    """Picking the decoder of a union's value ``v`` by its tag, as its own decoder does.
+
+    Its own decoder decodes a value whose tag is no branch's (and says why).
+    ``errors``: what ``v.get`` raises for a value that is no JSON object.
+    """
+    tag, table, own = dispatch
+    return [
+        (0, "try:"),
+        (4, f'decode = {table}.get(v.get({pystr(tag)}, ""), {own})'),
+        (0, f"except {errors}:"),
+        (4, f"decode = {own}"),
+    ]
+
+
+def decode_alternative(
+    test: str,
+    head: str,
+    fast_test: str | None,
+    dispatch: tuple[str, str, str] | None,
+    indent: int,
+) -> str:
     """An alternate's branch decoding ``v`` (whose JSON type ``test`` took) into ``self.value``."""
     call = f"self.value = {head}v, name, strict)"
+    if dispatch is not None:
+        lines = _dispatch(dispatch, "TypeError")
+        lines.append((0, "self.value = decode(v, name, strict)"))
+        return "\n".join(statement(code, indent + extra) for extra, code in lines)
     if fast_test is None:
         return statement(call, indent)
     fast_value = PyField.value_of(fast_test)

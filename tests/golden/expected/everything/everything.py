@@ -606,7 +606,12 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
             if found == n:
                 return self
         if "o-union" in obj:
-            self.o_union = _Shape_DECODE(obj["o-union"], "o-union", strict)
+            v = obj["o-union"]
+            try:
+                decode = _Shape_BRANCHES.get(v.get("kind", ""), _Shape_DECODE)
+            except (AttributeError, TypeError):
+                decode = _Shape_DECODE
+            self.o_union = decode(v, "o-union", strict)
             found += 1
             if found == n:
                 return self
