@@ -17,6 +17,7 @@ class q_empty(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 
+@_rt.decodes(q_empty)
 def _q_empty_DECODE(obj: object, name: str | int | None, strict: bool) -> q_empty:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -48,9 +49,6 @@ class QType(_rt.Enum):
 
 
 _QType_VALUES = _t.cast(dict[str, QType], QType._value2member_map_)
-
-
-q_empty._DECODE = _q_empty_DECODE
 
 
 q_empty.QAPI_INFO = _rt.TypeInfo("q_empty")

@@ -23,6 +23,7 @@ class QmpCapabilitiesArguments(_rt.Struct):
             out["enable"] = [e.to_wire() for e in self.enable]
 
 
+@_rt.decodes(QmpCapabilitiesArguments)
 def _QmpCapabilitiesArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> QmpCapabilitiesArguments:
@@ -97,6 +98,7 @@ class VersionTriple(_rt.Struct):
         out["micro"] = self.micro
 
 
+@_rt.decodes(VersionTriple)
 def _VersionTriple_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> VersionTriple:
@@ -157,6 +159,7 @@ class VersionInfo(_rt.Struct):
         out["package"] = self.package
 
 
+@_rt.decodes(VersionInfo)
 def _VersionInfo_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> VersionInfo:
@@ -201,6 +204,7 @@ class CommandInfo(_rt.Struct):
         out["name"] = self.name
 
 
+@_rt.decodes(CommandInfo)
 def _CommandInfo_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> CommandInfo:
@@ -224,12 +228,6 @@ def _CommandInfo_DECODE(
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
-
-
-QmpCapabilitiesArguments._DECODE = _QmpCapabilitiesArguments_DECODE
-VersionTriple._DECODE = _VersionTriple_DECODE
-VersionInfo._DECODE = _VersionInfo_DECODE
-CommandInfo._DECODE = _CommandInfo_DECODE
 
 
 QmpCapabilitiesArguments.QAPI_INFO = _rt.TypeInfo("q_obj_qmp_capabilities-arg")

@@ -26,6 +26,7 @@ class GuestRegisterValue(_rt.Struct):
         out["value"] = self.value_
 
 
+@_rt.decodes(GuestRegisterValue)
 def _GuestRegisterValue_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestRegisterValue:
@@ -66,6 +67,7 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
             out["device"] = self.device
 
 
+@_rt.decodes(XGuestPvpanicWriteArguments)
 def _XGuestPvpanicWriteArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> XGuestPvpanicWriteArguments:
@@ -116,6 +118,7 @@ class XGuestPvpanicReadArguments(_rt.Struct):
             out["device"] = self.device
 
 
+@_rt.decodes(XGuestPvpanicReadArguments)
 def _XGuestPvpanicReadArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> XGuestPvpanicReadArguments:
@@ -162,6 +165,7 @@ class XGuestIoWriteArguments(_rt.Struct):
         out["value"] = self.value_
 
 
+@_rt.decodes(XGuestIoWriteArguments)
 def _XGuestIoWriteArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> XGuestIoWriteArguments:
@@ -204,6 +208,7 @@ class XGuestIoReadArguments(_rt.Struct):
         out["port"] = self.port
 
 
+@_rt.decodes(XGuestIoReadArguments)
 def _XGuestIoReadArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> XGuestIoReadArguments:
@@ -227,13 +232,6 @@ def _XGuestIoReadArguments_DECODE(
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
-
-
-GuestRegisterValue._DECODE = _GuestRegisterValue_DECODE
-XGuestPvpanicWriteArguments._DECODE = _XGuestPvpanicWriteArguments_DECODE
-XGuestPvpanicReadArguments._DECODE = _XGuestPvpanicReadArguments_DECODE
-XGuestIoWriteArguments._DECODE = _XGuestIoWriteArguments_DECODE
-XGuestIoReadArguments._DECODE = _XGuestIoReadArguments_DECODE
 
 
 GuestRegisterValue.QAPI_INFO = _rt.TypeInfo("GuestRegisterValue")

@@ -59,6 +59,7 @@ class SchemaInfoBase(_rt.Struct):
             out["features"] = list(self.features)
 
 
+@_rt.decodes(SchemaInfoBase)
 def _SchemaInfoBase_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoBase:
@@ -120,6 +121,7 @@ class SchemaInfo(SchemaInfoBase):
     )
 
 
+@_rt.decodes(SchemaInfo)
 def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> SchemaInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -188,6 +190,7 @@ class SchemaInfo_builtin(SchemaInfo):
         out["json-type"] = self.json_type.to_wire()
 
 
+@_rt.decodes(SchemaInfo_builtin)
 def _SchemaInfo_builtin_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_builtin:
@@ -271,6 +274,7 @@ class SchemaInfo_enum(SchemaInfo):
         out["values"] = list(self.values)
 
 
+@_rt.decodes(SchemaInfo_enum)
 def _SchemaInfo_enum_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_enum:
@@ -343,6 +347,7 @@ class SchemaInfo_array(SchemaInfo):
         out["element-type"] = self.element_type
 
 
+@_rt.decodes(SchemaInfo_array)
 def _SchemaInfo_array_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_array:
@@ -425,6 +430,7 @@ class SchemaInfo_object_(SchemaInfo):
             out["variants"] = [e.to_wire() for e in self.variants]
 
 
+@_rt.decodes(SchemaInfo_object_)
 def _SchemaInfo_object__DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_object_:
@@ -515,6 +521,7 @@ class SchemaInfo_alternate(SchemaInfo):
         out["members"] = [e.to_wire() for e in self.members]
 
 
+@_rt.decodes(SchemaInfo_alternate)
 def _SchemaInfo_alternate_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_alternate:
@@ -593,6 +600,7 @@ class SchemaInfo_command(SchemaInfo):
             out["allow-oob"] = self.allow_oob
 
 
+@_rt.decodes(SchemaInfo_command)
 def _SchemaInfo_command_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_command:
@@ -684,6 +692,7 @@ class SchemaInfo_event(SchemaInfo):
         out["arg-type"] = self.arg_type
 
 
+@_rt.decodes(SchemaInfo_event)
 def _SchemaInfo_event_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfo_event:
@@ -748,6 +757,7 @@ class SchemaInfoBuiltin(_rt.Struct):
         out["json-type"] = self.json_type.to_wire()
 
 
+@_rt.decodes(SchemaInfoBuiltin)
 def _SchemaInfoBuiltin_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoBuiltin:
@@ -835,6 +845,7 @@ class SchemaInfoEnum(_rt.Struct):
         out["values"] = list(self.values)
 
 
+@_rt.decodes(SchemaInfoEnum)
 def _SchemaInfoEnum_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoEnum:
@@ -881,6 +892,7 @@ class SchemaInfoEnumMember(_rt.Struct):
             out["features"] = list(self.features)
 
 
+@_rt.decodes(SchemaInfoEnumMember)
 def _SchemaInfoEnumMember_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoEnumMember:
@@ -933,6 +945,7 @@ class SchemaInfoArray(_rt.Struct):
         out["element-type"] = self.element_type
 
 
+@_rt.decodes(SchemaInfoArray)
 def _SchemaInfoArray_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoArray:
@@ -988,6 +1001,7 @@ class SchemaInfoObject(_rt.Struct):
             out["variants"] = [e.to_wire() for e in self.variants]
 
 
+@_rt.decodes(SchemaInfoObject)
 def _SchemaInfoObject_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoObject:
@@ -1068,6 +1082,7 @@ class SchemaInfoObjectMember(_rt.Struct):
             out["features"] = list(self.features)
 
 
+@_rt.decodes(SchemaInfoObjectMember)
 def _SchemaInfoObjectMember_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoObjectMember:
@@ -1134,6 +1149,7 @@ class SchemaInfoObjectVariant(_rt.Struct):
         out["type"] = self.type_
 
 
+@_rt.decodes(SchemaInfoObjectVariant)
 def _SchemaInfoObjectVariant_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoObjectVariant:
@@ -1184,6 +1200,7 @@ class SchemaInfoAlternate(_rt.Struct):
         out["members"] = [e.to_wire() for e in self.members]
 
 
+@_rt.decodes(SchemaInfoAlternate)
 def _SchemaInfoAlternate_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoAlternate:
@@ -1225,6 +1242,7 @@ class SchemaInfoAlternateMember(_rt.Struct):
         out["type"] = self.type_
 
 
+@_rt.decodes(SchemaInfoAlternateMember)
 def _SchemaInfoAlternateMember_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoAlternateMember:
@@ -1280,6 +1298,7 @@ class SchemaInfoCommand(_rt.Struct):
             out["allow-oob"] = self.allow_oob
 
 
+@_rt.decodes(SchemaInfoCommand)
 def _SchemaInfoCommand_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoCommand:
@@ -1342,6 +1361,7 @@ class SchemaInfoEvent(_rt.Struct):
         out["arg-type"] = self.arg_type
 
 
+@_rt.decodes(SchemaInfoEvent)
 def _SchemaInfoEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SchemaInfoEvent:
@@ -1367,7 +1387,7 @@ def _SchemaInfoEvent_DECODE(
     return self
 
 
-_SchemaInfo_BRANCHES: dict[str, _rt.Decoder[SchemaInfo]] = {
+_SchemaInfo_BRANCHES: _rt.Branches[SchemaInfo] = {
     "builtin": _SchemaInfo_builtin_DECODE,
     "enum": _SchemaInfo_enum_DECODE,
     "array": _SchemaInfo_array_DECODE,
@@ -1376,28 +1396,6 @@ _SchemaInfo_BRANCHES: dict[str, _rt.Decoder[SchemaInfo]] = {
     "command": _SchemaInfo_command_DECODE,
     "event": _SchemaInfo_event_DECODE,
 }
-
-
-SchemaInfoBase._DECODE = _SchemaInfoBase_DECODE
-SchemaInfo._DECODE = _SchemaInfo_DECODE
-SchemaInfo_builtin._DECODE = _SchemaInfo_builtin_DECODE
-SchemaInfo_enum._DECODE = _SchemaInfo_enum_DECODE
-SchemaInfo_array._DECODE = _SchemaInfo_array_DECODE
-SchemaInfo_object_._DECODE = _SchemaInfo_object__DECODE
-SchemaInfo_alternate._DECODE = _SchemaInfo_alternate_DECODE
-SchemaInfo_command._DECODE = _SchemaInfo_command_DECODE
-SchemaInfo_event._DECODE = _SchemaInfo_event_DECODE
-SchemaInfoBuiltin._DECODE = _SchemaInfoBuiltin_DECODE
-SchemaInfoEnum._DECODE = _SchemaInfoEnum_DECODE
-SchemaInfoEnumMember._DECODE = _SchemaInfoEnumMember_DECODE
-SchemaInfoArray._DECODE = _SchemaInfoArray_DECODE
-SchemaInfoObject._DECODE = _SchemaInfoObject_DECODE
-SchemaInfoObjectMember._DECODE = _SchemaInfoObjectMember_DECODE
-SchemaInfoObjectVariant._DECODE = _SchemaInfoObjectVariant_DECODE
-SchemaInfoAlternate._DECODE = _SchemaInfoAlternate_DECODE
-SchemaInfoAlternateMember._DECODE = _SchemaInfoAlternateMember_DECODE
-SchemaInfoCommand._DECODE = _SchemaInfoCommand_DECODE
-SchemaInfoEvent._DECODE = _SchemaInfoEvent_DECODE
 
 
 SchemaMetaType.QAPI_INFO = _rt.TypeInfo("SchemaMetaType", since="2.5")

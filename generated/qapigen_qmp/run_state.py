@@ -133,6 +133,7 @@ class StatusInfo(_rt.Struct):
         out["status"] = self.status.to_wire()
 
 
+@_rt.decodes(StatusInfo)
 def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> StatusInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -197,6 +198,7 @@ class ShutdownEvent(_rt.Event):
         out["reason"] = self.reason.to_wire()
 
 
+@_rt.decodes(ShutdownEvent)
 def _ShutdownEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> ShutdownEvent:
@@ -244,6 +246,7 @@ class PowerdownEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(PowerdownEvent)
 def _PowerdownEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> PowerdownEvent:
@@ -296,6 +299,7 @@ class ResetEvent(_rt.Event):
         out["reason"] = self.reason.to_wire()
 
 
+@_rt.decodes(ResetEvent)
 def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> ResetEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -340,6 +344,7 @@ class StopEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(StopEvent)
 def _StopEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> StopEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -374,6 +379,7 @@ class ResumeEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(ResumeEvent)
 def _ResumeEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> ResumeEvent:
@@ -411,6 +417,7 @@ class SuspendEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(SuspendEvent)
 def _SuspendEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SuspendEvent:
@@ -451,6 +458,7 @@ class SuspendDiskEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(SuspendDiskEvent)
 def _SuspendDiskEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SuspendDiskEvent:
@@ -487,6 +495,7 @@ class WakeupEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(WakeupEvent)
 def _WakeupEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> WakeupEvent:
@@ -538,6 +547,7 @@ class WatchdogEvent(_rt.Event):
         out["action"] = self.action.to_wire()
 
 
+@_rt.decodes(WatchdogEvent)
 def _WatchdogEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> WatchdogEvent:
@@ -666,6 +676,7 @@ class WatchdogSetActionArguments(_rt.Struct):
         out["action"] = self.action.to_wire()
 
 
+@_rt.decodes(WatchdogSetActionArguments)
 def _WatchdogSetActionArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> WatchdogSetActionArguments:
@@ -715,6 +726,7 @@ class SetActionArguments(_rt.Struct):
             out["watchdog"] = self.watchdog.to_wire()
 
 
+@_rt.decodes(SetActionArguments)
 def _SetActionArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> SetActionArguments:
@@ -812,6 +824,7 @@ class GuestPanickedEvent(_rt.Event):
             out["info"] = self.info.to_wire()
 
 
+@_rt.decodes(GuestPanickedEvent)
 def _GuestPanickedEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanickedEvent:
@@ -884,6 +897,7 @@ class GuestCrashloadedEvent(_rt.Event):
             out["info"] = self.info.to_wire()
 
 
+@_rt.decodes(GuestCrashloadedEvent)
 def _GuestCrashloadedEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestCrashloadedEvent:
@@ -941,6 +955,7 @@ class GuestPvshutdownEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(GuestPvshutdownEvent)
 def _GuestPvshutdownEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPvshutdownEvent:
@@ -1013,6 +1028,7 @@ class GuestPanicInformationBase(_rt.Struct):
         out["type"] = self.type_.to_wire()
 
 
+@_rt.decodes(GuestPanicInformationBase)
 def _GuestPanicInformationBase_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanicInformationBase:
@@ -1052,6 +1068,7 @@ class GuestPanicInformation(GuestPanicInformationBase):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
 
+@_rt.decodes(GuestPanicInformation)
 def _GuestPanicInformation_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanicInformation:
@@ -1131,6 +1148,7 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
         out["arg5"] = self.arg5
 
 
+@_rt.decodes(GuestPanicInformation_hyper_v)
 def _GuestPanicInformation_hyper_v_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanicInformation_hyper_v:
@@ -1219,6 +1237,7 @@ class GuestPanicInformation_s390(GuestPanicInformation):
         out["reason"] = self.reason.to_wire()
 
 
+@_rt.decodes(GuestPanicInformation_s390)
 def _GuestPanicInformation_s390_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanicInformation_s390:
@@ -1306,6 +1325,7 @@ class GuestPanicInformationHyperV(_rt.Struct):
         out["arg5"] = self.arg5
 
 
+@_rt.decodes(GuestPanicInformationHyperV)
 def _GuestPanicInformationHyperV_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanicInformationHyperV:
@@ -1411,6 +1431,7 @@ class GuestPanicInformationS390(_rt.Struct):
         out["reason"] = self.reason.to_wire()
 
 
+@_rt.decodes(GuestPanicInformationS390)
 def _GuestPanicInformationS390_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> GuestPanicInformationS390:
@@ -1451,33 +1472,10 @@ def _GuestPanicInformationS390_DECODE(
     return self
 
 
-_GuestPanicInformation_BRANCHES: dict[str, _rt.Decoder[GuestPanicInformation]] = {
+_GuestPanicInformation_BRANCHES: _rt.Branches[GuestPanicInformation] = {
     "hyper-v": _GuestPanicInformation_hyper_v_DECODE,
     "s390": _GuestPanicInformation_s390_DECODE,
 }
-
-
-StatusInfo._DECODE = _StatusInfo_DECODE
-ShutdownEvent._DECODE = _ShutdownEvent_DECODE
-PowerdownEvent._DECODE = _PowerdownEvent_DECODE
-ResetEvent._DECODE = _ResetEvent_DECODE
-StopEvent._DECODE = _StopEvent_DECODE
-ResumeEvent._DECODE = _ResumeEvent_DECODE
-SuspendEvent._DECODE = _SuspendEvent_DECODE
-SuspendDiskEvent._DECODE = _SuspendDiskEvent_DECODE
-WakeupEvent._DECODE = _WakeupEvent_DECODE
-WatchdogEvent._DECODE = _WatchdogEvent_DECODE
-WatchdogSetActionArguments._DECODE = _WatchdogSetActionArguments_DECODE
-SetActionArguments._DECODE = _SetActionArguments_DECODE
-GuestPanickedEvent._DECODE = _GuestPanickedEvent_DECODE
-GuestCrashloadedEvent._DECODE = _GuestCrashloadedEvent_DECODE
-GuestPvshutdownEvent._DECODE = _GuestPvshutdownEvent_DECODE
-GuestPanicInformationBase._DECODE = _GuestPanicInformationBase_DECODE
-GuestPanicInformation._DECODE = _GuestPanicInformation_DECODE
-GuestPanicInformation_hyper_v._DECODE = _GuestPanicInformation_hyper_v_DECODE
-GuestPanicInformation_s390._DECODE = _GuestPanicInformation_s390_DECODE
-GuestPanicInformationHyperV._DECODE = _GuestPanicInformationHyperV_DECODE
-GuestPanicInformationS390._DECODE = _GuestPanicInformationS390_DECODE
 
 
 RunState.QAPI_INFO = _rt.TypeInfo("RunState")

@@ -184,6 +184,14 @@ def function(head: str, params: list[str], tail: str, indent: int) -> str:
     return statement(f"{head}({', '.join(params)}){tail} pass", indent).rsplit("\n", 1)[0]
 
 
+def decorator(func: str, arg: str) -> str:
+    """``@func(arg)``, at the top level, split as black splits it (even if ``arg`` is too long)."""
+    one = f"@{func}({arg})"
+    if len(one) <= LINE_LENGTH:
+        return one
+    return f"@{func}(\n    {arg}\n)"
+
+
 def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = False) -> str:
     """``name=func(args),`` as one argument of an exploded call, split as black does.
 
@@ -503,6 +511,7 @@ def _environment() -> Any:
         literal=literal,
         signature=signature,
         function=function,
+        decorator=decorator,
         call_arg=call_arg,
         type_info=type_info,
         decode_presets=decode_presets,

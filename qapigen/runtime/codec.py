@@ -23,6 +23,10 @@ T = TypeVar("T")
 Decoder: TypeAlias = Callable[[object, "str | int | None", bool], T]
 
 
+#: A union's branch decoders by tag value.
+Branches: TypeAlias = dict[str, Decoder[T]]
+
+
 class _New(Protocol):
     def __call__(self, cls: type[T], /) -> T: ...
 
@@ -253,6 +257,16 @@ class Struct:
         if strict:
             raise WireError.unexpected(next(iter(unknown)))
         self._unknown = unknown
+
+
+def decodes(cls: type[Struct] | type[Alternate]) -> Callable[[Decoder[T]], Decoder[T]]:
+    """Make the decorated generated function ``cls``'s decoder (see ``_DECODE``)."""
+
+    def register(decode: Decoder[T]) -> Decoder[T]:
+        cls._DECODE = decode
+        return decode
+
+    return register
 
 
 def warn_deprecated(what: str) -> None:

@@ -161,6 +161,7 @@ class Numbers(_rt.Struct):
         out["text"] = self.text
 
 
+@_rt.decodes(Numbers)
 def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Numbers:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -282,6 +283,7 @@ class Parent(_rt.Struct):
             out["shown"] = self.shown
 
 
+@_rt.decodes(Parent)
 def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -374,6 +376,7 @@ class Child(Parent):
             out["older"] = self.older
 
 
+@_rt.decodes(Child)
 def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -522,6 +525,7 @@ class Optionals(_rt.Struct):
             out["o-count"] = self.o_count.to_wire()
 
 
+@_rt.decodes(Optionals)
 def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Optionals:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -683,6 +687,7 @@ class Lists(_rt.Struct):
         out["extras"] = [e.to_wire() for e in self.extras]
 
 
+@_rt.decodes(Lists)
 def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -736,6 +741,7 @@ class WhenOn(_rt.Struct):
         out["yes"] = self.yes.to_wire()
 
 
+@_rt.decodes(WhenOn)
 def _WhenOn_DECODE(obj: object, name: str | int | None, strict: bool) -> WhenOn:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -779,6 +785,7 @@ class Query(_rt.Struct):
             out["limit"] = self.limit
 
 
+@_rt.decodes(Query)
 def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -821,6 +828,7 @@ class Empty(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 
+@_rt.decodes(Empty)
 def _Empty_DECODE(obj: object, name: str | int | None, strict: bool) -> Empty:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -877,6 +885,7 @@ class Circle(_rt.Struct):
         out["radius"] = self.radius
 
 
+@_rt.decodes(Circle)
 def _Circle_DECODE(obj: object, name: str | int | None, strict: bool) -> Circle:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -927,6 +936,7 @@ class Square(_rt.Struct):
             out["rotated"] = self.rotated
 
 
+@_rt.decodes(Square)
 def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -986,6 +996,7 @@ class ShapeBase(_rt.Struct):
             out["legacy-tag"] = self.legacy_tag
 
 
+@_rt.decodes(ShapeBase)
 def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> ShapeBase:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1053,6 +1064,7 @@ class Shape(ShapeBase):
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
 
+@_rt.decodes(Shape)
 def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1132,6 +1144,7 @@ class Shape_circle(Shape):
         out["radius"] = self.radius
 
 
+@_rt.decodes(Shape_circle)
 def _Shape_circle_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_circle:
@@ -1218,6 +1231,7 @@ class Shape_square(Shape):
             out["rotated"] = self.rotated
 
 
+@_rt.decodes(Shape_square)
 def _Shape_square_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_square:
@@ -1307,6 +1321,7 @@ class Shape_nested(Shape):
             out["depth"] = self.depth
 
 
+@_rt.decodes(Shape_nested)
 def _Shape_nested_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_nested:
@@ -1415,6 +1430,7 @@ class Shape_nested_plain(Shape_nested):
             )
 
 
+@_rt.decodes(Shape_nested_plain)
 def _Shape_nested_plain_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_nested_plain:
@@ -1509,6 +1525,7 @@ class Shape_nested_fancy(Shape_nested):
             out["tint"] = self.tint.to_wire()
 
 
+@_rt.decodes(Shape_nested_fancy)
 def _Shape_nested_fancy_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_nested_fancy:
@@ -1607,6 +1624,7 @@ class Shape_nested_bare(Shape_nested):
             )
 
 
+@_rt.decodes(Shape_nested_bare)
 def _Shape_nested_bare_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_nested_bare:
@@ -1699,6 +1717,7 @@ class Shape_extra(Shape):
             out["weight"] = self.weight
 
 
+@_rt.decodes(Shape_extra)
 def _Shape_extra_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_extra:
@@ -1777,6 +1796,7 @@ class Shape_point(Shape):
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: point)")
 
 
+@_rt.decodes(Shape_point)
 def _Shape_point_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Shape_point:
@@ -1841,6 +1861,7 @@ class InnerBase(_rt.Struct):
             out["depth"] = self.depth
 
 
+@_rt.decodes(InnerBase)
 def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> InnerBase:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1896,6 +1917,7 @@ class Fancy(_rt.Struct):
             out["tint"] = self.tint.to_wire()
 
 
+@_rt.decodes(Fancy)
 def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1938,6 +1960,7 @@ class Inner(InnerBase):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
 
+@_rt.decodes(Inner)
 def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1993,6 +2016,7 @@ class Inner_plain(Inner):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
 
+@_rt.decodes(Inner_plain)
 def _Inner_plain_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Inner_plain:
@@ -2055,6 +2079,7 @@ class Inner_fancy(Inner):
             out["tint"] = self.tint.to_wire()
 
 
+@_rt.decodes(Inner_fancy)
 def _Inner_fancy_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> Inner_fancy:
@@ -2119,6 +2144,7 @@ class Inner_bare(Inner):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
 
+@_rt.decodes(Inner_bare)
 def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner_bare:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2171,6 +2197,7 @@ class Anything(_rt.Alternate):
     NAME: _t.ClassVar[str] = "Anything"
 
 
+@_rt.decodes(Anything)
 def _Anything_DECODE(v: object, name: str | int | None, strict: bool) -> Anything:
     self = _rt.new(Anything)
     if v is None:
@@ -2207,6 +2234,7 @@ class NameOrChild(_rt.Alternate):
     NAME: _t.ClassVar[str] = "NameOrChild"
 
 
+@_rt.decodes(NameOrChild)
 def _NameOrChild_DECODE(v: object, name: str | int | None, strict: bool) -> NameOrChild:
     self = _rt.new(NameOrChild)
     if type(v) is str:
@@ -2232,6 +2260,7 @@ class CountOrNames(_rt.Alternate):
     NAME: _t.ClassVar[str] = "CountOrNames"
 
 
+@_rt.decodes(CountOrNames)
 def _CountOrNames_DECODE(
     v: object, name: str | int | None, strict: bool
 ) -> CountOrNames:
@@ -2266,6 +2295,7 @@ class CountThingsArguments(_rt.Struct):
             out["type"] = self.type_.to_wire()
 
 
+@_rt.decodes(CountThingsArguments)
 def _CountThingsArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> CountThingsArguments:
@@ -2325,6 +2355,7 @@ class RawPassthroughArguments(_rt.Struct):
         out["blob"] = self.blob
 
 
+@_rt.decodes(RawPassthroughArguments)
 def _RawPassthroughArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> RawPassthroughArguments:
@@ -2359,6 +2390,7 @@ class FireAndForgetArguments(_rt.Struct):
             out["delay"] = self.delay
 
 
+@_rt.decodes(FireAndForgetArguments)
 def _FireAndForgetArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> FireAndForgetArguments:
@@ -2412,6 +2444,7 @@ class OptionalEverythingArguments(_rt.Struct):
             out["maybe-str"] = self.maybe_str
 
 
+@_rt.decodes(OptionalEverythingArguments)
 def _OptionalEverythingArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> OptionalEverythingArguments:
@@ -2473,6 +2506,7 @@ class XNewCommandArguments(_rt.Struct):
             out["legacy-arg"] = self.legacy_arg
 
 
+@_rt.decodes(XNewCommandArguments)
 def _XNewCommandArguments_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> XNewCommandArguments:
@@ -2513,6 +2547,7 @@ class PingedEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(PingedEvent)
 def _PingedEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> PingedEvent:
@@ -2567,6 +2602,7 @@ class ChangedEvent(_rt.Event):
             out["old-way"] = self.old_way
 
 
+@_rt.decodes(ChangedEvent)
 def _ChangedEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> ChangedEvent:
@@ -2632,6 +2668,7 @@ class ChildBornEvent(Child, _rt.Event):
             _rt.warn_deprecated("member 'older' of CHILD_BORN")
 
 
+@_rt.decodes(ChildBornEvent)
 def _ChildBornEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> ChildBornEvent:
@@ -2724,6 +2761,7 @@ class ShapeSeenEvent(_rt.Event):
         return self.data.to_wire()
 
 
+@_rt.decodes(ShapeSeenEvent)
 def _ShapeSeenEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> ShapeSeenEvent:
@@ -2759,6 +2797,7 @@ class NumbersReadEvent(Numbers, _rt.Event):
     )
 
 
+@_rt.decodes(NumbersReadEvent)
 def _NumbersReadEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> NumbersReadEvent:
@@ -2852,6 +2891,7 @@ class OnEventEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(OnEventEvent)
 def _OnEventEvent_DECODE(
     obj: object, name: str | int | None, strict: bool
 ) -> OnEventEvent:
@@ -2872,7 +2912,7 @@ def _OnEventEvent_DECODE(
     return self
 
 
-_Shape_BRANCHES: dict[str, _rt.Decoder[Shape]] = {
+_Shape_BRANCHES: _rt.Branches[Shape] = {
     "circle": _Shape_circle_DECODE,
     "square": _Shape_square_DECODE,
     "nested": _Shape_nested_DECODE,
@@ -2881,60 +2921,18 @@ _Shape_BRANCHES: dict[str, _rt.Decoder[Shape]] = {
 }
 
 
-_Shape_nested_BRANCHES: dict[str, _rt.Decoder[Shape_nested]] = {
+_Shape_nested_BRANCHES: _rt.Branches[Shape_nested] = {
     "plain": _Shape_nested_plain_DECODE,
     "fancy": _Shape_nested_fancy_DECODE,
     "bare": _Shape_nested_bare_DECODE,
 }
 
 
-_Inner_BRANCHES: dict[str, _rt.Decoder[Inner]] = {
+_Inner_BRANCHES: _rt.Branches[Inner] = {
     "plain": _Inner_plain_DECODE,
     "fancy": _Inner_fancy_DECODE,
     "bare": _Inner_bare_DECODE,
 }
-
-
-Numbers._DECODE = _Numbers_DECODE
-Parent._DECODE = _Parent_DECODE
-Child._DECODE = _Child_DECODE
-Optionals._DECODE = _Optionals_DECODE
-Lists._DECODE = _Lists_DECODE
-WhenOn._DECODE = _WhenOn_DECODE
-Query._DECODE = _Query_DECODE
-Empty._DECODE = _Empty_DECODE
-Circle._DECODE = _Circle_DECODE
-Square._DECODE = _Square_DECODE
-ShapeBase._DECODE = _ShapeBase_DECODE
-Shape._DECODE = _Shape_DECODE
-Shape_circle._DECODE = _Shape_circle_DECODE
-Shape_square._DECODE = _Shape_square_DECODE
-Shape_nested._DECODE = _Shape_nested_DECODE
-Shape_nested_plain._DECODE = _Shape_nested_plain_DECODE
-Shape_nested_fancy._DECODE = _Shape_nested_fancy_DECODE
-Shape_nested_bare._DECODE = _Shape_nested_bare_DECODE
-Shape_extra._DECODE = _Shape_extra_DECODE
-Shape_point._DECODE = _Shape_point_DECODE
-InnerBase._DECODE = _InnerBase_DECODE
-Fancy._DECODE = _Fancy_DECODE
-Inner._DECODE = _Inner_DECODE
-Inner_plain._DECODE = _Inner_plain_DECODE
-Inner_fancy._DECODE = _Inner_fancy_DECODE
-Inner_bare._DECODE = _Inner_bare_DECODE
-Anything._DECODE = _Anything_DECODE
-NameOrChild._DECODE = _NameOrChild_DECODE
-CountOrNames._DECODE = _CountOrNames_DECODE
-CountThingsArguments._DECODE = _CountThingsArguments_DECODE
-RawPassthroughArguments._DECODE = _RawPassthroughArguments_DECODE
-FireAndForgetArguments._DECODE = _FireAndForgetArguments_DECODE
-OptionalEverythingArguments._DECODE = _OptionalEverythingArguments_DECODE
-XNewCommandArguments._DECODE = _XNewCommandArguments_DECODE
-PingedEvent._DECODE = _PingedEvent_DECODE
-ChangedEvent._DECODE = _ChangedEvent_DECODE
-ChildBornEvent._DECODE = _ChildBornEvent_DECODE
-ShapeSeenEvent._DECODE = _ShapeSeenEvent_DECODE
-NumbersReadEvent._DECODE = _NumbersReadEvent_DECODE
-OnEventEvent._DECODE = _OnEventEvent_DECODE
 
 
 Colour.QAPI_INFO = _rt.TypeInfo("Colour", since="1.0", features=("palette-v2",))

@@ -33,6 +33,7 @@ class Extra(_rt.Struct):
             out["weight"] = self.weight
 
 
+@_rt.decodes(Extra)
 def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -92,6 +93,7 @@ class ExtraChild(_m_everything.Parent):
             out["toy"] = self.toy
 
 
+@_rt.decodes(ExtraChild)
 def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> ExtraChild:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -155,10 +157,6 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
     except _rt.WireError as err:
         raise err.inside(name) from None
     return self
-
-
-Extra._DECODE = _Extra_DECODE
-ExtraChild._DECODE = _ExtraChild_DECODE
 
 
 Extra.QAPI_INFO = _rt.TypeInfo("Extra")
