@@ -33,18 +33,17 @@ def _QmpCapabilitiesArguments_DECODE(
     self._unknown = None
     self.enable = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "enable" in obj:
             self.enable = _rt.d_list(
                 QMPCapability._decode_named, obj["enable"], "enable", strict
             )
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -107,8 +106,7 @@ def _VersionTriple_DECODE(
     self = _rt.new(VersionTriple)
     self._unknown = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         v = obj["major"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.major = v
@@ -124,7 +122,7 @@ def _VersionTriple_DECODE(
             self.micro = v
         else:
             self.micro = _rt.d_int(v, "micro", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -168,15 +166,14 @@ def _VersionInfo_DECODE(
     self = _rt.new(VersionInfo)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         self.qemu = _VersionTriple_DECODE(obj["qemu"], "qemu", strict)
         v = obj["package"]
         if type(v) is str:
             self.package = v
         else:
             self.package = _rt.d_str(v, "package", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -213,14 +210,13 @@ def _CommandInfo_DECODE(
     self = _rt.new(CommandInfo)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["name"]
         if type(v) is str:
             self.name = v
         else:
             self.name = _rt.d_str(v, "name", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

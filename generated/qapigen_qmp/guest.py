@@ -35,14 +35,13 @@ def _GuestRegisterValue_DECODE(
     self = _rt.new(GuestRegisterValue)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -77,14 +76,13 @@ def _XGuestPvpanicWriteArguments_DECODE(
     self._unknown = None
     self.device = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        if found == n:
+        if not left:
             return self
         if "device" in obj:
             v = obj["device"]
@@ -92,10 +90,10 @@ def _XGuestPvpanicWriteArguments_DECODE(
                 self.device = v
             else:
                 self.device = _rt.d_str(v, "device", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -128,9 +126,8 @@ def _XGuestPvpanicReadArguments_DECODE(
     self._unknown = None
     self.device = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "device" in obj:
             v = obj["device"]
@@ -138,10 +135,10 @@ def _XGuestPvpanicReadArguments_DECODE(
                 self.device = v
             else:
                 self.device = _rt.d_str(v, "device", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -174,8 +171,7 @@ def _XGuestIoWriteArguments_DECODE(
     self = _rt.new(XGuestIoWriteArguments)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["port"]
         if type(v) is int and 0 <= v < 65536:
             self.port = v
@@ -186,7 +182,7 @@ def _XGuestIoWriteArguments_DECODE(
             self.value_ = v
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -217,14 +213,13 @@ def _XGuestIoReadArguments_DECODE(
     self = _rt.new(XGuestIoReadArguments)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["port"]
         if type(v) is int and 0 <= v < 65536:
             self.port = v
         else:
             self.port = _rt.d_uint16(v, "port", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

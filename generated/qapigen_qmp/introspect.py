@@ -69,8 +69,7 @@ def _SchemaInfoBase_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -81,14 +80,14 @@ def _SchemaInfoBase_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found == n:
+        if not left:
             return self
         if "features" in obj:
             self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -137,8 +136,7 @@ def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sch
     self._unknown = None
     self.features = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -149,14 +147,14 @@ def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sch
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found == n:
+        if not left:
             return self
         if "features" in obj:
             self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -200,10 +198,9 @@ def _SchemaInfo_builtin_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         if "json-type" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -214,12 +211,12 @@ def _SchemaInfo_builtin_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "builtin":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["json-type"]
@@ -227,7 +224,7 @@ def _SchemaInfo_builtin_DECODE(
             self.json_type = _JSONType_VALUES[v]
         except (KeyError, TypeError):
             self.json_type = JSONType._decode_named(v, "json-type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -284,12 +281,11 @@ def _SchemaInfo_enum_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 4
-        n = len(obj)
+        left = len(obj) - 4
         if "members" not in obj:
-            n = -1
+            left = -1
         if "values" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -300,19 +296,19 @@ def _SchemaInfo_enum_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "enum":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
             _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
         )
         self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -357,10 +353,9 @@ def _SchemaInfo_array_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         if "element-type" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -371,12 +366,12 @@ def _SchemaInfo_array_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "array":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["element-type"]
@@ -384,7 +379,7 @@ def _SchemaInfo_array_DECODE(
             self.element_type = v
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -442,10 +437,9 @@ def _SchemaInfo_object__DECODE(
     self.tag = None
     self.variants = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         if "members" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -456,18 +450,18 @@ def _SchemaInfo_object__DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "object":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
             _SchemaInfoObjectMember_DECODE, obj["members"], "members", strict
         )
-        if found == n:
+        if not left:
             return self
         if "tag" in obj:
             v = obj["tag"]
@@ -475,17 +469,17 @@ def _SchemaInfo_object__DECODE(
                 self.tag = v
             else:
                 self.tag = _rt.d_str(v, "tag", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "variants" in obj:
             self.variants = _rt.d_list(
                 _SchemaInfoObjectVariant_DECODE, obj["variants"], "variants", strict
             )
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -531,10 +525,9 @@ def _SchemaInfo_alternate_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         if "members" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -545,18 +538,18 @@ def _SchemaInfo_alternate_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "alternate":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
             _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
         )
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -611,12 +604,11 @@ def _SchemaInfo_command_DECODE(
     self.features = None
     self.allow_oob = None
     try:
-        found = 4
-        n = len(obj)
+        left = len(obj) - 4
         if "arg-type" not in obj:
-            n = -1
+            left = -1
         if "ret-type" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -627,12 +619,12 @@ def _SchemaInfo_command_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "command":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["arg-type"]
@@ -645,7 +637,7 @@ def _SchemaInfo_command_DECODE(
             self.ret_type = v
         else:
             self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if found == n:
+        if not left:
             return self
         if "allow-oob" in obj:
             v = obj["allow-oob"]
@@ -653,10 +645,10 @@ def _SchemaInfo_command_DECODE(
                 self.allow_oob = v
             else:
                 self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -702,10 +694,9 @@ def _SchemaInfo_event_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         if "arg-type" not in obj:
-            n = -1
+            left = -1
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -716,12 +707,12 @@ def _SchemaInfo_event_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if found != n:
+        if left:
             if "features" in obj:
                 self.features = _rt.d_list(
                     _rt.d_str, obj["features"], "features", strict
                 )
-                found += 1
+                left -= 1
         if obj["meta-type"] != "event":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["arg-type"]
@@ -729,7 +720,7 @@ def _SchemaInfo_event_DECODE(
             self.arg_type = v
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -766,14 +757,13 @@ def _SchemaInfoBuiltin_DECODE(
     self = _rt.new(SchemaInfoBuiltin)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["json-type"]
         try:
             self.json_type = _JSONType_VALUES[v]
         except (KeyError, TypeError):
             self.json_type = JSONType._decode_named(v, "json-type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -854,13 +844,12 @@ def _SchemaInfoEnum_DECODE(
     self = _rt.new(SchemaInfoEnum)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         self.members = _rt.d_list(
             _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
         )
         self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -902,21 +891,20 @@ def _SchemaInfoEnumMember_DECODE(
     self._unknown = None
     self.features = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["name"]
         if type(v) is str:
             self.name = v
         else:
             self.name = _rt.d_str(v, "name", strict)
-        if found == n:
+        if not left:
             return self
         if "features" in obj:
             self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -954,14 +942,13 @@ def _SchemaInfoArray_DECODE(
     self = _rt.new(SchemaInfoArray)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["element-type"]
         if type(v) is str:
             self.element_type = v
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1012,12 +999,11 @@ def _SchemaInfoObject_DECODE(
     self.tag = None
     self.variants = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         self.members = _rt.d_list(
             _SchemaInfoObjectMember_DECODE, obj["members"], "members", strict
         )
-        if found == n:
+        if not left:
             return self
         if "tag" in obj:
             v = obj["tag"]
@@ -1025,17 +1011,17 @@ def _SchemaInfoObject_DECODE(
                 self.tag = v
             else:
                 self.tag = _rt.d_str(v, "tag", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "variants" in obj:
             self.variants = _rt.d_list(
                 _SchemaInfoObjectVariant_DECODE, obj["variants"], "variants", strict
             )
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1093,8 +1079,7 @@ def _SchemaInfoObjectMember_DECODE(
     self.default = _rt.ABSENT
     self.features = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["name"]
         if type(v) is str:
             self.name = v
@@ -1105,19 +1090,19 @@ def _SchemaInfoObjectMember_DECODE(
             self.type_ = v
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if found == n:
+        if not left:
             return self
         if "default" in obj:
             self.default = _rt.d_any(obj["default"], "default", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "features" in obj:
             self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1158,8 +1143,7 @@ def _SchemaInfoObjectVariant_DECODE(
     self = _rt.new(SchemaInfoObjectVariant)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["case"]
         if type(v) is str:
             self.case_ = v
@@ -1170,7 +1154,7 @@ def _SchemaInfoObjectVariant_DECODE(
             self.type_ = v
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1209,12 +1193,11 @@ def _SchemaInfoAlternate_DECODE(
     self = _rt.new(SchemaInfoAlternate)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         self.members = _rt.d_list(
             _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
         )
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1251,14 +1234,13 @@ def _SchemaInfoAlternateMember_DECODE(
     self = _rt.new(SchemaInfoAlternateMember)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["type"]
         if type(v) is str:
             self.type_ = v
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1308,8 +1290,7 @@ def _SchemaInfoCommand_DECODE(
     self._unknown = None
     self.allow_oob = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
@@ -1320,7 +1301,7 @@ def _SchemaInfoCommand_DECODE(
             self.ret_type = v
         else:
             self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if found == n:
+        if not left:
             return self
         if "allow-oob" in obj:
             v = obj["allow-oob"]
@@ -1328,10 +1309,10 @@ def _SchemaInfoCommand_DECODE(
                 self.allow_oob = v
             else:
                 self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1370,14 +1351,13 @@ def _SchemaInfoEvent_DECODE(
     self = _rt.new(SchemaInfoEvent)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

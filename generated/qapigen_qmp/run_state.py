@@ -140,8 +140,7 @@ def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sta
     self = _rt.new(StatusInfo)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["running"]
         if type(v) is bool:
             self.running = v
@@ -152,7 +151,7 @@ def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sta
             self.status = _RunState_VALUES[v]
         except (KeyError, TypeError):
             self.status = RunState._decode_named(v, "status", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -207,8 +206,7 @@ def _ShutdownEvent_DECODE(
     self = _rt.new(ShutdownEvent)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["guest"]
         if type(v) is bool:
             self.guest = v
@@ -219,7 +217,7 @@ def _ShutdownEvent_DECODE(
             self.reason = _ShutdownCause_VALUES[v]
         except (KeyError, TypeError):
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -255,9 +253,8 @@ def _PowerdownEvent_DECODE(
     self = _rt.new(PowerdownEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -306,8 +303,7 @@ def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> Res
     self = _rt.new(ResetEvent)
     self._unknown = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         v = obj["guest"]
         if type(v) is bool:
             self.guest = v
@@ -318,7 +314,7 @@ def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> Res
             self.reason = _ShutdownCause_VALUES[v]
         except (KeyError, TypeError):
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -351,9 +347,8 @@ def _StopEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> Stop
     self = _rt.new(StopEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -388,9 +383,8 @@ def _ResumeEvent_DECODE(
     self = _rt.new(ResumeEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -426,9 +420,8 @@ def _SuspendEvent_DECODE(
     self = _rt.new(SuspendEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -467,9 +460,8 @@ def _SuspendDiskEvent_DECODE(
     self = _rt.new(SuspendDiskEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -504,9 +496,8 @@ def _WakeupEvent_DECODE(
     self = _rt.new(WakeupEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -556,14 +547,13 @@ def _WatchdogEvent_DECODE(
     self = _rt.new(WatchdogEvent)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["action"]
         try:
             self.action = _WatchdogAction_VALUES[v]
         except (KeyError, TypeError):
             self.action = WatchdogAction._decode_named(v, "action", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -685,14 +675,13 @@ def _WatchdogSetActionArguments_DECODE(
     self = _rt.new(WatchdogSetActionArguments)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["action"]
         try:
             self.action = _WatchdogAction_VALUES[v]
         except (KeyError, TypeError):
             self.action = WatchdogAction._decode_named(v, "action", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -739,9 +728,8 @@ def _SetActionArguments_DECODE(
     self.panic = None
     self.watchdog = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "reboot" in obj:
             v = obj["reboot"]
@@ -749,8 +737,8 @@ def _SetActionArguments_DECODE(
                 self.reboot = _RebootAction_VALUES[v]
             except (KeyError, TypeError):
                 self.reboot = RebootAction._decode_named(v, "reboot", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "shutdown" in obj:
             v = obj["shutdown"]
@@ -758,8 +746,8 @@ def _SetActionArguments_DECODE(
                 self.shutdown = _ShutdownAction_VALUES[v]
             except (KeyError, TypeError):
                 self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "panic" in obj:
             v = obj["panic"]
@@ -767,8 +755,8 @@ def _SetActionArguments_DECODE(
                 self.panic = _PanicAction_VALUES[v]
             except (KeyError, TypeError):
                 self.panic = PanicAction._decode_named(v, "panic", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "watchdog" in obj:
             v = obj["watchdog"]
@@ -776,10 +764,10 @@ def _SetActionArguments_DECODE(
                 self.watchdog = _WatchdogAction_VALUES[v]
             except (KeyError, TypeError):
                 self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -834,14 +822,13 @@ def _GuestPanickedEvent_DECODE(
     self._unknown = None
     self.info = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["action"]
         try:
             self.action = _GuestPanicAction_VALUES[v]
         except (KeyError, TypeError):
             self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if found == n:
+        if not left:
             return self
         if "info" in obj:
             v = obj["info"]
@@ -852,10 +839,10 @@ def _GuestPanickedEvent_DECODE(
             except (AttributeError, TypeError):
                 decode = _GuestPanicInformation_DECODE
             self.info = decode(v, "info", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -907,14 +894,13 @@ def _GuestCrashloadedEvent_DECODE(
     self._unknown = None
     self.info = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["action"]
         try:
             self.action = _GuestPanicAction_VALUES[v]
         except (KeyError, TypeError):
             self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if found == n:
+        if not left:
             return self
         if "info" in obj:
             v = obj["info"]
@@ -925,10 +911,10 @@ def _GuestCrashloadedEvent_DECODE(
             except (AttributeError, TypeError):
                 decode = _GuestPanicInformation_DECODE
             self.info = decode(v, "info", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -964,9 +950,8 @@ def _GuestPvshutdownEvent_DECODE(
     self = _rt.new(GuestPvshutdownEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1037,14 +1022,13 @@ def _GuestPanicInformationBase_DECODE(
     self = _rt.new(GuestPanicInformationBase)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1085,14 +1069,13 @@ def _GuestPanicInformation_DECODE(
     self = _rt.new(GuestPanicInformation)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1157,8 +1140,7 @@ def _GuestPanicInformation_hyper_v_DECODE(
     self = _rt.new(GuestPanicInformation_hyper_v)
     self._unknown = None
     try:
-        found = 6
-        n = len(obj)
+        left = len(obj) - 6
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
@@ -1191,7 +1173,7 @@ def _GuestPanicInformation_hyper_v_DECODE(
             self.arg5 = v
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1246,8 +1228,7 @@ def _GuestPanicInformation_s390_DECODE(
     self = _rt.new(GuestPanicInformation_s390)
     self._unknown = None
     try:
-        found = 5
-        n = len(obj)
+        left = len(obj) - 5
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
@@ -1275,7 +1256,7 @@ def _GuestPanicInformation_s390_DECODE(
             self.reason = _S390CrashReason_VALUES[v]
         except (KeyError, TypeError):
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1334,8 +1315,7 @@ def _GuestPanicInformationHyperV_DECODE(
     self = _rt.new(GuestPanicInformationHyperV)
     self._unknown = None
     try:
-        found = 5
-        n = len(obj)
+        left = len(obj) - 5
         v = obj["arg1"]
         if type(v) is int and 0 <= v < 1 << 64:
             self.arg1 = v
@@ -1361,7 +1341,7 @@ def _GuestPanicInformationHyperV_DECODE(
             self.arg5 = v
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1440,8 +1420,7 @@ def _GuestPanicInformationS390_DECODE(
     self = _rt.new(GuestPanicInformationS390)
     self._unknown = None
     try:
-        found = 4
-        n = len(obj)
+        left = len(obj) - 4
         v = obj["core"]
         if type(v) is int and 0 <= v < 1 << 32:
             self.core = v
@@ -1462,7 +1441,7 @@ def _GuestPanicInformationS390_DECODE(
             self.reason = _S390CrashReason_VALUES[v]
         except (KeyError, TypeError):
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

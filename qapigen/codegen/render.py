@@ -256,17 +256,17 @@ def decode_presets(fields: list[PyField], indent: int) -> str:
 def decode_members(fields: list[PyField], indent: int) -> str:
     """Decoding ``fields`` into ``self`` from ``obj``, in schema order (QEMU's).
 
-    ``found`` counts the members found (the required ones from the start, as
-    a missing one is an error); ``n`` is the number the message has.  Before
+    ``left`` counts the members of the message not decoded yet (the required
+    ones are counted off from the start: a missing one is an error).  Before
     the last required member (or discriminator check), optional members go
-    in runs, each skipped once ``found == n``; after it, decoding returns as
-    soon as ``found == n``.  ``n`` is -1 when a required member that comes
-    after optional ones is missing: no run may be skipped then, so that an
-    earlier member's fault is reported first, as QEMU does.
+    in runs, each skipped once none is left; after it, decoding returns as
+    soon as none is.  ``left`` is -1 when a required member that comes after
+    optional ones is missing: no run may be skipped then, so that an earlier
+    member's fault is reported first, as QEMU does.
     """
     pad = " " * indent
-    required = [f for f in fields if not f.optional and not f.fixed]
-    lines = [f"{pad}found = {len(required)}", f"{pad}n = len(obj)"]
+    required = sum(1 for f in fields if not f.optional and not f.fixed)
+    lines = [f"{pad}left = len(obj) - {required}" if required else f"{pad}left = len(obj)"]
     last = max((i for i, f in enumerate(fields) if f.fixed or not f.optional), default=-1)
     seen_optional = False
     for f in fields[: last + 1]:
@@ -274,12 +274,12 @@ def decode_members(fields: list[PyField], indent: int) -> str:
             seen_optional = True
         elif seen_optional and not f.fixed:
             lines.append(statement(f"if {pystr(f.wire)} not in obj:", indent))
-            lines.append(f"{pad}    n = -1")
+            lines.append(f"{pad}    left = -1")
     run: list[PyField] = []
 
     def flush() -> None:
         if run:
-            lines.append(f"{pad}if found != n:")
+            lines.append(f"{pad}if left:")
             lines.extend(_decode_member_of(g, indent + 4, False) for g in run)
             run.clear()
 
@@ -293,7 +293,7 @@ def decode_members(fields: list[PyField], indent: int) -> str:
             lines.append(_decode_member_of(f, indent, False))
     flush()
     if last + 1 < len(fields):
-        lines += [f"{pad}if found == n:", f"{pad}    return self"]
+        lines += [f"{pad}if not left:", f"{pad}    return self"]
         lines.extend(_decode_member_of(f, indent, True) for f in fields[last + 1 :])
     return "\n".join(lines)
 
@@ -363,9 +363,9 @@ def _decode_member(
         lines += [(at, f"if {fast_test}:"), (at + 4, f"{attr} = v"), (at, "else:")]
         lines += [(at + 4, code) for code in slow]
     if optional:
-        lines.append((4, "found += 1"))
+        lines.append((4, "left -= 1"))
         if tail:
-            lines += [(4, "if found == n:"), (8, "return self")]
+            lines += [(4, "if not left:"), (8, "return self")]
     return "\n".join(statement(code, indent + extra) for extra, code in lines)
 
 

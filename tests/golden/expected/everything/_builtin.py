@@ -25,9 +25,8 @@ def _q_empty_DECODE(obj: object, name: str | int | None, strict: bool) -> q_empt
     self = _rt.new(q_empty)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -168,8 +168,7 @@ def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Number
     self = _rt.new(Numbers)
     self._unknown = None
     try:
-        found = 13
-        n = len(obj)
+        left = len(obj) - 13
         v = obj["i"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i = v
@@ -235,7 +234,7 @@ def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Number
             self.text = v
         else:
             self.text = _rt.d_str(v, "text", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -293,14 +292,13 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
     self.legacy = None
     self.shown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["id"]
         if type(v) is str:
             self.id_ = v
         else:
             self.id_ = _rt.d_str(v, "id", strict)
-        if found == n:
+        if not left:
             return self
         if "note" in obj:
             v = obj["note"]
@@ -308,8 +306,8 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
                 self.note = v
             else:
                 self.note = _rt.d_str(v, "note", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "legacy" in obj:
             v = obj["legacy"]
@@ -317,8 +315,8 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
                 self.legacy = v
             else:
                 self.legacy = _rt.d_int(v, "legacy", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "shown" in obj:
             v = obj["shown"]
@@ -326,10 +324,10 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
                 self.shown = v
             else:
                 self.shown = _rt.d_str(v, "shown", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -388,43 +386,42 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
     self.colour = None
     self.older = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "count" not in obj:
-            n = -1
+            left = -1
         v = obj["id"]
         if type(v) is str:
             self.id_ = v
         else:
             self.id_ = _rt.d_str(v, "id", strict)
-        if found != n:
+        if left:
             if "note" in obj:
                 v = obj["note"]
                 if type(v) is str:
                     self.note = v
                 else:
                     self.note = _rt.d_str(v, "note", strict)
-                found += 1
+                left -= 1
             if "legacy" in obj:
                 v = obj["legacy"]
                 if type(v) is int and -(1 << 63) <= v < 1 << 63:
                     self.legacy = v
                 else:
                     self.legacy = _rt.d_int(v, "legacy", strict)
-                found += 1
+                left -= 1
             if "shown" in obj:
                 v = obj["shown"]
                 if type(v) is str:
                     self.shown = v
                 else:
                     self.shown = _rt.d_str(v, "shown", strict)
-                found += 1
+                left -= 1
         v = obj["count"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.count = v
         else:
             self.count = _rt.d_int(v, "count", strict)
-        if found == n:
+        if not left:
             return self
         if "colour" in obj:
             v = obj["colour"]
@@ -432,8 +429,8 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
                 self.colour = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "older" in obj:
             v = obj["older"]
@@ -441,10 +438,10 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
                 self.older = v
             else:
                 self.older = _rt.d_bool(v, "older", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -543,9 +540,8 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
     self.o_union = None
     self.o_count = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "o-str" in obj:
             v = obj["o-str"]
@@ -553,8 +549,8 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
                 self.o_str = v
             else:
                 self.o_str = _rt.d_str(v, "o-str", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-int" in obj:
             v = obj["o-int"]
@@ -562,8 +558,8 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
                 self.o_int = v
             else:
                 self.o_int = _rt.d_int(v, "o-int", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-enum" in obj:
             v = obj["o-enum"]
@@ -571,23 +567,23 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
                 self.o_enum = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.o_enum = Colour._decode_named(v, "o-enum", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-struct" in obj:
             self.o_struct = _Numbers_DECODE(obj["o-struct"], "o-struct", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-list" in obj:
             self.o_list = _rt.d_list(_rt.d_str, obj["o-list"], "o-list", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-any" in obj:
             self.o_any = _rt.d_any(obj["o-any"], "o-any", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-null" in obj:
             v = obj["o-null"]
@@ -596,18 +592,18 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
             else:
                 _rt.d_null(v, "o-null", strict)
                 self.o_null = None
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-alt-null" in obj:
             self.o_alt_null = _Anything_DECODE(obj["o-alt-null"], "o-alt-null", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-alt" in obj:
             self.o_alt = _NameOrChild_DECODE(obj["o-alt"], "o-alt", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-union" in obj:
             v = obj["o-union"]
@@ -616,15 +612,15 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
             except (AttributeError, TypeError):
                 decode = _Shape_DECODE
             self.o_union = decode(v, "o-union", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "o-count" in obj:
             self.o_count = _CountOrNames_DECODE(obj["o-count"], "o-count", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -695,10 +691,9 @@ def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
     self._unknown = None
     self.maybe = None
     try:
-        found = 8
-        n = len(obj)
+        left = len(obj) - 8
         if "extras" not in obj:
-            n = -1
+            left = -1
         self.strs = _rt.d_list(_rt.d_str, obj["strs"], "strs", strict)
         self.bytes_ = _rt.d_list(_rt.d_uint8, obj["bytes"], "bytes", strict)
         self.colours = _rt.d_list(
@@ -708,14 +703,14 @@ def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
         self.shapes = _rt.d_list(_Shape_DECODE, obj["shapes"], "shapes", strict)
         self.alts = _rt.d_list(_NameOrChild_DECODE, obj["alts"], "alts", strict)
         self.anys = _rt.d_list(_rt.d_any, obj["anys"], "anys", strict)
-        if found != n:
+        if left:
             if "maybe" in obj:
                 self.maybe = _rt.d_list(_rt.d_number, obj["maybe"], "maybe", strict)
-                found += 1
+                left -= 1
         self.extras = _rt.d_list(
             _m_parts_extra._Extra_DECODE, obj["extras"], "extras", strict
         )
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -748,14 +743,13 @@ def _WhenOn_DECODE(obj: object, name: str | int | None, strict: bool) -> WhenOn:
     self = _rt.new(WhenOn)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["yes"]
         try:
             self.yes = _OnlyWhenOn_VALUES[v]
         except (KeyError, TypeError):
             self.yes = OnlyWhenOn._decode_named(v, "yes", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -793,14 +787,13 @@ def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
     self._unknown = None
     self.limit = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["pattern"]
         if type(v) is str:
             self.pattern = v
         else:
             self.pattern = _rt.d_str(v, "pattern", strict)
-        if found == n:
+        if not left:
             return self
         if "limit" in obj:
             v = obj["limit"]
@@ -808,10 +801,10 @@ def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
                 self.limit = v
             else:
                 self.limit = _rt.d_uint8(v, "limit", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -835,9 +828,8 @@ def _Empty_DECODE(obj: object, name: str | int | None, strict: bool) -> Empty:
     self = _rt.new(Empty)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -892,14 +884,13 @@ def _Circle_DECODE(obj: object, name: str | int | None, strict: bool) -> Circle:
     self = _rt.new(Circle)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["radius"]
         if type(v) is float or type(v) is int:
             self.radius = v
         else:
             self.radius = _rt.d_number(v, "radius", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -944,14 +935,13 @@ def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
     self._unknown = None
     self.rotated = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["side"]
         if type(v) is int and 0 <= v < 1 << 32:
             self.side = v
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if found == n:
+        if not left:
             return self
         if "rotated" in obj:
             v = obj["rotated"]
@@ -959,10 +949,10 @@ def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
                 self.rotated = v
             else:
                 self.rotated = _rt.d_bool(v, "rotated", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1005,14 +995,13 @@ def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Shap
     self.label = None
     self.legacy_tag = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found == n:
+        if not left:
             return self
         if "label" in obj:
             v = obj["label"]
@@ -1020,8 +1009,8 @@ def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Shap
                 self.label = v
             else:
                 self.label = _rt.d_str(v, "label", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "legacy-tag" in obj:
             v = obj["legacy-tag"]
@@ -1029,10 +1018,10 @@ def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Shap
                 self.legacy_tag = v
             else:
                 self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1081,14 +1070,13 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
     self.label = None
     self.legacy_tag = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found == n:
+        if not left:
             return self
         if "label" in obj:
             v = obj["label"]
@@ -1096,8 +1084,8 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
                 self.label = v
             else:
                 self.label = _rt.d_str(v, "label", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "legacy-tag" in obj:
             v = obj["legacy-tag"]
@@ -1105,10 +1093,10 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
                 self.legacy_tag = v
             else:
                 self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1155,30 +1143,29 @@ def _Shape_circle_DECODE(
     self.label = None
     self.legacy_tag = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "radius" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "circle":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["radius"]
@@ -1186,7 +1173,7 @@ def _Shape_circle_DECODE(
             self.radius = v
         else:
             self.radius = _rt.d_number(v, "radius", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1243,30 +1230,29 @@ def _Shape_square_DECODE(
     self.legacy_tag = None
     self.rotated = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "side" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "square":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["side"]
@@ -1274,7 +1260,7 @@ def _Shape_square_DECODE(
             self.side = v
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if found == n:
+        if not left:
             return self
         if "rotated" in obj:
             v = obj["rotated"]
@@ -1282,10 +1268,10 @@ def _Shape_square_DECODE(
                 self.rotated = v
             else:
                 self.rotated = _rt.d_bool(v, "rotated", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1341,30 +1327,29 @@ def _Shape_nested_DECODE(
     self.legacy_tag = None
     self.depth = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "style" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["style"]
@@ -1372,7 +1357,7 @@ def _Shape_nested_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found == n:
+        if not left:
             return self
         if "depth" in obj:
             v = obj["depth"]
@@ -1380,10 +1365,10 @@ def _Shape_nested_DECODE(
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1442,30 +1427,29 @@ def _Shape_nested_plain_DECODE(
     self.legacy_tag = None
     self.depth = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "style" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["style"]
@@ -1473,17 +1457,17 @@ def _Shape_nested_plain_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
+        if left:
             if "depth" in obj:
                 v = obj["depth"]
                 if type(v) is int and -128 <= v < 128:
                     self.depth = v
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+                left -= 1
         if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1538,32 +1522,31 @@ def _Shape_nested_fancy_DECODE(
     self.depth = None
     self.tint = None
     try:
-        found = 3
-        n = len(obj)
+        left = len(obj) - 3
         if "style" not in obj:
-            n = -1
+            left = -1
         if "ribbons" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["style"]
@@ -1571,14 +1554,14 @@ def _Shape_nested_fancy_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
+        if left:
             if "depth" in obj:
                 v = obj["depth"]
                 if type(v) is int and -128 <= v < 128:
                     self.depth = v
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+                left -= 1
         if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj["ribbons"]
@@ -1586,7 +1569,7 @@ def _Shape_nested_fancy_DECODE(
             self.ribbons = v
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if found == n:
+        if not left:
             return self
         if "tint" in obj:
             v = obj["tint"]
@@ -1594,10 +1577,10 @@ def _Shape_nested_fancy_DECODE(
                 self.tint = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1636,30 +1619,29 @@ def _Shape_nested_bare_DECODE(
     self.legacy_tag = None
     self.depth = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "style" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["style"]
@@ -1667,17 +1649,17 @@ def _Shape_nested_bare_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
+        if left:
             if "depth" in obj:
                 v = obj["depth"]
                 if type(v) is int and -128 <= v < 128:
                     self.depth = v
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+                left -= 1
         if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1729,30 +1711,29 @@ def _Shape_extra_DECODE(
     self.legacy_tag = None
     self.weight = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "tone" not in obj:
-            n = -1
+            left = -1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "extra":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["tone"]
@@ -1760,7 +1741,7 @@ def _Shape_extra_DECODE(
             self.tone = _Colour_VALUES[v]
         except (KeyError, TypeError):
             self.tone = Colour._decode_named(v, "tone", strict)
-        if found == n:
+        if not left:
             return self
         if "weight" in obj:
             v = obj["weight"]
@@ -1768,10 +1749,10 @@ def _Shape_extra_DECODE(
                 self.weight = v
             else:
                 self.weight = _rt.d_size(v, "weight", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1807,31 +1788,30 @@ def _Shape_point_DECODE(
     self.label = None
     self.legacy_tag = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["kind"]
         try:
             self.kind = _ShapeKind_VALUES[v]
         except (KeyError, TypeError):
             self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if found != n:
+        if left:
             if "label" in obj:
                 v = obj["label"]
                 if type(v) is str:
                     self.label = v
                 else:
                     self.label = _rt.d_str(v, "label", strict)
-                found += 1
+                left -= 1
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
                     self.legacy_tag = v
                 else:
                     self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-                found += 1
+                left -= 1
         if obj["kind"] != "point":
             raise _rt.WireError.not_this_branch("kind", obj)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1869,14 +1849,13 @@ def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Inne
     self._unknown = None
     self.depth = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["style"]
         try:
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found == n:
+        if not left:
             return self
         if "depth" in obj:
             v = obj["depth"]
@@ -1884,10 +1863,10 @@ def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Inne
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1925,14 +1904,13 @@ def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
     self._unknown = None
     self.tint = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["ribbons"]
         if type(v) is int and 0 <= v < 65536:
             self.ribbons = v
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if found == n:
+        if not left:
             return self
         if "tint" in obj:
             v = obj["tint"]
@@ -1940,10 +1918,10 @@ def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
                 self.tint = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1976,14 +1954,13 @@ def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
     self._unknown = None
     self.depth = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["style"]
         try:
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found == n:
+        if not left:
             return self
         if "depth" in obj:
             v = obj["depth"]
@@ -1991,10 +1968,10 @@ def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2026,24 +2003,23 @@ def _Inner_plain_DECODE(
     self._unknown = None
     self.depth = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["style"]
         try:
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
+        if left:
             if "depth" in obj:
                 v = obj["depth"]
                 if type(v) is int and -128 <= v < 128:
                     self.depth = v
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+                left -= 1
         if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2090,23 +2066,22 @@ def _Inner_fancy_DECODE(
     self.depth = None
     self.tint = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "ribbons" not in obj:
-            n = -1
+            left = -1
         v = obj["style"]
         try:
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
+        if left:
             if "depth" in obj:
                 v = obj["depth"]
                 if type(v) is int and -128 <= v < 128:
                     self.depth = v
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+                left -= 1
         if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj["ribbons"]
@@ -2114,7 +2089,7 @@ def _Inner_fancy_DECODE(
             self.ribbons = v
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if found == n:
+        if not left:
             return self
         if "tint" in obj:
             v = obj["tint"]
@@ -2122,10 +2097,10 @@ def _Inner_fancy_DECODE(
                 self.tint = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2152,24 +2127,23 @@ def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inn
     self._unknown = None
     self.depth = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["style"]
         try:
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if found != n:
+        if left:
             if "depth" in obj:
                 v = obj["depth"]
                 if type(v) is int and -128 <= v < 128:
                     self.depth = v
                 else:
                     self.depth = _rt.d_int8(v, "depth", strict)
-                found += 1
+                left -= 1
         if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2306,14 +2280,13 @@ def _CountThingsArguments_DECODE(
     self.second = None
     self.type_ = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["first"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.first = v
         else:
             self.first = _rt.d_int(v, "first", strict)
-        if found == n:
+        if not left:
             return self
         if "second" in obj:
             v = obj["second"]
@@ -2321,8 +2294,8 @@ def _CountThingsArguments_DECODE(
                 self.second = v
             else:
                 self.second = _rt.d_int(v, "second", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "type" in obj:
             v = obj["type"]
@@ -2330,10 +2303,10 @@ def _CountThingsArguments_DECODE(
                 self.type_ = _Letter_VALUES[v]
             except (KeyError, TypeError):
                 self.type_ = Letter._decode_named(v, "type", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2364,10 +2337,9 @@ def _RawPassthroughArguments_DECODE(
     self = _rt.new(RawPassthroughArguments)
     self._unknown = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         self.blob = _rt.d_any(obj["blob"], "blob", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2400,9 +2372,8 @@ def _FireAndForgetArguments_DECODE(
     self._unknown = None
     self.delay = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "delay" in obj:
             v = obj["delay"]
@@ -2410,10 +2381,10 @@ def _FireAndForgetArguments_DECODE(
                 self.delay = v
             else:
                 self.delay = _rt.d_uint64(v, "delay", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2456,19 +2427,18 @@ def _OptionalEverythingArguments_DECODE(
     self.maybe_alt = _rt.ABSENT
     self.maybe_str = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "maybe-any" in obj:
             self.maybe_any = _rt.d_any(obj["maybe-any"], "maybe-any", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "maybe-alt" in obj:
             self.maybe_alt = _Anything_DECODE(obj["maybe-alt"], "maybe-alt", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "maybe-str" in obj:
             v = obj["maybe-str"]
@@ -2476,10 +2446,10 @@ def _OptionalEverythingArguments_DECODE(
                 self.maybe_str = v
             else:
                 self.maybe_str = _rt.d_str(v, "maybe-str", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2516,9 +2486,8 @@ def _XNewCommandArguments_DECODE(
     self._unknown = None
     self.legacy_arg = None
     try:
-        found = 0
-        n = len(obj)
-        if found == n:
+        left = len(obj)
+        if not left:
             return self
         if "legacy-arg" in obj:
             v = obj["legacy-arg"]
@@ -2526,10 +2495,10 @@ def _XNewCommandArguments_DECODE(
                 self.legacy_arg = v
             else:
                 self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2556,9 +2525,8 @@ def _PingedEvent_DECODE(
     self = _rt.new(PingedEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2613,14 +2581,13 @@ def _ChangedEvent_DECODE(
     self.colour = None
     self.old_way = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["who"]
         if type(v) is str:
             self.who = v
         else:
             self.who = _rt.d_str(v, "who", strict)
-        if found == n:
+        if not left:
             return self
         if "colour" in obj:
             v = obj["colour"]
@@ -2628,8 +2595,8 @@ def _ChangedEvent_DECODE(
                 self.colour = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "old-way" in obj:
             v = obj["old-way"]
@@ -2637,10 +2604,10 @@ def _ChangedEvent_DECODE(
                 self.old_way = v
             else:
                 self.old_way = _rt.d_int(v, "old-way", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2682,43 +2649,42 @@ def _ChildBornEvent_DECODE(
     self.colour = None
     self.older = None
     try:
-        found = 2
-        n = len(obj)
+        left = len(obj) - 2
         if "count" not in obj:
-            n = -1
+            left = -1
         v = obj["id"]
         if type(v) is str:
             self.id_ = v
         else:
             self.id_ = _rt.d_str(v, "id", strict)
-        if found != n:
+        if left:
             if "note" in obj:
                 v = obj["note"]
                 if type(v) is str:
                     self.note = v
                 else:
                     self.note = _rt.d_str(v, "note", strict)
-                found += 1
+                left -= 1
             if "legacy" in obj:
                 v = obj["legacy"]
                 if type(v) is int and -(1 << 63) <= v < 1 << 63:
                     self.legacy = v
                 else:
                     self.legacy = _rt.d_int(v, "legacy", strict)
-                found += 1
+                left -= 1
             if "shown" in obj:
                 v = obj["shown"]
                 if type(v) is str:
                     self.shown = v
                 else:
                     self.shown = _rt.d_str(v, "shown", strict)
-                found += 1
+                left -= 1
         v = obj["count"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.count = v
         else:
             self.count = _rt.d_int(v, "count", strict)
-        if found == n:
+        if not left:
             return self
         if "colour" in obj:
             v = obj["colour"]
@@ -2726,8 +2692,8 @@ def _ChildBornEvent_DECODE(
                 self.colour = _Colour_VALUES[v]
             except (KeyError, TypeError):
                 self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "older" in obj:
             v = obj["older"]
@@ -2735,10 +2701,10 @@ def _ChildBornEvent_DECODE(
                 self.older = v
             else:
                 self.older = _rt.d_bool(v, "older", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2806,8 +2772,7 @@ def _NumbersReadEvent_DECODE(
     self = _rt.new(NumbersReadEvent)
     self._unknown = None
     try:
-        found = 13
-        n = len(obj)
+        left = len(obj) - 13
         v = obj["i"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i = v
@@ -2873,7 +2838,7 @@ def _NumbersReadEvent_DECODE(
             self.text = v
         else:
             self.text = _rt.d_str(v, "text", strict)
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2900,9 +2865,8 @@ def _OnEventEvent_DECODE(
     self = _rt.new(OnEventEvent)
     self._unknown = None
     try:
-        found = 0
-        n = len(obj)
-        if found != n:
+        left = len(obj)
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -41,14 +41,13 @@ def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
     self._unknown = None
     self.weight = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["tone"]
         try:
             self.tone = _m_everything._Colour_VALUES[v]
         except (KeyError, TypeError):
             self.tone = _m_everything.Colour._decode_named(v, "tone", strict)
-        if found == n:
+        if not left:
             return self
         if "weight" in obj:
             v = obj["weight"]
@@ -56,10 +55,10 @@ def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
                 self.weight = v
             else:
                 self.weight = _rt.d_size(v, "weight", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -104,14 +103,13 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
     self.shown = None
     self.toy = None
     try:
-        found = 1
-        n = len(obj)
+        left = len(obj) - 1
         v = obj["id"]
         if type(v) is str:
             self.id_ = v
         else:
             self.id_ = _rt.d_str(v, "id", strict)
-        if found == n:
+        if not left:
             return self
         if "note" in obj:
             v = obj["note"]
@@ -119,8 +117,8 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
                 self.note = v
             else:
                 self.note = _rt.d_str(v, "note", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "legacy" in obj:
             v = obj["legacy"]
@@ -128,8 +126,8 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
                 self.legacy = v
             else:
                 self.legacy = _rt.d_int(v, "legacy", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "shown" in obj:
             v = obj["shown"]
@@ -137,8 +135,8 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
                 self.shown = v
             else:
                 self.shown = _rt.d_str(v, "shown", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
         if "toy" in obj:
             v = obj["toy"]
@@ -146,10 +144,10 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
                 self.toy = v
             else:
                 self.toy = _rt.d_str(v, "toy", strict)
-            found += 1
-            if found == n:
+            left -= 1
+            if not left:
                 return self
-        if found != n:
+        if left:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
