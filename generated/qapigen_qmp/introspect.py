@@ -1093,7 +1093,7 @@ def _SchemaInfoObjectMember_DECODE(
         if not left:
             return self
         if "default" in obj:
-            self.default = _rt.d_any(obj["default"], "default", strict)
+            self.default = obj["default"]
             left -= 1
             if not left:
                 return self

@@ -354,6 +354,8 @@ def _decode_member(
             (at + extra, code) for extra, code in _dispatch(dispatch, "(AttributeError, TypeError)")
         ]
         lines.append((at, f"{attr} = decode(v, {wire_str}, strict)"))
+    elif head == "_rt.d_any(":
+        lines.append((at, f"{attr} = obj[{wire_str}]"))  # any JSON value will do
     elif fast_test is None:
         lines.append((at, f"{attr} = {head}obj[{wire_str}], {wire_str}, strict)"))
     else:

@@ -226,8 +226,8 @@ class Struct:
     # The wire names of the members, the base's included.
     _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
     QAPI_INFO: ClassVar[TypeInfo]
-    # The class's generated decoder: one flat function, bases and union branches
-    # included (set by the generated module, after the class).
+    # The class's generated decoder, ``decode(obj, name, strict)``: one flat
+    # function per class, the bases' members included (see ``decodes``).
     _DECODE: ClassVar[Decoder[Any]]
 
     @classmethod
@@ -285,7 +285,7 @@ class Alternate:
     __slots__ = ()
     NAME: ClassVar[str] = ""
     QAPI_INFO: ClassVar[TypeInfo]
-    # The class's generated decoder (set by the generated module, after the class).
+    # The class's generated decoder (see ``decodes``).
     _DECODE: ClassVar[Decoder[Any]]
 
     @classmethod
@@ -318,7 +318,7 @@ class _Missing:
         return "MISSING"
 
 
-#: What ``dict.get`` gives for a member that is not there, in generated decoders.
+#: A sentinel for a value that is not there (``dict.get(key, MISSING)``).
 MISSING = _Missing()
 
 

@@ -581,7 +581,7 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
             if not left:
                 return self
         if "o-any" in obj:
-            self.o_any = _rt.d_any(obj["o-any"], "o-any", strict)
+            self.o_any = obj["o-any"]
             left -= 1
             if not left:
                 return self
@@ -2338,7 +2338,7 @@ def _RawPassthroughArguments_DECODE(
     self._unknown = None
     try:
         left = len(obj) - 1
-        self.blob = _rt.d_any(obj["blob"], "blob", strict)
+        self.blob = obj["blob"]
         if left:
             self._extra(obj, strict)
     except KeyError as err:
@@ -2431,7 +2431,7 @@ def _OptionalEverythingArguments_DECODE(
         if not left:
             return self
         if "maybe-any" in obj:
-            self.maybe_any = _rt.d_any(obj["maybe-any"], "maybe-any", strict)
+            self.maybe_any = obj["maybe-any"]
             left -= 1
             if not left:
                 return self
