@@ -15,6 +15,24 @@ class q_empty(_rt.Struct):
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 
+@_rt.decodes(q_empty)
+def _q_empty_DECODE(obj: object, name: str | int | None, strict: bool) -> q_empty:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(q_empty)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class QType(_rt.Enum):
     """The enum QType."""
 

@@ -29,19 +29,39 @@ class QmpCapabilitiesArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"enable"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "enable" not in obj:
-            self.enable = None
-        else:
-            v = obj["enable"]
-            self.enable = _rt.list_of(QMPCapability._decode_named)(v, "enable", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.enable is not None:
             out["enable"] = [e.to_wire() for e in self.enable]
+
+
+@_rt.decodes(QmpCapabilitiesArguments)
+def _QmpCapabilitiesArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> QmpCapabilitiesArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(QmpCapabilitiesArguments)
+    self._unknown = None
+    self.enable = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "enable" in obj:
+            self.enable = _rt.d_list(
+                QMPCapability._decode_named, obj["enable"], "enable", strict
+            )
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class QMPCapability(_rt.Enum):
@@ -98,35 +118,45 @@ class VersionTriple(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"major", "minor", "micro"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("major", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.major = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("major")
-        else:
-            self.major = _rt.d_int(v, "major", strict)
-        v = obj.get("minor", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.minor = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("minor")
-        else:
-            self.minor = _rt.d_int(v, "minor", strict)
-        v = obj.get("micro", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.micro = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("micro")
-        else:
-            self.micro = _rt.d_int(v, "micro", strict)
-        return found + 3
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["major"] = self.major
         out["minor"] = self.minor
         out["micro"] = self.micro
+
+
+@_rt.decodes(VersionTriple)
+def _VersionTriple_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> VersionTriple:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(VersionTriple)
+    self._unknown = None
+    try:
+        left = len(obj) - 3
+        v = obj["major"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.major = v
+        else:
+            self.major = _rt.d_int(v, "major", strict)
+        v = obj["minor"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.minor = v
+        else:
+            self.minor = _rt.d_int(v, "minor", strict)
+        v = obj["micro"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.micro = v
+        else:
+            self.micro = _rt.d_int(v, "micro", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class VersionInfo(_rt.Struct):
@@ -163,25 +193,35 @@ class VersionInfo(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"qemu", "package"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("qemu", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("qemu")
-        else:
-            self.qemu = VersionTriple._decode_named(v, "qemu", strict)
-        v = obj.get("package", _rt.MISSING)
-        if type(v) is str:
-            self.package = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("package")
-        else:
-            self.package = _rt.d_str(v, "package", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["qemu"] = self.qemu.to_wire()
         out["package"] = self.package
+
+
+@_rt.decodes(VersionInfo)
+def _VersionInfo_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> VersionInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(VersionInfo)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        self.qemu = _VersionTriple_DECODE(obj["qemu"], "qemu", strict)
+        v = obj["package"]
+        if type(v) is str:
+            self.package = v
+        else:
+            self.package = _rt.d_str(v, "package", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class CommandInfo(_rt.Struct):
@@ -207,19 +247,33 @@ class CommandInfo(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("name", _rt.MISSING)
-        if type(v) is str:
-            self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
-        else:
-            self.name = _rt.d_str(v, "name", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["name"] = self.name
+
+
+@_rt.decodes(CommandInfo)
+def _CommandInfo_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> CommandInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(CommandInfo)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 QmpCapabilitiesArguments.QAPI_INFO = _rt.TypeInfo("q_obj_qmp_capabilities-arg")

@@ -30,19 +30,33 @@ class GuestRegisterValue(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("value", _rt.MISSING)
-        if type(v) is int and 0 <= v < 256:
-            self.value_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("value")
-        else:
-            self.value_ = _rt.d_uint8(v, "value", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["value"] = self.value_
+
+
+@_rt.decodes(GuestRegisterValue)
+def _GuestRegisterValue_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestRegisterValue:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestRegisterValue)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["value"]
+        if type(v) is int and 0 <= v < 256:
+            self.value_ = v
+        else:
+            self.value_ = _rt.d_uint8(v, "value", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class XGuestPvpanicWriteArguments(_rt.Struct):
@@ -68,30 +82,47 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value", "device"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("value", _rt.MISSING)
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["value"] = self.value_
+        if self.device is not None:
+            out["device"] = self.device
+
+
+@_rt.decodes(XGuestPvpanicWriteArguments)
+def _XGuestPvpanicWriteArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestPvpanicWriteArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestPvpanicWriteArguments)
+    self._unknown = None
+    self.device = None
+    try:
+        left = len(obj) - 1
+        v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("value")
         else:
             self.value_ = _rt.d_uint8(v, "value", strict)
-        if "device" not in obj:
-            self.device = None
-        else:
+        if not left:
+            return self
+        if "device" in obj:
             v = obj["device"]
             if type(v) is str:
                 self.device = v
             else:
                 self.device = _rt.d_str(v, "device", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["value"] = self.value_
-        if self.device is not None:
-            out["device"] = self.device
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class XGuestPvpanicReadArguments(_rt.Struct):
@@ -114,22 +145,41 @@ class XGuestPvpanicReadArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"device"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "device" not in obj:
-            self.device = None
-        else:
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        if self.device is not None:
+            out["device"] = self.device
+
+
+@_rt.decodes(XGuestPvpanicReadArguments)
+def _XGuestPvpanicReadArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestPvpanicReadArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestPvpanicReadArguments)
+    self._unknown = None
+    self.device = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "device" in obj:
             v = obj["device"]
             if type(v) is str:
                 self.device = v
             else:
                 self.device = _rt.d_str(v, "device", strict)
-            found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        if self.device is not None:
-            out["device"] = self.device
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class XGuestIoWriteArguments(_rt.Struct):
@@ -155,27 +205,39 @@ class XGuestIoWriteArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port", "value"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("port", _rt.MISSING)
-        if type(v) is int and 0 <= v < 65536:
-            self.port = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("port")
-        else:
-            self.port = _rt.d_uint16(v, "port", strict)
-        v = obj.get("value", _rt.MISSING)
-        if type(v) is int and 0 <= v < 256:
-            self.value_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("value")
-        else:
-            self.value_ = _rt.d_uint8(v, "value", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["port"] = self.port
         out["value"] = self.value_
+
+
+@_rt.decodes(XGuestIoWriteArguments)
+def _XGuestIoWriteArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestIoWriteArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestIoWriteArguments)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        v = obj["port"]
+        if type(v) is int and 0 <= v < 65536:
+            self.port = v
+        else:
+            self.port = _rt.d_uint16(v, "port", strict)
+        v = obj["value"]
+        if type(v) is int and 0 <= v < 256:
+            self.value_ = v
+        else:
+            self.value_ = _rt.d_uint8(v, "value", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class XGuestIoReadArguments(_rt.Struct):
@@ -195,19 +257,33 @@ class XGuestIoReadArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("port", _rt.MISSING)
-        if type(v) is int and 0 <= v < 65536:
-            self.port = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("port")
-        else:
-            self.port = _rt.d_uint16(v, "port", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["port"] = self.port
+
+
+@_rt.decodes(XGuestIoReadArguments)
+def _XGuestIoReadArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XGuestIoReadArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XGuestIoReadArguments)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["port"]
+        if type(v) is int and 0 <= v < 65536:
+            self.port = v
+        else:
+            self.port = _rt.d_uint16(v, "port", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 GuestRegisterValue.QAPI_INFO = _rt.TypeInfo("GuestRegisterValue")

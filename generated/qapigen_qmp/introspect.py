@@ -67,35 +67,49 @@ class SchemaInfoBase(_rt.Struct):
         {"name", "meta-type", "features"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("name", _rt.MISSING)
-        if type(v) is str:
-            self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
-        else:
-            self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("meta-type", _rt.MISSING)
-        if type(v) is str and v in _SchemaMetaType_VALUES:
-            self.meta_type = _SchemaMetaType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("meta-type")
-        else:
-            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if "features" not in obj:
-            self.features = None
-        else:
-            v = obj["features"]
-            self.features = _rt.list_of(_rt.d_str)(v, "features", strict)
-            found += 1
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["name"] = self.name
         out["meta-type"] = self.meta_type.to_wire()
         if self.features is not None:
             out["features"] = list(self.features)
+
+
+@_rt.decodes(SchemaInfoBase)
+def _SchemaInfoBase_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoBase)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 2
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if not left:
+            return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo(SchemaInfoBase):
@@ -119,7 +133,49 @@ class SchemaInfo(SchemaInfoBase):
         {"name", "meta-type", "features"}
     )
 
-    _TAG: _t.ClassVar[str] = "meta-type"
+
+@_rt.decodes(SchemaInfo)
+def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> SchemaInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _SchemaInfo_BRANCHES.get(obj.get("meta-type", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
+    self = _rt.new(SchemaInfo)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 2
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if not left:
+            return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_builtin(SchemaInfo):
@@ -162,24 +218,55 @@ class SchemaInfo_builtin(SchemaInfo):
         {"name", "meta-type", "features", "json-type"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.BUILTIN:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("json-type", _rt.MISSING)
-        if type(v) is str and v in _JSONType_VALUES:
-            self.json_type = _JSONType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("json-type")
-        else:
-            self.json_type = JSONType._decode_named(v, "json-type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["json-type"] = self.json_type.to_wire()
+
+
+@_rt.decodes(SchemaInfo_builtin)
+def _SchemaInfo_builtin_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_builtin:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_builtin)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 3
+        if "json-type" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "builtin":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        v = obj["json-type"]
+        try:
+            self.json_type = _JSONType_VALUES[v]
+        except (KeyError, TypeError):
+            self.json_type = JSONType._decode_named(v, "json-type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_enum(SchemaInfo):
@@ -235,30 +322,57 @@ class SchemaInfo_enum(SchemaInfo):
         {"name", "meta-type", "features", "members", "values"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.ENUM:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoEnumMember._decode_named)(
-                v, "members", strict
-            )
-        v = obj.get("values", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("values")
-        else:
-            self.values = _rt.list_of(_rt.d_str)(v, "values", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["members"] = [e.to_wire() for e in self.members]
         out["values"] = list(self.values)
+
+
+@_rt.decodes(SchemaInfo_enum)
+def _SchemaInfo_enum_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_enum:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_enum)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 4
+        if "members" not in obj:
+            left = -1
+        if "values" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "enum":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        self.members = _rt.d_list(
+            _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
+        )
+        self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_array(SchemaInfo):
@@ -302,24 +416,55 @@ class SchemaInfo_array(SchemaInfo):
         {"name", "meta-type", "features", "element-type"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.ARRAY:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("element-type", _rt.MISSING)
-        if type(v) is str:
-            self.element_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("element-type")
-        else:
-            self.element_type = _rt.d_str(v, "element-type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["element-type"] = self.element_type
+
+
+@_rt.decodes(SchemaInfo_array)
+def _SchemaInfo_array_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_array:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_array)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 3
+        if "element-type" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "array":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        v = obj["element-type"]
+        if type(v) is str:
+            self.element_type = v
+        else:
+            self.element_type = _rt.d_str(v, "element-type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_object_(SchemaInfo):
@@ -376,38 +521,6 @@ class SchemaInfo_object_(SchemaInfo):
         {"name", "meta-type", "features", "members", "tag", "variants"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.OBJECT:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoObjectMember._decode_named)(
-                v, "members", strict
-            )
-        if "tag" not in obj:
-            self.tag = None
-        else:
-            v = obj["tag"]
-            if type(v) is str:
-                self.tag = v
-            else:
-                self.tag = _rt.d_str(v, "tag", strict)
-            found += 1
-        if "variants" not in obj:
-            self.variants = None
-        else:
-            v = obj["variants"]
-            self.variants = _rt.list_of(SchemaInfoObjectVariant._decode_named)(
-                v, "variants", strict
-            )
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["members"] = [e.to_wire() for e in self.members]
@@ -415,6 +528,70 @@ class SchemaInfo_object_(SchemaInfo):
             out["tag"] = self.tag
         if self.variants is not None:
             out["variants"] = [e.to_wire() for e in self.variants]
+
+
+@_rt.decodes(SchemaInfo_object_)
+def _SchemaInfo_object__DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_object_:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_object_)
+    self._unknown = None
+    self.features = None
+    self.tag = None
+    self.variants = None
+    try:
+        left = len(obj) - 3
+        if "members" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "object":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        self.members = _rt.d_list(
+            _SchemaInfoObjectMember_DECODE, obj["members"], "members", strict
+        )
+        if not left:
+            return self
+        if "tag" in obj:
+            v = obj["tag"]
+            if type(v) is str:
+                self.tag = v
+            else:
+                self.tag = _rt.d_str(v, "tag", strict)
+            left -= 1
+            if not left:
+                return self
+        if "variants" in obj:
+            self.variants = _rt.d_list(
+                _SchemaInfoObjectVariant_DECODE, obj["variants"], "variants", strict
+            )
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_alternate(SchemaInfo):
@@ -454,24 +631,53 @@ class SchemaInfo_alternate(SchemaInfo):
         {"name", "meta-type", "features", "members"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.ALTERNATE:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoAlternateMember._decode_named)(
-                v, "members", strict
-            )
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["members"] = [e.to_wire() for e in self.members]
+
+
+@_rt.decodes(SchemaInfo_alternate)
+def _SchemaInfo_alternate_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_alternate:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_alternate)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 3
+        if "members" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "alternate":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        self.members = _rt.d_list(
+            _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
+        )
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_command(SchemaInfo):
@@ -527,43 +733,77 @@ class SchemaInfo_command(SchemaInfo):
         {"name", "meta-type", "features", "arg-type", "ret-type", "allow-oob"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.COMMAND:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("arg-type", _rt.MISSING)
-        if type(v) is str:
-            self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
-        else:
-            self.arg_type = _rt.d_str(v, "arg-type", strict)
-        v = obj.get("ret-type", _rt.MISSING)
-        if type(v) is str:
-            self.ret_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ret-type")
-        else:
-            self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if "allow-oob" not in obj:
-            self.allow_oob = None
-        else:
-            v = obj["allow-oob"]
-            if type(v) is bool:
-                self.allow_oob = v
-            else:
-                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-            found += 1
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["arg-type"] = self.arg_type
         out["ret-type"] = self.ret_type
         if self.allow_oob is not None:
             out["allow-oob"] = self.allow_oob
+
+
+@_rt.decodes(SchemaInfo_command)
+def _SchemaInfo_command_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_command:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_command)
+    self._unknown = None
+    self.features = None
+    self.allow_oob = None
+    try:
+        left = len(obj) - 4
+        if "arg-type" not in obj:
+            left = -1
+        if "ret-type" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "command":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        v = obj["arg-type"]
+        if type(v) is str:
+            self.arg_type = v
+        else:
+            self.arg_type = _rt.d_str(v, "arg-type", strict)
+        v = obj["ret-type"]
+        if type(v) is str:
+            self.ret_type = v
+        else:
+            self.ret_type = _rt.d_str(v, "ret-type", strict)
+        if not left:
+            return self
+        if "allow-oob" in obj:
+            v = obj["allow-oob"]
+            if type(v) is bool:
+                self.allow_oob = v
+            else:
+                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfo_event(SchemaInfo):
@@ -608,24 +848,55 @@ class SchemaInfo_event(SchemaInfo):
         {"name", "meta-type", "features", "arg-type"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = SchemaInfo._decode_fields(self, obj, strict)
-        if self.meta_type is not SchemaMetaType.EVENT:
-            raise _rt.WireError.not_this_branch("meta-type", obj)
-        v = obj.get("arg-type", _rt.MISSING)
-        if type(v) is str:
-            self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
-        else:
-            self.arg_type = _rt.d_str(v, "arg-type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["arg-type"] = self.arg_type
+
+
+@_rt.decodes(SchemaInfo_event)
+def _SchemaInfo_event_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfo_event:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfo_event)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 3
+        if "arg-type" not in obj:
+            left = -1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["meta-type"]
+        try:
+            self.meta_type = _SchemaMetaType_VALUES[v]
+        except (KeyError, TypeError):
+            self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
+        if left:
+            if "features" in obj:
+                self.features = _rt.d_list(
+                    _rt.d_str, obj["features"], "features", strict
+                )
+                left -= 1
+        if obj["meta-type"] != "event":
+            raise _rt.WireError.not_this_branch("meta-type", obj)
+        v = obj["arg-type"]
+        if type(v) is str:
+            self.arg_type = v
+        else:
+            self.arg_type = _rt.d_str(v, "arg-type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoBuiltin(_rt.Struct):
@@ -651,19 +922,33 @@ class SchemaInfoBuiltin(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"json-type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("json-type", _rt.MISSING)
-        if type(v) is str and v in _JSONType_VALUES:
-            self.json_type = _JSONType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("json-type")
-        else:
-            self.json_type = JSONType._decode_named(v, "json-type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["json-type"] = self.json_type.to_wire()
+
+
+@_rt.decodes(SchemaInfoBuiltin)
+def _SchemaInfoBuiltin_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoBuiltin:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoBuiltin)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["json-type"]
+        try:
+            self.json_type = _JSONType_VALUES[v]
+        except (KeyError, TypeError):
+            self.json_type = JSONType._decode_named(v, "json-type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class JSONType(_rt.Enum):
@@ -735,25 +1020,33 @@ class SchemaInfoEnum(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "values"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoEnumMember._decode_named)(
-                v, "members", strict
-            )
-        v = obj.get("values", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("values")
-        else:
-            self.values = _rt.list_of(_rt.d_str)(v, "values", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["members"] = [e.to_wire() for e in self.members]
         out["values"] = list(self.values)
+
+
+@_rt.decodes(SchemaInfoEnum)
+def _SchemaInfoEnum_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoEnum:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoEnum)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        self.members = _rt.d_list(
+            _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
+        )
+        self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoEnumMember(_rt.Struct):
@@ -786,27 +1079,43 @@ class SchemaInfoEnumMember(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name", "features"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("name", _rt.MISSING)
-        if type(v) is str:
-            self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
-        else:
-            self.name = _rt.d_str(v, "name", strict)
-        if "features" not in obj:
-            self.features = None
-        else:
-            v = obj["features"]
-            self.features = _rt.list_of(_rt.d_str)(v, "features", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["name"] = self.name
         if self.features is not None:
             out["features"] = list(self.features)
+
+
+@_rt.decodes(SchemaInfoEnumMember)
+def _SchemaInfoEnumMember_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoEnumMember:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoEnumMember)
+    self._unknown = None
+    self.features = None
+    try:
+        left = len(obj) - 1
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        if not left:
+            return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoArray(_rt.Struct):
@@ -833,19 +1142,33 @@ class SchemaInfoArray(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"element-type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("element-type", _rt.MISSING)
-        if type(v) is str:
-            self.element_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("element-type")
-        else:
-            self.element_type = _rt.d_str(v, "element-type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["element-type"] = self.element_type
+
+
+@_rt.decodes(SchemaInfoArray)
+def _SchemaInfoArray_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoArray:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoArray)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["element-type"]
+        if type(v) is str:
+            self.element_type = v
+        else:
+            self.element_type = _rt.d_str(v, "element-type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoObject(_rt.Struct):
@@ -886,40 +1209,55 @@ class SchemaInfoObject(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "tag", "variants"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoObjectMember._decode_named)(
-                v, "members", strict
-            )
-        if "tag" not in obj:
-            self.tag = None
-        else:
-            v = obj["tag"]
-            if type(v) is str:
-                self.tag = v
-            else:
-                self.tag = _rt.d_str(v, "tag", strict)
-            found += 1
-        if "variants" not in obj:
-            self.variants = None
-        else:
-            v = obj["variants"]
-            self.variants = _rt.list_of(SchemaInfoObjectVariant._decode_named)(
-                v, "variants", strict
-            )
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["members"] = [e.to_wire() for e in self.members]
         if self.tag is not None:
             out["tag"] = self.tag
         if self.variants is not None:
             out["variants"] = [e.to_wire() for e in self.variants]
+
+
+@_rt.decodes(SchemaInfoObject)
+def _SchemaInfoObject_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoObject:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoObject)
+    self._unknown = None
+    self.tag = None
+    self.variants = None
+    try:
+        left = len(obj) - 1
+        self.members = _rt.d_list(
+            _SchemaInfoObjectMember_DECODE, obj["members"], "members", strict
+        )
+        if not left:
+            return self
+        if "tag" in obj:
+            v = obj["tag"]
+            if type(v) is str:
+                self.tag = v
+            else:
+                self.tag = _rt.d_str(v, "tag", strict)
+            left -= 1
+            if not left:
+                return self
+        if "variants" in obj:
+            self.variants = _rt.d_list(
+                _SchemaInfoObjectVariant_DECODE, obj["variants"], "variants", strict
+            )
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoObjectMember(_rt.Struct):
@@ -968,36 +1306,6 @@ class SchemaInfoObjectMember(_rt.Struct):
         {"name", "type", "default", "features"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("name", _rt.MISSING)
-        if type(v) is str:
-            self.name = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("name")
-        else:
-            self.name = _rt.d_str(v, "name", strict)
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str:
-            self.type_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
-            self.type_ = _rt.d_str(v, "type", strict)
-        if "default" not in obj:
-            self.default = _rt.ABSENT
-        else:
-            v = obj["default"]
-            self.default = _rt.d_any(v, "default", strict)
-            found += 1
-        if "features" not in obj:
-            self.features = None
-        else:
-            v = obj["features"]
-            self.features = _rt.list_of(_rt.d_str)(v, "features", strict)
-            found += 1
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["name"] = self.name
         out["type"] = self.type_
@@ -1005,6 +1313,50 @@ class SchemaInfoObjectMember(_rt.Struct):
             out["default"] = self.default
         if self.features is not None:
             out["features"] = list(self.features)
+
+
+@_rt.decodes(SchemaInfoObjectMember)
+def _SchemaInfoObjectMember_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoObjectMember:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoObjectMember)
+    self._unknown = None
+    self.default = _rt.ABSENT
+    self.features = None
+    try:
+        left = len(obj) - 2
+        v = obj["name"]
+        if type(v) is str:
+            self.name = v
+        else:
+            self.name = _rt.d_str(v, "name", strict)
+        v = obj["type"]
+        if type(v) is str:
+            self.type_ = v
+        else:
+            self.type_ = _rt.d_str(v, "type", strict)
+        if not left:
+            return self
+        if "default" in obj:
+            self.default = obj["default"]
+            left -= 1
+            if not left:
+                return self
+        if "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoObjectVariant(_rt.Struct):
@@ -1038,27 +1390,39 @@ class SchemaInfoObjectVariant(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"case", "type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("case", _rt.MISSING)
-        if type(v) is str:
-            self.case_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("case")
-        else:
-            self.case_ = _rt.d_str(v, "case", strict)
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str:
-            self.type_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
-            self.type_ = _rt.d_str(v, "type", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["case"] = self.case_
         out["type"] = self.type_
+
+
+@_rt.decodes(SchemaInfoObjectVariant)
+def _SchemaInfoObjectVariant_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoObjectVariant:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoObjectVariant)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        v = obj["case"]
+        if type(v) is str:
+            self.case_ = v
+        else:
+            self.case_ = _rt.d_str(v, "case", strict)
+        v = obj["type"]
+        if type(v) is str:
+            self.type_ = v
+        else:
+            self.type_ = _rt.d_str(v, "type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoAlternate(_rt.Struct):
@@ -1089,19 +1453,31 @@ class SchemaInfoAlternate(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("members", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("members")
-        else:
-            self.members = _rt.list_of(SchemaInfoAlternateMember._decode_named)(
-                v, "members", strict
-            )
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["members"] = [e.to_wire() for e in self.members]
+
+
+@_rt.decodes(SchemaInfoAlternate)
+def _SchemaInfoAlternate_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoAlternate:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoAlternate)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        self.members = _rt.d_list(
+            _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
+        )
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoAlternateMember(_rt.Struct):
@@ -1127,19 +1503,33 @@ class SchemaInfoAlternateMember(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str:
-            self.type_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
-            self.type_ = _rt.d_str(v, "type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["type"] = self.type_
+
+
+@_rt.decodes(SchemaInfoAlternateMember)
+def _SchemaInfoAlternateMember_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoAlternateMember:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoAlternateMember)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["type"]
+        if type(v) is str:
+            self.type_ = v
+        else:
+            self.type_ = _rt.d_str(v, "type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoCommand(_rt.Struct):
@@ -1181,38 +1571,53 @@ class SchemaInfoCommand(_rt.Struct):
         {"arg-type", "ret-type", "allow-oob"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("arg-type", _rt.MISSING)
-        if type(v) is str:
-            self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
-        else:
-            self.arg_type = _rt.d_str(v, "arg-type", strict)
-        v = obj.get("ret-type", _rt.MISSING)
-        if type(v) is str:
-            self.ret_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ret-type")
-        else:
-            self.ret_type = _rt.d_str(v, "ret-type", strict)
-        if "allow-oob" not in obj:
-            self.allow_oob = None
-        else:
-            v = obj["allow-oob"]
-            if type(v) is bool:
-                self.allow_oob = v
-            else:
-                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
-            found += 1
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["arg-type"] = self.arg_type
         out["ret-type"] = self.ret_type
         if self.allow_oob is not None:
             out["allow-oob"] = self.allow_oob
+
+
+@_rt.decodes(SchemaInfoCommand)
+def _SchemaInfoCommand_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoCommand:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoCommand)
+    self._unknown = None
+    self.allow_oob = None
+    try:
+        left = len(obj) - 2
+        v = obj["arg-type"]
+        if type(v) is str:
+            self.arg_type = v
+        else:
+            self.arg_type = _rt.d_str(v, "arg-type", strict)
+        v = obj["ret-type"]
+        if type(v) is str:
+            self.ret_type = v
+        else:
+            self.ret_type = _rt.d_str(v, "ret-type", strict)
+        if not left:
+            return self
+        if "allow-oob" in obj:
+            v = obj["allow-oob"]
+            if type(v) is bool:
+                self.allow_oob = v
+            else:
+                self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SchemaInfoEvent(_rt.Struct):
@@ -1240,29 +1645,43 @@ class SchemaInfoEvent(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"arg-type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("arg-type", _rt.MISSING)
-        if type(v) is str:
-            self.arg_type = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg-type")
-        else:
-            self.arg_type = _rt.d_str(v, "arg-type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["arg-type"] = self.arg_type
 
 
-SchemaInfo._BRANCHES = {
-    "builtin": SchemaInfo_builtin,
-    "enum": SchemaInfo_enum,
-    "array": SchemaInfo_array,
-    "object": SchemaInfo_object_,
-    "alternate": SchemaInfo_alternate,
-    "command": SchemaInfo_command,
-    "event": SchemaInfo_event,
+@_rt.decodes(SchemaInfoEvent)
+def _SchemaInfoEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SchemaInfoEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SchemaInfoEvent)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["arg-type"]
+        if type(v) is str:
+            self.arg_type = v
+        else:
+            self.arg_type = _rt.d_str(v, "arg-type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
+_SchemaInfo_BRANCHES: _rt.Branches[SchemaInfo] = {
+    "builtin": _SchemaInfo_builtin_DECODE,
+    "enum": _SchemaInfo_enum_DECODE,
+    "array": _SchemaInfo_array_DECODE,
+    "object": _SchemaInfo_object__DECODE,
+    "alternate": _SchemaInfo_alternate_DECODE,
+    "command": _SchemaInfo_command_DECODE,
+    "event": _SchemaInfo_event_DECODE,
 }
 
 

@@ -141,27 +141,37 @@ class StatusInfo(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"running", "status"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("running", _rt.MISSING)
-        if type(v) is bool:
-            self.running = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("running")
-        else:
-            self.running = _rt.d_bool(v, "running", strict)
-        v = obj.get("status", _rt.MISSING)
-        if type(v) is str and v in _RunState_VALUES:
-            self.status = _RunState_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("status")
-        else:
-            self.status = RunState._decode_named(v, "status", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["running"] = self.running
         out["status"] = self.status.to_wire()
+
+
+@_rt.decodes(StatusInfo)
+def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> StatusInfo:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(StatusInfo)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        v = obj["running"]
+        if type(v) is bool:
+            self.running = v
+        else:
+            self.running = _rt.d_bool(v, "running", strict)
+        v = obj["status"]
+        try:
+            self.status = _RunState_VALUES[v]
+        except (KeyError, TypeError):
+            self.status = RunState._decode_named(v, "status", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ShutdownEvent(_rt.Event):
@@ -209,27 +219,39 @@ class ShutdownEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("guest", _rt.MISSING)
-        if type(v) is bool:
-            self.guest = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("guest")
-        else:
-            self.guest = _rt.d_bool(v, "guest", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _ShutdownCause_VALUES:
-            self.reason = _ShutdownCause_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
-            self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["guest"] = self.guest
         out["reason"] = self.reason.to_wire()
+
+
+@_rt.decodes(ShutdownEvent)
+def _ShutdownEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ShutdownEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ShutdownEvent)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        v = obj["guest"]
+        if type(v) is bool:
+            self.guest = v
+        else:
+            self.guest = _rt.d_bool(v, "guest", strict)
+        v = obj["reason"]
+        try:
+            self.reason = _ShutdownCause_VALUES[v]
+        except (KeyError, TypeError):
+            self.reason = ShutdownCause._decode_named(v, "reason", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class PowerdownEvent(_rt.Event):
@@ -246,6 +268,26 @@ class PowerdownEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "POWERDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+@_rt.decodes(PowerdownEvent)
+def _PowerdownEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> PowerdownEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(PowerdownEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ResetEvent(_rt.Event):
@@ -289,27 +331,37 @@ class ResetEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"guest", "reason"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("guest", _rt.MISSING)
-        if type(v) is bool:
-            self.guest = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("guest")
-        else:
-            self.guest = _rt.d_bool(v, "guest", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _ShutdownCause_VALUES:
-            self.reason = _ShutdownCause_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
-            self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        return found + 2
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["guest"] = self.guest
         out["reason"] = self.reason.to_wire()
+
+
+@_rt.decodes(ResetEvent)
+def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> ResetEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ResetEvent)
+    self._unknown = None
+    try:
+        left = len(obj) - 2
+        v = obj["guest"]
+        if type(v) is bool:
+            self.guest = v
+        else:
+            self.guest = _rt.d_bool(v, "guest", strict)
+        v = obj["reason"]
+        try:
+            self.reason = _ShutdownCause_VALUES[v]
+        except (KeyError, TypeError):
+            self.reason = ShutdownCause._decode_named(v, "reason", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class StopEvent(_rt.Event):
@@ -327,6 +379,24 @@ class StopEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(StopEvent)
+def _StopEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> StopEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(StopEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class ResumeEvent(_rt.Event):
     """Sent when the guest's virtual CPUs start executing again.
 
@@ -340,6 +410,26 @@ class ResumeEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "RESUME"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+@_rt.decodes(ResumeEvent)
+def _ResumeEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ResumeEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ResumeEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SuspendEvent(_rt.Event):
@@ -356,6 +446,26 @@ class SuspendEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "SUSPEND"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+@_rt.decodes(SuspendEvent)
+def _SuspendEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SuspendEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SuspendEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SuspendDiskEvent(_rt.Event):
@@ -377,6 +487,26 @@ class SuspendDiskEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
+@_rt.decodes(SuspendDiskEvent)
+def _SuspendDiskEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SuspendDiskEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SuspendDiskEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class WakeupEvent(_rt.Event):
     """Sent when a sleeping guest has woken up and executes again.
 
@@ -390,6 +520,26 @@ class WakeupEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "WAKEUP"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+@_rt.decodes(WakeupEvent)
+def _WakeupEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> WakeupEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WakeupEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class WatchdogEvent(_rt.Event):
@@ -431,19 +581,33 @@ class WatchdogEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _WatchdogAction_VALUES:
-            self.action = _WatchdogAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
-            self.action = WatchdogAction._decode_named(v, "action", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["action"] = self.action.to_wire()
+
+
+@_rt.decodes(WatchdogEvent)
+def _WatchdogEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> WatchdogEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WatchdogEvent)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["action"]
+        try:
+            self.action = _WatchdogAction_VALUES[v]
+        except (KeyError, TypeError):
+            self.action = WatchdogAction._decode_named(v, "action", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class WatchdogAction(_rt.Enum):
@@ -557,19 +721,33 @@ class WatchdogSetActionArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _WatchdogAction_VALUES:
-            self.action = _WatchdogAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
-            self.action = WatchdogAction._decode_named(v, "action", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["action"] = self.action.to_wire()
+
+
+@_rt.decodes(WatchdogSetActionArguments)
+def _WatchdogSetActionArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> WatchdogSetActionArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WatchdogSetActionArguments)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["action"]
+        try:
+            self.action = _WatchdogAction_VALUES[v]
+        except (KeyError, TypeError):
+            self.action = WatchdogAction._decode_named(v, "action", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class SetActionArguments(_rt.Struct):
@@ -603,46 +781,6 @@ class SetActionArguments(_rt.Struct):
         {"reboot", "shutdown", "panic", "watchdog"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "reboot" not in obj:
-            self.reboot = None
-        else:
-            v = obj["reboot"]
-            if type(v) is str and v in _RebootAction_VALUES:
-                self.reboot = _RebootAction_VALUES[v]
-            else:
-                self.reboot = RebootAction._decode_named(v, "reboot", strict)
-            found += 1
-        if "shutdown" not in obj:
-            self.shutdown = None
-        else:
-            v = obj["shutdown"]
-            if type(v) is str and v in _ShutdownAction_VALUES:
-                self.shutdown = _ShutdownAction_VALUES[v]
-            else:
-                self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
-            found += 1
-        if "panic" not in obj:
-            self.panic = None
-        else:
-            v = obj["panic"]
-            if type(v) is str and v in _PanicAction_VALUES:
-                self.panic = _PanicAction_VALUES[v]
-            else:
-                self.panic = PanicAction._decode_named(v, "panic", strict)
-            found += 1
-        if "watchdog" not in obj:
-            self.watchdog = None
-        else:
-            v = obj["watchdog"]
-            if type(v) is str and v in _WatchdogAction_VALUES:
-                self.watchdog = _WatchdogAction_VALUES[v]
-            else:
-                self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.reboot is not None:
             out["reboot"] = self.reboot.to_wire()
@@ -652,6 +790,68 @@ class SetActionArguments(_rt.Struct):
             out["panic"] = self.panic.to_wire()
         if self.watchdog is not None:
             out["watchdog"] = self.watchdog.to_wire()
+
+
+@_rt.decodes(SetActionArguments)
+def _SetActionArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> SetActionArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(SetActionArguments)
+    self._unknown = None
+    self.reboot = None
+    self.shutdown = None
+    self.panic = None
+    self.watchdog = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "reboot" in obj:
+            v = obj["reboot"]
+            try:
+                self.reboot = _RebootAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.reboot = RebootAction._decode_named(v, "reboot", strict)
+            left -= 1
+            if not left:
+                return self
+        if "shutdown" in obj:
+            v = obj["shutdown"]
+            try:
+                self.shutdown = _ShutdownAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.shutdown = ShutdownAction._decode_named(v, "shutdown", strict)
+            left -= 1
+            if not left:
+                return self
+        if "panic" in obj:
+            v = obj["panic"]
+            try:
+                self.panic = _PanicAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.panic = PanicAction._decode_named(v, "panic", strict)
+            left -= 1
+            if not left:
+                return self
+        if "watchdog" in obj:
+            v = obj["watchdog"]
+            try:
+                self.watchdog = _WatchdogAction_VALUES[v]
+            except (KeyError, TypeError):
+                self.watchdog = WatchdogAction._decode_named(v, "watchdog", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanickedEvent(_rt.Event):
@@ -697,27 +897,50 @@ class GuestPanickedEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicAction_VALUES:
-            self.action = _GuestPanicAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
-            self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if "info" not in obj:
-            self.info = None
-        else:
-            v = obj["info"]
-            self.info = GuestPanicInformation._decode_named(v, "info", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["action"] = self.action.to_wire()
         if self.info is not None:
             out["info"] = self.info.to_wire()
+
+
+@_rt.decodes(GuestPanickedEvent)
+def _GuestPanickedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanickedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanickedEvent)
+    self._unknown = None
+    self.info = None
+    try:
+        left = len(obj) - 1
+        v = obj["action"]
+        try:
+            self.action = _GuestPanicAction_VALUES[v]
+        except (KeyError, TypeError):
+            self.action = GuestPanicAction._decode_named(v, "action", strict)
+        if not left:
+            return self
+        if "info" in obj:
+            v = obj["info"]
+            try:
+                decode = _GuestPanicInformation_BRANCHES.get(
+                    v.get("type", ""), _GuestPanicInformation_DECODE
+                )
+            except (AttributeError, TypeError):
+                decode = _GuestPanicInformation_DECODE
+            self.info = decode(v, "info", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestCrashloadedEvent(_rt.Event):
@@ -760,27 +983,50 @@ class GuestCrashloadedEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action", "info"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("action", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicAction_VALUES:
-            self.action = _GuestPanicAction_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("action")
-        else:
-            self.action = GuestPanicAction._decode_named(v, "action", strict)
-        if "info" not in obj:
-            self.info = None
-        else:
-            v = obj["info"]
-            self.info = GuestPanicInformation._decode_named(v, "info", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["action"] = self.action.to_wire()
         if self.info is not None:
             out["info"] = self.info.to_wire()
+
+
+@_rt.decodes(GuestCrashloadedEvent)
+def _GuestCrashloadedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestCrashloadedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestCrashloadedEvent)
+    self._unknown = None
+    self.info = None
+    try:
+        left = len(obj) - 1
+        v = obj["action"]
+        try:
+            self.action = _GuestPanicAction_VALUES[v]
+        except (KeyError, TypeError):
+            self.action = GuestPanicAction._decode_named(v, "action", strict)
+        if not left:
+            return self
+        if "info" in obj:
+            v = obj["info"]
+            try:
+                decode = _GuestPanicInformation_BRANCHES.get(
+                    v.get("type", ""), _GuestPanicInformation_DECODE
+                )
+            except (AttributeError, TypeError):
+                decode = _GuestPanicInformation_DECODE
+            self.info = decode(v, "info", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPvshutdownEvent(_rt.Event):
@@ -797,6 +1043,26 @@ class GuestPvshutdownEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "GUEST_PVSHUTDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+@_rt.decodes(GuestPvshutdownEvent)
+def _GuestPvshutdownEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPvshutdownEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPvshutdownEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanicAction(_rt.Enum):
@@ -859,19 +1125,33 @@ class GuestPanicInformationBase(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("type", _rt.MISSING)
-        if type(v) is str and v in _GuestPanicInformationType_VALUES:
-            self.type_ = _GuestPanicInformationType_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("type")
-        else:
-            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["type"] = self.type_.to_wire()
+
+
+@_rt.decodes(GuestPanicInformationBase)
+def _GuestPanicInformationBase_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformationBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformationBase)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["type"]
+        try:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        except (KeyError, TypeError):
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanicInformation(GuestPanicInformationBase):
@@ -886,7 +1166,38 @@ class GuestPanicInformation(GuestPanicInformationBase):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
-    _TAG: _t.ClassVar[str] = "type"
+
+@_rt.decodes(GuestPanicInformation)
+def _GuestPanicInformation_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformation:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _GuestPanicInformation_BRANCHES.get(obj.get("type", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
+    self = _rt.new(GuestPanicInformation)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["type"]
+        try:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        except (KeyError, TypeError):
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanicInformation_hyper_v(GuestPanicInformation):
@@ -951,49 +1262,6 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
         {"type", "arg1", "arg2", "arg3", "arg4", "arg5"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = GuestPanicInformation._decode_fields(self, obj, strict)
-        if self.type_ is not GuestPanicInformationType.HYPER_V:
-            raise _rt.WireError.not_this_branch("type", obj)
-        v = obj.get("arg1", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg1 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg1")
-        else:
-            self.arg1 = _rt.d_uint64(v, "arg1", strict)
-        v = obj.get("arg2", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg2 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg2")
-        else:
-            self.arg2 = _rt.d_uint64(v, "arg2", strict)
-        v = obj.get("arg3", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg3 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg3")
-        else:
-            self.arg3 = _rt.d_uint64(v, "arg3", strict)
-        v = obj.get("arg4", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg4 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg4")
-        else:
-            self.arg4 = _rt.d_uint64(v, "arg4", strict)
-        v = obj.get("arg5", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg5 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg5")
-        else:
-            self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        return found + 5
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         GuestPanicInformation._encode_fields(self, out)
         out["arg1"] = self.arg1
@@ -1001,6 +1269,58 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
         out["arg3"] = self.arg3
         out["arg4"] = self.arg4
         out["arg5"] = self.arg5
+
+
+@_rt.decodes(GuestPanicInformation_hyper_v)
+def _GuestPanicInformation_hyper_v_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformation_hyper_v:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformation_hyper_v)
+    self._unknown = None
+    try:
+        left = len(obj) - 6
+        v = obj["type"]
+        try:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        except (KeyError, TypeError):
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+        if obj["type"] != "hyper-v":
+            raise _rt.WireError.not_this_branch("type", obj)
+        v = obj["arg1"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg1 = v
+        else:
+            self.arg1 = _rt.d_uint64(v, "arg1", strict)
+        v = obj["arg2"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg2 = v
+        else:
+            self.arg2 = _rt.d_uint64(v, "arg2", strict)
+        v = obj["arg3"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg3 = v
+        else:
+            self.arg3 = _rt.d_uint64(v, "arg3", strict)
+        v = obj["arg4"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg4 = v
+        else:
+            self.arg4 = _rt.d_uint64(v, "arg4", strict)
+        v = obj["arg5"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg5 = v
+        else:
+            self.arg5 = _rt.d_uint64(v, "arg5", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanicInformation_s390(GuestPanicInformation):
@@ -1053,48 +1373,59 @@ class GuestPanicInformation_s390(GuestPanicInformation):
         {"type", "core", "psw-mask", "psw-addr", "reason"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = GuestPanicInformation._decode_fields(self, obj, strict)
-        if self.type_ is not GuestPanicInformationType.S390:
-            raise _rt.WireError.not_this_branch("type", obj)
-        v = obj.get("core", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
-            self.core = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("core")
-        else:
-            self.core = _rt.d_uint32(v, "core", strict)
-        v = obj.get("psw-mask", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.psw_mask = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-mask")
-        else:
-            self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
-        v = obj.get("psw-addr", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.psw_addr = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-addr")
-        else:
-            self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _S390CrashReason_VALUES:
-            self.reason = _S390CrashReason_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
-            self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        return found + 4
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         GuestPanicInformation._encode_fields(self, out)
         out["core"] = self.core
         out["psw-mask"] = self.psw_mask
         out["psw-addr"] = self.psw_addr
         out["reason"] = self.reason.to_wire()
+
+
+@_rt.decodes(GuestPanicInformation_s390)
+def _GuestPanicInformation_s390_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformation_s390:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformation_s390)
+    self._unknown = None
+    try:
+        left = len(obj) - 5
+        v = obj["type"]
+        try:
+            self.type_ = _GuestPanicInformationType_VALUES[v]
+        except (KeyError, TypeError):
+            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+        if obj["type"] != "s390":
+            raise _rt.WireError.not_this_branch("type", obj)
+        v = obj["core"]
+        if type(v) is int and 0 <= v < 1 << 32:
+            self.core = v
+        else:
+            self.core = _rt.d_uint32(v, "core", strict)
+        v = obj["psw-mask"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.psw_mask = v
+        else:
+            self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
+        v = obj["psw-addr"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.psw_addr = v
+        else:
+            self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
+        v = obj["reason"]
+        try:
+            self.reason = _S390CrashReason_VALUES[v]
+        except (KeyError, TypeError):
+            self.reason = S390CrashReason._decode_named(v, "reason", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class GuestPanicInformationHyperV(_rt.Struct):
@@ -1149,51 +1480,57 @@ class GuestPanicInformationHyperV(_rt.Struct):
         {"arg1", "arg2", "arg3", "arg4", "arg5"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("arg1", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg1 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg1")
-        else:
-            self.arg1 = _rt.d_uint64(v, "arg1", strict)
-        v = obj.get("arg2", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg2 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg2")
-        else:
-            self.arg2 = _rt.d_uint64(v, "arg2", strict)
-        v = obj.get("arg3", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg3 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg3")
-        else:
-            self.arg3 = _rt.d_uint64(v, "arg3", strict)
-        v = obj.get("arg4", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg4 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg4")
-        else:
-            self.arg4 = _rt.d_uint64(v, "arg4", strict)
-        v = obj.get("arg5", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.arg5 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("arg5")
-        else:
-            self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        return found + 5
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["arg1"] = self.arg1
         out["arg2"] = self.arg2
         out["arg3"] = self.arg3
         out["arg4"] = self.arg4
         out["arg5"] = self.arg5
+
+
+@_rt.decodes(GuestPanicInformationHyperV)
+def _GuestPanicInformationHyperV_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformationHyperV:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformationHyperV)
+    self._unknown = None
+    try:
+        left = len(obj) - 5
+        v = obj["arg1"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg1 = v
+        else:
+            self.arg1 = _rt.d_uint64(v, "arg1", strict)
+        v = obj["arg2"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg2 = v
+        else:
+            self.arg2 = _rt.d_uint64(v, "arg2", strict)
+        v = obj["arg3"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg3 = v
+        else:
+            self.arg3 = _rt.d_uint64(v, "arg3", strict)
+        v = obj["arg4"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg4 = v
+        else:
+            self.arg4 = _rt.d_uint64(v, "arg4", strict)
+        v = obj["arg5"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.arg5 = v
+        else:
+            self.arg5 = _rt.d_uint64(v, "arg5", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class S390CrashReason(_rt.Enum):
@@ -1267,38 +1604,6 @@ class GuestPanicInformationS390(_rt.Struct):
         {"core", "psw-mask", "psw-addr", "reason"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("core", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
-            self.core = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("core")
-        else:
-            self.core = _rt.d_uint32(v, "core", strict)
-        v = obj.get("psw-mask", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.psw_mask = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-mask")
-        else:
-            self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
-        v = obj.get("psw-addr", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.psw_addr = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("psw-addr")
-        else:
-            self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
-        v = obj.get("reason", _rt.MISSING)
-        if type(v) is str and v in _S390CrashReason_VALUES:
-            self.reason = _S390CrashReason_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("reason")
-        else:
-            self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        return found + 4
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["core"] = self.core
         out["psw-mask"] = self.psw_mask
@@ -1306,9 +1611,49 @@ class GuestPanicInformationS390(_rt.Struct):
         out["reason"] = self.reason.to_wire()
 
 
-GuestPanicInformation._BRANCHES = {
-    "hyper-v": GuestPanicInformation_hyper_v,
-    "s390": GuestPanicInformation_s390,
+@_rt.decodes(GuestPanicInformationS390)
+def _GuestPanicInformationS390_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> GuestPanicInformationS390:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(GuestPanicInformationS390)
+    self._unknown = None
+    try:
+        left = len(obj) - 4
+        v = obj["core"]
+        if type(v) is int and 0 <= v < 1 << 32:
+            self.core = v
+        else:
+            self.core = _rt.d_uint32(v, "core", strict)
+        v = obj["psw-mask"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.psw_mask = v
+        else:
+            self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
+        v = obj["psw-addr"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.psw_addr = v
+        else:
+            self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
+        v = obj["reason"]
+        try:
+            self.reason = _S390CrashReason_VALUES[v]
+        except (KeyError, TypeError):
+            self.reason = S390CrashReason._decode_named(v, "reason", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
+_GuestPanicInformation_BRANCHES: _rt.Branches[GuestPanicInformation] = {
+    "hyper-v": _GuestPanicInformation_hyper_v_DECODE,
+    "s390": _GuestPanicInformation_s390_DECODE,
 }
 
 

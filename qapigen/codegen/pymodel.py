@@ -17,6 +17,7 @@ from .. import naming
 from ..docs import Doc, Kind
 from ..errors import QAPIError
 from ..schema import (
+    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -70,22 +71,31 @@ class PyField:
     # The "absent" default of an optional member: None or _rt.ABSENT.
     absent: str
     decoder: str
+    # The decoding call up to its arguments ``v, name, strict)``.
+    decode_head: str
     encode: str  # an expression in ``{v}``, the value
-    # Decoding's fast path: a test of ``v`` and the value when it passes;
-    # the decoder handles everything else (errors included).
+    # Decoding's fast path: a test of ``v`` and the value when it passes (a
+    # scalar), or the table of an enum's members by wire value; the decoder
+    # handles everything else (errors included).
     fast_test: str | None
+    members: str | None
+    # A union: its tag's wire name, and its table of branch decoders and its
+    # own decoder, to pick the branch's decoder inline (one call less).
+    dispatch: tuple[str, str, str] | None
     deprecated: bool
     ifcond: object
     features: list[str]
     description: str
-    # A discriminator whose value a branch class fixes.
+    # A discriminator whose value a branch class fixes: the enum member, and
+    # its wire value.
     fixed: str | None = None
+    fixed_wire: str | None = None
 
-    @property
-    def fast_value(self) -> str:
-        """The decoded value when ``fast_test`` passes."""
-        if self.fast_test and " in " in self.fast_test:
-            return f"{self.fast_test.rsplit(' in ', 1)[1]}[v]"
+    @staticmethod
+    def value_of(fast_test: str | None) -> str:
+        """The decoded value when ``fast_test`` passes: ``v``, or an enum's member."""
+        if fast_test and " in " in fast_test:
+            return f"{fast_test.rsplit(' in ', 1)[1]}[v]"
         return "v"
 
 
@@ -107,20 +117,17 @@ class PyClass:
     # union/branch: the tag's wire name and {wire value: branch class}
     tag: str | None = None
     branches: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # alternate: (JSON types, decoder, annotation)
-    alternatives: list[tuple[list[str], str, str]] = dataclasses.field(default_factory=list)
+    # alternate: (test of the JSON type of ``v``, decoding call head, fast test,
+    # annotation, union dispatch as PyField.dispatch)
+    alternatives: list[tuple[str, str, str | None, str, tuple[str, str, str] | None]] = (
+        dataclasses.field(default_factory=list)
+    )
     event_name: str | None = None
     # Classes of the same module that must be created before this one.
     deps: set[str] = dataclasses.field(default_factory=set)
-    # event: the union its data is (held whole in ``data``).
+    # event: the union its data is (held whole in ``data``), and its decoder.
     wraps: str | None = None
-    # branch: the tag field and the value this branch fixes.
-    fixed_tag: tuple[str, str, str] | None = None
-
-    @property
-    def tag_wire(self) -> str:
-        """A branch's tag member, by its wire name."""
-        return next(f.wire for f in self.fields if f.fixed)
+    wraps_decoder: str | None = None
 
     @property
     def described(self) -> str:
@@ -378,11 +385,36 @@ class _Builder(SchemaVisitor):
         return self.ref(typ)
 
     def decoder(self, typ: Type) -> str:
+        """A function ``decode(v, name, strict)`` of ``typ``."""
         if isinstance(typ, BuiltinType):
             return _SCALARS[typ.name][1]
         if isinstance(typ, ArrayType):
             return f"_rt.list_of({self.decoder(typ.element_type)})"
-        return f"{self.ref(typ)}._decode_named"
+        if isinstance(typ, EnumType) or self.in_init:
+            return f"{self.ref(typ)}._decode_named"
+        return self.decode_ref(typ)
+
+    def decode_head(self, typ: Type) -> str:
+        """The call decoding ``typ``, up to its arguments ``v, name, strict)``.
+
+        A list's is ``d_list`` itself, not a closure made per call.
+        """
+        if isinstance(typ, ArrayType):
+            return f"_rt.d_list({self.decoder(typ.element_type)}, "
+        return f"{self.decoder(typ)}("
+
+    def decode_ref(self, typ: Type) -> str:
+        """The module-level decoding function of a struct, union or alternate."""
+        module, _, name = self.ref(typ).rpartition(".")
+        return f"{module}._{name}_DECODE" if module else f"_{name}_DECODE"
+
+    def dispatch(self, typ: Type) -> tuple[str, str, str] | None:
+        """A union's tag, table of branch decoders and own decoder (see PyField)."""
+        if not isinstance(typ, ObjectType) or typ.branches is None or self.in_init:
+            return None
+        decoder = self.decode_ref(typ)
+        table = decoder.removesuffix("_DECODE") + "_BRANCHES"
+        return typ.branches.tag_member.name, table, decoder
 
     def fast_test(self, typ: Type) -> str | None:
         """A cheap test that ``v`` is already a valid value of ``typ``."""
@@ -440,7 +472,10 @@ class _Builder(SchemaVisitor):
             optional=member.optional,
             absent=absent,
             decoder=self.decoder(typ),
-            fast_test=self.fast_test(typ),
+            decode_head=self.decode_head(typ),
+            fast_test=None if isinstance(typ, EnumType) else self.fast_test(typ),
+            members=self.values_ref(typ) if isinstance(typ, EnumType) else None,
+            dispatch=self.dispatch(typ),
             encode=self.encoder(typ, "{v}"),
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
@@ -610,10 +645,12 @@ class _Builder(SchemaVisitor):
                 deps={union.name},
             )
             value = self.enum_value_name(tag_enum, variant.name)
-            fixed = dataclasses.replace(tag_field, fixed=f"{self.ref(tag_enum, branch)}.{value}")
+            fixed = dataclasses.replace(
+                tag_field,
+                fixed=f"{self.ref(tag_enum, branch)}.{value}",
+                fixed_wire=variant.name,
+            )
             branch.fields.insert(0, fixed)
-            assert fixed.fixed is not None
-            branch.fixed_tag = (fixed.name, fixed.fixed, variant.name)
             self.add(branch)
             union.branches.append((variant.name, branch.name))
             if vtype.branches is not None:
@@ -632,8 +669,15 @@ class _Builder(SchemaVisitor):
             if not self.wanted(v.ifcond):
                 continue
             self.require(v.type, f"branch '{v.name}' of '{typ.name}'")
-            json_types = _JSON_TYPES[v.type.alternate_qtype() or ""]
-            alternatives.append((json_types, self.decoder(v.type), self.annotation(v.type)))
+            alternatives.append(
+                (
+                    _JSON_TESTS[v.type.alternate_qtype() or ""],
+                    self.decode_head(v.type),
+                    self.fast_test(v.type),
+                    self.annotation(v.type),
+                    self.dispatch(v.type),
+                )
+            )
         self.add(
             PyClass(
                 kind="alternate",
@@ -688,6 +732,7 @@ class _Builder(SchemaVisitor):
             if arg.branches is not None:
                 # Union data: the event holds it whole, as decoding picks its class.
                 cls.wraps = self.ref(arg)
+                cls.wraps_decoder = self.decode_ref(arg)
             else:
                 cls.base_class = self.ref(arg, cls)
                 cls.bases = [cls.base_class, "_rt.Event"]
@@ -792,17 +837,20 @@ def _creation_order(classes: list[PyClass]) -> list[PyClass]:
     return ordered
 
 
+def _int_literal(value: int) -> str:
+    """``value`` as the generated code writes it (``1 << 63`` rather than its digits)."""
+    if abs(value) > 65536 and abs(value).bit_count() == 1:
+        shift = f"1 << {abs(value).bit_length() - 1}"
+        return f"-({shift})" if value < 0 else shift
+    return str(value)
+
+
+# The fast test's range of each integer type: QEMU's range, except that the
+# negative values uint64 and size wrap around go the slow way.  (Constant
+# expressions: Python folds them.)
 _INT_FAST = {
-    "int": ("_rt.INT64_MIN", "_rt.INT64_END"),
-    "int64": ("_rt.INT64_MIN", "_rt.INT64_END"),
-    "int8": ("-128", "128"),
-    "int16": ("-32768", "32768"),
-    "int32": ("_rt.INT32_MIN", "_rt.INT32_END"),
-    "uint8": ("0", "256"),
-    "uint16": ("0", "65536"),
-    "uint32": ("0", "_rt.UINT32_END"),
-    "uint64": ("0", "_rt.UINT64_END"),
-    "size": ("0", "_rt.UINT64_END"),
+    name: (_int_literal(low), _int_literal(high + 1))
+    for name, (low, high) in INTEGER_RANGES.items()
 }
 
 _FAST_TESTS = {
@@ -812,13 +860,14 @@ _FAST_TESTS = {
     "null": "v is None",
 }
 
-_JSON_TYPES = {
-    "qstring": ["str"],
-    "qnum": ["int", "float"],
-    "qbool": ["bool"],
-    "qnull": ["type(None)"],
-    "qlist": ["list"],
-    "qdict": ["dict"],
+# An alternate's branch by the JSON type of ``v`` (as json.loads gives it).
+_JSON_TESTS = {
+    "qstring": "type(v) is str",
+    "qnum": _FAST_TESTS["number"],
+    "qbool": "type(v) is bool",
+    "qnull": "v is None",
+    "qlist": "type(v) is list",
+    "qdict": "type(v) is dict",
 }
 
 

@@ -211,6 +211,14 @@ def init_def(cls: PyClass) -> str:
     return function("def __init__", params, " -> None:", 4)
 
 
+def decorator(func: str, arg: str) -> str:
+    """``@func(arg)``, at the top level, split as black splits it (even if ``arg`` is too long)."""
+    one = f"@{func}({arg})"
+    if len(one) <= LINE_LENGTH:
+        return one
+    return f"@{func}(\n    {arg}\n)"
+
+
 def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = False) -> str:
     """``name=func(args),`` as one argument of an exploded call, split as black does.
 
@@ -255,13 +263,182 @@ def signature(command: PyCommand) -> str:
     return function(f"def {command.method}", params, f" -> {ret}:", 4)
 
 
-def decode_slow(f: PyField, indent: int) -> str:
-    """Decoding a member the fast test did not settle (which raises where QEMU would)."""
-    call = f"{f.decoder}(v, {pystr(f.wire)}, strict)"
-    if f.decoder == "_rt.d_null":
-        # Only null passes, and the fast test took it: this raises.
-        return statement(call, indent) + "\n" + statement(f"self.{f.name} = None", indent)
-    return statement(f"self.{f.name} = {call}", indent)
+# Optional members before the last required one are decoded in runs of at
+# most this many, each skipped as a whole once every member present is found.
+DECODE_RUN = 4
+
+
+def decode_presets(fields: list[PyField], indent: int) -> str:
+    """The absent values of the optional members, set before decoding.
+
+    Decoding then only looks for the members the message may still have.
+    """
+    return "\n".join(
+        statement(f"self.{f.name} = {f.absent}", indent)
+        for f in fields
+        if f.optional and not f.fixed
+    )
+
+
+def decode_members(fields: list[PyField], indent: int) -> str:
+    """Decoding ``fields`` into ``self`` from ``obj``, in schema order (QEMU's).
+
+    ``left`` counts the members of the message not decoded yet (the required
+    ones are counted off from the start: a missing one is an error).  Before
+    the last required member (or discriminator check), optional members go
+    in runs, each skipped once none is left; after it, decoding returns as
+    soon as none is.  ``left`` is -1 when a required member that comes after
+    optional ones is missing: no run may be skipped then, so that an earlier
+    member's fault is reported first, as QEMU does.
+    """
+    pad = " " * indent
+    required = sum(1 for f in fields if not f.optional and not f.fixed)
+    lines = [f"{pad}left = len(obj) - {required}" if required else f"{pad}left = len(obj)"]
+    last = max((i for i, f in enumerate(fields) if f.fixed or not f.optional), default=-1)
+    seen_optional = False
+    for f in fields[: last + 1]:
+        if f.optional and not f.fixed:
+            seen_optional = True
+        elif seen_optional and not f.fixed:
+            lines.append(statement(f"if {pystr(f.wire)} not in obj:", indent))
+            lines.append(f"{pad}    left = -1")
+    run: list[PyField] = []
+
+    def flush() -> None:
+        if run:
+            lines.append(f"{pad}if left:")
+            lines.extend(_decode_member_of(g, indent + 4, False) for g in run)
+            run.clear()
+
+    for f in fields[: last + 1]:
+        if f.optional and not f.fixed:
+            run.append(f)
+            if len(run) == DECODE_RUN:
+                flush()
+        else:
+            flush()
+            lines.append(_decode_member_of(f, indent, False))
+    flush()
+    if last + 1 < len(fields):
+        lines += [f"{pad}if not left:", f"{pad}    return self"]
+        lines.extend(_decode_member_of(f, indent, True) for f in fields[last + 1 :])
+    return "\n".join(lines)
+
+
+def _decode_member_of(f: PyField, indent: int, tail: bool) -> str:
+    return _decode_member(
+        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.dispatch,
+        f.fixed_wire, tail, indent,
+    )  # fmt: skip
+
+
+@functools.cache
+def _decode_member(
+    name: str,
+    wire: str,
+    optional: bool,
+    head: str,
+    fast_test: str | None,
+    members: str | None,
+    dispatch: tuple[str, str, str] | None,
+    fixed: str | None,
+    tail: bool,
+    indent: int,
+) -> str:
+    """Decoding one member: the fast test settles the usual values inline; the
+    decoder the rest, errors included.  A discriminator that a branch fixes is
+    checked, not decoded.  A required member is looked up unguarded: the
+    decoder's ``except KeyError`` reports it missing.  ``tail``: return once
+    all members present are found.  (Cached: a base's members come again in
+    each branch.)
+    """
+    wire_str = pystr(wire)
+    attr = f"self.{name}"
+    if fixed is not None:
+        # The tag, decoded already, is this branch's exactly when its wire
+        # value is (``E.X`` itself is slow to look up).
+        return "\n".join(
+            (
+                statement(f"if obj[{wire_str}] != {pystr(fixed)}:", indent),
+                statement(f"raise _rt.WireError.not_this_branch({wire_str}, obj)", indent + 4),
+            )
+        )
+    lines: list[tuple[int, str]] = []
+    at = 0
+    if optional:
+        lines.append((0, f"if {wire_str} in obj:"))
+        at = 4
+    call = f"{head}v, {wire_str}, strict)"
+    if members is not None:
+        # An enum: a known value is a key of the table; the decoder reports
+        # the rest (a value that is no key, or no string).
+        lines.append((at, f"v = obj[{wire_str}]"))
+        lines += [(at, "try:"), (at + 4, f"{attr} = {members}[v]")]
+        lines += [(at, "except (KeyError, TypeError):"), (at + 4, f"{attr} = {call}")]
+    elif dispatch is not None:
+        lines.append((at, f"v = obj[{wire_str}]"))
+        lines += [
+            (at + extra, code) for extra, code in _dispatch(dispatch, "(AttributeError, TypeError)")
+        ]
+        lines.append((at, f"{attr} = decode(v, {wire_str}, strict)"))
+    elif head == "_rt.d_any(":
+        lines.append((at, f"{attr} = obj[{wire_str}]"))  # any JSON value will do
+    elif fast_test is None:
+        lines.append((at, f"{attr} = {head}obj[{wire_str}], {wire_str}, strict)"))
+    else:
+        lines.append((at, f"v = obj[{wire_str}]"))
+        # Only null passes d_null, and the fast test took it: the call raises.
+        slow = [call, f"{attr} = None"] if head == "_rt.d_null(" else [f"{attr} = {call}"]
+        lines += [(at, f"if {fast_test}:"), (at + 4, f"{attr} = v"), (at, "else:")]
+        lines += [(at + 4, code) for code in slow]
+    if optional:
+        lines.append((4, "left -= 1"))
+        if tail:
+            lines += [(4, "if not left:"), (8, "return self")]
+    return "\n".join(statement(code, indent + extra) for extra, code in lines)
+
+
+def _dispatch(dispatch: tuple[str, str, str], errors: str) -> list[tuple[int, str]]:
+    """Picking the decoder of a union's value ``v`` by its tag, as its own decoder does.
+
+    Its own decoder decodes a value whose tag is no branch's (and says why).
+    ``errors``: what ``v.get`` raises for a value that is no JSON object.
+    """
+    tag, table, own = dispatch
+    return [
+        (0, "try:"),
+        (4, f'decode = {table}.get(v.get({pystr(tag)}, ""), {own})'),
+        (0, f"except {errors}:"),
+        (4, f"decode = {own}"),
+    ]
+
+
+def decode_alternative(
+    test: str,
+    head: str,
+    fast_test: str | None,
+    dispatch: tuple[str, str, str] | None,
+    indent: int,
+) -> str:
+    """An alternate's branch decoding ``v`` (whose JSON type ``test`` took) into ``self.value``."""
+    call = f"self.value = {head}v, name, strict)"
+    if dispatch is not None:
+        lines = _dispatch(dispatch, "TypeError")
+        lines.append((0, "self.value = decode(v, name, strict)"))
+        return "\n".join(statement(code, indent + extra) for extra, code in lines)
+    if fast_test is None:
+        return statement(call, indent)
+    fast_value = PyField.value_of(fast_test)
+    if fast_test == test:
+        return statement(f"self.value = {fast_value}", indent)
+    return "\n".join(
+        (
+            statement(f"if {fast_test}:", indent),
+            statement(f"self.value = {fast_value}", indent + 4),
+            " " * indent + "else:",
+            statement(call, indent + 4),
+        )
+    )
 
 
 def type_info(cls: PyClass) -> str:
@@ -356,8 +533,7 @@ def _environment() -> Any:
     )
     env.filters["pystr"] = pystr
     env.filters["pyrepr"] = json.dumps
-    env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: {b[1]}"
-    env.filters["alternative_items"] = lambda a: ", ".join(f"{t}: {a[1]}" for t in a[0])
+    env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: _{b[1]}_DECODE"
     env.globals.update(
         docstring=docstring,
         statement=statement,
@@ -366,9 +542,12 @@ def _environment() -> Any:
         init_def=init_def,
         signature=signature,
         function=function,
+        decorator=decorator,
         call_arg=call_arg,
         type_info=type_info,
-        decode_slow=decode_slow,
+        decode_presets=decode_presets,
+        decode_members=decode_members,
+        decode_alternative=decode_alternative,
         client_signature=client_signature,
         client_body=client_body,
         sync_body=sync_body,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeAlias, TypeVar
 
 from .errors import WireError
 
@@ -23,6 +23,19 @@ JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, 
 
 T = TypeVar("T")
 Decoder: TypeAlias = Callable[[object, "str | int | None", bool], T]
+
+
+#: A union's branch decoders by tag value.
+Branches: TypeAlias = dict[str, Decoder[T]]
+
+
+class _New(Protocol):
+    def __call__(self, cls: type[T], /) -> T: ...
+
+
+#: A new instance of a class, its ``__init__`` not run: generated decoders set
+#: every field themselves.  (``object.__new__`` itself, for speed.)
+new: _New = object.__new__
 
 
 class Absent(enum.Enum):
@@ -280,9 +293,9 @@ class Struct:
     # The wire names of the members, the base's included.
     _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
     QAPI_INFO: ClassVar[TypeInfo]
-    # A union's tag member, and its branch classes by tag value (None: not a union).
-    _TAG: ClassVar[str] = ""
-    _BRANCHES: ClassVar[dict[str, type[Struct]] | None] = None
+    # The class's generated decoder, ``decode(obj, name, strict)``: one flat
+    # function per class, the bases' members included (see ``decodes``).
+    _DECODE: ClassVar[Decoder[Any]]
 
     if TYPE_CHECKING:
         # What makes a class a dataclass, to type checkers.
@@ -311,7 +324,7 @@ class Struct:
     @classmethod
     def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
         """Decode ``obj`` (a JSON object, as ``json.loads`` gives it)."""
-        return cls._decode(obj, strict)
+        return cls._DECODE(obj, None, strict)  # type: ignore[no-any-return]
 
     def to_wire(self) -> dict[str, JSONValue]:
         """The JSON object for this value."""
@@ -322,46 +335,29 @@ class Struct:
         return out
 
     @classmethod
-    def _decode(cls: type[S], obj: object, strict: bool) -> S:
-        if type(obj) is not dict:
-            raise WireError.wrong_type("object")
-        # A union: the tag picks the branch class (which may be a union again).
-        target: type[Struct] = cls
-        branches = cls._BRANCHES
-        while branches is not None:
-            tag = obj.get(target._TAG)
-            branch = branches.get(tag) if type(tag) is str else None
-            if branch is None:
-                break  # decoding the union's own members reports the fault
-            target = branch
-            branches = branch._BRANCHES
-        self = target.__new__(target)
-        found = self._decode_fields(obj, strict)
-        self._unknown = None
-        if found != len(obj):
-            self._extra(obj, strict)
-        return self  # type: ignore[return-value]  # a subclass of cls
-
-    @classmethod
     def _decode_named(cls: type[S], v: object, name: str | int | None, strict: bool) -> S:
-        try:
-            return cls._decode(v, strict)
-        except WireError as err:
-            raise err.inside(name) from None
-
-    def _decode_fields(self, obj: dict[str, Any], strict: bool) -> int:
-        """Set the fields from ``obj``; the number of known members present."""
-        return 0
+        return cls._DECODE(v, name, strict)  # type: ignore[no-any-return]
 
     def _encode_fields(self, out: dict[str, JSONValue]) -> None:
         """Put the known members into ``out``."""
 
     def _extra(self, obj: dict[str, Any], strict: bool) -> None:
+        """``obj`` has members this class does not know: an error, or kept."""
         known = self._WIRE_NAMES
         unknown = {k: v for k, v in obj.items() if k not in known}
         if strict:
             raise WireError.unexpected(next(iter(unknown)))
         self._unknown = unknown
+
+
+def decodes(cls: type[Struct] | type[Alternate]) -> Callable[[Decoder[T]], Decoder[T]]:
+    """Make the decorated generated function ``cls``'s decoder (see ``_DECODE``)."""
+
+    def register(decode: Decoder[T]) -> Decoder[T]:
+        cls._DECODE = decode
+        return decode
+
+    return register
 
 
 def warn_deprecated(what: str, stacklevel: int = 3) -> None:
@@ -377,8 +373,6 @@ def warn_deprecated(what: str, stacklevel: int = 3) -> None:
 
 A = TypeVar("A", bound="Alternate")
 
-_alternate_branches: dict[type, dict[type, Decoder[Any]]] = {}
-
 
 class Alternate:
     """Base of generated alternates: one value, whose JSON type picks the branch."""
@@ -386,6 +380,9 @@ class Alternate:
     __slots__ = ()
     NAME: ClassVar[str] = ""
     QAPI_INFO: ClassVar[TypeInfo]
+    # The class's generated decoder (see ``decodes``).
+    _DECODE: ClassVar[Decoder[Any]]
+
     _FIELDS: ClassVar[tuple[str, ...]] = ("value",)
 
     if TYPE_CHECKING:
@@ -402,32 +399,13 @@ class Alternate:
 
     __hash__ = None  # type: ignore[assignment]
 
-    @staticmethod
-    def _branches() -> dict[type, Decoder[Any]]:
-        """JSON type (as ``json.loads`` gives it) → decoder of that branch.
-
-        A function rather than a table, so that a branch type may be defined
-        after the alternate, even in a module that imports this one.
-        """
-        return {}
-
     @classmethod
     def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:
-        return cls._decode_named(obj, None, strict)
+        return cls._DECODE(obj, None, strict)  # type: ignore[no-any-return]
 
     @classmethod
     def _decode_named(cls: type[A], v: object, name: str | int | None, strict: bool) -> A:
-        branches = _alternate_branches.get(cls)
-        if branches is None:
-            branches = _alternate_branches[cls] = cls._branches()
-        decoder = branches.get(type(v))
-        if decoder is None:
-            raise WireError(
-                f"Invalid parameter type for '%s', expected: {cls.NAME}", full=False
-            ).inside(name)
-        self = cls.__new__(cls)
-        self.value = decoder(v, name, strict)  # type: ignore[attr-defined]
-        return self
+        return cls._DECODE(v, name, strict)  # type: ignore[no-any-return]
 
     def to_wire(self) -> JSONValue:
         return encode(self.value)  # type: ignore[attr-defined]
@@ -451,7 +429,7 @@ class _Missing:
         return "MISSING"
 
 
-#: What ``dict.get`` gives for a member that is not there, in generated decoders.
+#: A sentinel for a value that is not there (``dict.get(key, MISSING)``).
 MISSING = _Missing()
 
 

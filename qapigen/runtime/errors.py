@@ -33,6 +33,11 @@ class WireError(ValueError):
         return cls(f"Invalid parameter type for '%s', expected: {expected}")
 
     @classmethod
+    def no_alternative(cls, alternate: str) -> WireError:
+        """No branch of the alternate ``alternate`` takes the value's JSON type."""
+        return cls(f"Invalid parameter type for '%s', expected: {alternate}", full=False)
+
+    @classmethod
     def bad_value(cls, what: str, *, full: bool) -> WireError:
         """QEMU's "expects" message.
 

@@ -208,101 +208,6 @@ class Numbers(_rt.Struct):
         }
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("i", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.i = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i")
-        else:
-            self.i = _rt.d_int(v, "i", strict)
-        v = obj.get("i8", _rt.MISSING)
-        if type(v) is int and -128 <= v < 128:
-            self.i8 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i8")
-        else:
-            self.i8 = _rt.d_int8(v, "i8", strict)
-        v = obj.get("i16", _rt.MISSING)
-        if type(v) is int and -32768 <= v < 32768:
-            self.i16 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i16")
-        else:
-            self.i16 = _rt.d_int16(v, "i16", strict)
-        v = obj.get("i32", _rt.MISSING)
-        if type(v) is int and _rt.INT32_MIN <= v < _rt.INT32_END:
-            self.i32 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i32")
-        else:
-            self.i32 = _rt.d_int32(v, "i32", strict)
-        v = obj.get("i64", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.i64 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("i64")
-        else:
-            self.i64 = _rt.d_int64(v, "i64", strict)
-        v = obj.get("u8", _rt.MISSING)
-        if type(v) is int and 0 <= v < 256:
-            self.u8 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u8")
-        else:
-            self.u8 = _rt.d_uint8(v, "u8", strict)
-        v = obj.get("u16", _rt.MISSING)
-        if type(v) is int and 0 <= v < 65536:
-            self.u16 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u16")
-        else:
-            self.u16 = _rt.d_uint16(v, "u16", strict)
-        v = obj.get("u32", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
-            self.u32 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u32")
-        else:
-            self.u32 = _rt.d_uint32(v, "u32", strict)
-        v = obj.get("u64", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.u64 = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("u64")
-        else:
-            self.u64 = _rt.d_uint64(v, "u64", strict)
-        v = obj.get("sz", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT64_END:
-            self.sz = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("sz")
-        else:
-            self.sz = _rt.d_size(v, "sz", strict)
-        v = obj.get("num", _rt.MISSING)
-        if type(v) is float or type(v) is int:
-            self.num = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("num")
-        else:
-            self.num = _rt.d_number(v, "num", strict)
-        v = obj.get("flag", _rt.MISSING)
-        if type(v) is bool:
-            self.flag = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("flag")
-        else:
-            self.flag = _rt.d_bool(v, "flag", strict)
-        v = obj.get("text", _rt.MISSING)
-        if type(v) is str:
-            self.text = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("text")
-        else:
-            self.text = _rt.d_str(v, "text", strict)
-        return found + 13
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["i"] = self.i
         out["i8"] = self.i8
@@ -317,6 +222,89 @@ class Numbers(_rt.Struct):
         out["num"] = self.num
         out["flag"] = self.flag
         out["text"] = self.text
+
+
+@_rt.decodes(Numbers)
+def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Numbers:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Numbers)
+    self._unknown = None
+    try:
+        left = len(obj) - 13
+        v = obj["i"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.i = v
+        else:
+            self.i = _rt.d_int(v, "i", strict)
+        v = obj["i8"]
+        if type(v) is int and -128 <= v < 128:
+            self.i8 = v
+        else:
+            self.i8 = _rt.d_int8(v, "i8", strict)
+        v = obj["i16"]
+        if type(v) is int and -32768 <= v < 32768:
+            self.i16 = v
+        else:
+            self.i16 = _rt.d_int16(v, "i16", strict)
+        v = obj["i32"]
+        if type(v) is int and -(1 << 31) <= v < 1 << 31:
+            self.i32 = v
+        else:
+            self.i32 = _rt.d_int32(v, "i32", strict)
+        v = obj["i64"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.i64 = v
+        else:
+            self.i64 = _rt.d_int64(v, "i64", strict)
+        v = obj["u8"]
+        if type(v) is int and 0 <= v < 256:
+            self.u8 = v
+        else:
+            self.u8 = _rt.d_uint8(v, "u8", strict)
+        v = obj["u16"]
+        if type(v) is int and 0 <= v < 65536:
+            self.u16 = v
+        else:
+            self.u16 = _rt.d_uint16(v, "u16", strict)
+        v = obj["u32"]
+        if type(v) is int and 0 <= v < 1 << 32:
+            self.u32 = v
+        else:
+            self.u32 = _rt.d_uint32(v, "u32", strict)
+        v = obj["u64"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.u64 = v
+        else:
+            self.u64 = _rt.d_uint64(v, "u64", strict)
+        v = obj["sz"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.sz = v
+        else:
+            self.sz = _rt.d_size(v, "sz", strict)
+        v = obj["num"]
+        if type(v) is float or type(v) is int:
+            self.num = v
+        else:
+            self.num = _rt.d_number(v, "num", strict)
+        v = obj["flag"]
+        if type(v) is bool:
+            self.flag = v
+        else:
+            self.flag = _rt.d_bool(v, "flag", strict)
+        v = obj["text"]
+        if type(v) is str:
+            self.text = v
+        else:
+            self.text = _rt.d_str(v, "text", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Parent(_rt.Struct):
@@ -363,44 +351,6 @@ class Parent(_rt.Struct):
         {"id", "note", "legacy", "shown"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("id", _rt.MISSING)
-        if type(v) is str:
-            self.id_ = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("id")
-        else:
-            self.id_ = _rt.d_str(v, "id", strict)
-        if "note" not in obj:
-            self.note = None
-        else:
-            v = obj["note"]
-            if type(v) is str:
-                self.note = v
-            else:
-                self.note = _rt.d_str(v, "note", strict)
-            found += 1
-        if "legacy" not in obj:
-            self.legacy = None
-        else:
-            v = obj["legacy"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.legacy = v
-            else:
-                self.legacy = _rt.d_int(v, "legacy", strict)
-            found += 1
-        if "shown" not in obj:
-            self.shown = None
-        else:
-            v = obj["shown"]
-            if type(v) is str:
-                self.shown = v
-            else:
-                self.shown = _rt.d_str(v, "shown", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["id"] = self.id_
         if self.note is not None:
@@ -409,6 +359,61 @@ class Parent(_rt.Struct):
             out["legacy"] = self.legacy
         if self.shown is not None:
             out["shown"] = self.shown
+
+
+@_rt.decodes(Parent)
+def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Parent)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    try:
+        left = len(obj) - 1
+        v = obj["id"]
+        if type(v) is str:
+            self.id_ = v
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if not left:
+            return self
+        if "note" in obj:
+            v = obj["note"]
+            if type(v) is str:
+                self.note = v
+            else:
+                self.note = _rt.d_str(v, "note", strict)
+            left -= 1
+            if not left:
+                return self
+        if "legacy" in obj:
+            v = obj["legacy"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.legacy = v
+            else:
+                self.legacy = _rt.d_int(v, "legacy", strict)
+            left -= 1
+            if not left:
+                return self
+        if "shown" in obj:
+            v = obj["shown"]
+            if type(v) is str:
+                self.shown = v
+            else:
+                self.shown = _rt.d_str(v, "shown", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Child(Parent):
@@ -469,35 +474,6 @@ class Child(Parent):
         {"id", "note", "legacy", "shown", "count", "colour", "older"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Parent._decode_fields(self, obj, strict)
-        v = obj.get("count", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.count = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("count")
-        else:
-            self.count = _rt.d_int(v, "count", strict)
-        if "colour" not in obj:
-            self.colour = None
-        else:
-            v = obj["colour"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.colour = _Colour_VALUES[v]
-            else:
-                self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-        if "older" not in obj:
-            self.older = None
-        else:
-            v = obj["older"]
-            if type(v) is bool:
-                self.older = v
-            else:
-                self.older = _rt.d_bool(v, "older", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Parent._encode_fields(self, out)
         out["count"] = self.count
@@ -505,6 +481,83 @@ class Child(Parent):
             out["colour"] = self.colour.to_wire()
         if self.older is not None:
             out["older"] = self.older
+
+
+@_rt.decodes(Child)
+def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Child)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    self.colour = None
+    self.older = None
+    try:
+        left = len(obj) - 2
+        if "count" not in obj:
+            left = -1
+        v = obj["id"]
+        if type(v) is str:
+            self.id_ = v
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if left:
+            if "note" in obj:
+                v = obj["note"]
+                if type(v) is str:
+                    self.note = v
+                else:
+                    self.note = _rt.d_str(v, "note", strict)
+                left -= 1
+            if "legacy" in obj:
+                v = obj["legacy"]
+                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                    self.legacy = v
+                else:
+                    self.legacy = _rt.d_int(v, "legacy", strict)
+                left -= 1
+            if "shown" in obj:
+                v = obj["shown"]
+                if type(v) is str:
+                    self.shown = v
+                else:
+                    self.shown = _rt.d_str(v, "shown", strict)
+                left -= 1
+        v = obj["count"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.count = v
+        else:
+            self.count = _rt.d_int(v, "count", strict)
+        if not left:
+            return self
+        if "colour" in obj:
+            v = obj["colour"]
+            try:
+                self.colour = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.colour = Colour._decode_named(v, "colour", strict)
+            left -= 1
+            if not left:
+                return self
+        if "older" in obj:
+            v = obj["older"]
+            if type(v) is bool:
+                self.older = v
+            else:
+                self.older = _rt.d_bool(v, "older", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Optionals(_rt.Struct):
@@ -609,89 +662,6 @@ class Optionals(_rt.Struct):
         }
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "o-str" not in obj:
-            self.o_str = None
-        else:
-            v = obj["o-str"]
-            if type(v) is str:
-                self.o_str = v
-            else:
-                self.o_str = _rt.d_str(v, "o-str", strict)
-            found += 1
-        if "o-int" not in obj:
-            self.o_int = None
-        else:
-            v = obj["o-int"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.o_int = v
-            else:
-                self.o_int = _rt.d_int(v, "o-int", strict)
-            found += 1
-        if "o-enum" not in obj:
-            self.o_enum = None
-        else:
-            v = obj["o-enum"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.o_enum = _Colour_VALUES[v]
-            else:
-                self.o_enum = Colour._decode_named(v, "o-enum", strict)
-            found += 1
-        if "o-struct" not in obj:
-            self.o_struct = None
-        else:
-            v = obj["o-struct"]
-            self.o_struct = Numbers._decode_named(v, "o-struct", strict)
-            found += 1
-        if "o-list" not in obj:
-            self.o_list = None
-        else:
-            v = obj["o-list"]
-            self.o_list = _rt.list_of(_rt.d_str)(v, "o-list", strict)
-            found += 1
-        if "o-any" not in obj:
-            self.o_any = _rt.ABSENT
-        else:
-            v = obj["o-any"]
-            self.o_any = _rt.d_any(v, "o-any", strict)
-            found += 1
-        if "o-null" not in obj:
-            self.o_null = _rt.ABSENT
-        else:
-            v = obj["o-null"]
-            if v is None:
-                self.o_null = v
-            else:
-                _rt.d_null(v, "o-null", strict)
-                self.o_null = None
-            found += 1
-        if "o-alt-null" not in obj:
-            self.o_alt_null = _rt.ABSENT
-        else:
-            v = obj["o-alt-null"]
-            self.o_alt_null = Anything._decode_named(v, "o-alt-null", strict)
-            found += 1
-        if "o-alt" not in obj:
-            self.o_alt = None
-        else:
-            v = obj["o-alt"]
-            self.o_alt = NameOrChild._decode_named(v, "o-alt", strict)
-            found += 1
-        if "o-union" not in obj:
-            self.o_union = None
-        else:
-            v = obj["o-union"]
-            self.o_union = Shape._decode_named(v, "o-union", strict)
-            found += 1
-        if "o-count" not in obj:
-            self.o_count = None
-        else:
-            v = obj["o-count"]
-            self.o_count = CountOrNames._decode_named(v, "o-count", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.o_str is not None:
             out["o-str"] = self.o_str
@@ -715,6 +685,114 @@ class Optionals(_rt.Struct):
             out["o-union"] = self.o_union.to_wire()
         if self.o_count is not None:
             out["o-count"] = self.o_count.to_wire()
+
+
+@_rt.decodes(Optionals)
+def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Optionals:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Optionals)
+    self._unknown = None
+    self.o_str = None
+    self.o_int = None
+    self.o_enum = None
+    self.o_struct = None
+    self.o_list = None
+    self.o_any = _rt.ABSENT
+    self.o_null = _rt.ABSENT
+    self.o_alt_null = _rt.ABSENT
+    self.o_alt = None
+    self.o_union = None
+    self.o_count = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "o-str" in obj:
+            v = obj["o-str"]
+            if type(v) is str:
+                self.o_str = v
+            else:
+                self.o_str = _rt.d_str(v, "o-str", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-int" in obj:
+            v = obj["o-int"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.o_int = v
+            else:
+                self.o_int = _rt.d_int(v, "o-int", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-enum" in obj:
+            v = obj["o-enum"]
+            try:
+                self.o_enum = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.o_enum = Colour._decode_named(v, "o-enum", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-struct" in obj:
+            self.o_struct = _Numbers_DECODE(obj["o-struct"], "o-struct", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-list" in obj:
+            self.o_list = _rt.d_list(_rt.d_str, obj["o-list"], "o-list", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-any" in obj:
+            self.o_any = obj["o-any"]
+            left -= 1
+            if not left:
+                return self
+        if "o-null" in obj:
+            v = obj["o-null"]
+            if v is None:
+                self.o_null = v
+            else:
+                _rt.d_null(v, "o-null", strict)
+                self.o_null = None
+            left -= 1
+            if not left:
+                return self
+        if "o-alt-null" in obj:
+            self.o_alt_null = _Anything_DECODE(obj["o-alt-null"], "o-alt-null", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-alt" in obj:
+            self.o_alt = _NameOrChild_DECODE(obj["o-alt"], "o-alt", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-union" in obj:
+            v = obj["o-union"]
+            try:
+                decode = _Shape_BRANCHES.get(v.get("kind", ""), _Shape_DECODE)
+            except (AttributeError, TypeError):
+                decode = _Shape_DECODE
+            self.o_union = decode(v, "o-union", strict)
+            left -= 1
+            if not left:
+                return self
+        if "o-count" in obj:
+            self.o_count = _CountOrNames_DECODE(obj["o-count"], "o-count", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Lists(_rt.Struct):
@@ -805,58 +883,6 @@ class Lists(_rt.Struct):
         }
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("strs", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("strs")
-        else:
-            self.strs = _rt.list_of(_rt.d_str)(v, "strs", strict)
-        v = obj.get("bytes", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("bytes")
-        else:
-            self.bytes_ = _rt.list_of(_rt.d_uint8)(v, "bytes", strict)
-        v = obj.get("colours", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("colours")
-        else:
-            self.colours = _rt.list_of(Colour._decode_named)(v, "colours", strict)
-        v = obj.get("kids", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("kids")
-        else:
-            self.kids = _rt.list_of(Child._decode_named)(v, "kids", strict)
-        v = obj.get("shapes", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("shapes")
-        else:
-            self.shapes = _rt.list_of(Shape._decode_named)(v, "shapes", strict)
-        v = obj.get("alts", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("alts")
-        else:
-            self.alts = _rt.list_of(NameOrChild._decode_named)(v, "alts", strict)
-        v = obj.get("anys", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("anys")
-        else:
-            self.anys = _rt.list_of(_rt.d_any)(v, "anys", strict)
-        if "maybe" not in obj:
-            self.maybe = None
-        else:
-            v = obj["maybe"]
-            self.maybe = _rt.list_of(_rt.d_number)(v, "maybe", strict)
-            found += 1
-        v = obj.get("extras", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("extras")
-        else:
-            self.extras = _rt.list_of(_m_parts_extra.Extra._decode_named)(
-                v, "extras", strict
-            )
-        return found + 8
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["strs"] = list(self.strs)
         out["bytes"] = list(self.bytes_)
@@ -868,6 +894,43 @@ class Lists(_rt.Struct):
         if self.maybe is not None:
             out["maybe"] = list(self.maybe)
         out["extras"] = [e.to_wire() for e in self.extras]
+
+
+@_rt.decodes(Lists)
+def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Lists)
+    self._unknown = None
+    self.maybe = None
+    try:
+        left = len(obj) - 8
+        if "extras" not in obj:
+            left = -1
+        self.strs = _rt.d_list(_rt.d_str, obj["strs"], "strs", strict)
+        self.bytes_ = _rt.d_list(_rt.d_uint8, obj["bytes"], "bytes", strict)
+        self.colours = _rt.d_list(
+            Colour._decode_named, obj["colours"], "colours", strict
+        )
+        self.kids = _rt.d_list(_Child_DECODE, obj["kids"], "kids", strict)
+        self.shapes = _rt.d_list(_Shape_DECODE, obj["shapes"], "shapes", strict)
+        self.alts = _rt.d_list(_NameOrChild_DECODE, obj["alts"], "alts", strict)
+        self.anys = _rt.d_list(_rt.d_any, obj["anys"], "anys", strict)
+        if left:
+            if "maybe" in obj:
+                self.maybe = _rt.d_list(_rt.d_number, obj["maybe"], "maybe", strict)
+                left -= 1
+        self.extras = _rt.d_list(
+            _m_parts_extra._Extra_DECODE, obj["extras"], "extras", strict
+        )
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class WhenOn(_rt.Struct):
@@ -891,19 +954,31 @@ class WhenOn(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"yes"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("yes", _rt.MISSING)
-        if type(v) is str and v in _OnlyWhenOn_VALUES:
-            self.yes = _OnlyWhenOn_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("yes")
-        else:
-            self.yes = OnlyWhenOn._decode_named(v, "yes", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["yes"] = self.yes.to_wire()
+
+
+@_rt.decodes(WhenOn)
+def _WhenOn_DECODE(obj: object, name: str | int | None, strict: bool) -> WhenOn:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(WhenOn)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["yes"]
+        try:
+            self.yes = _OnlyWhenOn_VALUES[v]
+        except (KeyError, TypeError):
+            self.yes = OnlyWhenOn._decode_named(v, "yes", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Query(_rt.Struct):
@@ -934,36 +1009,69 @@ class Query(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"pattern", "limit"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("pattern", _rt.MISSING)
-        if type(v) is str:
-            self.pattern = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("pattern")
-        else:
-            self.pattern = _rt.d_str(v, "pattern", strict)
-        if "limit" not in obj:
-            self.limit = None
-        else:
-            v = obj["limit"]
-            if type(v) is int and 0 <= v < 256:
-                self.limit = v
-            else:
-                self.limit = _rt.d_uint8(v, "limit", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["pattern"] = self.pattern
         if self.limit is not None:
             out["limit"] = self.limit
 
 
+@_rt.decodes(Query)
+def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Query)
+    self._unknown = None
+    self.limit = None
+    try:
+        left = len(obj) - 1
+        v = obj["pattern"]
+        if type(v) is str:
+            self.pattern = v
+        else:
+            self.pattern = _rt.d_str(v, "pattern", strict)
+        if not left:
+            return self
+        if "limit" in obj:
+            v = obj["limit"]
+            if type(v) is int and 0 <= v < 256:
+                self.limit = v
+            else:
+                self.limit = _rt.d_uint8(v, "limit", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class Empty(_rt.Struct):
     """A struct without members."""
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
+
+
+@_rt.decodes(Empty)
+def _Empty_DECODE(obj: object, name: str | int | None, strict: bool) -> Empty:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Empty)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ShapeKind(_rt.Enum):
@@ -1009,19 +1117,31 @@ class Circle(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"radius"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("radius", _rt.MISSING)
-        if type(v) is float or type(v) is int:
-            self.radius = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("radius")
-        else:
-            self.radius = _rt.d_number(v, "radius", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["radius"] = self.radius
+
+
+@_rt.decodes(Circle)
+def _Circle_DECODE(obj: object, name: str | int | None, strict: bool) -> Circle:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Circle)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        v = obj["radius"]
+        if type(v) is float or type(v) is int:
+            self.radius = v
+        else:
+            self.radius = _rt.d_number(v, "radius", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Square(_rt.Struct):
@@ -1057,30 +1177,45 @@ class Square(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"side", "rotated"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("side", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["side"] = self.side
+        if self.rotated is not None:
+            out["rotated"] = self.rotated
+
+
+@_rt.decodes(Square)
+def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Square)
+    self._unknown = None
+    self.rotated = None
+    try:
+        left = len(obj) - 1
+        v = obj["side"]
+        if type(v) is int and 0 <= v < 1 << 32:
             self.side = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("side")
         else:
             self.side = _rt.d_uint32(v, "side", strict)
-        if "rotated" not in obj:
-            self.rotated = None
-        else:
+        if not left:
+            return self
+        if "rotated" in obj:
             v = obj["rotated"]
             if type(v) is bool:
                 self.rotated = v
             else:
                 self.rotated = _rt.d_bool(v, "rotated", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["side"] = self.side
-        if self.rotated is not None:
-            out["rotated"] = self.rotated
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ShapeBase(_rt.Struct):
@@ -1113,41 +1248,57 @@ class ShapeBase(_rt.Struct):
         {"kind", "label", "legacy-tag"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("kind", _rt.MISSING)
-        if type(v) is str and v in _ShapeKind_VALUES:
-            self.kind = _ShapeKind_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("kind")
-        else:
-            self.kind = ShapeKind._decode_named(v, "kind", strict)
-        if "label" not in obj:
-            self.label = None
-        else:
-            v = obj["label"]
-            if type(v) is str:
-                self.label = v
-            else:
-                self.label = _rt.d_str(v, "label", strict)
-            found += 1
-        if "legacy-tag" not in obj:
-            self.legacy_tag = None
-        else:
-            v = obj["legacy-tag"]
-            if type(v) is str:
-                self.legacy_tag = v
-            else:
-                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["kind"] = self.kind.to_wire()
         if self.label is not None:
             out["label"] = self.label
         if self.legacy_tag is not None:
             out["legacy-tag"] = self.legacy_tag
+
+
+@_rt.decodes(ShapeBase)
+def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> ShapeBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ShapeBase)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        left = len(obj) - 1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if not left:
+            return self
+        if "label" in obj:
+            v = obj["label"]
+            if type(v) is str:
+                self.label = v
+            else:
+                self.label = _rt.d_str(v, "label", strict)
+            left -= 1
+            if not left:
+                return self
+        if "legacy-tag" in obj:
+            v = obj["legacy-tag"]
+            if type(v) is str:
+                self.legacy_tag = v
+            else:
+                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape(ShapeBase):
@@ -1181,7 +1332,58 @@ class Shape(ShapeBase):
         {"kind", "label", "legacy-tag"}
     )
 
-    _TAG: _t.ClassVar[str] = "kind"
+
+@_rt.decodes(Shape)
+def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _Shape_BRANCHES.get(obj.get("kind", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
+    self = _rt.new(Shape)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        left = len(obj) - 1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if not left:
+            return self
+        if "label" in obj:
+            v = obj["label"]
+            if type(v) is str:
+                self.label = v
+            else:
+                self.label = _rt.d_str(v, "label", strict)
+            left -= 1
+            if not left:
+                return self
+        if "legacy-tag" in obj:
+            v = obj["legacy-tag"]
+            if type(v) is str:
+                self.legacy_tag = v
+            else:
+                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_circle(Shape):
@@ -1219,24 +1421,60 @@ class Shape_circle(Shape):
         {"kind", "label", "legacy-tag", "radius"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
-        if self.kind is not ShapeKind.CIRCLE:
-            raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("radius", _rt.MISSING)
-        if type(v) is float or type(v) is int:
-            self.radius = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("radius")
-        else:
-            self.radius = _rt.d_number(v, "radius", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Shape._encode_fields(self, out)
         out["radius"] = self.radius
+
+
+@_rt.decodes(Shape_circle)
+def _Shape_circle_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_circle:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_circle)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        left = len(obj) - 2
+        if "radius" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "circle":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["radius"]
+        if type(v) is float or type(v) is int:
+            self.radius = v
+        else:
+            self.radius = _rt.d_number(v, "radius", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_square(Shape):
@@ -1289,35 +1527,74 @@ class Shape_square(Shape):
         {"kind", "label", "legacy-tag", "side", "rotated"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
-        if self.kind is not ShapeKind.SQUARE:
-            raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("side", _rt.MISSING)
-        if type(v) is int and 0 <= v < _rt.UINT32_END:
-            self.side = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("side")
-        else:
-            self.side = _rt.d_uint32(v, "side", strict)
-        if "rotated" not in obj:
-            self.rotated = None
-        else:
-            v = obj["rotated"]
-            if type(v) is bool:
-                self.rotated = v
-            else:
-                self.rotated = _rt.d_bool(v, "rotated", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Shape._encode_fields(self, out)
         out["side"] = self.side
         if self.rotated is not None:
             out["rotated"] = self.rotated
+
+
+@_rt.decodes(Shape_square)
+def _Shape_square_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_square:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_square)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.rotated = None
+    try:
+        left = len(obj) - 2
+        if "side" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "square":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["side"]
+        if type(v) is int and 0 <= v < 1 << 32:
+            self.side = v
+        else:
+            self.side = _rt.d_uint32(v, "side", strict)
+        if not left:
+            return self
+        if "rotated" in obj:
+            v = obj["rotated"]
+            if type(v) is bool:
+                self.rotated = v
+            else:
+                self.rotated = _rt.d_bool(v, "rotated", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_nested(Shape):
@@ -1361,35 +1638,82 @@ class Shape_nested(Shape):
         {"kind", "label", "legacy-tag", "style", "depth"}
     )
 
-    _TAG: _t.ClassVar[str] = "style"
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
-        if self.kind is not ShapeKind.NESTED:
-            raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
-            self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
-            self.style = InnerStyle._decode_named(v, "style", strict)
-        if "depth" not in obj:
-            self.depth = None
-        else:
-            v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
-                self.depth = v
-            else:
-                self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Shape._encode_fields(self, out)
         out["style"] = self.style.to_wire()
         if self.depth is not None:
             out["depth"] = self.depth
+
+
+@_rt.decodes(Shape_nested)
+def _Shape_nested_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _Shape_nested_BRANCHES.get(obj.get("style", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
+    self = _rt.new(Shape_nested)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    try:
+        left = len(obj) - 2
+        if "style" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "nested":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if not left:
+            return self
+        if "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class InnerStyle(_rt.Enum):
@@ -1446,13 +1770,67 @@ class Shape_nested_plain(Shape_nested):
         {"kind", "label", "legacy-tag", "style", "depth"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape_nested._decode_fields(self, obj, strict)
-        if self.style is not InnerStyle.PLAIN:
+@_rt.decodes(Shape_nested_plain)
+def _Shape_nested_plain_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested_plain:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_nested_plain)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    try:
+        left = len(obj) - 2
+        if "style" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "nested":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if left:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                left -= 1
+        if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_nested_fancy(Shape_nested):
@@ -1507,35 +1885,92 @@ class Shape_nested_fancy(Shape_nested):
         {"kind", "label", "legacy-tag", "style", "depth", "ribbons", "tint"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape_nested._decode_fields(self, obj, strict)
-        if self.style is not InnerStyle.FANCY:
-            raise _rt.WireError.not_this_branch("style", obj)
-        v = obj.get("ribbons", _rt.MISSING)
-        if type(v) is int and 0 <= v < 65536:
-            self.ribbons = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ribbons")
-        else:
-            self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if "tint" not in obj:
-            self.tint = None
-        else:
-            v = obj["tint"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.tint = _Colour_VALUES[v]
-            else:
-                self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Shape_nested._encode_fields(self, out)
         out["ribbons"] = self.ribbons
         if self.tint is not None:
             out["tint"] = self.tint.to_wire()
+
+
+@_rt.decodes(Shape_nested_fancy)
+def _Shape_nested_fancy_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested_fancy:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_nested_fancy)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    self.tint = None
+    try:
+        left = len(obj) - 3
+        if "style" not in obj:
+            left = -1
+        if "ribbons" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "nested":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if left:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                left -= 1
+        if obj["style"] != "fancy":
+            raise _rt.WireError.not_this_branch("style", obj)
+        v = obj["ribbons"]
+        if type(v) is int and 0 <= v < 65536:
+            self.ribbons = v
+        else:
+            self.ribbons = _rt.d_uint16(v, "ribbons", strict)
+        if not left:
+            return self
+        if "tint" in obj:
+            v = obj["tint"]
+            try:
+                self.tint = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.tint = Colour._decode_named(v, "tint", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_nested_bare(Shape_nested):
@@ -1572,13 +2007,67 @@ class Shape_nested_bare(Shape_nested):
         {"kind", "label", "legacy-tag", "style", "depth"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape_nested._decode_fields(self, obj, strict)
-        if self.style is not InnerStyle.BARE:
+@_rt.decodes(Shape_nested_bare)
+def _Shape_nested_bare_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_nested_bare:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_nested_bare)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.depth = None
+    try:
+        left = len(obj) - 2
+        if "style" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "nested":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if left:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                left -= 1
+        if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_extra(Shape):
@@ -1626,35 +2115,74 @@ class Shape_extra(Shape):
         {"kind", "label", "legacy-tag", "tone", "weight"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
-        if self.kind is not ShapeKind.EXTRA:
-            raise _rt.WireError.not_this_branch("kind", obj)
-        v = obj.get("tone", _rt.MISSING)
-        if type(v) is str and v in _Colour_VALUES:
-            self.tone = _Colour_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("tone")
-        else:
-            self.tone = Colour._decode_named(v, "tone", strict)
-        if "weight" not in obj:
-            self.weight = None
-        else:
-            v = obj["weight"]
-            if type(v) is int and 0 <= v < _rt.UINT64_END:
-                self.weight = v
-            else:
-                self.weight = _rt.d_size(v, "weight", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Shape._encode_fields(self, out)
         out["tone"] = self.tone.to_wire()
         if self.weight is not None:
             out["weight"] = self.weight
+
+
+@_rt.decodes(Shape_extra)
+def _Shape_extra_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_extra:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_extra)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    self.weight = None
+    try:
+        left = len(obj) - 2
+        if "tone" not in obj:
+            left = -1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "extra":
+            raise _rt.WireError.not_this_branch("kind", obj)
+        v = obj["tone"]
+        try:
+            self.tone = _Colour_VALUES[v]
+        except (KeyError, TypeError):
+            self.tone = Colour._decode_named(v, "tone", strict)
+        if not left:
+            return self
+        if "weight" in obj:
+            v = obj["weight"]
+            if type(v) is int and 0 <= v < 1 << 64:
+                self.weight = v
+            else:
+                self.weight = _rt.d_size(v, "weight", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Shape_point(Shape):
@@ -1680,13 +2208,49 @@ class Shape_point(Shape):
         {"kind", "label", "legacy-tag"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Shape._decode_fields(self, obj, strict)
-        if self.kind is not ShapeKind.POINT:
+@_rt.decodes(Shape_point)
+def _Shape_point_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Shape_point:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Shape_point)
+    self._unknown = None
+    self.label = None
+    self.legacy_tag = None
+    try:
+        left = len(obj) - 1
+        v = obj["kind"]
+        try:
+            self.kind = _ShapeKind_VALUES[v]
+        except (KeyError, TypeError):
+            self.kind = ShapeKind._decode_named(v, "kind", strict)
+        if left:
+            if "label" in obj:
+                v = obj["label"]
+                if type(v) is str:
+                    self.label = v
+                else:
+                    self.label = _rt.d_str(v, "label", strict)
+                left -= 1
+            if "legacy-tag" in obj:
+                v = obj["legacy-tag"]
+                if type(v) is str:
+                    self.legacy_tag = v
+                else:
+                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                left -= 1
+        if obj["kind"] != "point":
             raise _rt.WireError.not_this_branch("kind", obj)
-        return found
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class InnerBase(_rt.Struct):
@@ -1717,30 +2281,45 @@ class InnerBase(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("style", _rt.MISSING)
-        if type(v) is str and v in _InnerStyle_VALUES:
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        out["style"] = self.style.to_wire()
+        if self.depth is not None:
+            out["depth"] = self.depth
+
+
+@_rt.decodes(InnerBase)
+def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> InnerBase:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(InnerBase)
+    self._unknown = None
+    self.depth = None
+    try:
+        left = len(obj) - 1
+        v = obj["style"]
+        try:
             self.style = _InnerStyle_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("style")
-        else:
+        except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if "depth" not in obj:
-            self.depth = None
-        else:
+        if not left:
+            return self
+        if "depth" in obj:
             v = obj["depth"]
             if type(v) is int and -128 <= v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
-            found += 1
-        return found + 1
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["style"] = self.style.to_wire()
-        if self.depth is not None:
-            out["depth"] = self.depth
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Fancy(_rt.Struct):
@@ -1771,30 +2350,45 @@ class Fancy(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"ribbons", "tint"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("ribbons", _rt.MISSING)
-        if type(v) is int and 0 <= v < 65536:
-            self.ribbons = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ribbons")
-        else:
-            self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if "tint" not in obj:
-            self.tint = None
-        else:
-            v = obj["tint"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.tint = _Colour_VALUES[v]
-            else:
-                self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["ribbons"] = self.ribbons
         if self.tint is not None:
             out["tint"] = self.tint.to_wire()
+
+
+@_rt.decodes(Fancy)
+def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Fancy)
+    self._unknown = None
+    self.tint = None
+    try:
+        left = len(obj) - 1
+        v = obj["ribbons"]
+        if type(v) is int and 0 <= v < 65536:
+            self.ribbons = v
+        else:
+            self.ribbons = _rt.d_uint16(v, "ribbons", strict)
+        if not left:
+            return self
+        if "tint" in obj:
+            v = obj["tint"]
+            try:
+                self.tint = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.tint = Colour._decode_named(v, "tint", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Inner(InnerBase):
@@ -1802,7 +2396,48 @@ class Inner(InnerBase):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    _TAG: _t.ClassVar[str] = "style"
+
+@_rt.decodes(Inner)
+def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    # The tag picks the branch; without one, decoding the union's own members
+    # reports why.
+    try:
+        branch = _Inner_BRANCHES.get(obj.get("style", ""))
+    except TypeError:  # an unhashable tag
+        branch = None
+    if branch is not None:
+        return branch(obj, name, strict)
+    self = _rt.new(Inner)
+    self._unknown = None
+    self.depth = None
+    try:
+        left = len(obj) - 1
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if not left:
+            return self
+        if "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Inner_plain(Inner):
@@ -1825,13 +2460,41 @@ class Inner_plain(Inner):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Inner._decode_fields(self, obj, strict)
-        if self.style is not InnerStyle.PLAIN:
+@_rt.decodes(Inner_plain)
+def _Inner_plain_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Inner_plain:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Inner_plain)
+    self._unknown = None
+    self.depth = None
+    try:
+        left = len(obj) - 1
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if left:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                left -= 1
+        if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Inner_fancy(Inner):
@@ -1869,35 +2532,66 @@ class Inner_fancy(Inner):
         {"style", "depth", "ribbons", "tint"}
     )
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
-
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Inner._decode_fields(self, obj, strict)
-        if self.style is not InnerStyle.FANCY:
-            raise _rt.WireError.not_this_branch("style", obj)
-        v = obj.get("ribbons", _rt.MISSING)
-        if type(v) is int and 0 <= v < 65536:
-            self.ribbons = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("ribbons")
-        else:
-            self.ribbons = _rt.d_uint16(v, "ribbons", strict)
-        if "tint" not in obj:
-            self.tint = None
-        else:
-            v = obj["tint"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.tint = _Colour_VALUES[v]
-            else:
-                self.tint = Colour._decode_named(v, "tint", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Inner._encode_fields(self, out)
         out["ribbons"] = self.ribbons
         if self.tint is not None:
             out["tint"] = self.tint.to_wire()
+
+
+@_rt.decodes(Inner_fancy)
+def _Inner_fancy_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> Inner_fancy:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Inner_fancy)
+    self._unknown = None
+    self.depth = None
+    self.tint = None
+    try:
+        left = len(obj) - 2
+        if "ribbons" not in obj:
+            left = -1
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if left:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                left -= 1
+        if obj["style"] != "fancy":
+            raise _rt.WireError.not_this_branch("style", obj)
+        v = obj["ribbons"]
+        if type(v) is int and 0 <= v < 65536:
+            self.ribbons = v
+        else:
+            self.ribbons = _rt.d_uint16(v, "ribbons", strict)
+        if not left:
+            return self
+        if "tint" in obj:
+            v = obj["tint"]
+            try:
+                self.tint = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.tint = Colour._decode_named(v, "tint", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Inner_bare(Inner):
@@ -1917,13 +2611,39 @@ class Inner_bare(Inner):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
-    _BRANCHES: _t.ClassVar[dict[str, type[_rt.Struct]] | None] = None
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = Inner._decode_fields(self, obj, strict)
-        if self.style is not InnerStyle.BARE:
+@_rt.decodes(Inner_bare)
+def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner_bare:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Inner_bare)
+    self._unknown = None
+    self.depth = None
+    try:
+        left = len(obj) - 1
+        v = obj["style"]
+        try:
+            self.style = _InnerStyle_VALUES[v]
+        except (KeyError, TypeError):
+            self.style = InnerStyle._decode_named(v, "style", strict)
+        if left:
+            if "depth" in obj:
+                v = obj["depth"]
+                if type(v) is int and -128 <= v < 128:
+                    self.depth = v
+                else:
+                    self.depth = _rt.d_int8(v, "depth", strict)
+                left -= 1
+        if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
-        return found
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class Anything(_rt.Alternate):
@@ -1947,17 +2667,28 @@ class Anything(_rt.Alternate):
     def __init__(self, value: None | Size | Numbers | list[int] | float | bool) -> None:
         self.value = value
 
-    @staticmethod
-    def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
-        return {
-            type(None): _rt.d_null,
-            str: Size._decode_named,
-            dict: Numbers._decode_named,
-            list: _rt.list_of(_rt.d_int),
-            int: _rt.d_number,
-            float: _rt.d_number,
-            bool: _rt.d_bool,
-        }
+
+@_rt.decodes(Anything)
+def _Anything_DECODE(v: object, name: str | int | None, strict: bool) -> Anything:
+    self = _rt.new(Anything)
+    if v is None:
+        self.value = v
+    elif type(v) is str:
+        if type(v) is str and v in _Size_VALUES:
+            self.value = _Size_VALUES[v]
+        else:
+            self.value = Size._decode_named(v, name, strict)
+    elif type(v) is dict:
+        self.value = _Numbers_DECODE(v, name, strict)
+    elif type(v) is list:
+        self.value = _rt.d_list(_rt.d_int, v, name, strict)
+    elif type(v) is float or type(v) is int:
+        self.value = v
+    elif type(v) is bool:
+        self.value = v
+    else:
+        raise _rt.WireError.no_alternative("Anything").inside(name)
+    return self
 
 
 class NameOrChild(_rt.Alternate):
@@ -1977,9 +2708,17 @@ class NameOrChild(_rt.Alternate):
     def __init__(self, value: str | Child) -> None:
         self.value = value
 
-    @staticmethod
-    def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
-        return {str: _rt.d_str, dict: Child._decode_named}
+
+@_rt.decodes(NameOrChild)
+def _NameOrChild_DECODE(v: object, name: str | int | None, strict: bool) -> NameOrChild:
+    self = _rt.new(NameOrChild)
+    if type(v) is str:
+        self.value = v
+    elif type(v) is dict:
+        self.value = _Child_DECODE(v, name, strict)
+    else:
+        raise _rt.WireError.no_alternative("NameOrChild").inside(name)
+    return self
 
 
 class CountOrNames(_rt.Alternate):
@@ -1999,9 +2738,22 @@ class CountOrNames(_rt.Alternate):
     def __init__(self, value: int | list[str]) -> None:
         self.value = value
 
-    @staticmethod
-    def _branches() -> dict[type, _rt.Decoder[_t.Any]]:
-        return {int: _rt.d_int, float: _rt.d_int, list: _rt.list_of(_rt.d_str)}
+
+@_rt.decodes(CountOrNames)
+def _CountOrNames_DECODE(
+    v: object, name: str | int | None, strict: bool
+) -> CountOrNames:
+    self = _rt.new(CountOrNames)
+    if type(v) is float or type(v) is int:
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.value = v
+        else:
+            self.value = _rt.d_int(v, name, strict)
+    elif type(v) is list:
+        self.value = _rt.d_list(_rt.d_str, v, name, strict)
+    else:
+        raise _rt.WireError.no_alternative("CountOrNames").inside(name)
+    return self
 
 
 class CountThingsArguments(_rt.Struct):
@@ -2030,41 +2782,59 @@ class CountThingsArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"first", "second", "type"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("first", _rt.MISSING)
-        if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-            self.first = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("first")
-        else:
-            self.first = _rt.d_int(v, "first", strict)
-        if "second" not in obj:
-            self.second = None
-        else:
-            v = obj["second"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.second = v
-            else:
-                self.second = _rt.d_int(v, "second", strict)
-            found += 1
-        if "type" not in obj:
-            self.type_ = None
-        else:
-            v = obj["type"]
-            if type(v) is str and v in _Letter_VALUES:
-                self.type_ = _Letter_VALUES[v]
-            else:
-                self.type_ = Letter._decode_named(v, "type", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["first"] = self.first
         if self.second is not None:
             out["second"] = self.second
         if self.type_ is not None:
             out["type"] = self.type_.to_wire()
+
+
+@_rt.decodes(CountThingsArguments)
+def _CountThingsArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> CountThingsArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(CountThingsArguments)
+    self._unknown = None
+    self.second = None
+    self.type_ = None
+    try:
+        left = len(obj) - 1
+        v = obj["first"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.first = v
+        else:
+            self.first = _rt.d_int(v, "first", strict)
+        if not left:
+            return self
+        if "second" in obj:
+            v = obj["second"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.second = v
+            else:
+                self.second = _rt.d_int(v, "second", strict)
+            left -= 1
+            if not left:
+                return self
+        if "type" in obj:
+            v = obj["type"]
+            try:
+                self.type_ = _Letter_VALUES[v]
+            except (KeyError, TypeError):
+                self.type_ = Letter._decode_named(v, "type", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class RawPassthroughArguments(_rt.Struct):
@@ -2084,17 +2854,29 @@ class RawPassthroughArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"blob"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("blob", _rt.MISSING)
-        if v is _rt.MISSING:
-            raise _rt.WireError.missing("blob")
-        else:
-            self.blob = _rt.d_any(v, "blob", strict)
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["blob"] = self.blob
+
+
+@_rt.decodes(RawPassthroughArguments)
+def _RawPassthroughArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> RawPassthroughArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(RawPassthroughArguments)
+    self._unknown = None
+    try:
+        left = len(obj) - 1
+        self.blob = obj["blob"]
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class FireAndForgetArguments(_rt.Struct):
@@ -2117,22 +2899,41 @@ class FireAndForgetArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"delay"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "delay" not in obj:
-            self.delay = None
-        else:
-            v = obj["delay"]
-            if type(v) is int and 0 <= v < _rt.UINT64_END:
-                self.delay = v
-            else:
-                self.delay = _rt.d_uint64(v, "delay", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.delay is not None:
             out["delay"] = self.delay
+
+
+@_rt.decodes(FireAndForgetArguments)
+def _FireAndForgetArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> FireAndForgetArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(FireAndForgetArguments)
+    self._unknown = None
+    self.delay = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "delay" in obj:
+            v = obj["delay"]
+            if type(v) is int and 0 <= v < 1 << 64:
+                self.delay = v
+            else:
+                self.delay = _rt.d_uint64(v, "delay", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class OptionalEverythingArguments(_rt.Struct):
@@ -2163,31 +2964,6 @@ class OptionalEverythingArguments(_rt.Struct):
         {"maybe-any", "maybe-alt", "maybe-str"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "maybe-any" not in obj:
-            self.maybe_any = _rt.ABSENT
-        else:
-            v = obj["maybe-any"]
-            self.maybe_any = _rt.d_any(v, "maybe-any", strict)
-            found += 1
-        if "maybe-alt" not in obj:
-            self.maybe_alt = _rt.ABSENT
-        else:
-            v = obj["maybe-alt"]
-            self.maybe_alt = Anything._decode_named(v, "maybe-alt", strict)
-            found += 1
-        if "maybe-str" not in obj:
-            self.maybe_str = None
-        else:
-            v = obj["maybe-str"]
-            if type(v) is str:
-                self.maybe_str = v
-            else:
-                self.maybe_str = _rt.d_str(v, "maybe-str", strict)
-            found += 1
-        return found
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         if self.maybe_any is not _rt.ABSENT:
             out["maybe-any"] = self.maybe_any
@@ -2195,6 +2971,50 @@ class OptionalEverythingArguments(_rt.Struct):
             out["maybe-alt"] = self.maybe_alt.to_wire()
         if self.maybe_str is not None:
             out["maybe-str"] = self.maybe_str
+
+
+@_rt.decodes(OptionalEverythingArguments)
+def _OptionalEverythingArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> OptionalEverythingArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(OptionalEverythingArguments)
+    self._unknown = None
+    self.maybe_any = _rt.ABSENT
+    self.maybe_alt = _rt.ABSENT
+    self.maybe_str = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "maybe-any" in obj:
+            self.maybe_any = obj["maybe-any"]
+            left -= 1
+            if not left:
+                return self
+        if "maybe-alt" in obj:
+            self.maybe_alt = _Anything_DECODE(obj["maybe-alt"], "maybe-alt", strict)
+            left -= 1
+            if not left:
+                return self
+        if "maybe-str" in obj:
+            v = obj["maybe-str"]
+            if type(v) is str:
+                self.maybe_str = v
+            else:
+                self.maybe_str = _rt.d_str(v, "maybe-str", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class XNewCommandArguments(_rt.Struct):
@@ -2219,22 +3039,41 @@ class XNewCommandArguments(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"legacy-arg"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        if "legacy-arg" not in obj:
-            self.legacy_arg = None
-        else:
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        if self.legacy_arg is not None:
+            out["legacy-arg"] = self.legacy_arg
+
+
+@_rt.decodes(XNewCommandArguments)
+def _XNewCommandArguments_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> XNewCommandArguments:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(XNewCommandArguments)
+    self._unknown = None
+    self.legacy_arg = None
+    try:
+        left = len(obj)
+        if not left:
+            return self
+        if "legacy-arg" in obj:
             v = obj["legacy-arg"]
             if type(v) is str:
                 self.legacy_arg = v
             else:
                 self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
-            found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        if self.legacy_arg is not None:
-            out["legacy-arg"] = self.legacy_arg
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class PingedEvent(_rt.Event):
@@ -2242,6 +3081,26 @@ class PingedEvent(_rt.Event):
 
     NAME: _t.ClassVar[str] = "PINGED"
     HAS_DATA: _t.ClassVar[bool] = False
+
+
+@_rt.decodes(PingedEvent)
+def _PingedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> PingedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(PingedEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ChangedEvent(_rt.Event):
@@ -2284,41 +3143,59 @@ class ChangedEvent(_rt.Event):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"who", "colour", "old-way"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("who", _rt.MISSING)
-        if type(v) is str:
-            self.who = v
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("who")
-        else:
-            self.who = _rt.d_str(v, "who", strict)
-        if "colour" not in obj:
-            self.colour = None
-        else:
-            v = obj["colour"]
-            if type(v) is str and v in _Colour_VALUES:
-                self.colour = _Colour_VALUES[v]
-            else:
-                self.colour = Colour._decode_named(v, "colour", strict)
-            found += 1
-        if "old-way" not in obj:
-            self.old_way = None
-        else:
-            v = obj["old-way"]
-            if type(v) is int and _rt.INT64_MIN <= v < _rt.INT64_END:
-                self.old_way = v
-            else:
-                self.old_way = _rt.d_int(v, "old-way", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["who"] = self.who
         if self.colour is not None:
             out["colour"] = self.colour.to_wire()
         if self.old_way is not None:
             out["old-way"] = self.old_way
+
+
+@_rt.decodes(ChangedEvent)
+def _ChangedEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ChangedEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ChangedEvent)
+    self._unknown = None
+    self.colour = None
+    self.old_way = None
+    try:
+        left = len(obj) - 1
+        v = obj["who"]
+        if type(v) is str:
+            self.who = v
+        else:
+            self.who = _rt.d_str(v, "who", strict)
+        if not left:
+            return self
+        if "colour" in obj:
+            v = obj["colour"]
+            try:
+                self.colour = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.colour = Colour._decode_named(v, "colour", strict)
+            left -= 1
+            if not left:
+                return self
+        if "old-way" in obj:
+            v = obj["old-way"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.old_way = v
+            else:
+                self.old_way = _rt.d_int(v, "old-way", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ChildBornEvent(Child, _rt.Event):
@@ -2357,6 +3234,85 @@ class ChildBornEvent(Child, _rt.Event):
     )
 
 
+@_rt.decodes(ChildBornEvent)
+def _ChildBornEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ChildBornEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ChildBornEvent)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    self.colour = None
+    self.older = None
+    try:
+        left = len(obj) - 2
+        if "count" not in obj:
+            left = -1
+        v = obj["id"]
+        if type(v) is str:
+            self.id_ = v
+        else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if left:
+            if "note" in obj:
+                v = obj["note"]
+                if type(v) is str:
+                    self.note = v
+                else:
+                    self.note = _rt.d_str(v, "note", strict)
+                left -= 1
+            if "legacy" in obj:
+                v = obj["legacy"]
+                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                    self.legacy = v
+                else:
+                    self.legacy = _rt.d_int(v, "legacy", strict)
+                left -= 1
+            if "shown" in obj:
+                v = obj["shown"]
+                if type(v) is str:
+                    self.shown = v
+                else:
+                    self.shown = _rt.d_str(v, "shown", strict)
+                left -= 1
+        v = obj["count"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.count = v
+        else:
+            self.count = _rt.d_int(v, "count", strict)
+        if not left:
+            return self
+        if "colour" in obj:
+            v = obj["colour"]
+            try:
+                self.colour = _Colour_VALUES[v]
+            except (KeyError, TypeError):
+                self.colour = Colour._decode_named(v, "colour", strict)
+            left -= 1
+            if not left:
+                return self
+        if "older" in obj:
+            v = obj["older"]
+            if type(v) is bool:
+                self.older = v
+            else:
+                self.older = _rt.d_bool(v, "older", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class ShapeSeenEvent(_rt.Event):
     """A boxed event whose data is a union."""
 
@@ -2375,15 +3331,18 @@ class ShapeSeenEvent(_rt.Event):
     NAME: _t.ClassVar[str] = "SHAPE_SEEN"
     HAS_DATA: _t.ClassVar[bool] = True
 
-    @classmethod
-    def _decode(cls, obj: object, strict: bool) -> ShapeSeenEvent:
-        self = cls.__new__(cls)
-        self.data = Shape._decode(obj, strict)
-        self._unknown = None
-        return self
-
     def to_wire(self) -> dict[str, _rt.JSONValue]:
         return self.data.to_wire()
+
+
+@_rt.decodes(ShapeSeenEvent)
+def _ShapeSeenEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> ShapeSeenEvent:
+    self = _rt.new(ShapeSeenEvent)
+    self.data = _Shape_DECODE(obj, name, strict)
+    self._unknown = None
+    return self
 
 
 class NumbersReadEvent(Numbers, _rt.Event):
@@ -2411,6 +3370,91 @@ class NumbersReadEvent(Numbers, _rt.Event):
     )
 
 
+@_rt.decodes(NumbersReadEvent)
+def _NumbersReadEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> NumbersReadEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(NumbersReadEvent)
+    self._unknown = None
+    try:
+        left = len(obj) - 13
+        v = obj["i"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.i = v
+        else:
+            self.i = _rt.d_int(v, "i", strict)
+        v = obj["i8"]
+        if type(v) is int and -128 <= v < 128:
+            self.i8 = v
+        else:
+            self.i8 = _rt.d_int8(v, "i8", strict)
+        v = obj["i16"]
+        if type(v) is int and -32768 <= v < 32768:
+            self.i16 = v
+        else:
+            self.i16 = _rt.d_int16(v, "i16", strict)
+        v = obj["i32"]
+        if type(v) is int and -(1 << 31) <= v < 1 << 31:
+            self.i32 = v
+        else:
+            self.i32 = _rt.d_int32(v, "i32", strict)
+        v = obj["i64"]
+        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            self.i64 = v
+        else:
+            self.i64 = _rt.d_int64(v, "i64", strict)
+        v = obj["u8"]
+        if type(v) is int and 0 <= v < 256:
+            self.u8 = v
+        else:
+            self.u8 = _rt.d_uint8(v, "u8", strict)
+        v = obj["u16"]
+        if type(v) is int and 0 <= v < 65536:
+            self.u16 = v
+        else:
+            self.u16 = _rt.d_uint16(v, "u16", strict)
+        v = obj["u32"]
+        if type(v) is int and 0 <= v < 1 << 32:
+            self.u32 = v
+        else:
+            self.u32 = _rt.d_uint32(v, "u32", strict)
+        v = obj["u64"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.u64 = v
+        else:
+            self.u64 = _rt.d_uint64(v, "u64", strict)
+        v = obj["sz"]
+        if type(v) is int and 0 <= v < 1 << 64:
+            self.sz = v
+        else:
+            self.sz = _rt.d_size(v, "sz", strict)
+        v = obj["num"]
+        if type(v) is float or type(v) is int:
+            self.num = v
+        else:
+            self.num = _rt.d_number(v, "num", strict)
+        v = obj["flag"]
+        if type(v) is bool:
+            self.flag = v
+        else:
+            self.flag = _rt.d_bool(v, "flag", strict)
+        v = obj["text"]
+        if type(v) is str:
+            self.text = v
+        else:
+            self.text = _rt.d_str(v, "text", strict)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
 class OnEventEvent(_rt.Event):
     """An event that exists only when GOLDEN_ON holds."""
 
@@ -2418,23 +3462,47 @@ class OnEventEvent(_rt.Event):
     HAS_DATA: _t.ClassVar[bool] = False
 
 
-Shape._BRANCHES = {
-    "circle": Shape_circle,
-    "square": Shape_square,
-    "nested": Shape_nested,
-    "extra": Shape_extra,
-    "point": Shape_point,
+@_rt.decodes(OnEventEvent)
+def _OnEventEvent_DECODE(
+    obj: object, name: str | int | None, strict: bool
+) -> OnEventEvent:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(OnEventEvent)
+    self._unknown = None
+    try:
+        left = len(obj)
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
+
+
+_Shape_BRANCHES: _rt.Branches[Shape] = {
+    "circle": _Shape_circle_DECODE,
+    "square": _Shape_square_DECODE,
+    "nested": _Shape_nested_DECODE,
+    "extra": _Shape_extra_DECODE,
+    "point": _Shape_point_DECODE,
 }
 
 
-Shape_nested._BRANCHES = {
-    "plain": Shape_nested_plain,
-    "fancy": Shape_nested_fancy,
-    "bare": Shape_nested_bare,
+_Shape_nested_BRANCHES: _rt.Branches[Shape_nested] = {
+    "plain": _Shape_nested_plain_DECODE,
+    "fancy": _Shape_nested_fancy_DECODE,
+    "bare": _Shape_nested_bare_DECODE,
 }
 
 
-Inner._BRANCHES = {"plain": Inner_plain, "fancy": Inner_fancy, "bare": Inner_bare}
+_Inner_BRANCHES: _rt.Branches[Inner] = {
+    "plain": _Inner_plain_DECODE,
+    "fancy": _Inner_fancy_DECODE,
+    "bare": _Inner_bare_DECODE,
+}
 
 
 Colour.QAPI_INFO = _rt.TypeInfo("Colour", since="1.0", features=("palette-v2",))

@@ -40,30 +40,45 @@ class Extra(_rt.Struct):
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"tone", "weight"})
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = 0
-        v = obj.get("tone", _rt.MISSING)
-        if type(v) is str and v in _m_everything._Colour_VALUES:
-            self.tone = _m_everything._Colour_VALUES[v]
-        elif v is _rt.MISSING:
-            raise _rt.WireError.missing("tone")
-        else:
-            self.tone = _m_everything.Colour._decode_named(v, "tone", strict)
-        if "weight" not in obj:
-            self.weight = None
-        else:
-            v = obj["weight"]
-            if type(v) is int and 0 <= v < _rt.UINT64_END:
-                self.weight = v
-            else:
-                self.weight = _rt.d_size(v, "weight", strict)
-            found += 1
-        return found + 1
-
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["tone"] = self.tone.to_wire()
         if self.weight is not None:
             out["weight"] = self.weight
+
+
+@_rt.decodes(Extra)
+def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(Extra)
+    self._unknown = None
+    self.weight = None
+    try:
+        left = len(obj) - 1
+        v = obj["tone"]
+        try:
+            self.tone = _m_everything._Colour_VALUES[v]
+        except (KeyError, TypeError):
+            self.tone = _m_everything.Colour._decode_named(v, "tone", strict)
+        if not left:
+            return self
+        if "weight" in obj:
+            v = obj["weight"]
+            if type(v) is int and 0 <= v < 1 << 64:
+                self.weight = v
+            else:
+                self.weight = _rt.d_size(v, "weight", strict)
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 class ExtraChild(_m_everything.Parent):
@@ -102,23 +117,75 @@ class ExtraChild(_m_everything.Parent):
         {"id", "note", "legacy", "shown", "toy"}
     )
 
-    def _decode_fields(self, obj: dict[str, _t.Any], strict: bool) -> int:
-        found = _m_everything.Parent._decode_fields(self, obj, strict)
-        if "toy" not in obj:
-            self.toy = None
+    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
+        _m_everything.Parent._encode_fields(self, out)
+        if self.toy is not None:
+            out["toy"] = self.toy
+
+
+@_rt.decodes(ExtraChild)
+def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> ExtraChild:
+    if type(obj) is not dict:
+        raise _rt.WireError.wrong_type("object").inside(name)
+    self = _rt.new(ExtraChild)
+    self._unknown = None
+    self.note = None
+    self.legacy = None
+    self.shown = None
+    self.toy = None
+    try:
+        left = len(obj) - 1
+        v = obj["id"]
+        if type(v) is str:
+            self.id_ = v
         else:
+            self.id_ = _rt.d_str(v, "id", strict)
+        if not left:
+            return self
+        if "note" in obj:
+            v = obj["note"]
+            if type(v) is str:
+                self.note = v
+            else:
+                self.note = _rt.d_str(v, "note", strict)
+            left -= 1
+            if not left:
+                return self
+        if "legacy" in obj:
+            v = obj["legacy"]
+            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                self.legacy = v
+            else:
+                self.legacy = _rt.d_int(v, "legacy", strict)
+            left -= 1
+            if not left:
+                return self
+        if "shown" in obj:
+            v = obj["shown"]
+            if type(v) is str:
+                self.shown = v
+            else:
+                self.shown = _rt.d_str(v, "shown", strict)
+            left -= 1
+            if not left:
+                return self
+        if "toy" in obj:
             v = obj["toy"]
             if type(v) is str:
                 self.toy = v
             else:
                 self.toy = _rt.d_str(v, "toy", strict)
-            found += 1
-        return found
-
-    def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        _m_everything.Parent._encode_fields(self, out)
-        if self.toy is not None:
-            out["toy"] = self.toy
+            left -= 1
+            if not left:
+                return self
+        if left:
+            self._extra(obj, strict)
+    except KeyError as err:
+        # Required members are looked up unguarded: the one missing.
+        raise _rt.WireError.missing(err.args[0]).inside(name) from None
+    except _rt.WireError as err:
+        raise err.inside(name) from None
+    return self
 
 
 Extra.QAPI_INFO = _rt.TypeInfo("Extra")
