@@ -375,3 +375,33 @@ def test_qemu_qmp_client_and_shell_work_with_the_asyncio_server() -> None:
 def _open(h: Harness) -> int:
     """Clients the server still serves."""
     return sum(not c.closed for c in h.server.clients)
+
+
+def test_selectors_loop_polls_briefly_then_sleeps() -> None:
+    """After serving, the selectors loop polls without sleeping for a moment (a waiting
+    client's next request comes within microseconds), then sleeps again."""
+    h = Harness("selectors")
+    timeouts: list[float | None] = []
+    select = h.loop.selector.select
+
+    def recording_select(timeout: float | None = None) -> Any:
+        timeouts.append(timeout)
+        return select(timeout)
+
+    h.loop.selector.select = recording_select  # type: ignore[method-assign]
+
+    async def run() -> None:
+        async with h:
+            r, w = await h.connect()
+            timeouts.clear()
+            w.write(b'{"execute": "query-status"}')
+            assert "return" in await _reply(r)
+            for _ in range(200):  # the loop goes back to sleep: a select without timeout
+                if timeouts and timeouts[-1] is None:
+                    break
+                await asyncio.sleep(0.01)
+            assert timeouts[-1] is None, "it sleeps again"
+            assert 0 in timeouts, "it polled after serving"
+            assert set(timeouts) == {0, None}
+
+    asyncio.run(run())
