@@ -192,6 +192,13 @@ def test_package_exports(ev: ModuleType) -> None:
     assert ev.ExtraChild.__mro__[1] is ev.Parent  # a base across modules
 
 
+def test_docstrings_describe_only_what_is_generated(ev: ModuleType) -> None:
+    """A member or enum value that --define leaves out is not described either."""
+    assert "shown: there because GOLDEN_ON holds" in ev.Parent.__doc__
+    assert "hidden" not in ev.Parent.__doc__
+    assert "red" in ev.Colour.__doc__ and "blue" not in ev.Colour.__doc__
+
+
 # -- names -----------------------------------------------------------------------
 
 

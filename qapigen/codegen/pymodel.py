@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .. import naming
-from ..docs import Doc, Kind
+from ..docs import Doc, Kind, Section
 from ..errors import QAPIError
 from ..schema import (
     INTEGER_RANGES,
@@ -226,20 +226,26 @@ def build(schema: Schema, package: str, defines: Sequence[str]) -> PyPackage:
     return _Builder(schema, package, frozenset(defines)).build()
 
 
-def _doc_text(doc: Doc | None, *, members: bool = True) -> str:
-    """A docstring's text from a doc comment block."""
+def _doc_text(doc: Doc | None, wanted: Callable[[IfCond], bool], *, members: bool = True) -> str:
+    """A docstring's text from a doc comment block; members and features whose
+    condition ``wanted`` rejects are not described (they are not generated)."""
     if doc is None:
         return ""
+
+    def kept(section: Section) -> bool:
+        ifcond = getattr(section.described, "ifcond", None)
+        return bool(section.text) and (ifcond is None or wanted(ifcond))
+
     parts = []
     if doc.body.text:
         parts.append(doc.body.text)
     elif doc.symbol:
         parts.append(f"{doc.symbol}.")
     if members:
-        described = [(n, s.text) for n, s in doc.args.items() if s.text]
+        described = [(n, s.text) for n, s in doc.args.items() if kept(s)]
         if described:
             parts.append("Members:\n" + "\n".join(_indented_item(n, t) for n, t in described))
-    features = [(n, s.text) for n, s in doc.features.items() if s.text]
+    features = [(n, s.text) for n, s in doc.features.items() if kept(s)]
     if features:
         parts.append("Features:\n" + "\n".join(_indented_item(n, t) for n, t in features))
     for section in doc.sections:
@@ -565,7 +571,7 @@ class _Builder(SchemaVisitor):
                 name=self.class_of[typ.name][1],
                 schema_name=typ.name,
                 bases=["_rt.Enum"],
-                doc=_doc_text(typ.doc) or f"The enum {typ.name}.",
+                doc=_doc_text(typ.doc, self.wanted) or f"The enum {typ.name}.",
                 values=values,
                 since=_since(typ.doc),
                 ifcond=typ.ifcond.expr,
@@ -595,7 +601,7 @@ class _Builder(SchemaVisitor):
             name=name,
             schema_name=typ.name,
             bases=bases,
-            doc=_doc_text(typ.doc) or _implicit_doc(typ),
+            doc=_doc_text(typ.doc, self.wanted) or _implicit_doc(typ),
             fields=fields,
             base_fields=base_fields,
             base_class=base_class,
@@ -637,7 +643,7 @@ class _Builder(SchemaVisitor):
                 schema_name=f"{union.schema_name} ({tag.name}: {variant.name})",
                 bases=[union.name],
                 doc=f"{union.schema_name} with {tag.name} '{variant.name}'."
-                + (f"\n\n{_doc_text(vtype.doc, members=True)}" if vtype.doc else ""),
+                + (f"\n\n{_doc_text(vtype.doc, self.wanted, members=True)}" if vtype.doc else ""),
                 fields=fields,
                 base_fields=union.all_fields,
                 base_class=union.name,
@@ -684,7 +690,7 @@ class _Builder(SchemaVisitor):
                 name=self.class_of[typ.name][1],
                 schema_name=typ.name,
                 bases=["_rt.Alternate"],
-                doc=_doc_text(typ.doc) or f"The alternate {typ.name}.",
+                doc=_doc_text(typ.doc, self.wanted) or f"The alternate {typ.name}.",
                 alternatives=alternatives,
                 since=_since(typ.doc),
                 ifcond=typ.ifcond.expr,
@@ -718,7 +724,7 @@ class _Builder(SchemaVisitor):
             name=name,
             schema_name=event.name,
             bases=bases,
-            doc=_doc_text(event.doc) or f"The event {event.name}.",
+            doc=_doc_text(event.doc, self.wanted) or f"The event {event.name}.",
             fields=fields,
             base_fields=base_fields,
             base_class=base_class,
@@ -775,7 +781,7 @@ class _Builder(SchemaVisitor):
                 params=params,
                 ret_annotation=self.annotation(ret) if ret is not None else None,
                 ret_decoder=self.decoder(ret) if ret is not None else None,
-                doc=_doc_text(command.doc) or f"The command {command.name}.",
+                doc=_doc_text(command.doc, self.wanted) or f"The command {command.name}.",
                 gen=command.gen,
                 success_response=command.success_response,
                 boxed=command.boxed,

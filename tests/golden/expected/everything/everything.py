@@ -18,7 +18,6 @@ class Colour(_rt.Enum):
     Members:
         red: the colour of "fire"
         green: only there when GOLDEN_ON holds
-        blue: left out: GOLDEN_OFF never holds
         2nd-best: a value that starts with a digit
         none: spelled like Python's None, in lower case
         sepia: an old value, kept for compatibility
@@ -314,7 +313,6 @@ class Parent(_rt.Struct):
         id: names the thing (a Python builtin as a member name)
         note: free text
         legacy: an old member
-        hidden: left out: GOLDEN_OFF never holds
         shown: there because GOLDEN_ON holds
 
     Features:
@@ -1083,7 +1081,6 @@ class ShapeKind(_rt.Enum):
         point: no members at all
         nested: a shape that is itself a union
         extra: only when GOLDEN_ON holds
-        gone: never there
     """
 
     CIRCLE = "circle"
