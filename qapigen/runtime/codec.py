@@ -420,19 +420,6 @@ def encode(value: Any) -> JSONValue:
     return value  # type: ignore[no-any-return]
 
 
-class _Missing:
-    """The type of :data:`MISSING`."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-#: A sentinel for a value that is not there (``dict.get(key, MISSING)``).
-MISSING = _Missing()
-
-
 def list_of(element: Decoder[T]) -> Decoder[list[T]]:
     """The decoder of a JSON array of ``element``."""
 
