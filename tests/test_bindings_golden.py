@@ -1011,3 +1011,24 @@ def test_generated_classes_are_dataclasses(ev: ModuleType) -> None:
     assert [f.name for f in dataclasses.fields(alt)] == ["value"]
     assert repr(alt) == "NameOrChild(value='x')" and alt == ev.NameOrChild("x")
     assert alt != ev.NameOrChild("y")
+
+
+def test_unknown_enum_values_are_kept_within_bounds(
+    ev: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interning unknown values is bounded (a peer sending ever new values does not
+    grow a client without end); past the bound, values still decode and compare equal."""
+    from qapigen.runtime import codec
+
+    monkeypatch.setattr(codec, "_unknown_values", {})
+    monkeypatch.setattr(codec, "_UNKNOWN_VALUES_KEPT", 10)
+    decoded = [ev.Colour.from_wire(f"shade{i}", strict=False) for i in range(50)]
+    assert len(codec._unknown_values) == 10
+    again = ev.Colour.from_wire("shade42", strict=False)
+    assert again == decoded[42] and hash(again) == hash(decoded[42])
+    assert again is not decoded[42]  # not interned, yet equal
+    assert again != ev.Colour.from_wire("shade43", strict=False)
+    assert again != ev.Colour.RED and ev.Colour.RED == ev.Colour.RED
+    assert {again, decoded[42], ev.Colour.RED} == {decoded[42], ev.Colour.RED}
+    child = ev.Child.from_wire({"id": "a", "count": 1, "colour": "shade42"}, strict=False)
+    assert child == ev.Child.from_wire(child.to_wire(), strict=False)

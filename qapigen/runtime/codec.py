@@ -166,7 +166,10 @@ class TypeInfo(NamedTuple):
 
 # -- enums ------------------------------------------------------------------
 
+# The pseudo-members of unknown values, interned up to a bound: a peer that
+# sends ever new values must not make a long-running client grow without end.
 _unknown_values: dict[tuple[type, str], Any] = {}
+_UNKNOWN_VALUES_KEPT = 4096
 
 E = TypeVar("E", bound="Enum")
 
@@ -180,6 +183,18 @@ class Enum(enum.Enum):
     def known(self) -> bool:
         """False for a value the schema does not know (kept by lenient decoding)."""
         return self._name_ in type(self)._member_map_
+
+    def __eq__(self, other: object) -> bool:
+        # Members are unique; two pseudo-members of the same unknown value are
+        # equal even when the second was not interned (see _unknown).
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._value_ == other._value_
+
+    def __hash__(self) -> int:
+        return hash(self._name_)
 
     @classmethod
     def from_wire(cls: type[E], obj: object, *, strict: bool = True) -> E:
@@ -212,7 +227,8 @@ class Enum(enum.Enum):
             member = object.__new__(cls)
             member._name_ = f"<unknown {value!r}>"
             member._value_ = value
-            _unknown_values[key] = member
+            if len(_unknown_values) < _UNKNOWN_VALUES_KEPT:
+                _unknown_values[key] = member
         return member
 
 
