@@ -82,6 +82,8 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
         host, _, port = spec[4:].rpartition(":")
         if not port.isdigit():
             raise UsageError(f"-qmp {value}", f"Failed to parse port '{port}'")
+        if host.startswith("[") and host.endswith("]"):  # an IPv6 address, as QEMU writes it
+            host = host[1:-1]
         return "tcp", (host or "127.0.0.1", int(port))
     raise UsageError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
 

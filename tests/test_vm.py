@@ -825,3 +825,25 @@ def test_guest_errors_go_to_stderr_without_a_log_file(
         conn.until_eof()
         assert vm.wait() == 0
         assert vm.stderr == ("pvpanic: unknown event 0x8.\n" if logged else "")
+
+
+def test_tcp_monitor_on_ipv6_loopback(tmp_path: Path, start_vm: Callable[..., VMProcess]) -> None:
+    """-qmp tcp:[::1]:PORT, QEMU's way of writing an IPv6 address, listens there."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    finally:
+        probe.close()
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm(
+        "-qmp", f"tcp:[::1]:{port},server=on,wait=off", "-qmp", unix(sock), sockets=(sock,)
+    )
+    with socket.create_connection(("::1", port), timeout=10) as conn:
+        assert b'"QMP"' in conn.makefile("rb").readline()
+    vm.proc.terminate()
+    assert vm.wait() == 0
