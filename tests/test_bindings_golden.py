@@ -668,6 +668,40 @@ def test_deprecated_members_warn_when_set(ev: ModuleType) -> None:
     assert _deprecations(lambda: ev.Shape.from_wire({"kind": "point", "legacy-tag": "t"})) == []
 
 
+def test_deprecated_members_warn_when_assigned(ev: ModuleType) -> None:
+    """Assigning a deprecated member after construction warns too; reading it, encoding
+    it, printing or comparing the object, or assigning its absent value does not."""
+    parent = ev.Parent(id_="a")
+
+    def assign() -> None:
+        parent.legacy = 2
+
+    assert _deprecations(assign) == ["member 'legacy' of Parent is deprecated"]
+    assert parent.legacy == 2 and parent.to_wire() == {"id": "a", "legacy": 2}
+
+    def unset() -> None:
+        parent.legacy = None
+
+    assert _deprecations(unset) == [] and parent.legacy is None
+    child = ev.Child.from_wire({"id": "a", "count": 1, "legacy": 1, "older": True})
+
+    def use() -> None:
+        assert (child.legacy, child.older) == (1, True)
+        repr(child)
+        assert child == ev.Child.from_wire(child.to_wire())
+        dataclasses.replace(child, count=2, legacy=None, older=None)
+
+    assert _deprecations(use) == []
+    square = ev.Shape_square(side=1)
+
+    def assign_inherited() -> None:
+        square.legacy_tag = "t"
+
+    assert len(_deprecations(assign_inherited)) == 1
+    fields = {f.name: f.type for f in dataclasses.fields(ev.Parent)}
+    assert fields["legacy"] == "int | None"
+
+
 def test_inherited_deprecated_members_warn(ev: ModuleType) -> None:
     """A deprecated member of the base warns in a subclass that has deprecated members too."""
     assert len(_deprecations(lambda: ev.Child(id_="a", count=1, legacy=1))) == 1

@@ -288,10 +288,10 @@ class SchemaInfo_enum(SchemaInfo):
     Since: 2.5
     """
 
-    __slots__ = ("members", "values")
+    __slots__ = ("members", "_deprecated_values")
 
     members: list[SchemaInfoEnumMember]
-    values: list[str]
+    _deprecated_values: list[str]
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -314,9 +314,18 @@ class SchemaInfo_enum(SchemaInfo):
         self.meta_type = SchemaMetaType.ENUM
         self.features = features
         self.members = members
-        self.values = values
+        self._deprecated_values = values
         self._unknown = _unknown
         _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
+
+    @property
+    def values(self) -> list[str]:
+        return self._deprecated_values
+
+    @values.setter
+    def values(self, value: list[str]) -> None:
+        _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
+        self._deprecated_values = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members", "values"}
@@ -325,7 +334,7 @@ class SchemaInfo_enum(SchemaInfo):
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         SchemaInfo._encode_fields(self, out)
         out["members"] = [e.to_wire() for e in self.members]
-        out["values"] = list(self.values)
+        out["values"] = list(self._deprecated_values)
 
 
 @_rt.decodes(SchemaInfo_enum)
@@ -364,7 +373,7 @@ def _SchemaInfo_enum_DECODE(
         self.members = _rt.d_list(
             _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
         )
-        self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
+        self._deprecated_values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
         if left:
             self._extra(obj, strict)
     except KeyError as err:
@@ -999,10 +1008,10 @@ class SchemaInfoEnum(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("members", "values")
+    __slots__ = ("members", "_deprecated_values")
 
     members: list[SchemaInfoEnumMember]
-    values: list[str]
+    _deprecated_values: list[str]
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "values")
 
@@ -1014,15 +1023,24 @@ class SchemaInfoEnum(_rt.Struct):
         _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.members = members
-        self.values = values
+        self._deprecated_values = values
         self._unknown = _unknown
         _rt.warn_deprecated("member 'values' of SchemaInfoEnum")
+
+    @property
+    def values(self) -> list[str]:
+        return self._deprecated_values
+
+    @values.setter
+    def values(self, value: list[str]) -> None:
+        _rt.warn_deprecated("member 'values' of SchemaInfoEnum")
+        self._deprecated_values = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "values"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["members"] = [e.to_wire() for e in self.members]
-        out["values"] = list(self.values)
+        out["values"] = list(self._deprecated_values)
 
 
 @_rt.decodes(SchemaInfoEnum)
@@ -1038,7 +1056,7 @@ def _SchemaInfoEnum_DECODE(
         self.members = _rt.d_list(
             _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
         )
-        self.values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
+        self._deprecated_values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
         if left:
             self._extra(obj, strict)
     except KeyError as err:

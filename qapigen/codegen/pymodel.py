@@ -98,6 +98,13 @@ class PyField:
             return f"{fast_test.rsplit(' in ', 1)[1]}[v]"
         return "v"
 
+    @property
+    def attr(self) -> str:
+        """The attribute that holds the member: a deprecated member's is private,
+        behind a property that warns when it is set (no member's Python name
+        starts with ``_``, so none can clash)."""
+        return f"_deprecated_{self.name}" if self.deprecated and not self.fixed else self.name
+
 
 @dataclasses.dataclass
 class PyClass:

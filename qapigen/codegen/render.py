@@ -274,7 +274,7 @@ def decode_presets(fields: list[PyField], indent: int) -> str:
     Decoding then only looks for the members the message may still have.
     """
     return "\n".join(
-        statement(f"self.{f.name} = {f.absent}", indent)
+        statement(f"self.{f.attr} = {f.absent}", indent)
         for f in fields
         if f.optional and not f.fixed
     )
@@ -327,7 +327,7 @@ def decode_members(fields: list[PyField], indent: int) -> str:
 
 def _decode_member_of(f: PyField, indent: int, tail: bool) -> str:
     return _decode_member(
-        f.name, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.dispatch,
+        f.attr, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.dispatch,
         f.fixed_wire, tail, indent,
     )  # fmt: skip
 

@@ -280,7 +280,9 @@ def _build_field_table(cls: type) -> dict[str, Any]:
                 kw_only=param.kind is param.KEYWORD_ONLY,
                 repr=name != "_unknown",
             )
-        specs.append((name, annotations.get(name, "object"), spec))
+        # A deprecated member lives in a private slot behind a property.
+        annotation = annotations.get(name) or annotations.get(f"_deprecated_{name}", "object")
+        specs.append((name, annotation, spec))
     # A dataclass of the same fields, whose table is what dataclasses expects.
     shadow = dataclasses.make_dataclass(cls.__name__, specs)
     return {f.name: f for f in dataclasses.fields(shadow)}

@@ -319,11 +319,11 @@ class Parent(_rt.Struct):
         deprecated: a feature of the member @legacy
     """
 
-    __slots__ = ("id_", "note", "legacy", "shown")
+    __slots__ = ("id_", "note", "_deprecated_legacy", "shown")
 
     id_: str
     note: str | None
-    legacy: int | None
+    _deprecated_legacy: int | None
     shown: str | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown")
@@ -339,11 +339,21 @@ class Parent(_rt.Struct):
     ) -> None:
         self.id_ = id_
         self.note = note
-        self.legacy = legacy
+        self._deprecated_legacy = legacy
         self.shown = shown
         self._unknown = _unknown
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of Parent")
+
+    @property
+    def legacy(self) -> int | None:
+        return self._deprecated_legacy
+
+    @legacy.setter
+    def legacy(self, value: int | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'legacy' of Parent")
+        self._deprecated_legacy = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"id", "note", "legacy", "shown"}
@@ -353,8 +363,8 @@ class Parent(_rt.Struct):
         out["id"] = self.id_
         if self.note is not None:
             out["note"] = self.note
-        if self.legacy is not None:
-            out["legacy"] = self.legacy
+        if self._deprecated_legacy is not None:
+            out["legacy"] = self._deprecated_legacy
         if self.shown is not None:
             out["shown"] = self.shown
 
@@ -366,7 +376,7 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
     self = _rt.new(Parent)
     self._unknown = None
     self.note = None
-    self.legacy = None
+    self._deprecated_legacy = None
     self.shown = None
     try:
         left = len(obj) - 1
@@ -389,9 +399,9 @@ def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
         if "legacy" in obj:
             v = obj["legacy"]
             if type(v) is int and -(1 << 63) <= v < 1 << 63:
-                self.legacy = v
+                self._deprecated_legacy = v
             else:
-                self.legacy = _rt.d_int(v, "legacy", strict)
+                self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
             left -= 1
             if not left:
                 return self
@@ -427,11 +437,11 @@ class Child(Parent):
         deprecated: a feature of the member @older
     """
 
-    __slots__ = ("count", "colour", "older")
+    __slots__ = ("count", "colour", "_deprecated_older")
 
     count: int
     colour: Colour | None
-    older: bool | None
+    _deprecated_older: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "id_",
@@ -457,16 +467,26 @@ class Child(Parent):
     ) -> None:
         self.id_ = id_
         self.note = note
-        self.legacy = legacy
+        self._deprecated_legacy = legacy
         self.shown = shown
         self.count = count
         self.colour = colour
-        self.older = older
+        self._deprecated_older = older
         self._unknown = _unknown
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of Child")
         if older is not None:
             _rt.warn_deprecated("member 'older' of Child")
+
+    @property
+    def older(self) -> bool | None:
+        return self._deprecated_older
+
+    @older.setter
+    def older(self, value: bool | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'older' of Child")
+        self._deprecated_older = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"id", "note", "legacy", "shown", "count", "colour", "older"}
@@ -477,8 +497,8 @@ class Child(Parent):
         out["count"] = self.count
         if self.colour is not None:
             out["colour"] = self.colour.to_wire()
-        if self.older is not None:
-            out["older"] = self.older
+        if self._deprecated_older is not None:
+            out["older"] = self._deprecated_older
 
 
 @_rt.decodes(Child)
@@ -488,10 +508,10 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
     self = _rt.new(Child)
     self._unknown = None
     self.note = None
-    self.legacy = None
+    self._deprecated_legacy = None
     self.shown = None
     self.colour = None
-    self.older = None
+    self._deprecated_older = None
     try:
         left = len(obj) - 2
         if "count" not in obj:
@@ -512,9 +532,9 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
             if "legacy" in obj:
                 v = obj["legacy"]
                 if type(v) is int and -(1 << 63) <= v < 1 << 63:
-                    self.legacy = v
+                    self._deprecated_legacy = v
                 else:
-                    self.legacy = _rt.d_int(v, "legacy", strict)
+                    self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
                 left -= 1
             if "shown" in obj:
                 v = obj["shown"]
@@ -542,9 +562,9 @@ def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
         if "older" in obj:
             v = obj["older"]
             if type(v) is bool:
-                self.older = v
+                self._deprecated_older = v
             else:
-                self.older = _rt.d_bool(v, "older", strict)
+                self._deprecated_older = _rt.d_bool(v, "older", strict)
             left -= 1
             if not left:
                 return self
@@ -1152,10 +1172,10 @@ class Square(_rt.Struct):
         deprecated: a feature of @rotated
     """
 
-    __slots__ = ("side", "rotated")
+    __slots__ = ("side", "_deprecated_rotated")
 
     side: int
-    rotated: bool | None
+    _deprecated_rotated: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("side", "rotated")
 
@@ -1167,17 +1187,27 @@ class Square(_rt.Struct):
         _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.side = side
-        self.rotated = rotated
+        self._deprecated_rotated = rotated
         self._unknown = _unknown
         if rotated is not None:
             _rt.warn_deprecated("member 'rotated' of Square")
+
+    @property
+    def rotated(self) -> bool | None:
+        return self._deprecated_rotated
+
+    @rotated.setter
+    def rotated(self, value: bool | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'rotated' of Square")
+        self._deprecated_rotated = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"side", "rotated"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["side"] = self.side
-        if self.rotated is not None:
-            out["rotated"] = self.rotated
+        if self._deprecated_rotated is not None:
+            out["rotated"] = self._deprecated_rotated
 
 
 @_rt.decodes(Square)
@@ -1186,7 +1216,7 @@ def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Square)
     self._unknown = None
-    self.rotated = None
+    self._deprecated_rotated = None
     try:
         left = len(obj) - 1
         v = obj["side"]
@@ -1199,9 +1229,9 @@ def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
         if "rotated" in obj:
             v = obj["rotated"]
             if type(v) is bool:
-                self.rotated = v
+                self._deprecated_rotated = v
             else:
-                self.rotated = _rt.d_bool(v, "rotated", strict)
+                self._deprecated_rotated = _rt.d_bool(v, "rotated", strict)
             left -= 1
             if not left:
                 return self
@@ -1218,11 +1248,11 @@ def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
 class ShapeBase(_rt.Struct):
     """The common members of Shape."""
 
-    __slots__ = ("kind", "label", "legacy_tag")
+    __slots__ = ("kind", "label", "_deprecated_legacy_tag")
 
     kind: ShapeKind
     label: str | None
-    legacy_tag: str | None
+    _deprecated_legacy_tag: str | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
 
@@ -1236,10 +1266,20 @@ class ShapeBase(_rt.Struct):
     ) -> None:
         self.kind = kind
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self._unknown = _unknown
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
+
+    @property
+    def legacy_tag(self) -> str | None:
+        return self._deprecated_legacy_tag
+
+    @legacy_tag.setter
+    def legacy_tag(self, value: str | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'legacy-tag' of Shape")
+        self._deprecated_legacy_tag = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag"}
@@ -1249,8 +1289,8 @@ class ShapeBase(_rt.Struct):
         out["kind"] = self.kind.to_wire()
         if self.label is not None:
             out["label"] = self.label
-        if self.legacy_tag is not None:
-            out["legacy-tag"] = self.legacy_tag
+        if self._deprecated_legacy_tag is not None:
+            out["legacy-tag"] = self._deprecated_legacy_tag
 
 
 @_rt.decodes(ShapeBase)
@@ -1260,7 +1300,7 @@ def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Shap
     self = _rt.new(ShapeBase)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     try:
         left = len(obj) - 1
         v = obj["kind"]
@@ -1282,9 +1322,9 @@ def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> Shap
         if "legacy-tag" in obj:
             v = obj["legacy-tag"]
             if type(v) is str:
-                self.legacy_tag = v
+                self._deprecated_legacy_tag = v
             else:
-                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
             left -= 1
             if not left:
                 return self
@@ -1320,7 +1360,7 @@ class Shape(ShapeBase):
     ) -> None:
         self.kind = kind
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self._unknown = _unknown
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
@@ -1345,7 +1385,7 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
     self = _rt.new(Shape)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     try:
         left = len(obj) - 1
         v = obj["kind"]
@@ -1367,9 +1407,9 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
         if "legacy-tag" in obj:
             v = obj["legacy-tag"]
             if type(v) is str:
-                self.legacy_tag = v
+                self._deprecated_legacy_tag = v
             else:
-                self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
             left -= 1
             if not left:
                 return self
@@ -1408,7 +1448,7 @@ class Shape_circle(Shape):
     ) -> None:
         self.kind = ShapeKind.CIRCLE
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.radius = radius
         self._unknown = _unknown
         if legacy_tag is not None:
@@ -1432,7 +1472,7 @@ def _Shape_circle_DECODE(
     self = _rt.new(Shape_circle)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     try:
         left = len(obj) - 2
         if "radius" not in obj:
@@ -1453,9 +1493,9 @@ def _Shape_circle_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "circle":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -1487,10 +1527,10 @@ class Shape_square(Shape):
         deprecated: a feature of @rotated
     """
 
-    __slots__ = ("side", "rotated")
+    __slots__ = ("side", "_deprecated_rotated")
 
     side: int
-    rotated: bool | None
+    _deprecated_rotated: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
@@ -1511,14 +1551,24 @@ class Shape_square(Shape):
     ) -> None:
         self.kind = ShapeKind.SQUARE
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.side = side
-        self.rotated = rotated
+        self._deprecated_rotated = rotated
         self._unknown = _unknown
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: square)")
         if rotated is not None:
             _rt.warn_deprecated("member 'rotated' of Shape (kind: square)")
+
+    @property
+    def rotated(self) -> bool | None:
+        return self._deprecated_rotated
+
+    @rotated.setter
+    def rotated(self, value: bool | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'rotated' of Shape (kind: square)")
+        self._deprecated_rotated = value
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"kind", "label", "legacy-tag", "side", "rotated"}
@@ -1527,8 +1577,8 @@ class Shape_square(Shape):
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         Shape._encode_fields(self, out)
         out["side"] = self.side
-        if self.rotated is not None:
-            out["rotated"] = self.rotated
+        if self._deprecated_rotated is not None:
+            out["rotated"] = self._deprecated_rotated
 
 
 @_rt.decodes(Shape_square)
@@ -1540,8 +1590,8 @@ def _Shape_square_DECODE(
     self = _rt.new(Shape_square)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
-    self.rotated = None
+    self._deprecated_legacy_tag = None
+    self._deprecated_rotated = None
     try:
         left = len(obj) - 2
         if "side" not in obj:
@@ -1562,9 +1612,9 @@ def _Shape_square_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "square":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -1578,9 +1628,9 @@ def _Shape_square_DECODE(
         if "rotated" in obj:
             v = obj["rotated"]
             if type(v) is bool:
-                self.rotated = v
+                self._deprecated_rotated = v
             else:
-                self.rotated = _rt.d_bool(v, "rotated", strict)
+                self._deprecated_rotated = _rt.d_bool(v, "rotated", strict)
             left -= 1
             if not left:
                 return self
@@ -1624,7 +1674,7 @@ class Shape_nested(Shape):
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.style = style
         self.depth = depth
         self._unknown = _unknown
@@ -1659,7 +1709,7 @@ def _Shape_nested_DECODE(
     self = _rt.new(Shape_nested)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     self.depth = None
     try:
         left = len(obj) - 2
@@ -1681,9 +1731,9 @@ def _Shape_nested_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -1754,7 +1804,7 @@ class Shape_nested_plain(Shape_nested):
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.style = InnerStyle.PLAIN
         self.depth = depth
         self._unknown = _unknown
@@ -1777,7 +1827,7 @@ def _Shape_nested_plain_DECODE(
     self = _rt.new(Shape_nested_plain)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     self.depth = None
     try:
         left = len(obj) - 2
@@ -1799,9 +1849,9 @@ def _Shape_nested_plain_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -1867,7 +1917,7 @@ class Shape_nested_fancy(Shape_nested):
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.style = InnerStyle.FANCY
         self.depth = depth
         self.ribbons = ribbons
@@ -1898,7 +1948,7 @@ def _Shape_nested_fancy_DECODE(
     self = _rt.new(Shape_nested_fancy)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     self.depth = None
     self.tint = None
     try:
@@ -1923,9 +1973,9 @@ def _Shape_nested_fancy_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -1991,7 +2041,7 @@ class Shape_nested_bare(Shape_nested):
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.style = InnerStyle.BARE
         self.depth = depth
         self._unknown = _unknown
@@ -2014,7 +2064,7 @@ def _Shape_nested_bare_DECODE(
     self = _rt.new(Shape_nested_bare)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     self.depth = None
     try:
         left = len(obj) - 2
@@ -2036,9 +2086,9 @@ def _Shape_nested_bare_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "nested":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -2101,7 +2151,7 @@ class Shape_extra(Shape):
     ) -> None:
         self.kind = ShapeKind.EXTRA
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self.tone = tone
         self.weight = weight
         self._unknown = _unknown
@@ -2128,7 +2178,7 @@ def _Shape_extra_DECODE(
     self = _rt.new(Shape_extra)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     self.weight = None
     try:
         left = len(obj) - 2
@@ -2150,9 +2200,9 @@ def _Shape_extra_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "extra":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -2196,7 +2246,7 @@ class Shape_point(Shape):
     ) -> None:
         self.kind = ShapeKind.POINT
         self.label = label
-        self.legacy_tag = legacy_tag
+        self._deprecated_legacy_tag = legacy_tag
         self._unknown = _unknown
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: point)")
@@ -2215,7 +2265,7 @@ def _Shape_point_DECODE(
     self = _rt.new(Shape_point)
     self._unknown = None
     self.label = None
-    self.legacy_tag = None
+    self._deprecated_legacy_tag = None
     try:
         left = len(obj) - 1
         v = obj["kind"]
@@ -2234,9 +2284,9 @@ def _Shape_point_DECODE(
             if "legacy-tag" in obj:
                 v = obj["legacy-tag"]
                 if type(v) is str:
-                    self.legacy_tag = v
+                    self._deprecated_legacy_tag = v
                 else:
-                    self.legacy_tag = _rt.d_str(v, "legacy-tag", strict)
+                    self._deprecated_legacy_tag = _rt.d_str(v, "legacy-tag", strict)
                 left -= 1
         if obj["kind"] != "point":
             raise _rt.WireError.not_this_branch("kind", obj)
@@ -3017,9 +3067,9 @@ def _OptionalEverythingArguments_DECODE(
 class XNewCommandArguments(_rt.Struct):
     """The arguments of x-new-command."""
 
-    __slots__ = ("legacy_arg",)
+    __slots__ = ("_deprecated_legacy_arg",)
 
-    legacy_arg: str | None
+    _deprecated_legacy_arg: str | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("legacy_arg",)
 
@@ -3029,16 +3079,26 @@ class XNewCommandArguments(_rt.Struct):
         legacy_arg: str | None = None,
         _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
-        self.legacy_arg = legacy_arg
+        self._deprecated_legacy_arg = legacy_arg
         self._unknown = _unknown
         if legacy_arg is not None:
             _rt.warn_deprecated("member 'legacy-arg' of x-new-command")
 
+    @property
+    def legacy_arg(self) -> str | None:
+        return self._deprecated_legacy_arg
+
+    @legacy_arg.setter
+    def legacy_arg(self, value: str | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'legacy-arg' of x-new-command")
+        self._deprecated_legacy_arg = value
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"legacy-arg"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        if self.legacy_arg is not None:
-            out["legacy-arg"] = self.legacy_arg
+        if self._deprecated_legacy_arg is not None:
+            out["legacy-arg"] = self._deprecated_legacy_arg
 
 
 @_rt.decodes(XNewCommandArguments)
@@ -3049,7 +3109,7 @@ def _XNewCommandArguments_DECODE(
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(XNewCommandArguments)
     self._unknown = None
-    self.legacy_arg = None
+    self._deprecated_legacy_arg = None
     try:
         left = len(obj)
         if not left:
@@ -3057,9 +3117,9 @@ def _XNewCommandArguments_DECODE(
         if "legacy-arg" in obj:
             v = obj["legacy-arg"]
             if type(v) is str:
-                self.legacy_arg = v
+                self._deprecated_legacy_arg = v
             else:
-                self.legacy_arg = _rt.d_str(v, "legacy-arg", strict)
+                self._deprecated_legacy_arg = _rt.d_str(v, "legacy-arg", strict)
             left -= 1
             if not left:
                 return self
@@ -3112,11 +3172,11 @@ class ChangedEvent(_rt.Event):
         deprecated: a feature of @old-way
     """
 
-    __slots__ = ("who", "colour", "old_way")
+    __slots__ = ("who", "colour", "_deprecated_old_way")
 
     who: str
     colour: Colour | None
-    old_way: int | None
+    _deprecated_old_way: int | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("who", "colour", "old_way")
 
@@ -3130,10 +3190,20 @@ class ChangedEvent(_rt.Event):
     ) -> None:
         self.who = who
         self.colour = colour
-        self.old_way = old_way
+        self._deprecated_old_way = old_way
         self._unknown = _unknown
         if old_way is not None:
             _rt.warn_deprecated("member 'old-way' of CHANGED")
+
+    @property
+    def old_way(self) -> int | None:
+        return self._deprecated_old_way
+
+    @old_way.setter
+    def old_way(self, value: int | None) -> None:
+        if value is not None:
+            _rt.warn_deprecated("member 'old-way' of CHANGED")
+        self._deprecated_old_way = value
 
     NAME: _t.ClassVar[str] = "CHANGED"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -3144,8 +3214,8 @@ class ChangedEvent(_rt.Event):
         out["who"] = self.who
         if self.colour is not None:
             out["colour"] = self.colour.to_wire()
-        if self.old_way is not None:
-            out["old-way"] = self.old_way
+        if self._deprecated_old_way is not None:
+            out["old-way"] = self._deprecated_old_way
 
 
 @_rt.decodes(ChangedEvent)
@@ -3157,7 +3227,7 @@ def _ChangedEvent_DECODE(
     self = _rt.new(ChangedEvent)
     self._unknown = None
     self.colour = None
-    self.old_way = None
+    self._deprecated_old_way = None
     try:
         left = len(obj) - 1
         v = obj["who"]
@@ -3179,9 +3249,9 @@ def _ChangedEvent_DECODE(
         if "old-way" in obj:
             v = obj["old-way"]
             if type(v) is int and -(1 << 63) <= v < 1 << 63:
-                self.old_way = v
+                self._deprecated_old_way = v
             else:
-                self.old_way = _rt.d_int(v, "old-way", strict)
+                self._deprecated_old_way = _rt.d_int(v, "old-way", strict)
             left -= 1
             if not left:
                 return self
@@ -3212,11 +3282,11 @@ class ChildBornEvent(Child, _rt.Event):
     ) -> None:
         self.id_ = id_
         self.note = note
-        self.legacy = legacy
+        self._deprecated_legacy = legacy
         self.shown = shown
         self.count = count
         self.colour = colour
-        self.older = older
+        self._deprecated_older = older
         self._unknown = _unknown
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of CHILD_BORN")
@@ -3240,10 +3310,10 @@ def _ChildBornEvent_DECODE(
     self = _rt.new(ChildBornEvent)
     self._unknown = None
     self.note = None
-    self.legacy = None
+    self._deprecated_legacy = None
     self.shown = None
     self.colour = None
-    self.older = None
+    self._deprecated_older = None
     try:
         left = len(obj) - 2
         if "count" not in obj:
@@ -3264,9 +3334,9 @@ def _ChildBornEvent_DECODE(
             if "legacy" in obj:
                 v = obj["legacy"]
                 if type(v) is int and -(1 << 63) <= v < 1 << 63:
-                    self.legacy = v
+                    self._deprecated_legacy = v
                 else:
-                    self.legacy = _rt.d_int(v, "legacy", strict)
+                    self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
                 left -= 1
             if "shown" in obj:
                 v = obj["shown"]
@@ -3294,9 +3364,9 @@ def _ChildBornEvent_DECODE(
         if "older" in obj:
             v = obj["older"]
             if type(v) is bool:
-                self.older = v
+                self._deprecated_older = v
             else:
-                self.older = _rt.d_bool(v, "older", strict)
+                self._deprecated_older = _rt.d_bool(v, "older", strict)
             left -= 1
             if not left:
                 return self

@@ -106,7 +106,7 @@ class ExtraChild(_m_everything.Parent):
     ) -> None:
         self.id_ = id_
         self.note = note
-        self.legacy = legacy
+        self._deprecated_legacy = legacy
         self.shown = shown
         self.toy = toy
         self._unknown = _unknown
@@ -130,7 +130,7 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
     self = _rt.new(ExtraChild)
     self._unknown = None
     self.note = None
-    self.legacy = None
+    self._deprecated_legacy = None
     self.shown = None
     self.toy = None
     try:
@@ -154,9 +154,9 @@ def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> Ext
         if "legacy" in obj:
             v = obj["legacy"]
             if type(v) is int and -(1 << 63) <= v < 1 << 63:
-                self.legacy = v
+                self._deprecated_legacy = v
             else:
-                self.legacy = _rt.d_int(v, "legacy", strict)
+                self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
             left -= 1
             if not left:
                 return self
