@@ -847,3 +847,19 @@ def test_tcp_monitor_on_ipv6_loopback(tmp_path: Path, start_vm: Callable[..., VM
         assert b'"QMP"' in conn.makefile("rb").readline()
     vm.proc.terminate()
     assert vm.wait() == 0
+
+
+def test_watchdog_debug_action_prints_to_stderr(
+    tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """-watchdog-action debug: an expiry prints QEMU's line on stderr and goes on."""
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm("-watchdog-action", "debug", "-qmp", unix(sock), sockets=(sock,))
+    conn = Conn(sock, negotiate=True)
+    assert conn.command("x-guest-watchdog-expire") == {"return": {}}
+    assert conn.events() == [("WATCHDOG", {"action": "debug"})]
+    assert status(conn) == ("running", True)
+    assert conn.command("quit") == {"return": {}}
+    conn.until_eof()
+    assert vm.wait() == 0
+    assert vm.stderr == "watchdog: timer fired\n"
