@@ -405,3 +405,28 @@ def test_selectors_loop_polls_briefly_then_sleeps() -> None:
             assert set(timeouts) == {0, None}
 
     asyncio.run(run())
+
+
+def test_a_failing_handler_costs_only_its_client(
+    adapter: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A handler that raises (a bug, not bad input) drops that client, with the
+    traceback reported; the server and its other clients go on."""
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+
+            def broken() -> None:
+                raise RuntimeError("handler bug")
+
+            h.machine.query_status = broken  # type: ignore[method-assign]
+            r1, w1 = await h.connect()
+            r2, w2 = await h.connect()
+            w1.write(b'{"execute": "query-status"}')
+            assert await asyncio.wait_for(r1.read(), 5) == b""  # dropped
+            w2.write(b'{"execute": "query-version", "id": 1}')
+            assert (await _reply(r2))["id"] == 1
+
+    asyncio.run(run())
+    if adapter == "selectors":
+        assert "RuntimeError: handler bug" in capsys.readouterr().err

@@ -156,9 +156,17 @@ class _Client:
             return
         except OSError:
             data = b""
-        if data:
+        if not data:  # gone, perhaps mid-message: that costs nothing else
+            self.close()
+            return
+        try:
             self.server.received(self, data)
-        else:  # gone, perhaps mid-message: that costs nothing else
+        except Exception:
+            # A bug (bad input is answered, not raised): report it and drop
+            # this client only, as asyncio does with a failing protocol.
+            import traceback
+
+            traceback.print_exc()
             self.close()
 
     def on_writable(self) -> None:
