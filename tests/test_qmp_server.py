@@ -430,3 +430,16 @@ def test_a_failing_handler_costs_only_its_client(
     asyncio.run(run())
     if adapter == "selectors":
         assert "RuntimeError: handler bug" in capsys.readouterr().err
+
+
+def test_selectors_loop_stopped_before_it_runs_returns_at_once() -> None:
+    """stop() before run() (another thread was quicker) is not lost."""
+    loop = Loop()
+    try:
+        loop.stop()
+        thread = threading.Thread(target=loop.run, daemon=True)
+        thread.start()
+        thread.join(5)
+        assert not thread.is_alive()
+    finally:
+        loop.close()

@@ -76,7 +76,8 @@ class Loop:
             os.write(self._wake_w, b"\0")
 
     def stop(self) -> None:
-        """Make :meth:`run` return (safe from any thread)."""
+        """Make :meth:`run` return, or return at once if it has not started
+        (safe from any thread)."""
         self._stopping = True
         self.wake()
 
@@ -104,7 +105,6 @@ class Loop:
         select = self.selector.select
         clock = time.monotonic
         spin_until = 0.0
-        self._stopping = False
         while not self._stopping:
             if spin_until:
                 ready = select(0)
@@ -123,6 +123,7 @@ class Loop:
             while self._soon:
                 self._soon.pop(0)()
             spin_until = clock() + SPIN
+        self._stopping = False  # it may run again
 
     def close(self) -> None:
         """Release the loop's own sockets and signal handlers."""
