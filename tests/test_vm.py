@@ -863,3 +863,57 @@ def test_watchdog_debug_action_prints_to_stderr(
     conn.until_eof()
     assert vm.wait() == 0
     assert vm.stderr == "watchdog: timer fired\n"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_out_of_descriptors_waits_for_one_to_be_freed(tmp_path: Path) -> None:
+    """With no file descriptor left, pending connections wait (the program does not spin
+    on them) until a client leaves; then the next one is greeted."""
+    import resource
+
+    sock = str(tmp_path / "qmp.sock")
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+
+    proc = subprocess.Popen(
+        [*VM, "-qmp", unix(sock)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=few_descriptors,
+    )
+    clients: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(sock):
+            assert time.monotonic() < deadline, "no socket"
+            time.sleep(0.005)
+        for _ in range(16):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(sock)
+            clients.append(client)
+            ready, _, _ = select.select([client], [], [], 1.0)
+            if not ready:
+                break  # accepted by the kernel, not by the program: out of descriptors
+            assert b'"QMP"' in client.recv(4096)
+        else:
+            pytest.fail("never ran out of descriptors")
+        waiting = clients[-1]
+        before = _cpu_seconds(proc.pid)
+        time.sleep(0.5)
+        assert _cpu_seconds(proc.pid) - before < 0.2, "it spins on the pending connection"
+        clients[0].close()  # a descriptor is freed: the waiting client is greeted
+        ready, _, _ = select.select([waiting], [], [], 5.0)
+        assert ready and b'"QMP"' in waiting.recv(4096)
+    finally:
+        for client in clients:
+            client.close()
+        proc.kill()
+        proc.wait()

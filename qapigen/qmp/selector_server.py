@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import _socket  # not socket: see .sockets
 import contextlib
+import errno
 import os
 import selectors
 import signal
@@ -49,6 +50,8 @@ class Loop:
         self._signals: list[int] = []
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
         self._stopping = False
+        # Listeners that stopped accepting for want of file descriptors.
+        self._paused: list[_Listener] = []
         # Written to wake the loop from another thread or a signal handler.
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -91,6 +94,26 @@ class Loop:
 
     def on_writable(self) -> None:
         """Never asked for."""
+
+    def pause_accepting(self, listener: _Listener) -> None:
+        """Stop waiting on ``listener`` until a descriptor is freed: out of
+        descriptors, its pending connections would wake the loop at every turn."""
+        self.selector.unregister(listener.sock)
+        self._paused.append(listener)
+
+    def forget(self, listener: _Listener) -> None:
+        """Stop waiting on ``listener`` for good (it is being closed)."""
+        if listener in self._paused:
+            self._paused.remove(listener)
+        else:
+            self.selector.unregister(listener.sock)
+
+    def descriptor_freed(self) -> None:
+        """A connection closed: paused listeners may accept again."""
+        while self._paused:
+            listener = self._paused.pop()
+            if not listener.closed:
+                self.selector.register(listener.sock, _READ, listener)
 
     def run(self) -> None:
         """Serve until :meth:`stop`.
@@ -209,16 +232,21 @@ class _Client:
         self.server.clients.discard(self)
         self.server.loop.selector.unregister(self.sock)
         self.sock.close()
+        self.server.loop.descriptor_freed()
+
+
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class _Listener:
     """A listening socket: accepts clients for its server."""
 
-    __slots__ = ("server", "sock")
+    __slots__ = ("closed", "server", "sock")
 
     def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
         self.sock = sock
+        self.closed = False
         sock.setblocking(False)
 
     def on_readable(self) -> None:
@@ -226,7 +254,9 @@ class _Listener:
             try:
                 # What socket.socket.accept() does, without the socket module.
                 fd, _address = self.sock._accept()  # type: ignore[attr-defined]
-            except OSError:  # none waiting, out of descriptors, the client gave up: later
+            except OSError as err:  # none waiting, the client gave up, or no descriptors left
+                if err.errno in _OUT_OF_DESCRIPTORS:
+                    self.server.loop.pause_accepting(self)
                 return
             sock = _socket.socket(fileno=fd)
             sock.setblocking(False)
@@ -271,7 +301,8 @@ class SelectorServer(QMPService):
     def close(self) -> None:
         """Stop listening and disconnect every client, after writing what is due."""
         for listener in self._listeners:
-            self.loop.selector.unregister(listener.sock)
+            listener.closed = True
+            self.loop.forget(listener)
             listener.sock.close()
         self._listeners.clear()
         for client in list(self.clients):
