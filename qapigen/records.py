@@ -5,7 +5,13 @@
 take ~10 ms of that.  The records of the modules it loads (the QMP core's
 results, the machine's configuration) derive from these instead: a subclass
 declares its ``__slots__``, lists its fields in ``_FIELDS`` and sets them in
-its ``__init__``; equality and ``repr`` are a dataclass's.
+its ``__init__``; equality and ``repr`` are a dataclass's.  The runtime's
+generated structs and alternates build on :class:`Record` too.
+
+Immutable records that may compare equal to a tuple use ``typing.NamedTuple``
+instead (machine options, the runtime's ``CommandInfo``); these classes are
+for the rest: records that must not equal a tuple or another record type, or
+that change.
 """
 
 from __future__ import annotations

@@ -91,9 +91,9 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
 class _Options:
     """What the command line asks for."""
 
-    def __init__(self, config: object) -> None:
-        #: The machine configuration (a ``MachineConfig``).
-        self.config = config
+    def __init__(self) -> None:
+        #: The machine configuration (a ``MachineConfig``, once built).
+        self.config: object = None
         #: The monitors: (kind, address, the option that asked for it).
         self.monitors: list[tuple[str, object, str]] = []
         self.pidfile: str | None = None
@@ -110,7 +110,7 @@ def _parse(argv: Sequence[str]) -> _Options:
     from .machine import CommandLine, ConfigError
 
     cmdline = CommandLine()
-    options = _Options(None)
+    options = _Options()
     monitors = options.monitors
     args = list(argv)
     i = 0
@@ -221,12 +221,11 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
         return exited
 
     def on_signal(signum: int) -> None:
-        nonlocal status
+        # The status stays 0, unless a machine's exit already decided it.
         print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
         for machine in machines:
             if not machine.exited:
                 machine.host_signal()
-        status = 0
         loop.stop()
 
     try:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from .. import naming
 from ..docs import Doc, Kind, Section
 from ..errors import QAPIError
+from ..runtime import DEPRECATED_SLOT_PREFIX
 from ..schema import (
     INTEGER_RANGES,
     AlternateType,
@@ -103,7 +104,9 @@ class PyField:
         """The attribute that holds the member: a deprecated member's is private,
         behind a property that warns when it is set (no member's Python name
         starts with ``_``, so none can clash)."""
-        return f"_deprecated_{self.name}" if self.deprecated and not self.fixed else self.name
+        if self.deprecated and not self.fixed:
+            return DEPRECATED_SLOT_PREFIX + self.name
+        return self.name
 
 
 @dataclasses.dataclass

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 from .codec import (
     ABSENT,
-    INT32_END,
-    INT32_MIN,
-    INT64_END,
-    INT64_MIN,
-    UINT32_END,
-    UINT64_END,
+    DEPRECATED_SLOT_PREFIX,
     Absent,
     Alternate,
     Branches,
@@ -56,12 +51,7 @@ from .events import Event, event_message
 
 __all__ = [
     "ABSENT",
-    "INT32_END",
-    "INT32_MIN",
-    "INT64_END",
-    "INT64_MIN",
-    "UINT32_END",
-    "UINT64_END",
+    "DEPRECATED_SLOT_PREFIX",
     "Absent",
     "Alternate",
     "Branches",

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeAlias, TypeVar
 
+from ..records import Record
 from .errors import WireError
 
 if TYPE_CHECKING:
@@ -55,12 +56,9 @@ ABSENT = Absent.ABSENT
 
 # Python's json module gives integers of any size; QEMU's parser turns those
 # that do not fit 64 bits into doubles.
-INT64_MIN = _INT64_MIN = -(1 << 63)
-INT64_END = _INT64_END = 1 << 63
-UINT64_END = _UINT64_END = 1 << 64
-INT32_MIN = -(1 << 31)
-INT32_END = 1 << 31
-UINT32_END = 1 << 32
+_INT64_MIN = -(1 << 63)
+_INT64_END = 1 << 63
+_UINT64_END = 1 << 64
 
 _INT_RANGES = {
     "int8": (-(1 << 7), 1 << 7, "int8_t"),
@@ -281,24 +279,26 @@ def _build_field_table(cls: type) -> dict[str, Any]:
                 repr=name != "_unknown",
             )
         # A deprecated member lives in a private slot behind a property.
-        annotation = annotations.get(name) or annotations.get(f"_deprecated_{name}", "object")
+        annotation = annotations.get(name) or annotations.get(
+            DEPRECATED_SLOT_PREFIX + name, "object"
+        )
         specs.append((name, annotation, spec))
     # A dataclass of the same fields, whose table is what dataclasses expects.
     shadow = dataclasses.make_dataclass(cls.__name__, specs)
     return {f.name: f for f in dataclasses.fields(shadow)}
 
 
-def _record_repr(self: Any) -> str:
-    """As a dataclass writes itself."""
-    items = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
-    return f"{type(self).__qualname__}({items})"
+#: The private slot of a deprecated member, behind a property that warns when
+#: the member is set (no member's Python name starts with ``_``: no clash).
+DEPRECATED_SLOT_PREFIX = "_deprecated_"
 
 
-class Struct:
+class Struct(Record):
     """Base of generated structs, unions, argument and event types.
 
     Generated classes are slotted and take their members as keywords; they
-    compare and print as dataclasses do (see :class:`_FieldTable`).
+    compare (``_unknown`` included) and print as dataclasses do (see
+    :class:`_FieldTable`).
     """
 
     __slots__ = ("_unknown",)
@@ -324,20 +324,8 @@ class Struct:
     def __init__(self, *, _unknown: dict[str, JSONValue] | None = None) -> None:
         self._unknown = _unknown
 
-    __repr__ = _record_repr
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        # Tuples, as dataclasses compare: identical values are equal (NaN too).
-        names = self._FIELDS
-        return (self._unknown, *(getattr(self, n) for n in names)) == (
-            other._unknown,
-            *(getattr(other, n) for n in names),
-        )
-
-    # Mutable, and equal by value: not hashable (as a dataclass that is not frozen).
-    __hash__ = None  # type: ignore[assignment]
+    def _values(self) -> tuple[Any, ...]:
+        return (self._unknown, *[getattr(self, name) for name in self._FIELDS])
 
     @classmethod
     def from_wire(cls: type[S], obj: object, *, strict: bool = True) -> S:
@@ -392,7 +380,7 @@ def warn_deprecated(what: str, stacklevel: int = 3) -> None:
 A = TypeVar("A", bound="Alternate")
 
 
-class Alternate:
+class Alternate(Record):
     """Base of generated alternates: one value, whose JSON type picks the branch."""
 
     __slots__ = ()
@@ -407,15 +395,6 @@ class Alternate:
         __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     else:
         __dataclass_fields__ = _FieldTable()
-
-    __repr__ = _record_repr
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.value,) == (other.value,)  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:
