@@ -141,10 +141,10 @@ def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sch
     # The tag picks the branch; without one, decoding the union's own members
     # reports why.
     try:
-        branch = _SchemaInfo_BRANCHES.get(obj.get("meta-type", ""))
-    except TypeError:  # an unhashable tag
-        branch = None
-    if branch is not None:
+        branch = _SchemaInfo_BRANCHES[obj["meta-type"]]
+    except (KeyError, TypeError):  # no tag, no branch's, or an unhashable one
+        pass
+    else:
         return branch(obj, name, strict)
     self = _rt.new(SchemaInfo)
     self._unknown = None

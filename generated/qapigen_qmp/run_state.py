@@ -924,12 +924,12 @@ def _GuestPanickedEvent_DECODE(
         if "info" in obj:
             v = obj["info"]
             try:
-                decode = _GuestPanicInformation_BRANCHES.get(
-                    v.get("type", ""), _GuestPanicInformation_DECODE
-                )
-            except (AttributeError, TypeError):
-                decode = _GuestPanicInformation_DECODE
-            self.info = decode(v, "info", strict)
+                decode_GuestPanicInformation = _GuestPanicInformation_BRANCHES[
+                    v["type"]
+                ]
+            except (KeyError, TypeError):
+                decode_GuestPanicInformation = _GuestPanicInformation_DECODE
+            self.info = decode_GuestPanicInformation(v, "info", strict)
             left -= 1
             if not left:
                 return self
@@ -1010,12 +1010,12 @@ def _GuestCrashloadedEvent_DECODE(
         if "info" in obj:
             v = obj["info"]
             try:
-                decode = _GuestPanicInformation_BRANCHES.get(
-                    v.get("type", ""), _GuestPanicInformation_DECODE
-                )
-            except (AttributeError, TypeError):
-                decode = _GuestPanicInformation_DECODE
-            self.info = decode(v, "info", strict)
+                decode_GuestPanicInformation = _GuestPanicInformation_BRANCHES[
+                    v["type"]
+                ]
+            except (KeyError, TypeError):
+                decode_GuestPanicInformation = _GuestPanicInformation_DECODE
+            self.info = decode_GuestPanicInformation(v, "info", strict)
             left -= 1
             if not left:
                 return self
@@ -1176,10 +1176,10 @@ def _GuestPanicInformation_DECODE(
     # The tag picks the branch; without one, decoding the union's own members
     # reports why.
     try:
-        branch = _GuestPanicInformation_BRANCHES.get(obj.get("type", ""))
-    except TypeError:  # an unhashable tag
-        branch = None
-    if branch is not None:
+        branch = _GuestPanicInformation_BRANCHES[obj["type"]]
+    except (KeyError, TypeError):  # no tag, no branch's, or an unhashable one
+        pass
+    else:
         return branch(obj, name, strict)
     self = _rt.new(GuestPanicInformation)
     self._unknown = None

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from .. import naming
 from ..docs import Doc, Kind, Section
@@ -61,6 +62,16 @@ class GenerateError(QAPIError):
     """The schema cannot be generated as asked (e.g. ``--define`` leaves a hole)."""
 
 
+class Alternative(NamedTuple):
+    """How an alternate decodes its branch for one JSON type."""
+
+    test: str  # of the JSON type of ``v``
+    head: str  # the decoding call, up to its arguments ``v, name, strict)``
+    fast_test: str | None  # see PyField
+    annotation: str
+    dispatch: tuple[str, str, str] | None  # see PyField
+
+
 @dataclasses.dataclass
 class PyField:
     """A member of a generated class."""
@@ -87,6 +98,9 @@ class PyField:
     ifcond: object
     features: list[str]
     description: str
+    # An alternate: its schema name and its branches (see Alternative), to
+    # pick the branch inline (one call less).
+    alternate: tuple[str, tuple[Alternative, ...]] | None = None
     # A discriminator whose value a branch class fixes: the enum member, and
     # its wire value.
     fixed: str | None = None
@@ -127,11 +141,7 @@ class PyClass:
     # union/branch: the tag's wire name and {wire value: branch class}
     tag: str | None = None
     branches: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # alternate: (test of the JSON type of ``v``, decoding call head, fast test,
-    # annotation, union dispatch as PyField.dispatch)
-    alternatives: list[tuple[str, str, str | None, str, tuple[str, str, str] | None]] = (
-        dataclasses.field(default_factory=list)
-    )
+    alternatives: tuple[Alternative, ...] = ()
     event_name: str | None = None
     # Classes of the same module that must be created before this one.
     deps: set[str] = dataclasses.field(default_factory=set)
@@ -394,11 +404,23 @@ class _Builder(SchemaVisitor):
             )
 
     def annotation(self, typ: Type) -> str:
+        """The Python type of a value of ``typ``: an alternate's value is its
+        branch's value itself (the alternate's class only wraps one for
+        standalone use)."""
         if isinstance(typ, BuiltinType):
             return _SCALARS[typ.name][0]
         if isinstance(typ, ArrayType):
             return f"list[{self.annotation(typ.element_type)}]"
+        if isinstance(typ, AlternateType):
+            return self.alternatives_annotation(typ)
         return self.ref(typ)
+
+    def alternatives_annotation(self, typ: AlternateType) -> str:
+        """The union of the types of ``typ``'s branches that the conditions keep."""
+        names = [
+            self.annotation(v.type) for v in typ.alternatives.variants if self.wanted(v.ifcond)
+        ]
+        return " | ".join(dict.fromkeys(names)) or "None"
 
     def decoder(self, typ: Type) -> str:
         """A function ``decode(v, name, strict)`` of ``typ``."""
@@ -456,7 +478,10 @@ class _Builder(SchemaVisitor):
             element = typ.element_type
             if isinstance(element, BuiltinType):
                 return f"list({value})"
-            return f"[e.to_wire() for e in {value}]"
+            return f"[{self.encoder(element, 'e')} for e in {value}]"
+        if isinstance(typ, AlternateType):
+            # A branch's value: a plain one, or one of the generated types.
+            return f"_rt.encode({value})"
         return f"{value}.to_wire()"
 
     @staticmethod
@@ -492,6 +517,11 @@ class _Builder(SchemaVisitor):
             fast_test=None if isinstance(typ, EnumType) else self.fast_test(typ),
             members=self.values_ref(typ) if isinstance(typ, EnumType) else None,
             dispatch=self.dispatch(typ),
+            alternate=(
+                (typ.name, self.alternatives(typ))
+                if isinstance(typ, AlternateType) and not self.in_init
+                else None
+            ),
             encode=self.encoder(typ, "{v}"),
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
@@ -677,16 +707,15 @@ class _Builder(SchemaVisitor):
                 branch.tag = inner.tag
                 branch.branches = inner.branches
 
-    def visit_alternate_type(self, typ: AlternateType) -> None:
-        if not self.defn_wanted(typ):
-            return
+    def alternatives(self, typ: AlternateType) -> tuple[Alternative, ...]:
+        """How the current module decodes each branch of ``typ`` the conditions keep."""
         alternatives = []
         for v in typ.alternatives.variants:
             if not self.wanted(v.ifcond):
                 continue
             self.require(v.type, f"branch '{v.name}' of '{typ.name}'")
             alternatives.append(
-                (
+                Alternative(
                     _JSON_TESTS[v.type.alternate_qtype() or ""],
                     self.decode_head(v.type),
                     self.fast_test(v.type),
@@ -694,6 +723,11 @@ class _Builder(SchemaVisitor):
                     self.dispatch(v.type),
                 )
             )
+        return tuple(alternatives)
+
+    def visit_alternate_type(self, typ: AlternateType) -> None:
+        if not self.defn_wanted(typ):
+            return
         self.add(
             PyClass(
                 kind="alternate",
@@ -701,7 +735,7 @@ class _Builder(SchemaVisitor):
                 schema_name=typ.name,
                 bases=["_rt.Alternate"],
                 doc=_doc_text(typ.doc, self.wanted) or f"The alternate {typ.name}.",
-                alternatives=alternatives,
+                alternatives=self.alternatives(typ),
                 since=_since(typ.doc),
                 ifcond=typ.ifcond.expr,
                 features=[f.name for f in typ.features],

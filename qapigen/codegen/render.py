@@ -14,7 +14,7 @@ import os
 import textwrap
 from typing import Any
 
-from .pymodel import PyClass, PyCommand, PyField, PyModule, PyPackage
+from .pymodel import Alternative, PyClass, PyCommand, PyField, PyModule, PyPackage
 
 LINE_LENGTH = 88
 
@@ -167,6 +167,8 @@ def _bracketed(head: str, items: list[str], tail: str, indent: int) -> str | Non
     one = f"{pad}{head}({joined}){tail}"
     if len(one) <= LINE_LENGTH:
         return one
+    if len(pad) + 1 + len(tail) > LINE_LENGTH:
+        return None  # black splits the tail too (a long return annotation)
     if len(pad) + 4 + len(joined) <= LINE_LENGTH:
         return f"{pad}{head}(\n{pad}    {joined}\n{pad}){tail}"
     if any(len(pad) + 5 + len(item) > LINE_LENGTH for item in items):
@@ -328,7 +330,7 @@ def decode_members(fields: list[PyField], indent: int) -> str:
 def _decode_member_of(f: PyField, indent: int, tail: bool) -> str:
     return _decode_member(
         f.attr, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.dispatch,
-        f.fixed_wire, tail, indent,
+        f.alternate, f.fixed_wire, tail, indent,
     )  # fmt: skip
 
 
@@ -341,6 +343,7 @@ def _decode_member(
     fast_test: str | None,
     members: str | None,
     dispatch: tuple[str, str, str] | None,
+    alternate: tuple[str, tuple[Alternative, ...]] | None,
     fixed: str | None,
     tail: bool,
     indent: int,
@@ -377,10 +380,11 @@ def _decode_member(
         lines += [(at, "except (KeyError, TypeError):"), (at + 4, f"{attr} = {call}")]
     elif dispatch is not None:
         lines.append((at, f"v = obj[{wire_str}]"))
-        lines += [
-            (at + extra, code) for extra, code in _dispatch(dispatch, "(AttributeError, TypeError)")
-        ]
-        lines.append((at, f"{attr} = decode(v, {wire_str}, strict)"))
+        lines += [(at + extra, code) for extra, code in _dispatch(dispatch, f"{attr} = ", wire_str)]
+    elif alternate is not None:
+        lines.append((at, f"v = obj[{wire_str}]"))
+        branches = _alternatives(*alternate, f"{attr} = ", wire_str)
+        lines += [(at + extra, code) for extra, code in branches]
     elif head == "_rt.d_any(":
         lines.append((at, f"{attr} = obj[{wire_str}]"))  # any JSON value will do
     elif fast_test is None:
@@ -398,47 +402,76 @@ def _decode_member(
     return "\n".join(statement(code, indent + extra) for extra, code in lines)
 
 
-def _dispatch(dispatch: tuple[str, str, str], errors: str) -> list[tuple[int, str]]:
-    """Picking the decoder of a union's value ``v`` by its tag, as its own decoder does.
+def _dispatch(dispatch: tuple[str, str, str], target: str, name: str) -> list[tuple[int, str]]:
+    """Decoding a union's value ``v`` into ``target`` by the branch its tag picks,
+    as the union's own decoder does.
 
-    Its own decoder decodes a value whose tag is no branch's (and says why).
-    ``errors``: what ``v.get`` raises for a value that is no JSON object.
+    Its own decoder decodes a value whose tag is no branch's (and says why),
+    as well as one without a tag, or that is no JSON object (subscripting
+    anything else but a dict by a string raises TypeError).  The variable
+    holding the decoder is named for the union, so that mypy sees one type
+    for each where a function decodes several.
     """
     tag, table, own = dispatch
+    var = "decode" + own.rpartition(".")[2].removesuffix("_DECODE")
     return [
         (0, "try:"),
-        (4, f'decode = {table}.get(v.get({pystr(tag)}, ""), {own})'),
-        (0, f"except {errors}:"),
-        (4, f"decode = {own}"),
+        (4, f"{var} = {table}[v[{pystr(tag)}]]"),
+        (0, "except (KeyError, TypeError):"),
+        (4, f"{var} = {own}"),
+        (0, f"{target}{var}(v, {name}, strict)"),
     ]
 
 
-def decode_alternative(
-    test: str,
-    head: str,
-    fast_test: str | None,
-    dispatch: tuple[str, str, str] | None,
+def decode_alternatives(
+    alternate: str,
+    alternatives: tuple[Alternative, ...],
+    target: str,
+    name: str,
     indent: int,
 ) -> str:
-    """An alternate's branch decoding ``v`` (whose JSON type ``test`` took) into ``self.value``."""
-    call = f"self.value = {head}v, name, strict)"
-    if dispatch is not None:
-        lines = _dispatch(dispatch, "TypeError")
-        lines.append((0, "self.value = decode(v, name, strict)"))
-        return "\n".join(statement(code, indent + extra) for extra, code in lines)
-    if fast_test is None:
-        return statement(call, indent)
-    fast_value = PyField.value_of(fast_test)
-    if fast_test == test:
-        return statement(f"self.value = {fast_value}", indent)
-    return "\n".join(
-        (
-            statement(f"if {fast_test}:", indent),
-            statement(f"self.value = {fast_value}", indent + 4),
-            " " * indent + "else:",
-            statement(call, indent + 4),
-        )
-    )
+    """Decoding ``v`` by its JSON type into the branch's value, as the
+    alternate called ``alternate`` does.
+
+    ``target``: what takes the value (``return `` in the alternate's own
+    function, ``self.x = `` inline where a member decodes it); ``name``: the
+    expression naming ``v`` in messages.
+    """
+    lines = _alternatives(alternate, alternatives, target, name)
+    return "\n".join(statement(code, indent + extra) for extra, code in lines)
+
+
+def _alternatives(
+    alternate: str, alternatives: tuple[Alternative, ...], target: str, name: str
+) -> list[tuple[int, str]]:
+    returns = target == "return "
+    lines: list[tuple[int, str]] = []
+    for i, alt in enumerate(alternatives):
+        lines.append((0, f"{'if' if returns or not i else 'elif'} {alt.test}:"))
+        lines += [(4 + extra, code) for extra, code in _alternative(alt, target, name)]
+    fail = f"raise _rt.WireError.no_alternative({pystr(alternate)}).inside({name})"
+    if returns or not alternatives:
+        lines.append((0, fail))
+    else:
+        lines += [(0, "else:"), (4, fail)]
+    return lines
+
+
+def _alternative(alt: Alternative, target: str, name: str) -> list[tuple[int, str]]:
+    """One branch of ``decode_alternatives``, its JSON type already tested."""
+    call = f"{target}{alt.head}v, {name}, strict)"
+    if alt.dispatch is not None:
+        return _dispatch(alt.dispatch, target, name)
+    if alt.fast_test is None:
+        return [(0, call)]
+    fast_value = PyField.value_of(alt.fast_test)
+    if alt.fast_test == alt.test:
+        return [(0, f"{target}{fast_value}")]
+    # What the JSON type's test already told need not be asked again.
+    fast_test = alt.fast_test.removeprefix(f"{alt.test} and ")
+    if target == "return ":
+        return [(0, f"if {fast_test}:"), (4, f"return {fast_value}"), (0, call)]
+    return [(0, f"if {fast_test}:"), (4, f"{target}{fast_value}"), (0, "else:"), (4, call)]
 
 
 def type_info(cls: PyClass) -> str:
@@ -547,7 +580,7 @@ def _environment() -> Any:
         type_info=type_info,
         decode_presets=decode_presets,
         decode_members=decode_members,
-        decode_alternative=decode_alternative,
+        decode_alternatives=decode_alternatives,
         client_signature=client_signature,
         client_body=client_body,
         sync_body=sync_body,

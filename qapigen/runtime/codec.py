@@ -381,7 +381,12 @@ A = TypeVar("A", bound="Alternate")
 
 
 class Alternate(Record):
-    """Base of generated alternates: one value, whose JSON type picks the branch."""
+    """Base of generated alternates: one value, whose JSON type picks the branch.
+
+    A member (or array element) of an alternate type holds the branch's value
+    itself, typed as the union of the branches; the class wraps one value to
+    decode, encode and describe an alternate on its own.
+    """
 
     __slots__ = ()
     NAME: ClassVar[str] = ""
@@ -398,11 +403,12 @@ class Alternate(Record):
 
     @classmethod
     def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:
-        return cls._DECODE(obj, None, strict)  # type: ignore[no-any-return]
+        return cls(cls._DECODE(obj, None, strict))  # type: ignore[call-arg]
 
     @classmethod
-    def _decode_named(cls: type[A], v: object, name: str | int | None, strict: bool) -> A:
-        return cls._DECODE(v, name, strict)  # type: ignore[no-any-return]
+    def _decode_named(cls, v: object, name: str | int | None, strict: bool) -> Any:
+        """The branch's value of ``v`` (what a member of this type holds)."""
+        return cls._DECODE(v, name, strict)
 
     def to_wire(self) -> JSONValue:
         return encode(self.value)  # type: ignore[attr-defined]

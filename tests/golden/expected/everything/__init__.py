@@ -261,7 +261,9 @@ class Handler:
         self,
         *,
         maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
-        maybe_alt: Anything | _rt.Absent = _rt.ABSENT,
+        maybe_alt: (
+            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+        ) = _rt.ABSENT,
         maybe_str: str | None = None,
     ) -> Optionals:
         """Optional arguments whose absence is None or ABSENT.

@@ -148,7 +148,9 @@ class Client(_client.AsyncClient):
         self,
         *,
         maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
-        maybe_alt: Anything | _rt.Absent = _rt.ABSENT,
+        maybe_alt: (
+            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+        ) = _rt.ABSENT,
         maybe_str: str | None = None,
     ) -> Optionals:
         """Optional arguments whose absence is None or ABSENT.
@@ -268,7 +270,9 @@ class SyncClient(_client.SyncClient):
         self,
         *,
         maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
-        maybe_alt: Anything | _rt.Absent = _rt.ABSENT,
+        maybe_alt: (
+            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+        ) = _rt.ABSENT,
         maybe_str: str | None = None,
     ) -> Optionals:
         """Optional arguments whose absence is None or ABSENT.

@@ -616,10 +616,10 @@ class Optionals(_rt.Struct):
     o_list: list[str] | None
     o_any: _rt.JSONValue | _rt.Absent
     o_null: None | _rt.Absent
-    o_alt_null: Anything | _rt.Absent
-    o_alt: NameOrChild | None
+    o_alt_null: None | Size | Numbers | list[int] | float | bool | _rt.Absent
+    o_alt: str | Child | None
     o_union: Shape | None
-    o_count: CountOrNames | None
+    o_count: int | list[str] | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "o_str",
@@ -645,10 +645,12 @@ class Optionals(_rt.Struct):
         o_list: list[str] | None = None,
         o_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
         o_null: None | _rt.Absent = _rt.ABSENT,
-        o_alt_null: Anything | _rt.Absent = _rt.ABSENT,
-        o_alt: NameOrChild | None = None,
+        o_alt_null: (
+            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+        ) = _rt.ABSENT,
+        o_alt: str | Child | None = None,
         o_union: Shape | None = None,
-        o_count: CountOrNames | None = None,
+        o_count: int | list[str] | None = None,
         _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.o_str = o_str
@@ -696,13 +698,13 @@ class Optionals(_rt.Struct):
         if self.o_null is not _rt.ABSENT:
             out["o-null"] = self.o_null
         if self.o_alt_null is not _rt.ABSENT:
-            out["o-alt-null"] = self.o_alt_null.to_wire()
+            out["o-alt-null"] = _rt.encode(self.o_alt_null)
         if self.o_alt is not None:
-            out["o-alt"] = self.o_alt.to_wire()
+            out["o-alt"] = _rt.encode(self.o_alt)
         if self.o_union is not None:
             out["o-union"] = self.o_union.to_wire()
         if self.o_count is not None:
-            out["o-count"] = self.o_count.to_wire()
+            out["o-count"] = _rt.encode(self.o_count)
 
 
 @_rt.decodes(Optionals)
@@ -779,27 +781,59 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
             if not left:
                 return self
         if "o-alt-null" in obj:
-            self.o_alt_null = _Anything_DECODE(obj["o-alt-null"], "o-alt-null", strict)
+            v = obj["o-alt-null"]
+            if v is None:
+                self.o_alt_null = v
+            elif type(v) is str:
+                if v in _Size_VALUES:
+                    self.o_alt_null = _Size_VALUES[v]
+                else:
+                    self.o_alt_null = Size._decode_named(v, "o-alt-null", strict)
+            elif type(v) is dict:
+                self.o_alt_null = _Numbers_DECODE(v, "o-alt-null", strict)
+            elif type(v) is list:
+                self.o_alt_null = _rt.d_list(_rt.d_int, v, "o-alt-null", strict)
+            elif type(v) is float or type(v) is int:
+                self.o_alt_null = v
+            elif type(v) is bool:
+                self.o_alt_null = v
+            else:
+                raise _rt.WireError.no_alternative("Anything").inside("o-alt-null")
             left -= 1
             if not left:
                 return self
         if "o-alt" in obj:
-            self.o_alt = _NameOrChild_DECODE(obj["o-alt"], "o-alt", strict)
+            v = obj["o-alt"]
+            if type(v) is str:
+                self.o_alt = v
+            elif type(v) is dict:
+                self.o_alt = _Child_DECODE(v, "o-alt", strict)
+            else:
+                raise _rt.WireError.no_alternative("NameOrChild").inside("o-alt")
             left -= 1
             if not left:
                 return self
         if "o-union" in obj:
             v = obj["o-union"]
             try:
-                decode = _Shape_BRANCHES.get(v.get("kind", ""), _Shape_DECODE)
-            except (AttributeError, TypeError):
-                decode = _Shape_DECODE
-            self.o_union = decode(v, "o-union", strict)
+                decode_Shape = _Shape_BRANCHES[v["kind"]]
+            except (KeyError, TypeError):
+                decode_Shape = _Shape_DECODE
+            self.o_union = decode_Shape(v, "o-union", strict)
             left -= 1
             if not left:
                 return self
         if "o-count" in obj:
-            self.o_count = _CountOrNames_DECODE(obj["o-count"], "o-count", strict)
+            v = obj["o-count"]
+            if type(v) is float or type(v) is int:
+                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                    self.o_count = v
+                else:
+                    self.o_count = _rt.d_int(v, "o-count", strict)
+            elif type(v) is list:
+                self.o_count = _rt.d_list(_rt.d_str, v, "o-count", strict)
+            else:
+                raise _rt.WireError.no_alternative("CountOrNames").inside("o-count")
             left -= 1
             if not left:
                 return self
@@ -845,7 +879,7 @@ class Lists(_rt.Struct):
     colours: list[Colour]
     kids: list[Child]
     shapes: list[Shape]
-    alts: list[NameOrChild]
+    alts: list[str | Child]
     anys: list[_rt.JSONValue]
     maybe: list[float] | None
     extras: list[_m_parts_extra.Extra]
@@ -870,7 +904,7 @@ class Lists(_rt.Struct):
         colours: list[Colour],
         kids: list[Child],
         shapes: list[Shape],
-        alts: list[NameOrChild],
+        alts: list[str | Child],
         anys: list[_rt.JSONValue],
         maybe: list[float] | None = None,
         extras: list[_m_parts_extra.Extra],
@@ -907,7 +941,7 @@ class Lists(_rt.Struct):
         out["colours"] = [e.to_wire() for e in self.colours]
         out["kids"] = [e.to_wire() for e in self.kids]
         out["shapes"] = [e.to_wire() for e in self.shapes]
-        out["alts"] = [e.to_wire() for e in self.alts]
+        out["alts"] = [_rt.encode(e) for e in self.alts]
         out["anys"] = list(self.anys)
         if self.maybe is not None:
             out["maybe"] = list(self.maybe)
@@ -1377,10 +1411,10 @@ def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
     # The tag picks the branch; without one, decoding the union's own members
     # reports why.
     try:
-        branch = _Shape_BRANCHES.get(obj.get("kind", ""))
-    except TypeError:  # an unhashable tag
-        branch = None
-    if branch is not None:
+        branch = _Shape_BRANCHES[obj["kind"]]
+    except (KeyError, TypeError):  # no tag, no branch's, or an unhashable one
+        pass
+    else:
         return branch(obj, name, strict)
     self = _rt.new(Shape)
     self._unknown = None
@@ -1701,10 +1735,10 @@ def _Shape_nested_DECODE(
     # The tag picks the branch; without one, decoding the union's own members
     # reports why.
     try:
-        branch = _Shape_nested_BRANCHES.get(obj.get("style", ""))
-    except TypeError:  # an unhashable tag
-        branch = None
-    if branch is not None:
+        branch = _Shape_nested_BRANCHES[obj["style"]]
+    except (KeyError, TypeError):  # no tag, no branch's, or an unhashable one
+        pass
+    else:
         return branch(obj, name, strict)
     self = _rt.new(Shape_nested)
     self._unknown = None
@@ -2451,10 +2485,10 @@ def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
     # The tag picks the branch; without one, decoding the union's own members
     # reports why.
     try:
-        branch = _Inner_BRANCHES.get(obj.get("style", ""))
-    except TypeError:  # an unhashable tag
-        branch = None
-    if branch is not None:
+        branch = _Inner_BRANCHES[obj["style"]]
+    except (KeyError, TypeError):  # no tag, no branch's, or an unhashable one
+        pass
+    else:
         return branch(obj, name, strict)
     self = _rt.new(Inner)
     self._unknown = None
@@ -2716,26 +2750,24 @@ class Anything(_rt.Alternate):
 
 
 @_rt.decodes(Anything)
-def _Anything_DECODE(v: object, name: str | int | None, strict: bool) -> Anything:
-    self = _rt.new(Anything)
+def _Anything_DECODE(
+    v: object, name: str | int | None, strict: bool
+) -> None | Size | Numbers | list[int] | float | bool:
     if v is None:
-        self.value = v
-    elif type(v) is str:
-        if type(v) is str and v in _Size_VALUES:
-            self.value = _Size_VALUES[v]
-        else:
-            self.value = Size._decode_named(v, name, strict)
-    elif type(v) is dict:
-        self.value = _Numbers_DECODE(v, name, strict)
-    elif type(v) is list:
-        self.value = _rt.d_list(_rt.d_int, v, name, strict)
-    elif type(v) is float or type(v) is int:
-        self.value = v
-    elif type(v) is bool:
-        self.value = v
-    else:
-        raise _rt.WireError.no_alternative("Anything").inside(name)
-    return self
+        return v
+    if type(v) is str:
+        if v in _Size_VALUES:
+            return _Size_VALUES[v]
+        return Size._decode_named(v, name, strict)
+    if type(v) is dict:
+        return _Numbers_DECODE(v, name, strict)
+    if type(v) is list:
+        return _rt.d_list(_rt.d_int, v, name, strict)
+    if type(v) is float or type(v) is int:
+        return v
+    if type(v) is bool:
+        return v
+    raise _rt.WireError.no_alternative("Anything").inside(name)
 
 
 class NameOrChild(_rt.Alternate):
@@ -2757,15 +2789,12 @@ class NameOrChild(_rt.Alternate):
 
 
 @_rt.decodes(NameOrChild)
-def _NameOrChild_DECODE(v: object, name: str | int | None, strict: bool) -> NameOrChild:
-    self = _rt.new(NameOrChild)
+def _NameOrChild_DECODE(v: object, name: str | int | None, strict: bool) -> str | Child:
     if type(v) is str:
-        self.value = v
-    elif type(v) is dict:
-        self.value = _Child_DECODE(v, name, strict)
-    else:
-        raise _rt.WireError.no_alternative("NameOrChild").inside(name)
-    return self
+        return v
+    if type(v) is dict:
+        return _Child_DECODE(v, name, strict)
+    raise _rt.WireError.no_alternative("NameOrChild").inside(name)
 
 
 class CountOrNames(_rt.Alternate):
@@ -2789,18 +2818,14 @@ class CountOrNames(_rt.Alternate):
 @_rt.decodes(CountOrNames)
 def _CountOrNames_DECODE(
     v: object, name: str | int | None, strict: bool
-) -> CountOrNames:
-    self = _rt.new(CountOrNames)
+) -> int | list[str]:
     if type(v) is float or type(v) is int:
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
-            self.value = v
-        else:
-            self.value = _rt.d_int(v, name, strict)
-    elif type(v) is list:
-        self.value = _rt.d_list(_rt.d_str, v, name, strict)
-    else:
-        raise _rt.WireError.no_alternative("CountOrNames").inside(name)
-    return self
+            return v
+        return _rt.d_int(v, name, strict)
+    if type(v) is list:
+        return _rt.d_list(_rt.d_str, v, name, strict)
+    raise _rt.WireError.no_alternative("CountOrNames").inside(name)
 
 
 class CountThingsArguments(_rt.Struct):
@@ -2989,7 +3014,7 @@ class OptionalEverythingArguments(_rt.Struct):
     __slots__ = ("maybe_any", "maybe_alt", "maybe_str")
 
     maybe_any: _rt.JSONValue | _rt.Absent
-    maybe_alt: Anything | _rt.Absent
+    maybe_alt: None | Size | Numbers | list[int] | float | bool | _rt.Absent
     maybe_str: str | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("maybe_any", "maybe_alt", "maybe_str")
@@ -2998,7 +3023,9 @@ class OptionalEverythingArguments(_rt.Struct):
         self,
         *,
         maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
-        maybe_alt: Anything | _rt.Absent = _rt.ABSENT,
+        maybe_alt: (
+            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+        ) = _rt.ABSENT,
         maybe_str: str | None = None,
         _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
@@ -3015,7 +3042,7 @@ class OptionalEverythingArguments(_rt.Struct):
         if self.maybe_any is not _rt.ABSENT:
             out["maybe-any"] = self.maybe_any
         if self.maybe_alt is not _rt.ABSENT:
-            out["maybe-alt"] = self.maybe_alt.to_wire()
+            out["maybe-alt"] = _rt.encode(self.maybe_alt)
         if self.maybe_str is not None:
             out["maybe-str"] = self.maybe_str
 
@@ -3041,7 +3068,24 @@ def _OptionalEverythingArguments_DECODE(
             if not left:
                 return self
         if "maybe-alt" in obj:
-            self.maybe_alt = _Anything_DECODE(obj["maybe-alt"], "maybe-alt", strict)
+            v = obj["maybe-alt"]
+            if v is None:
+                self.maybe_alt = v
+            elif type(v) is str:
+                if v in _Size_VALUES:
+                    self.maybe_alt = _Size_VALUES[v]
+                else:
+                    self.maybe_alt = Size._decode_named(v, "maybe-alt", strict)
+            elif type(v) is dict:
+                self.maybe_alt = _Numbers_DECODE(v, "maybe-alt", strict)
+            elif type(v) is list:
+                self.maybe_alt = _rt.d_list(_rt.d_int, v, "maybe-alt", strict)
+            elif type(v) is float or type(v) is int:
+                self.maybe_alt = v
+            elif type(v) is bool:
+                self.maybe_alt = v
+            else:
+                raise _rt.WireError.no_alternative("Anything").inside("maybe-alt")
             left -= 1
             if not left:
                 return self
