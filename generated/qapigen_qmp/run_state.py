@@ -924,12 +924,10 @@ def _GuestPanickedEvent_DECODE(
         if "info" in obj:
             v = obj["info"]
             try:
-                decode_GuestPanicInformation = _GuestPanicInformation_BRANCHES[
-                    v["type"]
-                ]
+                decode = _GuestPanicInformation_BRANCHES[v["type"]]
             except (KeyError, TypeError):
-                decode_GuestPanicInformation = _GuestPanicInformation_DECODE
-            self.info = decode_GuestPanicInformation(v, "info", strict)
+                decode = _GuestPanicInformation_DECODE
+            self.info = decode(v, "info", strict)
             left -= 1
             if not left:
                 return self
@@ -1010,12 +1008,10 @@ def _GuestCrashloadedEvent_DECODE(
         if "info" in obj:
             v = obj["info"]
             try:
-                decode_GuestPanicInformation = _GuestPanicInformation_BRANCHES[
-                    v["type"]
-                ]
+                decode = _GuestPanicInformation_BRANCHES[v["type"]]
             except (KeyError, TypeError):
-                decode_GuestPanicInformation = _GuestPanicInformation_DECODE
-            self.info = decode_GuestPanicInformation(v, "info", strict)
+                decode = _GuestPanicInformation_DECODE
+            self.info = decode(v, "info", strict)
             left -= 1
             if not left:
                 return self

@@ -304,12 +304,19 @@ def decode_members(fields: list[PyField], indent: int) -> str:
         elif seen_optional and not f.fixed:
             lines.append(statement(f"if {pystr(f.wire)} not in obj:", indent))
             lines.append(f"{pad}    left = -1")
+    # The variable that holds a union's branch decoder: one for each union the
+    # function dispatches, so that mypy sees one type per variable.
+    decoders: dict[str, str] = {}
+    for f in fields:
+        union = _union_of(f)
+        if union is not None and union not in decoders:
+            decoders[union] = f"decode{len(decoders) + 1 if decoders else ''}"
     run: list[PyField] = []
 
     def flush() -> None:
         if run:
             lines.append(f"{pad}if left:")
-            lines.extend(_decode_member_of(g, indent + 4, False) for g in run)
+            lines.extend(_decode_member_of(g, indent + 4, False, decoders) for g in run)
             run.clear()
 
     for f in fields[: last + 1]:
@@ -319,18 +326,31 @@ def decode_members(fields: list[PyField], indent: int) -> str:
                 flush()
         else:
             flush()
-            lines.append(_decode_member_of(f, indent, False))
+            lines.append(_decode_member_of(f, indent, False, decoders))
     flush()
     if last + 1 < len(fields):
         lines += [f"{pad}if not left:", f"{pad}    return self"]
-        lines.extend(_decode_member_of(f, indent, True) for f in fields[last + 1 :])
+        lines.extend(_decode_member_of(f, indent, True, decoders) for f in fields[last + 1 :])
     return "\n".join(lines)
 
 
-def _decode_member_of(f: PyField, indent: int, tail: bool) -> str:
+def _union_of(f: PyField) -> str | None:
+    """The union whose branch decoding ``f`` picks by tag (its own decoder), if any."""
+    if f.dispatch is not None:
+        return f.dispatch[2]
+    if f.alternate is not None:
+        for alt in f.alternate[1]:
+            if alt.dispatch is not None:
+                return alt.dispatch[2]
+    return None
+
+
+def _decode_member_of(f: PyField, indent: int, tail: bool, decoders: dict[str, str]) -> str:
+    union = _union_of(f)
+    var = decoders[union] if union is not None else "decode"
     return _decode_member(
         f.attr, f.wire, f.optional, f.decode_head, f.fast_test, f.members, f.dispatch,
-        f.alternate, f.fixed_wire, tail, indent,
+        f.alternate, f.fixed_wire, var, tail, indent,
     )  # fmt: skip
 
 
@@ -345,6 +365,7 @@ def _decode_member(
     dispatch: tuple[str, str, str] | None,
     alternate: tuple[str, tuple[Alternative, ...]] | None,
     fixed: str | None,
+    var: str,
     tail: bool,
     indent: int,
 ) -> str:
@@ -380,10 +401,12 @@ def _decode_member(
         lines += [(at, "except (KeyError, TypeError):"), (at + 4, f"{attr} = {call}")]
     elif dispatch is not None:
         lines.append((at, f"v = obj[{wire_str}]"))
-        lines += [(at + extra, code) for extra, code in _dispatch(dispatch, f"{attr} = ", wire_str)]
+        lines += [
+            (at + extra, code) for extra, code in _dispatch(dispatch, var, f"{attr} = ", wire_str)
+        ]
     elif alternate is not None:
         lines.append((at, f"v = obj[{wire_str}]"))
-        branches = _alternatives(*alternate, f"{attr} = ", wire_str)
+        branches = _alternatives(*alternate, var, f"{attr} = ", wire_str)
         lines += [(at + extra, code) for extra, code in branches]
     elif head == "_rt.d_any(":
         lines.append((at, f"{attr} = obj[{wire_str}]"))  # any JSON value will do
@@ -402,18 +425,18 @@ def _decode_member(
     return "\n".join(statement(code, indent + extra) for extra, code in lines)
 
 
-def _dispatch(dispatch: tuple[str, str, str], target: str, name: str) -> list[tuple[int, str]]:
+def _dispatch(
+    dispatch: tuple[str, str, str], var: str, target: str, name: str
+) -> list[tuple[int, str]]:
     """Decoding a union's value ``v`` into ``target`` by the branch its tag picks,
     as the union's own decoder does.
 
     Its own decoder decodes a value whose tag is no branch's (and says why),
     as well as one without a tag, or that is no JSON object (subscripting
-    anything else but a dict by a string raises TypeError).  The variable
-    holding the decoder is named for the union, so that mypy sees one type
-    for each where a function decodes several.
+    anything else but a dict by a string raises TypeError).  ``var`` holds
+    the decoder.
     """
     tag, table, own = dispatch
-    var = "decode" + own.rpartition(".")[2].removesuffix("_DECODE")
     return [
         (0, "try:"),
         (4, f"{var} = {table}[v[{pystr(tag)}]]"),
@@ -437,18 +460,19 @@ def decode_alternatives(
     function, ``self.x = `` inline where a member decodes it); ``name``: the
     expression naming ``v`` in messages.
     """
-    lines = _alternatives(alternate, alternatives, target, name)
+    lines = _alternatives(alternate, alternatives, "decode", target, name)
     return "\n".join(statement(code, indent + extra) for extra, code in lines)
 
 
 def _alternatives(
-    alternate: str, alternatives: tuple[Alternative, ...], target: str, name: str
+    alternate: str, alternatives: tuple[Alternative, ...], var: str, target: str, name: str
 ) -> list[tuple[int, str]]:
+    """The lines of ``decode_alternatives``; ``var`` holds a union branch's decoder."""
     returns = target == "return "
     lines: list[tuple[int, str]] = []
     for i, alt in enumerate(alternatives):
         lines.append((0, f"{'if' if returns or not i else 'elif'} {alt.test}:"))
-        lines += [(4 + extra, code) for extra, code in _alternative(alt, target, name)]
+        lines += [(4 + extra, code) for extra, code in _alternative(alt, var, target, name)]
     fail = f"raise _rt.WireError.no_alternative({pystr(alternate)}).inside({name})"
     if returns or not alternatives:
         lines.append((0, fail))
@@ -457,11 +481,11 @@ def _alternatives(
     return lines
 
 
-def _alternative(alt: Alternative, target: str, name: str) -> list[tuple[int, str]]:
+def _alternative(alt: Alternative, var: str, target: str, name: str) -> list[tuple[int, str]]:
     """One branch of ``decode_alternatives``, its JSON type already tested."""
     call = f"{target}{alt.head}v, {name}, strict)"
     if alt.dispatch is not None:
-        return _dispatch(alt.dispatch, target, name)
+        return _dispatch(alt.dispatch, var, target, name)
     if alt.fast_test is None:
         return [(0, call)]
     fast_value = PyField.value_of(alt.fast_test)

@@ -816,10 +816,10 @@ def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Opti
         if "o-union" in obj:
             v = obj["o-union"]
             try:
-                decode_Shape = _Shape_BRANCHES[v["kind"]]
+                decode = _Shape_BRANCHES[v["kind"]]
             except (KeyError, TypeError):
-                decode_Shape = _Shape_DECODE
-            self.o_union = decode_Shape(v, "o-union", strict)
+                decode = _Shape_DECODE
+            self.o_union = decode(v, "o-union", strict)
             left -= 1
             if not left:
                 return self
