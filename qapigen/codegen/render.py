@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import textwrap
 from typing import Any
 
@@ -76,7 +77,7 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
     line = " " * indent + code
     if len(line) <= LINE_LENGTH:
         return line
-    split = _split_last_brackets(code, indent)
+    split = _split_last_brackets(code, indent) or _split_assigned_name(code, indent)
     if split is not None:
         return split
     if code.endswith(":"):
@@ -88,6 +89,23 @@ def statement(code: str, indent: int, fragment: bool = False) -> str:
         outer = " " * (indent - 4)
         return "\n".join(_black(f"{outer}f(\n{line}\n{outer})", indent - 4).splitlines()[1:-1])
     return _black(line, indent)
+
+
+# An assigned value with nothing to split inside: a dotted name, maybe called
+# without arguments (``self.x``, ``self.x.to_wire()``).
+_PLAIN_VALUE = re.compile(r"[A-Za-z_][\w.]*(\(\))?")
+
+
+def _split_assigned_name(code: str, indent: int) -> str | None:
+    """black's split of ``target = value`` where ``value`` has nothing to split:
+    the value in parentheses, on a line of its own.  None where that does not fit."""
+    target, sep, value = code.partition(" = ")
+    if not sep or not _PLAIN_VALUE.fullmatch(value) or "(" in target:
+        return None
+    pad = " " * indent
+    if len(pad) + len(target) + 4 > LINE_LENGTH or len(pad) + 4 + len(value) > LINE_LENGTH:
+        return None
+    return f"{pad}{target} = (\n{pad}    {value}\n{pad})"
 
 
 def _black(text: str, indent: int) -> str:
@@ -149,7 +167,10 @@ def _split_last_brackets(code: str, indent: int) -> str | None:
     # A display ({...}, [...]) of several items is always one item a line.
     if not (display and len(items) > 1) and len(pad) + 4 + len(body) <= LINE_LENGTH:
         return f"{pad}{head}\n{pad}    {body}\n{pad}{tail}"
-    if len(items) == 1 or any(len(pad) + 5 + len(item) > LINE_LENGTH for item in items):
+    # An item too long for its line stays whole if black cannot split it either.
+    if len(items) == 1 or any(
+        len(pad) + 5 + len(item) > LINE_LENGTH and any(b in item for b in "([{") for item in items
+    ):
         return None
     exploded = "".join(f"{pad}    {item},\n" for item in items)
     return f"{pad}{head}\n{exploded}{pad}{tail}"
@@ -498,6 +519,18 @@ def _alternative(alt: Alternative, var: str, target: str, name: str) -> list[tup
     return [(0, f"if {fast_test}:"), (4, f"{target}{fast_value}"), (0, "else:"), (4, call)]
 
 
+def branches_table(cls: PyClass) -> str:
+    """A union's table of branch decoders by tag value, declared apart from
+    its value where both would not start one line (black would split the
+    annotation)."""
+    name = f"_{cls.name}_BRANCHES"
+    declared = f"{name}: _rt.Branches[{cls.name}]"
+    items = ", ".join(f"{pystr(value)}: _{branch}_DECODE" for value, branch in cls.branches)
+    if len(declared) + len(" = {") <= LINE_LENGTH:
+        return statement(f"{declared} = {{{items}}}", 0)
+    return f"{statement(declared, 0)}\n{statement(f'{name} = {{{items}}}', 0)}"
+
+
 def type_info(cls: PyClass) -> str:
     """The statement that records what the schema says of ``cls``."""
     args = [pystr(cls.schema_name)]
@@ -568,12 +601,22 @@ def sync_body(command: PyCommand, indent: int) -> str:
     """The body of ``command``'s blocking client method."""
     params, ret = _client_params(command)
     names = [p.split(":")[0] for p in params if p != "*"]
-    if command.unpack and command.params:
-        args = ", ".join(f"{n}={n}" for n in names)
-    else:
-        args = ", ".join(names)
-    call = f"self._run(self.client.{command.method}({args}))"
-    return statement(call if ret == "None" else f"return {call}", indent)
+    args = [f"{n}={n}" for n in names] if command.unpack and command.params else names
+    outer = "self._run" if ret == "None" else "return self._run"
+    return call_in_call(outer, f"self.client.{command.method}", args, indent)
+
+
+def call_in_call(outer: str, inner: str, args: list[str], indent: int) -> str:
+    """``outer(inner(args))`` split as black splits it: the outer call first,
+    then the inner one as any call."""
+    one = f"{outer}({inner}({', '.join(args)}))"
+    if indent + len(one) <= LINE_LENGTH:
+        return statement(one, indent)
+    split = _bracketed(inner, args, "", indent + 4) if args else None
+    if split is None:
+        return statement(one, indent)
+    pad = " " * indent
+    return f"{pad}{outer}(\n{split}\n{pad})"
 
 
 def _environment() -> Any:
@@ -590,7 +633,6 @@ def _environment() -> Any:
     )
     env.filters["pystr"] = pystr
     env.filters["pyrepr"] = json.dumps
-    env.filters["branch_item"] = lambda b: f"{pystr(b[0])}: _{b[1]}_DECODE"
     env.globals.update(
         docstring=docstring,
         statement=statement,
@@ -602,6 +644,7 @@ def _environment() -> Any:
         decorator=decorator,
         call_arg=call_arg,
         type_info=type_info,
+        branches_table=branches_table,
         decode_presets=decode_presets,
         decode_members=decode_members,
         decode_alternatives=decode_alternatives,
