@@ -153,3 +153,33 @@ def test_full_schema_client_introspection(qemu_socket: str, qemu_bindings: Modul
             assert version.qemu.major == 10
 
     asyncio.run(scenario())
+
+
+def test_blockdev_add_with_alternate_members(qemu_socket: str, qemu_bindings: ModuleType) -> None:
+    """Alternate members are plain values both ways: a raw node over a null-co node, the
+    ``file`` given once as a node name (the string branch of BlockdevRef) and once inline
+    (the object branch); QEMU accepts both and its node list decodes strictly."""
+    q = qemu_bindings
+    client_module = importlib.import_module("qemu_bindings.client")
+
+    async def scenario() -> None:
+        async with client_module.Client(strict=True) as client:
+            await client.connect(qemu_socket)
+            await client.blockdev_add(q.BlockdevOptions_null_co(node_name="null0", size=1 << 20))
+            by_name = q.BlockdevOptions_raw(node_name="raw0", file="null0")
+            inline = q.BlockdevOptions_raw(
+                node_name="raw1", file=q.BlockdevOptions_null_co(node_name="null1")
+            )
+            assert by_name.to_wire()["file"] == "null0"
+            assert inline.to_wire()["file"] == {"driver": "null-co", "node-name": "null1"}
+            await client.blockdev_add(by_name)
+            await client.blockdev_add(inline)
+            nodes = await client.query_named_block_nodes(flat=True)
+            assert {n.node_name for n in nodes} == {"null0", "null1", "raw0", "raw1"}
+            drivers = {n.node_name: n.drv for n in nodes}
+            assert drivers["raw0"] == "raw" and drivers["null1"] == "null-co"
+            with pytest.raises(QMPError) as err:
+                await client.blockdev_add(q.BlockdevOptions_raw(node_name="raw2", file="nowhere"))
+            assert err.value.desc == "Cannot find device='nowhere' nor node-name='nowhere'"
+
+    asyncio.run(scenario())
