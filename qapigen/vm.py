@@ -34,7 +34,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+
+from .records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 PROG = "qapigen vm"
 

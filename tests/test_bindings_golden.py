@@ -597,6 +597,25 @@ def test_alternate_members_hold_the_branch_value(ev: ModuleType) -> None:
     assert ev.Optionals(o_alt_null=ev.Size.LARGE).to_wire() == {"o-alt-null": "large"}
 
 
+def test_type_hints_resolve(ev: ModuleType) -> None:
+    """typing.get_type_hints works on every generated class, though importing the
+    package does not import typing (annotations name it through ``_rt.typing``)."""
+    import typing
+
+    hints = typing.get_type_hints(ev.Optionals)
+    assert hints["o_alt"] == str | ev.Child | None
+    assert hints["o_alt_null"] == (
+        None | ev.Size | ev.Numbers | list[int] | float | bool | rt.Absent
+    )
+    assert hints["o_any"] == rt.JSONValue | rt.Absent
+    assert typing.get_type_hints(ev.NameOrChild)["value"] == str | ev.Child
+    assert typing.get_type_hints(ev.Shape_circle)["kind"] is ev.ShapeKind
+    for name in ev.__all__:
+        obj = getattr(ev, name)
+        if isinstance(obj, type):
+            typing.get_type_hints(obj)
+
+
 def test_alternate_errors(ev: ModuleType) -> None:
     """No branch for the JSON type: the message names the alternate; a branch's own errors stay."""
     cases = [

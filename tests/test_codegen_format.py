@@ -8,6 +8,8 @@ formatting the same line (black is the reference, not our output).
 
 from __future__ import annotations
 
+import keyword
+
 import black
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +18,9 @@ from qapigen.codegen.render import LINE_LENGTH, call_in_call, function, statemen
 
 MODE = black.Mode()
 
-identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,38}", fullmatch=True)
+identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,38}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name)
+)
 indents = st.sampled_from([0, 4, 8, 12, 16])
 
 

@@ -64,3 +64,56 @@ def test_frozen_record_is_immutable_and_hashable() -> None:
         hash(Frozen(1, [1]))  # as a frozen dataclass with a list in it
     with pytest.raises(TypeError):
         hash(FrozenDC(1, [1]))
+
+
+# -- NamedTuple: typing.NamedTuple's class syntax without importing typing ------------
+
+from typing import NamedTuple as TypingNamedTuple  # noqa: E402
+
+from qapigen.records import NamedTuple  # noqa: E402
+
+
+class Option(NamedTuple):
+    """An option."""
+
+    name: str
+    value: str = ""
+    count: int = 0
+
+    @property
+    def twice(self) -> int:
+        return self.count * 2
+
+
+class OptionT(TypingNamedTuple):
+    """An option."""
+
+    name: str
+    value: str = ""
+    count: int = 0
+
+    @property
+    def twice(self) -> int:
+        return self.count * 2
+
+
+def test_named_tuple_behaves_as_typing_named_tuple() -> None:
+    """Fields, defaults, tuple equality, repr, methods, docstring and pickling match
+    typing.NamedTuple's for the same class body."""
+    import pickle
+
+    ours, theirs = Option("a", count=2), OptionT("a", count=2)
+    assert Option._fields == OptionT._fields == ("name", "value", "count")
+    assert Option._field_defaults == OptionT._field_defaults
+    assert ours == theirs == ("a", "", 2) and tuple(ours) == tuple(theirs)
+    assert repr(ours) == repr(theirs).replace("OptionT", "Option")
+    assert ours.twice == theirs.twice == 4
+    assert Option.__doc__ == OptionT.__doc__ == "An option."
+    assert Option.__qualname__ == "Option" and Option.__module__ == __name__
+    assert ours._replace(value="v") == theirs._replace(value="v")
+    assert ours._asdict() == theirs._asdict()
+    assert pickle.loads(pickle.dumps(ours)) == ours
+    with pytest.raises(TypeError):
+        Option()  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        ours.name = "b"  # type: ignore[misc]

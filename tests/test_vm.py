@@ -917,3 +917,16 @@ def test_out_of_descriptors_waits_for_one_to_be_freed(tmp_path: Path) -> None:
             client.close()
         proc.kill()
         proc.wait()
+
+
+def test_start_path_leaves_out_typing_asyncio_and_dataclasses() -> None:
+    """What ``qapigen vm`` imports to start (the command line, the machine, the QMP
+    server, the project's bindings) imports none of typing, asyncio or dataclasses:
+    each would cost milliseconds of every start (see benchmarks/bench_panic.py)."""
+    code = (
+        "import sys, qapigen.cli, qapigen.vm, qapigen.machine, "
+        "qapigen.qmp.selector_server, qapigen_qmp\n"
+        "print(*sorted(m for m in ('typing', 'asyncio', 'dataclasses') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
-import typing as _t
-
 from qapigen import runtime as _rt
+
+# typing only when something reads the annotations (see qapigen.runtime.typing).
+if _rt.TYPE_CHECKING:
+    import typing as _t
+else:
+    _t = _rt.typing
 
 
 class q_empty(_rt.Struct):
@@ -45,7 +49,7 @@ class QType(_rt.Enum):
     QBOOL = "qbool"
 
 
-_QType_VALUES = _t.cast(dict[str, QType], QType._value2member_map_)
+_QType_VALUES = _rt.values_of(QType)
 
 
 q_empty.QAPI_INFO = _rt.TypeInfo("q_empty")

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
-import typing as _t
-
 from qapigen import runtime as _rt
+
+# typing only when something reads the annotations (see qapigen.runtime.typing).
+if _rt.TYPE_CHECKING:
+    import typing as _t
+else:
+    _t = _rt.typing
 
 
 class QmpCapabilitiesArguments(_rt.Struct):
@@ -79,9 +83,7 @@ class QMPCapability(_rt.Enum):
     OOB = "oob"
 
 
-_QMPCapability_VALUES = _t.cast(
-    dict[str, QMPCapability], QMPCapability._value2member_map_
-)
+_QMPCapability_VALUES = _rt.values_of(QMPCapability)
 
 
 class VersionTriple(_rt.Struct):

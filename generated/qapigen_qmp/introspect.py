@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
-import typing as _t
-
 from qapigen import runtime as _rt
+
+# typing only when something reads the annotations (see qapigen.runtime.typing).
+if _rt.TYPE_CHECKING:
+    import typing as _t
+else:
+    _t = _rt.typing
 
 
 class SchemaMetaType(_rt.Enum):
@@ -34,9 +38,7 @@ class SchemaMetaType(_rt.Enum):
     EVENT = "event"
 
 
-_SchemaMetaType_VALUES = _t.cast(
-    dict[str, SchemaMetaType], SchemaMetaType._value2member_map_
-)
+_SchemaMetaType_VALUES = _rt.values_of(SchemaMetaType)
 
 
 class SchemaInfoBase(_rt.Struct):
@@ -988,7 +990,7 @@ class JSONType(_rt.Enum):
     VALUE = "value"
 
 
-_JSONType_VALUES = _t.cast(dict[str, JSONType], JSONType._value2member_map_)
+_JSONType_VALUES = _rt.values_of(JSONType)
 
 
 class SchemaInfoEnum(_rt.Struct):

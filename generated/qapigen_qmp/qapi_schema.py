@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
-import typing as _t
-
 from qapigen import runtime as _rt
+
+# typing only when something reads the annotations (see qapigen.runtime.typing).
+if _rt.TYPE_CHECKING:
+    import typing as _t
+else:
+    _t = _rt.typing

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
-import typing as _t
-
 from qapigen import runtime as _rt
+
+# typing only when something reads the annotations (see qapigen.runtime.typing).
+if _rt.TYPE_CHECKING:
+    import typing as _t
+else:
+    _t = _rt.typing
 
 
 class RunState(_rt.Enum):
@@ -65,7 +69,7 @@ class RunState(_rt.Enum):
     COLO = "colo"
 
 
-_RunState_VALUES = _t.cast(dict[str, RunState], RunState._value2member_map_)
+_RunState_VALUES = _rt.values_of(RunState)
 
 
 class ShutdownCause(_rt.Enum):
@@ -106,9 +110,7 @@ class ShutdownCause(_rt.Enum):
     SNAPSHOT_LOAD = "snapshot-load"
 
 
-_ShutdownCause_VALUES = _t.cast(
-    dict[str, ShutdownCause], ShutdownCause._value2member_map_
-)
+_ShutdownCause_VALUES = _rt.values_of(ShutdownCause)
 
 
 class StatusInfo(_rt.Struct):
@@ -636,9 +638,7 @@ class WatchdogAction(_rt.Enum):
     INJECT_NMI = "inject-nmi"
 
 
-_WatchdogAction_VALUES = _t.cast(
-    dict[str, WatchdogAction], WatchdogAction._value2member_map_
-)
+_WatchdogAction_VALUES = _rt.values_of(WatchdogAction)
 
 
 class RebootAction(_rt.Enum):
@@ -656,7 +656,7 @@ class RebootAction(_rt.Enum):
     SHUTDOWN = "shutdown"
 
 
-_RebootAction_VALUES = _t.cast(dict[str, RebootAction], RebootAction._value2member_map_)
+_RebootAction_VALUES = _rt.values_of(RebootAction)
 
 
 class ShutdownAction(_rt.Enum):
@@ -673,9 +673,7 @@ class ShutdownAction(_rt.Enum):
     PAUSE = "pause"
 
 
-_ShutdownAction_VALUES = _t.cast(
-    dict[str, ShutdownAction], ShutdownAction._value2member_map_
-)
+_ShutdownAction_VALUES = _rt.values_of(ShutdownAction)
 
 
 class PanicAction(_rt.Enum):
@@ -698,7 +696,7 @@ class PanicAction(_rt.Enum):
     NONE = "none"
 
 
-_PanicAction_VALUES = _t.cast(dict[str, PanicAction], PanicAction._value2member_map_)
+_PanicAction_VALUES = _rt.values_of(PanicAction)
 
 
 class WatchdogSetActionArguments(_rt.Struct):
@@ -1077,9 +1075,7 @@ class GuestPanicAction(_rt.Enum):
     RUN = "run"
 
 
-_GuestPanicAction_VALUES = _t.cast(
-    dict[str, GuestPanicAction], GuestPanicAction._value2member_map_
-)
+_GuestPanicAction_VALUES = _rt.values_of(GuestPanicAction)
 
 
 class GuestPanicInformationType(_rt.Enum):
@@ -1096,9 +1092,7 @@ class GuestPanicInformationType(_rt.Enum):
     S390 = "s390"
 
 
-_GuestPanicInformationType_VALUES = _t.cast(
-    dict[str, GuestPanicInformationType], GuestPanicInformationType._value2member_map_
-)
+_GuestPanicInformationType_VALUES = _rt.values_of(GuestPanicInformationType)
 
 
 class GuestPanicInformationBase(_rt.Struct):
@@ -1554,9 +1548,7 @@ class S390CrashReason(_rt.Enum):
     OPINT_LOOP = "opint-loop"
 
 
-_S390CrashReason_VALUES = _t.cast(
-    dict[str, S390CrashReason], S390CrashReason._value2member_map_
-)
+_S390CrashReason_VALUES = _rt.values_of(S390CrashReason)
 
 
 class GuestPanicInformationS390(_rt.Struct):

@@ -11,8 +11,6 @@ carries them out.
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeVar
-
 from qapigen_qmp import (
     GuestPanicAction,
     PanicAction,
@@ -24,14 +22,17 @@ from qapigen_qmp import (
 
 from qapigen.runtime import QMPError
 
-from ..records import Record
+from ..records import TYPE_CHECKING, NamedTuple, Record
 from .errors import ConfigError
 from .options import parse_opts
 
 # -- the settings ----------------------------------------------------------------
 
 
-_E = TypeVar("_E", RebootAction, ShutdownAction, PanicAction, WatchdogAction)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _E = TypeVar("_E", RebootAction, ShutdownAction, PanicAction, WatchdogAction)
 
 
 def _coerce(enum: type[_E], name: str, value: _E | str) -> _E:

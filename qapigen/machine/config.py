@@ -11,15 +11,16 @@ splitting ``argv`` is the program's job.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
-
-from ..records import Record
+from ..records import TYPE_CHECKING, NamedTuple, Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_opts, parse_uint64
 from .pvpanic import DEFAULT_IOPORT, PVPANIC_EVENTS, PvpanicDevice, PvpanicISA, PvpanicPCI
 
-PvpanicDriver = Literal["pvpanic", "pvpanic-pci"]
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    PvpanicDriver: TypeAlias = Literal["pvpanic", "pvpanic-pci"]
 
 
 # Not dataclasses: see qapigen.records.

@@ -11,7 +11,8 @@ first item may omit its key when the option has an implied one
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from ..records import NamedTuple
 
 
 class OptItem(NamedTuple):

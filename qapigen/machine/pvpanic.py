@@ -17,10 +17,11 @@ are ignored (fact 5), and only the first write with such bits is logged.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, ClassVar
+
+from ..records import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import ClassVar, Protocol
 
 PVPANIC_PANICKED = 1 << 0
 PVPANIC_CRASH_LOADED = 1 << 1

@@ -76,12 +76,12 @@ import enum
 import functools
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
 
-from ..records import FrozenRecord
+from ..records import TYPE_CHECKING, FrozenRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from typing import Final
 
     from qapigen.runtime import JSONValue
 

@@ -75,13 +75,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Final, TypeAlias
 
-from ..records import FrozenRecord
+from ..records import TYPE_CHECKING, FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Final, Protocol, TypeAlias
 
     from qapigen.runtime import JSONValue
 

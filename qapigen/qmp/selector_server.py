@@ -25,8 +25,11 @@ import signal
 import time
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
+from ..records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 from .service import MAX_PENDING_OUTPUT, QMPService
 from .sockets import tcp_listener, unix_listener
 

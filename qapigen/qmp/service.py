@@ -19,8 +19,8 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
+from ..records import TYPE_CHECKING
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
@@ -35,7 +35,7 @@ _SERVER_COMMANDS = ("query-version", "query-commands", "query-qmp-schema")
 
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Any, Protocol
 
     class Peer(Protocol):
         """A connected client, as a transport adapter keeps it."""

@@ -5,13 +5,14 @@ Generated packages import this and the standard library only.
 
 from __future__ import annotations
 
+# Type aliases, for type checkers only (typing is not imported at run time;
+# generated modules test TYPE_CHECKING here too).
+from ..records import TYPE_CHECKING
 from .codec import (
     ABSENT,
     DEPRECATED_SLOT_PREFIX,
     Absent,
     Alternate,
-    Branches,
-    Decoder,
     Enum,
     JSONValue,
     Struct,
@@ -36,6 +37,8 @@ from .codec import (
     encode,
     list_of,
     new,
+    typing,
+    values_of,
     warn_deprecated,
 )
 from .commands import (
@@ -49,16 +52,19 @@ from .commands import (
 from .errors import CommandNotImplemented, QMPError, WireError
 from .events import Event, event_message
 
+if TYPE_CHECKING:
+    from .codec import Branches as Branches
+    from .codec import Decoder as Decoder
+
 __all__ = [
     "ABSENT",
     "DEPRECATED_SLOT_PREFIX",
+    "TYPE_CHECKING",
     "Absent",
     "Alternate",
-    "Branches",
     "Codec",
     "CommandInfo",
     "CommandNotImplemented",
-    "Decoder",
     "Dispatcher",
     "Enum",
     "Event",
@@ -91,5 +97,7 @@ __all__ = [
     "new",
     "not_found",
     "not_implemented",
+    "typing",
+    "values_of",
     "warn_deprecated",
 ]

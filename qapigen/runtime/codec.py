@@ -11,28 +11,35 @@ from __future__ import annotations
 
 import enum
 import warnings
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeAlias, TypeVar
 
-from ..records import Record
+from ..records import TYPE_CHECKING, NamedTuple, Record
 from .errors import WireError
 
+# typing is for the type checker only: importing it would cost every program
+# that imports bindings ~3 ms (see qapigen.records).
 if TYPE_CHECKING:
     import dataclasses
+    from collections.abc import Callable
+    from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar
 
-JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+    JSONValue: TypeAlias = (
+        bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+    )
 
-T = TypeVar("T")
-Decoder: TypeAlias = Callable[[object, "str | int | None", bool], T]
+    T = TypeVar("T")
+    E = TypeVar("E", bound="Enum")
+    S = TypeVar("S", bound="Struct")
+    A = TypeVar("A", bound="Alternate")
+    Decoder: TypeAlias = Callable[[object, "str | int | None", bool], T]
+    #: A union's branch decoders by tag value.
+    Branches: TypeAlias = dict[str, Decoder[T]]
 
+    class _New(Protocol):
+        def __call__(self, cls: type[T], /) -> T: ...
 
-#: A union's branch decoders by tag value.
-Branches: TypeAlias = dict[str, Decoder[T]]
-
-
-class _New(Protocol):
-    def __call__(self, cls: type[T], /) -> T: ...
-
+else:
+    # What typing.get_type_hints sees: the recursion is the type checker's.
+    JSONValue = bool | int | float | str | list | dict | None
 
 #: A new instance of a class, its ``__init__`` not run: generated decoders set
 #: every field themselves.  (``object.__new__`` itself, for speed.)
@@ -169,13 +176,12 @@ class TypeInfo(NamedTuple):
 _unknown_values: dict[tuple[type, str], Any] = {}
 _UNKNOWN_VALUES_KEPT = 4096
 
-E = TypeVar("E", bound="Enum")
-
 
 class Enum(enum.Enum):
     """Base of generated enums: the values are the wire strings."""
 
-    QAPI_INFO: ClassVar[TypeInfo]
+    if TYPE_CHECKING:
+        QAPI_INFO: ClassVar[TypeInfo]
 
     @property
     def known(self) -> bool:
@@ -230,9 +236,31 @@ class Enum(enum.Enum):
         return member
 
 
-# -- objects ----------------------------------------------------------------
+class _LazyTyping:
+    """The :mod:`typing` module, imported when first used.
 
-S = TypeVar("S", bound="Struct")
+    Generated modules call it ``_t`` and name ``_t.ClassVar`` in annotations;
+    only what reads annotations (``typing.get_type_hints``) touches it, so a
+    program that never does pays nothing for typing (~3 ms).
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        import typing
+
+        return getattr(typing, name)
+
+
+typing = _LazyTyping()
+
+
+def values_of(cls: type[E]) -> dict[str, E]:
+    """``cls``'s members by wire value: the table generated decoders look up."""
+    return cls._value2member_map_  # type: ignore[return-value]
+
+
+# -- objects ----------------------------------------------------------------
 
 
 class _FieldTable:
@@ -306,20 +334,21 @@ class Struct(Record):
     #: Members this schema does not know, kept by lenient decoding.
     _unknown: dict[str, JSONValue] | None
 
-    # The Python names of the members, the base's first.
-    _FIELDS: ClassVar[tuple[str, ...]] = ()
-    # The wire names of the members, the base's included.
-    _WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
-    QAPI_INFO: ClassVar[TypeInfo]
-    # The class's generated decoder, ``decode(obj, name, strict)``: one flat
-    # function per class, the bases' members included (see ``decodes``).
-    _DECODE: ClassVar[Decoder[Any]]
-
     if TYPE_CHECKING:
+        # The Python names of the members, the base's first.
+        _FIELDS: ClassVar[tuple[str, ...]]
+        # The wire names of the members, the base's included.
+        _WIRE_NAMES: ClassVar[frozenset[str]]
+        QAPI_INFO: ClassVar[TypeInfo]
+        # The class's generated decoder, ``decode(obj, name, strict)``: one flat
+        # function per class, the bases' members included (see ``decodes``).
+        _DECODE: ClassVar[Decoder[Any]]
         # What makes a class a dataclass, to type checkers.
         __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     else:
         __dataclass_fields__ = _FieldTable()
+    _FIELDS = ()
+    _WIRE_NAMES = frozenset()
 
     def __init__(self, *, _unknown: dict[str, JSONValue] | None = None) -> None:
         self._unknown = _unknown
@@ -377,8 +406,6 @@ def warn_deprecated(what: str, stacklevel: int = 3) -> None:
 
 # -- alternates ---------------------------------------------------------------
 
-A = TypeVar("A", bound="Alternate")
-
 
 class Alternate(Record):
     """Base of generated alternates: one value, whose JSON type picks the branch.
@@ -389,17 +416,18 @@ class Alternate(Record):
     """
 
     __slots__ = ()
-    NAME: ClassVar[str] = ""
-    QAPI_INFO: ClassVar[TypeInfo]
-    # The class's generated decoder (see ``decodes``).
-    _DECODE: ClassVar[Decoder[Any]]
-
-    _FIELDS: ClassVar[tuple[str, ...]] = ("value",)
 
     if TYPE_CHECKING:
+        NAME: ClassVar[str]
+        QAPI_INFO: ClassVar[TypeInfo]
+        # The class's generated decoder (see ``decodes``).
+        _DECODE: ClassVar[Decoder[Any]]
+        _FIELDS: ClassVar[tuple[str, ...]]
         __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     else:
         __dataclass_fields__ = _FieldTable()
+    NAME = ""
+    _FIELDS = ("value",)
 
     @classmethod
     def from_wire(cls: type[A], obj: object, *, strict: bool = True) -> A:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
-
+from ..records import TYPE_CHECKING, NamedTuple
 from .codec import JSONValue, Struct, warn_deprecated
 from .errors import CommandNotImplemented, QMPError, WireError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 # Named tuples rather than dataclasses: a bindings package creates one per
 # command at import, and dataclasses are slow to create.
@@ -49,9 +53,6 @@ class CommandInfo(NamedTuple):
     @property
     def unstable(self) -> bool:
         return "unstable" in self.features
-
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def not_implemented(method: F) -> F:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
 
+from ..records import TYPE_CHECKING
 from .codec import JSONValue, Struct
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class Event(Struct):
@@ -13,10 +16,13 @@ class Event(Struct):
 
     __slots__ = ()
 
-    #: The event's wire name.
-    NAME: ClassVar[str] = ""
-    #: Whether the event has a ``data`` member on the wire.
-    HAS_DATA: ClassVar[bool] = False
+    if TYPE_CHECKING:
+        #: The event's wire name.
+        NAME: ClassVar[str]
+        #: Whether the event has a ``data`` member on the wire.
+        HAS_DATA: ClassVar[bool]
+    NAME = ""
+    HAS_DATA = False
 
 
 def event_message(event: Event, timestamp: float | None = None) -> dict[str, JSONValue]:

@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
-import typing as _t
-
 from qapigen import runtime as _rt
+
+# typing only when something reads the annotations (see qapigen.runtime.typing).
+if _rt.TYPE_CHECKING:
+    import typing as _t
+else:
+    _t = _rt.typing
 
 
 class Colour(_rt.Enum):
@@ -36,7 +40,7 @@ class Colour(_rt.Enum):
     SEPIA = "sepia"
 
 
-_Colour_VALUES = _t.cast(dict[str, Colour], Colour._value2member_map_)
+_Colour_VALUES = _rt.values_of(Colour)
 
 
 class Letter(_rt.Enum):
@@ -60,7 +64,7 @@ class Letter(_rt.Enum):
     X_Y_ = "X_Y"
 
 
-_Letter_VALUES = _t.cast(dict[str, Letter], Letter._value2member_map_)
+_Letter_VALUES = _rt.values_of(Letter)
 
 
 class Size(_rt.Enum):
@@ -75,7 +79,7 @@ class Size(_rt.Enum):
     LARGE = "large"
 
 
-_Size_VALUES = _t.cast(dict[str, Size], Size._value2member_map_)
+_Size_VALUES = _rt.values_of(Size)
 
 
 class OnlyWhenOn(_rt.Enum):
@@ -88,7 +92,7 @@ class OnlyWhenOn(_rt.Enum):
     YES = "yes"
 
 
-_OnlyWhenOn_VALUES = _t.cast(dict[str, OnlyWhenOn], OnlyWhenOn._value2member_map_)
+_OnlyWhenOn_VALUES = _rt.values_of(OnlyWhenOn)
 
 
 class Numbers(_rt.Struct):
@@ -1144,7 +1148,7 @@ class ShapeKind(_rt.Enum):
     EXTRA = "extra"
 
 
-_ShapeKind_VALUES = _t.cast(dict[str, ShapeKind], ShapeKind._value2member_map_)
+_ShapeKind_VALUES = _rt.values_of(ShapeKind)
 
 
 class Circle(_rt.Struct):
@@ -1811,7 +1815,7 @@ class InnerStyle(_rt.Enum):
     BARE = "bare"
 
 
-_InnerStyle_VALUES = _t.cast(dict[str, InnerStyle], InnerStyle._value2member_map_)
+_InnerStyle_VALUES = _rt.values_of(InnerStyle)
 
 
 class Shape_nested_plain(Shape_nested):
