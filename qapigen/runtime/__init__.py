@@ -5,9 +5,9 @@ Generated packages import this and the standard library only.
 
 from __future__ import annotations
 
-# Type aliases, for type checkers only (typing is not imported at run time;
-# generated modules test TYPE_CHECKING here too).
-from ..records import TYPE_CHECKING
+# TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
+# for generated modules, not in __all__: a star-import must not shadow typing.
+from ..records import TYPE_CHECKING as TYPE_CHECKING
 from .codec import (
     ABSENT,
     DEPRECATED_SLOT_PREFIX,
@@ -37,10 +37,10 @@ from .codec import (
     encode,
     list_of,
     new,
-    typing,
     values_of,
     warn_deprecated,
 )
+from .codec import typing as typing
 from .commands import (
     Codec,
     CommandInfo,
@@ -52,6 +52,7 @@ from .commands import (
 from .errors import CommandNotImplemented, QMPError, WireError
 from .events import Event, event_message
 
+# Type aliases, for type checkers only (typing is not imported at run time).
 if TYPE_CHECKING:
     from .codec import Branches as Branches
     from .codec import Decoder as Decoder
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ABSENT",
     "DEPRECATED_SLOT_PREFIX",
-    "TYPE_CHECKING",
     "Absent",
     "Alternate",
     "Codec",
@@ -97,7 +97,6 @@ __all__ = [
     "new",
     "not_found",
     "not_implemented",
-    "typing",
     "values_of",
     "warn_deprecated",
 ]
