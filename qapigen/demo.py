@@ -40,7 +40,7 @@ async def _session(sock: str) -> None:
         print("status:", await client.query_status())
         async with client.listen() as events:
             print("-> the guest writes 1 to the pvpanic port (x-guest-pvpanic-write)")
-            await client.x_guest_pvpanic_write(value_=1)
+            await client.x_guest_pvpanic_write(value=1)
             print("event:", await events.wait_for(qmp.GuestPanickedEvent, timeout=5))
             print("event:", await events.wait_for(qmp.StopEvent, timeout=5))
             print("status:", await client.query_status())

@@ -12,7 +12,9 @@ import re
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
 
-# Names of the generated API that a member must not shadow.
+# Names of the generated API that a member must not shadow.  (Enums' ``value``
+# and ``known`` need no place here: enum members are upper-cased, and an
+# alternate's one field ``value`` is no member's.)
 API_NAMES = frozenset(
     {
         "from_wire",
@@ -20,8 +22,6 @@ API_NAMES = frozenset(
         "NAME",
         "HAS_DATA",
         "QAPI_INFO",
-        "known",
-        "value",
         # Method parameters' names in generated code.
         "self",
         "cls",

@@ -519,16 +519,19 @@ def _check_keywords(pkg: ModuleType) -> None:
 
 def _check_api_names(pkg: ModuleType) -> None:
     fields = _fields(pkg.ApiNames)
-    assert "from_wire" not in fields and "to_wire" not in fields and "value" not in fields
+    assert "from_wire" not in fields and "to_wire" not in fields
     wire = {"from_wire": 1, "to-wire": 2, "value": 3, "known": 4, "NAME": 5, "INFO": 6}
     wire |= {"mro": 7, "from_wire_": 8, "to_wire_": "t"}
     value = pkg.ApiNames.from_wire(wire)
     assert value.to_wire() == wire and callable(value.to_wire)
+    # value and known are only enums' API, whose members are upper-cased: members keep them.
+    assert (value.value, value.known) == (3, 4)
+    assert pkg.ApiKind.VALUE.value == "value" and pkg.ApiKind.KNOWN.known is True
     union = pkg.ApiUnion.from_wire({"kind": "from-wire", **wire})
     assert union.to_wire() == {"kind": "from-wire", **wire}
     assert type(union) is pkg.ApiUnion_from_wire_
     assert type(pkg.ApiUnion.from_wire({"kind": "value", "NAME": "", "value": 0})) is (
-        pkg.ApiUnion_value_
+        pkg.ApiUnion_value
     )
     event = pkg.EVENTS["API_EVENT"].from_wire({"NAME": "n", "value": 1})
     assert event.NAME == "API_EVENT" and event.to_wire() == {"NAME": "n", "value": 1}

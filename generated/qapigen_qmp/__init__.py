@@ -584,7 +584,7 @@ class Handler:
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
-    def x_guest_pvpanic_write(self, *, value_: int, device: str | None = None) -> None:
+    def x_guest_pvpanic_write(self, *, value: int, device: str | None = None) -> None:
         """Make the guest write a byte to the register of a pvpanic device, as
         a guest kernel does when it panics, has loaded a crash kernel, or
         asks to be powered off.
@@ -656,7 +656,7 @@ class Handler:
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
-    def x_guest_io_write(self, *, port: int, value_: int) -> None:
+    def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
         of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
         write to a port no device decodes is dropped, as on real hardware.

@@ -386,7 +386,7 @@ class Client(_client.AsyncClient):
         return _t.cast("list[SchemaInfo]", _result)
 
     async def x_guest_pvpanic_write(
-        self, *, value_: int, device: str | None = None
+        self, *, value: int, device: str | None = None
     ) -> None:
         """Make the guest write a byte to the register of a pvpanic device, as
         a guest kernel does when it panics, has loaded a crash kernel, or
@@ -426,7 +426,7 @@ class Client(_client.AsyncClient):
                  "timestamp": { "seconds": 1700001100, "microseconds": 15 } }
             <- { "return": {} }
         """
-        _arguments = XGuestPvpanicWriteArguments(value_=value_, device=device)
+        _arguments = XGuestPvpanicWriteArguments(value=value, device=device)
         await self._call("x-guest-pvpanic-write", _arguments.to_wire())
 
     async def x_guest_pvpanic_read(
@@ -462,7 +462,7 @@ class Client(_client.AsyncClient):
         _result = await self._call("x-guest-pvpanic-read", _arguments.to_wire())
         return _t.cast("GuestRegisterValue", _result)
 
-    async def x_guest_io_write(self, *, port: int, value_: int) -> None:
+    async def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
         of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
         write to a port no device decodes is dropped, as on real hardware.
@@ -488,7 +488,7 @@ class Client(_client.AsyncClient):
                  "timestamp": { "seconds": 1700001200, "microseconds": 31 } }
             <- { "return": {} }
         """
-        _arguments = XGuestIoWriteArguments(port=port, value_=value_)
+        _arguments = XGuestIoWriteArguments(port=port, value=value)
         await self._call("x-guest-io-write", _arguments.to_wire())
 
     async def x_guest_io_read(self, *, port: int) -> GuestRegisterValue:
@@ -900,7 +900,7 @@ class SyncClient(_client.SyncClient):
         """
         return self._run(self.client.query_qmp_schema())
 
-    def x_guest_pvpanic_write(self, *, value_: int, device: str | None = None) -> None:
+    def x_guest_pvpanic_write(self, *, value: int, device: str | None = None) -> None:
         """Make the guest write a byte to the register of a pvpanic device, as
         a guest kernel does when it panics, has loaded a crash kernel, or
         asks to be powered off.
@@ -939,7 +939,7 @@ class SyncClient(_client.SyncClient):
                  "timestamp": { "seconds": 1700001100, "microseconds": 15 } }
             <- { "return": {} }
         """
-        self._run(self.client.x_guest_pvpanic_write(value_=value_, device=device))
+        self._run(self.client.x_guest_pvpanic_write(value=value, device=device))
 
     def x_guest_pvpanic_read(self, *, device: str | None = None) -> GuestRegisterValue:
         """Make the guest read the register of a pvpanic device, which tells
@@ -970,7 +970,7 @@ class SyncClient(_client.SyncClient):
         """
         return self._run(self.client.x_guest_pvpanic_read(device=device))
 
-    def x_guest_io_write(self, *, port: int, value_: int) -> None:
+    def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
         of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
         write to a port no device decodes is dropped, as on real hardware.
@@ -996,7 +996,7 @@ class SyncClient(_client.SyncClient):
                  "timestamp": { "seconds": 1700001200, "microseconds": 31 } }
             <- { "return": {} }
         """
-        self._run(self.client.x_guest_io_write(port=port, value_=value_))
+        self._run(self.client.x_guest_io_write(port=port, value=value))
 
     def x_guest_io_read(self, *, port: int) -> GuestRegisterValue:
         """Make the guest read a byte from an x86 I/O port.  A port no device

@@ -20,22 +20,22 @@ class GuestRegisterValue(_rt.Struct):
         value: the byte read
     """
 
-    __slots__ = ("value_",)
+    __slots__ = ("value",)
 
-    value_: int
+    value: int
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value_",)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value",)
 
     def __init__(
-        self, *, value_: int, _unknown: dict[str, _rt.JSONValue] | None = None
+        self, *, value: int, _unknown: dict[str, _rt.JSONValue] | None = None
     ) -> None:
-        self.value_ = value_
+        self.value = value
         self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["value"] = self.value_
+        out["value"] = self.value
 
 
 @_rt.decodes(GuestRegisterValue)
@@ -50,9 +50,9 @@ def _GuestRegisterValue_DECODE(
         left = len(obj) - 1
         v = obj["value"]
         if type(v) is int and 0 <= v < 256:
-            self.value_ = v
+            self.value = v
         else:
-            self.value_ = _rt.d_uint8(v, "value", strict)
+            self.value = _rt.d_uint8(v, "value", strict)
         if left:
             self._extra(obj, strict)
     except KeyError as err:
@@ -66,28 +66,28 @@ def _GuestRegisterValue_DECODE(
 class XGuestPvpanicWriteArguments(_rt.Struct):
     """The arguments of x-guest-pvpanic-write."""
 
-    __slots__ = ("value_", "device")
+    __slots__ = ("value", "device")
 
-    value_: int
+    value: int
     device: str | None
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value_", "device")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value", "device")
 
     def __init__(
         self,
         *,
-        value_: int,
+        value: int,
         device: str | None = None,
         _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
-        self.value_ = value_
+        self.value = value
         self.device = device
         self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value", "device"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["value"] = self.value_
+        out["value"] = self.value
         if self.device is not None:
             out["device"] = self.device
 
@@ -105,9 +105,9 @@ def _XGuestPvpanicWriteArguments_DECODE(
         left = len(obj) - 1
         v = obj["value"]
         if type(v) is int and 0 <= v < 256:
-            self.value_ = v
+            self.value = v
         else:
-            self.value_ = _rt.d_uint8(v, "value", strict)
+            self.value = _rt.d_uint8(v, "value", strict)
         if not left:
             return self
         if "device" in obj:
@@ -189,29 +189,25 @@ def _XGuestPvpanicReadArguments_DECODE(
 class XGuestIoWriteArguments(_rt.Struct):
     """The arguments of x-guest-io-write."""
 
-    __slots__ = ("port", "value_")
+    __slots__ = ("port", "value")
 
     port: int
-    value_: int
+    value: int
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port", "value_")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port", "value")
 
     def __init__(
-        self,
-        *,
-        port: int,
-        value_: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, port: int, value: int, _unknown: dict[str, _rt.JSONValue] | None = None
     ) -> None:
         self.port = port
-        self.value_ = value_
+        self.value = value
         self._unknown = _unknown
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port", "value"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["port"] = self.port
-        out["value"] = self.value_
+        out["value"] = self.value
 
 
 @_rt.decodes(XGuestIoWriteArguments)
@@ -231,9 +227,9 @@ def _XGuestIoWriteArguments_DECODE(
             self.port = _rt.d_uint16(v, "port", strict)
         v = obj["value"]
         if type(v) is int and 0 <= v < 256:
-            self.value_ = v
+            self.value = v
         else:
-            self.value_ = _rt.d_uint8(v, "value", strict)
+            self.value = _rt.d_uint8(v, "value", strict)
         if left:
             self._extra(obj, strict)
     except KeyError as err:

@@ -255,21 +255,21 @@ class Machine(Handler):
 
     # -- the guest's commands (unstable, simulator only) ------------------------
 
-    def x_guest_pvpanic_write(self, *, value_: int, device: str | None = None) -> None:
+    def x_guest_pvpanic_write(self, *, value: int, device: str | None = None) -> None:
         """``x-guest-pvpanic-write``: see :meth:`Guest.pvpanic_write`."""
-        self.guest.pvpanic_write(value_, device)
+        self.guest.pvpanic_write(value, device)
 
     def x_guest_pvpanic_read(self, *, device: str | None = None) -> GuestRegisterValue:
         """``x-guest-pvpanic-read``: see :meth:`Guest.pvpanic_read`."""
-        return GuestRegisterValue(value_=self.guest.pvpanic_read(device))
+        return GuestRegisterValue(value=self.guest.pvpanic_read(device))
 
-    def x_guest_io_write(self, *, port: int, value_: int) -> None:
+    def x_guest_io_write(self, *, port: int, value: int) -> None:
         """``x-guest-io-write``: see :meth:`Guest.io_write`."""
-        self.guest.io_write(port, value_)
+        self.guest.io_write(port, value)
 
     def x_guest_io_read(self, *, port: int) -> GuestRegisterValue:
         """``x-guest-io-read``: see :meth:`Guest.io_read`."""
-        return GuestRegisterValue(value_=self.guest.io_read(port))
+        return GuestRegisterValue(value=self.guest.io_read(port))
 
     def x_guest_shutdown(self) -> None:
         """``x-guest-shutdown``: see :meth:`Guest.shutdown`."""
