@@ -176,12 +176,15 @@ def _split_last_brackets(code: str, indent: int) -> str | None:
     return f"{pad}{head}\n{exploded}{pad}{tail}"
 
 
-def _bracketed(head: str, items: list[str], tail: str, indent: int) -> str | None:
+def _bracketed(
+    head: str, items: list[str], tail: str, indent: int, comma: bool = False
+) -> str | None:
     """``head(items)tail`` split as black splits a bracket pair, or None.
 
     On one line if it fits; else the items on a line of their own if they
-    fit; else one item a line with a trailing comma.  None when an item is
-    too long even for a line of its own (black's finer rules apply).
+    fit (``comma``: unless there is only one); else one item a line with a
+    trailing comma.  None when an item is too long even for a line of its
+    own, or the tail for its line (black's finer rules apply).
     """
     pad = " " * indent
     joined = ", ".join(items)
@@ -190,7 +193,7 @@ def _bracketed(head: str, items: list[str], tail: str, indent: int) -> str | Non
         return one
     if len(pad) + 1 + len(tail) > LINE_LENGTH:
         return None  # black splits the tail too (a long return annotation)
-    if len(pad) + 4 + len(joined) <= LINE_LENGTH:
+    if len(pad) + 4 + len(joined) <= LINE_LENGTH and not (comma and len(items) == 1):
         return f"{pad}{head}(\n{pad}    {joined}\n{pad}){tail}"
     if any(len(pad) + 5 + len(item) > LINE_LENGTH for item in items):
         return None
@@ -199,8 +202,12 @@ def _bracketed(head: str, items: list[str], tail: str, indent: int) -> str | Non
 
 
 def function(head: str, params: list[str], tail: str, indent: int) -> str:
-    """``head(params)tail``, a ``def`` or ``class`` line, split as black splits it."""
-    split = _bracketed(head, params, tail, indent)
+    """``head(params)tail``, a ``def`` or ``class`` line, split as black splits it.
+
+    (black gives a ``def``'s only parameter a trailing comma when it splits,
+    which then keeps it on a line of its own.)
+    """
+    split = _bracketed(head, params, tail, indent, comma=head.startswith("def "))
     if split is not None:
         return split
     # black needs a body to format a def; the body is dropped again.
