@@ -148,6 +148,10 @@ class PyClass:
     # event: the union its data is (held whole in ``data``), and its decoder.
     wraps: str | None = None
     wraps_decoder: str | None = None
+    has_data: bool = False
+    since: str | None = None
+    ifcond: object = None
+    features: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def described(self) -> str:
@@ -157,10 +161,10 @@ class PyClass:
             return name[6:].rpartition("-")[0]
         return name
 
-    has_data: bool = False
-    since: str | None = None
-    ifcond: object = None
-    features: list[str] = dataclasses.field(default_factory=list)
+    @property
+    def value_annotation(self) -> str:
+        """An alternate's: the union of its branches' types."""
+        return _union(a.annotation for a in self.alternatives)
 
     @property
     def all_fields(self) -> list[PyField]:
@@ -179,7 +183,7 @@ class PyClass:
 
     @property
     def deprecated_fields(self) -> list[PyField]:
-        """Deprecated members, inherited ones included (one __post_init__ warns of all)."""
+        """Deprecated members, inherited ones included (``__init__`` warns of all)."""
         return [f for f in self.all_fields if f.deprecated and not f.fixed]
 
 
@@ -417,10 +421,9 @@ class _Builder(SchemaVisitor):
 
     def alternatives_annotation(self, typ: AlternateType) -> str:
         """The union of the types of ``typ``'s branches that the conditions keep."""
-        names = [
+        return _union(
             self.annotation(v.type) for v in typ.alternatives.variants if self.wanted(v.ifcond)
-        ]
-        return " | ".join(dict.fromkeys(names)) or "None"
+        )
 
     def decoder(self, typ: Type) -> str:
         """A function ``decode(v, name, strict)`` of ``typ``."""
@@ -885,6 +888,11 @@ def _creation_order(classes: list[PyClass]) -> list[PyClass]:
     for cls in classes:
         place(cls)
     return ordered
+
+
+def _union(annotations: Iterable[str]) -> str:
+    """The union of ``annotations``, each once (an alternate with no branch left: None)."""
+    return " | ".join(dict.fromkeys(annotations)) or "None"
 
 
 def _int_literal(value: int) -> str:
