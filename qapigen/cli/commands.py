@@ -31,6 +31,24 @@ def _add_schema_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_build_args(parser: argparse.ArgumentParser, default: str) -> None:
+    """--define and --superset: which build of the schema (``default`` says
+    what holds without either)."""
+    parser.add_argument(
+        "--define",
+        metavar="SYMBOL",
+        action="append",
+        default=[],
+        help="a condition symbol that holds (repeatable); conditions on others are false "
+        f"(default: {default})",
+    )
+    parser.add_argument(
+        "--superset",
+        action="store_true",
+        help="every build at once: keep every conditional part, conditional members optional",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse  # here: `qapigen vm` starts without it
 
@@ -123,20 +141,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     val.add_argument("files", nargs="*", metavar="FILE")
     val.add_argument("--legacy", action="store_true", help="as for check")
+    _add_build_args(val, "--superset: accept what some build accepts")
     return parser
+
+
+class _Refused(Exception):
+    """The command line asks for what cannot be: the message, exit status 2."""
+
+
+def _build(args: argparse.Namespace, *, superset_default: bool = False) -> bool:
+    """Whether the command works on the superset of the schema's builds."""
+    if args.superset and args.define:
+        raise _Refused("--define picks one build and --superset takes them all: give one")
+    return bool(args.superset or (superset_default and not args.define))
+
+
+def _check_defines(schema: Schema, defines: Sequence[str], given_by: str = "--define") -> None:
+    """Refuse symbols that no condition of ``schema`` uses (a misspelling
+    would otherwise just leave out what it meant to keep)."""
+    from ..frontend.builds import symbols, unknown_symbols
+
+    unknown = unknown_symbols(schema, defines)
+    if unknown:
+        used = symbols(schema)
+        them = f"they are: {', '.join(used)}" if used else "it uses none"
+        raise _Refused(
+            f"{given_by} {', '.join(unknown)}: the schema's conditions never use "
+            f"{'it' if len(unknown) == 1 else 'them'}; {them}"
+        )
 
 
 def _validate(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from ..backends.validate import Problem, Validator, check_examples
+    from ..backends.validate import ExampleStats, Problem, Validator, check_examples, group
 
-    schema = _load(args.schema, args.legacy)
-    validator = Validator(schema)
+    superset = _build(args, superset_default=True)
+    schema = _load(args.schema, args.legacy, superset=superset)
+    _check_defines(schema, args.define)
+    validator = Validator(schema, None if superset else args.define)
     problems: list[Problem] = []
+    stats = ExampleStats()
     if args.examples:
-        problems = check_examples(validator)
+        problems = check_examples(validator, stats)
     for path in args.files:
         try:
             with open(path, encoding="utf-8") as fp:
@@ -159,8 +207,10 @@ def _validate(args: argparse.Namespace) -> int:
         else:
             found = validator.check_event(args.event, value)
         problems += [dataclasses.replace(p, source=path) for p in found]
-    for problem in problems:
-        print(problem)
+    for fault in group(problems):
+        print(fault)
+    if args.examples:
+        print(stats.summary(len(problems)))
     return 1 if problems else 0
 
 
@@ -197,13 +247,13 @@ def _generate(args: argparse.Namespace) -> int:
 LEGACY_HINT = "hint: --legacy reads schemas written for QEMU 5.0 to 9.2, and reads this one"
 
 
-def _load(path: str, legacy: bool) -> Schema:
+def _load(path: str, legacy: bool, *, superset: bool = False) -> Schema:
     """The checked schema; its error carries :data:`LEGACY_HINT` as a note where
     only a rule of QEMU 10.0 that ``--legacy`` relaxes rejects it."""
     from ..frontend.schema import load_schema
 
     try:
-        return load_schema(path, legacy=legacy)
+        return load_schema(path, legacy=legacy, superset=superset)
     except QAPIError as err:
         if not legacy:
             try:
@@ -302,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QAPIError as err:
         _print_error(err)
         return 1
+    except _Refused as err:
+        sys.stdout.flush()
+        print(f"qapigen {args.command}: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -44,9 +44,7 @@ def _conditions(d: dict[str, Any]) -> list[Any]:
     return found
 
 
-def test_symbols_are_those_of_qemus_model(
-    schema: Schema, reference: list[dict[str, Any]]
-) -> None:
+def test_symbols_are_those_of_qemus_model(schema: Schema, reference: list[dict[str, Any]]) -> None:
     """Every symbol any condition of QEMU's model names, once, sorted."""
     expected: set[str] = set()
     for d in reference:
