@@ -87,13 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_schema_args(jsonschema)
     jsonschema.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write")
-    jsonschema.add_argument(
-        "--define",
-        action="append",
-        default=[],
-        metavar="SYM",
-        help="a symbol that holds in 'if' conditions (repeatable; others do not)",
-    )
+    _add_build_args(jsonschema, "none")
     gen = commands.add_parser(
         "generate",
         help="generate typed Python bindings (no arguments: the project's own, in generated/)",
@@ -116,10 +110,20 @@ def _parser() -> argparse.ArgumentParser:
         "introspect", help="print the query-qmp-schema reply for a schema, as QEMU builds it"
     )
     _add_schema_args(intro)
-    intro.add_argument(
-        "--define", metavar="SYMBOL", action="append", default=[], help="as for generate"
-    )
+    _add_build_args(intro, "none")
     intro.add_argument("--unmask", action="store_true", help="show type names, not numbers")
+    defines = commands.add_parser(
+        "defines",
+        help="the condition symbols a schema uses; with --match, the --define set of a "
+        "binary's build (exit 1 when no set reproduces its introspection)",
+    )
+    _add_schema_args(defines)
+    defines.add_argument(
+        "--match",
+        metavar="FILE",
+        help="a saved query-qmp-schema reply: print the --define options with which "
+        "'qapigen introspect' reproduces it",
+    )
     val = commands.add_parser(
         "validate",
         help="check JSON documents or QMP transcripts against a schema (exit 1 on faults)",
@@ -244,6 +248,40 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _defines(args: argparse.Namespace) -> int:
+    """``qapigen defines``: the symbols, or (``--match``) the set of a build."""
+    from ..frontend.builds import symbols
+
+    schema = _load(args.schema, args.legacy)
+    if args.match is None:
+        for symbol in symbols(schema):
+            print(symbol)
+        return 0
+    from ..backends.defines import match_build
+    from ..frontend.introspection import read_reply
+
+    try:
+        with open(args.match, encoding="utf-8") as fp:
+            reply = read_reply(fp.read(), args.match)
+    except (OSError, UnicodeDecodeError) as err:
+        why = err.strerror if isinstance(err, OSError) else "not UTF-8"
+        raise QAPIError(f"can't read introspection file '{args.match}': {why}") from None
+    found = match_build(schema, reply)
+    print(found.command_line())
+    sys.stdout.flush()
+    if found.unknown:
+        print(
+            "undefined, as nothing in the reply depends on them: " + ", ".join(found.unknown),
+            file=sys.stderr,
+        )
+    if not found.exact:
+        print("no set of symbols reproduces the reply; these differ:", file=sys.stderr)
+        for problem in found.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
 LEGACY_HINT = "hint: --legacy reads schemas written for QEMU 5.0 to 9.2, and reads this one"
 
 
@@ -328,12 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args)
         elif args.command == "validate":
             return _validate(args)
+        elif args.command == "defines":
+            return _defines(args)
         elif args.command == "introspect":
             import json
 
             from ..backends.introspect import introspect
 
-            schema = _load(args.schema, args.legacy)
+            schema = _load(args.schema, args.legacy, superset=_build(args))
+            _check_defines(schema, args.define)
             print(json.dumps(introspect(schema, args.define, unmask=args.unmask)))
         elif args.command == "diff":
             from ..backends.diff import report
@@ -348,7 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "jsonschema":
             from ..backends.jsonschema_export import write_bundle
 
-            write_bundle(_load(args.schema, args.legacy), args.output, args.define)
+            schema = _load(args.schema, args.legacy, superset=_build(args))
+            _check_defines(schema, args.define)
+            write_bundle(schema, args.output, args.define)
     except QAPIError as err:
         _print_error(err)
         return 1
