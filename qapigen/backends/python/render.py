@@ -207,7 +207,7 @@ def function(head: str, params: list[str], tail: str, indent: int) -> str:
     (black gives a ``def``'s only parameter a trailing comma when it splits,
     which then keeps it on a line of its own.)
     """
-    split = _bracketed(head, params, tail, indent, comma=head.startswith("def "))
+    split = _bracketed(head, params, tail, indent, comma=head.startswith(("def ", "async def ")))
     if split is not None:
         return split
     # black needs a body to format a def; the body is dropped again.
