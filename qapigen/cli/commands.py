@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
+    from ..backends.python.generate import Origin
     from ..frontend.schema import Schema
 
 
@@ -91,20 +92,31 @@ def _parser() -> argparse.ArgumentParser:
     gen = commands.add_parser(
         "generate",
         help="generate typed Python bindings (no arguments: the project's own, in generated/)",
+        usage="%(prog)s [SCHEMA | --from-introspection FILE | --from-qemu BINARY [-- OPTIONS]]"
+        " [-o DIR] [--package NAME] [--define SYMBOL ... | --superset] [options]",
     )
     gen.add_argument("schema", nargs="?", help="the schema's main file")
+    source = gen.add_mutually_exclusive_group()
+    source.add_argument(
+        "--from-qemu",
+        metavar="BINARY",
+        help="the schema of a QEMU binary: started with -machine none (or the QEMU options "
+        "after --), asked query-qmp-schema, told to quit",
+    )
+    source.add_argument(
+        "--from-introspection",
+        metavar="FILE",
+        help="the schema a saved query-qmp-schema reply describes",
+    )
     gen.add_argument("-o", "--output", metavar="DIR", help="where the package goes")
     gen.add_argument("--package", metavar="NAME", help="the package's name")
-    gen.add_argument(
-        "--define",
-        metavar="SYMBOL",
-        action="append",
-        default=[],
-        help="a condition symbol that holds (repeatable); conditions on others are false",
-    )
+    _add_build_args(gen, "those of [tool.qapigen] define, else none")
     gen.add_argument("--legacy", action="store_true", help="as for check")
     gen.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 listing stale files"
+    )
+    gen.add_argument(
+        "--quiet", action="store_true", help="do not report what the conditions leave out"
     )
     intro = commands.add_parser(
         "introspect", help="print the query-qmp-schema reply for a schema, as QEMU builds it"
@@ -218,8 +230,16 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from .project import INSTALL_GENERATOR, missing_generator_dependencies, project_defaults
+def _generate(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, qemu_options: list[str] | None
+) -> int:
+    from .project import (
+        DEFINE_SETTING,
+        INSTALL_GENERATOR,
+        missing_generator_dependencies,
+        project_defaults,
+        project_defines,
+    )
 
     missing = missing_generator_dependencies()
     if missing:
@@ -231,13 +251,42 @@ def _generate(args: argparse.Namespace) -> int:
         return 1
     from ..backends.python.generate import generate
 
-    defaults = project_defaults()
-    schema_path = args.schema or defaults["schema"]
-    output = args.output or defaults["output"]
-    package = args.package or defaults["package"]
-    result = generate(
-        _load(schema_path, args.legacy), output, package, args.define, check=args.check
-    )
+    if qemu_options is not None and not args.from_qemu:
+        parser.error("the QEMU options after -- are for --from-qemu")
+    origin: Origin | None = None
+    defines: list[str] = []
+    if args.from_qemu or args.from_introspection:
+        if args.schema:
+            parser.error("give a SCHEMA, or --from-qemu or --from-introspection: not both")
+        for option, given in (
+            ("--define", args.define),
+            ("--superset", args.superset),
+            ("--legacy", args.legacy),
+        ):
+            if given:
+                parser.error(f"{option} is for schema files: an introspection is one build")
+        if not args.output or not args.package:
+            parser.error("--from-qemu and --from-introspection need -o DIR and --package NAME")
+        schema, origin = _introspected(args, qemu_options)
+        output, package = args.output, args.package
+    else:
+        defaults = project_defaults()
+        superset = _build(args)
+        given_by = "--define"
+        defines = args.define
+        if not defines and not superset:
+            try:
+                defines = project_defines()
+            except ValueError as err:
+                raise _Refused(str(err)) from None
+            given_by = f"{DEFINE_SETTING} names"
+        schema = _load(args.schema or defaults["schema"], args.legacy, superset=superset)
+        _check_defines(schema, defines, given_by)
+        if not args.quiet:
+            _report_left_out(schema, defines)
+        output = args.output or defaults["output"]
+        package = args.package or defaults["package"]
+    result = generate(schema, output, package, defines, check=args.check, origin=origin)
     if args.check:
         for rel in result.changed:
             print(f"stale: {os.path.join(result.package_dir, rel)}")
@@ -246,6 +295,62 @@ def _generate(args: argparse.Namespace) -> int:
         f"{result.package_dir}: {len(result.changed)} files written, {result.unchanged} unchanged"
     )
     return 0
+
+
+def _introspected(
+    args: argparse.Namespace, qemu_options: list[str] | None
+) -> tuple[Schema, Origin]:
+    """The schema of ``--from-qemu`` or ``--from-introspection``, and what it came from."""
+    import hashlib
+    import json
+
+    from ..backends.python.generate import Origin
+    from ..frontend.introspection import load_introspection, read_reply
+
+    if args.from_introspection:
+        source = args.from_introspection
+        try:
+            with open(source, encoding="utf-8") as fp:
+                reply = read_reply(fp.read(), source)
+        except (OSError, UnicodeDecodeError) as err:
+            why = err.strerror if isinstance(err, OSError) else "not UTF-8"
+            raise QAPIError(f"can't read introspection file '{source}': {why}") from None
+    else:
+        from .qemu_binary import BinaryError, query_qmp_schema
+
+        source = args.from_qemu
+        try:
+            reply = query_qmp_schema(source, qemu_options)
+        except BinaryError as err:
+            raise _Refused(str(err)) from None
+    # The same build gives the same digest, read live or from a file.
+    canonical = json.dumps(reply, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return load_introspection(reply, source), Origin(os.path.basename(source), digest)
+
+
+def _report_left_out(schema: Schema, defines: Sequence[str]) -> None:
+    """Say what the conditions leave out of the bindings, on stderr."""
+    import textwrap
+
+    from ..frontend.builds import left_out
+
+    gone = left_out(schema, defines)
+    if not gone.parts:
+        return
+    held = "with these --define symbols" if defines else "with no --define symbols"
+    lines = [
+        f"qapigen generate: {held}, the conditions leave out {gone.summary()} "
+        "(--define what holds, --superset keeps all, --quiet says nothing):"
+    ]
+    for kind, names in gone.parts.items():
+        text = f"{kind}s: {', '.join(names)}" if kind != "branch" else "branches: "
+        if kind == "branch":
+            text += ", ".join(names)
+        lines += textwrap.wrap(
+            text, 100, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+        )
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _defines(args: argparse.Namespace) -> int:
@@ -342,6 +447,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return vm_main(argv[1:])
     parser = _parser()
+    # QEMU's options for --from-qemu follow "--", for the binary alone.
+    qemu_options = None
+    if argv and argv[0] == "generate" and "--" in argv:
+        at = list(argv).index("--")
+        argv, qemu_options = argv[:at], list(argv[at + 1 :])
     # Files may follow validate's options (argparse stops a positional list at
     # the first option): take what is left over as files.
     args, extra = parser.parse_known_args(argv)
@@ -363,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sys.stdout.write(dump(_load(args.schema, args.legacy)))
         elif args.command == "generate":
-            return _generate(args)
+            return _generate(args, parser, qemu_options)
         elif args.command == "validate":
             return _validate(args)
         elif args.command == "defines":
