@@ -71,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_schema_args(dump)
     diff = commands.add_parser(
         "diff",
-        help="what changed on the wire between two schemas, breaking or compatible "
-        "(exit 0: no change, 1: changes, 2: error)",
+        help="what changed on the wire between two schemas, breaking or compatible, and "
+        "in the bindings' terms (exit 0: no change, 1: changes, 2: error)",
     )
     diff.add_argument("old", help="the old schema's main file")
     diff.add_argument("new", help="the new schema's main file")
