@@ -14,26 +14,29 @@ signed).  Conditions are resolved already: the reply is one build.
 
 Type names are masked (``"123"``), so each type gets a name derived from
 where it is used (docs/bindings.md, "Bindings from a binary", states the
-rule):
+rule).  A name is made of parts:
 
-- what a command takes is ``<Command>Arguments``, what it returns (or each
-  element of the list it returns) ``<Command>Result``, an event's data
-  ``<Event>Data``; arguments and data used nowhere else are given in place,
-  as the schema language writes them, and take the command's or event's name
-  (the bindings call them ``<Command>Arguments`` and ``<Event>Event``);
-- the type of member ``m`` of a type named ``T`` is ``T`` + ``M`` (the
-  member's name in CamelCase); of a member of arguments or data given in
-  place, ``<Command>`` + ``M``; the elements of an array member likewise;
-- the type of branch ``b`` of union ``U`` is ``U`` + ``B``; the branches of
-  alternate ``A`` are ``A`` + ``Object``, ``A`` + ``Enum``, ``A`` + ``Element``
-  (the elements of its array branch);
+- what a command takes has the parts ``<Command>``, ``Arguments``; what it
+  returns (or each element of the list it returns) ``<Command>``,
+  ``Result``; an event's data ``<Event>``, ``Data``.  Arguments and data
+  used nowhere else are given in place, as the schema language writes
+  them (the bindings call them ``<Command>Arguments`` and ``<Event>Event``);
+- the type of member ``m`` (or branch ``b``) of a type continues that
+  type's parts with ``M`` (the name in CamelCase), those of a command's or
+  event's type without its ``Arguments``, ``Result`` or ``Data``; an
+  alternate's object, enum and array-element branches continue with
+  ``Object``, ``Enum``, ``Element``;
+- a type's name is its last two parts (``BlockdevAdd``, ``Qcow2``,
+  ``OverlapCheck``: ``Qcow2OverlapCheck``); if another type has that name,
+  its last three, and so on;
+- a type used in several places is named from its uses nearest to a
+  command or event (fewest steps): fewest parts first, then the shortest
+  name, then the first in alphabetical order; if every name is taken, the
+  first with ``2``, ``3``, ... appended.  Its members continue the parts of
+  the use that named it.  A name never ends in ``List`` (arrays' names do):
+  ``Value`` is appended;
 - a type no command or event uses is left out (QEMU lists the types of the
-  parts its build leaves out, unless they have a condition of their own);
-- a type used in several places takes its name from the uses nearest to a
-  command or event (fewest steps), the shortest of them, then the first in
-  alphabetical order; if another type has that name already, the next such
-  name, and if none is left, the first with ``2``, ``3``, ... appended.
-  A name never ends in ``List`` (arrays' names do): ``Value`` is appended.
+  parts its build leaves out, unless they have a condition of their own).
 
 Names so derived depend on the shape of the reply, not on its order or its
 masked numbers (but for ties between equal names, broken in the reply's
@@ -234,29 +237,30 @@ class _Converter:
 
     def name_types(self) -> None:
         """Give each type its name (see the module's documentation)."""
-        # (user, role) of each use, users first by their distance from a
-        # command or event.
-        prefix: dict[str, str] = {}
+        # Each name is a run of parts (QueryBlock, Result; BlockdevAdd, Qcow2,
+        # OverlapCheck); a type's members' parts continue its own ("Arguments",
+        # "Result" and "Data" aside).  Users are taken a level at a time, by
+        # their distance from a command or event.
+        base: dict[str, tuple[str, ...]] = {}
         frontier: list[tuple[Entry, int]] = [
             (e, i) for i, e in enumerate(self.reply) if e["meta-type"] in ("command", "event")
         ]
         for entry, _ in frontier:
-            prefix["\0" + entry["name"]] = camel(entry["name"])
+            base["\0" + entry["name"]] = (camel(entry["name"]),)
         taken = set(_RESERVED) | {name + "List" for name in _RESERVED}
         seen: set[str] = set()
         while frontier:
-            candidates: dict[str, set[str]] = {}
+            uses: dict[str, set[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
             for entry, i in frontier:
                 definition = entry["meta-type"] in ("command", "event")
-                owner = prefix.get(("\0" if definition else "") + entry["name"], "")
+                owner = base.get(("\0" if definition else "") + entry["name"], ())
                 for ref, role in self.refs(entry, i):
                     target = _element(ref)
                     if target in _BUILTINS or target in seen:
                         continue
-                    candidates.setdefault(target, set()).add(
-                        self.candidate(entry, owner, role, target)
-                    )
-            level = sorted(candidates, key=lambda t: (sorted(candidates[t], key=_shortest), t))
+                    uses.setdefault(target, set()).add(self.parts(entry, owner, role, target))
+            ranked = {target: _candidates(found) for target, found in uses.items()}
+            level = sorted(ranked, key=lambda t: ([name for name, _ in ranked[t]], t))
             for target in level:
                 seen.add(target)
                 if target in self.empty:
@@ -264,39 +268,47 @@ class _Converter:
                 if target in self.in_place:
                     # No name of its own: its members' types are named after
                     # the command or event.
-                    prefix[target] = camel(self.in_place[target]["name"])
+                    base[target] = (camel(self.in_place[target]["name"]),)
                     continue
-                name = self.claim(sorted(candidates[target], key=_shortest), taken)
-                self.names[target] = prefix[target] = name
+                self.names[target], base[target] = self.claim(ranked[target], taken)
             frontier = [(self.types[t], self.order[t]) for t in level]
 
-    def candidate(self, user: Entry, owner: str, role: tuple[str, str], target: str) -> str:
+    def parts(
+        self, user: Entry, owner: tuple[str, ...], role: tuple[str, str], target: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The parts of a name for ``target`` from one use, and the parts its own
+        members' types continue."""
         kind, name = role
-        if kind == "arg":
-            suffix = "Arguments" if user["meta-type"] == "command" else "Data"
-        elif kind == "ret":
-            suffix = "Result"
-        elif kind in ("member", "branch"):
-            suffix = camel(name)
+        if kind in ("arg", "ret"):
+            suffix = "Result" if kind == "ret" else "Arguments"
+            if user["meta-type"] == "event":
+                suffix = "Data"
+            return (*owner, suffix), owner
+        if kind in ("member", "branch"):
+            parts = (*owner, camel(name))
         else:  # an alternative
             entry = self.types[target]
             suffix = {"object": "Object", "enum": "Enum"}.get(entry["meta-type"], "Element")
-        name = owner + suffix
-        return name + "Value" if name.endswith("List") else name
+            parts = (*owner, suffix)
+        return parts, parts
 
     @staticmethod
-    def claim(candidates: list[str], taken: set[str]) -> str:
-        for name in candidates:
-            if name not in taken:
-                break
+    def claim(
+        candidates: list[tuple[str, tuple[str, ...]]], taken: set[str]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The first candidate name not taken (else the first numbered), and its base."""
+        free = [(name, parts) for name, parts in candidates if name not in taken]
+        if free:
+            name, parts = free[0]
         else:
+            first, parts = candidates[0]
             n = 2
-            while f"{candidates[0]}{n}" in taken:
+            while f"{first}{n}" in taken:
                 n += 1
-            name = f"{candidates[0]}{n}"
+            name = f"{first}{n}"
         taken.add(name)
         taken.add(name + "List")
-        return name
+        return name, parts
 
     # -- expressions ------------------------------------------------------
 
@@ -402,5 +414,19 @@ def _features(obj: Entry) -> list[Value]:
     return [{"name": f} for f in features if isinstance(f, str)]
 
 
-def _shortest(name: str) -> tuple[int, str]:
-    return len(name), name
+def _candidates(
+    uses: set[tuple[tuple[str, ...], tuple[str, ...]]],
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The names a type's uses give it, best first, each with its base: the
+    last two parts of a use's name, then three, ..., then all; of as many
+    parts, the shortest, then the first in alphabetical order."""
+    ranked: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for parts, base in uses:
+        for k in range(min(2, len(parts)), len(parts) + 1):
+            name = "".join(parts[-k:])
+            if name.endswith("List"):
+                name += "Value"
+            if name not in ranked or k < ranked[name][0]:
+                ranked[name] = (k, base)
+    order = sorted(ranked, key=lambda n: (ranked[n][0], len(n), n))
+    return [(name, ranked[name][1]) for name in order]

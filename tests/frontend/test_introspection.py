@@ -83,7 +83,8 @@ def test_names_follow_the_documented_rule(qemu_introspection: Reply) -> None:
     assert isinstance(status, Command) and status.ret_type is not None
     assert status.ret_type.name == "QueryStatusResult"
     assert isinstance(status.ret_type, ObjectType)
-    assert [m.type.name for m in status.ret_type.members] == ["bool", "QueryStatusResultStatus"]
+    # Its member's parts: QueryStatus (no Result), Status.
+    assert [m.type.name for m in status.ret_type.members] == ["bool", "QueryStatusStatus"]
     # The elements of a list a command returns.
     block = schema.lookup("query-block")
     assert isinstance(block, Command) and block.ret_type is not None
@@ -94,7 +95,11 @@ def test_names_follow_the_documented_rule(qemu_introspection: Reply) -> None:
     assert add.arg_type.name == "BlockdevAddArguments"
     assert add.arg_type.branches is not None
     qcow2 = next(v for v in add.arg_type.branches.variants if v.name == "qcow2")
-    assert qcow2.type.name == "BlockdevAddArgumentsQcow2"
+    assert qcow2.type.name == "BlockdevAddQcow2"
+    # The last two of three parts: BlockdevAdd, Qcow2, OverlapCheck.
+    assert isinstance(qcow2.type, ObjectType)
+    overlap = next(m for m in qcow2.type.members if m.name == "overlap-check")
+    assert overlap.type.name == "Qcow2OverlapCheck"
     # Shared by SHUTDOWN's and RESET's 'reason': the shortest name.
     shutdown = schema.lookup("SHUTDOWN")
     assert isinstance(shutdown, Event) and shutdown.arg_type is not None
