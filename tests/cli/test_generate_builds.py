@@ -13,7 +13,7 @@ from qapigen.backends.introspect import introspect
 from qapigen.cli.commands import main
 from qapigen.frontend.builds import symbols
 
-from ..support.bindings import import_package, package_files
+from ..support.bindings import import_package, package_files, run_black_check
 from ..support.qemu_introspect import canonical
 from ..support.real_qemu import need_qemu_10
 
@@ -258,3 +258,66 @@ def test_the_project_schema_through_its_introspection(tmp_path: Path) -> None:
     assert sorted(pkg.EVENTS) == sorted(e.name for e in schema.events())
     status = pkg.COMMANDS["query-status"].ret_type
     assert status.decode({"status": "running", "running": True}, None, True).running is True
+
+
+def test_a_hostile_reply_gives_safe_code(tmp_path: Path) -> None:
+    """Names in a reply are text from outside: quoted, or mapped to identifiers."""
+    marker = tmp_path / "pwned"
+    hostile = f"x\"); open({str(marker)!r}, 'w') #"
+    reply = [
+        {"name": hostile, "meta-type": "command", "arg-type": "1", "ret-type": "0"},
+        {"name": 'EV"""\nIL', "meta-type": "event", "arg-type": "0", "features": ['"""']},
+        {"name": "0", "meta-type": "object", "members": []},
+        {
+            "name": "1",
+            "meta-type": "object",
+            "members": [
+                {"name": "class", "type": "int"},
+                {"name": 'a"b', "type": "2", "default": None},
+                {"name": "__init__", "type": "[str]"},
+            ],
+        },
+        {"name": "2", "meta-type": "enum", "values": ['"""', "a b", "None"]},
+        {"name": "[str]", "meta-type": "array", "element-type": "str"},
+        {"name": "int", "meta-type": "builtin", "json-type": "int"},
+        {"name": "str", "meta-type": "builtin", "json-type": "string"},
+    ]
+    path = tmp_path / "reply.json"
+    path.write_text(json.dumps(reply))
+    assert _generate("--from-introspection", str(path), "-o", str(tmp_path), "--package", "h") == 0
+    pkg, _ = import_package(tmp_path, "h")
+    assert list(pkg.COMMANDS) == [hostile] and list(pkg.EVENTS) == ['EV"""\nIL']
+    args = pkg.COMMANDS[hostile].arg_type.from_wire(
+        {"class": 1, 'a"b': '"""', "__init__": ["x"]}, strict=True
+    )
+    assert args.to_wire() == {"class": 1, 'a"b': '"""', "__init__": ["x"]}
+    assert not marker.exists()
+    assert run_black_check(tmp_path / "h").returncode == 0
+
+
+def test_superset_and_define_for_introspect_and_jsonschema(
+    schema: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every command that takes --define takes --superset, and refuses unknown symbols."""
+    assert main(["introspect", str(schema), "--superset", "--unmask"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {e["name"] for e in shown if e["meta-type"] in ("command", "event")} == {
+        "go",
+        "stop",
+        "GONE",
+    }
+    info = next(e for e in shown if e["name"] == "Info")
+    assert info["members"] == [
+        {"name": "name", "type": "str"},
+        {"name": "extra", "type": "int", "default": None},
+    ]
+    out = tmp_path / "js"
+    assert main(["jsonschema", str(schema), "-o", str(out), "--superset"]) == 0
+    assert main(["jsonschema", str(schema), "-o", str(out), "--define", "TARGET_C"]) == 2
+    assert main(["introspect", str(schema), "--define", "TARGET_C"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"qapigen {command}: --define TARGET_C: the schema's conditions never use it; "
+        "they are: CONFIG_EVENTS, TARGET_A, TARGET_B"
+        for command in ("jsonschema", "introspect")
+    ]
