@@ -52,8 +52,8 @@ from hypothesis import strategies as st
 
 from qapigen.cli.commands import main as qapigen_main
 
-from .test_fuzz import (
-    RANDOM,
+from ..support.schema_mutants import (
+    RANDOM_EXAMPLES,
     Corpus,
     byte_mutants,
     copy_suite,
@@ -66,7 +66,7 @@ EXAMPLES = int(os.environ.get("QAPIGEN_DIFF_EXAMPLES", "150"))
 
 DIFF = settings(
     max_examples=EXAMPLES,
-    derandomize=not RANDOM,
+    derandomize=not RANDOM_EXAMPLES,
     database=None,
     deadline=timedelta(seconds=20),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
