@@ -435,8 +435,8 @@ def _one_mutation(draw: st.DrawFn, text: str, corpus: Corpus) -> str:
         elif op == "features":
             member = "'features': " + draw(st.sampled_from(FEATURE_LISTS))
         else:
-            key, value = draw(st.sampled_from(KEYS)), draw(st.sampled_from(VALUES))
-            member = f"'{key}': {value}"
+            key, literal = draw(st.sampled_from(KEYS)), draw(st.sampled_from(VALUES))
+            member = f"'{key}': {literal}"
         after = _next_solid(tokens, i + 1)
         empty = after is not None and tokens[after] == "}"
         tokens[i] += " " + member + ("" if empty else ",")

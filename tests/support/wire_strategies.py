@@ -12,6 +12,7 @@ not against themselves.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -129,9 +130,12 @@ class WireStrategies:
             if variant.name not in values or not self.wanted(variant.ifcond):
                 continue
             branch = self(variant.type, depth)
-            choices.append(
-                st.tuples(st.just(variant.name), common, branch).map(
-                    lambda t, tag=tag: {tag: t[0], **t[1], **t[2]}
-                )
-            )
+            parts = st.tuples(st.just(variant.name), common, branch)
+            choices.append(parts.map(partial(_union_value, typ.branches.tag_member.name)))
         return st.one_of(choices)
+
+
+def _union_value(tag: str, parts: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """A union's wire value: the tag's value, the common members, the branch's members."""
+    value, common, branch = parts
+    return {tag: value, **common, **branch}
