@@ -40,14 +40,12 @@ def _version(program: str | None) -> tuple[int, int]:
     return (0, 0)
 
 
-needs_qemu = pytest.mark.skipif(
-    _version(QEMU) < (10, 0),
-    reason="needs qemu-system-x86_64 10.0 (Debian's qemu-system-x86 from bookworm-backports)",
-)
-needs_qemu_ga = pytest.mark.skipif(
-    _version(QEMU_GA) < (10, 0),
-    reason="needs qemu-ga 10.0 (Debian's qemu-guest-agent from bookworm-backports)",
-)
+HAVE_QEMU = _version(QEMU) >= (10, 0)
+HAVE_QEMU_GA = _version(QEMU_GA) >= (10, 0)
+NO_QEMU = "needs qemu-system-x86_64 10.0 (Debian's qemu-system-x86 from bookworm-backports)"
+NO_QEMU_GA = "needs qemu-ga 10.0 (Debian's qemu-guest-agent from bookworm-backports)"
+needs_qemu = pytest.mark.skipif(not HAVE_QEMU, reason=NO_QEMU)
+needs_qemu_ga = pytest.mark.skipif(not HAVE_QEMU_GA, reason=NO_QEMU_GA)
 
 #: QEMU with nothing to run: no guest code, no display, no default devices.
 QEMU_NONE = ("-machine", "none", "-display", "none", "-nodefaults")
