@@ -10,7 +10,7 @@ import asyncio
 import copy
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..events import Event
@@ -47,10 +47,20 @@ class SyncClient:
         self.events = SyncEventStream(self, client.events)
 
     def _run(self, awaitable: Awaitable[T]) -> T:
+        if self.closed:
+            if isinstance(awaitable, Coroutine):
+                awaitable.close()  # never to run
+            raise RuntimeError("the client is closed")
+
         async def wrapper() -> T:
             return await awaitable
 
         return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ended the client (it cannot connect again)."""
+        return self._loop.is_closed()
 
     @property
     def async_client(self) -> AsyncClient:
@@ -109,7 +119,7 @@ class SyncClient:
 
     def close(self) -> None:
         """Disconnect and end the client's thread."""
-        if not self._thread.is_alive():
+        if self.closed:
             return
         try:
             self.disconnect()
