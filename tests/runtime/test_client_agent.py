@@ -23,7 +23,7 @@ import pytest
 from qapigen.runtime.client import CommandNotFound
 from qapigen.simulator_api.client import Client as SimulatorClient
 
-from ..support.apis import agent_api, qemu_api
+from ..support.apis import qemu_api, qga_api
 from ..support.emulators import TIMEOUT, needs_qemu_ga, private_folder, qemu_ga
 
 pytestmark = needs_qemu_ga
@@ -35,7 +35,7 @@ HALF_SENT = b'{"execute": "guest-ping", "arguments": {"note": "cut off'
 @pytest.fixture
 def agent() -> ModuleType:
     """The guest agent's bindings."""
-    return agent_api()
+    return qga_api()
 
 
 def _sent(records: list[logging.LogRecord]) -> list[str]:

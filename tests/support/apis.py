@@ -41,8 +41,8 @@ def qemu_api() -> ModuleType:
     return _bindings("qemu_api", schema)
 
 
-def agent_api() -> ModuleType:
+def qga_api() -> ModuleType:
     """The bindings of QEMU 10.0's guest agent schema, as a Linux agent builds it
-    (package ``agent_api``)."""
+    (package ``qga_api``)."""
     schema = need_shared("qemu", "10.0", "schema", "qga", "qapi-schema.json")
-    return _bindings("agent_api", schema, ("CONFIG_POSIX", "CONFIG_LINUX"))
+    return _bindings("qga_api", schema, ("CONFIG_POSIX", "CONFIG_LINUX"))
