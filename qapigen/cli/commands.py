@@ -194,10 +194,25 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+LEGACY_HINT = "hint: --legacy reads schemas written for QEMU 5.0 to 9.2, and reads this one"
+
+
 def _load(path: str, legacy: bool) -> Schema:
+    """The checked schema; its error carries :data:`LEGACY_HINT` as a note where
+    only a rule of QEMU 10.0 that ``--legacy`` relaxes rejects it."""
     from ..frontend.schema import load_schema
 
-    return load_schema(path, legacy=legacy)
+    try:
+        return load_schema(path, legacy=legacy)
+    except QAPIError as err:
+        if not legacy:
+            try:
+                load_schema(path, legacy=True)
+            except QAPIError:
+                pass
+            else:
+                err.add_note(LEGACY_HINT)
+        raise
 
 
 def summary(schema: Schema) -> str:
@@ -271,21 +286,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             schema = _load(args.schema, args.legacy)
             print(json.dumps(introspect(schema, args.define, unmask=args.unmask)))
         elif args.command == "diff":
-            from ..backends.diff import run_diff
+            from ..backends.diff import report
 
-            return run_diff(
-                args.old,
-                args.new,
-                as_json=args.json,
-                legacy_old=args.legacy or args.legacy_old,
-                legacy_new=args.legacy,
-            )
+            try:
+                old = _load(args.old, args.legacy or args.legacy_old)
+                new = _load(args.new, args.legacy)
+            except QAPIError as err:
+                _print_error(err)
+                return 2  # 1 means that the schemas differ
+            return report(old, new, as_json=args.json)
         elif args.command == "jsonschema":
             from ..backends.jsonschema_export import write_bundle
 
             write_bundle(_load(args.schema, args.legacy), args.output, args.define)
     except QAPIError as err:
-        sys.stdout.flush()
-        print(err, file=sys.stderr)
+        _print_error(err)
         return 1
     return 0
+
+
+def _print_error(err: QAPIError) -> None:
+    """QEMU's diagnostic, unchanged, then any hint of ours on a line of its own."""
+    sys.stdout.flush()
+    print(err, file=sys.stderr)
+    for note in getattr(err, "__notes__", ()):
+        print(note, file=sys.stderr)

@@ -78,7 +78,7 @@ _IGNORED_WITH_ARG = {
 _IGNORED_FLAGS = {"-nodefaults", "-nographic", "-enable-kvm", "-no-user-config"}
 
 
-class UsageError(Exception):
+class CommandLineError(Exception):
     """A command line the program refuses: ``location`` and QEMU's message."""
 
     def __init__(self, location: str, message: str) -> None:
@@ -91,17 +91,17 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
     for option in options:
         key, _, val = option.partition("=")
         if key not in ("server", "wait", "nowait") or (val and val not in ("on", "off")):
-            raise UsageError(f"-qmp {value}", f"Invalid parameter '{key}'")
+            raise CommandLineError(f"-qmp {value}", f"Invalid parameter '{key}'")
     if spec.startswith("unix:"):
         return "unix", spec[5:]
     if spec.startswith("tcp:"):
         host, _, port = spec[4:].rpartition(":")
         if not port.isdigit():
-            raise UsageError(f"-qmp {value}", f"Failed to parse port '{port}'")
+            raise CommandLineError(f"-qmp {value}", f"Failed to parse port '{port}'")
         if host.startswith("[") and host.endswith("]"):  # an IPv6 address, as QEMU writes it
             host = host[1:-1]
         return "tcp", (host or "127.0.0.1", int(port))
-    raise UsageError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
+    raise CommandLineError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
 
 
 # A socket chardev's keys that QEMU knows and the simulator does not model.
@@ -167,27 +167,29 @@ def _chardev(value: str, chardevs: dict[str, tuple[int, str]]) -> None:
     backend = keys.pop("backend", "")
     ident = keys.pop("id", None)
     if ident is None:
-        raise UsageError(location, "chardev: no id specified")
+        raise CommandLineError(location, "chardev: no id specified")
     if not id_wellformed(ident):
-        raise UsageError(
+        raise CommandLineError(
             location,
             "Parameter 'id' expects an identifier\n"
             "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.",
         )
     if backend not in _CHARDEV_BACKENDS:
-        raise UsageError(location, f"'{backend}' is not a valid char driver name")
+        raise CommandLineError(location, f"'{backend}' is not a valid char driver name")
     if backend != "socket":
-        raise UsageError(location, "only socket chardevs (with fd=) are simulated")
+        raise CommandLineError(location, "only socket chardevs (with fd=) are simulated")
     for key in keys:
         if key in _SOCKET_KEYS_NOT_SIMULATED:
-            raise UsageError(location, f"'{key}' is not simulated: only fd= socket chardevs are")
+            raise CommandLineError(
+                location, f"'{key}' is not simulated: only fd= socket chardevs are"
+            )
         if key != "fd":
-            raise UsageError(location, f"Invalid parameter '{key}'")
+            raise CommandLineError(location, f"Invalid parameter '{key}'")
     if ident in chardevs:
-        raise UsageError(location, f"Duplicate ID '{ident}' for chardev")
+        raise CommandLineError(location, f"Duplicate ID '{ident}' for chardev")
     fd = keys.get("fd", "")
     if not fd.isdigit():
-        raise UsageError(location, f"Unable to parse FD number {fd}")
+        raise CommandLineError(location, f"Unable to parse FD number {fd}")
     chardevs[ident] = (int(fd), location)
 
 
@@ -199,17 +201,17 @@ def _mon(value: str) -> str:
     keys: dict[str, str] = {}
     for item in parse_opts(value, "chardev"):
         if item.name not in ("chardev", "mode", "pretty"):
-            raise UsageError(location, f"Invalid parameter '{item.name}'")
+            raise CommandLineError(location, f"Invalid parameter '{item.name}'")
         keys[item.name] = item.value
     if "chardev" not in keys:
-        raise UsageError(location, "Parameter 'chardev' is missing")
+        raise CommandLineError(location, "Parameter 'chardev' is missing")
     mode = keys.get("mode", "readline")
     if mode not in ("readline", "control"):
-        raise UsageError(location, f"Parameter 'mode' does not accept value '{mode}'")
+        raise CommandLineError(location, f"Parameter 'mode' does not accept value '{mode}'")
     if mode != "control":
-        raise UsageError(location, "only mode=control monitors (QMP) are simulated")
+        raise CommandLineError(location, "only mode=control monitors (QMP) are simulated")
     if keys.get("pretty", "off") != "off":
-        raise UsageError(location, "pretty=on is not simulated")
+        raise CommandLineError(location, "pretty=on is not simulated")
     return keys["chardev"]
 
 
@@ -232,7 +234,7 @@ class _Options:
 
 
 def _parse(argv: Sequence[str]) -> _Options:
-    """The options of a command line, or :class:`UsageError`."""
+    """The options of a command line, or :class:`CommandLineError`."""
     from ..machine import CommandLine, ConfigError
 
     cmdline = CommandLine()
@@ -258,7 +260,7 @@ def _parse(argv: Sequence[str]) -> _Options:
         )
         if needs_arg:
             if i + 1 >= len(args):
-                raise UsageError(opt, "requires an argument")
+                raise CommandLineError(opt, "requires an argument")
             value = args[i + 1]
             i += 2
         else:
@@ -292,31 +294,31 @@ def _parse(argv: Sequence[str]) -> _Options:
                 options.logfile = value
             elif opt == "--count":
                 if not value.isdigit() or int(value) < 1:
-                    raise UsageError("--count", f"'{value}' is not a positive number")
+                    raise CommandLineError("--count", f"'{value}' is not a positive number")
                 options.count = int(value)
             elif opt == "--qmp-dir":
                 options.qmp_dir = value
             elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS or opt == "-name":
                 pass
             else:
-                raise UsageError(opt, "invalid option")
+                raise CommandLineError(opt, "invalid option")
         except ConfigError as err:
-            raise UsageError(err.location or opt, err.message) from None
+            raise CommandLineError(err.location or opt, err.message) from None
     used: set[str] = set()
     for value in mons:
         ident = _mon(value)
         if ident not in chardevs:
-            raise UsageError(f"-mon {value}", f'chardev "{ident}" not found')
+            raise CommandLineError(f"-mon {value}", f'chardev "{ident}" not found')
         if ident in used:
-            raise UsageError(f"-mon {value}", f"chardev '{ident}' is already in use")
+            raise CommandLineError(f"-mon {value}", f"chardev '{ident}' is already in use")
         used.add(ident)
         monitors.append(("fd", *chardevs[ident]))
     try:
         options.config = cmdline.build()
     except ConfigError as err:
-        raise UsageError(err.location or "-action", err.message) from None
+        raise CommandLineError(err.location or "-action", err.message) from None
     if options.count > 1 and options.qmp_dir is None:
-        raise UsageError("--count", "a fleet needs --qmp-dir")
+        raise CommandLineError("--count", "a fleet needs --qmp-dir")
     return options
 
 
@@ -399,10 +401,12 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
                 except OSError as err:  # QEMU's words for it
                     why = os.strerror(err.errno) if err.errno else str(err)
                     if kind == "unix":
-                        raise UsageError(
+                        raise CommandLineError(
                             location, f"Failed to bind socket to {address}: {why}"
                         ) from None
-                    raise UsageError(location, f"Failed to find an available port: {why}") from None
+                    raise CommandLineError(
+                        location, f"Failed to find an available port: {why}"
+                    ) from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
         loop.run()
@@ -418,7 +422,7 @@ def _connected_socket(fd: int, location: str) -> _socket.socket:
     try:
         sock = _socket.socket(fileno=fd)
     except OSError:
-        raise UsageError(location, f"File descriptor '{fd}' is not a socket") from None
+        raise CommandLineError(location, f"File descriptor '{fd}' is not a socket") from None
     return sock
 
 
@@ -439,7 +443,7 @@ def main(argv: Sequence[str]) -> int:
     """Run the simulated machine(s); the exit status."""
     try:
         options = _parse(argv)
-    except UsageError as err:
+    except CommandLineError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     if options.qmp_dir is not None:
@@ -475,7 +479,7 @@ def main(argv: Sequence[str]) -> int:
             return 1
     try:
         return _serve(options, log)
-    except UsageError as err:  # a monitor that cannot listen
+    except CommandLineError as err:  # a monitor that cannot listen
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     finally:

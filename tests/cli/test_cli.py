@@ -115,7 +115,7 @@ def test_main_job_shows_a_guest_panic() -> None:
 
 def test_python_dash_m(tmp_path: Path) -> None:
     """``python -m qapigen`` is the same command."""
-    schema = _write(tmp_path, "s.json", "{ 'event': 'lower' }\n")
+    schema = _write(tmp_path, "s.json", "{ 'struct': 'Foo', 'data': { 'a': 'Bar' } }\n")
     proc = subprocess.run(
         [sys.executable, "-m", "qapigen", "check", str(schema)],
         capture_output=True,
@@ -124,4 +124,37 @@ def test_python_dash_m(tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert proc.returncode == 1
-    assert proc.stderr.endswith("1: name of event must not use lowercase or '-'\n")
+    assert proc.stderr.endswith("1: member 'a' uses unknown type 'Bar'\n")
+
+
+def test_a_schema_only_legacy_reads_gets_qemus_diagnostic_then_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QEMU 10.0's text stands unchanged; one more line says that --legacy reads it."""
+    schema = _write(tmp_path, "old.json", "{ 'pragma': { 'returns-whitelist': [ 'x' ] } }\n")
+    assert main(["check", str(schema)]) == 1
+    diagnostic, hint = capsys.readouterr().err.splitlines()
+    assert diagnostic == f"{schema}:1: unknown pragma 'returns-whitelist'"
+    assert hint == "hint: --legacy reads schemas written for QEMU 5.0 to 9.2, and reads this one"
+    assert main(["check", "--legacy", str(schema)]) == 0
+
+
+def test_a_schema_legacy_cannot_read_either_gets_no_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = _write(tmp_path, "bad.json", "{ 'struct': 'Foo', 'data': { 'a': 'Bar' } }\n")
+    assert main(["check", str(schema)]) == 1
+    assert "hint" not in capsys.readouterr().err
+
+
+def test_diff_of_qemu_7_2_without_legacy_says_legacy_reads_it(
+    qemu_schemas: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QEMU 7.2's schema fails 10.0's rules (exit 2, QEMU's text), and the hint follows."""
+    old = str(qemu_schemas / "7.2" / "schema" / "qapi" / "qapi-schema.json")
+    new = str(qemu_schemas / "10.0" / "schema" / "qapi" / "qapi-schema.json")
+    assert main(["diff", old, new]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"{old}:32:1: '=' heading must come first in a comment block"
+    assert lines[1].startswith("hint: --legacy reads")
+    assert main(["diff", "--legacy-old", old, new]) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qapigen.cli.commands import main
+from qapigen.cli.commands import LEGACY_HINT, main
 
 from ..support.paths import shared_dir
 
@@ -24,6 +24,25 @@ def _cases() -> list[str]:
 CASES = _cases()
 
 
+# Reviewed: the suite's cases that fail only on a rule of QEMU 10.0 that --legacy
+# relaxes (case rules, doc-comment rules of 6.x-9.x, C-expression conditions,
+# conditional arguments without 'boxed'); the command adds its hint after
+# QEMU's diagnostic for exactly these.
+LEGACY_READS = {
+    "args-if-implicit.json",
+    "args-if-unboxed.json",
+    "bad-if.json",
+    "doc-bad-indent.json",
+    "doc-duplicate-features.json",
+    "doc-empty-features.json",
+    "doc-empty-section.json",
+    "doc-invalid-return2.json",
+    "doc-invalid-section.json",
+    "event-case.json",
+    "type-case.json",
+}
+
+
 @pytest.mark.skipif(not CASES, reason="QEMU's schema test suite (../shared) is absent")
 @pytest.mark.parametrize("case", CASES)
 def test_suite_case(
@@ -32,14 +51,16 @@ def test_suite_case(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """``qapigen dump CASE`` run inside the suite's folder gives .out and .err."""
+    """``qapigen dump CASE`` run inside the suite's folder gives .out and .err
+    (QEMU's diagnostic unchanged; the --legacy hint after it, where it applies)."""
     monkeypatch.chdir(qapi_tests_dir)
     name = case.removesuffix(".json")
     expected_out = (qapi_tests_dir / f"{name}.out").read_text()
     expected_err = (qapi_tests_dir / f"{name}.err").read_text()
     status = main(["dump", case])
     out, err = capsys.readouterr()
-    assert err == expected_err
+    hint = f"{LEGACY_HINT}\n" if case in LEGACY_READS else ""
+    assert err == expected_err + hint
     assert out == expected_out
     assert status == (1 if expected_err else 0)
 

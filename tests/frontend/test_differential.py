@@ -50,10 +50,11 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
+from qapigen.cli.commands import LEGACY_HINT
 from qapigen.cli.commands import main as qapigen_main
 
-from .test_fuzz import (
-    RANDOM,
+from ..support.schema_mutants import (
+    RANDOM_EXAMPLES,
     Corpus,
     byte_mutants,
     copy_suite,
@@ -66,7 +67,7 @@ EXAMPLES = int(os.environ.get("QAPIGEN_DIFF_EXAMPLES", "150"))
 
 DIFF = settings(
     max_examples=EXAMPLES,
-    derandomize=not RANDOM,
+    derandomize=not RANDOM_EXAMPLES,
     database=None,
     deadline=timedelta(seconds=20),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -238,7 +239,8 @@ def run_qapigen(workdir: Path, fname: str) -> Outcome:
     ):
         status = qapigen_main(["dump", fname])
     assert status == (1 if err.getvalue() else 0)
-    return Outcome(out.getvalue(), err.getvalue())
+    # QEMU's diagnostic, without the --legacy hint the command adds after it.
+    return Outcome(out.getvalue(), err.getvalue().removesuffix(f"{LEGACY_HINT}\n"))
 
 
 _INDISTINGUISHABLE = re.compile(r"(.*can't be distinguished from )'[^']*'\n\Z", re.DOTALL)
@@ -435,8 +437,8 @@ def _one_mutation(draw: st.DrawFn, text: str, corpus: Corpus) -> str:
         elif op == "features":
             member = "'features': " + draw(st.sampled_from(FEATURE_LISTS))
         else:
-            key, value = draw(st.sampled_from(KEYS)), draw(st.sampled_from(VALUES))
-            member = f"'{key}': {value}"
+            key, literal = draw(st.sampled_from(KEYS)), draw(st.sampled_from(VALUES))
+            member = f"'{key}': {literal}"
         after = _next_solid(tokens, i + 1)
         empty = after is not None and tokens[after] == "}"
         tokens[i] += " " + member + ("" if empty else ",")

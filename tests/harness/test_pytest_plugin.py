@@ -90,7 +90,7 @@ def test_real_qemu_by_command_line_option(tmp_path: Path) -> None:
 def test_real_qemu_and_its_bindings_by_ini_settings(tmp_path: Path) -> None:
     """ini settings, and another bindings package for the client (QEMU's full schema's)."""
     assert QEMU is not None
-    bindings = Path(qemu_api().__file__).parent.parent
+    bindings = Path(str(qemu_api().__file__)).parent.parent
     (tmp_path / "pytest.ini").write_text(
         textwrap.dedent(
             f"""\

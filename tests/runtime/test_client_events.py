@@ -164,6 +164,7 @@ def test_timestamps_are_the_messages(server: socket.socket) -> None:
             messages = [await raw.get(), await raw.get()]
             for event, message in zip(events, messages, strict=True):
                 stamp = message["timestamp"]
+                assert isinstance(stamp, dict)
                 assert event.timestamp == stamp["seconds"] + stamp["microseconds"] / 1e6
             assert qmp.StopEvent().timestamp is None  # made here, not received
             assert events[1] == qmp.StopEvent()  # the timestamp is no field

@@ -98,7 +98,7 @@ def wait_for_socket(proc: subprocess.Popen[bytes], path: str) -> None:
     while not os.path.exists(path):
         if proc.poll() is not None or time.monotonic() > deadline:
             err = proc.stderr.read() if proc.stderr else b""
-            raise RuntimeError(f"{proc.args[0]} did not start: {err!r}")
+            raise RuntimeError(f"{proc.args!r} did not start: {err!r}")
         time.sleep(0.01)
 
 
