@@ -109,10 +109,11 @@ class AsyncClient:
         ``server=on``), then start the session as :meth:`connect` does.
 
         ``address`` is where to listen (a unix socket's path, made 0600 and
-        removed once the server is in; or ``(host, port)``, loopback by
-        default), or a listening socket, which stays the caller's: a caller
-        that must start the server before it can wait makes one with
-        :func:`~.sockets.server_socket` first.
+        removed once the server is in; or ``(host, port)``: give a loopback
+        host), or a listening socket, which stays the caller's: a caller that
+        must start the server before it can wait makes one with
+        :func:`~.sockets.server_socket` first.  ``timeout`` bounds the wait
+        for the server, then the session's start.
         """
         limit = seconds(timeout, self.timeout)
         listener = address if isinstance(address, socket.socket) else server_socket(address)
