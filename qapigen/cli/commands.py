@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..backends.python.generate import Origin
     from ..frontend.schema import Schema
+    from .qemu_binary import QemuIntrospection
 
 
 def _add_schema_args(parser: argparse.ArgumentParser) -> None:
@@ -233,6 +234,38 @@ def _validate(args: argparse.Namespace) -> int:
 def _generate(
     args: argparse.Namespace, parser: argparse.ArgumentParser, qemu_options: list[str] | None
 ) -> int:
+    if qemu_options is not None and not args.from_qemu:
+        parser.error("the QEMU options after -- are for --from-qemu")
+    introspected = bool(args.from_qemu or args.from_introspection)
+    live: QemuIntrospection | None = None
+    if introspected:
+        if args.schema:
+            parser.error("give a SCHEMA, or --from-qemu or --from-introspection: not both")
+        for option, given in (
+            ("--define", args.define),
+            ("--superset", args.superset),
+            ("--legacy", args.legacy),
+        ):
+            if given:
+                parser.error(f"{option} is for schema files: an introspection is one build")
+        if not args.output or not args.package:
+            parser.error("--from-qemu and --from-introspection need -o DIR and --package NAME")
+        if args.from_qemu:
+            from .qemu_binary import BinaryError, QemuIntrospection
+
+            # Started now, it comes up while the generator is imported.
+            try:
+                live = QemuIntrospection(args.from_qemu, qemu_options)
+            except BinaryError as err:
+                raise _Refused(str(err)) from None
+    try:
+        return _generate_package(args, live)
+    finally:
+        if live is not None:
+            live.close()
+
+
+def _generate_package(args: argparse.Namespace, live: QemuIntrospection | None) -> int:
     from .project import (
         DEFINE_SETTING,
         INSTALL_GENERATOR,
@@ -251,23 +284,10 @@ def _generate(
         return 1
     from ..backends.python.generate import generate
 
-    if qemu_options is not None and not args.from_qemu:
-        parser.error("the QEMU options after -- are for --from-qemu")
     origin: Origin | None = None
     defines: list[str] = []
     if args.from_qemu or args.from_introspection:
-        if args.schema:
-            parser.error("give a SCHEMA, or --from-qemu or --from-introspection: not both")
-        for option, given in (
-            ("--define", args.define),
-            ("--superset", args.superset),
-            ("--legacy", args.legacy),
-        ):
-            if given:
-                parser.error(f"{option} is for schema files: an introspection is one build")
-        if not args.output or not args.package:
-            parser.error("--from-qemu and --from-introspection need -o DIR and --package NAME")
-        schema, origin = _introspected(args, qemu_options)
+        schema, origin = _introspected(args, live)
         output, package = args.output, args.package
     else:
         defaults = project_defaults()
@@ -298,7 +318,7 @@ def _generate(
 
 
 def _introspected(
-    args: argparse.Namespace, qemu_options: list[str] | None
+    args: argparse.Namespace, live: QemuIntrospection | None
 ) -> tuple[Schema, Origin]:
     """The schema of ``--from-qemu`` or ``--from-introspection``, and what it came from."""
     import hashlib
@@ -316,11 +336,12 @@ def _introspected(
             why = err.strerror if isinstance(err, OSError) else "not UTF-8"
             raise QAPIError(f"can't read introspection file '{source}': {why}") from None
     else:
-        from .qemu_binary import BinaryError, query_qmp_schema
+        from .qemu_binary import BinaryError
 
+        assert live is not None
         source = args.from_qemu
         try:
-            reply = query_qmp_schema(source, qemu_options)
+            reply = live.reply()
         except BinaryError as err:
             raise _Refused(str(err)) from None
     # The same build gives the same digest, read live or from a file.

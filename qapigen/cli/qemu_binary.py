@@ -63,47 +63,69 @@ class _Monitor:
             return message.get("return")
 
 
-def query_qmp_schema(binary: str, options: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """The ``query-qmp-schema`` reply of ``binary`` started with ``options``
-    (:data:`DEFAULT_OPTIONS` when None)."""
-    ours, theirs = socket.socketpair()
-    args = [binary, *(DEFAULT_OPTIONS if options is None else options)]
-    args += ["-chardev", f"socket,id={_MONITOR_ID},fd={theirs.fileno()}"]
-    args += ["-mon", f"chardev={_MONITOR_ID},mode=control"]
-    try:
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            pass_fds=[theirs.fileno()],
-        )
-    except OSError as err:
-        ours.close()
-        theirs.close()
-        raise BinaryError(f"cannot start {binary}: {err.strerror}") from None
-    theirs.close()
-    ours.settimeout(TIMEOUT)
-    monitor = _Monitor(ours, binary)
-    try:
-        greeting = monitor.read()
-        if not (isinstance(greeting, dict) and "QMP" in greeting):
-            raise BinaryError(f"{binary} did not greet as a QMP server does")
-        monitor.execute("qmp_capabilities")
-        reply = monitor.execute("query-qmp-schema")
-        monitor.execute("quit")
-    except TimeoutError:
-        proc.kill()
-        raise BinaryError(f"{binary} did not answer within {TIMEOUT:g} s") from None
-    except BinaryError as err:
-        raise BinaryError(_with_stderr(str(err), proc)) from None
-    finally:
-        monitor.file.close()
-        ours.close()
-        _reap(proc)
-    if not isinstance(reply, list):
-        raise BinaryError(f"{binary}: query-qmp-schema did not return an array")
-    return reply
+class QemuIntrospection:
+    """A binary started to be asked for its ``query-qmp-schema``.
+
+    It starts at once (so that it comes up while the caller does other
+    work); :meth:`reply` asks and tells it to quit; :meth:`close` ends it
+    if the caller gives up before.
+    """
+
+    def __init__(self, binary: str, options: Sequence[str] | None = None) -> None:
+        self.binary = binary
+        ours, theirs = socket.socketpair()
+        args = [binary, *(DEFAULT_OPTIONS if options is None else options)]
+        args += ["-chardev", f"socket,id={_MONITOR_ID},fd={theirs.fileno()}"]
+        args += ["-mon", f"chardev={_MONITOR_ID},mode=control"]
+        try:
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=[theirs.fileno()],
+            )
+        except OSError as err:
+            ours.close()
+            raise BinaryError(f"cannot start {binary}: {err.strerror}") from None
+        finally:
+            theirs.close()
+        ours.settimeout(TIMEOUT)
+        self.sock = ours
+        self.monitor = _Monitor(ours, binary)
+
+    def reply(self) -> list[dict[str, Any]]:
+        """The binary's ``query-qmp-schema`` reply; the binary is gone after."""
+        binary, monitor = self.binary, self.monitor
+        try:
+            greeting = monitor.read()
+            if not (isinstance(greeting, dict) and "QMP" in greeting):
+                raise BinaryError(f"{binary} did not greet as a QMP server does")
+            monitor.execute("qmp_capabilities")
+            reply = monitor.execute("query-qmp-schema")
+            monitor.execute("quit")
+        except TimeoutError:
+            self.proc.kill()
+            raise BinaryError(f"{binary} did not answer within {TIMEOUT:g} s") from None
+        except BinaryError as err:
+            raise BinaryError(_with_stderr(str(err), self.proc)) from None
+        finally:
+            self.monitor.file.close()
+            self.sock.close()
+            _reap(self.proc)
+        if not isinstance(reply, list):
+            raise BinaryError(f"{binary}: query-qmp-schema did not return an array")
+        return reply
+
+    def close(self) -> None:
+        """End the binary if :meth:`reply` did not."""
+        if self.proc.returncode is None:
+            self.monitor.file.close()
+            self.sock.close()
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
 
 
 def _with_stderr(message: str, proc: subprocess.Popen[bytes]) -> str:
