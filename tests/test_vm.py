@@ -1304,3 +1304,51 @@ def test_options_accepted_as_qemu_accepts_them(
     assert conn.command("quit") == {"return": {}}
     assert vm.wait() == 0
     assert vm.stderr == ""
+
+
+def test_qmp_over_passed_descriptors(tmp_path: Path) -> None:
+    """-chardev socket,fd=N: a listening socket (server=on) or a connected one,
+    handed over open (libvirt's way); the program never touches the path."""
+    path = str(tmp_path / "passed.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [
+            *VM,
+            "-chardev",
+            f"socket,id=m0,fd={listener.fileno()},server=on,wait=off",
+            "-mon",
+            "chardev=m0,mode=control",
+            "-chardev",
+            f"socket,id=m1,fd={theirs.fileno()}",
+            "-mon",
+            "chardev=m1,mode=control",
+        ],
+        cwd=REPO,
+        pass_fds=(listener.fileno(), theirs.fileno()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    listener.close()
+    theirs.close()
+    try:
+        connected = Conn.__new__(Conn)
+        connected.sock, connected._buf, connected.eof = ours, b"", False
+        connected._ids, connected._events = 0, []
+        ours.settimeout(TIMEOUT)
+        greeting = connected.read()
+        assert isinstance(greeting, Line) and "QMP" in greeting.msg
+        assert connected.command("qmp_capabilities") == {"return": {}}
+        other = Conn(path, negotiate=True)
+        assert status(other) == ("running", True)
+        assert connected.command("quit") == {"return": {}}
+        assert last_words(other)["reason"] == "host-qmp-quit"
+        assert proc.wait(timeout=TIMEOUT) == 0
+        assert os.path.exists(path)  # not ours to remove
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
