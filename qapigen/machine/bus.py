@@ -207,9 +207,11 @@ class AddressSpace:
         self._beyond = UnassignedMemory("beyond", beyond) if beyond else None
         self._mappings: list[_Mapping] = []
         self._seq = 0
-        # The flat view: sorted starts, and for each stretch its mapping (None: background).
+        # The flat view: sorted starts, and for each stretch its mapping (None:
+        # background); made anew when first needed after the map changed.
         self._starts: list[int] = [0]
         self._owners: list[_Mapping | None] = [None]
+        self._stale = False
 
     # -- the map ---------------------------------------------------------------------
 
@@ -217,12 +219,12 @@ class AddressSpace:
         """Put ``region`` at ``base`` (over lower priorities and earlier equals)."""
         self._seq += 1
         self._mappings.append(_Mapping(base, region, priority, self._seq))
-        self._render()
+        self._stale = True
 
     def unmap(self, region: Region) -> None:
         """Take ``region`` out (it must be mapped)."""
         self._mappings = [m for m in self._mappings if m.region is not region]
-        self._render()
+        self._stale = True
 
     def base_of(self, region: Region) -> int | None:
         """Where ``region`` is mapped, or None."""
@@ -259,6 +261,9 @@ class AddressSpace:
         if addr >= self.size:
             assert self._beyond is not None
             return self._beyond, addr - self.size, _ADDRESS_END
+        if self._stale:
+            self._render()
+            self._stale = False
         i = bisect.bisect_right(self._starts, addr) - 1
         end = self._starts[i + 1] if i + 1 < len(self._starts) else self.size
         owner = self._owners[i]

@@ -131,8 +131,9 @@ class MachineConfig(Record):
         self.ram_size = ram_size
         self.manual_clock = manual_clock
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` for a machine QEMU would refuse to create."""
+    def validate(self) -> dict[int, int]:
+        """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
+        else where each PCI device goes (device index -> devfn)."""
         from .pc import place_pci_functions
 
         ids: set[str] = set()
@@ -158,7 +159,7 @@ class MachineConfig(Record):
                 raise ConfigError(f"'{dev.driver}' is not a valid device model name")
             elif dev.addr is not None and not 0 <= dev.addr <= 0xFF:
                 raise ConfigError(f"Property 'pvpanic-pci.addr' doesn't take value '{dev.addr}'")
-        place_pci_functions(self)
+        return place_pci_functions(self)
 
 
 # Each ISA pvpanic device tells the firmware its port through the same fw_cfg

@@ -161,7 +161,7 @@ class Machine(Handler):
         host_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         config = MachineConfig() if config is None else config
-        config.validate()
+        placement = config.validate()
         self.config = config
         self._clock = clock
         self._subscribers: tuple[EventSubscriber, ...] = (
@@ -190,7 +190,7 @@ class Machine(Handler):
         #: The virtual clock (manual under ``-accel qtest``).
         self.virtual_clock = VirtualClock(manual=config.manual_clock, host_ns=host_ns)
         #: The board: address spaces, PCI bus, devices, object tree.
-        self.board = PcBoard(config, self, self.virtual_clock)
+        self.board = PcBoard(config, self, self.virtual_clock, placement)
         self._by_id = {dev.id: dev for dev in self.board.devices if dev.id is not None}
         #: The guest's CPUs.
         self.guest = Guest(self)

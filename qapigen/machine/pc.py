@@ -34,7 +34,7 @@ from .bus import AddressSpace, Ram, Region, UnassignedIO, UnassignedMemory
 from .config import PvpanicConfig, WatchdogConfig
 from .errors import ConfigError
 from .irq import GpioList, QomNode
-from .pci import Bar, PciBus, PciFunction, PciHost, devfn
+from .pci import Bar, PciBus, PciHost, PciKind, devfn
 from .pit import PitChannel0
 from .pvpanic import PvpanicISA, PvpanicPCI
 from .watchdog import Ib700
@@ -59,97 +59,80 @@ _GiB = 1 << 30
 IOAPIC_PINS = 24
 
 
-def _i440fx() -> PciFunction:
-    return PciFunction(
-        "i440FX",
-        vendor=0x8086,
-        device=0x1237,
-        revision=2,
-        class_code=0x060000,
-        registers={0x57: 0x10, 0x72: 0x02},  # DRAM control, SMRAM
-    )
+_I440FX = PciKind(
+    "i440FX",
+    vendor=0x8086,
+    device=0x1237,
+    revision=2,
+    class_code=0x060000,
+    registers={0x57: 0x10, 0x72: 0x02},  # DRAM control, SMRAM
+)
+_PIIX3 = PciKind(
+    "PIIX3",
+    vendor=0x8086,
+    device=0x7000,
+    class_code=0x060100,
+    status=0x0200,
+    # ISA clock, PCI IRQ routing (disabled), top of memory, ...
+    registers={
+        0x4C: 0x4D,
+        0x4E: 0x03,
+        **dict.fromkeys(range(0x60, 0x64), 0x80),
+        0x69: 0x02,
+        0x70: 0x80,
+        0x76: 0x0C,
+        0x77: 0x0C,
+        0x78: 0x02,
+        0xA0: 0x08,
+        0xA8: 0x0F,
+    },
+)
+_PIIX3_IDE = PciKind(
+    "piix3-ide",
+    vendor=0x8086,
+    device=0x7010,
+    class_code=0x010180,
+    status=0x0280,
+    bars=(Bar(4, 16, io=True),),
+)
+_PIIX4_PM = PciKind(
+    "PIIX4_PM",
+    vendor=0x8086,
+    device=0x7113,
+    revision=3,
+    class_code=0x068000,
+    status=0x0280,
+    interrupt_pin=1,
+    # PM base (I/O), device resources, SMBus base 0xb100 and host config.
+    registers={0x40: 0x01, 0x63: 0x60, 0x90: 0x01, 0x91: 0xB1, 0xD2: 0x09},
+)
+_VGA = PciKind(
+    "VGA",
+    vendor=0x1234,
+    device=0x1111,
+    revision=2,
+    class_code=0x030000,
+    bars=(Bar(0, 16 << 20, prefetch=True), Bar(2, 4096), Bar(6, 64 << 10)),
+)
+_E1000 = PciKind(
+    "e1000",
+    vendor=0x8086,
+    device=0x100E,
+    revision=3,
+    class_code=0x020000,
+    interrupt_pin=1,
+    bars=(Bar(0, 128 << 10), Bar(1, 64, io=True), Bar(6, 256 << 10)),
+)
 
 
-def _piix3() -> PciFunction:
-    return PciFunction(
-        "PIIX3",
-        vendor=0x8086,
-        device=0x7000,
-        class_code=0x060100,
-        status=0x0200,
-        multifunction=True,
-        # ISA clock, PCI IRQ routing (disabled), top of memory, ...
-        registers={
-            0x4C: 0x4D,
-            0x4E: 0x03,
-            **dict.fromkeys(range(0x60, 0x64), 0x80),
-            0x69: 0x02,
-            0x70: 0x80,
-            0x76: 0x0C,
-            0x77: 0x0C,
-            0x78: 0x02,
-            0xA0: 0x08,
-            0xA8: 0x0F,
-        },
-    )
-
-
-def _piix3_ide() -> PciFunction:
-    return PciFunction(
-        "piix3-ide",
-        vendor=0x8086,
-        device=0x7010,
-        class_code=0x010180,
-        status=0x0280,
-        bars=(Bar(4, 16, io=True),),
-    )
-
-
-def _piix4_pm(serial_ports: tuple[bool, ...], parallel_ports: int) -> PciFunction:
+def _legacy_ports(serial_ports: tuple[bool, ...], parallel_ports: int) -> dict[int, int]:
+    # The PIIX4 PM's device resource registers: which of LPT1, COM1 and COM2
+    # the board has (QEMU sets them once the machine is ready).
     com1, com2 = (*serial_ports, False, False)[:2]
-    return PciFunction(
-        "PIIX4_PM",
-        vendor=0x8086,
-        device=0x7113,
-        revision=3,
-        class_code=0x068000,
-        status=0x0280,
-        interrupt_pin=1,
-        # PM base (I/O); device resources: which legacy ports the board has
-        # (LPT1, COM1, COM2); SMBus base 0xb100 and host config.
-        registers={
-            0x40: 0x01,
-            0x5F: 0x10 | (0x80 if parallel_ports else 0),
-            0x63: 0x60,
-            0x67: (0x08 if com1 else 0) | (0x90 if com2 else 0),
-            0x90: 0x01,
-            0x91: 0xB1,
-            0xD2: 0x09,
-        },
-    )
-
-
-def _vga() -> PciFunction:
-    return PciFunction(
-        "VGA",
-        vendor=0x1234,
-        device=0x1111,
-        revision=2,
-        class_code=0x030000,
-        bars=(Bar(0, 16 << 20, prefetch=True), Bar(2, 4096), Bar(6, 64 << 10)),
-    )
-
-
-def _e1000() -> PciFunction:
-    return PciFunction(
-        "e1000",
-        vendor=0x8086,
-        device=0x100E,
-        revision=3,
-        class_code=0x020000,
-        interrupt_pin=1,
-        bars=(Bar(0, 128 << 10), Bar(1, 64, io=True), Bar(6, 256 << 10)),
-    )
+    return {
+        0x5F: 0x10 | (0x80 if parallel_ports else 0),
+        0x67: (0x08 if com1 else 0) | (0x90 if com2 else 0),
+    }
 
 
 #: The functions every pc machine has, where it has them.
@@ -190,6 +173,10 @@ def place_pci_functions(config: MachineConfig) -> dict[int, int]:
     its slot, and a slot's other functions need a multifunction function 0.
     Raises :class:`PlacementError` with QEMU's message.
     """
+    if not any(
+        isinstance(dev, PvpanicConfig) and dev.driver == "pvpanic-pci" for dev in config.devices
+    ):
+        return {}  # nothing to place
     taken = {number: _Slot(name, None, False) for number, name in CHIPSET}
     taken[devfn(1, 0)].multifunction = True
     for wanted, name in ((config.default_vga, "VGA"), (config.default_nic, "e1000")):
@@ -254,10 +241,17 @@ class PcBoard:
     """The board of one machine: address spaces, buses, devices and the object tree.
 
     ``host`` is the machine the devices report to; ``clock`` the virtual clock
-    their timers run on.
+    their timers run on; ``placement`` where the PCI ``-device`` functions go
+    (:func:`place_pci_functions`, worked out here if not given).
     """
 
-    def __init__(self, config: MachineConfig, host: BoardHost, clock: VirtualClock) -> None:
+    def __init__(
+        self,
+        config: MachineConfig,
+        host: BoardHost,
+        clock: VirtualClock,
+        placement: dict[int, int] | None = None,
+    ) -> None:
         self.memory = AddressSpace("memory", 1 << 64, UnassignedMemory("unassigned", 1 << 64))
         self.io = AddressSpace("I/O", 0x10000, UnassignedIO("io", 0x10000))
         below, above = ram_layout(config.ram_size)
@@ -270,35 +264,26 @@ class PcBoard:
         self.pci_host.attach(self.io)
         self.reset_control = ResetControl(host)
         self.io.map(RESET_CONTROL_PORT, self.reset_control, priority=1)  # over 0xcf8's 4 bytes
-        chipset = (
-            _i440fx(),
-            _piix3(),
-            _piix3_ide(),
-            _piix4_pm(config.serial_ports, config.parallel_ports),
-        )
-        for (number, _), function in zip(CHIPSET, chipset, strict=True):
-            self.pci.plug(function, number)
-        for wanted, make in ((config.default_vga, _vga), (config.default_nic, _e1000)):
+        pci = self.pci
+        pci.plug_kind(_I440FX, devfn(0, 0))
+        pci.plug_kind(_PIIX3, devfn(1, 0), multifunction=True)
+        pci.plug_kind(_PIIX3_IDE, devfn(1, 1))
+        registers = _legacy_ports(config.serial_ports, config.parallel_ports)
+        pci.plug_kind(_PIIX4_PM, devfn(1, 3), registers=registers)
+        for wanted, kind in ((config.default_vga, _VGA), (config.default_nic, _E1000)):
             if wanted:
-                free = self.pci.first_free_slot()
+                free = pci.first_free_slot()
                 assert free is not None
-                self.pci.plug(make(), free)
+                pci.plug_kind(kind, free)
 
-        # The object tree, for tests that name devices.
-        self.qom = QomNode("")
-        machine = self.qom.add(QomNode("machine"))
-        for name in ("unattached", "peripheral", "peripheral-anon"):
-            machine.child(name)
-        i440fx = machine.add(QomNode("i440fx", is_device=True))
-        ioapic = i440fx.add(QomNode("ioapic", is_device=True))
+        #: The I/O APIC's inputs; the PIT's output is the first.
         self.ioapic_inputs = GpioList(None, IOAPIC_PINS)
-        ioapic.gpios.append(self.ioapic_inputs)
         self.pit = PitChannel0(clock, self.ioapic_inputs.inputs[0])
+        self._qom: QomNode | None = None
 
         #: The ``-device`` devices, in command-line order.
         self.devices: list[PvpanicDevice | Ib700] = []
-        placed = place_pci_functions(config)
-        anonymous = 0
+        placed = place_pci_functions(config) if placement is None else placement
         for index, dev_config in enumerate(config.devices):
             dev: PvpanicDevice | Ib700
             if isinstance(dev_config, WatchdogConfig):
@@ -313,13 +298,29 @@ class PcBoard:
                     assert isinstance(dev, PvpanicPCI)
                     self.pci.plug(dev.function, placed[index])
             self.devices.append(dev)
-            if dev.id is not None:
-                machine.child("peripheral").add(QomNode(dev.id, is_device=True))
-            else:
-                node = QomNode(f"device[{anonymous}]", is_device=True)
-                machine.child("peripheral-anon").add(node)
-                anonymous += 1
-        self.reset()
+        # Everything starts as a reset leaves it; the timer tick starts counting.
+        self.pit.reset()
+
+    @property
+    def qom(self) -> QomNode:
+        """The object tree, for tests that name devices (made when first asked for)."""
+        if self._qom is None:
+            self._qom = root = QomNode("")
+            machine = root.add(QomNode("machine"))
+            for name in ("unattached", "peripheral", "peripheral-anon"):
+                machine.child(name)
+            i440fx = machine.add(QomNode("i440fx", is_device=True))
+            ioapic = i440fx.add(QomNode("ioapic", is_device=True))
+            ioapic.gpios.append(self.ioapic_inputs)
+            anonymous = 0
+            for dev in self.devices:
+                if dev.id is not None:
+                    machine.child("peripheral").add(QomNode(dev.id, is_device=True))
+                else:
+                    node = QomNode(f"device[{anonymous}]", is_device=True)
+                    machine.child("peripheral-anon").add(node)
+                    anonymous += 1
+        return self._qom
 
     def reset(self) -> None:
         """Reset every device (a system reset)."""

@@ -119,13 +119,13 @@ class Bar:
         return mask | _ROM_ENABLE if self.index == 6 else mask
 
 
-class PciFunction:
-    """One PCI function: its configuration space and BARs.
+class PciKind:
+    """What every function of one kind has: QEMU's name for it (``in use by
+    NAME,id=...``), its ids, class (24 bits: class, subclass, programming
+    interface), revision, status, interrupt pin, BARs (sizes and kinds), and
+    the reset values of its own registers (from 0x40: offset -> byte)."""
 
-    ``class_code`` is the 24-bit class, subclass and programming interface;
-    ``name`` is what QEMU calls the device when a slot is taken
-    (``in use by NAME,id=...``).
-    """
+    __slots__ = ("_template", "bars", "name", "registers")
 
     def __init__(
         self,
@@ -137,47 +137,59 @@ class PciFunction:
         class_code: int = 0,
         status: int = 0,
         interrupt_pin: int = 0,
-        multifunction: bool = False,
         bars: tuple[Bar, ...] = (),
         registers: dict[int, int] | None = None,
-        id: str | None = None,
     ) -> None:
         self.name = name
+        self.bars = bars
+        self.registers = {} if registers is None else registers
+        self._template = (vendor, device, revision, class_code, status, interrupt_pin)
+
+    def template(self) -> tuple[bytes, bytes]:
+        """The configuration space after reset (without the registers) and the
+        write mask, made once."""
+        made = _TEMPLATES.get(self)
+        if made is None:
+            made = _TEMPLATES[self] = _template(*self._template, self.bars)
+        return made
+
+
+class PciFunction:
+    """One PCI function of ``kind``: its configuration space and BARs.
+
+    ``regions``: what the function serves behind its BARs, by BAR index;
+    ``registers``: reset values of its own registers beyond the kind's.
+    """
+
+    def __init__(
+        self,
+        kind: PciKind,
+        *,
+        id: str | None = None,
+        multifunction: bool = False,
+        regions: dict[int, Region] | None = None,
+        registers: dict[int, int] | None = None,
+    ) -> None:
+        self.name = kind.name
         #: The function's own registers (offset 0x40 on) that reset to other
         #: than 0: offset -> byte.
-        self.registers = {} if registers is None else registers
+        self.registers = kind.registers if registers is None else kind.registers | registers
         #: The ``-device ...,id=`` (None for the machine's own functions).
         self.id = id
-        self.bars = bars
+        regions = regions or {}
+        self.bars = tuple(
+            Bar(b.index, b.size, io=b.io, prefetch=b.prefetch, region=regions.get(b.index))
+            for b in kind.bars
+        )
         self.bus: PciBus | None = None
         self.devfn = -1
-        config = bytearray(CONFIG_SIZE)
-        config[0:2] = vendor.to_bytes(2, "little")
-        config[2:4] = device.to_bytes(2, "little")
-        config[STATUS : STATUS + 2] = status.to_bytes(2, "little")
-        config[8] = revision
-        config[9:12] = class_code.to_bytes(3, "little")
-        config[HEADER_TYPE] = HEADER_TYPE_MULTI_FUNCTION if multifunction else 0
-        config[SUBSYSTEM_VENDOR_ID : SUBSYSTEM_VENDOR_ID + 2] = SUBSYSTEM_VENDOR.to_bytes(
-            2, "little"
-        )
-        config[SUBSYSTEM_VENDOR_ID + 2 : SUBSYSTEM_VENDOR_ID + 4] = SUBSYSTEM.to_bytes(2, "little")
-        config[INTERRUPT_PIN] = interrupt_pin
-        wmask = bytearray(CONFIG_SIZE)
-        wmask[COMMAND : COMMAND + 2] = COMMAND_WMASK.to_bytes(2, "little")
-        wmask[CACHE_LINE_SIZE] = 0xFF
-        wmask[INTERRUPT_LINE] = 0xFF
-        wmask[HEADER_SIZE:] = b"\xff" * (CONFIG_SIZE - HEADER_SIZE)
-        w1c = bytearray(CONFIG_SIZE)
-        w1c[STATUS : STATUS + 2] = STATUS_W1C.to_bytes(2, "little")
-        for bar in bars:
-            config[bar.offset : bar.offset + 4] = bar.type_bits.to_bytes(4, "little")
-            wmask[bar.offset : bar.offset + 4] = bar.wmask.to_bytes(4, "little")
+        config, self.wmask = kind.template()
+        self.config = bytearray(config)
+        if multifunction:
+            self.config[HEADER_TYPE] |= HEADER_TYPE_MULTI_FUNCTION
         for offset, byte in self.registers.items():
-            config[offset] = byte
-        self.config = config
-        self.wmask = bytes(wmask)
-        self.w1cmask = bytes(w1c)
+            self.config[offset] = byte
+        self.w1cmask = _W1CMASK
 
     @property
     def multifunction(self) -> bool:
@@ -273,38 +285,101 @@ class PciFunction:
         return f"PciFunction({self.name!r} at {where})"
 
 
+# A function's reset configuration and write mask depend only on its kind:
+# made once per kind, copied (the configuration) or shared (the mask).
+_TEMPLATES: dict[PciKind, tuple[bytes, bytes]] = {}
+_W1CMASK = bytes(STATUS) + STATUS_W1C.to_bytes(2, "little") + bytes(CONFIG_SIZE - STATUS - 2)
+
+
+def _template(
+    vendor: int,
+    device: int,
+    revision: int,
+    class_code: int,
+    status: int,
+    interrupt_pin: int,
+    bars: tuple[Bar, ...],
+) -> tuple[bytes, bytes]:
+    config = bytearray(CONFIG_SIZE)
+    config[0:2] = vendor.to_bytes(2, "little")
+    config[2:4] = device.to_bytes(2, "little")
+    config[STATUS : STATUS + 2] = status.to_bytes(2, "little")
+    config[8] = revision
+    config[9:12] = class_code.to_bytes(3, "little")
+    config[SUBSYSTEM_VENDOR_ID : SUBSYSTEM_VENDOR_ID + 2] = SUBSYSTEM_VENDOR.to_bytes(2, "little")
+    config[SUBSYSTEM_VENDOR_ID + 2 : SUBSYSTEM_VENDOR_ID + 4] = SUBSYSTEM.to_bytes(2, "little")
+    config[INTERRUPT_PIN] = interrupt_pin
+    wmask = bytearray(CONFIG_SIZE)
+    wmask[COMMAND : COMMAND + 2] = COMMAND_WMASK.to_bytes(2, "little")
+    wmask[CACHE_LINE_SIZE] = 0xFF
+    wmask[INTERRUPT_LINE] = 0xFF
+    wmask[HEADER_SIZE:] = b"\xff" * (CONFIG_SIZE - HEADER_SIZE)
+    for bar in bars:
+        config[bar.offset : bar.offset + 4] = bar.type_bits.to_bytes(4, "little")
+        wmask[bar.offset : bar.offset + 4] = bar.wmask.to_bytes(4, "little")
+    return bytes(config), bytes(wmask)
+
+
 def _overlaps(addr: int, length: int, start: int, size: int) -> bool:
     return addr < start + size and start < addr + length
 
 
 class PciBus:
-    """Bus 0: its functions, by devfn; BARs map into ``memory`` and ``io``."""
+    """Bus 0: its functions, by devfn; BARs map into ``memory`` and ``io``.
+
+    A function plugged with :meth:`plug_kind` is made when first addressed:
+    until then it is as a reset leaves it, and most machines never look.
+    """
 
     def __init__(self, memory: AddressSpace, io: AddressSpace) -> None:
         self.memory = memory
         self.io = io
-        self.functions: dict[int, PciFunction] = {}
+        self._functions: dict[int, PciFunction] = {}
+        self._unmade: dict[int, tuple[PciKind, bool, dict[int, int] | None]] = {}
 
     def plug(self, function: PciFunction, number: int) -> None:
         """Put ``function`` at devfn ``number`` (the caller checked it is free)."""
         function.bus = self
         function.devfn = number
-        self.functions[number] = function
+        self._functions[number] = function
         function.update_mappings()
+
+    def plug_kind(
+        self,
+        kind: PciKind,
+        number: int,
+        *,
+        multifunction: bool = False,
+        registers: dict[int, int] | None = None,
+    ) -> None:
+        """Put a function of ``kind`` at devfn ``number``, made when first addressed."""
+        self._unmade[number] = (kind, multifunction, registers)
+
+    def function(self, number: int) -> PciFunction | None:
+        """The function at devfn ``number``, or None."""
+        found = self._functions.get(number)
+        if found is None and number in self._unmade:
+            kind, multifunction, registers = self._unmade.pop(number)
+            found = PciFunction(kind, multifunction=multifunction, registers=registers)
+            self.plug(found, number)
+        return found
 
     def first_free_slot(self) -> int | None:
         """The devfn of the first slot whose function 0 is free (QEMU's default ``addr``)."""
         for number in range(0, 256, 8):
-            if number not in self.functions:
+            if number not in self._functions and number not in self._unmade:
                 return number
         return None
 
     def __iter__(self) -> Iterator[PciFunction]:
-        return iter(self.functions.values())
+        for number in sorted({*self._functions, *self._unmade}):
+            found = self.function(number)
+            assert found is not None
+            yield found
 
     def reset(self) -> None:
-        """Reset every function."""
-        for function in self.functions.values():
+        """Reset every function (those not made yet are as a reset leaves them)."""
+        for function in self._functions.values():
             function.reset()
 
     def config_read(self, address: int, length: int) -> int:
@@ -326,7 +401,7 @@ class PciBus:
     def _find(self, address: int) -> PciFunction | None:
         if (address >> 16) & 0xFF:
             return None  # there is no bus behind bus 0
-        return self.functions.get((address >> 8) & 0xFF)
+        return self.function((address >> 8) & 0xFF)
 
 
 #: The configuration mechanism's ports.

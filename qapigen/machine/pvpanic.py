@@ -23,7 +23,7 @@ import enum
 
 from ..records import TYPE_CHECKING
 from .bus import Region
-from .pci import Bar, PciFunction
+from .pci import Bar, PciFunction, PciKind
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol
@@ -182,14 +182,10 @@ class PvpanicPCI(PvpanicDevice):
         super().__init__(id=id, events=events)
         #: The PCI function: QEMU's ids and class, BAR 0 (memory, 2 bytes) the register.
         self.function = PciFunction(
-            self.DRIVER,
-            vendor=self.VENDOR_ID,
-            device=self.DEVICE_ID,
-            revision=self.REVISION,
-            class_code=self.CLASS_ID << 8,
-            multifunction=multifunction,
-            bars=(Bar(0, self.BAR0_SIZE, region=_Register(self, self.BAR0_SIZE)),),
+            _PCI_KIND,
             id=id,
+            multifunction=multifunction,
+            regions={0: _Register(self, self.BAR0_SIZE)},
         )
 
     def read_bar(self, offset: int = 0) -> int:
@@ -205,6 +201,16 @@ class PvpanicPCI(PvpanicDevice):
     def _check_offset(self, offset: int) -> None:
         if not 0 <= offset < self.BAR0_SIZE:
             raise ValueError(f"BAR 0 offset must be 0..{self.BAR0_SIZE - 1}, not {offset}")
+
+
+_PCI_KIND = PciKind(
+    PvpanicPCI.DRIVER,
+    vendor=PvpanicPCI.VENDOR_ID,
+    device=PvpanicPCI.DEVICE_ID,
+    revision=PvpanicPCI.REVISION,
+    class_code=PvpanicPCI.CLASS_ID << 8,
+    bars=(Bar(0, PvpanicPCI.BAR0_SIZE),),
+)
 
 
 class _Register(Region):
