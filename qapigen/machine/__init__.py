@@ -3,7 +3,7 @@
 commands and reporting typed events.
 
 It knows nothing of sockets or JSON: a QMP server drives a :class:`Machine`
-through ``qapigen.runtime.Dispatcher(qapigen_qmp.COMMANDS, machine)`` and
+through ``qapigen.runtime.Dispatcher(simulator_api.COMMANDS, machine)`` and
 forwards the events it receives as a subscriber; tests play the guest through
 :attr:`Machine.guest`, and a qtest server acts on it through
 :attr:`Machine.qtest_access`.
@@ -31,11 +31,11 @@ from .pvpanic import (
     PVPANIC_EVENTS,
     PVPANIC_PANICKED,
     PVPANIC_SHUTDOWN,
+    PvpanicBit,
     PvpanicDevice,
-    PvpanicEvent,
     PvpanicISA,
     PvpanicPCI,
-    decode,
+    decode_pvpanic_write,
 )
 from .runstate import TRANSITIONS, InvalidTransition, RunStateMachine, transition_allowed
 from .watchdog import Ib700
@@ -61,9 +61,9 @@ __all__ = [
     "MachineConfig",
     "MachineExited",
     "PanicResponse",
+    "PvpanicBit",
     "PvpanicConfig",
     "PvpanicDevice",
-    "PvpanicEvent",
     "PvpanicISA",
     "PvpanicPCI",
     "QtestAccess",
@@ -71,7 +71,7 @@ __all__ = [
     "UnknownDeviceError",
     "WatchdogConfig",
     "caused_by_guest",
-    "decode",
+    "decode_pvpanic_write",
     "exit_status",
     "panic_response",
     "reset_is_shutdown",

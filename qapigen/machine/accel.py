@@ -11,7 +11,7 @@ QEMU's does once it has read a chunk of requests.
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 from .clock import add_ns
 from .irq import resolve
 

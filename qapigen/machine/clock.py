@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import time
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable

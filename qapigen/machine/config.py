@@ -12,7 +12,7 @@ only the options the simulator models (``-S``, ``-action``, ``-no-shutdown``,
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING, NamedTuple, Record
+from ..runtime.records import TYPE_CHECKING, NamedTuple, Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_bool, parse_opts, parse_pci_addr, parse_size, parse_uint64

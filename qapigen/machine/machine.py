@@ -2,7 +2,7 @@
 generated QMP handler interface.
 
 The machine knows nothing of sockets or JSON.  Commands arrive as calls of the
-``qapigen_qmp.Handler`` methods (so ``qapigen.runtime.Dispatcher`` can drive
+``simulator_api.Handler`` methods (so ``qapigen.runtime.Dispatcher`` can drive
 it), events leave as generated event objects passed to subscribers.  The
 machine owns its state and changes it only through its named operations
 (:meth:`Machine.guest_panicked`, :meth:`Machine.request_reset`,
@@ -42,7 +42,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from qapigen_qmp import (
+from qapigen import runtime as rt
+from qapigen.simulator_api import (
     GuestCrashloadedEvent,
     GuestPanicAction,
     GuestPanicInformation,
@@ -67,9 +68,7 @@ from qapigen_qmp import (
     WatchdogEvent,
 )
 
-from qapigen import runtime as rt
-
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 from .accel import QtestAccess
 from .actions import Actions, caused_by_guest, exit_status, panic_response, reset_is_shutdown
 from .clock import VirtualClock

@@ -27,11 +27,10 @@ their chipset registers' values); the chipset registers are plain bytes
 
 from __future__ import annotations
 
-from qapigen_qmp import ShutdownCause
+from qapigen.simulator_api import ShutdownCause
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 from .bus import AddressSpace, Ram, Region, UnassignedIO, UnassignedMemory
-from .config import PvpanicConfig, WatchdogConfig
 from .errors import ConfigError
 from .irq import GpioList, QomNode
 from .pci import Bar, PciBus, PciHost, PciKind, devfn
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from .clock import VirtualClock
-    from .config import MachineConfig
+    from .config import DeviceConfig, MachineConfig
     from .pvpanic import PvpanicDevice, PvpanicHost
     from .watchdog import WatchdogHost
 
@@ -173,9 +172,7 @@ def place_pci_functions(config: MachineConfig) -> dict[int, int]:
     its slot, and a slot's other functions need a multifunction function 0.
     Raises :class:`PlacementError` with QEMU's message.
     """
-    if not any(
-        isinstance(dev, PvpanicConfig) and dev.driver == "pvpanic-pci" for dev in config.devices
-    ):
+    if not any(_is_pci(dev) for dev in config.devices):
         return {}  # nothing to place
     taken = {number: _Slot(name, None, False) for number, name in CHIPSET}
     taken[devfn(1, 0)].multifunction = True
@@ -184,7 +181,7 @@ def place_pci_functions(config: MachineConfig) -> dict[int, int]:
             taken[_first_free(taken)] = _Slot(name, None, False)
     placed: dict[int, int] = {}
     for index, dev in enumerate(config.devices):
-        if not isinstance(dev, PvpanicConfig) or dev.driver != "pvpanic-pci":
+        if dev.driver != "pvpanic-pci":
             continue
         name = dev.driver
         number = dev.addr
@@ -221,6 +218,10 @@ def place_pci_functions(config: MachineConfig) -> dict[int, int]:
         taken[number] = _Slot(name, dev.id, dev.multifunction)
         placed[index] = number
     return placed
+
+
+def _is_pci(dev: DeviceConfig) -> bool:
+    return dev.driver == "pvpanic-pci"
 
 
 def _first_free(taken: dict[int, _Slot]) -> int:
@@ -286,7 +287,7 @@ class PcBoard:
         placed = place_pci_functions(config) if placement is None else placement
         for index, dev_config in enumerate(config.devices):
             dev: PvpanicDevice | Ib700
-            if isinstance(dev_config, WatchdogConfig):
+            if dev_config.driver == "ib700":
                 dev = Ib700(clock, host, id=dev_config.id)
                 self.io.map(dev.region.base, dev.region)
             else:

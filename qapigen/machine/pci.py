@@ -17,7 +17,7 @@ Reading a function that does not exist gives all-ones.
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 from .bus import AddressSpace, Region
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ Its I/O ports (0x40-0x43) are not modelled: the guest cannot reprogram it.
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .clock import VirtualClock

@@ -12,7 +12,7 @@ reset of the machine disarms it.
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 from .bus import Port, PortioList
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
@@ -290,15 +290,7 @@ class _Listener:
                 if err.errno in _OUT_OF_DESCRIPTORS:
                     self.server.loop.pause_accepting(self)
                 return
-            sock = _socket.socket(fileno=fd)
-            sock.setblocking(False)
-            if sock.family != _socket.AF_UNIX:
-                # Replies are small and awaited: no Nagle delay (asyncio does the same).
-                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            client = _Client(self.server, sock)
-            self.server.loop.selector.register(sock, _READ, client)
-            self.server.clients.add(client)
-            client.flush()  # the greeting
+            self.server.serve_connected(_socket.socket(fileno=fd))
 
     def on_writable(self) -> None:
         """Never asked for."""
@@ -329,14 +321,16 @@ class SelectorServer(QMPService):
         """Accept clients on ``sock``, a socket that already listens."""
         self._listen(sock)
 
-    def attach(self, sock: _socket.socket) -> None:
-        """Serve ``sock``, a connected socket, as a client (the program
-        connected out, or was given the connection); the greeting goes at once."""
+    def serve_connected(self, sock: _socket.socket) -> None:
+        """Serve the client at the other end of ``sock``, a connected socket."""
         sock.setblocking(False)
+        if sock.family != _socket.AF_UNIX:
+            # Replies are small and awaited: no Nagle delay (asyncio does the same).
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         client = _Client(self, sock)
         self.loop.selector.register(sock, _READ, client)
         self.clients.add(client)
-        client.flush()
+        client.flush()  # the greeting
 
     def _listen(self, sock: _socket.socket) -> None:
         listener = _Listener(self, sock)

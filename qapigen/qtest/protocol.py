@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -28,7 +28,7 @@ is ``ERR`` and a reason, and the connection goes on; sizes above
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 from .numbers import strtoi, strtoi64, strtou64, strtoul
 from .protocol import QtestConnection
 

@@ -13,7 +13,7 @@ import contextlib
 import errno
 import selectors
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -5,9 +5,6 @@ Generated packages import this and the standard library only.
 
 from __future__ import annotations
 
-# TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
-# for generated modules, not in __all__: a star-import must not shadow typing.
-from ..records import TYPE_CHECKING as TYPE_CHECKING
 from .codec import (
     ABSENT,
     DEPRECATED_SLOT_PREFIX,
@@ -49,8 +46,12 @@ from .commands import (
     not_found,
     not_implemented,
 )
-from .errors import CommandNotImplemented, QMPError, WireError
-from .events import Event, event_message
+from .errors import CommandError, CommandNotImplemented, QMPError, WireError
+from .events import Event, GenericEvent, event_message
+
+# TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
+# for generated modules, not in __all__: a star-import must not shadow typing.
+from .records import TYPE_CHECKING as TYPE_CHECKING
 
 # Type aliases, for type checkers only (typing is not imported at run time).
 if TYPE_CHECKING:
@@ -63,11 +64,13 @@ __all__ = [
     "Absent",
     "Alternate",
     "Codec",
+    "CommandError",
     "CommandInfo",
     "CommandNotImplemented",
     "Dispatcher",
     "Enum",
     "Event",
+    "GenericEvent",
     "JSONValue",
     "QMPError",
     "Struct",

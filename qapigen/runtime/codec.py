@@ -12,8 +12,8 @@ from __future__ import annotations
 import enum
 import warnings
 
-from ..records import TYPE_CHECKING, NamedTuple, Record
 from .errors import WireError
+from .records import TYPE_CHECKING, NamedTuple, Record
 
 # typing is for the type checker only: importing it would cost every program
 # that imports bindings ~3 ms (see qapigen.records).
@@ -329,7 +329,9 @@ class Struct(Record):
     :class:`_FieldTable`).
     """
 
-    __slots__ = ("_unknown",)
+    # _timestamp is an event's (see events.Event): here, as a slot of an Event
+    # subclass would clash with a struct base of the same generated class.
+    __slots__ = ("_timestamp", "_unknown")
 
     #: Members this schema does not know, kept by lenient decoding.
     _unknown: dict[str, JSONValue] | None
