@@ -1,7 +1,7 @@
 """PCI: configuration mechanism #1, the pc machine's functions, pvpanic-pci's
 configuration space and BAR, placement by ``addr`` (QEMU's messages).
 
-The values are QEMU 10.0.2's, observed through qtest; ``tests/test_qtest_qemu.py``
+The values are QEMU 10.0.2's, observed through qtest; ``tests/qtest/test_qtest_qemu.py``
 compares whole configuration spaces with a running QEMU.
 """
 

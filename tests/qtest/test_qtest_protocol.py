@@ -1,7 +1,7 @@
 """The qtest protocol core: framing, the log, interrupt lines, and every command's
 reply, against a simulated machine, without sockets.
 
-Expected replies are QEMU 10.0.2's as observed; ``tests/test_qtest_qemu.py``
+Expected replies are QEMU 10.0.2's as observed; ``tests/qtest/test_qtest_qemu.py``
 sends the same kinds of requests to a running QEMU and to ``qapigen vm`` side by
 side.
 """
