@@ -63,7 +63,6 @@ from typing import Any
 
 from .errors import QAPIError
 from .schema import (
-    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -76,8 +75,8 @@ from .schema import (
     ObjectType,
     Schema,
     Type,
-    accepted_range,
 )
+from .wire_types import INTEGER_RANGES, accepted_range
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -86,12 +85,13 @@ BUNDLE_FILE = "qapi.schema.json"
 
 JSON = dict[str, Any]
 
-_SCALARS: dict[str, JSON] = {
-    "number": {"type": "number", "description": "A JSON number (integers too)."},
-    "str": {"type": "string", "description": "A JSON string."},
-    "bool": {"type": "boolean", "description": "true or false."},
-    "null": {"type": "null", "description": "JSON null."},
-    "any": {"description": "Any JSON value."},
+# What each JSON type of a built-in says of itself (an integer type's range is its own).
+_DESCRIPTIONS = {
+    "number": "A JSON number (integers too).",
+    "string": "A JSON string.",
+    "boolean": "true or false.",
+    "null": "JSON null.",
+    "value": "Any JSON value.",
 }
 
 MESSAGE_KINDS = ("command", "return", "error", "event", "greeting")
@@ -199,12 +199,14 @@ class _Exporter:
 
     @staticmethod
     def builtin(typ: BuiltinType) -> JSON:
-        if typ.name in INTEGER_RANGES:
+        json_type = typ.json_type()
+        if json_type == "int":
+            least = INTEGER_RANGES[typ.name][0]
             lo, hi = accepted_range(typ.name)
             description = f"An integer from {lo} to {hi}."
-            if hi == 2**64 - 1:
+            if lo < least:
                 description = (
-                    f"An integer from 0 to {hi}; QEMU also takes {lo} to -1, "
+                    f"An integer from {least} to {hi}; QEMU also takes {lo} to {least - 1}, "
                     "which it wraps modulo 2^64."
                 )
             return {
@@ -213,7 +215,9 @@ class _Exporter:
                 "maximum": hi,
                 "description": description,
             }
-        return dict(_SCALARS[typ.name])
+        if json_type == "value":
+            return {"description": _DESCRIPTIONS[json_type]}
+        return {"type": json_type, "description": _DESCRIPTIONS[json_type]}
 
     def enum(self, typ: EnumType) -> JSON:
         values = [m for m in typ.members if self.holds(m.ifcond)]

@@ -19,6 +19,11 @@ from .errors import QAPIError, QAPISemError, QAPISourceError
 from .names import c_name
 from .parser import Expression, Value, parse_schema
 from .source import SourceInfo
+from .wire_types import ALTERNATE_QTYPE, BUILTIN_TYPES, QTYPE_VALUES
+
+# Re-exported: their home was here.
+from .wire_types import INTEGER_RANGES as INTEGER_RANGES
+from .wire_types import accepted_range as accepted_range
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -35,65 +40,6 @@ BUILTIN_MODULE = "./builtin"
 SPECIAL_FEATURES = ("deprecated", "unstable")
 
 MAX_FEATURES = 64
-
-# name, JSON type
-BUILTIN_TYPES = (
-    ("str", "string"),
-    ("number", "number"),
-    ("int", "int"),
-    ("int8", "int"),
-    ("int16", "int"),
-    ("int32", "int"),
-    ("int64", "int"),
-    ("uint8", "int"),
-    ("uint16", "int"),
-    ("uint32", "int"),
-    ("uint64", "int"),
-    ("size", "int"),
-    ("bool", "boolean"),
-    ("any", "value"),
-    ("null", "null"),
-)
-
-#: The values of each integer built-in type: (least, greatest).  (On input,
-#: QEMU also takes negative numbers for uint64 and size, wrapping them.)
-INTEGER_RANGES: dict[str, tuple[int, int]] = {
-    "int": (-(2**63), 2**63 - 1),
-    "int8": (-(2**7), 2**7 - 1),
-    "int16": (-(2**15), 2**15 - 1),
-    "int32": (-(2**31), 2**31 - 1),
-    "int64": (-(2**63), 2**63 - 1),
-    "uint8": (0, 2**8 - 1),
-    "uint16": (0, 2**16 - 1),
-    "uint32": (0, 2**32 - 1),
-    "uint64": (0, 2**64 - 1),
-    "size": (0, 2**64 - 1),
-}
-
-
-def accepted_range(name: str) -> tuple[int, int]:
-    """The integers QEMU's input takes for integer type ``name``.
-
-    Its input visitor takes any int64 for ``uint64`` and ``size`` too and
-    wraps negative ones modulo 2**64 (for backward compatibility), so those
-    two reach down to -2**63.
-    """
-    lo, hi = INTEGER_RANGES[name]
-    return (-(2**63) if hi == 2**64 - 1 else lo), hi
-
-
-QTYPE_VALUES = ("none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool")
-
-# What an alternate's branch type looks like on the wire, by JSON type.
-_ALTERNATE_QTYPE = {
-    "null": "qnull",
-    "string": "qstring",
-    "number": "qnum",
-    "int": "qnum",
-    "boolean": "qbool",
-    "array": "qlist",
-    "object": "qdict",
-}
 
 
 class Frozen:
@@ -495,7 +441,7 @@ class Type(Definition):
         raise NotImplementedError
 
     def alternate_qtype(self) -> str | None:
-        return _ALTERNATE_QTYPE.get(self.json_type())
+        return ALTERNATE_QTYPE.get(self.json_type())
 
     def check(self, schema: _Builder) -> None:
         super().check(schema)

@@ -31,16 +31,7 @@ from .schema import (
     Schema,
     Type,
 )
-
-_JSON_QTYPE = {
-    str: "qstring",
-    int: "qnum",
-    float: "qnum",
-    bool: "qbool",
-    type(None): "qnull",
-    list: "qlist",
-    dict: "qdict",
-}
+from .wire_types import PYTHON_QTYPE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +144,7 @@ class Validator:
             for i, element in enumerate(value):
                 yield from self._check(typ.element_type, element, (*ptr, i), (*names, i), i)
         elif isinstance(typ, AlternateType):
-            qtype = _JSON_QTYPE.get(type(value))
+            qtype = PYTHON_QTYPE.get(type(value))
             for v in typ.alternatives.variants:
                 if v.type.alternate_qtype() == qtype:
                     yield from self._check(v.type, value, ptr, names, name)
