@@ -61,6 +61,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from .conditions import Defines
 from .errors import QAPIError
 from .schema import (
     AlternateType,
@@ -70,7 +71,6 @@ from .schema import (
     Definition,
     EnumType,
     Event,
-    IfCond,
     ObjectMember,
     ObjectType,
     Schema,
@@ -134,14 +134,11 @@ def _text(doc_text: str | None) -> str | None:
 class _Exporter:
     def __init__(self, schema: Schema, defined: Iterable[str]) -> None:
         self.schema = schema
-        self.defined = frozenset(defined)
+        self.defines = Defines(defined)
         self.defs: JSON = {}
         # Types referenced by a $ref but not yet written.
         self.pending: list[Type] = []
         self.queued: set[str] = set()
-
-    def holds(self, cond: IfCond) -> bool:
-        return cond.evaluate(self.defined.__contains__)
 
     # -- documentation ---------------------------------------------------
 
@@ -220,7 +217,7 @@ class _Exporter:
         return {"type": json_type, "description": _DESCRIPTIONS[json_type]}
 
     def enum(self, typ: EnumType) -> JSON:
-        values = [m for m in typ.members if self.holds(m.ifcond)]
+        values = self.defines.kept(typ.members)
         result: JSON = {"type": "string", "enum": [m.name for m in values]}
         self.annotate(result, self.type_doc(typ), False)
         doc = typ.doc
@@ -241,7 +238,7 @@ class _Exporter:
         properties: JSON = {}
         required: list[str] = []
         for m in typ.members:
-            if not self.holds(m.ifcond):
+            if not self.defines.holds(m.ifcond):
                 continue
             prop = self.type_ref(m.type)
             properties[m.name] = self.annotate(prop, self.member_doc(m), m.is_deprecated())
@@ -255,7 +252,7 @@ class _Exporter:
             branches = []
             for v in typ.branches.variants:
                 assert isinstance(v.type, ObjectType)
-                if not self.holds(v.ifcond) or v.type.is_empty():
+                if not self.defines.holds(v.ifcond) or v.type.is_empty():
                     # An empty branch adds nothing to the common members.
                     continue
                 branches.append(
@@ -285,7 +282,7 @@ class _Exporter:
     def alternate(self, typ: AlternateType) -> JSON:
         choices = []
         for v in typ.alternatives.variants:
-            if not self.holds(v.ifcond):
+            if not self.defines.holds(v.ifcond):
                 continue
             choice = self.type_ref(v.type)
             doc = typ.doc.args.get(v.name) if typ.doc is not None else None
@@ -338,7 +335,7 @@ class _Exporter:
             when = [{"properties": {k: {"const": c.name}}, "required": [k]} for k in keys]
             then: JSON = {"properties": {"arguments": {"$ref": ref(arguments_def(c.name))}}}
             if c.arg_type is not None and any(
-                not m.optional and self.holds(m.ifcond) for m in c.arg_type.members
+                not m.optional and self.defines.holds(m.ifcond) for m in c.arg_type.members
             ):
                 # QEMU reads absent arguments as {}, which lacks them.
                 then["required"] = ["arguments"]
@@ -456,7 +453,7 @@ class _Exporter:
         commands: list[Command] = []
         events: list[Event] = []
         for defn in self.schema.definitions():
-            if not self.holds(defn.ifcond):
+            if not self.defines.holds(defn.ifcond):
                 continue
             if isinstance(defn, Command):
                 commands.append(defn)
