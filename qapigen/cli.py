@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from .schema import Schema
+    from .model import Schema
 
 DEFAULT_SCHEMA = os.path.join("schemas", "qapi-schema.json")
 
@@ -201,7 +201,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _load(path: str, legacy: bool) -> Schema:
-    from .schema import load_schema
+    from .builder import load_schema
 
     return load_schema(path, legacy=legacy)
 
@@ -210,7 +210,7 @@ def summary(schema: Schema) -> str:
     """A short account of what a schema defines."""
     from collections import Counter
 
-    from .schema import AlternateType, Command, EnumType, Event, ObjectType
+    from .model import AlternateType, Command, EnumType, Event, ObjectType
 
     counts: Counter[str] = Counter()
     for defn in schema.definitions():

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Protocol, TypeVar
 
-    from .schema import IfCond
+    from .model import IfCond
 
     class Conditional(Protocol):
         """Something with a condition: a definition, member, value, branch or feature."""

@@ -17,9 +17,9 @@ import time
 
 
 def _regenerate() -> None:
+    from .builder import load_schema
     from .cli import DEFAULT_SCHEMA, _project_defaults
     from .codegen.generate import generate
-    from .schema import load_schema
 
     if not os.path.exists(DEFAULT_SCHEMA):
         print("(not in the project: using the installed bindings as they are)")

@@ -70,8 +70,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, TypeVar
 
+from .builder import load_schema
 from .errors import QAPIError
-from .schema import (
+from .model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -84,7 +85,6 @@ from .schema import (
     ObjectType,
     Schema,
     Type,
-    load_schema,
 )
 from .wire_types import INTEGER_RANGES, accepted_range
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .schema import (
+from .model import (
     AlternateType,
     ArrayType,
     Command,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .conditions import Defines
-from .schema import (
+from .model import (
     AlternateType,
     ArrayType,
     BuiltinType,

@@ -63,7 +63,7 @@ from typing import Any
 
 from .conditions import Defines
 from .errors import QAPIError
-from .schema import (
+from .model import (
     AlternateType,
     ArrayType,
     BuiltinType,

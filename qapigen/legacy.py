@@ -10,7 +10,7 @@ so that the rest is held to 10.0's rules:
 
 The other relaxations live where the rules they relax do: old pragma names
 in :mod:`qapigen.parser`, older naming rules and simple unions in
-:mod:`qapigen.checks` and :mod:`qapigen.schema`, older doc comment
+:mod:`qapigen.checks` and :mod:`qapigen.builder`, older doc comment
 conventions in :mod:`qapigen.docs`.
 """
 

@@ -18,9 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .runtime import codec
-from .runtime.errors import WireError
-from .schema import (
+from .model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -31,6 +29,8 @@ from .schema import (
     Schema,
     Type,
 )
+from .runtime import codec
+from .runtime.errors import WireError
 from .wire_types import PYTHON_QTYPE
 
 
