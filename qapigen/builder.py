@@ -30,6 +30,8 @@ from .model import (
     Event,
     Feature,
     IfCond,
+    ImplicitOrigin,
+    ImplicitRole,
     Include,
     Member,
     Module,
@@ -197,17 +199,20 @@ class _Builder:
 
     def _implicit_object(
         self,
-        name: str,
+        owner: str,
         info: SourceInfo,
         ifcond: IfCond,
-        role: str,
+        role: ImplicitRole,
         members: list[ObjectMember],
     ) -> str | None:
         if not members:
             return None
-        name = f"q_obj_{name}-{role}"
+        origin = ImplicitOrigin(owner, role)
+        name = origin.type_name()
         if self.by_name.get(name) is None:
-            self._define(ObjectType(name, info, None, ifcond, (), None, members, None))
+            self._define(
+                ObjectType(name, info, None, ifcond, (), None, members, None, origin=origin)
+            )
         return name
 
     def _variants(self, data: Value, info: SourceInfo) -> list[Variant]:
@@ -286,7 +291,9 @@ class _Builder:
             return
         base_expr = expr["base"]
         if isinstance(base_expr, dict):
-            base = self._implicit_object(name, info, ifcond, "base", self._members(base_expr, info))
+            base = self._implicit_object(
+                name, info, ifcond, ImplicitRole.BASE, self._members(base_expr, info)
+            )
         else:
             assert isinstance(base_expr, str)
             base = base_expr
@@ -313,7 +320,8 @@ class _Builder:
         for key, value in data.items():
             assert isinstance(value, dict)
             typ = self._type_ref(value["type"], info)
-            wrapper = f"q_obj_{typ}-wrapper"
+            origin = ImplicitOrigin(typ, ImplicitRole.WRAPPER)
+            wrapper = origin.type_name()
             if self.by_name.get(wrapper) is None:
                 wrapper_type = ObjectType(
                     wrapper,
@@ -324,6 +332,7 @@ class _Builder:
                     None,
                     [ObjectMember("data", info, typ, False)],
                     None,
+                    origin=origin,
                 )
                 self._define(wrapper_type)
                 self.wrappers.append(wrapper_type)
@@ -365,7 +374,7 @@ class _Builder:
         data = expr.get("data")
         if isinstance(data, dict):
             return self._implicit_object(
-                name, expr.info, ifcond, "arg", self._members(data, expr.info)
+                name, expr.info, ifcond, ImplicitRole.ARGUMENTS, self._members(data, expr.info)
             )
         assert data is None or isinstance(data, str)
         return data
@@ -412,17 +421,16 @@ class _Builder:
         role = member.role
         meta = "type"
         owner = member.defined_in
-        if owner.startswith("q_obj_"):
-            owner = owner[6:]
-            if owner.endswith("-arg"):
+        defn = self.by_name.get(owner)
+        origin = defn.origin if isinstance(defn, ObjectType) else None
+        if origin is not None:
+            # Named for the definition the implicit type was made for.
+            owner = origin.owner
+            if origin.role is ImplicitRole.ARGUMENTS:
                 role = "parameter"
                 meta = "command"
-                owner = owner[:-4]
-            elif owner.endswith("-base"):
+            elif origin.role is ImplicitRole.BASE:
                 role = "base " + role
-                owner = owner[:-5]
-            elif owner.endswith("-wrapper"):
-                owner = owner[:-8]
         if owner != info.defn_name:
             return f"{role} '{member.name}' of {meta} '{owner}'"
         return f"{role} '{member.name}'"

@@ -146,11 +146,10 @@ class _Exporter:
         """The description of a member, from the block that documents it."""
         owner = self.schema.lookup(member.defined_in)
         doc = owner.doc if owner is not None else None
-        if doc is None and member.defined_in.startswith("q_obj_"):
+        if doc is None and isinstance(owner, ObjectType) and owner.origin is not None:
             # An implicit type's members are documented with the command,
-            # event or union it was made for: q_obj_NAME-arg, -base.
-            name = member.defined_in[len("q_obj_") :].rsplit("-", 1)[0]
-            outer = self.schema.lookup(name)
+            # event or union it was made for.
+            outer = self.schema.lookup(owner.origin.owner)
             doc = outer.doc if outer is not None else None
         if doc is None:
             return None

@@ -8,6 +8,7 @@ freezes it; back ends read it through :class:`qapigen.visitor.SchemaVisitor`.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator, Sequence
 
 from .wire_types import ALTERNATE_QTYPE
@@ -231,6 +232,42 @@ class Variants(Frozen):
         super().freeze()
 
 
+# -- implicit object types ------------------------------------------------
+
+
+class ImplicitRole(enum.Enum):
+    """What an implicit object type holds for the definition it was made for."""
+
+    #: A command's arguments or an event's data, given in place.
+    ARGUMENTS = "arg"
+    #: A union's base, given in place.
+    BASE = "base"
+    #: (Legacy) a simple union's branch: one member, ``data``, of the branch's type.
+    WRAPPER = "wrapper"
+
+
+class ImplicitOrigin(Frozen):
+    """Whom the builder made an implicit object type for, and what it holds.
+
+    ``owner`` is the name of the command, event or union the type holds the
+    arguments or base of; for a wrapper, the name of the type it wraps.
+    """
+
+    __slots__ = ("owner", "role")
+
+    def __init__(self, owner: str, role: ImplicitRole) -> None:
+        super().__init__()
+        self.owner = owner
+        self.role = role
+
+    def __repr__(self) -> str:
+        return f"ImplicitOrigin({self.owner!r}, {self.role})"
+
+    def type_name(self) -> str:
+        """The name QAPI gives the type: ``q_obj_OWNER-ROLE``."""
+        return f"q_obj_{self.owner}-{self.role.value}"
+
+
 # -- entities -------------------------------------------------------------
 
 
@@ -412,10 +449,11 @@ class ObjectType(Type):
     """A struct, a union, or an implicit object type.
 
     ``local_members`` are the type's own; ``members`` adds the base's in
-    front.  A union has ``branches``.
+    front.  A union has ``branches``.  An implicit type that holds another
+    definition's arguments, base or branch has its ``origin``.
     """
 
-    __slots__ = ("base", "base_name", "branches", "local_members", "members")
+    __slots__ = ("base", "base_name", "branches", "local_members", "members", "origin")
 
     def __init__(
         self,
@@ -427,6 +465,8 @@ class ObjectType(Type):
         base: str | None,
         local_members: Sequence[ObjectMember],
         branches: Variants | None,
+        *,
+        origin: ImplicitOrigin | None = None,
     ) -> None:
         super().__init__(name, info, doc, ifcond, features)
         for m in local_members:
@@ -438,13 +478,15 @@ class ObjectType(Type):
         self.local_members = tuple(local_members)
         self.members: tuple[ObjectMember, ...] = ()
         self.branches = branches
+        self.origin = origin
 
     @property
     def meta(self) -> str:  # type: ignore[override]
         return "union" if self.branches else "struct"
 
     def is_implicit(self) -> bool:
-        return self.name.startswith("q_")
+        # q_empty, and the types made for other definitions.
+        return self.info is None or self.origin is not None
 
     def is_empty(self) -> bool:
         return not self.members and not self.branches
@@ -463,6 +505,8 @@ class ObjectType(Type):
             m.freeze()
         if self.branches:
             self.branches.freeze()
+        if self.origin:
+            self.origin.freeze()
         super().freeze()
 
 
