@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .errors import QAPIError
+from .frontend.errors import QAPIError
 
 __version__ = "0.1.0"
 
@@ -17,19 +17,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .builder import load_schema
-    from .model import Schema
+    from .frontend.builder import load_schema
+    from .frontend.model import Schema
 
 
 def __getattr__(name: str) -> Any:
     # The front end is imported on first use, so that importing the package
     # (as generated bindings do) stays cheap.
     if name == "load_schema":
-        from .builder import load_schema
+        from .frontend.builder import load_schema
 
         return load_schema
     if name == "Schema":
-        from .model import Schema
+        from .frontend.model import Schema
 
         return Schema
     raise AttributeError(f"module 'qapigen' has no attribute {name!r}")

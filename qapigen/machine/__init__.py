@@ -2,7 +2,7 @@
 pvpanic devices, driven by typed commands and reporting typed events.
 
 It knows nothing of sockets or JSON: a QMP server drives a :class:`Machine`
-through ``qapigen.runtime.Dispatcher(qapigen_qmp.COMMANDS, machine)`` and
+through ``qapigen.runtime.Dispatcher(simulator_api.COMMANDS, machine)`` and
 forwards the events it receives as a subscriber; tests play the guest through
 :attr:`Machine.guest`.
 """

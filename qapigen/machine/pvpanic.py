@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol

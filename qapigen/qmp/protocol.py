@@ -76,7 +76,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from ..records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import TYPE_CHECKING, FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
 if TYPE_CHECKING:

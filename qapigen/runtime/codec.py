@@ -12,8 +12,8 @@ from __future__ import annotations
 import enum
 import warnings
 
-from ..records import TYPE_CHECKING, NamedTuple, Record
 from .errors import WireError
+from .records import TYPE_CHECKING, NamedTuple, Record
 
 # typing is for the type checker only: importing it would cost every program
 # that imports bindings ~3 ms (see qapigen.records).
@@ -62,8 +62,8 @@ class Absent(enum.Enum):
 ABSENT = Absent.ABSENT
 
 #: Each integer type's values: (least, greatest).  A copy of the front end's
-#: table (``qapigen.wire_types.INTEGER_RANGES``), which the runtime may not
-#: import; tests/test_wire_types.py holds the two equal.
+#: table (``qapigen.frontend.wire_types.INTEGER_RANGES``), which the runtime
+#: may not import; tests/runtime/test_wire_types.py holds the two equal.
 INTEGER_RANGES = {
     "int": (-(1 << 63), (1 << 63) - 1),
     "int8": (-(1 << 7), (1 << 7) - 1),
