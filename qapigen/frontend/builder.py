@@ -3,7 +3,8 @@
 :func:`load_schema` parses a schema, checks its expressions, makes one
 entity per definition (and the implicit types QAPI defines), checks what
 needs the whole schema (types that exist, clashes, unions and alternates),
-attaches the documentation, and freezes the result.  Every diagnostic is
+attaches the documentation, and seals the result (see
+:mod:`qapigen.frontend.immutable`).  Every diagnostic is
 QEMU's, word for word.
 """
 
@@ -17,8 +18,10 @@ from .c_names import c_name
 from .checks import check_exprs
 from .doc_comments import Doc
 from .errors import QAPIError, QAPISemError, QAPISourceError
+from .immutable import draft, seal_each
 from .model import (
     BUILTIN_MODULE,
+    NO_CONDITION,
     SPECIAL_FEATURES,
     AlternateType,
     ArrayType,
@@ -43,7 +46,7 @@ from .model import (
     Variant,
     Variants,
 )
-from .parser import Expression, Value, parse_schema
+from .parser import Expression, ParsedSchema, Value, parse_schema
 from .source import SourceInfo
 from .wire_types import BUILTIN_TYPES, QTYPE_VALUES
 
@@ -51,6 +54,25 @@ MAX_FEATURES = 64
 
 # The order in which an alternate's branches claim the JSON types they take.
 _QTYPE_ORDER = ["qstring", "qnum", "qbool", "qnull", "qlist", "qdict"]
+
+
+# Drafts of the model's classes: what the builder makes takes assignments
+# until it seals the finished model.
+_AlternateType = draft(AlternateType)
+_ArrayType = draft(ArrayType)
+_BuiltinType = draft(BuiltinType)
+_Command = draft(Command)
+_EnumMember = draft(EnumMember)
+_EnumType = draft(EnumType)
+_Event = draft(Event)
+_Feature = draft(Feature)
+_Include = draft(Include)
+_Module = draft(Module)
+_ObjectMember = draft(ObjectMember)
+_ObjectType = draft(ObjectType)
+_Schema = draft(Schema)
+_Variant = draft(Variant)
+_Variants = draft(Variants)
 
 
 def load_schema(path: str, *, legacy: bool = False) -> Schema:
@@ -71,7 +93,7 @@ def load_schema(path: str, *, legacy: bool = False) -> Schema:
     check_exprs(parsed.exprs, legacy=legacy)
     builder = _Builder(path, legacy)
     builder.define(parsed.exprs)
-    return builder.finish(parsed.docs)
+    return builder.finish(parsed)
 
 
 class _Builder:
@@ -85,7 +107,7 @@ class _Builder:
         self.entities: list[Entity] = []
         self.by_name: dict[str, Definition] = {}
         self.modules: dict[str, Module] = {}
-        self.features: dict[str, Feature] = {f: Feature(f, None) for f in SPECIAL_FEATURES}
+        self.features: dict[str, Feature] = {f: _Feature(f, None) for f in SPECIAL_FEATURES}
         self.schema_dir = os.path.dirname(fname)
         self._module_names: dict[str, str] = {}
         # Object types being checked, and those checked: a type met again
@@ -110,7 +132,7 @@ class _Builder:
         name = self._module_name(fname)
         module = self.modules.get(name)
         if module is None:
-            module = self.modules[name] = Module(name)
+            module = self.modules[name] = _Module(name)
         return module
 
     def _define(self, defn: Definition) -> None:
@@ -144,11 +166,11 @@ class _Builder:
 
     def _predefine(self) -> None:
         for name, json_type in BUILTIN_TYPES:
-            self._define(BuiltinType(name, json_type))
+            self._define(_BuiltinType(name, json_type))
             self._array_of(name, None)
-        self._define(ObjectType("q_empty", None, None, None, (), None, (), None))
-        values = [EnumMember(n, None, None, ()) for n in QTYPE_VALUES]
-        self._define(EnumType("QType", None, None, None, (), values, None, implicit=True))
+        self._define(_ObjectType("q_empty", None, None, None, (), None, (), None))
+        values = [_EnumMember(n, None, None, ()) for n in QTYPE_VALUES]
+        self._define(_EnumType("QType", None, None, None, (), values, None, implicit=True))
 
     def _features(self, features: Value | None, info: SourceInfo) -> list[Feature]:
         if not isinstance(features, list):
@@ -159,14 +181,14 @@ class _Builder:
             name = f["name"]
             assert isinstance(name, str)
             if name not in self.features:
-                self.features[name] = Feature(name, info)
-            result.append(Feature(name, info, _ifcond(f)))
+                self.features[name] = _Feature(name, info)
+            result.append(_Feature(name, info, _ifcond(f)))
         return result
 
     def _array_of(self, element: str, info: SourceInfo | None) -> str:
         name = element + "List"
         if self.lookup_type(name) is None:
-            self._define(ArrayType(name, info, element))
+            self._define(_ArrayType(name, info, element))
         return name
 
     def _type_ref(self, typ: Value, info: SourceInfo) -> str:
@@ -186,7 +208,7 @@ class _Builder:
             name = key[1:] if optional else key
             typ = self._type_ref(value["type"], info)
             members.append(
-                ObjectMember(
+                _ObjectMember(
                     name,
                     info,
                     typ,
@@ -211,7 +233,7 @@ class _Builder:
         name = origin.type_name()
         if self.by_name.get(name) is None:
             self._define(
-                ObjectType(name, info, None, ifcond, (), None, members, None, origin=origin)
+                _ObjectType(name, info, None, ifcond, (), None, members, None, origin=origin)
             )
         return name
 
@@ -220,7 +242,9 @@ class _Builder:
         variants = []
         for key, value in data.items():
             assert isinstance(value, dict)
-            variants.append(Variant(key, info, self._type_ref(value["type"], info), _ifcond(value)))
+            variants.append(
+                _Variant(key, info, self._type_ref(value["type"], info), _ifcond(value))
+            )
         return variants
 
     # -- definitions --------------------------------------------------
@@ -231,7 +255,7 @@ class _Builder:
                 included = expr["include"]
                 assert isinstance(included, str)
                 self._module(included)
-                self.entities.append(Include(self._module_name(included), expr.info))
+                self.entities.append(_Include(self._module_name(included), expr.info))
                 continue
             meta = next(
                 k for k in ("enum", "struct", "union", "alternate", "command", "event") if k in expr
@@ -248,12 +272,12 @@ class _Builder:
             name = m["name"]
             assert isinstance(name, str)
             members.append(
-                EnumMember(name, info, _ifcond(m), self._features(m.get("features"), info))
+                _EnumMember(name, info, _ifcond(m), self._features(m.get("features"), info))
             )
         prefix = expr.get("prefix")
         assert prefix is None or isinstance(prefix, str)
         self._define(
-            EnumType(
+            _EnumType(
                 _str(expr, "enum"),
                 info,
                 expr.doc,
@@ -269,7 +293,7 @@ class _Builder:
         base = expr.get("base")
         assert base is None or isinstance(base, str)
         self._define(
-            ObjectType(
+            _ObjectType(
                 _str(expr, "struct"),
                 info,
                 expr.doc,
@@ -301,8 +325,8 @@ class _Builder:
         tag = expr["discriminator"]
         assert isinstance(tag, str)
         self._define(
-            ObjectType(
-                name, info, expr.doc, ifcond, features, base, [], Variants(info, variants, tag)
+            _ObjectType(
+                name, info, expr.doc, ifcond, features, base, [], _Variants(info, variants, tag)
             )
         )
 
@@ -323,27 +347,27 @@ class _Builder:
             origin = ImplicitOrigin(typ, ImplicitRole.WRAPPER)
             wrapper = origin.type_name()
             if self.by_name.get(wrapper) is None:
-                wrapper_type = ObjectType(
+                wrapper_type = _ObjectType(
                     wrapper,
                     info,
                     None,
                     None,
                     (),
                     None,
-                    [ObjectMember("data", info, typ, False)],
+                    [_ObjectMember("data", info, typ, False)],
                     None,
                     origin=origin,
                 )
                 self._define(wrapper_type)
                 self.wrappers.append(wrapper_type)
             cond = _ifcond(value)
-            variants.append(Variant(key, info, wrapper, cond))
-            kinds.append(EnumMember(key, info, cond, ()))
+            variants.append(_Variant(key, info, wrapper, cond))
+            kinds.append(_EnumMember(key, info, cond, ()))
         kind = name + "Kind"
-        self._define(EnumType(kind, info, None, ifcond, (), kinds, None, implicit=True))
-        tag = ObjectMember("type", info, kind, False)
+        self._define(_EnumType(kind, info, None, ifcond, (), kinds, None, implicit=True))
+        tag = _ObjectMember("type", info, kind, False)
         self._define(
-            ObjectType(
+            _ObjectType(
                 name,
                 info,
                 expr.doc,
@@ -351,22 +375,22 @@ class _Builder:
                 features,
                 None,
                 [tag],
-                Variants(info, variants, "type"),
+                _Variants(info, variants, "type"),
             )
         )
 
     def _def_alternate(self, expr: Expression) -> None:
         info = expr.info
         variants = self._variants(expr["data"], info)
-        tag = ObjectMember("type", info, "QType", False)
+        tag = _ObjectMember("type", info, "QType", False)
         self._define(
-            AlternateType(
+            _AlternateType(
                 _str(expr, "alternate"),
                 info,
                 expr.doc,
                 _ifcond(expr),
                 self._features(expr.get("features"), info),
-                Variants(info, variants, "type", tag),
+                _Variants(info, variants, "type", tag),
             )
         )
 
@@ -388,7 +412,7 @@ class _Builder:
         rets = expr.get("returns")
         ret = None if rets is None else self._type_ref(rets, info)
         self._define(
-            Command(
+            _Command(
                 name,
                 info,
                 expr.doc,
@@ -412,7 +436,7 @@ class _Builder:
         features = self._features(expr.get("features"), info)
         data = self._arg_type(expr, name, ifcond)
         boxed = expr.get("boxed", False) is True
-        self._define(Event(name, info, expr.doc, ifcond, features, data, boxed))
+        self._define(_Event(name, info, expr.doc, ifcond, features, data, boxed))
 
     # -- checking -----------------------------------------------------
 
@@ -572,7 +596,7 @@ class _Builder:
         cases = {v.name for v in variants}
         for value in tag_type.members:
             if value.name not in cases:
-                empty = Variant(value.name, info, "q_empty", value.ifcond)
+                empty = _Variant(value.name, info, "q_empty", value.ifcond)
                 empty.defined_in = tag.defined_in
                 variants.append(empty)
         branches.variants = variants
@@ -690,7 +714,7 @@ class _Builder:
 
     # -- the whole ----------------------------------------------------
 
-    def finish(self, docs: list[Doc]) -> Schema:
+    def finish(self, parsed: ParsedSchema) -> Schema:
         for entity in self.entities:
             self.check(entity)
             self.connect_doc(entity)
@@ -701,22 +725,24 @@ class _Builder:
             module.entities.append(entity)
         for wrapper in self.wrappers:
             wrapper.ifcond = wrapper.members[0].type.ifcond
-        for doc in docs:
+        for doc in parsed.docs:
             doc.check()
         features = list(self.features.values())
         if len(features) > MAX_FEATURES:
             info = features[MAX_FEATURES].info
             assert info is not None
             raise QAPISemError(info, f"Maximum of {MAX_FEATURES} schema features is permitted")
-        for module in self.modules.values():
-            module.entities = tuple(module.entities)
-            module.freeze()
-        for entity in self.entities:
-            entity.freeze()
-        schema = Schema(
-            self.fname, list(self.modules.values()), self.entities, docs, features, self.by_name
+        schema = _Schema(
+            self.fname,
+            list(self.modules.values()),
+            self.entities,
+            parsed.docs,
+            features,
+            self.by_name,
         )
-        schema.freeze()
+        schema.seal()
+        seal_each(parsed.infos, SourceInfo)
+        parsed.pragmas.seal()
         return schema
 
 
@@ -740,7 +766,9 @@ def _module_fname(entity: Entity) -> str:
 
 def _ifcond(value: dict[str, Value]) -> IfCond:
     cond = value.get("if")
-    assert cond is None or isinstance(cond, (str, dict))
+    if cond is None:
+        return NO_CONDITION
+    assert isinstance(cond, (str, dict))
     return IfCond(cond)
 
 

@@ -3,15 +3,20 @@
 One entity per definition, plus the implicit types QAPI defines (built-ins,
 arrays, ``q_empty``, ``QType``, argument and base types), grouped in modules
 (schema files).  :mod:`qapigen.frontend.builder` makes it from a schema's
-text and freezes it; back ends read it through
-:class:`qapigen.frontend.visitor.SchemaVisitor`.
+text; back ends read it through :class:`qapigen.frontend.visitor.SchemaVisitor`.
+
+The model is immutable throughout, its doc blocks, sections and source
+locations included (:mod:`qapigen.frontend.immutable`): every attribute
+refuses assignment, every container is a tuple or read-only; it pickles and
+copies.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from .immutable import Immutable, ReadOnlyDict, ReadOnlyList, seal_each
 from .wire_types import ALTERNATE_QTYPE
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -32,52 +37,17 @@ BUILTIN_MODULE = "./builtin"
 SPECIAL_FEATURES = ("deprecated", "unstable")
 
 
-class Frozen:
-    """Refuses attribute assignment once :meth:`freeze` has been called.
+class IfCond(Immutable):
+    """A condition (``'if'``): a symbol, or ``all``/``any``/``not`` of them.
 
-    Freezing turns the object into an instance of a twin of its class (same
-    name, same slots) whose ``__setattr__`` refuses: building the model pays
-    nothing for the guard, and the frozen model keeps it for good.
+    ``expr`` is as the schema writes it, its dicts and lists read-only.
     """
 
-    __slots__ = ()
-
-    def freeze(self) -> None:
-        object.__setattr__(self, "__class__", _frozen_class(type(self)))
-
-
-def _refuse(self: object, name: str, value: object) -> None:
-    raise AttributeError(f"the schema model is immutable ({type(self).__name__}.{name})")
-
-
-_FROZEN_TWINS: dict[type, type] = {}
-_TWIN_CLASSES: set[type] = set()
-
-
-def _frozen_class(cls: type) -> type:
-    twin = _FROZEN_TWINS.get(cls)
-    if twin is None:
-        if cls in _TWIN_CLASSES:  # already frozen
-            return cls
-        namespace = {
-            "__slots__": (),
-            "__setattr__": _refuse,
-            "__module__": cls.__module__,
-            "__qualname__": cls.__qualname__,
-            "__doc__": cls.__doc__,
-        }
-        twin = _FROZEN_TWINS[cls] = type(cls.__name__, (cls,), namespace)
-        _TWIN_CLASSES.add(twin)
-    return twin
-
-
-class IfCond:
-    """A condition (``'if'``): a symbol, or ``all``/``any``/``not`` of them."""
-
     __slots__ = ("expr",)
+    expr: IfExpr | None
 
     def __init__(self, expr: IfExpr | None = None) -> None:
-        self.expr = expr
+        object.__setattr__(self, "expr", _read_only(expr))
 
     def is_present(self) -> bool:
         return bool(self.expr)
@@ -106,10 +76,22 @@ class IfCond:
         return hash(repr(self.expr))
 
 
+def _read_only(expr: IfExpr | None) -> IfExpr | None:
+    if isinstance(expr, dict):
+        return ReadOnlyDict((key, _read_only(value)) for key, value in expr.items())
+    if isinstance(expr, list):
+        return ReadOnlyList(_read_only(e) for e in expr)
+    return expr
+
+
+#: The condition of what has none: it always holds.
+NO_CONDITION = IfCond()
+
+
 # -- members --------------------------------------------------------------
 
 
-class Member(Frozen):
+class Member(Immutable):
     """Something named inside a definition: a member, value, branch or feature."""
 
     __slots__ = ("defined_in", "ifcond", "info", "name")
@@ -117,10 +99,9 @@ class Member(Frozen):
     role: ClassVar[str] = "member"
 
     def __init__(self, name: str, info: SourceInfo | None, ifcond: IfCond | None = None) -> None:
-        super().__init__()
         self.name = name
         self.info = info
-        self.ifcond = ifcond or IfCond()
+        self.ifcond = ifcond or NO_CONDITION
         # The name of the definition this belongs to.
         self.defined_in = ""
 
@@ -159,10 +140,9 @@ class _HasFeatures(Member):
     def is_unstable(self) -> bool:
         return any(f.name == "unstable" for f in self.features)
 
-    def freeze(self) -> None:
-        for f in self.features:
-            f.freeze()
-        super().freeze()
+    def _seal_parts(self) -> None:
+        if self.features:
+            seal_each(self.features, Feature)
 
 
 class EnumMember(_HasFeatures):
@@ -202,7 +182,7 @@ class Variant(ObjectMember):
         super().__init__(name, info, type_name, False, ifcond)
 
 
-class Variants(Frozen):
+class Variants(Immutable):
     """The branches of a union (selected by a tag member) or an alternate."""
 
     __slots__ = ("info", "tag_member", "tag_name", "variants")
@@ -214,7 +194,6 @@ class Variants(Frozen):
         tag_name: str,
         tag_member: ObjectMember | None = None,
     ) -> None:
-        super().__init__()
         self.info = info
         self.tag_name = tag_name
         self.tag_member: ObjectMember
@@ -226,11 +205,10 @@ class Variants(Frozen):
         for v in self.variants:
             v.defined_in = name
 
-    def freeze(self) -> None:
+    def _seal_parts(self) -> None:
         self.variants = tuple(self.variants)
         for v in self.variants:
-            v.freeze()
-        super().freeze()
+            v.seal()
 
 
 # -- implicit object types ------------------------------------------------
@@ -247,7 +225,7 @@ class ImplicitRole(enum.Enum):
     WRAPPER = "wrapper"
 
 
-class ImplicitOrigin(Frozen):
+class ImplicitOrigin(Immutable):
     """Whom the builder made an implicit object type for, and what it holds.
 
     ``owner`` is the name of the command, event or union the type holds the
@@ -255,11 +233,12 @@ class ImplicitOrigin(Frozen):
     """
 
     __slots__ = ("owner", "role")
+    owner: str
+    role: ImplicitRole
 
     def __init__(self, owner: str, role: ImplicitRole) -> None:
-        super().__init__()
-        self.owner = owner
-        self.role = role
+        object.__setattr__(self, "owner", owner)
+        object.__setattr__(self, "role", role)
 
     def __repr__(self) -> str:
         return f"ImplicitOrigin({self.owner!r}, {self.role})"
@@ -272,13 +251,12 @@ class ImplicitOrigin(Frozen):
 # -- entities -------------------------------------------------------------
 
 
-class Entity(Frozen):
+class Entity(Immutable):
     """Something the schema defines or includes, in a module."""
 
     __slots__ = ("info", "module")
 
     def __init__(self, info: SourceInfo | None) -> None:
-        super().__init__()
         self.info = info
         # The name of the module the entity belongs to.
         self.module = ""
@@ -319,7 +297,7 @@ class Definition(Entity):
             f.defined_in = name
         self.name = name
         self.doc = doc
-        self.ifcond = ifcond or IfCond()
+        self.ifcond = ifcond or NO_CONDITION
         self.features = tuple(features)
 
     def __repr__(self) -> str:
@@ -338,10 +316,9 @@ class Definition(Entity):
         """How diagnostics name the definition."""
         return f"{self.meta} '{self.name}'"
 
-    def freeze(self) -> None:
-        for f in self.features:
-            f.freeze()
-        super().freeze()
+    def _seal_parts(self) -> None:
+        if self.features:
+            seal_each(self.features, Feature)
 
 
 class Type(Definition):
@@ -416,10 +393,10 @@ class EnumType(Type):
     def visit(self, visitor: SchemaVisitor) -> None:
         visitor.visit_enum_type(self)
 
-    def freeze(self) -> None:
+    def _seal_parts(self) -> None:
+        super()._seal_parts()
         for m in self.members:
-            m.freeze()
-        super().freeze()
+            m.seal()
 
 
 class ArrayType(Type):
@@ -501,14 +478,12 @@ class ObjectType(Type):
     def visit(self, visitor: SchemaVisitor) -> None:
         visitor.visit_object_type(self)
 
-    def freeze(self) -> None:
+    def _seal_parts(self) -> None:
+        super()._seal_parts()
         for m in self.local_members:
-            m.freeze()
+            m.seal()
         if self.branches:
-            self.branches.freeze()
-        if self.origin:
-            self.origin.freeze()
-        super().freeze()
+            self.branches.seal()
 
 
 class AlternateType(Type):
@@ -537,10 +512,10 @@ class AlternateType(Type):
     def visit(self, visitor: SchemaVisitor) -> None:
         visitor.visit_alternate_type(self)
 
-    def freeze(self) -> None:
-        self.alternatives.tag_member.freeze()
-        self.alternatives.freeze()
-        super().freeze()
+    def _seal_parts(self) -> None:
+        super()._seal_parts()
+        self.alternatives.tag_member.seal()
+        self.alternatives.seal()
 
 
 class Command(Definition):
@@ -618,18 +593,22 @@ class Event(Definition):
         visitor.visit_event(self)
 
 
-class Module(Frozen):
+class Module(Immutable):
     """A schema file (or ``./builtin``) and the entities defined in it."""
 
     __slots__ = ("entities", "name")
 
     def __init__(self, name: str) -> None:
-        super().__init__()
         self.name = name
         self.entities: Sequence[Entity] = []
 
     def is_builtin(self) -> bool:
         return self.name == BUILTIN_MODULE
+
+    def _seal_parts(self) -> None:
+        self.entities = tuple(self.entities)
+        for entity in self.entities:
+            entity.seal()
 
     def visit(self, visitor: SchemaVisitor) -> None:
         visitor.visit_module(self)
@@ -638,8 +617,12 @@ class Module(Frozen):
                 entity.visit(visitor)
 
 
-class Schema(Frozen):
-    """A checked schema."""
+class Schema(Immutable):
+    """A checked schema.
+
+    Sealing it seals everything it holds but the source locations and the
+    pragmas, which the builder seals apart.
+    """
 
     __slots__ = ("_by_name", "docs", "entities", "features", "fname", "modules")
 
@@ -652,13 +635,20 @@ class Schema(Frozen):
         features: Sequence[Feature],
         by_name: dict[str, Definition],
     ) -> None:
-        super().__init__()
         self.fname = fname
         self.modules = tuple(modules)
         self.entities = tuple(entities)
         self.docs = tuple(docs)
         self.features = tuple(features)
-        self._by_name = by_name
+        self._by_name: Mapping[str, Definition] = ReadOnlyDict(by_name)
+
+    def _seal_parts(self) -> None:
+        for module in self.modules:
+            module.seal()
+        for feature in self.features:
+            feature.seal()
+        for doc in self.docs:
+            doc.seal()
 
     def lookup(self, name: str) -> Definition | None:
         return self._by_name.get(name)
