@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import enum
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol

@@ -20,11 +20,14 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .commands import CommandInfo, call_deprecated
 from .errors import QMPError
 from .events import Event
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from qemu.qmp import EventListener, Message, QMPClient

@@ -13,10 +13,11 @@ import enum
 import warnings
 
 from .errors import WireError
-from .records import TYPE_CHECKING, NamedTuple, Record
+from .records import NamedTuple, Record
 
 # typing is for the type checker only: importing it would cost every program
-# that imports bindings ~3 ms (see qapigen.records).
+# that imports bindings ~3 ms (see qapigen.runtime.records).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import dataclasses
     from collections.abc import Callable

@@ -35,7 +35,8 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import TextIO
