@@ -25,7 +25,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..frontend.schema import (
+from ..frontend.conditions import Defines
+from ..frontend.model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -37,18 +38,9 @@ from ..frontend.schema import (
     Schema,
     Type,
 )
+from ..frontend.wire_types import PYTHON_QTYPE
 from ..runtime import codec
 from ..runtime.errors import WireError
-
-_JSON_QTYPE = {
-    str: "qstring",
-    int: "qnum",
-    float: "qnum",
-    bool: "qbool",
-    type(None): "qnull",
-    list: "qlist",
-    dict: "qdict",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,12 +69,11 @@ class Validator:
 
     def __init__(self, schema: Schema, defines: Iterable[str] | None = None) -> None:
         self.schema = schema
-        symbols = None if defines is None else frozenset(defines)
-        self.defines = symbols
+        self.defines = None if defines is None else Defines(defines)
 
     def holds(self, cond: IfCond) -> bool:
         """Whether the build has a part with condition ``cond``."""
-        return self.defines is None or cond.evaluate(self.defines.__contains__)
+        return self.defines is None or self.defines.holds(cond)
 
     # -- entry points ---------------------------------------------------
 
@@ -167,7 +158,7 @@ class Validator:
             for i, element in enumerate(value):
                 yield from self._check(typ.element_type, element, (*ptr, i), (*names, i), i)
         elif isinstance(typ, AlternateType):
-            qtype = _JSON_QTYPE.get(type(value))
+            qtype = PYTHON_QTYPE.get(type(value))
             for v in typ.alternatives.variants:
                 if v.type.alternate_qtype() == qtype and self.holds(v.ifcond):
                     yield from self._check(v.type, value, ptr, names, name)

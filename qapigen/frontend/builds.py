@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 
 from .condition_text import condition_symbols
+from .conditions import Defines
 from .schema import (
     AlternateType,
     ArrayType,
@@ -140,10 +141,10 @@ class LeftOut:
 
 def left_out(schema: Schema, defines: Iterable[str]) -> LeftOut:
     """What the build with the symbols ``defines`` leaves out of ``schema``."""
-    defined = frozenset(defines).__contains__
+    build = Defines(defines)
     parts: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for defn in _definitions(schema):
-        if not defn.ifcond.evaluate(defined):
+        if not build.holds(defn.ifcond):
             kind = _kind(defn)
             if kind is not None:
                 parts[kind].append(defn.name)
@@ -152,7 +153,7 @@ def left_out(schema: Schema, defines: Iterable[str]) -> LeftOut:
         for kind, name, cond in _parts(defn):
             if gone and name.startswith(gone + "."):
                 continue  # a feature of a member or value left out
-            if not cond.evaluate(defined):
+            if not build.holds(cond):
                 gone = name
                 parts[kind].append(name)
     return LeftOut({kind: names for kind, names in parts.items() if names})

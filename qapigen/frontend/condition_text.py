@@ -5,7 +5,7 @@ from __future__ import annotations
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .schema import IfExpr
+    from .model import IfExpr
 
 
 def condition_text(expr: IfExpr) -> str:

@@ -51,9 +51,9 @@ import re
 from collections.abc import Iterator
 
 from .errors import QAPIError
-from .parser import Expression, Value
+from .parser import Expression, ParsedSchema, Value
 from .schema import BUILTIN_TYPES, Schema, build_schema
-from .source import Pragmas, SourceInfo
+from .source import SourceInfo, new_pragmas, new_source_info
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -92,8 +92,9 @@ def load_introspection(reply: list[Entry], source: str) -> Schema:
     model's one module is named after it, and a diagnostic's line is the
     number of the SchemaInfo in the reply, from 1.
     """
-    exprs = _Converter(reply, source).run()
-    return build_schema(source, exprs, [])
+    converter = _Converter(reply, source)
+    converter.parsed.exprs = converter.run()
+    return build_schema(source, converter.parsed)
 
 
 def camel(name: str) -> str:
@@ -117,7 +118,10 @@ class _Converter:
     def __init__(self, reply: list[Entry], source: str) -> None:
         self.reply = reply
         self.source = source
-        self.pragmas = Pragmas()
+        # What a parser would have made: the expressions, their locations,
+        # and pragmas (which the builder seals).
+        self.parsed = ParsedSchema(new_pragmas())
+        self.returns_anything: list[str] = []
         self.types: dict[str, Entry] = {}
         self.order: dict[str, int] = {}
         # masked name → the name the model gives it
@@ -313,7 +317,8 @@ class _Converter:
     # -- expressions ------------------------------------------------------
 
     def info(self, i: int, meta: str, name: str) -> SourceInfo:
-        info = SourceInfo(self.source, i + 1, None, self.pragmas)
+        info = new_source_info(self.source, i + 1, None, self.parsed.pragmas)
+        self.parsed.infos.append(info)
         info.set_defn(meta, name)
         return info
 
@@ -398,7 +403,8 @@ class _Converter:
                 expr["returns"] = self.ref(ret)
                 # Commands may return what they like (QEMU lists its
                 # exceptions to "an object" in a pragma).
-                self.pragmas.command_returns_exceptions.append(name)
+                self.returns_anything.append(name)
+                self.parsed.pragmas.command_returns_exceptions = tuple(self.returns_anything)
             if entry.get("allow-oob") is True:
                 expr["allow-oob"] = True
         features = _features(entry)
