@@ -190,12 +190,14 @@ _PROBE = re.compile(r"Try to probe capabilities of '([^']+)' via QMP, machine no
 
 
 def probe_questions(log: str, binary: str) -> dict[str, list[list[Any]]]:
-    """What each probe round of ``binary`` in the debug log asked, by accelerator."""
+    """What the last probe round of ``binary`` in the debug log asked, by accelerator."""
     rounds: dict[str, list[list[Any]]] = {}
     current: list[list[Any]] | None = None
     for line in log.splitlines():
         if match := _PROBE.search(line):
-            current = rounds.setdefault(match.group(2), []) if match.group(1) == binary else None
+            current = None
+            if match.group(1) == binary:
+                current = rounds[match.group(2)] = []
             continue
         if current is not None and (match := _SEND.search(line)):
             current.append(question(Message(match.group(1), "->", json.loads(match.group(2)))))
