@@ -66,7 +66,7 @@ _IGNORED_WITH_ARG = {
 _IGNORED_FLAGS = {"-nodefaults", "-nographic", "-enable-kvm", "-no-user-config"}
 
 
-class UsageError(Exception):
+class CommandLineError(Exception):
     """A command line the program refuses: ``location`` and QEMU's message."""
 
     def __init__(self, location: str, message: str) -> None:
@@ -79,17 +79,17 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
     for option in options:
         key, _, val = option.partition("=")
         if key not in ("server", "wait", "nowait") or (val and val not in ("on", "off")):
-            raise UsageError(f"-qmp {value}", f"Invalid parameter '{key}'")
+            raise CommandLineError(f"-qmp {value}", f"Invalid parameter '{key}'")
     if spec.startswith("unix:"):
         return "unix", spec[5:]
     if spec.startswith("tcp:"):
         host, _, port = spec[4:].rpartition(":")
         if not port.isdigit():
-            raise UsageError(f"-qmp {value}", f"Failed to parse port '{port}'")
+            raise CommandLineError(f"-qmp {value}", f"Failed to parse port '{port}'")
         if host.startswith("[") and host.endswith("]"):  # an IPv6 address, as QEMU writes it
             host = host[1:-1]
         return "tcp", (host or "127.0.0.1", int(port))
-    raise UsageError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
+    raise CommandLineError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
 
 
 class _Options:
@@ -110,7 +110,7 @@ class _Options:
 
 
 def _parse(argv: Sequence[str]) -> _Options:
-    """The options of a command line, or :class:`UsageError`."""
+    """The options of a command line, or :class:`CommandLineError`."""
     from ..machine import CommandLine, ConfigError
 
     cmdline = CommandLine()
@@ -133,7 +133,7 @@ def _parse(argv: Sequence[str]) -> _Options:
         )
         if needs_arg:
             if i + 1 >= len(args):
-                raise UsageError(opt, "requires an argument")
+                raise CommandLineError(opt, "requires an argument")
             value = args[i + 1]
             i += 2
         else:
@@ -163,22 +163,22 @@ def _parse(argv: Sequence[str]) -> _Options:
                 options.logfile = value
             elif opt == "--count":
                 if not value.isdigit() or int(value) < 1:
-                    raise UsageError("--count", f"'{value}' is not a positive number")
+                    raise CommandLineError("--count", f"'{value}' is not a positive number")
                 options.count = int(value)
             elif opt == "--qmp-dir":
                 options.qmp_dir = value
             elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS or opt == "-name":
                 pass
             else:
-                raise UsageError(opt, "invalid option")
+                raise CommandLineError(opt, "invalid option")
         except ConfigError as err:
-            raise UsageError(err.location or opt, err.message) from None
+            raise CommandLineError(err.location or opt, err.message) from None
     try:
         options.config = cmdline.build()
     except ConfigError as err:
-        raise UsageError(err.location or "-action", err.message) from None
+        raise CommandLineError(err.location or "-action", err.message) from None
     if options.count > 1 and options.qmp_dir is None:
-        raise UsageError("--count", "a fleet needs --qmp-dir")
+        raise CommandLineError("--count", "a fleet needs --qmp-dir")
     return options
 
 
@@ -258,10 +258,12 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
                 except OSError as err:  # QEMU's words for it
                     why = os.strerror(err.errno) if err.errno else str(err)
                     if kind == "unix":
-                        raise UsageError(
+                        raise CommandLineError(
                             location, f"Failed to bind socket to {address}: {why}"
                         ) from None
-                    raise UsageError(location, f"Failed to find an available port: {why}") from None
+                    raise CommandLineError(
+                        location, f"Failed to find an available port: {why}"
+                    ) from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
         loop.run()
@@ -289,7 +291,7 @@ def main(argv: Sequence[str]) -> int:
     """Run the simulated machine(s); the exit status."""
     try:
         options = _parse(argv)
-    except UsageError as err:
+    except CommandLineError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     if options.qmp_dir is not None:
@@ -325,7 +327,7 @@ def main(argv: Sequence[str]) -> int:
             return 1
     try:
         return _serve(options, log)
-    except UsageError as err:  # a monitor that cannot listen
+    except CommandLineError as err:  # a monitor that cannot listen
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     finally:

@@ -1,4 +1,5 @@
-"""The code is typed and tidy: ruff and ``mypy --strict`` find nothing."""
+"""The code is typed and tidy: ruff and ``mypy --strict`` find nothing, in the package
+and in its tests."""
 
 from __future__ import annotations
 
@@ -29,4 +30,11 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     """``mypy --strict`` is clean over the package."""
     proc = _run("mypy", "--strict", "qapigen")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_tests() -> None:
+    """``mypy --strict`` is clean over the tests, and so the golden tests' uses of the
+    golden package agree with its generated types (pyproject.toml's [tool.mypy])."""
+    proc = _run("mypy", "--strict", "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -15,7 +15,7 @@ never references; :func:`test_every_class_is_covered` makes sure nothing else
 is left out.
 
 Documents per example: one valid value from the property tests' strategy
-builder (:class:`tests.test_bindings_property.WireStrategies`), which both sides
+builder (:class:`tests.support.wire_strategies.WireStrategies`), which both sides
 must accept, and mutations of it, one per kind that applies (two for integer
 ranges), each at a place drawn from every place of the right type in the value
 (nested ones included):
@@ -86,9 +86,9 @@ from qapigen.frontend.schema import (
     Type,
 )
 
-from ..backends.python.test_bindings_property import WireStrategies, no_defines
 from ..support.bindings import generate_package, import_package
 from ..support.paths import need_shared
+from ..support.wire_strategies import WireStrategies, no_defines
 
 EXAMPLES = int(os.environ.get("QAPIGEN_AGREEMENT_EXAMPLES", "8"))
 

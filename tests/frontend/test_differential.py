@@ -53,8 +53,8 @@ from hypothesis import strategies as st
 from qapigen.cli.commands import LEGACY_HINT
 from qapigen.cli.commands import main as qapigen_main
 
-from .test_fuzz import (
-    RANDOM,
+from ..support.schema_mutants import (
+    RANDOM_EXAMPLES,
     Corpus,
     byte_mutants,
     copy_suite,
@@ -67,7 +67,7 @@ EXAMPLES = int(os.environ.get("QAPIGEN_DIFF_EXAMPLES", "150"))
 
 DIFF = settings(
     max_examples=EXAMPLES,
-    derandomize=not RANDOM,
+    derandomize=not RANDOM_EXAMPLES,
     database=None,
     deadline=timedelta(seconds=20),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -437,8 +437,8 @@ def _one_mutation(draw: st.DrawFn, text: str, corpus: Corpus) -> str:
         elif op == "features":
             member = "'features': " + draw(st.sampled_from(FEATURE_LISTS))
         else:
-            key, value = draw(st.sampled_from(KEYS)), draw(st.sampled_from(VALUES))
-            member = f"'{key}': {value}"
+            key, literal = draw(st.sampled_from(KEYS)), draw(st.sampled_from(VALUES))
+            member = f"'{key}': {literal}"
         after = _next_solid(tokens, i + 1)
         empty = after is not None and tokens[after] == "}"
         tokens[i] += " " + member + ("" if empty else ",")

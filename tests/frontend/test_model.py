@@ -137,11 +137,11 @@ def test_model_is_immutable(schema: Schema) -> None:
     paint = schema.lookup("Paint")
     assert isinstance(paint, ObjectType)
     with pytest.raises(AttributeError):
-        paint.name = "Other"  # type: ignore[misc]
+        paint.name = "Other"
     with pytest.raises(AttributeError):
-        paint.members[0].optional = True  # type: ignore[misc]
+        paint.members[0].optional = True
     with pytest.raises(AttributeError):
-        schema.modules = ()  # type: ignore[misc]
+        schema.modules = ()
     assert isinstance(paint.members, tuple)
     assert isinstance(schema.modules[1].entities, tuple)
 

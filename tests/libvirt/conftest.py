@@ -11,11 +11,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from ..support import guest
+from ..support.guest_images import GuestImages
 from ..support.libvirt_domain import REAL_QEMU, qapigen_vm_wrapper
 from ..support.libvirtd import Libvirtd, LibvirtError, missing
 
@@ -38,21 +37,10 @@ def libvirtd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Libvirtd]:
         daemon.stop()
 
 
-class Images:
-    """The guests' boot disks, where the daemon can read them."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(mode=0o700)
-        self.panicking_once = folder / "panicking-once.img"
-        self.panicking_once.write_bytes(guest.panicking_once())
-        self.idle = folder / "idle.img"
-        self.idle.write_bytes(guest.idle())
-
-
 @pytest.fixture(scope="session")
-def images(libvirtd: Libvirtd) -> Images:
-    """The boot sectors of tests/support/guest.py, as disk images."""
-    return Images(libvirtd.root / "images")
+def images(libvirtd: Libvirtd) -> GuestImages:
+    """The boot sectors of tests/support/guest_images.py, where the daemon can read them."""
+    return GuestImages(libvirtd.root / "images")
 
 
 def _real_qemu() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..support.guest_images import GuestImages
 from ..support.libvirt_domain import (
     command_lines,
     domain_xml,
@@ -22,7 +23,6 @@ from ..support.libvirt_domain import (
 )
 from ..support.libvirtd import Libvirtd
 from ..support.paths import REPO
-from .conftest import Images
 
 LIBVIRT = json.loads((REPO / "tests" / "support" / "data" / "libvirt-11.3.json").read_text())
 
@@ -59,7 +59,7 @@ def _start_questions(log: str) -> dict[str, Any]:
 
 
 def test_a_domain_starts_with_the_reviewed_command_line_and_questions(
-    libvirtd: Libvirtd, emulator: str, images: Images
+    libvirtd: Libvirtd, emulator: str, images: GuestImages
 ) -> None:
     name = "start"
     xml = libvirtd.root / f"{name}.xml"

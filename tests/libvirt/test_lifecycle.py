@@ -14,9 +14,9 @@ import json
 from functools import partial
 from pathlib import Path
 
+from ..support.guest_images import GuestImages
 from ..support.libvirt_domain import domain_xml, matches, qmp_summary
 from ..support.libvirtd import Libvirtd
-from .conftest import Images
 
 EXPECTED = json.loads(Path(__file__).with_name("expected.json").read_text())
 
@@ -24,7 +24,7 @@ _EVENTS_TIMEOUT = 60.0
 
 
 def test_start_shutdown_reboot_suspend_resume_reset_destroy(
-    libvirtd: Libvirtd, emulator: str, images: Images
+    libvirtd: Libvirtd, emulator: str, images: GuestImages
 ) -> None:
     name = "lifecycle"
     xml = libvirtd.root / f"{name}.xml"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ..support.guest_images import GuestImages
 from ..support.libvirt_domain import ON_CRASH, domain_xml, matches, qmp_summary
 from ..support.libvirtd import Libvirtd
-from .conftest import Images
 
 EXPECTED = json.loads(Path(__file__).with_name("expected.json").read_text())
 
@@ -48,7 +48,7 @@ def _check_core(path: Path) -> None:
 
 @pytest.mark.parametrize("policy", ON_CRASH)
 def test_the_first_crash_ends_as_the_policy_says(
-    libvirtd: Libvirtd, emulator: str, images: Images, policy: str
+    libvirtd: Libvirtd, emulator: str, images: GuestImages, policy: str
 ) -> None:
     expected = EXPECTED["on_crash"][policy]
     name = f"crash-{policy}"

@@ -13,11 +13,11 @@ from qapigen.machine import (
     CommandLine,
     Machine,
     MachineConfig,
+    PvpanicBit,
     PvpanicConfig,
-    PvpanicEvent,
     PvpanicISA,
     PvpanicPCI,
-    decode,
+    decode_pvpanic_write,
 )
 from qapigen.runtime import Dispatcher, QMPError
 
@@ -35,25 +35,25 @@ def make(*options: tuple[str, ...], log: list[str] | None = None) -> tuple[Machi
     return machine, events
 
 
-def expected_event(value: int) -> PvpanicEvent | None:
+def expected_bit(value: int) -> PvpanicBit | None:
     """Fact 5, spelt out: bit 0 wins, then bit 1, then bit 2; the rest is ignored."""
     if value in (1, 3, 0xFF) or value & 1:
-        return PvpanicEvent.PANICKED
+        return PvpanicBit.PANICKED
     if value in (2, 6) or value & 2:
-        return PvpanicEvent.CRASH_LOADED
+        return PvpanicBit.CRASH_LOADED
     if value == 4 or value & 4:
-        return PvpanicEvent.SHUTDOWN
+        return PvpanicBit.SHUTDOWN
     assert value & 7 == 0  # 0, 8, ...: nothing
     return None
 
 
 @pytest.mark.parametrize("value", range(256))
 def test_decode_every_byte(value: int) -> None:
-    assert decode(value) is expected_event(value)
+    assert decode_pvpanic_write(value) is expected_bit(value)
 
 
-_DEFAULT: dict[PvpanicEvent | None, tuple[Events, str | None, int | None]] = {
-    PvpanicEvent.PANICKED: (
+_DEFAULT: dict[PvpanicBit | None, tuple[Events, str | None, int | None]] = {
+    PvpanicBit.PANICKED: (
         [
             ("GUEST_PANICKED", {"action": "poweroff"}),
             ("SHUTDOWN", {"guest": True, "reason": "guest-panic"}),
@@ -61,22 +61,22 @@ _DEFAULT: dict[PvpanicEvent | None, tuple[Events, str | None, int | None]] = {
         None,
         0,
     ),
-    PvpanicEvent.CRASH_LOADED: ([("GUEST_CRASHLOADED", {"action": "run"})], "running", None),
-    PvpanicEvent.SHUTDOWN: (
+    PvpanicBit.CRASH_LOADED: ([("GUEST_CRASHLOADED", {"action": "run"})], "running", None),
+    PvpanicBit.SHUTDOWN: (
         [("GUEST_PVSHUTDOWN", None), ("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"})],
         None,
         0,
     ),
     None: ([], "running", None),
 }
-_NO_SHUTDOWN: dict[PvpanicEvent | None, tuple[Events, str | None, int | None]] = {
-    PvpanicEvent.PANICKED: (
+_NO_SHUTDOWN: dict[PvpanicBit | None, tuple[Events, str | None, int | None]] = {
+    PvpanicBit.PANICKED: (
         [("GUEST_PANICKED", {"action": "pause"}), ("STOP", None)],
         "guest-panicked",
         None,
     ),
-    PvpanicEvent.CRASH_LOADED: ([("GUEST_CRASHLOADED", {"action": "run"})], "running", None),
-    PvpanicEvent.SHUTDOWN: (
+    PvpanicBit.CRASH_LOADED: ([("GUEST_CRASHLOADED", {"action": "run"})], "running", None),
+    PvpanicBit.SHUTDOWN: (
         [
             ("GUEST_PVSHUTDOWN", None),
             ("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"}),
@@ -101,19 +101,19 @@ def test_every_byte_through_the_machine(value: int, no_shutdown: bool) -> None:
     machine, events = make(*options, log=log)
     machine.guest.io_write(0x505, value)
     table = _NO_SHUTDOWN if no_shutdown else _DEFAULT
-    want_events, want_status, want_exit = table[expected_event(value)]
+    want_events, want_status, want_exit = table[expected_bit(value)]
     assert events == want_events
     assert machine.exit_status == want_exit
     if want_status is not None:
         assert machine.status.value == want_status
     want_log = f"pvpanic: unknown event {value:#x}.\n" if value & ~7 else ""
-    want_log += _LOGGED.get(expected_event(value), "")
+    want_log += _LOGGED.get(expected_bit(value), "")
     assert "".join(log) == want_log
 
 
-_LOGGED: dict[PvpanicEvent | None, str] = {
-    PvpanicEvent.PANICKED: "Guest crashed",
-    PvpanicEvent.CRASH_LOADED: "Guest crash loaded",
+_LOGGED: dict[PvpanicBit | None, str] = {
+    PvpanicBit.PANICKED: "Guest crashed",
+    PvpanicBit.CRASH_LOADED: "Guest crash loaded",
 }
 
 

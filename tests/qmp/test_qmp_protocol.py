@@ -25,11 +25,11 @@ from qapigen.qmp.protocol import (
     COMMAND_NOT_FOUND,
     GENERIC_ERROR,
     CapabilitiesNegotiated,
-    Event,
+    ConnectionMisuseError,
+    Received,
     Rejected,
     Request,
     ServerConnection,
-    UsageError,
 )
 from qapigen.runtime import JSONValue
 
@@ -90,17 +90,17 @@ def connection(**kwargs: Any) -> ServerConnection:
     return ServerConnection(VERSION, PACKAGE, commands=COMMANDS, **kwargs)
 
 
-def dispatch(conn: ServerConnection, events: list[Event]) -> list[Request]:
+def dispatch(conn: ServerConnection, received: list[Received]) -> list[Request]:
     """The stand-in dispatcher: runs what it can, returns the requests it cannot."""
     unhandled = []
-    for event in events:
-        if isinstance(event, Request):
-            if event.name == "query-status" and not event.arguments:
-                conn.send_return(event, STATUS)
-            elif event.name == "migrate-pause":
-                conn.send_error(event, GENERIC_ERROR, PAUSE_ERROR)
+    for item in received:
+        if isinstance(item, Request):
+            if item.name == "query-status" and not item.arguments:
+                conn.send_return(item, STATUS)
+            elif item.name == "migrate-pause":
+                conn.send_error(item, GENERIC_ERROR, PAUSE_ERROR)
             else:
-                unhandled.append(event)
+                unhandled.append(item)
     return unhandled
 
 
@@ -178,8 +178,8 @@ def negotiated(arguments: str = "", **kwargs: Any) -> ServerConnection:
     conn = connection(**kwargs)
     conn.data_to_send()
     args = f', "arguments": {arguments}' if arguments else ""
-    events = conn.receive_data(b'{"execute": "qmp_capabilities"' + args.encode() + b"}")
-    assert [type(e) for e in events] == [CapabilitiesNegotiated]
+    received = conn.receive_data(b'{"execute": "qmp_capabilities"' + args.encode() + b"}")
+    assert [type(r) for r in received] == [CapabilitiesNegotiated]
     assert conn.data_to_send() == b'{"return": {}}\r\n'
     return conn
 
@@ -404,14 +404,14 @@ def test_events_come_before_the_reply_of_their_command() -> None:
     )
 
 
-def test_answering_twice_is_a_usage_error() -> None:
+def test_answering_twice_is_a_connection_misuse() -> None:
     conn = negotiated()
     (stop,) = conn.receive_data(b'{"execute": "stop"}')
     assert isinstance(stop, Request)
     conn.send_return(stop, {})
-    with pytest.raises(UsageError):
+    with pytest.raises(ConnectionMisuseError):
         conn.send_return(stop, {})
-    with pytest.raises(UsageError):
+    with pytest.raises(ConnectionMisuseError):
         negotiated().send_error(stop, GENERIC_ERROR, "x")
     (other,) = conn.receive_data(b'{"execute": "stop"}')
     assert isinstance(other, Request)

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -78,7 +78,11 @@ class Harness:
     def addresses(self) -> list[Any]:
         """Where the server listens."""
         if isinstance(self.server, QMPServer):
-            return [s.getsockname() for srv in self.server._servers for s in srv.sockets]
+            addresses = []
+            for srv in self.server._servers:
+                assert isinstance(srv, asyncio.Server)  # what create_server gives
+                addresses += [s.getsockname() for s in srv.sockets]
+            return addresses
         return [listener.sock.getsockname() for listener in self.server._listeners]
 
     async def connect(
@@ -416,7 +420,7 @@ def test_a_failing_handler_costs_only_its_client(
     async def run() -> None:
         async with Harness(adapter) as h:
 
-            def broken() -> None:
+            def broken() -> NoReturn:
                 raise RuntimeError("handler bug")
 
             h.machine.query_status = broken  # type: ignore[method-assign]

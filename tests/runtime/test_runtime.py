@@ -11,12 +11,14 @@ the test uses exactly that input.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from qapigen import runtime as rt
+from qapigen import simulator_api
 
 from ..support.bindings import generate_package, import_package
 
@@ -138,7 +140,7 @@ def test_oracle_scalar_facts() -> None:
         "Parameter 'cpu-throttle-initial' expects uint8_t"
     )
     for bad in (1.5, "1"):
-        assert _error(lambda bad=bad: rt.d_uint64(bad, "downtime-limit", True)) == (
+        assert _error(partial(rt.d_uint64, bad, "downtime-limit", True)) == (
             "Parameter 'downtime-limit' expects uint64"
         )
     assert rt.d_uint64(-1, "max-bandwidth", True) == 18446744073709551615
@@ -305,34 +307,24 @@ def test_lenient_keeps_unknown_members_at_every_level(codec: ModuleType) -> None
 # -- dispatch of the project's commands, against the oracle ----------------------------------
 
 
-def _project() -> ModuleType:
-    from qapigen import simulator_api
-
-    return simulator_api
-
-
-def _recorder() -> Any:
+class Recorder(simulator_api.Handler):  # the documented way: subclass Handler
     """A handler of the project's commands that records set-action, watchdog-set-action, ..."""
 
-    class Recorder(_project().Handler):  # the documented way: subclass Handler
-        def __init__(self) -> None:
-            self.calls: list[tuple[str, dict[str, Any]]] = []
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
-        def set_action(self, **kwargs: Any) -> None:
-            self.calls.append(("set-action", kwargs))
+    def set_action(self, **kwargs: Any) -> None:
+        self.calls.append(("set-action", kwargs))
 
-        def watchdog_set_action(self, **kwargs: Any) -> None:
-            self.calls.append(("watchdog-set-action", kwargs))
+    def watchdog_set_action(self, **kwargs: Any) -> None:
+        self.calls.append(("watchdog-set-action", kwargs))
 
-        def qmp_capabilities(self, **kwargs: Any) -> None:
-            self.calls.append(("qmp_capabilities", kwargs))
+    def qmp_capabilities(self, **kwargs: Any) -> None:
+        self.calls.append(("qmp_capabilities", kwargs))
 
-        def query_status(self) -> Any:
-            self.calls.append(("query-status", {}))
-            pkg = _project()
-            return pkg.StatusInfo(running=True, status=pkg.RunState.RUNNING)
-
-    return Recorder()
+    def query_status(self) -> simulator_api.StatusInfo:
+        self.calls.append(("query-status", {}))
+        return simulator_api.StatusInfo(running=True, status=simulator_api.RunState.RUNNING)
 
 
 _BOGUS = "does not accept value 'bogus'"
@@ -361,8 +353,8 @@ def test_dispatch_errors_as_recorded(
     command: str, arguments: dict[str, Any] | None, desc: str
 ) -> None:
     """The dispatcher answers the recorded bad inputs with QEMU 10.0.2's GenericError text."""
-    handler = _recorder()
-    dispatcher = rt.Dispatcher(_project().COMMANDS, handler)
+    handler = Recorder()
+    dispatcher = rt.Dispatcher(simulator_api.COMMANDS, handler)
     with pytest.raises(rt.QMPError) as excinfo:
         dispatcher.dispatch(command, arguments)
     assert (excinfo.value.error_class, excinfo.value.desc) == ("GenericError", desc)
@@ -371,8 +363,8 @@ def test_dispatch_errors_as_recorded(
 
 def test_dispatch_successes_as_recorded() -> None:
     """Facts 19 and 22: the recorded good inputs reach the handler and answer {}."""
-    handler = _recorder()
-    dispatcher = rt.Dispatcher(_project().COMMANDS, handler)
+    handler = Recorder()
+    dispatcher = rt.Dispatcher(simulator_api.COMMANDS, handler)
     assert dispatcher.dispatch("set-action", {}) == {}
     assert dispatcher.dispatch("watchdog-set-action", {"action": "pause"}) == {}
     assert dispatcher.dispatch("qmp_capabilities", {"enable": ["oob"]}) == {}

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from qapigen import load_schema
 from qapigen.backends.python.generate import Result, generate
@@ -83,6 +84,16 @@ def import_modules(pkg: ModuleType) -> list[ModuleType]:
         importlib.import_module(info.name)
         for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")
     ]
+
+
+def handler(pkg: ModuleType, methods: type) -> Any:
+    """A handler of ``pkg``'s commands: its ``Handler``, with ``methods``'s methods
+    overriding the defaults.
+
+    For packages generated at test time, whose ``Handler`` is known at run time
+    only: the class is made then, as ``class Impl(methods, pkg.Handler)`` would.
+    """
+    return type(methods.__name__, (methods, pkg.Handler), {})()
 
 
 def run_mypy(

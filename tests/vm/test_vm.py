@@ -10,7 +10,7 @@ talks to it over real sockets only:
   events with their timestamps masked), in the same order, the end of the
   stream where QEMU closed it, and the same exit status.  The guest is played
   on a second connection through the unstable ``x-guest-*`` commands by the
-  boot-sector model of ``test_machine_scenarios`` (see :class:`RemoteMachine`);
+  boot-sector model of ``tests/support/boot_sector.py`` (see :class:`RemoteMachine`);
 * a management client that dies before a panic learns of it after
   reconnecting, from ``query-status`` (the seed's point);
 * the command line (QEMU's errors, ``-pidfile``, several ``-qmp``, TCP),
@@ -39,8 +39,10 @@ from typing import Any, NamedTuple
 import pytest
 
 from qapigen import simulator_api
+from qapigen.runtime import Event
 
-from ..machine.test_machine_scenarios import BootSector, _is_wait_step, _params, _steps
+from ..support.boot_sector import BootSector
+from ..support.oracle_scenarios import is_wait_step, oracle_params, transcript_steps
 from ..support.paths import REPO
 
 VM = (sys.executable, "-m", "qapigen", "vm")
@@ -279,7 +281,7 @@ def status(conn: Conn) -> tuple[str, bool]:
 
 
 class RemoteMachine:
-    """What :class:`~tests.test_machine_scenarios.BootSector` needs of a machine, over QMP.
+    """What :class:`~tests.support.boot_sector.BootSector` needs of a machine, over QMP.
 
     The boot-sector model drives ``machine.guest`` and learns of resets from
     events; here each of its actions is an unstable ``x-guest-*`` command on a
@@ -294,9 +296,9 @@ class RemoteMachine:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.guest = self  # the guest's actions are this object's methods too
-        self._subscribers: list[Callable[[Any, float], None]] = []
+        self._subscribers: list[Callable[[Event, float], None]] = []
 
-    def subscribe(self, subscriber: Callable[[Any, float], None]) -> None:
+    def subscribe(self, subscriber: Callable[[Event, float], None]) -> None:
         self._subscribers.append(subscriber)
 
     @property
@@ -389,7 +391,7 @@ def _argv(argv: list[str], tmp: Path) -> tuple[list[str], str]:
     return args, str(paths["<SOCK>"])
 
 
-@pytest.mark.parametrize("scenario", _params("scenarios"))
+@pytest.mark.parametrize("scenario", oracle_params("scenarios"))
 def test_scenario_over_qmp(
     scenario: dict[str, Any], tmp_path: Path, start_vm: Callable[..., VMProcess]
 ) -> None:
@@ -398,12 +400,11 @@ def test_scenario_over_qmp(
     args, sock = _argv(scenario["argv"], tmp_path)
     vm = start_vm(*args, sockets=(sock,))
     machine = RemoteMachine(Conn(sock, negotiate=True))
-    # RemoteMachine has what BootSector uses of a Machine.
-    guest = BootSector(machine, scenario["guest"])  # type: ignore[arg-type]
+    guest = BootSector(machine, scenario["guest"])
     guest.run(time_passes=False)  # power-on, up to the boot sector's wait
 
     mgmt: Conn | None = None
-    for label, entries in _steps(scenario["transcript"]):
+    for label, entries in transcript_steps(scenario["transcript"]):
         if label == "connect":
             # The greeting, exactly, but for the package that says who we are.
             mgmt = Conn(sock)
@@ -414,7 +415,7 @@ def test_scenario_over_qmp(
             continue
         assert mgmt is not None
         got: list[Received] = []
-        if _is_wait_step(label, entries):
+        if is_wait_step(label, entries):
             guest.run(time_passes=True)
             got += mgmt.drain()
         for entry in entries:
@@ -507,7 +508,7 @@ def test_reconnecting_client_learns_of_the_panic(
 # -- 1c: the command line, signals, quit, exit status ----------------------------------
 
 
-@pytest.mark.parametrize("case", _params("command_line_errors"))
+@pytest.mark.parametrize("case", oracle_params("command_line_errors"))
 def test_command_line_errors(case: dict[str, Any]) -> None:
     """QEMU's message after the program's name, nothing on stdout, exit status 1."""
     proc = run_vm(*case["argv"][1:])

@@ -34,7 +34,7 @@ from qapigen import load_schema
 from qapigen import runtime as rt
 from qapigen.backends.python.generate import generate
 
-from ...support.bindings import import_modules, import_package, run_mypy
+from ...support.bindings import handler, import_modules, import_package, run_mypy
 
 MARKER = "qapigen-pwned-marker"
 
@@ -498,7 +498,7 @@ def _check_keywords(pkg: ModuleType) -> None:
     assert pkg.KeywordValues("None").name == "NONE" and pkg.KeywordValues("none").name == "NONE_"
     calls = []
 
-    class Impl(pkg.Handler):
+    class Impl:
         def lambda_(self, **kwargs: Any) -> Any:
             calls.append(kwargs)
             return value
@@ -506,7 +506,7 @@ def _check_keywords(pkg: ModuleType) -> None:
         def import_(self) -> None:
             calls.append({})
 
-    dispatcher = rt.Dispatcher(pkg.COMMANDS, Impl())
+    dispatcher = rt.Dispatcher(pkg.COMMANDS, handler(pkg, Impl))
     args = {"class": 1, "from": "f", "import": "yield", "print": 2, "arguments": 3}
     args |= {"result": 4, "info": 5, "strict": True, "cls": 6, "name": "n"}
     assert dispatcher.dispatch("lambda", args) == wire
@@ -520,7 +520,8 @@ def _check_keywords(pkg: ModuleType) -> None:
 def _check_api_names(pkg: ModuleType) -> None:
     fields = _fields(pkg.ApiNames)
     assert "from_wire" not in fields and "to_wire" not in fields
-    wire = {"from_wire": 1, "to-wire": 2, "value": 3, "known": 4, "NAME": 5, "INFO": 6}
+    wire: dict[str, int | str] = {"from_wire": 1, "to-wire": 2, "value": 3, "known": 4}
+    wire |= {"NAME": 5, "INFO": 6}
     wire |= {"mro": 7, "from_wire_": 8, "to_wire_": "t"}
     value = pkg.ApiNames.from_wire(wire)
     assert value.to_wire() == wire and callable(value.to_wire)
@@ -641,11 +642,11 @@ def _check_event_member_has_data(pkg: ModuleType) -> None:
 def _check_command_arg_self(pkg: ModuleType) -> None:
     got = []
 
-    class Impl(pkg.Handler):
+    class Impl:
         def selfish(self, **kwargs: Any) -> None:
             got.append(kwargs)
 
-    assert rt.Dispatcher(pkg.COMMANDS, Impl()).dispatch("selfish", {"self": 1}) == {}
+    assert rt.Dispatcher(pkg.COMMANDS, handler(pkg, Impl)).dispatch("selfish", {"self": 1}) == {}
     assert got == [{"self_": 1}]
 
 

@@ -1,11 +1,12 @@
 """Round trips of every type of QEMU 10.0's bindings, with wire values derived from the schema.
 
-A small strategy builder walks the checked schema model (``qapigen.schema``)
-and produces *valid wire values* for any type: built-in scalars in their exact
-ranges, enum values, arrays, objects with their required members and any
-subset of the optional ones, union branches chosen by the tag, one branch of
-an alternate, recursive JSON for ``any``.  It knows nothing of the generated
-code, so the generated code is checked against the schema, not against itself.
+A small strategy builder (``tests/support/wire_strategies.py``) walks the
+checked schema model and produces *valid wire values* for any type: built-in
+scalars in their exact ranges, enum values, arrays, objects with their required
+members and any subset of the optional ones, union branches chosen by the tag,
+one branch of an alternate, recursive JSON for ``any``.  It knows nothing of
+the generated code, so the generated code is checked against the schema, not
+against itself.
 
 For every enum, struct, union, alternate and event of the package generated
 without ``--define`` (conditional definitions left out, as the builder leaves
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,13 +34,11 @@ from hypothesis import strategies as st
 from qapigen import load_schema
 from qapigen import runtime as rt
 from qapigen.frontend.schema import (
-    INTEGER_RANGES,
     AlternateType,
-    ArrayType,
     BuiltinType,
+    Definition,
     EnumType,
-    IfCond,
-    ObjectMember,
+    Event,
     ObjectType,
     Schema,
     Type,
@@ -46,6 +46,7 @@ from qapigen.frontend.schema import (
 
 from ...support.bindings import generate_package, import_package, wire_equal
 from ...support.paths import need_shared
+from ...support.wire_strategies import JSON_VALUES, WireStrategies, no_defines
 
 SETTINGS = settings(
     max_examples=5,
@@ -57,114 +58,6 @@ SETTINGS = settings(
 
 UNKNOWN_MEMBER = "x-qapigen-unknown-member"
 UNKNOWN_VALUE = "x-qapigen-unknown-value"
-
-# -- the strategy builder ------------------------------------------------------------
-
-# Canonical values only: negative uint64/size ones wrap (test_uint64_and_size_wrap).
-_INT_RANGES = INTEGER_RANGES
-
-_FLOATS = st.floats(allow_nan=False, allow_infinity=False)
-
-JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
-    st.none() | st.booleans() | st.integers() | _FLOATS | st.text(max_size=5),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def no_defines(ifcond: IfCond) -> bool:
-    """Conditions as a generation without --define sees them."""
-    return bool(ifcond.evaluate(lambda _symbol: False))
-
-
-class WireStrategies:
-    """Strategies of valid wire values for the types of a schema.
-
-    ``wanted`` says which conditions hold.  Below ``max_depth`` objects
-    get random subsets of their optional members and arrays up to 3
-    elements; at it, optional members are left out, arrays are empty and
-    alternates take a scalar branch where they have one, so that recursive
-    types stay finite.
-    """
-
-    def __init__(self, wanted: Callable[[IfCond], bool], max_depth: int = 3) -> None:
-        self.wanted = wanted
-        self.max_depth = max_depth
-        self._cache: dict[tuple[str, int], st.SearchStrategy[Any]] = {}
-
-    def __call__(self, typ: Type, depth: int = 0) -> st.SearchStrategy[Any]:
-        key = (typ.name, min(depth, self.max_depth))
-        strategy = self._cache.get(key)
-        if strategy is None:
-            strategy = self._cache[key] = st.deferred(lambda: self._build(typ, key[1]))
-        return strategy
-
-    def members(self, typ: ObjectType) -> list[ObjectMember]:
-        return [m for m in typ.members if self.wanted(m.ifcond)]
-
-    def _build(self, typ: Type, depth: int) -> st.SearchStrategy[Any]:
-        if isinstance(typ, BuiltinType):
-            return self.builtin(typ.name)
-        if isinstance(typ, EnumType):
-            values = [m.name for m in typ.members if self.wanted(m.ifcond)]
-            return st.sampled_from(values) if values else st.nothing()
-        if isinstance(typ, ArrayType):
-            if depth >= self.max_depth:
-                return st.just([])
-            return st.lists(self(typ.element_type, depth + 1), max_size=3)
-        if isinstance(typ, AlternateType):
-            variants = [v for v in typ.alternatives.variants if self.wanted(v.ifcond)]
-            if depth >= self.max_depth:
-                scalars = [v for v in variants if isinstance(v.type, (BuiltinType, EnumType))]
-                variants = scalars or variants
-            return st.one_of([self(v.type, depth + 1) for v in variants])
-        assert isinstance(typ, ObjectType)
-        return self.object(typ, depth)
-
-    @staticmethod
-    def builtin(name: str) -> st.SearchStrategy[Any]:
-        if name in _INT_RANGES:
-            low, high = _INT_RANGES[name]
-            return st.integers(low, high)
-        return {
-            "str": st.text(max_size=8),
-            "bool": st.booleans(),
-            "number": _FLOATS | st.integers(-(2**64), 2**64),
-            "null": st.none(),
-            "any": JSON_VALUES,
-        }[name]
-
-    def object(self, typ: ObjectType, depth: int) -> st.SearchStrategy[dict[str, Any]]:
-        tag = typ.branches.tag_member.name if typ.branches else None
-        required: dict[str, st.SearchStrategy[Any]] = {}
-        optional: dict[str, st.SearchStrategy[Any]] = {}
-        for m in self.members(typ):
-            if m.name == tag:
-                continue
-            if not m.optional:
-                required[m.name] = self(m.type, depth + 1)
-            elif depth < self.max_depth:
-                optional[m.name] = self(m.type, depth + 1)
-        common = st.fixed_dictionaries(required, optional=optional)
-        if typ.branches is None:
-            return common
-        tag_type = typ.branches.tag_member.type
-        assert isinstance(tag_type, EnumType)
-        values = {m.name for m in tag_type.members if self.wanted(m.ifcond)}
-        choices = []
-        for variant in typ.branches.variants:
-            if variant.name not in values or not self.wanted(variant.ifcond):
-                continue
-            branch = self(variant.type, depth)
-            choices.append(
-                st.tuples(st.just(variant.name), common, branch).map(
-                    lambda t, tag=tag: {tag: t[0], **t[1], **t[2]}
-                )
-            )
-        return st.one_of(choices)
-
 
 # -- the package and the types to check --------------------------------------------------
 
@@ -198,7 +91,11 @@ def strategies() -> WireStrategies:
     return WireStrategies(no_defines)
 
 
-def _types(schema: Schema, kind: type[Type]) -> Iterator[Any]:
+D = TypeVar("D", bound=Definition)
+
+
+def _types(schema: Schema, kind: type[D]) -> Iterator[D]:
+    """The definitions of ``kind`` a generation without --define keeps."""
     for defn in schema.definitions():
         if isinstance(defn, kind) and no_defines(defn.ifcond):
             yield defn
@@ -270,7 +167,7 @@ def test_enums(schema: Schema, classes: dict[str, Any]) -> None:
         unknown = cls.from_wire(UNKNOWN_VALUE, strict=False)
         assert not unknown.known and unknown.to_wire() == UNKNOWN_VALUE
 
-    _check_all([(t.name, lambda t=t: check(t)) for t in enums])
+    _check_all([(t.name, partial(check, t)) for t in enums])
 
 
 def test_objects(schema: Schema, classes: dict[str, Any], strategies: WireStrategies) -> None:
@@ -289,10 +186,10 @@ def test_alternates(schema: Schema, classes: dict[str, Any], strategies: WireStr
 
 def test_events(schema: Schema, package: ModuleType, strategies: WireStrategies) -> None:
     """Event data round-trips through EVENTS[name]; events without data take {}."""
-    events = list(_types(schema, type(next(iter(schema.events())))))
+    events = list(_types(schema, Event))
     assert sorted(e.name for e in events) == sorted(package.EVENTS)
 
-    def strategy(event: Any) -> st.SearchStrategy[Any]:
+    def strategy(event: Event) -> st.SearchStrategy[Any]:
         return st.just({}) if event.arg_type is None else strategies(event.arg_type)
 
     _check_all([(e.name, _round_trip_check(package.EVENTS[e.name], strategy(e))) for e in events])

@@ -2,9 +2,13 @@
 
 Not a test module.  SeaBIOS loads the first sector of the boot disk at
 0x7c00 and jumps to it in real mode; each guest here ends in ``hlt`` in a loop.
+(``boot_sector.py`` is something else: a model of the oracle's guest, for the
+simulated machine.)
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 # hlt; jmp back to the hlt
 _HALT = bytes([0xF4, 0xEB, 0xFD])
@@ -48,3 +52,14 @@ def panicking_once() -> bytes:
 def idle() -> bytes:
     """Halts at once, and runs until stopped."""
     return _sector(_HALT)
+
+
+class GuestImages:
+    """The guests as disk images in ``folder`` (made here, private)."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(mode=0o700)
+        self.panicking_once = folder / "panicking-once.img"
+        self.panicking_once.write_bytes(panicking_once())
+        self.idle = folder / "idle.img"
+        self.idle.write_bytes(idle())
