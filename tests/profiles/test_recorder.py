@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from qemu.qmp import ConnectError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from qapigen.cli.commands import main
@@ -50,26 +51,33 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Profile:
 @pytest.fixture
 def ask_again(tmp_path: Path) -> Iterator[Any]:
     """Start the binary with some arguments, its monitor on a socket; a qemu.qmp client."""
-    started: list[tuple[subprocess.Popen[bytes], QEMUMonitorProtocol]] = []
+    processes: list[subprocess.Popen[bytes]] = []
+    clients: list[QEMUMonitorProtocol] = []
 
     def start(args: list[str]) -> QEMUMonitorProtocol:
-        sock = str(tmp_path / f"qmp{len(started)}.sock")
+        sock = str(tmp_path / f"qmp{len(processes)}.sock")
         proc = subprocess.Popen(
             [QEMU, *args, "-qmp", f"unix:{sock},server=on,wait=off"],
             stdin=subprocess.DEVNULL,
         )
-        client = QEMUMonitorProtocol(sock, server=False)
-        started.append((proc, client))
-        for _ in range(500):
-            if Path(sock).exists():
-                break
-            time.sleep(0.01)
-        client.connect(negotiate=True)
-        return client
+        processes.append(proc)
+        # The socket's file comes before QEMU listens on it: try until it answers.
+        for _ in range(1000):
+            client = QEMUMonitorProtocol(sock, server=False)
+            try:
+                client.connect(negotiate=True)
+            except ConnectError:
+                assert proc.poll() is None, f"QEMU exited with status {proc.returncode}"
+                time.sleep(0.01)
+                continue
+            clients.append(client)
+            return client
+        raise AssertionError(f"QEMU's monitor at {sock} never answered")
 
     yield start
-    for proc, client in started:
+    for client in clients:
         client.close()
+    for proc in processes:
         proc.terminate()
         proc.wait(30)
 
