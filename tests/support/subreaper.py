@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import os
 import signal
 import sys
@@ -110,31 +109,37 @@ def main(argv: list[str]) -> int:
     _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
     if binds:
         _private_mounts(binds)
-    main_pid = os.fork()
-    if main_pid == 0:
-        try:
-            os.execvp(program[0], program)
-        finally:
-            os._exit(127)
+    # The handlers come before the fork: a signal that arrives before the
+    # program runs is kept for it, not lost or fatal here.
+    child: list[int] = []
+    pending: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        if not child:
+            pending.append(signum)
+            return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(main_pid, signum)
+            os.kill(child[0], signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    main_pid = os.fork()
+    if main_pid == 0:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.execvp(program[0], program)
+        finally:
+            os._exit(127)
+    child.append(main_pid)
+    for signum in pending:
+        forward(signum, None)
     status = 1
     while True:
         try:
-            pid, wstatus = os.wait()
+            pid, wstatus = os.wait()  # retried after a signal's handler (PEP 475)
         except ChildProcessError:
             break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries wait()
-            continue
-        except OSError as err:  # pragma: no cover
-            if err.errno == errno.EINTR:
-                continue
-            raise
         if pid == main_pid:
             status = os.waitstatus_to_exitcode(wstatus)
             break
