@@ -443,3 +443,22 @@ def test_selectors_loop_stopped_before_it_runs_returns_at_once() -> None:
         assert not thread.is_alive()
     finally:
         loop.close()
+
+
+def test_one_clients_input_does_not_change_anothers_replies(adapter: str) -> None:
+    """A client whose id holds a character beyond U+FFFF gets it back as a surrogate
+    pair; the replies of a client after it are written as before, byte for byte."""
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+            r1, w1 = await h.connect()
+            r2, w2 = await h.connect()
+            w1.write('{"execute": "query-status", "id": "\U00010061"}'.encode())
+            assert (await r1.readline()).endswith(b'"id": "\\uD800\\uDC61"}\r\n')
+            w2.write('{"execute": "set-action", "arguments": {"panic": "\u00e9"}}'.encode())
+            assert await r2.readline() == (
+                b'{"error": {"class": "GenericError", "desc": '
+                b"\"Parameter 'panic' does not accept value '\\u00E9'\"}}\r\n"
+            )
+
+    asyncio.run(run())

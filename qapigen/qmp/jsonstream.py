@@ -882,8 +882,9 @@ class _Escapes(dict[int, str]):
         elif not _is_valid_codepoint(cp):
             text = "\\uFFFD"
         elif cp > 0xFFFF:
-            cp -= 0x10000
-            text = f"\\u{0xD800 + (cp >> 10):04X}\\u{0xDC00 + (cp & 0x3FF):04X}"
+            # A surrogate pair; the cache key stays the character itself.
+            offset = cp - 0x10000
+            text = f"\\u{0xD800 + (offset >> 10):04X}\\u{0xDC00 + (offset & 0x3FF):04X}"
         else:
             text = f"\\u{cp:04X}"
         # Bounded: a stream of distinct characters must not grow it forever.
