@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -319,8 +320,6 @@ def test_qemu_qmp_client_and_shell_work(tmp_path: Path) -> None:
         for _ in range(500):
             if os.path.exists(sock):
                 break
-            import time
-
             time.sleep(0.01)
 
         async def run() -> None:
@@ -460,5 +459,109 @@ def test_one_clients_input_does_not_change_anothers_replies(adapter: str) -> Non
                 b'{"error": {"class": "GenericError", "desc": '
                 b"\"Parameter 'panic' does not accept value '\\u00E9'\"}}\r\n"
             )
+
+    asyncio.run(run())
+
+
+PIPELINED = int(os.environ.get("QAPIGEN_PIPELINED", "150000"))
+
+
+async def _held_back(h: Harness) -> None:
+    """Wait until the server holds back every client whose output piles up (stops
+    reading it) or has dropped it: then the client has truly not read its replies
+    while they piled up."""
+    deadline = time.monotonic() + 60
+    clients = set(h.server.clients)
+    while not all(getattr(c, "_paused", False) or c.closed for c in clients):
+        assert time.monotonic() < deadline, "the server neither held back nor dropped the client"
+        await asyncio.sleep(0.01)
+
+
+async def _pipelined_session(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: int, h: Harness | None
+) -> None:
+    """Write ``count`` query-status before reading any reply (with ``h``, until the
+    server has stopped reading), then read: every reply, in order, and the connection
+    still answers afterwards."""
+    writer.write(b"".join(b'{"execute": "query-status", "id": %d}' % i for i in range(count)))
+    if h is not None:
+        await _held_back(h)
+    for i in range(count):
+        line = await asyncio.wait_for(reader.readline(), 60)
+        assert line, f"the connection closed after {i} of {count} replies"
+        msg = json.loads(line)
+        assert msg.get("id") == i, msg
+        assert "return" in msg, msg
+    writer.write(b'{"execute": "query-status", "id": "after"}')
+    assert (await _reply(reader)).get("id") == "after"
+
+
+def test_pipelining_client_gets_every_reply(adapter: str) -> None:
+    """150,000 query-status written before any reply is read: all replies, in order,
+    the connection kept (the server stops reading the client while its replies pile
+    up, and reads on once it has taken them)."""
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+            reader, writer = await h.connect()
+            await _pipelined_session(reader, writer, PIPELINED, h)
+            assert _open(h) == 1
+
+    asyncio.run(run())
+
+
+def test_slow_reader_beside_fast_clients(adapter: str) -> None:
+    """A client that pipelines 100,000 requests and reads its replies slowly, in
+    spurts, while events flow, gets every reply in order and is not dropped; clients
+    beside it, each waiting for every reply, are served meanwhile."""
+    slow_count, fast_clients, fast_count, event_pairs = 100_000, 10, 300, 500
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+            slow_r, slow_w = await h.connect()
+            slow_w.write(
+                b"".join(b'{"execute": "query-status", "id": %d}' % i for i in range(slow_count))
+            )
+            fast_done = asyncio.Event()
+
+            async def slow() -> int:
+                seen = 0
+                while seen < slow_count:
+                    msg = json.loads(await asyncio.wait_for(slow_r.readline(), 60))
+                    if "event" in msg:
+                        continue
+                    assert msg.get("id") == seen, msg
+                    seen += 1
+                    if seen % 2000 == 0 and not fast_done.is_set():
+                        await asyncio.sleep(0.02)  # a slow consumer
+                return seen
+
+            async def fast(index: int) -> int:
+                reader, writer = await h.connect()
+                for i in range(fast_count):
+                    writer.write(json.dumps({"execute": "query-status", "id": i}).encode())
+                    while "event" in (msg := await _reply(reader)):
+                        pass
+                    assert msg["id"] == i
+                writer.close()
+                return fast_count
+
+            async def churn() -> None:
+                reader, writer = await h.connect()
+                for _ in range(event_pairs):
+                    writer.write(b'{"execute": "stop"}{"execute": "cont"}')
+                    for _ in range(4):  # STOP, its reply, RESUME, its reply
+                        await _reply(reader)
+
+            await _held_back(h)  # the slow client's replies have piled up
+            slow_task = asyncio.create_task(slow())
+            results = await asyncio.gather(churn(), *(fast(i) for i in range(fast_clients)))
+            fast_done.set()
+            assert results[1:] == [fast_count] * fast_clients
+            assert await slow_task == slow_count
+            slow_w.write(b'{"execute": "query-status", "id": "after"}')
+            while "event" in (msg := await _reply(slow_r)):
+                pass
+            assert msg["id"] == "after"
 
     asyncio.run(run())

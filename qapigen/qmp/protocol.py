@@ -298,6 +298,7 @@ class ServerConnection:
         self._negotiated = False
         self._oob = False
         self._out: list[bytes] = []
+        self._out_size = 0  # bytes in _out
         # Replies not yet written, in arrival order, in-band and out-of-band
         # apart (see _flush()); the requests they answer.
         self._seq = 0
@@ -311,7 +312,7 @@ class ServerConnection:
         greeting = {
             "QMP": {"version": {"qemu": triple, "package": package}, "capabilities": list(offered)}
         }
-        self._out.append((encode(greeting) + _CRLF).encode("ascii"))
+        self._write((encode(greeting) + _CRLF).encode("ascii"))
 
     @property
     def negotiated(self) -> bool:
@@ -322,6 +323,11 @@ class ServerConnection:
     def oob_enabled(self) -> bool:
         """Whether the client enabled the ``oob`` capability."""
         return self._oob
+
+    @property
+    def buffered(self) -> int:
+        """How many bytes are queued for :meth:`data_to_send`."""
+        return self._out_size
 
     @property
     def pending(self) -> int:
@@ -358,16 +364,21 @@ class ServerConnection:
         """
         if not self._negotiated:
             return False
-        self._out.append((encode(message) + _CRLF).encode("ascii"))
+        self._write((encode(message) + _CRLF).encode("ascii"))
         return True
 
     def data_to_send(self) -> bytes:
         """Everything queued for the client so far; the queue is emptied."""
         data = b"".join(self._out)
         self._out.clear()
+        self._out_size = 0
         return data
 
     # -- internals ------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out_size += len(data)
 
     def _answer(self, request: Request, data: bytes) -> None:
         reply = self._unanswered.pop(request, None)
@@ -403,10 +414,10 @@ class ServerConnection:
                 and (first_oob is None or first.seq < first_oob.seq)
             ):
                 in_band.popleft()
-                self._out.append(first.data)
+                self._write(first.data)
             elif first_oob is not None and first_oob.data is not None:
                 out_of_band.popleft()
-                self._out.append(first_oob.data)
+                self._write(first_oob.data)
             else:
                 return
 

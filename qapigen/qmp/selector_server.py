@@ -5,8 +5,9 @@ because importing asyncio alone takes longer than the simulated machine's
 whole start is allowed to (it pulls in ssl, logging, concurrent.futures and
 inspect; about 45 ms on the reference machine, against QEMU's ~25 ms from
 start to greeting).  It does what the asyncio adapter does, with the same
-policy for slow readers: a client with more than :data:`MAX_PENDING_OUTPUT`
-bytes unread is disconnected.
+flow control (see :mod:`.service`): a client whose output piles up unread is
+not read from until it has taken it, and a client with more than
+:data:`MAX_PENDING_OUTPUT` bytes unread is disconnected.
 
 A :class:`Loop` waits on the sockets of any number of servers (a fleet of
 machines shares one); :meth:`Loop.run` returns once :meth:`Loop.stop` is
@@ -30,7 +31,9 @@ from ..records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
-from .service import MAX_PENDING_OUTPUT, QMPService
+
+    from .protocol import Request
+from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import tcp_listener, unix_listener
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
@@ -164,15 +167,19 @@ class Loop:
 class _Client:
     """One connected client: its socket, its protocol state, its unsent bytes."""
 
-    __slots__ = ("_unsent", "_writing", "closed", "conn", "server", "sock")
+    __slots__ = ("_events", "_paused", "_unsent", "backlog", "closed", "conn", "server", "sock")
 
     def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.conn = server.connection()
         self.closed = False
+        self.backlog: list[Request] = []
         self._unsent = bytearray()
-        self._writing = False  # waiting for the socket to take more
+        # What the selector waits for on the socket (the listener registers it
+        # for reading); whether its requests wait for it to read its output.
+        self._events = _READ
+        self._paused = False
 
     def on_readable(self) -> None:
         if self.closed:
@@ -186,8 +193,20 @@ class _Client:
         if not data:  # gone, perhaps mid-message: that costs nothing else
             self.close()
             return
+        self._serve(self.server.received, data)
+
+    def on_writable(self) -> None:
+        if self.closed:
+            return
+        self._send()
+        if self.backlog and len(self._unsent) <= LOW_WATER:
+            self._serve(self.server.serve_backlog)
+        else:
+            self._watch()
+
+    def _serve(self, serve: Callable[..., None], *args: bytes) -> None:
         try:
-            self.server.received(self, data)
+            serve(self, *args)
         except Exception:
             # A bug (bad input is answered, not raised): report it and drop
             # this client only, as asyncio does with a failing protocol.
@@ -195,10 +214,10 @@ class _Client:
 
             traceback.print_exc()
             self.close()
+        self._watch()
 
-    def on_writable(self) -> None:
-        if not self.closed:
-            self._send()
+    def unsent(self) -> int:
+        return len(self._unsent)
 
     def flush(self) -> None:
         """Write what the protocol queued; drop a client over the cap."""
@@ -213,6 +232,8 @@ class _Client:
             self._send()
         if len(self._unsent) > MAX_PENDING_OUTPUT:
             self.close()
+        else:
+            self._watch()
 
     def _send(self) -> None:
         try:
@@ -223,17 +244,33 @@ class _Client:
             self.close()
             return
         del self._unsent[:sent]
-        if bool(self._unsent) != self._writing:
-            self._writing = not self._writing
-            events = _READ | _WRITE if self._writing else _READ
-            self.server.loop.selector.modify(self.sock, events, self)
+
+    def _watch(self) -> None:
+        """Wait for the client's requests unless its output piles up (until it
+        drains), and for room in its socket while output waits."""
+        if self.closed:
+            return
+        unsent = len(self._unsent)
+        self._paused = bool(self.backlog) or unsent > (LOW_WATER if self._paused else HIGH_WATER)
+        events = (0 if self._paused else _READ) | (_WRITE if unsent else 0)
+        if events != self._events:
+            # Nothing to wait for happens only for a moment, inside serve_backlog().
+            selector = self.server.loop.selector
+            if not self._events:
+                selector.register(self.sock, events, self)
+            elif not events:
+                selector.unregister(self.sock)
+            else:
+                selector.modify(self.sock, events, self)
+            self._events = events
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         self.server.clients.discard(self)
-        self.server.loop.selector.unregister(self.sock)
+        if self._events:
+            self.server.loop.selector.unregister(self.sock)
         self.sock.close()
         self.server.loop.descriptor_freed()
 
