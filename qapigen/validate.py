@@ -20,6 +20,7 @@ from typing import Any
 
 from .runtime import codec
 from .runtime.errors import WireError
+from .runtime.key_order import first_unexpected
 from .schema import (
     AlternateType,
     ArrayType,
@@ -86,7 +87,7 @@ class Validator:
             return [Problem("", f"The command {command} has not been found")]
         if cmd.arg_type is None or not cmd.gen:
             if cmd.gen and isinstance(arguments, dict) and arguments:
-                first = next(iter(arguments))
+                first = first_unexpected(arguments, ()) or ""  # the one QEMU names
                 return [Problem(_pointer((first,)), f"Parameter '{first}' is unexpected")]
             return []
         return list(self._check(cmd.arg_type, arguments, (), (), None))

@@ -27,11 +27,11 @@ from qapigen.qmp.jsonstream import (
     JSONError,
     JSONMessage,
     JSONStreamReader,
-    _qdict_bucket,
     c_string_text,
     encode,
     qdict_order,
 )
+from qapigen.runtime.key_order import _qdict_bucket
 
 from .conftest import qemu_source_tree
 

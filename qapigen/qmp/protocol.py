@@ -60,8 +60,6 @@ Where we differ from QEMU
   ``oob`` capability) or while eight are queued (with it); this core reads
   whatever it is fed. :attr:`ServerConnection.pending` tells the caller how
   many requests are unanswered, so that it can stop reading the same way.
-- When ``qmp_capabilities`` has several unexpected arguments, QEMU names the
-  first in its GLib hash table's order; we name the first in the request.
 - Whether a known command is available now (QEMU's ``--preconfig`` check,
   disabled commands, the deprecation policy) is the lookup's or the caller's
   decision: the core only asks whether the command exists and allows OOB.
@@ -77,6 +75,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
 from ..records import TYPE_CHECKING, FrozenRecord
+from ..runtime.key_order import first_unexpected
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
 if TYPE_CHECKING:
@@ -261,9 +260,9 @@ def _capabilities_arguments(arguments: dict[str, JSONValue]) -> list[str] | str:
                 # QEMU's enum visitor names list elements "null".
                 return f"Parameter 'null' does not accept value '{capability}'"
             enable.append(capability)
-    for key in arguments:
-        if key != "enable":
-            return f"Parameter '{key}' is unexpected"
+    key = first_unexpected(arguments, ("enable",))
+    if key is not None:
+        return f"Parameter '{key}' is unexpected"
     return enable
 
 

@@ -32,6 +32,7 @@ from types import ModuleType
 
 from ..records import TYPE_CHECKING
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
+from ..runtime.key_order import first_unexpected
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
 #: Bytes queued for one client beyond which it is disconnected (only events,
@@ -160,7 +161,7 @@ class QMPService:
 
     def _server_command(self, request: Request) -> Any:
         if request.arguments:
-            key = next(iter(request.arguments))
+            key = first_unexpected(request.arguments, ())
             raise QMPError("GenericError", f"Parameter '{key}' is unexpected")
         if request.name == "query-version":
             return {"qemu": dict(self.version), "package": self.package_name}
