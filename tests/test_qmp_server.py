@@ -565,3 +565,36 @@ def test_slow_reader_beside_fast_clients(adapter: str) -> None:
             assert msg["id"] == "after"
 
     asyncio.run(run())
+
+
+def test_unix_socket_files_are_the_servers_own(adapter: str) -> None:
+    """Listening never touches a file it did not create (a decoy with the old staging
+    name ``PATH.PID~`` survives), a failed listen leaves nothing behind, and closing
+    removes the socket's file unless someone replaced it meanwhile."""
+
+    async def run() -> None:
+        h = Harness(adapter)
+        folder = Path(h.folder)
+        decoy = folder / f"qmp.sock.{os.getpid()}~"
+        decoy.write_text("someone else's\n")
+        (folder / "dir").mkdir()
+        server = h.server
+        with pytest.raises(OSError):  # a directory stands at the path
+            if isinstance(server, QMPServer):
+                await server.listen_unix(str(folder / "dir"))
+            else:
+                server.listen_unix(str(folder / "dir"))
+        assert sorted(os.listdir(folder)) == ["dir", decoy.name]
+        async with h:
+            assert stat.S_ISSOCK(os.lstat(h.path).st_mode)
+            assert sorted(os.listdir(folder)) == ["dir", "qmp.sock", decoy.name]
+        assert sorted(os.listdir(folder)) == ["dir", decoy.name]  # closing removed it
+        assert decoy.read_text() == "someone else's\n"
+
+        h2 = Harness(adapter)
+        async with h2:
+            os.unlink(h2.path)
+            Path(h2.path).write_text("replaced\n")
+        assert Path(h2.path).read_text() == "replaced\n"
+
+    asyncio.run(run())

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from .protocol import Request
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
-from .sockets import tcp_listener, unix_listener
+from .sockets import SocketFile, tcp_listener, unix_listener
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 
@@ -55,6 +55,8 @@ class Loop:
         self._soon: list[Callable[[], None]] = []
         self._signals: list[int] = []
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
+        # What each signal's disposition was before the loop took it.
+        self._previous: dict[int, Any] = {}
         self._stopping = False
         # Listeners that stopped accepting for want of file descriptors.
         self._paused: list[_Listener] = []
@@ -71,7 +73,8 @@ class Loop:
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
         """Run ``callback(signum)`` from the loop (never in the middle of a command)."""
         self._signal_handlers[signum] = callback
-        signal.signal(signum, self._on_signal)
+        previous = signal.signal(signum, self._on_signal)
+        self._previous.setdefault(signum, signal.SIG_DFL if previous is None else previous)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         # Runs between any two bytecodes: note it, and let the loop act on it.
@@ -155,10 +158,17 @@ class Loop:
         self._stopping = False  # it may run again
 
     def close(self) -> None:
-        """Release the loop's own sockets and signal handlers."""
-        for signum in self._signal_handlers:
-            signal.signal(signum, signal.SIG_DFL)
+        """Release the loop's own sockets and signal handlers.
+
+        A signal's earlier disposition comes back only where the loop's handler
+        is still in place: a program that set another one on its way out (to
+        ignore a late SIGTERM, say) keeps it.
+        """
+        for signum, previous in self._previous.items():
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, previous)
         self._signal_handlers.clear()
+        self._previous.clear()
         self.selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -319,13 +329,18 @@ class SelectorServer(QMPService):
         super().__init__(package, handler, **options)
         self.loop = loop
         self._listeners: list[_Listener] = []
+        self._files: list[SocketFile] = []
 
     def listen_unix(self, path: str, mode: int = 0o600) -> None:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
 
-        The socket appears at ``path`` only once it accepts connections.
+        The socket appears at ``path`` only once it accepts connections, and
+        :meth:`close` removes it.  See :func:`.sockets.unix_listener` for what
+        stands at ``path`` already.
         """
-        self._listen(unix_listener(path, mode))
+        sock, file = unix_listener(path, mode)
+        self._files.append(file)
+        self._listen(sock)
 
     def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on TCP (loopback by default); returns the port."""
@@ -339,12 +354,16 @@ class SelectorServer(QMPService):
         self._listeners.append(listener)
 
     def close(self) -> None:
-        """Stop listening and disconnect every client, after writing what is due."""
+        """Stop listening (removing the unix sockets' files) and disconnect every
+        client, after writing what is due."""
         for listener in self._listeners:
             listener.closed = True
             self.loop.forget(listener)
             listener.sock.close()
         self._listeners.clear()
+        for file in self._files:
+            file.remove()
+        self._files.clear()
         for client in list(self.clients):
             client.flush()
             client.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 from .protocol import Request
 from .service import DEFAULT_VERSION, HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
-from .sockets import tcp_listener, unix_listener
+from .sockets import SocketFile, tcp_listener, unix_listener
 
 __all__ = ["DEFAULT_VERSION", "MAX_PENDING_OUTPUT", "QMPServer"]
 
@@ -108,13 +108,18 @@ class QMPServer(QMPService):
     def __init__(self, package: ModuleType, handler: object, **options: Any) -> None:
         super().__init__(package, handler, **options)
         self._servers: list[asyncio.AbstractServer] = []
+        self._files: list[SocketFile] = []
 
     async def listen_unix(self, path: str, mode: int = 0o600) -> None:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
 
-        The socket appears at ``path`` only once it accepts connections.
+        The socket appears at ``path`` only once it accepts connections, and
+        :meth:`close` removes it.  See :func:`.sockets.unix_listener` for what
+        stands at ``path`` already.
         """
-        sock = socket.socket(fileno=unix_listener(path, mode).detach())
+        listener, file = unix_listener(path, mode)
+        self._files.append(file)
+        sock = socket.socket(fileno=listener.detach())
         loop = asyncio.get_running_loop()
         self._servers.append(await loop.create_unix_server(lambda: _Client(self), sock=sock))
 
@@ -126,9 +131,12 @@ class QMPServer(QMPService):
         return int(sock.getsockname()[1])
 
     async def close(self) -> None:
-        """Stop listening and disconnect every client."""
+        """Stop listening (removing the unix sockets' files) and disconnect every client."""
         for server in self._servers:
             server.close()
+        for file in self._files:
+            file.remove()
+        self._files.clear()
         for client in list(self.clients):
             client.flush()
             client.close()
