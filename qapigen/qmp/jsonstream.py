@@ -77,8 +77,8 @@ import functools
 import re
 from collections.abc import Mapping
 
-from ..records import TYPE_CHECKING, FrozenRecord
 from ..runtime.key_order import qdict_order
+from ..runtime.records import TYPE_CHECKING, FrozenRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

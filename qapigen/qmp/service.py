@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
-from ..records import TYPE_CHECKING
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from ..runtime.key_order import first_unexpected
+from ..runtime.records import TYPE_CHECKING
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
 #: Bytes queued for one client beyond which it is disconnected (only events,
