@@ -180,7 +180,7 @@ def _generate(args: argparse.Namespace) -> int:
     defaults = project_defaults()
     schema_path = args.schema or defaults["schema"]
     output = args.output or defaults["output"]
-    package = args.package or defaults["package"]
+    package = defaults["package"] if args.package is None else args.package
     result = generate(
         _load(schema_path, args.legacy), output, package, args.define, check=args.check
     )

@@ -223,3 +223,37 @@ def test_what_is_not_a_schema_file_is_refused(schema: str, stderr: str, tmp_path
     _hostile_files(tmp_path)
     proc = _check_bounded(schema, tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", stderr + "\n")
+
+
+_STDLIB = "a module of Python's standard library, which the package would shadow or be shadowed by"
+_RUNTIME = "a package generated code imports, which the package would shadow"
+
+
+@pytest.mark.parametrize(
+    ("package", "why"),
+    [
+        ("os", _STDLIB),
+        ("sys", _STDLIB),
+        ("json", _STDLIB),
+        ("_thread", _STDLIB),
+        ("qapigen", _RUNTIME),
+        ("qapigen_qmp", _RUNTIME),
+        ("qemu", _RUNTIME),
+        ("__init__", "a special name of Python's"),
+        ("__main__", "a special name of Python's"),
+        ("class", "a Python keyword"),
+        ("a.b", "not a Python identifier"),
+        ("2fast", "not a Python identifier"),
+        ("", "not a Python identifier"),
+    ],
+)
+def test_generate_refuses_a_package_name_that_cannot_work(
+    package: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A package that could never be imported as itself, or would shadow what it or
+    others import: a clear error, exit 1, nothing written."""
+    schema = _write(tmp_path, "ok.json", "{ 'enum': 'Colour', 'data': [ 'red' ] }\n")
+    out = tmp_path / "out"
+    assert main(["generate", str(schema), "-o", str(out), "--package", package]) == 1
+    assert capsys.readouterr() == ("", f"package name '{package}' is {why}\n")
+    assert not out.exists()
