@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 import pytest
 
@@ -139,7 +139,9 @@ def normalized(line: bytes) -> bytes:
     return _PACKAGE.sub(b'"package": "<P>"', _TIMESTAMP.sub(b'"timestamp": <T>', line))
 
 
-def pair(options: Sequence[str] = ()) -> Iterator[tuple[QMPProcess, QMPProcess]]:
+def pair(
+    options: Sequence[str] = (),
+) -> Generator[tuple[QMPProcess, QMPProcess], None, None]:
     """Real QEMU and ``qapigen vm`` with the same options (a fixture's body); skips
     without QEMU 10.0."""
     qemu = QMPProcess((skip_without_qemu(),), options)
