@@ -948,6 +948,20 @@ def _program(name: str) -> tuple[list[str], str]:
     return [*VM, *BASE_OPTIONS], "qapigen vm: "
 
 
+# Every process _start() started, killed after each test whatever happened.
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 def _start(name: str, *args: str, sockets: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     argv, _prefix = _program(name)
     proc = subprocess.Popen(
@@ -958,6 +972,7 @@ def _start(name: str, *args: str, sockets: tuple[str, ...] = ()) -> subprocess.P
         stderr=subprocess.PIPE,
         text=True,
     )
+    _STARTED.append(proc)
     deadline = time.monotonic() + TIMEOUT
     while not all(os.path.exists(path) for path in sockets):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -1236,6 +1251,7 @@ def test_fleet_raises_its_descriptor_limit_or_says_it_cannot(tmp_path: Path) -> 
     proc = subprocess.Popen(
         args, cwd=REPO, stderr=subprocess.PIPE, text=True, preexec_fn=limits(64, 1024)
     )
+    _STARTED.append(proc)
     paths = [str(folder / f"vm{n:04d}.sock") for n in range(100)]
     deadline = time.monotonic() + TIMEOUT
     while not all(os.path.exists(p) for p in paths):
