@@ -602,3 +602,23 @@ def test_unix_socket_files_are_the_servers_own(adapter: str) -> None:
         assert Path(h2.path).read_text() == "replaced\n"
 
     asyncio.run(run())
+
+
+def test_selectors_loop_close_leaves_a_disposition_set_since() -> None:
+    """Loop.close() puts back what a signal did before the loop took it, unless the
+    program set another disposition meanwhile (qapigen vm ignores SIGTERM on its way
+    out; closing the loop must not make a late SIGTERM kill it)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGUSR2)
+    try:
+        loop = Loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda signum: None)
+        loop.add_signal_handler(signal.SIGUSR2, lambda signum: None)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        loop.close()
+        assert signal.getsignal(signal.SIGUSR1) == before[0]
+        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGUSR1, before[0])
+        signal.signal(signal.SIGUSR2, before[1])

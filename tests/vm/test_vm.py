@@ -31,6 +31,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1259,5 +1260,39 @@ def test_fleet_raises_its_descriptor_limit_or_says_it_cannot(tmp_path: Path) -> 
         assert time.monotonic() < deadline, "the fleet did not start"
         time.sleep(0.01)
     assert status_of(paths[99]) == ("running", True)
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_pipelining_client_gets_every_reply_as_from_qemu(program: str, tmp_path: Path) -> None:
+    """150,000 query-status written (by a thread of the client's) before it reads a
+    reply: every reply comes, in order, and the connection stays, from QEMU and from
+    qapigen vm alike (QEMU buffers them all; qapigen vm holds back the client's
+    requests while its replies wait)."""
+    count = int(os.environ.get("QAPIGEN_PIPELINED", "150000"))
+    sock = str(tmp_path / "qmp.sock")
+    proc = _start(program, "-qmp", unix(sock), sockets=(sock,))
+    conn = _connect(sock)
+    conn.sock.settimeout(120)  # QEMU reads a byte at a time: the whole send takes a while
+    data = b"".join(b'{"execute": "query-status", "id": %d}' % i for i in range(count))
+    sent: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            conn.sock.sendall(data)
+            sent.append(None)
+        except OSError as err:
+            sent.append(err)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    for i in range(count):
+        item = conn.read()
+        assert isinstance(item, Line), f"{program}: the stream ended after {i} replies"
+        assert item.msg.get("id") == i and "return" in item.msg, item.raw
+    writer.join(TIMEOUT)
+    assert sent == [None]
+    assert status(conn) == ("running", True)
     proc.terminate()
     assert _finish(proc)[0] == 0
