@@ -18,7 +18,7 @@ Both adapters apply the same flow control (see docs/behaviour.md):
 - what the server does not hold back is events: a client that stops reading
   altogether is disconnected once more than :data:`MAX_PENDING_OUTPUT` bytes wait
   for it, so that it can neither stall the others nor exhaust memory.  Replies
-  alone cannot reach that cap.
+  alone cannot reach that cap (unless one reply were over 3 MiB).
 
 QEMU instead reads on and lets its output buffer grow without bound.
 """
