@@ -1718,3 +1718,22 @@ def test_pipelining_client_gets_every_reply_as_from_qemu(program: str, tmp_path:
     assert status(conn) == ("running", True)
     proc.terminate()
     assert _finish(proc)[0] == 0
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_chardev_socket_removed_at_exit(program: str, tmp_path: Path) -> None:
+    """A -chardev socket the program listens on (server=on) is its own: removed at exit,
+    as the -qmp ones are."""
+    path = str(tmp_path / "mon.sock")
+    proc = _start(
+        program,
+        "-chardev",
+        f"socket,id=mon0,path={path},server=on,wait=off",
+        "-mon",
+        "chardev=mon0,mode=control",
+        sockets=(path,),
+    )
+    assert status_of(path) == ("running", True)
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+    assert os.listdir(tmp_path) == []
