@@ -40,6 +40,7 @@ from qapigen.frontend.schema import (  # noqa: E402
     Schema,
     Type,
 )
+from qapigen.frontend.wire_types import INTEGER_RANGES  # noqa: E402
 
 STATUS = {"status": "running", "running": True}
 PANICKED = {
@@ -130,8 +131,8 @@ class PydanticBuilder:
                 return Any
             if name == "null":
                 return None
-            low, high = _int_range(name)
-            return Annotated[pd.StrictInt, pd.Field(ge=low, lt=high)]
+            low, high = INTEGER_RANGES[name]
+            return Annotated[pd.StrictInt, pd.Field(ge=low, le=high)]
         if isinstance(typ, ArrayType):
             return list[self.annotation(typ.element_type)]  # type: ignore[misc]
         if isinstance(typ, EnumType):
@@ -183,14 +184,6 @@ class PydanticBuilder:
     def finish(self) -> None:
         for model in self.models:
             model.model_rebuild(_types_namespace=self.namespace)
-
-
-def _int_range(name: str) -> tuple[int, int]:
-    bits = {"int": 64, "int64": 64, "int8": 8, "int16": 16, "int32": 32}
-    if name in bits:
-        return -(1 << (bits[name] - 1)), 1 << (bits[name] - 1)
-    ubits = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "size": 64}
-    return 0, 1 << ubits[name]
 
 
 # -- the run --------------------------------------------------------------------

@@ -78,7 +78,10 @@ import re
 from collections.abc import Mapping
 
 from ..runtime.key_order import qdict_order
-from ..runtime.records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import FrozenRecord
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -75,8 +75,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
 from ..runtime.key_order import first_unexpected
-from ..runtime.records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Final, Protocol, TypeAlias

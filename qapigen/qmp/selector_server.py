@@ -27,14 +27,15 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from ..runtime.records import TYPE_CHECKING
+from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
+from .sockets import SocketFile, tcp_listener, unix_listener
 
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from .protocol import Request
-from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
-from .sockets import SocketFile, tcp_listener, unix_listener
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 

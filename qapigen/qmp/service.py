@@ -32,8 +32,10 @@ from types import ModuleType
 
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from ..runtime.key_order import first_unexpected
-from ..runtime.records import TYPE_CHECKING
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 #: Bytes queued for one client beyond which it is disconnected (only events,
 #: which are not held back, can bring a client there).

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
+from ...frontend.conditions import Defines
 from ...frontend.doc_comments import Doc, Kind, Section
 from ...frontend.errors import QAPIError
 from ...frontend.schema import (
@@ -247,7 +248,7 @@ class PyPackage:
 
 def build(schema: Schema, package: str, defines: Sequence[str]) -> PyPackage:
     """The Python view of ``schema`` for a package called ``package``."""
-    return _Builder(schema, package, frozenset(defines)).build()
+    return _Builder(schema, package, Defines(defines)).build()
 
 
 def _doc_text(doc: Doc | None, wanted: Callable[[IfCond], bool], *, members: bool = True) -> str:
@@ -293,7 +294,7 @@ def _indented_item(name: str, text: str) -> str:
 
 
 class _Builder(SchemaVisitor):
-    def __init__(self, schema: Schema, package: str, defines: frozenset[str]) -> None:
+    def __init__(self, schema: Schema, package: str, defines: Defines) -> None:
         self.schema = schema
         self.package = package
         self.defines = defines
@@ -344,7 +345,7 @@ class _Builder(SchemaVisitor):
     # -- conditions -----------------------------------------------------
 
     def wanted(self, ifcond: IfCond) -> bool:
-        return ifcond.evaluate(self.defines.__contains__)
+        return self.defines.holds(ifcond)
 
     def defn_wanted(self, defn: Definition) -> bool:
         if isinstance(defn, ArrayType):
@@ -372,11 +373,10 @@ class _Builder(SchemaVisitor):
 
     def _class_name(self, defn: Definition) -> str:
         name = defn.name
-        if isinstance(defn, ObjectType) and name.startswith("q_obj_"):
-            owner, _, role = name[6:].rpartition("-")
-            suffix = {"arg": "Arguments", "base": "Base", "wrapper": "Wrapper"}.get(role)
-            if suffix:
-                return self.top.claim(naming.camel(owner) + suffix)
+        if isinstance(defn, ObjectType) and defn.origin is not None:
+            owner, role = defn.origin.owner, defn.origin.role.value
+            suffix = {"arg": "Arguments", "base": "Base", "wrapper": "Wrapper"}[role]
+            return self.top.claim(naming.camel(owner) + suffix)
         return self.top.claim(naming.type_name(name))
 
     def ref(self, typ: Type, needed_by: PyClass | None = None) -> str:
@@ -935,8 +935,8 @@ def _since(doc: Doc | None) -> str | None:
 
 def _implicit_doc(typ: ObjectType) -> str:
     name = typ.name
-    if name.startswith("q_obj_"):
-        owner, _, role = name[6:].rpartition("-")
+    if typ.origin is not None:
+        owner, role = typ.origin.owner, typ.origin.role.value
         what = {"arg": "The arguments of", "base": "The common members of", "wrapper": "A branch"}
-        return f"{what.get(role, 'Part of')} {owner}."
+        return f"{what[role]} {owner}."
     return f"The struct {name}."
