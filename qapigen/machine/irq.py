@@ -51,13 +51,31 @@ class IrqLine:
 class GpioList:
     """A device's input lines and output lines of one name (None: unnamed)."""
 
-    __slots__ = ("inputs", "name", "outputs")
+    __slots__ = ("_count", "_handler", "_lines", "name", "outputs")
 
     def __init__(self, name: str | None, inputs: int = 0, handler: IrqHandler = _ignore) -> None:
         self.name = name
-        self.inputs = [IrqLine(n, handler) for n in range(inputs)]
+        self._count = inputs
+        self._handler = handler
+        # Input lines are made when first used: a board has dozens that only a
+        # test ever touches, and a fleet has thousands of boards.
+        self._lines: dict[int, IrqLine] = {}
         #: The lines the device drives, connected by whoever wires the board.
         self.outputs: list[IrqLine] = []
+
+    def input(self, n: int) -> IrqLine:
+        """Input line ``n`` (0 <= n < the number of inputs)."""
+        line = self._lines.get(n)
+        if line is None:
+            if not 0 <= n < self._count:
+                raise IndexError(f"{self.name or 'unnamed'} input {n} out of range")
+            line = self._lines[n] = IrqLine(n, self._handler)
+        return line
+
+    @property
+    def inputs(self) -> list[IrqLine]:
+        """Every input line, in order."""
+        return [self.input(n) for n in range(self._count)]
 
     def intercept_inputs(self, report: IrqHandler) -> None:
         """Report every level set on an input, then let it through."""

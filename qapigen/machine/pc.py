@@ -281,7 +281,7 @@ class PcBoard:
 
         #: The I/O APIC's inputs; the PIT's output is the first.
         self.ioapic_inputs = GpioList(None, IOAPIC_PINS)
-        self.pit = PitChannel0(clock, self.ioapic_inputs.inputs[0])
+        self.pit = PitChannel0(clock, self.ioapic_inputs.input(0))
         self._qom: QomNode | None = None
 
         #: The ``-device`` devices, in command-line order.
