@@ -463,7 +463,7 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
                     loop.stop()
 
             # No later command runs: QEMU is on its way out.
-            servers[server_index].halted = True
+            servers[server_index].service.halted = True
             loop.call_soon(finish)
 
         return exited
@@ -503,7 +503,7 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
             server = SelectorServer(
                 simulator_api, machine, loop, package_name=f"qapigen {__version__}"
             )
-            machine.subscribe(server.broadcast)
+            machine.subscribe(server.service.broadcast)
             servers.append(server)
             machines.append(machine)
             if not config.manual_clock:
