@@ -91,10 +91,12 @@ class QMPService:
         package_name: str = "qapigen",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.commands: Mapping[str, CommandInfo] = package.COMMANDS
+        # Shared, not copied: a fleet has one server per machine.
+        commands: dict[str, CommandInfo] = package.COMMANDS
+        self.commands: Mapping[str, CommandInfo] = commands
         self.package = package
-        self.dispatcher = Dispatcher(dict(self.commands), handler)
-        self.version = dict(version)
+        self.dispatcher = Dispatcher(commands, handler)
+        self.version = version
         self.package_name = package_name
         self.clock = clock
         #: The clients connected now.
