@@ -363,6 +363,9 @@ class SelectorServer:
     sockets and hands each client's bytes to it.
     """
 
+    # A fleet holds one per machine: no __dict__ each.
+    __slots__ = ("_files", "_listeners", "loop", "service")
+
     def __init__(self, package: ModuleType, handler: object, loop: Loop, **options: Any) -> None:
         #: What the clients are served: sessions, commands, events.
         self.service = QMPService(package, handler, **options)
