@@ -13,7 +13,7 @@ A :class:`ServerConnection` is fed the bytes a client sends
 
 Everything the server says, starting with the greeting, is collected as bytes
 for :meth:`~ServerConnection.data_to_send`: one message a line, ``\\r\\n``,
-written as QEMU writes it (see :func:`.jsonstream.encode`). Nothing here reads
+written as QEMU writes it (see :func:`.json_writer.encode`). Nothing here reads
 a clock, a socket or a thread.
 
 Order
@@ -66,7 +66,7 @@ Where we differ from QEMU
 - Commands that send no reply (``success-response: false``, only used by the
   guest agent) are not supported: every request is answered.
 
-See :mod:`.jsonstream` for the differences in reading JSON.
+See :mod:`.json_reader` for the differences in reading JSON.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from ..runtime.key_order import first_unexpected
 from ..runtime.records import FrozenRecord
-from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
+from .json_reader import JSONError, JSONStreamReader
+from .json_writer import encode, qdict_order
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False

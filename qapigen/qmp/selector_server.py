@@ -35,7 +35,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..runtime import Event
     from .protocol import Request
+    from .service import Peer
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 
@@ -205,12 +207,23 @@ class Loop:
 class _Client:
     """One connected client: its socket, its protocol state, its unsent bytes."""
 
-    __slots__ = ("_events", "_paused", "_unsent", "backlog", "closed", "conn", "server", "sock")
+    __slots__ = (
+        "_events",
+        "_paused",
+        "_unsent",
+        "backlog",
+        "closed",
+        "conn",
+        "server",
+        "service",
+        "sock",
+    )
 
     def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
+        self.service = server.service
         self.sock = sock
-        self.conn = server.connection()
+        self.conn = self.service.connection()
         self.closed = False
         self.backlog: list[Request] = []
         self._unsent = bytearray()
@@ -231,14 +244,14 @@ class _Client:
         if not data:  # gone, perhaps mid-message: that costs nothing else
             self.close()
             return
-        self._serve(self.server.received, data)
+        self._serve(self.service.received, data)
 
     def on_writable(self) -> None:
         if self.closed:
             return
         self._send()
         if self.backlog and len(self._unsent) <= LOW_WATER:
-            self._serve(self.server.serve_backlog)
+            self._serve(self.service.serve_backlog)
         else:
             self._watch()
 
@@ -306,7 +319,7 @@ class _Client:
         if self.closed:
             return
         self.closed = True
-        self.server.clients.discard(self)
+        self.service.clients.discard(self)
         if self._events:
             self.server.loop.selector.unregister(self.sock)
         self.sock.close()
@@ -342,14 +355,32 @@ class _Listener:
         """Never asked for."""
 
 
-class SelectorServer(QMPService):
-    """A :class:`.service.QMPService` whose sockets ``loop`` waits on."""
+class SelectorServer:
+    """Serves a :class:`.service.QMPService` on sockets that ``loop`` waits on.
+
+    The service, made from ``package``, ``handler`` and ``options`` (see
+    :class:`.service.QMPService`), is :attr:`service`: the server owns the
+    sockets and hands each client's bytes to it.
+    """
+
+    # A fleet holds one per machine: no __dict__ each.
+    __slots__ = ("_files", "_listeners", "loop", "service")
 
     def __init__(self, package: ModuleType, handler: object, loop: Loop, **options: Any) -> None:
-        super().__init__(package, handler, **options)
+        #: What the clients are served: sessions, commands, events.
+        self.service = QMPService(package, handler, **options)
         self.loop = loop
         self._listeners: list[_Listener] = []
         self._files: list[SocketFile] = []
+
+    @property
+    def clients(self) -> set[Peer]:
+        """The clients connected now."""
+        return self.service.clients
+
+    def broadcast(self, event: Event, timestamp: float | None = None) -> None:
+        """Send an event to every negotiated client, now (see :meth:`.QMPService.broadcast`)."""
+        self.service.broadcast(event, timestamp)
 
     def listen_unix(self, path: str, mode: int = 0o600) -> None:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
@@ -380,7 +411,7 @@ class SelectorServer(QMPService):
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         client = _Client(self, sock)
         self.loop.selector.register(sock, _READ, client)
-        self.clients.add(client)
+        self.service.clients.add(client)
         client.flush()  # the greeting
 
     def _listen(self, sock: _socket.socket) -> None:
@@ -399,6 +430,6 @@ class SelectorServer(QMPService):
         for file in self._files:
             file.remove()
         self._files.clear()
-        for client in list(self.clients):
+        for client in list(self.service.clients):
             client.flush()
             client.close()

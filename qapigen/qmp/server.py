@@ -20,6 +20,12 @@ from .protocol import Request
 from .service import DEFAULT_VERSION, HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
 
+# Not typing.TYPE_CHECKING: each module spells it one way (docs/architecture.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..runtime import Event
+    from .service import Peer
+
 __all__ = ["DEFAULT_VERSION", "MAX_PENDING_OUTPUT", "QMPServer"]
 
 
@@ -32,7 +38,8 @@ class _Client(asyncio.Protocol):
 
     def __init__(self, server: QMPServer) -> None:
         self.server = server
-        self.conn = server.connection()
+        self.service = server.service
+        self.conn = self.service.connection()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.backlog: list[Request] = []
@@ -45,12 +52,12 @@ class _Client(asyncio.Protocol):
         # asyncio calls pause_writing() once more than HIGH_WATER bytes wait,
         # resume_writing() once they are down to LOW_WATER.
         transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
-        self.server.clients.add(self)
+        self.service.clients.add(self)
         self.flush()  # the greeting
 
     def data_received(self, data: bytes) -> None:
         if not self.closed:
-            self.server.received(self, data)
+            self.service.received(self, data)
             self._watch()
 
     def pause_writing(self) -> None:
@@ -60,7 +67,7 @@ class _Client(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writing_paused = False
         if self.backlog and not self.closed:
-            self.server.serve_backlog(self)
+            self.service.serve_backlog(self)
         self._watch()
 
     def unsent(self) -> int:
@@ -83,7 +90,7 @@ class _Client(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         # A client gone mid-message costs nothing else.
         self.closed = True
-        self.server.clients.discard(self)
+        self.service.clients.discard(self)
 
     def flush(self) -> None:
         """Hand what the protocol queued to the transport; drop a stalled client."""
@@ -102,13 +109,28 @@ class _Client(asyncio.Protocol):
                 self.transport.close()
 
 
-class QMPServer(QMPService):
-    """A :class:`.service.QMPService` listening on asyncio sockets."""
+class QMPServer:
+    """Serves a :class:`.service.QMPService` on asyncio sockets.
+
+    The service, made from ``package``, ``handler`` and ``options`` (see
+    :class:`.service.QMPService`), is :attr:`service`: the server owns the
+    sockets and hands each client's bytes to it.
+    """
 
     def __init__(self, package: ModuleType, handler: object, **options: Any) -> None:
-        super().__init__(package, handler, **options)
+        #: What the clients are served: sessions, commands, events.
+        self.service = QMPService(package, handler, **options)
         self._servers: list[asyncio.AbstractServer] = []
         self._files: list[SocketFile] = []
+
+    @property
+    def clients(self) -> set[Peer]:
+        """The clients connected now."""
+        return self.service.clients
+
+    def broadcast(self, event: Event, timestamp: float | None = None) -> None:
+        """Send an event to every negotiated client, now (see :meth:`.QMPService.broadcast`)."""
+        self.service.broadcast(event, timestamp)
 
     async def listen_unix(self, path: str, mode: int = 0o600) -> None:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
@@ -137,7 +159,7 @@ class QMPServer(QMPService):
         for file in self._files:
             file.remove()
         self._files.clear()
-        for client in list(self.clients):
+        for client in list(self.service.clients):
             client.flush()
             client.close()
         for server in self._servers:

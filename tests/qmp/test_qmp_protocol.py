@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qapigen.qmp.jsonstream import JSONStreamReader
+from qapigen.qmp.json_reader import JSONStreamReader
 from qapigen.qmp.protocol import (
     COMMAND_NOT_FOUND,
     GENERIC_ERROR,
@@ -71,7 +71,7 @@ NEEDS_DISPATCHER = {
     "unexpected_extra_argument",
 }
 
-# Where we differ from QEMU on purpose (qapigen.qmp.jsonstream, "Where we differ"):
+# Where we differ from QEMU on purpose (qapigen.qmp.json_reader, "Where we differ"):
 # case -> step -> the lines we send instead of QEMU's.
 DIFFERENCES = {
     # QEMU swallows the probe in the unterminated object; we cut the object at

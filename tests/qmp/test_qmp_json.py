@@ -1,4 +1,4 @@
-"""qapigen.qmp.jsonstream reads JSON as QEMU 10.0's monitor does, and writes it so.
+"""qapigen.qmp.json_reader reads JSON as QEMU 10.0's monitor does; json_writer writes it so.
 
 The reader is checked three ways: against QEMU's error texts case by case;
 against a reference model below, a direct byte-by-byte transcription of QEMU's
@@ -22,15 +22,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qapigen.qmp.jsonstream import (
+from qapigen.qmp.json_reader import (
     MAX_NESTING,
     JSONError,
     JSONMessage,
     JSONStreamReader,
     c_string_text,
-    encode,
-    qdict_order,
 )
+from qapigen.qmp.json_writer import encode, qdict_order
 from qapigen.runtime.key_order import _qdict_bucket
 
 from ..support.paths import qemu_source_tree

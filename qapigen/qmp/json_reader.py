@@ -1,4 +1,4 @@
-"""JSON as QEMU 10.0's QMP monitor reads and writes it, sans I/O.
+"""JSON as QEMU 10.0's QMP monitor reads it, sans I/O.
 
 :class:`JSONStreamReader` is fed bytes as they arrive and returns the JSON values
 and errors they complete, exactly as QEMU's JSON lexer, streamer and parser
@@ -23,11 +23,7 @@ As in QEMU, a value ends as soon as the braces and brackets read since the
 previous one balance (or a closing one has no opening one); only then is an
 error in it reported.
 
-:func:`encode` writes a value as QEMU's JSON writer (``qobject/json-writer.c``)
-does: ``", "`` and ``": "`` separators, every character outside printable ASCII
-escaped as ``\\uXXXX`` (upper-case hex; surrogate pairs beyond the BMP; U+FFFD
-for what is not a valid character), floats as ``%.17g``, and object members in
-the order QEMU's ``QDict`` iterates them (its hash order), not in insertion order.
+The writer is :mod:`.json_writer`.
 
 Where we differ from QEMU
 -------------------------
@@ -75,16 +71,15 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Mapping
 
-from ..runtime.key_order import qdict_order
 from ..runtime.records import FrozenRecord
+from .codepoints import is_valid_codepoint
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from typing import Final
 
     from qapigen.runtime import JSONValue
@@ -97,8 +92,6 @@ __all__ = [
     "JSONMessage",
     "JSONStreamReader",
     "c_string_text",
-    "encode",
-    "qdict_order",
 ]
 
 #: QEMU's limit on one token and on the tokens of one value, in bytes.
@@ -329,15 +322,6 @@ def _has_noncharacter(text: str) -> bool:
     return bool(text) and max(text) >= "\ufdd0" and _noncharacter_re().search(text) is not None
 
 
-def _is_valid_codepoint(cp: int) -> bool:
-    return (
-        0 <= cp <= 0x10FFFF
-        and not 0xFDD0 <= cp <= 0xFDEF
-        and cp & 0xFFFE != 0xFFFE
-        and not 0xD800 <= cp <= 0xDFFF
-    )
-
-
 def _mod_utf8_codepoint(s: bytes, i: int) -> tuple[int, int]:
     """QEMU's ``mod_utf8_codepoint`` at ``s[i]`` (not NUL): (code point or -1, end)."""
     byte = s[i]
@@ -359,7 +343,7 @@ def _mod_utf8_codepoint(s: bytes, i: int) -> tuple[int, int]:
             return -1, p
         p += 1
         cp = cp << 6 | cont & 0x3F
-    if not _is_valid_codepoint(cp) or (cp < _MIN_CODEPOINT[length - 2] and (cp, length) != (0, 2)):
+    if not is_valid_codepoint(cp) or (cp < _MIN_CODEPOINT[length - 2] and (cp, length) != (0, 2)):
         return -1, p
     return cp, p
 
@@ -463,7 +447,7 @@ def _parse_string(token: bytes) -> str:
                 i += 6
             else:
                 cp = -1
-        if not _is_valid_codepoint(cp):
+        if not is_valid_codepoint(cp):
             # The escape as QEMU prints it: up to where it stopped reading,
             # which may run past the closing quote (the C string's NUL ends it).
             shown = c_string_text(token[j:i])
@@ -840,102 +824,3 @@ class JSONStreamReader:
         else:
             self._set_error("expecting value")
         return _Nothing.NOTHING
-
-
-# ---------------------------------------------------------------------------
-# The writer (json-writer.c; qdict.c's iteration order is in runtime.key_order).
-
-
-class _Escapes(dict[int, str]):
-    """``str.translate`` table for QEMU's quoted_str(), filled as characters come."""
-
-    def __missing__(self, cp: int) -> str:
-        if 0x20 <= cp < 0x7F:
-            text = chr(cp)
-        elif not _is_valid_codepoint(cp):
-            text = "\\uFFFD"
-        elif cp > 0xFFFF:
-            # A surrogate pair; the cache key stays the character itself.
-            offset = cp - 0x10000
-            text = f"\\u{0xD800 + (offset >> 10):04X}\\u{0xDC00 + (offset & 0x3FF):04X}"
-        else:
-            text = f"\\u{cp:04X}"
-        # Bounded: a stream of distinct characters must not grow it forever.
-        if len(self) < 4096:
-            self[cp] = text
-        return text
-
-
-_ESCAPES: Final = _Escapes(
-    {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
-)
-
-
-def _quote(text: str) -> str:
-    # Printable ASCII without quote or backslash is written as it is; anything
-    # else (control characters, DEL, non-ASCII, quote, backslash) is escaped.
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return f'"{text.translate(_ESCAPES)}"'
-
-
-def _scalar(value: object) -> str | None:
-    """The JSON text of a scalar, or None for a container."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return _quote(value)
-    if isinstance(value, int):
-        # int's own text, also for IntEnum members.
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return format(value, ".17g")  # QEMU's printf("%.17g")
-    return None
-
-
-def _members(members: Mapping[str, object]) -> Iterator[tuple[str, object]]:
-    for key in members:
-        if not isinstance(key, str):
-            raise TypeError(f"object keys must be strings, not {type(key).__name__}")
-    for i, key in enumerate(qdict_order(members)):
-        yield (", " if i else "") + _quote(key) + ": ", members[key]
-
-
-def _elements(elements: list[object] | tuple[object, ...]) -> Iterator[tuple[str, object]]:
-    for i, element in enumerate(elements):
-        yield (", " if i else ""), element
-
-
-def encode(value: object) -> str:
-    """``value`` (dicts, lists or tuples, str, int, float, bool, None) as QEMU writes it.
-
-    The result is ASCII. Nesting is not limited by Python's recursion limit.
-    """
-    out: list[str] = []
-    # Open containers: the rest of their members and their closing bracket.
-    stack: list[tuple[Iterator[tuple[str, object]], str]] = []
-    while True:
-        text = _scalar(value)
-        if text is not None:
-            out.append(text)
-        elif isinstance(value, Mapping):
-            out.append("{")
-            stack.append((_members(value), "}"))
-        elif isinstance(value, (list, tuple)):
-            out.append("[")
-            stack.append((_elements(value), "]"))
-        else:
-            raise TypeError(f"{type(value).__name__} is not a JSON value")
-        while stack:
-            item = next(stack[-1][0], None)
-            if item is not None:
-                out.append(item[0])
-                value = item[1]
-                break
-            out.append(stack.pop()[1])
-        else:
-            return "".join(out)

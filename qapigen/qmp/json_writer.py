@@ -1,0 +1,121 @@
+"""JSON as QEMU 10.0's QMP monitor writes it, sans I/O.
+
+:func:`encode` writes a value as QEMU's JSON writer (``qobject/json-writer.c``)
+does: ``", "`` and ``": "`` separators, every character outside printable ASCII
+escaped as ``\\uXXXX`` (upper-case hex; surrogate pairs beyond the BMP; U+FFFD
+for what is not a valid character), floats as ``%.17g``, and object members in
+the order QEMU's ``QDict`` iterates them (its hash order), not in insertion order.
+
+The reader is :mod:`.json_reader`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..runtime.key_order import qdict_order
+from .codepoints import is_valid_codepoint
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Final
+
+__all__ = ["encode", "qdict_order"]
+
+
+class _Escapes(dict[int, str]):
+    """``str.translate`` table for QEMU's quoted_str(), filled as characters come."""
+
+    def __missing__(self, cp: int) -> str:
+        if 0x20 <= cp < 0x7F:
+            text = chr(cp)
+        elif not is_valid_codepoint(cp):
+            text = "\\uFFFD"
+        elif cp > 0xFFFF:
+            # A surrogate pair; the cache key stays the character itself.
+            offset = cp - 0x10000
+            text = f"\\u{0xD800 + (offset >> 10):04X}\\u{0xDC00 + (offset & 0x3FF):04X}"
+        else:
+            text = f"\\u{cp:04X}"
+        # Bounded: a stream of distinct characters must not grow it forever.
+        if len(self) < 4096:
+            self[cp] = text
+        return text
+
+
+_ESCAPES: Final = _Escapes(
+    {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+)
+
+
+def _quote(text: str) -> str:
+    # Printable ASCII without quote or backslash is written as it is; anything
+    # else (control characters, DEL, non-ASCII, quote, backslash) is escaped.
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return f'"{text.translate(_ESCAPES)}"'
+
+
+def _scalar(value: object) -> str | None:
+    """The JSON text of a scalar, or None for a container."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, int):
+        # int's own text, also for IntEnum members.
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return format(value, ".17g")  # QEMU's printf("%.17g")
+    return None
+
+
+def _members(members: Mapping[str, object]) -> Iterator[tuple[str, object]]:
+    for key in members:
+        if not isinstance(key, str):
+            raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+    for i, key in enumerate(qdict_order(members)):
+        yield (", " if i else "") + _quote(key) + ": ", members[key]
+
+
+def _elements(elements: list[object] | tuple[object, ...]) -> Iterator[tuple[str, object]]:
+    for i, element in enumerate(elements):
+        yield (", " if i else ""), element
+
+
+def encode(value: object) -> str:
+    """``value`` (dicts, lists or tuples, str, int, float, bool, None) as QEMU writes it.
+
+    The result is ASCII. Nesting is not limited by Python's recursion limit.
+    """
+    out: list[str] = []
+    # Open containers: the rest of their members and their closing bracket.
+    stack: list[tuple[Iterator[tuple[str, object]], str]] = []
+    while True:
+        text = _scalar(value)
+        if text is not None:
+            out.append(text)
+        elif isinstance(value, Mapping):
+            out.append("{")
+            stack.append((_members(value), "}"))
+        elif isinstance(value, (list, tuple)):
+            out.append("[")
+            stack.append((_elements(value), "]"))
+        else:
+            raise TypeError(f"{type(value).__name__} is not a JSON value")
+        while stack:
+            item = next(stack[-1][0], None)
+            if item is not None:
+                out.append(item[0])
+                value = item[1]
+                break
+            out.append(stack.pop()[1])
+        else:
+            return "".join(out)

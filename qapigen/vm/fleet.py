@@ -1,0 +1,333 @@
+"""``qapigen vm``'s fleet: N machines, each behind its QMP server, on one loop.
+
+A :class:`Fleet` opens the sockets QEMU's options ask for in QEMU's order
+(character devices, then ``-qtest``'s, then the machine is built), serves every
+machine's monitors and the qtest socket from one :class:`.selector_server.Loop`,
+and ends as QEMU ends: when its machines have exited, or on a terminating signal.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+
+from .options import PROG, CommandLineError, Options, UnixMonitor
+from .output import FileLog, print_stderr
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    import _socket
+    from collections.abc import Callable
+
+    from ..machine import Machine, MachineConfig
+    from ..qmp.selector_server import SelectorServer
+    from ..qmp.sockets import SocketFile
+    from ..qtest.protocol import QtestConnection
+    from ..qtest.transport import QtestPort
+    from .options import TcpMonitor
+
+__all__ = ["Fleet"]
+
+# Signals that end the machines as QEMU's termsig_handler() does.
+_TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Fleet:
+    """The machines ``options`` ask for, served until they have all exited or a
+    signal ends them (:meth:`serve`).
+
+    ``log`` takes what QEMU logs under ``-d guest_errors``.
+    """
+
+    def __init__(self, options: Options, log: Callable[[str], None] | None) -> None:
+        from ..qmp.selector_server import Loop
+
+        self.options = options
+        self.log = log
+        self.loop = Loop()
+        self.servers: list[SelectorServer] = []
+        self.machines: list[Machine] = []
+        self.sockets = _Sockets()
+        self.qtest_port: QtestPort | None = None
+        self._qtest_log: FileLog | None = None
+        #: Machines that have not exited yet, and the exit status.
+        self.alive = options.count
+        self.status = 0
+
+    def serve(self) -> int:
+        """Serve the machines until they have all exited, or a signal ends them;
+        the exit status."""
+        try:
+            # From here a terminating signal shuts the machines down, once the loop runs.
+            for signum in _TERMINATING:
+                self.loop.add_signal_handler(signum, self._on_signal)
+            self._start()
+            self.loop.run()
+        finally:
+            self._close()
+        return self.status
+
+    def _start(self) -> None:
+        """Open the sockets, build the machines and put them behind their servers."""
+        from ..machine import ConfigError, WatchdogConfig
+
+        options, sockets = self.options, self.sockets
+        _open_sockets(options, sockets)
+        qtest_log, self._qtest_log = _qtest_log(options)
+        qtest_conn = None
+        if sockets.qtest is not None and not sockets.qtest[1]:
+            from ..qtest.protocol import QtestConnection
+
+            qtest_conn = QtestConnection(qtest_log)
+            qtest_conn.opened()  # QEMU opens it before it looks at anything else
+        mon_sockets = _monitor_sockets(options, sockets)
+        try:
+            config = options.cmdline.build()
+        except ConfigError as err:
+            raise CommandLineError(err.location, err.message) from None
+        # Only a watchdog's timer must wake the host (the PIT's fire when the
+        # machine is next looked at): the loop asks every deadline at every turn,
+        # which for a fleet would cost each request in proportion to its size.
+        wakes_host = not config.manual_clock and any(
+            isinstance(device, WatchdogConfig) for device in config.devices
+        )
+        for n in range(options.count):
+            self._add_machine(n, config, wakes_host, mon_sockets)
+        if sockets.qtest is not None:
+            self._serve_qtest(qtest_log, qtest_conn)
+
+    def _add_machine(
+        self,
+        n: int,
+        config: MachineConfig,
+        wakes_host: bool,
+        mon_sockets: list[tuple[_socket.socket, bool]],
+    ) -> None:
+        """Machine ``n``, behind its server, on its monitors' sockets."""
+        from qapigen import simulator_api
+
+        from .. import __version__
+        from ..machine import Machine
+        from ..qmp.selector_server import SelectorServer
+
+        machine = Machine(
+            config,
+            on_exit=functools.partial(self._exited, n),
+            guest_error_log=self.log,
+            stderr=print_stderr,
+        )
+        server = SelectorServer(
+            simulator_api, machine, self.loop, package_name=f"qapigen {__version__}"
+        )
+        machine.subscribe(server.service.broadcast)
+        self.servers.append(server)
+        self.machines.append(machine)
+        if wakes_host:
+            self.loop.add_deadline(
+                functools.partial(_wake_at, machine), functools.partial(_timers_due, machine)
+            )
+        monitors = list(self.options.monitors)
+        qmp_dir = self.options.qmp_dir
+        if qmp_dir is not None:
+            path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
+            monitors.append(UnixMonitor(path, f"--qmp-dir {qmp_dir}"))
+        for monitor in monitors:
+            _listen(server, monitor)
+        for sock, listening in mon_sockets:
+            if listening:
+                server.listen_socket(sock)
+            else:
+                server.serve_connected(sock)
+
+    def _serve_qtest(self, log: Callable[[str], None] | None, conn: QtestConnection | None) -> None:
+        """Serve qtest on its socket, for the first machine."""
+        from ..qtest.service import QtestService
+        from ..qtest.transport import QtestPort
+
+        assert self.sockets.qtest is not None
+        service = QtestService(self.machines[0].qtest_access)
+        sock, listening = self.sockets.qtest
+        self.sockets.qtest = None  # the port owns it now
+        self.qtest_port = QtestPort(
+            service, self.loop, sock, listening=listening, log=log, conn=conn
+        )
+
+    def _exited(self, index: int, code: int) -> None:
+        """Machine ``index`` exits with ``code``."""
+        # No later command runs: QEMU is on its way out.
+        self.servers[index].service.halted = True
+        # Reply first: the exit takes effect once the current command is answered.
+        self.loop.call_soon(functools.partial(self._finish, index, code))
+
+    def _finish(self, index: int, code: int) -> None:
+        self.alive -= 1
+        single = self.options.count == 1
+        if not single:
+            self.servers[index].close()
+        if self.alive == 0 or single:
+            self.status = code
+            self.loop.stop()
+
+    def _on_signal(self, signum: int) -> None:
+        # The status stays 0, unless a machine's exit already decided it.
+        # Under a qtest driver QEMU keeps quiet about it.
+        if self.options.qtest is None:
+            print_stderr(f"{PROG}: terminating on signal {signum}\n")
+        for machine in self.machines:
+            if not machine.exited:
+                machine.host_signal()
+        self.loop.stop()
+
+    def _close(self) -> None:
+        # On the way out a terminating signal changes nothing (QEMU, past its
+        # main loop, only notes it): harnesses send SIGTERM as soon as they see
+        # SHUTDOWN, and the exit status, the files to remove and the replies
+        # still due must not depend on when it lands.
+        for signum in _TERMINATING:
+            signal.signal(signum, signal.SIG_IGN)
+        for server in self.servers:
+            server.close()
+        if self.qtest_port is not None:
+            self.qtest_port.close()
+        self.sockets.close()
+        self.loop.close()
+        if self._qtest_log is not None:
+            self._qtest_log.close()
+
+
+def _listen(server: SelectorServer, monitor: UnixMonitor | TcpMonitor) -> None:
+    """Make ``server`` listen where ``monitor`` says; QEMU's errors as
+    :class:`.options.CommandLineError`."""
+    from ..qmp.sockets import UnlinkError
+
+    if isinstance(monitor, UnixMonitor):
+        try:
+            server.listen_unix(monitor.path)
+        except UnlinkError as err:  # QEMU's words for it, here and below
+            why = os.strerror(err.errno) if err.errno else str(err)
+            raise CommandLineError(
+                monitor.location, f"Failed to unlink socket {monitor.path}: {why}"
+            ) from None
+        except OSError as err:
+            why = os.strerror(err.errno) if err.errno else str(err)
+            raise CommandLineError(
+                monitor.location, f"Failed to bind socket to {monitor.path}: {why}"
+            ) from None
+    else:
+        try:
+            server.listen_tcp(monitor.host, monitor.port)
+        except OSError as err:
+            why = os.strerror(err.errno) if err.errno else str(err)
+            raise CommandLineError(
+                monitor.location, f"Failed to find an available port: {why}"
+            ) from None
+
+
+def _wake_at(machine: Machine) -> float | None:
+    """When ``machine``'s next timer is due (``time.monotonic()``), or None."""
+    if machine.exited:
+        return None
+    when = machine.virtual_clock.wake_at()
+    return None if when is None else when / 1e9
+
+
+def _timers_due(machine: Machine) -> None:
+    if not machine.exited:
+        machine.run_timers()
+
+
+class _Sockets:
+    """The character devices' sockets, opened before the machine is built (QEMU's order)."""
+
+    def __init__(self) -> None:
+        #: chardev id -> (its socket, whether it listens).
+        self.chardevs: dict[str, tuple[_socket.socket, bool]] = {}
+        #: The qtest socket, whether it listens, and its connection's log.
+        self.qtest: tuple[_socket.socket, bool] | None = None
+        #: The files of the unix sockets they listen on, removed at close().
+        self.files: list[SocketFile] = []
+
+    def close(self) -> None:
+        for sock, _ in self.chardevs.values():
+            sock.close()
+        if self.qtest is not None:
+            self.qtest[0].close()
+        for file in self.files:
+            file.remove()
+
+
+def _open_sockets(options: Options, sockets: _Sockets) -> None:
+    """Open the ``-chardev`` sockets, then ``-qtest``'s; QEMU's errors as
+    :class:`CommandLineError`."""
+    from .chardev import ChardevError, open_chardev, parse_compat
+
+    for spec in options.chardevs:
+        try:
+            sockets.chardevs[spec.id] = (open_chardev(spec, sockets.files), spec.server)
+        except ChardevError as err:
+            raise CommandLineError(err.location or "-chardev", err.message) from None
+    text = options.qtest
+    if text is None:
+        return
+    failed = f'Failed to initialize device for qtest: "{text}"'
+    if text.startswith("chardev:"):
+        found = sockets.chardevs.pop(text[8:], None)
+        if found is None:
+            raise CommandLineError(None, failed)
+        sockets.qtest = found
+        return
+    qtest_spec = parse_compat(text, f"-qtest {text}", "qtest")
+    if qtest_spec is None:
+        raise CommandLineError(None, failed)  # a backend the simulator does not have
+    try:
+        sockets.qtest = (open_chardev(qtest_spec, sockets.files), qtest_spec.server)
+    except ChardevError as err:
+        # QEMU names no option here, and adds a line of its own.
+        raise CommandLineError(None, f"{err.message}\n{PROG}: {failed}") from None
+
+
+def _monitor_sockets(options: Options, sockets: _Sockets) -> list[tuple[_socket.socket, bool]]:
+    """The sockets of the ``-mon`` monitors; QEMU's errors as :class:`CommandLineError`."""
+    used: list[tuple[_socket.socket, bool]] = []
+    taken: set[str] = set()
+    for mon in options.mons:
+        if not mon.chardev:
+            raise CommandLineError(mon.location, "Parameter 'chardev' is missing")
+        if mon.mode not in (None, "control", "readline"):
+            raise CommandLineError(
+                mon.location, f"Parameter 'mode' does not accept value '{mon.mode}'"
+            )
+        found = sockets.chardevs.get(mon.chardev)
+        if found is None:
+            raise CommandLineError(mon.location, f'chardev "{mon.chardev}" not found')
+        if mon.chardev in taken:
+            raise CommandLineError(mon.location, f"chardev '{mon.chardev}' is already in use")
+        if mon.mode != "control":
+            # The human monitor (readline, -mon's default) is not simulated.
+            raise CommandLineError(mon.location, "only mode=control monitors (QMP) are simulated")
+        taken.add(mon.chardev)
+        used.append(found)
+    return used
+
+
+def _qtest_log(options: Options) -> tuple[Callable[[str], None] | None, FileLog | None]:
+    """The qtest log's writer and its file: ``-qtest-log FILE`` (opened as QEMU
+    opens it, ``w+``: truncated, read-write, so that ``/dev/fd/2`` works on a
+    pipe), ``none``, or stderr by default; a file that cannot be opened gives no
+    log (QEMU says nothing either)."""
+    if options.qtest is None:
+        return None, None
+    name = options.qtest_log
+    if name is None:
+        return print_stderr, None
+    if name == "none":
+        return None, None
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    except OSError:
+        return None, None
+    log = FileLog(fd)
+    return log.write, log
