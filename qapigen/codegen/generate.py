@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..introspect import introspect
 from ..schema import Schema
+from .formatting import format_python
 from .pymodel import GenerateError, build
 from .render import render
 
@@ -60,7 +61,7 @@ def render_package(schema: Schema, package: str, defines: Sequence[str] = ()) ->
     )
     if defines:
         header += f"\n# --define {' '.join(sorted(set(defines)))}"
-    files = render(build(schema, package, defines), header, digest)
+    files = format_python(render(build(schema, package, defines), header, digest))
     # query-qmp-schema's reply, for servers of this schema (read when asked).
     files["introspection.json"] = json.dumps(introspect(schema, defines)) + "\n"
     return files

@@ -105,6 +105,8 @@ class PyField:
     # its wire value.
     fixed: str | None = None
     fixed_wire: str | None = None
+    # The annotation is a union of types (an optional member's, an alternate's).
+    union: bool = False
 
     @staticmethod
     def value_of(fast_test: str | None) -> str:
@@ -419,6 +421,12 @@ class _Builder(SchemaVisitor):
             return self.alternatives_annotation(typ)
         return self.ref(typ)
 
+    def branch_count(self, typ: Type) -> int:
+        """How many branches of the alternate ``typ`` the conditions keep (0: no alternate)."""
+        if not isinstance(typ, AlternateType):
+            return 0
+        return sum(1 for v in typ.alternatives.variants if self.wanted(v.ifcond))
+
     def alternatives_annotation(self, typ: AlternateType) -> str:
         """The union of the types of ``typ``'s branches that the conditions keep."""
         return _union(
@@ -526,6 +534,7 @@ class _Builder(SchemaVisitor):
                 else None
             ),
             encode=self.encoder(typ, "{v}"),
+            union=member.optional or self.branch_count(typ) > 1,
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
             features=[f.name for f in member.features],

@@ -1,9 +1,7 @@
 """Renders the Python view of a schema with the Jinja2 templates.
 
-The templates' output is already formatted as black formats it, so that
-``black --check`` passes without running black over the whole package:
-statements are written on one line, and the few that are longer than
-black's limit are handed to black one at a time.
+The templates write plain code, a statement a line however long it is;
+``formatting`` then formats it in black's style.
 """
 
 from __future__ import annotations
@@ -11,13 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import textwrap
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .formatting import LINE_LENGTH
 from .pymodel import Alternative, PyClass, PyCommand, PyField, PyModule, PyPackage
-
-LINE_LENGTH = 88
 
 
 def templates_dir() -> str:
@@ -68,165 +65,48 @@ def docstring(text: str, indent: int) -> str:
     return f'{pad}"""{lines[0]}\n{body}\n{pad}"""'
 
 
-@functools.cache
-def statement(code: str, indent: int, fragment: bool = False) -> str:
-    """``code`` at ``indent``, split as black splits it when it is too long.
-
-    ``fragment``: ``code`` is an argument of an exploded call (``name=value,``).
-    """
-    line = " " * indent + code
-    if len(line) <= LINE_LENGTH:
-        return line
-    split = _split_last_brackets(code, indent) or _split_assigned_name(code, indent)
-    if split is not None:
-        return split
-    if code.endswith(":"):
-        # black needs a body to format a block's header; the body is dropped again.
-        return statement(code + " pass", indent).rsplit("\n", 1)[0]
-    if fragment:
-        # Format it as the only argument of a call one level out, then take
-        # the call away again.
-        outer = " " * (indent - 4)
-        return "\n".join(_black(f"{outer}f(\n{line}\n{outer})", indent - 4).splitlines()[1:-1])
-    return _black(line, indent)
+def alternate_init_def(cls: PyClass) -> str:
+    """The ``def __init__`` line of an alternate class: its one value."""
+    value = param("value", cls.value_annotation, union=len(cls.alternatives) > 1)
+    return function("def __init__", ["self", value], " -> None:", 4)
 
 
-# An assigned value with nothing to split inside: a dotted name, maybe called
-# without arguments (``self.x``, ``self.x.to_wire()``).
-_PLAIN_VALUE = re.compile(r"[A-Za-z_][\w.]*(\(\))?")
-
-
-def _split_assigned_name(code: str, indent: int) -> str | None:
-    """black's split of ``target = value`` where ``value`` has nothing to split:
-    the value in parentheses, on a line of its own.  None where that does not fit."""
-    target, sep, value = code.partition(" = ")
-    if not sep or not _PLAIN_VALUE.fullmatch(value) or "(" in target:
-        return None
-    pad = " " * indent
-    if len(pad) + len(target) + 4 > LINE_LENGTH or len(pad) + 4 + len(value) > LINE_LENGTH:
-        return None
-    return f"{pad}{target} = (\n{pad}    {value}\n{pad})"
-
-
-def _black(text: str, indent: int) -> str:
-    """``text`` (indented by ``indent``) as black formats it, there."""
-    import black  # only for the few long lines
-    from black.mode import TargetVersion
-
-    # Give black the same indentation to work with, inside dummy blocks.
-    depth = indent // 4
-    wrapper = "".join("    " * i + "if x:\n" for i in range(depth))
-    mode = black.Mode(target_versions={TargetVersion.PY311})
-    formatted = black.format_str(wrapper + text + "\n", mode=mode).splitlines()[depth:]
-    while formatted and not formatted[0]:
-        del formatted[0]
-    return "\n".join(formatted)
-
-
-_CLOSING = {")": "(", "]": "[", "}": "{"}
-
-
-def _split_last_brackets(code: str, indent: int) -> str | None:
-    """black's usual split of a long line, or None where it would do more.
-
-    black splits at the last pair of brackets: what is inside goes on a line
-    of its own if it fits (unless it is the items of a display), else one
-    item a line with a trailing comma.  (The generated code has no brackets
-    inside its string literals.)
-    """
-    end = len(code)
-    while end and code[end - 1] in ":,":
-        end -= 1
-    if not end or code[end - 1] not in _CLOSING:
-        return None
-    depth = 0
-    items: list[str] = []
-    item_end = end - 1
-    for i in range(end - 1, -1, -1):
-        ch = code[i]
-        if ch in _CLOSING:
-            depth += 1
-        elif ch in "([{":
-            depth -= 1
-            if depth == 0:
-                items.append(code[i + 1 : item_end].strip())
-                head, tail = code[: i + 1], code[end - 1 :]
-                break
-        elif ch == "," and depth == 1:
-            items.append(code[i + 1 : item_end].strip())
-            item_end = i
-    else:
-        return None
-    pad = " " * indent
-    if len(pad) + len(head) > LINE_LENGTH or not items[-1]:
-        return None
-    items.reverse()
-    body = ", ".join(items)
-    before = head[-2:-1]
-    display = not before or not (before.isalnum() or before in "_)]")
-    # A display ({...}, [...]) of several items is always one item a line.
-    if not (display and len(items) > 1) and len(pad) + 4 + len(body) <= LINE_LENGTH:
-        return f"{pad}{head}\n{pad}    {body}\n{pad}{tail}"
-    # An item too long for its line stays whole if black cannot split it either.
-    if len(items) == 1 or any(
-        len(pad) + 5 + len(item) > LINE_LENGTH and any(b in item for b in "([{") for item in items
-    ):
-        return None
-    exploded = "".join(f"{pad}    {item},\n" for item in items)
-    return f"{pad}{head}\n{exploded}{pad}{tail}"
-
-
-def _bracketed(
-    head: str, items: list[str], tail: str, indent: int, comma: bool = False
-) -> str | None:
-    """``head(items)tail`` split as black splits a bracket pair, or None.
-
-    On one line if it fits; else the items on a line of their own if they
-    fit (``comma``: unless there is only one); else one item a line with a
-    trailing comma.  None when an item is too long even for a line of its
-    own, or the tail for its line (black's finer rules apply).
-    """
-    pad = " " * indent
-    joined = ", ".join(items)
-    one = f"{pad}{head}({joined}){tail}"
-    if len(one) <= LINE_LENGTH:
-        return one
-    if len(pad) + 1 + len(tail) > LINE_LENGTH:
-        return None  # black splits the tail too (a long return annotation)
-    if len(pad) + 4 + len(joined) <= LINE_LENGTH and not (comma and len(items) == 1):
-        return f"{pad}{head}(\n{pad}    {joined}\n{pad}){tail}"
-    if any(len(pad) + 5 + len(item) > LINE_LENGTH for item in items):
-        return None
-    exploded = "".join(f"{pad}    {item},\n" for item in items)
-    return f"{pad}{head}(\n{exploded}{pad}){tail}"
+def statement(code: str, indent: int) -> str:
+    """``code`` at ``indent``, on one line (the formatter splits it)."""
+    return " " * indent + code
 
 
 def function(head: str, params: list[str], tail: str, indent: int) -> str:
-    """``head(params)tail``, a ``def`` or ``class`` line, split as black splits it.
-
-    (black gives a ``def``'s only parameter a trailing comma when it splits,
-    which then keeps it on a line of its own.)
-    """
-    split = _bracketed(head, params, tail, indent, comma=head.startswith("def "))
-    if split is not None:
-        return split
-    # black needs a body to format a def; the body is dropped again.
-    return statement(f"{head}({', '.join(params)}){tail} pass", indent).rsplit("\n", 1)[0]
+    """``head(params)tail``: a ``def`` or ``class`` line."""
+    return f"{' ' * indent}{head}({', '.join(params)}){tail}"
 
 
 def literal_tuple(head: str, items: list[str], indent: int) -> str:
-    """``head(items)``: a tuple literal ending a statement, as black writes it
-    (on one line if it fits, else one item a line with a trailing comma)."""
-    pad = " " * indent
-    one = f"{pad}{head}({items[0]},)" if len(items) == 1 else f"{pad}{head}({', '.join(items)})"
-    if len(one) <= LINE_LENGTH:
-        return one
-    exploded = "".join(f"{pad}    {item},\n" for item in items)
-    return f"{pad}{head}(\n{exploded}{pad})"
+    """``head(items)``: a tuple literal ending a statement."""
+    body = f"{items[0]}," if len(items) == 1 else ", ".join(items)
+    return f"{' ' * indent}{head}({body})"
+
+
+def param(name: str, annotation: str, default: str | None = None, *, union: bool) -> str:
+    """A method's parameter ``name: annotation = default``.
+
+    A union too long for the parameter's own line goes in parentheses: black
+    adds them there, and ruff keeps them but does not add them.
+    """
+    tail = "" if default is None else f" = {default}"
+    # A method's parameters, split one a line, are at 8 columns, with a comma.
+    if union and 8 + len(f"{name}: {annotation}{tail},") > LINE_LENGTH:
+        annotation = f"({annotation})"
+    return f"{name}: {annotation}{tail}"
+
+
+def field_param(f: PyField) -> str:
+    """The parameter of the member ``f`` (keyword-only, an optional one defaulted)."""
+    return param(f.name, f.annotation, f.absent if f.optional else None, union=f.union)
 
 
 def init_def(cls: PyClass) -> str:
-    """The ``def __init__`` line(s) of a struct, union branch or event class.
+    """The ``def __init__`` line of a struct, union branch or event class.
 
     Every member is a keyword parameter (optional ones default to their absent
     value); a branch's tag is fixed, not a parameter.
@@ -234,52 +114,9 @@ def init_def(cls: PyClass) -> str:
     params = ["self", "*"]
     if cls.wraps:
         params.append(f"data: {cls.wraps}")
-    for f in cls.members:
-        if not f.fixed:
-            params.append(f"{f.name}: {f.annotation}" + (f" = {f.absent}" if f.optional else ""))
+    params.extend(field_param(f) for f in cls.members if not f.fixed)
     params.append("_unknown: dict[str, _rt.JSONValue] | None = None")
     return function("def __init__", params, " -> None:", 4)
-
-
-def decorator(func: str, arg: str) -> str:
-    """``@func(arg)``, at the top level, split as black splits it (even if ``arg`` is too long)."""
-    one = f"@{func}({arg})"
-    if len(one) <= LINE_LENGTH:
-        return one
-    return f"@{func}(\n    {arg}\n)"
-
-
-def call_arg(name: str, func: str, args: list[str], indent: int, tuple: bool = False) -> str:
-    """``name=func(args),`` as one argument of an exploded call, split as black does.
-
-    ``tuple``: the argument is a tuple (``func`` empty).
-    """
-    if tuple and len(args) == 1:
-        return f"{' ' * indent}{name}=({args[0]},),"
-    split = _bracketed(f"{name}={func}", args, ",", indent)
-    if split is not None:
-        return split
-    # An argument too long for any line: black leaves it whole, one a line.
-    pad = " " * indent
-    exploded = "".join(f"{pad}    {a},\n" for a in args)
-    return f"{pad}{name}={func}(\n{exploded}{pad}),"
-
-
-def literal(head: str, items: list[str], tail: str, indent: int) -> str:
-    """``head{items}tail``: a set literal as the last argument of a call.
-
-    Split as black splits it: the set on a line of its own if it fits, else
-    one item a line with a trailing comma.
-    """
-    pad = " " * indent
-    one = f"{pad}{head}{{{', '.join(items)}}}{tail}"
-    if len(one) <= LINE_LENGTH:
-        return one
-    inner = f"{pad}    {{{', '.join(items)}}}"
-    if len(inner) <= LINE_LENGTH:
-        return f"{pad}{head}\n{inner}\n{pad}{tail}"
-    exploded = "".join(f"{pad}        {item},\n" for item in items)
-    return f"{pad}{head}\n{pad}    {{\n{exploded}{pad}    }}\n{pad}{tail}"
 
 
 def signature(command: PyCommand) -> str:
@@ -527,15 +364,9 @@ def _alternative(alt: Alternative, var: str, target: str, name: str) -> list[tup
 
 
 def branches_table(cls: PyClass) -> str:
-    """A union's table of branch decoders by tag value, declared apart from
-    its value where both would not start one line (black would split the
-    annotation)."""
-    name = f"_{cls.name}_BRANCHES"
-    declared = f"{name}: _rt.Branches[{cls.name}]"
+    """A union's table of branch decoders by tag value."""
     items = ", ".join(f"{pystr(value)}: _{branch}_DECODE" for value, branch in cls.branches)
-    if len(declared) + len(" = {") <= LINE_LENGTH:
-        return statement(f"{declared} = {{{items}}}", 0)
-    return f"{statement(declared, 0)}\n{statement(f'{name} = {{{items}}}', 0)}"
+    return f"_{cls.name}_BRANCHES: _rt.Branches[{cls.name}] = {{{items}}}"
 
 
 def type_info(cls: PyClass) -> str:
@@ -564,9 +395,7 @@ def _argument_params(command: PyCommand) -> list[str]:
     if command.unpack:
         if command.params:
             params.append("*")
-        for f in command.params:
-            default = f" = {f.absent}" if f.optional else ""
-            params.append(f"{f.name}: {f.annotation}{default}")
+        params.extend(field_param(f) for f in command.params)
     elif command.arg_class:
         params.append(f"arguments: {command.arg_class}")
     return params
@@ -610,20 +439,7 @@ def sync_body(command: PyCommand, indent: int) -> str:
     names = [p.split(":")[0] for p in params if p != "*"]
     args = [f"{n}={n}" for n in names] if command.unpack and command.params else names
     outer = "self._run" if ret == "None" else "return self._run"
-    return call_in_call(outer, f"self.client.{command.method}", args, indent)
-
-
-def call_in_call(outer: str, inner: str, args: list[str], indent: int) -> str:
-    """``outer(inner(args))`` split as black splits it: the outer call first,
-    then the inner one as any call."""
-    one = f"{outer}({inner}({', '.join(args)}))"
-    if indent + len(one) <= LINE_LENGTH:
-        return statement(one, indent)
-    split = _bracketed(inner, args, "", indent + 4) if args else None
-    if split is None:
-        return statement(one, indent)
-    pad = " " * indent
-    return f"{pad}{outer}(\n{split}\n{pad})"
+    return statement(f"{outer}(self.client.{command.method}({', '.join(args)}))", indent)
 
 
 def _environment() -> Any:
@@ -637,19 +453,19 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Python source, not HTML: values are quoted by pystr
         extensions=["jinja2.ext.do"],
+        auto_reload=False,  # one run: an included template is not looked at again
     )
     env.filters["pystr"] = pystr
     env.filters["pyrepr"] = json.dumps
     env.globals.update(
         docstring=docstring,
         statement=statement,
-        literal=literal,
         literal_tuple=literal_tuple,
+        param=param,
         init_def=init_def,
+        alternate_init_def=alternate_init_def,
         signature=signature,
         function=function,
-        decorator=decorator,
-        call_arg=call_arg,
         type_info=type_info,
         branches_table=branches_table,
         decode_presets=decode_presets,
@@ -662,6 +478,52 @@ def _environment() -> Any:
     return env
 
 
+# Names longer than this make a file verbatim (see ``_verbatim``).  The
+# longest of QEMU 10.0's schema is 50 characters (a union branch's class).
+NAME_LIMIT = 56
+
+# Tells black and ruff to leave the rest of the file as written.
+VERBATIM = "# fmt: off"
+
+
+def _verbatim(header: str, names: Iterable[str]) -> str:
+    """``header``, and a mark to leave the file unformatted if it names
+    something too long for a line.
+
+    Where nothing can make a statement fit, black and ruff split it
+    differently (black wraps an assignment's value in parentheses even when
+    its target alone is too long, ruff does not: ruff issue 11820), so such a
+    file keeps its plain, one statement a line, layout, which both accept.
+    """
+    if any(len(name) > NAME_LIMIT for name in names):
+        return f"{header}\n{VERBATIM}"
+    return header
+
+
+def _module_names(module: PyModule) -> Iterator[str]:
+    """The names a module's code is written with, those of the schema included."""
+    yield from module.imports.values()
+    for cls in module.classes:
+        yield cls.name
+        for f in cls.all_fields:
+            yield from (f.name, f.attr, f.wire)
+        for name, wire, _ in cls.values:
+            yield from (name, wire)
+        for value, branch in cls.branches:
+            yield from (value, branch)
+
+
+def _package_names(package: PyPackage) -> Iterator[str]:
+    """The names ``__init__.py`` and ``client.py`` are written with."""
+    for _, name in package.exports:
+        yield name
+    for wire, _, cls in package.events:
+        yield from (wire, cls)
+    for c in package.commands:
+        yield from (c.name, c.method)
+        yield from (f.name for f in c.params)
+
+
 def render(package: PyPackage, header: str, digest: str) -> dict[str, str]:
     """Every file of the package: relative path → content."""
     env = _environment()
@@ -669,7 +531,7 @@ def render(package: PyPackage, header: str, digest: str) -> dict[str, str]:
     module_template = env.get_template("module.py.j2")
     for module in package.modules:
         files[module.filename] = module_template.render(
-            header=header,
+            header=_verbatim(header, _module_names(module)),
             module=module,
             package=package.name,
             module_doc=_module_doc(module),
@@ -677,11 +539,12 @@ def render(package: PyPackage, header: str, digest: str) -> dict[str, str]:
     for sub in package.subpackages:
         path = os.path.join(*sub.split("."), "__init__.py")
         files.setdefault(path, f'{header}\n"""Modules of the schema folder {sub}."""\n')
+    top_header = _verbatim(header, _package_names(package))
     files["__init__.py"] = env.get_template("init.py.j2").render(
-        header=header, pkg=package, package=package.name, digest=digest
+        header=top_header, pkg=package, package=package.name, digest=digest
     )
     files["client.py"] = env.get_template("client.py.j2").render(
-        header=header, pkg=package, package=package.name
+        header=top_header, pkg=package, package=package.name
     )
     files["py.typed"] = ""
     return files
