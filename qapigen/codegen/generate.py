@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from .. import __version__
 from ..introspect import introspect
 from ..schema import Schema
+from .build import GenerateError, build
 from .formatting import format_python
-from .pymodel import GenerateError, build
 from .render import render
 
 __all__ = ["GenerateError", "Result", "generate", "schema_digest"]
