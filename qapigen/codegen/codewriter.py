@@ -10,6 +10,7 @@ formats it.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import textwrap
 
@@ -116,6 +117,22 @@ def own_values(cls: PyClass) -> str:
 def own_branches(cls: PyClass) -> str:
     """The table of branch decoders of a union of the module being written."""
     return branches_table_of(ClassRef(cls.name))
+
+
+def decoder_def(cls: PyClass) -> str:
+    """The ``def`` line of a class's decoder, ``decode(v, name=None, strict=True)``.
+
+    With those defaults, the decoder is the class's ``from_wire`` itself
+    (see ``qapigen.runtime.decodes``): one call less per message.
+    """
+    params = ["name: str | int | None = None", "strict: bool = True"]
+    if cls.alternate is not None:
+        ret = annotation(cls.alternate)
+        params.insert(0, "v: object")
+    else:
+        ret = cls.name
+        params.insert(0, "obj: object")
+    return function(f"def {own_decoder(cls)}", params, f" -> {ret}:", 0)
 
 
 def bases(cls: PyClass) -> list[str]:
@@ -444,7 +461,8 @@ def decode_presets(fields: list[PyField], indent: int) -> str:
 
 
 def decode_members(fields: list[PyField], indent: int) -> str:
-    """Decoding ``fields`` into ``self`` from ``obj``, in schema order (QEMU's).
+    """Decoding ``fields`` into ``self`` from ``obj``, in schema order (QEMU's),
+    then what else ``obj`` has (an error, or kept).
 
     ``left`` counts the members of the message not decoded yet (the required
     ones are counted off from the start: a missing one is an error).  Before
@@ -452,10 +470,36 @@ def decode_members(fields: list[PyField], indent: int) -> str:
     in runs, each skipped once none is left; after it, decoding returns as
     soon as none is.  ``left`` is -1 when a required member that comes after
     optional ones is missing: no run may be skipped then, so that an earlier
-    member's fault is reported first, as QEMU does.
+    member's fault is reported first, as QEMU does.  Without optional
+    members, nothing is counted: the message has these members, or more.
     """
     pad = " " * indent
     required = sum(1 for f in fields if not f.optional and not f.fixed)
+    # The variable that holds a union's branch decoder: one for each union the
+    # function dispatches, so that mypy sees one type per variable.
+    decoders: dict[ClassRef, str] = {}
+    for f in fields:
+        union = _union_of(f)
+        if union is not None and union not in decoders:
+            decoders[union] = f"decode{len(decoders) + 1 if decoders else ''}"
+
+    # Discriminators checked right after their decoding: the value is in ``v``.
+    tag_in_v = {
+        id(f)
+        for prev, f in itertools.pairwise(fields)
+        if f.fixed and prev.wire == f.wire and not prev.optional and not prev.fixed
+    }
+
+    def member(f: PyField, indent: int, tail: bool) -> str:
+        union = _union_of(f)
+        var = decoders[union] if union else "decode"
+        return _decode_member(f, var, tail, indent, id(f) in tag_in_v)
+
+    if not any(f.optional and not f.fixed for f in fields):
+        lines = [member(f, indent, False) for f in fields]
+        more = f"len(obj) != {required}" if required else "obj"
+        lines += [f"{pad}if {more}:", f"{pad}    self._extra(obj, strict)"]
+        return "\n".join(lines)
     lines = [f"{pad}left = len(obj) - {required}" if required else f"{pad}left = len(obj)"]
     last = max((i for i, f in enumerate(fields) if f.fixed or not f.optional), default=-1)
     seen_optional = False
@@ -465,18 +509,7 @@ def decode_members(fields: list[PyField], indent: int) -> str:
         elif seen_optional and not f.fixed:
             lines.append(f"{pad}if {pystr(f.wire)} not in obj:")
             lines.append(f"{pad}    left = -1")
-    # The variable that holds a union's branch decoder: one for each union the
-    # function dispatches, so that mypy sees one type per variable.
-    decoders: dict[ClassRef, str] = {}
-    for f in fields:
-        union = _union_of(f)
-        if union is not None and union not in decoders:
-            decoders[union] = f"decode{len(decoders) + 1 if decoders else ''}"
     run: list[PyField] = []
-
-    def member(f: PyField, indent: int, tail: bool) -> str:
-        union = _union_of(f)
-        return _decode_member(f, decoders[union] if union else "decode", tail, indent)
 
     def flush() -> None:
         if run:
@@ -496,6 +529,7 @@ def decode_members(fields: list[PyField], indent: int) -> str:
     if last + 1 < len(fields):
         lines += [f"{pad}if not left:", f"{pad}    return self"]
         lines.extend(member(f, indent, True) for f in fields[last + 1 :])
+    lines += [f"{pad}if left:", f"{pad}    self._extra(obj, strict)"]
     return "\n".join(lines)
 
 
@@ -510,20 +544,22 @@ def _union_of(f: PyField) -> ClassRef | None:
 
 # A base's members come again in each branch: decode each once.
 @functools.lru_cache(maxsize=4096)
-def _decode_member(f: PyField, var: str, tail: bool, indent: int) -> str:
+def _decode_member(f: PyField, var: str, tail: bool, indent: int, tag_in_v: bool = False) -> str:
     """Decoding one member: the fast path settles the usual values inline; the
     decoder the rest, errors included.  A discriminator that a branch fixes is
-    checked, not decoded.  A required member is looked up unguarded: the
-    decoder's ``except KeyError`` reports it missing.  ``tail``: return once
-    all members present are found.  ``var`` holds a union branch's decoder.
+    checked, not decoded (``tag_in_v``: its value is in ``v`` still).  A
+    required member is looked up unguarded: the decoder's ``except KeyError``
+    reports it missing.  ``tail``: return once all members present are found.
+    ``var`` holds a union branch's decoder.
     """
     wire = pystr(f.wire)
     attr = f"self.{f.attr}"
     if f.fixed is not None:
         # The tag, decoded already, is this branch's exactly when its wire
         # value is (``E.X`` itself is slow to look up).
+        tag = "v" if tag_in_v else f"obj[{wire}]"
         check = [
-            (0, f"if obj[{wire}] != {pystr(f.fixed.wire)}:"),
+            (0, f"if {tag} != {pystr(f.fixed.wire)}:"),
             (4, f"raise _rt.WireError.not_this_branch({wire}, obj)"),
         ]
         return _indented(check, indent)

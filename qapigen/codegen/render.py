@@ -39,6 +39,7 @@ _TEMPLATE_FUNCTIONS = (
     "decode_members",
     "decode_presets",
     "decoder",
+    "decoder_def",
     "docstring",
     "encode",
     "field_annotation",
