@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from qapigen import load_schema  # noqa: E402
-from qapigen.codegen.generate import generate  # noqa: E402
-from qapigen.schema import (  # noqa: E402
+from qapigen.backends.python.generate import generate  # noqa: E402
+from qapigen.frontend.schema import (  # noqa: E402
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -347,7 +347,7 @@ def main() -> int:
 
     import jsonschema
 
-    from qapigen.jsonschema_export import data_def, export_bundle, standalone
+    from qapigen.backends.jsonschema_export import data_def, export_bundle, standalone
 
     bundle = export_bundle(schema)
     builder = PydanticBuilder(schema)

@@ -17,8 +17,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-import qapigen_qmp
-
+from qapigen import simulator_api
 from qapigen.machine import CommandLine, Machine, MachineConfig, PvpanicConfig
 from qapigen.runtime import Dispatcher, Event
 
@@ -43,7 +42,7 @@ def panic_pause_cont_quit() -> None:
     got: list[Event] = []
     machine.subscribe(lambda e, t: got.append(e))
     machine.guest.pvpanic_write(1)
-    assert machine.query_status().status is qapigen_qmp.RunState.GUEST_PANICKED
+    assert machine.query_status().status is simulator_api.RunState.GUEST_PANICKED
     machine.cont()
     machine.quit_()
     assert len(got) == 4 and machine.exit_status == 0
@@ -56,7 +55,7 @@ def panic_pause_wire_commands() -> None:
     machine = Machine(cl.build())
     got: list[Event] = []
     machine.subscribe(lambda e, t: got.append(e))
-    qmp = Dispatcher(qapigen_qmp.COMMANDS, machine)
+    qmp = Dispatcher(simulator_api.COMMANDS, machine)
     qmp.dispatch("x-guest-pvpanic-write", {"value": 1})
     assert qmp.dispatch("query-status", None) == {"status": "guest-panicked", "running": False}
     qmp.dispatch("cont", None)

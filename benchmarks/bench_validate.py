@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from qapigen import load_schema  # noqa: E402
-from qapigen.jsonschema_export import export_bundle  # noqa: E402
-from qapigen.validate import Validator  # noqa: E402
+from qapigen.backends.jsonschema_export import export_bundle  # noqa: E402
+from qapigen.backends.validate import Validator  # noqa: E402
 
 
 def shared_dir() -> Path:

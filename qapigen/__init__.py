@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .errors import QAPIError
+from .frontend.errors import QAPIError
 
 __version__ = "0.1.0"
 
@@ -17,14 +17,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .schema import Schema, load_schema
+    from .frontend.schema import Schema, load_schema
 
 
 def __getattr__(name: str) -> Any:
     # The front end is imported on first use, so that importing the package
     # (as generated bindings do) stays cheap.
     if name in ("load_schema", "Schema"):
-        from . import schema
+        from .frontend import schema
 
         return getattr(schema, name)
     raise AttributeError(f"module 'qapigen' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``python -m qapigen``: the command line."""
 
-from .cli import main
+from .cli.commands import main
 
 raise SystemExit(main())

@@ -2,7 +2,7 @@
 pvpanic devices, driven by typed commands and reporting typed events.
 
 It knows nothing of sockets or JSON: a QMP server drives a :class:`Machine`
-through ``qapigen.runtime.Dispatcher(qapigen_qmp.COMMANDS, machine)`` and
+through ``qapigen.runtime.Dispatcher(simulator_api.COMMANDS, machine)`` and
 forwards the events it receives as a subscriber; tests play the guest through
 :attr:`Machine.guest`.
 """
@@ -28,11 +28,11 @@ from .pvpanic import (
     PVPANIC_EVENTS,
     PVPANIC_PANICKED,
     PVPANIC_SHUTDOWN,
+    PvpanicBit,
     PvpanicDevice,
-    PvpanicEvent,
     PvpanicISA,
     PvpanicPCI,
-    decode,
+    decode_pvpanic_write,
 )
 from .runstate import TRANSITIONS, InvalidTransition, RunStateMachine, transition_allowed
 
@@ -56,15 +56,15 @@ __all__ = [
     "MachineConfig",
     "MachineExited",
     "PanicResponse",
+    "PvpanicBit",
     "PvpanicConfig",
     "PvpanicDevice",
-    "PvpanicEvent",
     "PvpanicISA",
     "PvpanicPCI",
     "RunStateMachine",
     "UnknownDeviceError",
     "caused_by_guest",
-    "decode",
+    "decode_pvpanic_write",
     "exit_status",
     "panic_response",
     "reset_is_shutdown",

@@ -11,7 +11,8 @@ carries them out.
 
 from __future__ import annotations
 
-from qapigen_qmp import (
+from qapigen.runtime import QMPError
+from qapigen.simulator_api import (
     GuestPanicAction,
     PanicAction,
     RebootAction,
@@ -20,9 +21,7 @@ from qapigen_qmp import (
     WatchdogAction,
 )
 
-from qapigen.runtime import QMPError
-
-from ..records import TYPE_CHECKING, NamedTuple, Record
+from ..runtime.records import TYPE_CHECKING, NamedTuple, Record
 from .errors import ConfigError
 from .options import parse_opts
 

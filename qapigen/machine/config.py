@@ -11,7 +11,7 @@ splitting ``argv`` is the program's job.
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING, NamedTuple, Record
+from ..runtime.records import TYPE_CHECKING, NamedTuple, Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_opts, parse_uint64

@@ -2,7 +2,7 @@
 behind the generated QMP handler interface.
 
 The machine knows nothing of sockets or JSON.  Commands arrive as calls of the
-``qapigen_qmp.Handler`` methods (so ``qapigen.runtime.Dispatcher`` can drive
+``simulator_api.Handler`` methods (so ``qapigen.runtime.Dispatcher`` can drive
 it), events leave as generated event objects passed to subscribers, and the
 guest is played by whoever calls :attr:`Machine.guest`.
 
@@ -28,7 +28,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from qapigen_qmp import (
+from qapigen import runtime as rt
+from qapigen.simulator_api import (
     GuestCrashloadedEvent,
     GuestPanicAction,
     GuestPanicInformation,
@@ -52,8 +53,6 @@ from qapigen_qmp import (
     WatchdogAction,
     WatchdogEvent,
 )
-
-from qapigen import runtime as rt
 
 from .actions import Actions, caused_by_guest, exit_status, panic_response, reset_is_shutdown
 from .config import MachineConfig

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..records import NamedTuple
+from ..runtime.records import NamedTuple
 
 
 class OptItem(NamedTuple):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol
@@ -33,22 +33,22 @@ PVPANIC_EVENTS = PVPANIC_PANICKED | PVPANIC_CRASH_LOADED | PVPANIC_SHUTDOWN
 DEFAULT_IOPORT = 0x505
 
 
-class PvpanicEvent(enum.Enum):
-    """What a write to the register reports."""
+class PvpanicBit(enum.Enum):
+    """An event bit of the register, valued as its mask: what a write reports."""
 
-    PANICKED = "panicked"
-    CRASH_LOADED = "crash-loaded"
-    SHUTDOWN = "shutdown"
+    PANICKED = PVPANIC_PANICKED
+    CRASH_LOADED = PVPANIC_CRASH_LOADED
+    SHUTDOWN = PVPANIC_SHUTDOWN
 
 
-def decode(value: int) -> PvpanicEvent | None:
-    """The event a written byte reports, None for none (QEMU's priority order)."""
+def decode_pvpanic_write(value: int) -> PvpanicBit | None:
+    """The event bit a written byte reports, None for none (QEMU's priority order)."""
     if value & PVPANIC_PANICKED:
-        return PvpanicEvent.PANICKED
+        return PvpanicBit.PANICKED
     if value & PVPANIC_CRASH_LOADED:
-        return PvpanicEvent.CRASH_LOADED
+        return PvpanicBit.CRASH_LOADED
     if value & PVPANIC_SHUTDOWN:
-        return PvpanicEvent.SHUTDOWN
+        return PvpanicBit.SHUTDOWN
     return None
 
 

@@ -8,7 +8,7 @@ bug surfaces as an exception rather than as a state no QEMU could be in.
 
 from __future__ import annotations
 
-from qapigen_qmp import RunState
+from qapigen.simulator_api import RunState
 
 _R = RunState
 

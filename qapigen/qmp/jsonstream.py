@@ -77,7 +77,7 @@ import functools
 import re
 from collections.abc import Mapping
 
-from ..records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import TYPE_CHECKING, FrozenRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

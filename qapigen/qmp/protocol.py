@@ -76,7 +76,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from ..records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import TYPE_CHECKING, FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
 if TYPE_CHECKING:
@@ -89,11 +89,11 @@ __all__ = [
     "GENERIC_ERROR",
     "KNOWN_CAPABILITIES",
     "CapabilitiesNegotiated",
-    "Event",
+    "ConnectionMisuseError",
+    "Received",
     "Rejected",
     "Request",
     "ServerConnection",
-    "UsageError",
 ]
 
 GENERIC_ERROR: Final = "GenericError"
@@ -196,10 +196,11 @@ class CapabilitiesNegotiated(FrozenRecord):
         object.__setattr__(self, "enabled", enabled)
 
 
-Event: TypeAlias = Request | Rejected | CapabilitiesNegotiated
+#: What :meth:`ServerConnection.receive_data` makes of the client's bytes.
+Received: TypeAlias = Request | Rejected | CapabilitiesNegotiated
 
 
-class UsageError(Exception):
+class ConnectionMisuseError(Exception):
     """The caller used the connection wrongly (answered a request twice, ...)."""
 
 
@@ -304,7 +305,7 @@ class ServerConnection:
         self._in_band: deque[_Reply] = deque()
         self._out_of_band: deque[_Reply] = deque()
         self._unanswered: dict[Request, _Reply] = {}
-        self._events: list[Event] = []
+        self._received: list[Received] = []
         # VersionTriple's members in schema order: within a QDict bucket the
         # order of insertion decides, and QEMU inserts them in this order.
         triple = {key: greeting_version[key] for key in ("major", "minor", "micro")}
@@ -328,20 +329,20 @@ class ServerConnection:
         """How many requests handed out are not answered yet."""
         return len(self._unanswered)
 
-    def receive_data(self, data: bytes) -> list[Event]:
+    def receive_data(self, data: bytes) -> list[Received]:
         """Read bytes from the client; return what they complete, in order.
 
         An incomplete message waits for more bytes. At the end of the stream
         there is nothing to do: like QEMU, drop the connection and what it holds.
         """
-        events = self._events = []
+        received = self._received = []
         for item in self._reader.feed(data):
             if isinstance(item, JSONError):
                 self._reject(GENERIC_ERROR, item.desc, False, None, oob=False)
             else:
                 self._handle(item.value)
-        self._events = []
-        return events
+        self._received = []
+        return received
 
     def send_return(self, request: Request, value: JSONValue) -> None:
         """Answer ``request`` with success: ``{"return": value}`` (``{}`` for none)."""
@@ -372,7 +373,7 @@ class ServerConnection:
     def _answer(self, request: Request, data: bytes) -> None:
         reply = self._unanswered.pop(request, None)
         if reply is None:
-            raise UsageError(f"request {request.name!r} is not awaiting an answer here")
+            raise ConnectionMisuseError(f"request {request.name!r} is not awaiting an answer here")
         reply.data = data
         self._flush()
 
@@ -414,7 +415,7 @@ class ServerConnection:
         self, error_class: str, desc: str, has_id: bool, id_: JSONValue, *, oob: bool
     ) -> None:
         self._queue(_error_reply(error_class, desc, has_id, id_), oob=oob)
-        self._events.append(Rejected(error_class, desc, id_, has_id))
+        self._received.append(Rejected(error_class, desc, id_, has_id))
 
     def _handle(self, message: JSONValue) -> None:
         if not isinstance(message, dict):
@@ -456,7 +457,7 @@ class ServerConnection:
             return
         request = Request(name, arguments, id_, has_id, oob_request)
         self._unanswered[request] = self._queue(None, oob=oob_request)
-        self._events.append(request)
+        self._received.append(request)
 
     def _capabilities(
         self, arguments: dict[str, JSONValue], has_id: bool, id_: JSONValue, oob: bool
@@ -478,4 +479,4 @@ class ServerConnection:
         self._negotiated = True
         self._oob = "oob" in enable
         self._queue(_return_reply({}, has_id, id_), oob=oob)
-        self._events.append(CapabilitiesNegotiated(frozenset(enable)))
+        self._received.append(CapabilitiesNegotiated(frozenset(enable)))

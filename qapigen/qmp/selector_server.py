@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from ..records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

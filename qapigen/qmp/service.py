@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
-from ..records import TYPE_CHECKING
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
+from ..runtime.records import TYPE_CHECKING
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
 #: Bytes queued for one client beyond which it is disconnected.

@@ -5,9 +5,6 @@ Generated packages import this and the standard library only.
 
 from __future__ import annotations
 
-# TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
-# for generated modules, not in __all__: a star-import must not shadow typing.
-from ..records import TYPE_CHECKING as TYPE_CHECKING
 from .codec import (
     ABSENT,
     DEPRECATED_SLOT_PREFIX,
@@ -51,6 +48,10 @@ from .commands import (
 )
 from .errors import CommandNotImplemented, QMPError, WireError
 from .events import Event, event_message
+
+# TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
+# for generated modules, not in __all__: a star-import must not shadow typing.
+from .records import TYPE_CHECKING as TYPE_CHECKING
 
 # Type aliases, for type checkers only (typing is not imported at run time).
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import enum
 import warnings
 
-from ..records import TYPE_CHECKING, NamedTuple, Record
 from .errors import WireError
+from .records import TYPE_CHECKING, NamedTuple, Record
 
 # typing is for the type checker only: importing it would cost every program
 # that imports bindings ~3 ms (see qapigen.records).

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..records import TYPE_CHECKING, NamedTuple
 from .codec import JSONValue, Struct, warn_deprecated
 from .errors import CommandNotImplemented, QMPError, WireError
+from .records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ..records import TYPE_CHECKING
 from .codec import JSONValue, Struct
+from .records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import ClassVar

@@ -1,0 +1,934 @@
+"""``qapigen vm``, the program, as a test harness uses it: a process and its QMP sockets.
+
+Every test starts ``python -m qapigen vm ...`` from the repository's root and
+talks to it over real sockets only:
+
+* every oracle scenario is replayed with the scenario's own command line (its
+  temporary paths replaced).  The recorded management transcript goes over one
+  connection, byte for byte, and what comes back must be what QEMU wrote: the
+  same lines (exact bytes for replies and the greeting but its ``package``,
+  events with their timestamps masked), in the same order, the end of the
+  stream where QEMU closed it, and the same exit status.  The guest is played
+  on a second connection through the unstable ``x-guest-*`` commands by the
+  boot-sector model of ``tests/support/boot_sector.py`` (see :class:`RemoteMachine`);
+* a management client that dies before a panic learns of it after
+  reconnecting, from ``query-status`` (the seed's point);
+* the command line (QEMU's errors, ``-pidfile``, several ``-qmp``, TCP),
+  signals, ``quit`` and the exit status;
+* fleet mode: many machines in one process, each on its own socket.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from qapigen import simulator_api
+from qapigen.runtime import Event
+
+from ..support.boot_sector import BootSector
+from ..support.oracle_scenarios import is_wait_step, oracle_params, transcript_steps
+from ..support.paths import REPO
+
+VM = (sys.executable, "-m", "qapigen", "vm")
+TIMEOUT = 10.0
+Address = str | tuple[str, int]
+
+
+# -- processes ---------------------------------------------------------------------
+
+
+class VMProcess:
+    """A running ``qapigen vm``; its output is collected when it ends."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
+        self.proc = subprocess.Popen(
+            [*VM, *args],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout = self.stderr = ""
+        self._collected = False
+
+    def wait_ready(self, sockets: tuple[str, ...]) -> None:
+        """Wait for the sockets to appear (they accept connections from then on)."""
+        deadline = time.monotonic() + TIMEOUT
+        while not all(os.path.exists(path) for path in sockets):
+            if self.proc.poll() is not None:
+                self.wait()
+                pytest.fail(f"qapigen vm {' '.join(self.args)} exited early:\n{self.stderr}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"qapigen vm {' '.join(self.args)}: no socket after {TIMEOUT} s")
+            time.sleep(0.005)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        """The exit status, once the process has ended."""
+        if not self._collected:
+            out, err = self.proc.communicate(timeout=timeout)
+            self.stdout, self.stderr, self._collected = out, err, True
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait()
+
+
+@pytest.fixture
+def start_vm() -> Iterator[Callable[..., VMProcess]]:
+    """Starts ``qapigen vm`` processes; any still running at the end are killed."""
+    started: list[VMProcess] = []
+
+    def start(*args: str, sockets: tuple[str, ...] = ()) -> VMProcess:
+        vm = VMProcess(list(args))
+        started.append(vm)
+        vm.wait_ready(sockets)
+        return vm
+
+    yield start
+    for vm in started:
+        vm.kill()
+
+
+def run_vm(*args: str) -> subprocess.CompletedProcess[str]:
+    """A run that should end by itself (a refused command line)."""
+    return subprocess.run(
+        [*VM, *args], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+
+
+def unix(path: Path | str) -> str:
+    return f"unix:{path},server=on,wait=off"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- a raw QMP connection ---------------------------------------------------------------
+
+
+class Line(NamedTuple):
+    """A line received: its exact text and what it says."""
+
+    raw: str
+    msg: dict[str, Any]
+
+
+class End(enum.Enum):
+    EOF = "eof"
+
+
+EOF = End.EOF  # the end of the stream
+Received = Line | End
+
+
+class Conn:
+    """A blocking QMP connection that keeps the exact lines it receives."""
+
+    def __init__(self, address: Address, *, negotiate: bool = False) -> None:
+        family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(address)
+        self._buf = b""
+        self.eof = False
+        self._ids = 0
+        self._events: list[Line] = []  # passed over by command()
+        greeting = self.read()
+        assert isinstance(greeting, Line) and "QMP" in greeting.msg, greeting
+        self.greeting = greeting
+        if negotiate:
+            assert self.command("qmp_capabilities") == {"return": {}}
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes | dict[str, Any]) -> bool:
+        """Send; False when the server has gone away."""
+        if isinstance(data, dict):
+            data = json.dumps(data).encode()
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.eof = True
+            return False
+        return True
+
+    def _fill(self, block: bool) -> bool:
+        """Read what there is (waiting for it when ``block``); False if nothing came."""
+        if self.eof:
+            return False
+        if not block and not select.select([self.sock], [], [], 0)[0]:
+            return False
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def read(self, block: bool = True) -> Received | None:
+        """The next line, EOF at the end, None when ``block`` is false and nothing is there."""
+        while b"\n" not in self._buf:
+            if not self._fill(block):
+                if self.eof:
+                    assert not self._buf, f"a partial line before EOF: {self._buf!r}"
+                    return EOF
+                return None
+        line, _, self._buf = self._buf.partition(b"\n")
+        text = line.decode("ascii") + "\n"
+        return Line(text, json.loads(text))
+
+    def until_reply(self) -> list[Received]:
+        """Events up to and including the next reply (or the end of the stream)."""
+        got: list[Received] = []
+        while True:
+            item = self.read()
+            assert item is not None
+            got.append(item)
+            if item is EOF or "event" not in item.msg:
+                return got
+
+    def drain(self) -> list[Received]:
+        """Everything already received, without waiting."""
+        got: list[Received] = []
+        while (item := self.read(block=False)) is not None:
+            got.append(item)
+            if item is EOF:
+                break
+        return got
+
+    def until_eof(self) -> list[Line]:
+        """The lines up to the end of the stream (events command() passed over first)."""
+        got, self._events = self._events, []
+        while (item := self.read()) is not EOF:
+            assert item is not None
+            got.append(item)
+        return got
+
+    def command(self, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run a command (with an id of its own); its reply (events kept for events())."""
+        self._ids += 1
+        request: dict[str, Any] = {"execute": name, "id": self._ids}
+        if arguments is not None:
+            request["arguments"] = arguments
+        assert self.send(request)
+        for item in self.until_reply():
+            assert item is not EOF, f"{name}: the connection closed"
+            if "event" in item.msg:
+                self._events.append(item)
+            else:
+                reply = dict(item.msg)
+                assert reply.pop("id") == self._ids
+                return reply
+        raise AssertionError("unreachable")
+
+    def events(self) -> list[tuple[str, Any]]:
+        """(name, data) of the events received so far; the end of the stream fails."""
+        got: list[Received] = [*self._events, *self.drain()]
+        self._events = []
+        return [event(x) for x in got]
+
+
+def event(item: Received) -> tuple[str, Any]:
+    """An event's name and data; anything else fails."""
+    assert item is not EOF and "event" in item.msg, item
+    return item.msg["event"], item.msg.get("data")
+
+
+def last_words(conn: Conn) -> Any:
+    """The data of the SHUTDOWN that ends the connection (with nothing after it)."""
+    name, data = event(conn.until_eof()[-1])
+    assert name == "SHUTDOWN"
+    return data
+
+
+def status(conn: Conn) -> tuple[str, bool]:
+    info = conn.command("query-status")["return"]
+    return info["status"], info["running"]
+
+
+# -- the guest, over QMP ------------------------------------------------------------
+
+
+class RemoteMachine:
+    """What :class:`~tests.support.boot_sector.BootSector` needs of a machine, over QMP.
+
+    The boot-sector model drives ``machine.guest`` and learns of resets from
+    events; here each of its actions is an unstable ``x-guest-*`` command on a
+    connection of its own, and the events it sees are those that connection
+    receives.  ``running`` asks ``query-status``, which also brings in every
+    event sent before it (the server writes events as they happen), so the
+    model always sees the resets a management command caused before it acts.
+    The machine has exited when the connection ends: the program closes its
+    sockets then, and answers nothing after the command that ended it.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.guest = self  # the guest's actions are this object's methods too
+        self._subscribers: list[Callable[[Event, float], None]] = []
+
+    def subscribe(self, subscriber: Callable[[Event, float], None]) -> None:
+        self._subscribers.append(subscriber)
+
+    @property
+    def exited(self) -> bool:
+        return self.conn.eof
+
+    @property
+    def running(self) -> bool:
+        reply = self._call("query-status")
+        return reply is not None and bool(reply["running"])
+
+    def _call(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
+        """The command's return value; None when the machine exited on the way."""
+        request: dict[str, Any] = {"execute": name, "id": "guest"}
+        if arguments is not None:
+            request["arguments"] = arguments
+        if not self.conn.send(request):
+            return None
+        for item in self.conn.until_reply():
+            if item is EOF:
+                return None
+            msg = item.msg
+            if "event" in msg:
+                event = simulator_api.EVENTS[msg["event"]].from_wire(msg.get("data", {}))
+                stamp = msg["timestamp"]
+                for subscriber in self._subscribers:
+                    subscriber(event, stamp["seconds"] + stamp["microseconds"] / 1e6)
+            else:
+                assert msg.get("id") == "guest" and "return" in msg, (name, msg)
+                return msg["return"]
+        raise AssertionError("unreachable")
+
+    # The guest's side (``machine.guest``).
+    def reset(self) -> None:
+        self._call("x-guest-reset")
+
+    def pvpanic_write(self, value: int) -> None:
+        self._call("x-guest-pvpanic-write", {"value": value})
+
+    def pvpanic_read(self) -> int:
+        reply = self._call("x-guest-pvpanic-read")
+        assert reply is not None, "the machine exited on a read"
+        return int(reply["value"])
+
+
+# -- 1a: every recorded scenario, over QMP ---------------------------------------------
+
+_STAMP = re.compile(r'"seconds": \d+, "microseconds": \d+')
+_END = ("eof",)
+
+
+def _comparable(item: Received) -> tuple[str, ...]:
+    """What must equal the record: a reply's exact line; an event's line, time masked."""
+    if item is EOF:
+        return _END
+    raw, msg = item
+    if "event" in msg:
+        stamp = msg["timestamp"]
+        now = time.time()
+        assert isinstance(stamp["seconds"], int) and now - 60 < stamp["seconds"] <= now + 1
+        assert isinstance(stamp["microseconds"], int) and 0 <= stamp["microseconds"] < 10**6
+        return ("event", _STAMP.sub('"seconds": <S>, "microseconds": <US>', raw))
+    return ("reply", raw)
+
+
+def _recorded(entry: dict[str, Any]) -> tuple[str, ...] | None:
+    if entry["dir"] == "eof":
+        return _END
+    if entry["dir"] != "recv" or entry["kind"] == "greeting":
+        return None
+    if entry["kind"] == "event":
+        return ("event", entry["raw_masked"].removesuffix("\r\n") + "\r\n")
+    return ("reply", entry["raw"])
+
+
+def _argv(argv: list[str], tmp: Path) -> tuple[list[str], str]:
+    """The scenario's options with its placeholders made paths; and the socket."""
+    paths = {
+        "<SOCK>": tmp / "qmp.sock",
+        "<IMG>": tmp / "disk.img",
+        "<DEBUGCON>": tmp / "debugcon.log",
+        "<DLOG>": tmp / "qemu-d.log",
+    }
+    args = []
+    for arg in argv[1:]:
+        for key, path in paths.items():
+            arg = arg.replace(key, str(path))
+        assert "<" not in arg, f"a placeholder this test does not know: {arg}"
+        args.append(arg)
+    return args, str(paths["<SOCK>"])
+
+
+@pytest.mark.parametrize("scenario", oracle_params("scenarios"))
+def test_scenario_over_qmp(
+    scenario: dict[str, Any], tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """The recorded transcript, sent as recorded, gets back what QEMU wrote, line for
+    line; the guest plays on a second connection; same EOF and exit status."""
+    args, sock = _argv(scenario["argv"], tmp_path)
+    vm = start_vm(*args, sockets=(sock,))
+    machine = RemoteMachine(Conn(sock, negotiate=True))
+    guest = BootSector(machine, scenario["guest"])
+    guest.run(time_passes=False)  # power-on, up to the boot sector's wait
+
+    mgmt: Conn | None = None
+    for label, entries in transcript_steps(scenario["transcript"]):
+        if label == "connect":
+            # The greeting, exactly, but for the package that says who we are.
+            mgmt = Conn(sock)
+            package = mgmt.greeting.msg["QMP"]["version"]["package"]
+            recorded = entries[0]["msg"]["QMP"]["version"]["package"]
+            raw = mgmt.greeting.raw.replace(json.dumps(package), json.dumps(recorded), 1)
+            assert raw == entries[0]["raw"]
+            continue
+        assert mgmt is not None
+        got: list[Received] = []
+        if is_wait_step(label, entries):
+            guest.run(time_passes=True)
+            got += mgmt.drain()
+        for entry in entries:
+            if entry["dir"] != "send":
+                continue
+            mgmt.send(entry["text"].encode())  # the recorded bytes
+            got += mgmt.until_reply()
+            guest.run(time_passes=False)  # the guest goes on at once if it can
+            got += mgmt.drain()
+        expected = [x for x in map(_recorded, entries) if x is not None]
+        if expected[-1:] == [_END] and EOF not in got:
+            got += [*mgmt.until_eof(), EOF]
+        assert [_comparable(x) for x in got] == expected, f"step {label}"
+        if EOF not in got:
+            assert mgmt.drain() == [], f"step {label}: more than QEMU sent"
+
+    if scenario["exit"].get("killed_by_oracle"):
+        assert vm.proc.poll() is None
+        return
+    assert vm.wait() == scenario["exit"]["exit_status"]
+    assert vm.stderr == scenario["stderr"]
+    assert vm.stdout == ""
+    if "qemu_d_log" in scenario:  # -d guest_errors -D FILE
+        assert (tmp_path / "qemu-d.log").read_text() == scenario["qemu_d_log"]
+    debugcon = scenario["debugcon"]
+    assert guest.read_values == debugcon.get("read_values", [])
+    # Whether the instruction after a shutdown request ran is timing (fact 8).
+    recorded_markers = "".join(
+        t["marker"] + (str(t["value"]) if "value" in t else "") for t in debugcon["tokens"]
+    )
+    assert "".join(guest.markers).replace("A", "") == recorded_markers.replace("A", "")
+
+
+# -- 1b: the seed's point ---------------------------------------------------------------
+
+_DYING_CLIENT = textwrap.dedent(
+    """
+    import sys, time
+    from qapigen.simulator_api.client import SyncClient
+    client = SyncClient("doomed")
+    client.connect(sys.argv[1])
+    print(client.query_status().status.value, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.parametrize("flags", [["-no-shutdown"], ["-action", "panic=pause"]], ids=" ".join)
+def test_reconnecting_client_learns_of_the_panic(
+    flags: list[str], tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """A management client killed before the panic reconnects and finds the machine
+    in guest-panicked through query-status; cont then resumes the guest."""
+    from qapigen.simulator_api.client import SyncClient
+
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm("-device", "pvpanic", *flags, "-qmp", unix(sock), sockets=(sock,))
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", _DYING_CLIENT, sock],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert doomed.stdout is not None
+        assert doomed.stdout.readline() == "running\n"
+    finally:
+        doomed.kill()  # dies without a word
+        doomed.wait()
+
+    guest = Conn(sock, negotiate=True)
+    assert guest.command("x-guest-pvpanic-write", {"value": 1}) == {"return": {}}
+    assert guest.events() == [("GUEST_PANICKED", {"action": "pause"}), ("STOP", None)]
+
+    client = SyncClient("back")
+    client.connect(sock)
+    try:
+        info = client.query_status()
+        assert info.status is simulator_api.RunState.GUEST_PANICKED and info.running is False
+        with client.listen(simulator_api.ResumeEvent) as events:
+            client.cont()
+            assert isinstance(events.wait_for(timeout=5), simulator_api.ResumeEvent)
+        assert client.query_status().status is simulator_api.RunState.RUNNING
+        client.quit_()
+    finally:
+        client.close()
+    assert vm.wait() == 0
+
+
+# -- 1c: the command line, signals, quit, exit status ----------------------------------
+
+
+@pytest.mark.parametrize("case", oracle_params("command_line_errors"))
+def test_command_line_errors(case: dict[str, Any]) -> None:
+    """QEMU's message after the program's name, nothing on stdout, exit status 1."""
+    proc = run_vm(*case["argv"][1:])
+    assert proc.returncode == case["exit_status"] == 1
+    assert proc.stderr == "qapigen vm: " + case["stderr"].removeprefix("qemu-system-x86_64: ")
+    assert proc.stdout == case["stdout"]
+
+
+@pytest.mark.parametrize(
+    ("args", "stderr"),
+    [
+        (["-bogus"], "-bogus: invalid option"),
+        (["-daemonize"], "-daemonize: invalid option"),
+        (["-qmp"], "-qmp: requires an argument"),
+        (
+            ["-device", "pvpanic", "-device", "pvpanic"],
+            "-device pvpanic: duplicate fw_cfg file name: etc/pvpanic-port",
+        ),
+        (
+            ["-action", "panic=bogus", "-qmp", "unix:/nonexistent/x,server=on,wait=off"],
+            "-action panic=bogus: Parameter 'panic' does not accept value 'bogus'",
+        ),
+        # What QEMU 10.0.2 says when it cannot create its socket or its pid file.
+        (
+            ["-qmp", "unix:/nonexistent/x,server=on,wait=off"],
+            "-qmp unix:/nonexistent/x,server=on,wait=off: "
+            "Failed to bind socket to /nonexistent/x: No such file or directory",
+        ),
+        (
+            ["-pidfile", "/nonexistent/vm.pid"],
+            "cannot create PID file: Could not create '/nonexistent/vm.pid': "
+            "No such file or directory",
+        ),
+    ],
+)
+def test_refused_command_lines(args: list[str], stderr: str) -> None:
+    """Unknown options, bad values, a socket or pid file that cannot be made:
+    QEMU's message on stderr, exit 1, no machine."""
+    proc = run_vm(*args)
+    assert proc.returncode == 1
+    assert proc.stderr == f"qapigen vm: {stderr}\n"
+    assert proc.stdout == ""
+
+
+def test_tcp_port_in_use() -> None:
+    """A TCP monitor whose port is taken: QEMU's message, exit 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        option = f"tcp:127.0.0.1:{port},server=on,wait=off"
+        proc = run_vm("-qmp", option)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"qapigen vm: -qmp {option}: Failed to find an available port: Address already in use\n"
+    )
+
+
+@pytest.mark.parametrize("end", ["quit", "SIGTERM"])
+def test_pidfile_and_private_socket(
+    end: str, tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """-pidfile holds the pid while the machine runs and is gone after it ends
+    (by quit or by a signal); the unix socket is created mode 0600."""
+    sock, pidfile = tmp_path / "qmp.sock", tmp_path / "vm.pid"
+    vm = start_vm("-qmp", unix(sock), "-pidfile", str(pidfile), sockets=(str(sock),))
+    assert pidfile.read_text() == f"{vm.pid}\n"
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    assert stat.S_ISSOCK(os.stat(sock).st_mode)
+    conn = Conn(str(sock), negotiate=True)
+    if end == "quit":
+        assert conn.command("quit") == {"return": {}}
+    else:
+        vm.proc.terminate()
+    assert last_words(conn)["reason"] == ("host-qmp-quit" if end == "quit" else "host-signal")
+    assert vm.wait() == 0
+    assert not pidfile.exists()
+
+
+def _listening(port: int) -> list[str]:
+    """Local addresses (hex, as /proc/net/tcp* gives them) listening on ``port``."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if int(hex_port, 16) == port and fields[3] == "0A":  # LISTEN
+                found.append(address)
+    return found
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", ""], ids=["127.0.0.1", "no-host"])
+def test_tcp_monitor_on_loopback(
+    host: str, tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """-qmp tcp:HOST:PORT serves QMP; without a host it listens on loopback only."""
+    port = free_port()
+    sock = str(tmp_path / "qmp.sock")  # to know when the program is ready
+    vm = start_vm(
+        "-qmp", f"tcp:{host}:{port},server=on,wait=off", "-qmp", unix(sock), sockets=(sock,)
+    )
+    assert _listening(port) == ["0100007F"]
+    conn = Conn(("127.0.0.1", port), negotiate=True)
+    assert conn.greeting.msg["QMP"]["version"]["qemu"] == {"micro": 2, "minor": 0, "major": 10}
+    assert status(conn) == ("running", True)
+    conn.send(b'{"execute": "quit", "id": "bye"}\n')
+    assert [_comparable(x) for x in conn.until_eof()] == [
+        (
+            "event",
+            '{"timestamp": {"seconds": <S>, "microseconds": <US>}, "event": "SHUTDOWN", '
+            '"data": {"guest": false, "reason": "host-qmp-quit"}}\r\n',
+        ),
+        ("reply", '{"return": {}, "id": "bye"}\r\n'),
+    ]
+    assert vm.wait() == 0
+
+
+def test_several_monitors(tmp_path: Path, start_vm: Callable[..., VMProcess]) -> None:
+    """Several -qmp: each client negotiates on its own; events go to the negotiated ones."""
+    a, b = str(tmp_path / "a.sock"), str(tmp_path / "b.sock")
+    port = free_port()
+    vm = start_vm(
+        "-S",
+        "-qmp",
+        unix(a),
+        "-qmp",
+        f"tcp:127.0.0.1:{port},server=on,wait=off",
+        "-qmp",
+        unix(b),
+        sockets=(a, b),
+    )
+    first, tcp = Conn(a, negotiate=True), Conn(("127.0.0.1", port), negotiate=True)
+    late, again = Conn(b), Conn(a)  # not negotiated
+    assert late.command("query-status") == {
+        "error": {
+            "class": "CommandNotFound",
+            "desc": "Expecting capabilities negotiation with 'qmp_capabilities'",
+        }
+    }
+    assert status(first) == ("prelaunch", False)
+    assert first.command("cont") == {"return": {}}
+    assert first.events() == tcp.events() == [("RESUME", None)]
+    assert late.command("qmp_capabilities") == {"return": {}}  # no RESUME before it
+    assert tcp.command("stop") == {"return": {}}
+    for conn in (first, tcp, late):
+        assert status(conn) == ("paused", False)
+    assert first.events() == late.events() == [("STOP", None)]
+    assert again.drain() == []
+    assert late.command("quit") == {"return": {}}
+    for conn in (first, tcp, late):
+        assert last_words(conn) == {"guest": False, "reason": "host-qmp-quit"}
+    assert again.until_eof() == []
+    assert vm.wait() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_signal_shuts_down(
+    signum: signal.Signals, tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """SIGTERM and SIGINT: SHUTDOWN{guest: false, reason: host-signal} to every
+    negotiated client, the end of the stream, exit status 0 (QEMU's behaviour)."""
+    a, b = str(tmp_path / "a.sock"), str(tmp_path / "b.sock")
+    vm = start_vm("-device", "pvpanic", "-qmp", unix(a), "-qmp", unix(b), sockets=(a, b))
+    clients = [Conn(a, negotiate=True), Conn(b, negotiate=True)]
+    quiet = Conn(a)
+    os.kill(vm.pid, signum)
+    for conn in clients:
+        assert [event(x) for x in conn.until_eof()] == [
+            ("SHUTDOWN", {"guest": False, "reason": "host-signal"})
+        ]
+    assert quiet.until_eof() == []
+    assert vm.wait() == 0
+    assert f"terminating on signal {int(signum)}" in vm.stderr
+
+
+def test_quit(tmp_path: Path, start_vm: Callable[..., VMProcess]) -> None:
+    """quit: SHUTDOWN{host-qmp-quit}, {} with the id, EOF, exit 0; a command sent
+    behind it is not run (QEMU has exited) and does not cost quit its reply."""
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm("-qmp", unix(sock), sockets=(sock,))
+    conn = Conn(sock, negotiate=True)
+    conn.send(b'{"execute": "quit", "id": [1]}{"execute": "query-status", "id": 2}')
+    got = [_comparable(x) for x in conn.until_eof()]
+    assert got == [
+        (
+            "event",
+            '{"timestamp": {"seconds": <S>, "microseconds": <US>}, "event": "SHUTDOWN", '
+            '"data": {"guest": false, "reason": "host-qmp-quit"}}\r\n',
+        ),
+        ("reply", '{"return": {}, "id": [1]}\r\n'),
+    ]
+    assert vm.wait() == 0
+    assert vm.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("flags", "events", "exit_status"),
+    [
+        (
+            ["-action", "panic=exit-failure"],
+            [
+                ("GUEST_PANICKED", {"action": "poweroff"}),
+                ("SHUTDOWN", {"guest": True, "reason": "guest-panic"}),
+            ],
+            1,
+        ),
+        (
+            [],
+            [
+                ("GUEST_PANICKED", {"action": "poweroff"}),
+                ("SHUTDOWN", {"guest": True, "reason": "guest-panic"}),
+            ],
+            0,
+        ),
+    ],
+    ids=["exit-failure", "default"],
+)
+def test_exit_status_after_panic(
+    flags: list[str],
+    events: list[tuple[str, Any]],
+    exit_status: int,
+    tmp_path: Path,
+    start_vm: Callable[..., VMProcess],
+) -> None:
+    """A panic under panic=exit-failure ends the program with status 1, the default
+    one with 0; both after GUEST_PANICKED and SHUTDOWN, with no reply to the write
+    lost."""
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm("-device", "pvpanic", *flags, "-qmp", unix(sock), sockets=(sock,))
+    mgmt, guest = Conn(sock, negotiate=True), Conn(sock, negotiate=True)
+    guest.send(b'{"execute": "x-guest-io-write", "arguments": {"port": 1285, "value": 1}}')
+    got = guest.until_eof()
+    assert [event(x) for x in got[:2]] == events
+    assert [x.msg for x in got[2:]] == [{"return": {}}]
+    assert [event(x) for x in mgmt.until_eof()] == events
+    assert vm.wait() == exit_status
+
+
+# -- 1d: fleet mode -----------------------------------------------------------------------
+
+
+def test_fleet_of_independent_machines(tmp_path: Path, start_vm: Callable[..., VMProcess]) -> None:
+    """--count 50 --qmp-dir DIR: 50 machines, one socket each; a panic, a pause or a
+    stop on one leaves the others running; SIGTERM shuts down the rest."""
+    folder = tmp_path / "fleet"
+    count = 50
+    paths = [str(folder / f"vm{n:04d}.sock") for n in range(count)]
+    vm = start_vm(
+        "--count", str(count), "--qmp-dir", str(folder), "-device", "pvpanic", sockets=tuple(paths)
+    )
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert sorted(os.listdir(folder)) == sorted(os.path.basename(p) for p in paths)
+    conns = [Conn(path, negotiate=True) for path in paths]
+    assert all(status(c) == ("running", True) for c in conns)
+
+    # Machine 7 panics under the default action: it exits, alone.
+    assert conns[7].command("x-guest-pvpanic-write", {"value": 1}) == {"return": {}}
+    assert [event(x)[0] for x in conns[7].until_eof()] == ["GUEST_PANICKED", "SHUTDOWN"]
+    with pytest.raises(OSError):
+        Conn(paths[7])  # its monitor is gone
+    # Machine 11 is told to pause on a panic, machine 12 is stopped.
+    assert conns[11].command("set-action", {"panic": "pause"}) == {"return": {}}
+    assert conns[11].command("x-guest-pvpanic-write", {"value": 1}) == {"return": {}}
+    assert conns[11].events() == [("GUEST_PANICKED", {"action": "pause"}), ("STOP", None)]
+    assert conns[12].command("stop") == {"return": {}}
+    assert vm.proc.poll() is None
+    others = [c for n, c in enumerate(conns) if n not in (7, 11, 12)]
+    for conn in others:
+        assert status(conn) == ("running", True)
+        assert conn.events() == []  # nobody else's events
+    assert status(conns[11]) == ("guest-panicked", False)
+    assert status(conns[12]) == ("paused", False)
+    # Machine 13 panics under its default action: the others keep their state.
+    conns[13].command("x-guest-pvpanic-write", {"value": 1})
+    conns[13].until_eof()
+    assert status(conns[11]) == ("guest-panicked", False)
+
+    vm.proc.send_signal(signal.SIGTERM)
+    for n, conn in enumerate(conns):
+        if n in (7, 13):
+            continue
+        assert last_words(conn) == {"guest": False, "reason": "host-signal"}
+    assert vm.wait() == 0
+
+
+def test_fleet_needs_a_folder() -> None:
+    proc = run_vm("--count", "3")
+    assert proc.returncode == 1 and proc.stderr.startswith("qapigen vm: --count")
+
+
+def test_fleet_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    """An uncreatable --qmp-dir is refused with a message, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = run_vm("--count", "2", "--qmp-dir", str(blocker / "fleet"))
+    assert proc.returncode == 1
+    assert proc.stderr == f"qapigen vm: --qmp-dir {blocker / 'fleet'}: Not a directory\n"
+
+
+def test_guest_errors_go_to_stderr_without_a_log_file(
+    tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """-d guest_errors without -D: QEMU's log is stderr; without -d nothing is logged."""
+    for flags, logged in ((["-d", "guest_errors"], True), ([], False)):
+        sock = str(tmp_path / f"qmp{len(flags)}.sock")
+        vm = start_vm(
+            "-device", "pvpanic", "-no-shutdown", *flags, "-qmp", unix(sock), sockets=(sock,)
+        )
+        conn = Conn(sock, negotiate=True)
+        assert conn.command("x-guest-pvpanic-write", {"value": 8}) == {"return": {}}
+        assert conn.command("quit") == {"return": {}}
+        conn.until_eof()
+        assert vm.wait() == 0
+        assert vm.stderr == ("pvpanic: unknown event 0x8.\n" if logged else "")
+
+
+def test_tcp_monitor_on_ipv6_loopback(tmp_path: Path, start_vm: Callable[..., VMProcess]) -> None:
+    """-qmp tcp:[::1]:PORT, QEMU's way of writing an IPv6 address, listens there."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    finally:
+        probe.close()
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm(
+        "-qmp", f"tcp:[::1]:{port},server=on,wait=off", "-qmp", unix(sock), sockets=(sock,)
+    )
+    with socket.create_connection(("::1", port), timeout=10) as conn:
+        assert b'"QMP"' in conn.makefile("rb").readline()
+    vm.proc.terminate()
+    assert vm.wait() == 0
+
+
+def test_watchdog_debug_action_prints_to_stderr(
+    tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """-watchdog-action debug: an expiry prints QEMU's line on stderr and goes on."""
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm("-watchdog-action", "debug", "-qmp", unix(sock), sockets=(sock,))
+    conn = Conn(sock, negotiate=True)
+    assert conn.command("x-guest-watchdog-expire") == {"return": {}}
+    assert conn.events() == [("WATCHDOG", {"action": "debug"})]
+    assert status(conn) == ("running", True)
+    assert conn.command("quit") == {"return": {}}
+    conn.until_eof()
+    assert vm.wait() == 0
+    assert vm.stderr == "watchdog: timer fired\n"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_out_of_descriptors_waits_for_one_to_be_freed(tmp_path: Path) -> None:
+    """With no file descriptor left, pending connections wait (the program does not spin
+    on them) until a client leaves; then the next one is greeted."""
+    import resource
+
+    sock = str(tmp_path / "qmp.sock")
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+
+    proc = subprocess.Popen(
+        [*VM, "-qmp", unix(sock)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=few_descriptors,
+    )
+    clients: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(sock):
+            assert time.monotonic() < deadline, "no socket"
+            time.sleep(0.005)
+        for _ in range(16):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(sock)
+            clients.append(client)
+            ready, _, _ = select.select([client], [], [], 1.0)
+            if not ready:
+                break  # accepted by the kernel, not by the program: out of descriptors
+            assert b'"QMP"' in client.recv(4096)
+        else:
+            pytest.fail("never ran out of descriptors")
+        waiting = clients[-1]
+        before = _cpu_seconds(proc.pid)
+        time.sleep(0.5)
+        assert _cpu_seconds(proc.pid) - before < 0.2, "it spins on the pending connection"
+        clients[0].close()  # a descriptor is freed: the waiting client is greeted
+        ready, _, _ = select.select([waiting], [], [], 5.0)
+        assert ready and b'"QMP"' in waiting.recv(4096)
+    finally:
+        for client in clients:
+            client.close()
+        proc.kill()
+        proc.wait()
+
+
+def test_start_path_leaves_out_typing_asyncio_and_dataclasses() -> None:
+    """What ``qapigen vm`` imports to start (the command line, the machine, the QMP
+    server, the project's bindings) imports none of typing, asyncio or dataclasses:
+    each would cost milliseconds of every start (see benchmarks/bench_panic.py)."""
+    code = (
+        "import sys, qapigen.cli.commands, qapigen.vm.program, qapigen.machine, "
+        "qapigen.qmp.selector_server, qapigen.simulator_api\n"
+        "print(*sorted(m for m in ('typing', 'asyncio', 'dataclasses') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
