@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 import textwrap
 
 from .formatting import LINE_LENGTH
@@ -29,6 +30,9 @@ from .pymodel import (
     Value,
 )
 
+# Text that stands in a string literal as it is.
+_PLAIN = re.compile(r"[\w .,:;()+*/=<>@-]*", re.ASCII)
+
 # Lines of code, each with its indentation relative to the block's.
 Lines = list[tuple[int, str]]
 
@@ -42,6 +46,8 @@ def pystr(text: str) -> str:
     literal free of anything unusual; nothing in ``text`` can end the literal.
     Like black, single quotes are used where they need fewer escapes.
     """
+    if _PLAIN.fullmatch(text):
+        return f'"{text}"'  # (most are: names)
     double = json.dumps(text)
     if text.count('"') <= text.count("'"):
         return double
@@ -450,14 +456,11 @@ DECODE_RUN = 4
 
 
 def decode_presets(fields: list[PyField], indent: int) -> str:
-    """The absent values of the optional members, set before decoding.
+    """The absent values of the optional members ``fields``, set before decoding.
 
     Decoding then only looks for the members the message may still have.
     """
-    return _indented(
-        [(0, f"self.{f.attr} = {absent(f)}") for f in fields if f.optional and not f.fixed],
-        indent,
-    )
+    return _indented([(0, f"self.{f.attr} = {absent(f)}") for f in fields], indent)
 
 
 def decode_members(fields: list[PyField], indent: int) -> str:
@@ -631,6 +634,21 @@ def type_info(cls: PyClass) -> str:
 def tuple_of(items: list[str]) -> str:
     """A tuple display of ``items`` (one item: with its comma)."""
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def slots(cls: PyClass) -> str:
+    """The ``__slots__`` of a struct's class: its own members' attributes."""
+    return tuple_of([pystr(f.attr) for f in cls.own_fields])
+
+
+def field_names(cls: PyClass) -> str:
+    """The ``_FIELDS`` of a struct's class: every member's Python name, in order."""
+    return tuple_of([pystr(f.name) for f in cls.members])
+
+
+def wire_names(cls: PyClass) -> str:
+    """The set display of a struct's members' wire names (its ``_WIRE_NAMES``)."""
+    return "{" + ", ".join(pystr(name) for name in cls.wire_names) + "}"
 
 
 # -- commands -------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
+from typing import TypeVar
 
 from ...frontend.errors import QAPIError
 
@@ -20,16 +22,17 @@ from ...frontend.errors import QAPIError
 LINE_LENGTH = 88
 TARGET_VERSION = "py311"
 
+T = TypeVar("T")
+
 
 class FormatError(QAPIError):
     """The generated code could not be formatted (ruff is missing, or it failed)."""
 
 
-def format_python(files: dict[str, str]) -> dict[str, str]:
-    """``files`` (relative path → content) with every ``.py`` file formatted."""
+def format_python(files: dict[str, str], meanwhile: Callable[[], T]) -> tuple[dict[str, str], T]:
+    """``files`` (relative path → content) with every ``.py`` file formatted,
+    and what ``meanwhile`` returns, called while the formatter runs."""
     sources = sorted(rel for rel in files if rel.endswith(".py"))
-    if not sources:
-        return files
     ruff = _ruff()
     with tempfile.TemporaryDirectory(prefix="qapigen-format-") as tmp:
         # Flat names of our own: nothing of the package's paths reaches the
@@ -41,17 +44,24 @@ def format_python(files: dict[str, str]) -> dict[str, str]:
         args = [ruff, "format", "--isolated", "--no-cache", "--quiet"]
         args += ["--line-length", str(LINE_LENGTH), "--target-version", TARGET_VERSION, *names]
         try:
-            proc = subprocess.run(args, cwd=tmp, capture_output=True, text=True, check=False)
+            proc = subprocess.Popen(
+                args, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
         except OSError as err:
             raise FormatError(f"cannot run ruff's formatter ({ruff}): {err}") from None
+        with proc:
+            try:
+                also = meanwhile()
+            finally:
+                _, errors = proc.communicate()
         if proc.returncode != 0:
             # The generator wrote something that is not Python: a bug of ours.
-            raise FormatError(f"ruff could not format the generated code:\n{proc.stderr.strip()}")
+            raise FormatError(f"ruff could not format the generated code:\n{errors.strip()}")
         formatted = dict(files)
         for name, rel in zip(names, sources, strict=True):
             with open(os.path.join(tmp, name), encoding="utf-8", newline="") as fp:
                 formatted[rel] = fp.read()
-    return formatted
+    return formatted, also
 
 
 def _ruff() -> str:

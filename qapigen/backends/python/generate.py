@@ -61,9 +61,12 @@ def render_package(schema: Schema, package: str, defines: Sequence[str] = ()) ->
     )
     if defines:
         header += f"\n# --define {' '.join(sorted(set(defines)))}"
-    files = format_python(render(build(schema, package, defines), header, digest))
-    # query-qmp-schema's reply, for servers of this schema (read when asked).
-    files["introspection.json"] = json.dumps(introspect(schema, defines)) + "\n"
+    files, introspection = format_python(
+        render(build(schema, package, defines), header, digest),
+        # query-qmp-schema's reply, for servers of this schema (read when asked).
+        meanwhile=lambda: json.dumps(introspect(schema, defines)) + "\n",
+    )
+    files["introspection.json"] = introspection
     return files
 
 

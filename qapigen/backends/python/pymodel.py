@@ -198,6 +198,16 @@ class PyClass:
         return list(by_name.values())
 
     @property
+    def own_fields(self) -> list[PyField]:
+        """The members the class adds to its base's (a branch's fixed tag is its base's)."""
+        return [f for f in self.fields if not f.fixed]
+
+    @property
+    def absent_presets(self) -> list[PyField]:
+        """The optional members, set to their absent value before decoding."""
+        return [f for f in self.all_fields if f.optional and not f.fixed]
+
+    @property
     def wire_names(self) -> list[str]:
         return list(dict.fromkeys(f.wire for f in self.all_fields))
 

@@ -54,7 +54,9 @@ _TEMPLATE_FUNCTIONS = (
     "setter_param",
     "signature",
     "sync_body",
-    "tuple_of",
+    "slots",
+    "field_names",
+    "wire_names",
     "type_info",
     "warn_deprecated",
 )

@@ -120,4 +120,4 @@ def test_long_names_leave_the_file_unformatted(tmp_path_factory: pytest.TempPath
 def test_formatter_failure_is_a_clear_error() -> None:
     """Code ruff cannot parse (a generator bug) is reported as such, not as a traceback."""
     with pytest.raises(formatting.FormatError, match="ruff could not format the generated code"):
-        formatting.format_python({"a.py": "def (:\n"})
+        formatting.format_python({"a.py": "def (:\n"}, meanwhile=lambda: None)
