@@ -631,19 +631,19 @@ def type_info(cls: PyClass) -> str:
     return f"{cls.name}.QAPI_INFO = _rt.TypeInfo({', '.join(args)})"
 
 
-def tuple_of(items: list[str]) -> str:
+def _tuple_of(items: list[str]) -> str:
     """A tuple display of ``items`` (one item: with its comma)."""
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def slots(cls: PyClass) -> str:
     """The ``__slots__`` of a struct's class: its own members' attributes."""
-    return tuple_of([pystr(f.attr) for f in cls.own_fields])
+    return _tuple_of([pystr(f.attr) for f in cls.own_fields])
 
 
 def field_names(cls: PyClass) -> str:
     """The ``_FIELDS`` of a struct's class: every member's Python name, in order."""
-    return tuple_of([pystr(f.name) for f in cls.members])
+    return _tuple_of([pystr(f.name) for f in cls.members])
 
 
 def wire_names(cls: PyClass) -> str:

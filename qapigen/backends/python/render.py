@@ -48,7 +48,6 @@ _TEMPLATE_FUNCTIONS = (
     "init_def",
     "annotation",
     "own_branches",
-    "own_decoder",
     "own_values",
     "ref",
     "setter_param",
