@@ -261,15 +261,7 @@ class _Listener:
                 if err.errno in _OUT_OF_DESCRIPTORS:
                     self.server.loop.pause_accepting(self)
                 return
-            sock = _socket.socket(fileno=fd)
-            sock.setblocking(False)
-            if sock.family != _socket.AF_UNIX:
-                # Replies are small and awaited: no Nagle delay (asyncio does the same).
-                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            client = _Client(self.server, sock)
-            self.server.loop.selector.register(sock, _READ, client)
-            self.server.clients.add(client)
-            client.flush()  # the greeting
+            self.server.serve_connected(_socket.socket(fileno=fd))
 
     def on_writable(self) -> None:
         """Never asked for."""
@@ -295,6 +287,17 @@ class SelectorServer(QMPService):
         sock = tcp_listener(host, port)
         self._listen(sock)
         return int(sock.getsockname()[1])
+
+    def serve_connected(self, sock: _socket.socket) -> None:
+        """Serve the client at the other end of ``sock``, a connected socket."""
+        sock.setblocking(False)
+        if sock.family != _socket.AF_UNIX:
+            # Replies are small and awaited: no Nagle delay (asyncio does the same).
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        client = _Client(self, sock)
+        self.loop.selector.register(sock, _READ, client)
+        self.clients.add(client)
+        client.flush()  # the greeting
 
     def _listen(self, sock: _socket.socket) -> None:
         listener = _Listener(self, sock)

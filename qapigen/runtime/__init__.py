@@ -46,8 +46,8 @@ from .commands import (
     not_found,
     not_implemented,
 )
-from .errors import CommandNotImplemented, QMPError, WireError
-from .events import Event, event_message
+from .errors import CommandError, CommandNotImplemented, QMPError, WireError
+from .events import Event, GenericEvent, event_message
 
 # TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
 # for generated modules, not in __all__: a star-import must not shadow typing.
@@ -64,11 +64,13 @@ __all__ = [
     "Absent",
     "Alternate",
     "Codec",
+    "CommandError",
     "CommandInfo",
     "CommandNotImplemented",
     "Dispatcher",
     "Enum",
     "Event",
+    "GenericEvent",
     "JSONValue",
     "QMPError",
     "Struct",

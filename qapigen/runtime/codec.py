@@ -329,7 +329,9 @@ class Struct(Record):
     :class:`_FieldTable`).
     """
 
-    __slots__ = ("_unknown",)
+    # _timestamp is an event's (see events.Event): here, as a slot of an Event
+    # subclass would clash with a struct base of the same generated class.
+    __slots__ = ("_timestamp", "_unknown")
 
     #: Members this schema does not know, kept by lenient decoding.
     _unknown: dict[str, JSONValue] | None

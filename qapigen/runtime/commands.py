@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .codec import JSONValue, Struct, warn_deprecated
-from .errors import CommandNotImplemented, QMPError, WireError
+from .errors import CommandError, CommandNotImplemented, WireError
 from .records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -61,8 +61,8 @@ def not_implemented(method: F) -> F:
     return method
 
 
-def not_found(name: str) -> QMPError:
-    return QMPError("CommandNotFound", f"The command {name} has not been found")
+def not_found(name: str) -> CommandError:
+    return CommandError("CommandNotFound", f"The command {name} has not been found")
 
 
 class Dispatcher:
@@ -75,7 +75,7 @@ class Dispatcher:
     def dispatch(self, name: str, arguments: dict[str, Any] | None) -> JSONValue | None:
         """Run command ``name``; the ``return`` value, or None when there is no reply.
 
-        Raises :class:`QMPError` with QEMU's error class and message.
+        Raises :class:`CommandError` with QEMU's error class and message.
         """
         info = self.commands.get(name)
         if info is None:
@@ -100,7 +100,7 @@ class Dispatcher:
                 else:
                     result = method(decoded)
         except WireError as err:
-            raise QMPError("GenericError", err.desc) from None
+            raise CommandError("GenericError", err.desc) from None
         except CommandNotImplemented:
             raise not_found(name) from None
         if not info.success_response:

@@ -78,17 +78,37 @@ class WireError(ValueError):
         return self.desc
 
 
-class QMPError(Exception):
-    """A command's failure, as QMP reports it: an error class and a description."""
+class CommandError(Exception):
+    """A command's failure, as QMP reports it: an error class and a description.
+
+    A command handler raises it, and the dispatcher's caller answers with it
+    (:meth:`to_wire`).  The typed client raises its subclasses, which are
+    also ``qemu.qmp.ExecuteError`` (see :mod:`qapigen.runtime.client.errors`),
+    so one ``except CommandError`` catches a refused command on either side.
+    """
 
     def __init__(self, error_class: str, desc: str) -> None:
         super().__init__(desc)
-        self.error_class = error_class
-        self.desc = desc
+        self._error_class = error_class
+        self._desc = desc
+
+    @property
+    def error_class(self) -> str:
+        """The QMP error class (``GenericError``, ``CommandNotFound``, ...)."""
+        return self._error_class
+
+    @property
+    def desc(self) -> str:
+        """The error's text, as QEMU words it."""
+        return self._desc
 
     def to_wire(self) -> dict[str, str]:
         """The ``error`` member of a QMP error reply."""
         return {"class": self.error_class, "desc": self.desc}
+
+
+#: The old name of :class:`CommandError` (it is not ``qemu.qmp.QMPError``).
+QMPError = CommandError
 
 
 class CommandNotImplemented(Exception):

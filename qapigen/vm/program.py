@@ -4,7 +4,9 @@ It takes QEMU's option syntax for what it models, so that a harness that
 starts ``qemu-system-x86_64`` can start it unchanged:
 
 - modelled: ``-qmp unix:PATH[,server=on][,wait=off]`` and ``-qmp
-  tcp:HOST:PORT,...`` (several allowed), ``-S``, ``-action``, ``-no-shutdown``,
+  tcp:HOST:PORT,...`` (several allowed); ``-chardev socket,id=ID,fd=N`` with
+  ``-mon chardev=ID,mode=control`` (a monitor on a connected socket the
+  caller passed down, one end of a socket pair say); ``-S``, ``-action``, ``-no-shutdown``,
   ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic[,ioport=..][,events=..]``,
   ``-device pvpanic-pci``, ``-name``, ``-pidfile``, ``-d guest_errors`` with ``-D
   FILE`` (what QEMU logs of the guest's errors, to FILE, else to stderr);
@@ -30,6 +32,7 @@ once either way.
 
 from __future__ import annotations
 
+import _socket
 import os
 import signal
 import sys
@@ -42,7 +45,16 @@ if TYPE_CHECKING:
 
 PROG = "qapigen vm"
 
-_MODELLED_WITH_ARG = {"-qmp", "-action", "-watchdog-action", "-device", "-name", "-pidfile"}
+_MODELLED_WITH_ARG = {
+    "-qmp",
+    "-chardev",
+    "-mon",
+    "-action",
+    "-watchdog-action",
+    "-device",
+    "-name",
+    "-pidfile",
+}
 _IGNORED_WITH_ARG = {
     "-machine",
     "-M",
@@ -92,13 +104,125 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
     raise CommandLineError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
 
 
+# A socket chardev's keys that QEMU knows and the simulator does not model.
+_SOCKET_KEYS_NOT_SIMULATED = {
+    "path",
+    "abstract",
+    "tight",
+    "host",
+    "port",
+    "to",
+    "ipv4",
+    "ipv6",
+    "server",
+    "wait",
+    "nodelay",
+    "telnet",
+    "tn3270",
+    "websocket",
+    "reconnect",
+    "reconnect-ms",
+    "tls-creds",
+    "tls-authz",
+    "mux",
+    "logfile",
+    "logappend",
+}
+
+
+# QEMU 10.0's chardev backends (``-chardev help``).
+_CHARDEV_BACKENDS = {
+    "braille",
+    "dbus",
+    "file",
+    "memory",
+    "msmouse",
+    "mux",
+    "null",
+    "parallel",
+    "pipe",
+    "pty",
+    "qemu-vdagent",
+    "ringbuf",
+    "serial",
+    "socket",
+    "spiceport",
+    "spicevmc",
+    "stdio",
+    "testdev",
+    "tty",
+    "udp",
+    "vc",
+    "wctablet",
+}
+
+
+def _chardev(value: str, chardevs: dict[str, tuple[int, str]]) -> None:
+    """Record ``-chardev socket,id=ID,fd=N`` in ``chardevs`` (id → descriptor and option)."""
+    from ..machine.options import id_wellformed, parse_opts
+
+    location = f"-chardev {value}"
+    items = parse_opts(value, "backend")
+    keys = {item.name: item.value for item in items}
+    backend = keys.pop("backend", "")
+    ident = keys.pop("id", None)
+    if ident is None:
+        raise CommandLineError(location, "chardev: no id specified")
+    if not id_wellformed(ident):
+        raise CommandLineError(
+            location,
+            "Parameter 'id' expects an identifier\n"
+            "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.",
+        )
+    if backend not in _CHARDEV_BACKENDS:
+        raise CommandLineError(location, f"'{backend}' is not a valid char driver name")
+    if backend != "socket":
+        raise CommandLineError(location, "only socket chardevs (with fd=) are simulated")
+    for key in keys:
+        if key in _SOCKET_KEYS_NOT_SIMULATED:
+            raise CommandLineError(
+                location, f"'{key}' is not simulated: only fd= socket chardevs are"
+            )
+        if key != "fd":
+            raise CommandLineError(location, f"Invalid parameter '{key}'")
+    if ident in chardevs:
+        raise CommandLineError(location, f"Duplicate ID '{ident}' for chardev")
+    fd = keys.get("fd", "")
+    if not fd.isdigit():
+        raise CommandLineError(location, f"Unable to parse FD number {fd}")
+    chardevs[ident] = (int(fd), location)
+
+
+def _mon(value: str) -> str:
+    """The chardev of ``-mon chardev=ID,mode=control``."""
+    from ..machine.options import parse_opts
+
+    location = f"-mon {value}"
+    keys: dict[str, str] = {}
+    for item in parse_opts(value, "chardev"):
+        if item.name not in ("chardev", "mode", "pretty"):
+            raise CommandLineError(location, f"Invalid parameter '{item.name}'")
+        keys[item.name] = item.value
+    if "chardev" not in keys:
+        raise CommandLineError(location, "Parameter 'chardev' is missing")
+    mode = keys.get("mode", "readline")
+    if mode not in ("readline", "control"):
+        raise CommandLineError(location, f"Parameter 'mode' does not accept value '{mode}'")
+    if mode != "control":
+        raise CommandLineError(location, "only mode=control monitors (QMP) are simulated")
+    if keys.get("pretty", "off") != "off":
+        raise CommandLineError(location, "pretty=on is not simulated")
+    return keys["chardev"]
+
+
 class _Options:
     """What the command line asks for."""
 
     def __init__(self) -> None:
         #: The machine configuration (a ``MachineConfig``, once built).
         self.config: object = None
-        #: The monitors: (kind, address, the option that asked for it).
+        #: The monitors: (kind, address, the option that asked for it); a
+        #: monitor on a passed-down socket is ("fd", descriptor, option).
         self.monitors: list[tuple[str, object, str]] = []
         self.pidfile: str | None = None
         #: Fleet size, and the folder of its sockets.
@@ -116,6 +240,9 @@ def _parse(argv: Sequence[str]) -> _Options:
     cmdline = CommandLine()
     options = _Options()
     monitors = options.monitors
+    chardevs: dict[str, tuple[int, str]] = {}
+    # QEMU makes the chardevs before the monitors that use them.
+    mons: list[str] = []
     args = list(argv)
     i = 0
     while i < len(args):
@@ -142,6 +269,10 @@ def _parse(argv: Sequence[str]) -> _Options:
         try:
             if opt == "-qmp":
                 monitors.append((*_qmp_address(value), f"-qmp {value}"))
+            elif opt == "-chardev":
+                _chardev(value, chardevs)
+            elif opt == "-mon":
+                mons.append(value)
             elif opt == "-S":
                 cmdline.option_S()
             elif opt == "-action":
@@ -173,6 +304,15 @@ def _parse(argv: Sequence[str]) -> _Options:
                 raise CommandLineError(opt, "invalid option")
         except ConfigError as err:
             raise CommandLineError(err.location or opt, err.message) from None
+    used: set[str] = set()
+    for value in mons:
+        ident = _mon(value)
+        if ident not in chardevs:
+            raise CommandLineError(f"-mon {value}", f'chardev "{ident}" not found')
+        if ident in used:
+            raise CommandLineError(f"-mon {value}", f"chardev '{ident}' is already in use")
+        used.add(ident)
+        monitors.append(("fd", *chardevs[ident]))
     try:
         options.config = cmdline.build()
     except ConfigError as err:
@@ -249,7 +389,10 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
                 addresses.append(("unix", path, f"--qmp-dir {qmp_dir}"))
             for kind, address, location in addresses:
                 try:
-                    if kind == "unix":
+                    if kind == "fd":
+                        assert isinstance(address, int)
+                        server.serve_connected(_connected_socket(address, location))
+                    elif kind == "unix":
                         assert isinstance(address, str)
                         server.listen_unix(address)
                     else:
@@ -272,6 +415,15 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
             server.close()
         loop.close()
     return status
+
+
+def _connected_socket(fd: int, location: str) -> _socket.socket:
+    """The socket behind descriptor ``fd``, or QEMU's complaint about it."""
+    try:
+        sock = _socket.socket(fileno=fd)
+    except OSError:
+        raise CommandLineError(location, f"File descriptor '{fd}' is not a socket") from None
+    return sock
 
 
 def _writer(fp: TextIO) -> Callable[[str], None]:

@@ -115,6 +115,18 @@ def run_mypy(
     return subprocess.run(args, cwd=work_dir, env=env, capture_output=True, text=True, check=False)
 
 
+def run_mypy_on(path: Path) -> subprocess.CompletedProcess[str]:
+    """``mypy --strict`` over one file that uses the package (its own errors only)."""
+    work_dir = path.parent / "mypy-work"
+    work_dir.mkdir(exist_ok=True)
+    config = work_dir / "mypy.ini"
+    config.write_text(_MYPY_INI)
+    env = dict(os.environ, MYPYPATH=str(REPO))
+    args = [sys.executable, "-m", "mypy", "--strict", "--config-file", str(config)]
+    args += ["--cache-dir", str(work_dir / "mypy-cache"), "--no-error-summary", str(path)]
+    return subprocess.run(args, cwd=work_dir, env=env, capture_output=True, text=True, check=False)
+
+
 def run_black_check(*paths: Path) -> subprocess.CompletedProcess[str]:
     """``black --check`` as a user runs it: default settings (line length 88)."""
     args = [sys.executable, "-m", "black", "--check", *map(str, paths)]

@@ -199,8 +199,14 @@ class Client(_client.AsyncClient):
 class SyncClient(_client.SyncClient):
     """The schema's commands, as blocking calls (an event loop runs in a thread)."""
 
-    def __init__(self, name: str | None = None, *, strict: bool = False) -> None:
-        self.client = Client(name, strict=strict)
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        strict: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        self.client = Client(name, strict=strict, timeout=timeout)
         super().__init__(self.client)
 
     def ping(self) -> None:
