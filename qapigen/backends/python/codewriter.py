@@ -255,6 +255,39 @@ def init_def(cls: PyClass) -> str:
     return function("def __init__", params, " -> None:", 4)
 
 
+def attribute_annotations(cls: PyClass, indent: int) -> str:
+    """The annotations of the attributes of a class's own members."""
+    return _indented([(0, f"{f.attr}: {field_annotation(f)}") for f in cls.own_fields], indent)
+
+
+def init_body(cls: PyClass, indent: int) -> str:
+    """The body of a struct's, branch's or event's ``__init__``: every member
+    set (a branch's tag to its value), then the warnings of deprecated ones."""
+    lines: Lines = [(0, "self.data = data")] if cls.wraps else []
+    for f in [] if cls.wraps else cls.members:
+        if f.fixed:
+            lines.append((0, f"self.{f.name} = {fixed_value(f)}"))
+        else:
+            lines.append((0, f"self.{f.attr} = {f.name}"))
+    lines.append((0, "self._unknown = _unknown"))
+    for f in cls.deprecated_fields:
+        lines += _warn_if_set(cls, f, f.name)
+    return _indented(lines, indent)
+
+
+def warn_if_set(cls: PyClass, f: PyField, value: str, indent: int) -> str:
+    """Warning that the deprecated member ``f`` is set to ``value``."""
+    return _indented(_warn_if_set(cls, f, value), indent)
+
+
+def _warn_if_set(cls: PyClass, f: PyField, value: str) -> Lines:
+    what = f"member '{f.wire}' of {cls.described}"
+    warn = f"_rt.warn_deprecated({pystr(what)})"
+    if f.optional:
+        return [(0, f"if {value} is not {absent(f)}:"), (4, warn)]
+    return [(0, warn)]
+
+
 def alternate_init_def(cls: PyClass) -> str:
     """The ``def __init__`` line of an alternate class: its one value."""
     assert cls.alternate is not None
@@ -281,9 +314,18 @@ def encoder(value: Value, expr: str) -> str:
     return f"{expr}.to_wire()"
 
 
-def encode(f: PyField, expr: str) -> str:
-    """The JSON value of the member ``f``, held in ``expr``."""
-    return encoder(f.value, expr)
+def encode_fields(cls: PyClass, indent: int) -> str:
+    """The body of ``_encode_fields``: the base's members, then the class's own
+    into ``out`` (an optional one only when present)."""
+    lines: Lines = [(0, f"{ref(cls.base)}._encode_fields(self, out)")] if cls.base else []
+    for f in cls.own_fields:
+        attr = f"self.{f.attr}"
+        put = f"out[{pystr(f.wire)}] = {encoder(f.value, attr)}"
+        if f.optional:
+            lines += [(0, f"if {attr} is not {absent(f)}:"), (4, put)]
+        else:
+            lines.append((0, put))
+    return _indented(lines, indent)
 
 
 # -- decoding -------------------------------------------------------------------------
@@ -737,9 +779,3 @@ def sync_body(command: PyCommand, indent: int) -> str:
     args = [f"{n}={n}" for n in names] if command.unpack and command.params else names
     outer = "self._run" if _returns_nothing(command) else "return self._run"
     return f"{' ' * indent}{outer}(self.client.{command.method}({', '.join(args)}))"
-
-
-def warn_deprecated(cls: PyClass, f: PyField) -> str:
-    """The warning that the deprecated member ``f`` of ``cls`` is used."""
-    what = f"member '{f.wire}' of {cls.described}"
-    return f"_rt.warn_deprecated({pystr(what)})"

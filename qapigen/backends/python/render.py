@@ -29,7 +29,10 @@ def templates_dir() -> str:
 
 # What the templates call: codewriter's spelling of the records.
 _TEMPLATE_FUNCTIONS = (
-    "absent",
+    "attribute_annotations",
+    "encode_fields",
+    "init_body",
+    "warn_if_set",
     "alternate_init_def",
     "bases",
     "branches_table",
@@ -41,9 +44,7 @@ _TEMPLATE_FUNCTIONS = (
     "decoder",
     "decoder_def",
     "docstring",
-    "encode",
     "field_annotation",
-    "fixed_value",
     "function",
     "init_def",
     "annotation",
@@ -57,7 +58,6 @@ _TEMPLATE_FUNCTIONS = (
     "field_names",
     "wire_names",
     "type_info",
-    "warn_deprecated",
 )
 
 
