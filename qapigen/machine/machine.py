@@ -1,26 +1,40 @@
-"""The simulated machine: run state, reaction settings and pvpanic devices,
-behind the generated QMP handler interface.
+"""The simulated machine: run state, reaction settings and devices, behind the
+generated QMP handler interface.
 
 The machine knows nothing of sockets or JSON.  Commands arrive as calls of the
 ``simulator_api.Handler`` methods (so ``qapigen.runtime.Dispatcher`` can drive
-it), events leave as generated event objects passed to subscribers, and the
-guest is played by whoever calls :attr:`Machine.guest`.
+it), events leave as generated event objects passed to subscribers.  The
+machine owns its state and changes it only through its named operations
+(:meth:`Machine.guest_panicked`, :meth:`Machine.request_reset`,
+:meth:`Machine.watchdog_expired` ...), which its devices call: it is the
+host of its pvpanic devices and of its watchdog.  Its board
+(:mod:`.pc`) holds the address spaces and buses the devices sit on.  Code on
+the guest's CPUs is played through :attr:`Machine.guest` (:class:`Guest`),
+a test program's direct accesses through :attr:`Machine.qtest_access`.
 
 How QEMU orders things, and how this model keeps that order
 ------------------------------------------------------------
-In QEMU, guest code (on a vCPU thread) and most commands do not act at once:
-they post *requests* (shutdown, reset, powerdown, stop) that the main loop
-carries out in a fixed order: shutdown, then reset, then powerdown, then
-stop.  The events a guest action sends itself (``GUEST_PANICKED``, ``WATCHDOG``
-...) come before those of the requests it posts.  The model does the same:
-guest actions and commands post requests, then :meth:`Machine._main_loop`
-runs one pass over them before the call returns.  So the events caused by a
-call have all been delivered when it returns, which is what a client sees
-(fact 3: the events of a command come before its reply), and the relative
-orders come out as QEMU's, e.g. a panic under panic=exit-failure,
-shutdown=pause sends GUEST_PANICKED, SHUTDOWN, STOP and leaves the machine in
-``shutdown``: the stop in ``guest-panicked`` QEMU also posts comes last and
-finds the machine already stopped.
+In QEMU most actions do not take effect at once: they post *requests*
+(shutdown, reset, powerdown, stop) that the main loop carries out, once the
+callback that is running returns, in a fixed order: shutdown, then reset,
+then powerdown, then stop.  The events an action sends itself
+(``GUEST_PANICKED``, ``WATCHDOG`` ...) come before those of its requests.
+The model does the same: every entry point (a QMP command, a guest action, a
+test program's batch of requests, the timers that are due) is a *handler*;
+the operations it leads to post requests, and when the outermost handler
+returns, :meth:`Machine._main_loop` carries them out (then fires the timers
+that have come due, and carries out what they asked for).  So the events a
+call causes have all been delivered when it returns, which is what a client
+sees (fact 3: the events of a command come before its reply).
+
+One decision depends on who acts.  Stopping the machine from code on a CPU
+is a request (the CPU cannot stop itself mid-instruction); from anywhere
+else, such as a test program writing a device, it happens at once.  So a
+panic under panic=exit-failure, shutdown=pause sends GUEST_PANICKED,
+SHUTDOWN, STOP and ends in ``shutdown`` when the guest's CPU reports it (the
+stop QEMU also posts comes last and finds the machine already stopped), but
+GUEST_PANICKED, STOP, SHUTDOWN and ends in ``guest-panicked`` when a test
+program writes the device, as QEMU does.
 """
 
 from __future__ import annotations
@@ -54,11 +68,20 @@ from qapigen.simulator_api import (
     WatchdogEvent,
 )
 
+from ..runtime.records import TYPE_CHECKING
+from .accel import QtestAccess
 from .actions import Actions, caused_by_guest, exit_status, panic_response, reset_is_shutdown
+from .clock import VirtualClock
 from .config import MachineConfig
 from .errors import GuestNotRunning, MachineExited
-from .pvpanic import PvpanicDevice, PvpanicISA
+from .pc import PcBoard
+from .pvpanic import PvpanicDevice
 from .runstate import RunStateMachine
+
+if TYPE_CHECKING:
+    from .bus import AddressSpace
+    from .pci import PciBus
+    from .watchdog import Ib700
 
 #: A subscriber: receives every event with its time (seconds since the epoch).
 EventSubscriber = Callable[[rt.Event, float], None]
@@ -70,6 +93,9 @@ _RESET_KEEPS = frozenset({RunState.RUNNING, RunState.INMIGRATE, RunState.FINISH_
 _SILENT_RESETS = frozenset(
     {ShutdownCause.NONE, ShutdownCause.SUBSYSTEM_RESET, ShutdownCause.SNAPSHOT_LOAD}
 )
+# Rounds of requests and due timers one main-loop pass may take (timers that
+# keep posting requests cannot hold it forever).
+_MAX_ROUNDS = 100
 
 
 def _c_alt_hex(value: int) -> str:
@@ -77,16 +103,45 @@ def _c_alt_hex(value: int) -> str:
     return f"{value:#x}" if value else "0"
 
 
-class Machine(Handler):
-    """A QEMU 10.0 machine as far as guest panics and run states go.
+class _Handling:
+    """The context of a handler: the main loop runs when the outermost one ends.
 
-    ``config`` says how it is built (``-S``, actions, pvpanic devices);
+    A ``cpu`` handler is code on the guest's CPUs, and so is everything it
+    leads to.
+    """
+
+    __slots__ = ("_cpu", "_machine")
+
+    def __init__(self, machine: Machine, cpu: bool) -> None:
+        self._machine = machine
+        self._cpu = cpu
+
+    def __enter__(self) -> None:
+        m = self._machine
+        m._depth += 1
+        if self._cpu:
+            m._cpu_depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        m = self._machine
+        if self._cpu:
+            m._cpu_depth -= 1
+        m._depth -= 1
+        if m._depth == 0 and m._exit_status is None:
+            m._main_loop()
+
+
+class Machine(Handler):
+    """A QEMU 10.0 ``pc`` machine as far as guest panics, watchdogs and run states go.
+
+    ``config`` says how it is built (``-S``, actions, devices, ``-accel``);
     ``clock`` gives event times; ``subscriber`` (more with :meth:`subscribe`)
     receives every event; ``guest_error_log`` receives what QEMU logs under
     ``-d guest_errors`` (None: not logged); ``stderr`` what QEMU prints on its
     standard error; ``on_exit`` is called once with the exit status when the
     emulator would exit (before the call that caused it returns: a server
-    still sends that command's reply, then closes).
+    still sends that command's reply, then closes).  ``host_ns`` is the host's
+    monotonic clock, which the virtual clock follows unless ``-accel qtest``.
 
     Like QEMU, the machine starts the guest at once unless ``-S`` was given,
     and that sends ``RESUME`` (only to subscribers given here: QEMU sends it
@@ -102,9 +157,10 @@ class Machine(Handler):
         guest_error_log: Callable[[str], None] | None = None,
         stderr: Callable[[str], None] | None = None,
         on_exit: Callable[[int], None] | None = None,
+        host_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         config = MachineConfig() if config is None else config
-        config.validate()
+        placement = config.validate()
         self.config = config
         self._clock = clock
         self._subscribers: tuple[EventSubscriber, ...] = (
@@ -121,20 +177,24 @@ class Machine(Handler):
         self._reset_request: ShutdownCause | None = None
         self._powerdown_request = False
         self._vmstop_request: RunState | None = None
-        # Guest-side state.
+        # Handlers under way, and how many of them act as the guest's CPUs.
+        self._depth = 0
+        self._cpu_depth = 0
+        self._handling = _Handling(self, cpu=False)
+        self._on_cpu = _Handling(self, cpu=True)
+        # State of the guest's CPUs that the machine's reactions read.
         self._panic_info: GuestPanicInformation | None = None
         self._unknown_event_logged = False
         self._nmi_count = 0
-        host = _PvpanicHost(self)
-        devices = [dev.create() for dev in config.devices]
-        self._devices = tuple(devices)
-        self._by_id = {dev.id: dev for dev in devices if dev.id is not None}
-        self._ports: dict[int, PvpanicDevice] = {}
-        for dev in devices:
-            dev.attach(host)
-            if isinstance(dev, PvpanicISA):
-                self._ports[dev.ioport] = dev
+        #: The virtual clock (manual under ``-accel qtest``).
+        self.virtual_clock = VirtualClock(manual=config.manual_clock, host_ns=host_ns)
+        #: The board: address spaces, PCI bus, devices, object tree.
+        self.board = PcBoard(config, self, self.virtual_clock, placement)
+        self._by_id = {dev.id: dev for dev in self.board.devices if dev.id is not None}
+        #: The guest's CPUs.
         self.guest = Guest(self)
+        #: What a test program (qtest) may do from outside the guest.
+        self.qtest_access = QtestAccess(self)
         if not config.start_paused:
             self._vm_start()
 
@@ -175,54 +235,119 @@ class Machine(Handler):
         return self._exit_status is not None
 
     @property
-    def devices(self) -> tuple[PvpanicDevice, ...]:
-        """The pvpanic devices, in configuration order."""
-        return self._devices
+    def devices(self) -> tuple[PvpanicDevice | Ib700, ...]:
+        """The ``-device`` devices, in configuration order."""
+        return tuple(self.board.devices)
+
+    @property
+    def io(self) -> AddressSpace:
+        """The I/O port address space."""
+        return self.board.io
+
+    @property
+    def memory(self) -> AddressSpace:
+        """The memory address space."""
+        return self.board.memory
+
+    @property
+    def pci(self) -> PciBus:
+        """PCI bus 0."""
+        return self.board.pci
+
+    @property
+    def nmi_count(self) -> int:
+        """How many NMIs the guest received (watchdog action inject-nmi)."""
+        return self._nmi_count
+
+    def check_alive(self) -> None:
+        """Raise :class:`MachineExited` once the emulator has exited."""
+        if self._exit_status is not None:
+            raise MachineExited(self._exit_status)
+
+    def find_pvpanic(self, device: str | None) -> PvpanicDevice:
+        """The pvpanic device called ``device`` (its id), or the only one (None).
+
+        ``QMPError``: ``DeviceNotFound`` for an unknown id, ``GenericError``
+        when ``device`` is needed but absent.
+        """
+        if device is not None:
+            found = self._by_id.get(device)
+            if not isinstance(found, PvpanicDevice):
+                raise rt.QMPError("DeviceNotFound", f"Device '{device}' not found")
+            return found
+        pvpanics = [dev for dev in self.board.devices if isinstance(dev, PvpanicDevice)]
+        if len(pvpanics) == 1:
+            return pvpanics[0]
+        if not pvpanics:
+            raise rt.QMPError("GenericError", "The machine has no pvpanic device")
+        raise rt.QMPError(
+            "GenericError", "The machine has several pvpanic devices; say which with 'device'"
+        )
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def handling(self) -> _Handling:
+        """A context for a handler acting from outside the guest's CPUs: what it
+        posts is carried out when the outermost handler ends."""
+        return self._handling
+
+    def on_cpu(self) -> _Handling:
+        """A context for code on the guest's CPUs (see :meth:`handling`)."""
+        return self._on_cpu
+
+    def run_timers(self) -> None:
+        """Fire the timers that are due now (real time: when the host woke for them)."""
+        self.check_alive()
+        with self._handling:
+            pass  # the main loop, at the end, fires them
 
     # -- QMP commands ------------------------------------------------------------------
 
     def query_status(self) -> StatusInfo:
         """``query-status``."""
-        self._check_alive()
-        state = self._runstate.state
-        return StatusInfo(running=state is RunState.RUNNING, status=state)
+        self.check_alive()
+        with self._handling:
+            state = self._runstate.state
+            return StatusInfo(running=state is RunState.RUNNING, status=state)
 
     def stop(self) -> None:
         """``stop``: pause a running guest (STOP); elsewhere a silent no-op (fact 12, 14, 15)."""
-        self._check_alive()
-        # (QEMU's special case for an incoming migration is left out: the
-        # simulator never migrates.)
-        self._do_vm_stop(RunState.PAUSED)
+        self.check_alive()
+        with self._handling:
+            # (QEMU's special case for an incoming migration is left out: the
+            # simulator never migrates.)
+            self._do_vm_stop(RunState.PAUSED)
 
     def cont(self) -> None:
         """``cont``: resume the guest (RESUME), unless it must be reset first."""
-        self._check_alive()
-        if self._runstate.needs_reset:
-            raise rt.QMPError("GenericError", "Resetting the Virtual Machine is required")
-        # The simulator never suspends nor migrates, so QEMU's cases for
-        # suspended, finish-migrate and inmigrate cannot arise here.
-        self._vm_start()
+        self.check_alive()
+        with self._handling:
+            if self._runstate.needs_reset:
+                raise rt.QMPError("GenericError", "Resetting the Virtual Machine is required")
+            # The simulator never suspends nor migrates, so QEMU's cases for
+            # suspended, finish-migrate and inmigrate cannot arise here.
+            self._vm_start()
 
     def system_reset(self) -> None:
         """``system_reset``: RESET{guest: false}; a stopped machine goes to prelaunch."""
-        self._check_alive()
-        self._request_reset(ShutdownCause.HOST_QMP_SYSTEM_RESET)
-        self._main_loop()
+        self.check_alive()
+        with self._handling:
+            self.request_reset(ShutdownCause.HOST_QMP_SYSTEM_RESET)
 
     def system_powerdown(self) -> None:
         """``system_powerdown``: POWERDOWN (pressing the power button)."""
-        self._check_alive()
-        self._powerdown_request = True
-        self._main_loop()
+        self.check_alive()
+        with self._handling:
+            self.request_powerdown()
 
     def quit_(self) -> None:
         """``quit``: SHUTDOWN{guest: false, reason: host-qmp-quit}, then exit 0."""
-        self._check_alive()
-        # QEMU forces poweroff, so that quit ends the emulator even under
-        # shutdown=pause.
-        self._actions.shutdown = ShutdownAction.POWEROFF
-        self._shutdown_request = ShutdownCause.HOST_QMP_QUIT
-        self._main_loop()
+        self.check_alive()
+        with self._handling:
+            # QEMU forces poweroff, so that quit ends the emulator even under
+            # shutdown=pause.
+            self._actions.shutdown = ShutdownAction.POWEROFF
+            self.request_shutdown(ShutdownCause.HOST_QMP_QUIT)
 
     def set_action(
         self,
@@ -233,13 +358,15 @@ class Machine(Handler):
         watchdog: WatchdogAction | str | None = None,
     ) -> None:
         """``set-action``: all of the given settings, or none (fact 10)."""
-        self._check_alive()
-        self._actions.set(reboot=reboot, shutdown=shutdown, panic=panic, watchdog=watchdog)
+        self.check_alive()
+        with self._handling:
+            self._actions.set(reboot=reboot, shutdown=shutdown, panic=panic, watchdog=watchdog)
 
     def watchdog_set_action(self, *, action: WatchdogAction | str) -> None:
         """``watchdog-set-action``."""
-        self._check_alive()
-        self._actions.set(watchdog=action)
+        self.check_alive()
+        with self._handling:
+            self._actions.set(watchdog=action)
 
     def host_signal(self) -> None:
         """SIGINT, SIGTERM or SIGHUP reached the emulator: it shuts down and exits 0.
@@ -247,10 +374,10 @@ class Machine(Handler):
         QEMU first prints ``terminating on signal N`` (with the sender's pid
         if known); that is the program's to print.
         """
-        self._check_alive()
-        self._actions.shutdown = ShutdownAction.POWEROFF  # as QEMU's signal handler does
-        self._shutdown_request = ShutdownCause.HOST_SIGNAL
-        self._main_loop()
+        self.check_alive()
+        with self._handling:
+            self._actions.shutdown = ShutdownAction.POWEROFF  # as QEMU's signal handler does
+            self.request_shutdown(ShutdownCause.HOST_SIGNAL)
 
     # -- the guest's commands (unstable, simulator only) ------------------------
 
@@ -286,6 +413,108 @@ class Machine(Handler):
         """``x-guest-panic-info``: see :meth:`Guest.set_panic_info`."""
         self.guest.set_panic_info(arguments)
 
+    # -- the machine's operations (what devices, the guest and tests ask of it) ----
+
+    def request_shutdown(self, cause: ShutdownCause) -> None:
+        """Ask the main loop to shut down (QEMU's qemu_system_shutdown_request)."""
+        self.check_alive()
+        with self._handling:
+            self._shutdown_request = cause
+
+    def request_reset(self, cause: ShutdownCause) -> None:
+        """Ask the main loop to reset, or to shut down under reboot=shutdown."""
+        self.check_alive()
+        with self._handling:
+            if reset_is_shutdown(self._actions, cause):
+                self._shutdown_request = cause
+            else:
+                self._reset_request = cause
+
+    def request_powerdown(self) -> None:
+        """Ask the main loop to press the power button (POWERDOWN)."""
+        self.check_alive()
+        with self._handling:
+            self._powerdown_request = True
+
+    def vm_stop(self, state: RunState) -> None:
+        """Stop the guest in ``state``: at once, or by request from a CPU (QEMU's vm_stop)."""
+        self.check_alive()
+        with self._handling:
+            if self._cpu_depth:
+                self._vmstop_request = state
+            else:
+                self._do_vm_stop(state)
+
+    def guest_panicked(self) -> None:
+        """The guest reports a panic: GUEST_PANICKED, then the panic action."""
+        self.check_alive()
+        with self._handling:
+            info = self._panic_info
+            self._panic_info = None
+            self._log("Guest crashed")
+            response = panic_response(self._actions)
+            self._emit(GuestPanickedEvent(action=response.action, info=info))
+            if response.stop:
+                self.vm_stop(RunState.GUEST_PANICKED)
+            if response.shutdown:
+                self._shutdown_request = ShutdownCause.GUEST_PANIC
+            if info is not None:
+                self._log_panic_info(info)
+
+    def guest_crashloaded(self) -> None:
+        """The guest reports that it loaded a crash kernel: GUEST_CRASHLOADED only."""
+        self.check_alive()
+        with self._handling:
+            self._log("Guest crash loaded")
+            # QEMU never acts on a crash kernel report: the guest goes on (fact 5).
+            self._emit(GuestCrashloadedEvent(action=GuestPanicAction.RUN))
+
+    def guest_pvshutdown(self) -> None:
+        """The guest asks to be powered off through pvpanic: GUEST_PVSHUTDOWN, then a shutdown."""
+        self.check_alive()
+        with self._handling:
+            self._emit(GuestPvshutdownEvent())
+            self._shutdown_request = ShutdownCause.GUEST_SHUTDOWN
+
+    def pvpanic_unknown_event(self, value: int) -> None:
+        """A pvpanic write had bits no event stands for: logged, the first time only.
+
+        (QEMU keeps that in a static flag of the device code: once per process.)
+        """
+        self.check_alive()
+        if not self._unknown_event_logged:
+            self._unknown_event_logged = True
+            self._log(f"pvpanic: unknown event {_c_alt_hex(value)}.\n")
+
+    def watchdog_expired(self) -> None:
+        """A watchdog ran out: WATCHDOG, then the watchdog action."""
+        self.check_alive()
+        with self._handling:
+            action = self._actions.watchdog
+            self._emit(WatchdogEvent(action=action))
+            if action is WatchdogAction.RESET:
+                self.request_reset(ShutdownCause.GUEST_RESET)
+            elif action is WatchdogAction.SHUTDOWN:
+                self._powerdown_request = True  # like system_powerdown: the guest decides
+            elif action is WatchdogAction.POWEROFF:
+                self._exit(0)  # QEMU calls exit(0) on the spot: no SHUTDOWN event
+            elif action is WatchdogAction.PAUSE:
+                self._vmstop_request = RunState.WATCHDOG  # a request, even off the CPUs
+            elif action is WatchdogAction.DEBUG:
+                if self._stderr is not None:
+                    self._stderr("watchdog: timer fired\n")
+            elif action is WatchdogAction.INJECT_NMI:
+                self._nmi_count += 1
+
+    def set_panic_info(self, info: GuestPanicInformation | None) -> None:
+        """Crash details for the next panic's GUEST_PANICKED (None forgets them).
+
+        They are used once; a reset forgets them, as it clears the registers
+        a real guest would have put them in.
+        """
+        self.check_alive()
+        self._panic_info = info
+
     # -- events and exit ------------------------------------------------------------
 
     def _emit(self, event: rt.Event) -> None:
@@ -297,9 +526,17 @@ class Machine(Handler):
         if self._guest_error_log is not None:
             self._guest_error_log(text)
 
-    def _check_alive(self) -> None:
-        if self._exit_status is not None:
-            raise MachineExited(self._exit_status)
+    def _log_panic_info(self, info: GuestPanicInformation) -> None:
+        if isinstance(info, GuestPanicInformation_hyper_v):
+            args = " ".join(
+                _c_alt_hex(a) for a in (info.arg1, info.arg2, info.arg3, info.arg4, info.arg5)
+            )
+            self._log(f"\nHV crash parameters: ({args})\n")
+        elif isinstance(info, GuestPanicInformation_s390):
+            self._log(
+                f" on cpu {info.core}: {info.reason.value}\n"
+                f"PSW: 0x{info.psw_mask:016x} 0x{info.psw_addr:016x}\n"
+            )
 
     def _exit(self, status: int) -> None:
         self._exit_status = status
@@ -307,16 +544,22 @@ class Machine(Handler):
         self._do_vm_stop(RunState.SHUTDOWN, send_stop=False)
         self._shutdown_request = self._reset_request = self._vmstop_request = None
         self._powerdown_request = False
+        self.virtual_clock.clear()
         if self._on_exit is not None:
             self._on_exit(status)
 
     # -- QEMU's run-state primitives ------------------------------------------------
 
+    def _set_state(self, state: RunState) -> None:
+        self._runstate.set(state)
+        # The virtual clock runs with the CPUs.
+        self.virtual_clock.enabled = self._runstate.running
+
     def _do_vm_stop(self, state: RunState, send_stop: bool = True) -> None:
         # Stopping changes something only while the guest's clock ticks; so a
         # stop while paused, panicked or shut down is silent (fact 12, 14, 15).
         if self._runstate.live:
-            self._runstate.set(state)
+            self._set_state(state)
             if send_stop:
                 self._emit(StopEvent())
 
@@ -327,21 +570,17 @@ class Machine(Handler):
             return
         self._runstate.check(RunState.RUNNING)
         self._emit(ResumeEvent())  # QEMU sends it just before the CPUs run
-        self._runstate.set(RunState.RUNNING)
-
-    def _request_reset(self, cause: ShutdownCause) -> None:
-        if reset_is_shutdown(self._actions, cause):
-            self._shutdown_request = cause
-        else:
-            self._reset_request = cause
+        self._set_state(RunState.RUNNING)
 
     def _system_reset(self, cause: ShutdownCause) -> None:
-        # The guest's crash details live in CPU registers, which a reset clears.
+        # The devices first, then the event (QEMU's qemu_system_reset).  The
+        # guest's crash details live in CPU registers, which a reset clears.
+        self.board.reset()
         self._panic_info = None
         if cause not in _SILENT_RESETS:
             self._emit(ResetEvent(guest=caused_by_guest(cause), reason=cause))
 
-    def _main_loop(self) -> None:
+    def _process_requests(self) -> None:
         # One pass of QEMU's main_loop_should_exit(), in its order.
         cause = self._shutdown_request
         if cause is not None:
@@ -357,7 +596,7 @@ class Machine(Handler):
             self._reset_request = None
             self._system_reset(cause)
             if self._runstate.state not in _RESET_KEEPS:
-                self._runstate.set(RunState.PRELAUNCH)
+                self._set_state(RunState.PRELAUNCH)
         if self._powerdown_request:
             self._powerdown_request = False
             self._emit(PowerdownEvent())
@@ -366,104 +605,29 @@ class Machine(Handler):
             self._vmstop_request = None
             self._do_vm_stop(state)
 
-    # -- guest-side primitives (called by Guest and by the pvpanic devices) -------
-
-    def _guest_check(self) -> None:
-        self._check_alive()
-        if not self._runstate.running:
-            raise GuestNotRunning(self._runstate.state.value)
-
-    def _pvpanic(self, device: str | None) -> PvpanicDevice:
-        if device is not None:
-            found = self._by_id.get(device)
-            if found is None:
-                raise rt.QMPError("DeviceNotFound", f"Device '{device}' not found")
-            return found
-        if len(self._devices) == 1:
-            return self._devices[0]
-        if not self._devices:
-            raise rt.QMPError("GenericError", "The machine has no pvpanic device")
-        raise rt.QMPError(
-            "GenericError", "The machine has several pvpanic devices; say which with 'device'"
+    def _requests_pending(self) -> bool:
+        return (
+            self._shutdown_request is not None
+            or self._reset_request is not None
+            or self._powerdown_request
+            or self._vmstop_request is not None
         )
 
-    def _guest_panicked(self) -> None:
-        info = self._panic_info
-        self._panic_info = None
-        self._log("Guest crashed")
-        response = panic_response(self._actions)
-        self._emit(GuestPanickedEvent(action=response.action, info=info))
-        if response.stop:
-            # From guest code QEMU cannot stop at once: it posts the stop.
-            self._vmstop_request = RunState.GUEST_PANICKED
-        if response.shutdown:
-            self._shutdown_request = ShutdownCause.GUEST_PANIC
-        if info is not None:
-            self._log_panic_info(info)
-
-    def _log_panic_info(self, info: GuestPanicInformation) -> None:
-        if isinstance(info, GuestPanicInformation_hyper_v):
-            args = " ".join(
-                _c_alt_hex(a) for a in (info.arg1, info.arg2, info.arg3, info.arg4, info.arg5)
-            )
-            self._log(f"\nHV crash parameters: ({args})\n")
-        elif isinstance(info, GuestPanicInformation_s390):
-            self._log(
-                f" on cpu {info.core}: {info.reason.value}\n"
-                f"PSW: 0x{info.psw_mask:016x} 0x{info.psw_addr:016x}\n"
-            )
-
-    def _guest_crashloaded(self) -> None:
-        self._log("Guest crash loaded")
-        # QEMU never acts on a crash kernel report: the guest goes on (fact 5).
-        self._emit(GuestCrashloadedEvent(action=GuestPanicAction.RUN))
-
-    def _guest_pvshutdown(self) -> None:
-        self._emit(GuestPvshutdownEvent())
-        self._shutdown_request = ShutdownCause.GUEST_SHUTDOWN
-
-    def _pvpanic_unknown(self, value: int) -> None:
-        # QEMU logs the first such write only (a static flag in the device code).
-        if not self._unknown_event_logged:
-            self._unknown_event_logged = True
-            self._log(f"pvpanic: unknown event {_c_alt_hex(value)}.\n")
-
-
-class _PvpanicHost:
-    """Connects the pvpanic devices to their machine (the device's view of it).
-
-    A device can be written directly too (ACPI methods, the PCI BAR), not
-    only through :class:`Guest`: each report is therefore carried out here,
-    main loop included.  Writing a device does not check that the CPUs run:
-    that is the CPU's business, i.e. :class:`Guest`'s.
-    """
-
-    __slots__ = ("_machine",)
-
-    def __init__(self, machine: Machine) -> None:
-        self._machine = machine
-
-    def pvpanic_unknown(self, value: int) -> None:
-        self._machine._check_alive()
-        self._machine._pvpanic_unknown(value)
-
-    def pvpanic_panicked(self) -> None:
-        m = self._machine
-        m._check_alive()
-        m._guest_panicked()
-        m._main_loop()
-
-    def pvpanic_crashloaded(self) -> None:
-        m = self._machine
-        m._check_alive()
-        m._guest_crashloaded()
-        m._main_loop()
-
-    def pvpanic_shutdown(self) -> None:
-        m = self._machine
-        m._check_alive()
-        m._guest_pvshutdown()
-        m._main_loop()
+    def _main_loop(self) -> None:
+        # Carry out the requests, then fire the timers that have come due
+        # (as handlers of their own), and again, until nothing is left.
+        clock = self.virtual_clock
+        for _ in range(_MAX_ROUNDS):
+            self._process_requests()
+            if self._exit_status is not None or clock.deadline() != 0:
+                return
+            self._depth += 1
+            try:
+                clock.run_due()
+            finally:
+                self._depth -= 1
+            if not self._requests_pending():
+                return
 
 
 def _check_range(what: str, value: int, end: int) -> None:
@@ -472,14 +636,17 @@ def _check_range(what: str, value: int, end: int) -> None:
 
 
 class Guest:
-    """The guest side of a :class:`Machine`: what code on its CPUs would do.
+    """Code on the guest's CPUs: what it can do, and only while the CPUs run.
 
     Every action but :meth:`set_panic_info` needs the virtual CPUs to be
     executing (status ``running``) and raises
-    :class:`~qapigen.machine.errors.GuestNotRunning` otherwise.  Device
-    lookups fail with ``QMPError`` (``DeviceNotFound`` for an unknown id,
-    ``GenericError`` when ``device`` is needed but absent).  The effects of an
-    action (events, run state, exit) are complete when it returns.
+    :class:`~qapigen.machine.errors.GuestNotRunning` otherwise; values and
+    ports out of range raise ``ValueError``.  Ports are decoded by the
+    machine's I/O address space; what a device does with an access is the
+    device's and the machine's business.  Device lookups fail with
+    ``QMPError`` (``DeviceNotFound`` for an unknown id, ``GenericError`` when
+    ``device`` is needed but absent).  The effects of an action (events, run
+    state, exit) are complete when it returns.
     """
 
     __slots__ = ("_machine",)
@@ -487,86 +654,68 @@ class Guest:
     def __init__(self, machine: Machine) -> None:
         self._machine = machine
 
+    def _executing(self) -> Machine:
+        m = self._machine
+        m.check_alive()
+        if not m.running:
+            raise GuestNotRunning(m.status.value)
+        return m
+
     def pvpanic_write(self, value: int, device: str | None = None) -> None:
         """Write ``value`` to the register of pvpanic device ``device``
         (its ``id``; None when there is only one)."""
-        m = self._machine
-        m._guest_check()
+        m = self._executing()
         _check_range("value", value, 0x100)
-        m._pvpanic(device).write(value)
+        dev = m.find_pvpanic(device)
+        with m.on_cpu():
+            dev.write(value)
 
     def pvpanic_read(self, device: str | None = None) -> int:
         """Read the register of pvpanic device ``device``: its ``events``."""
-        m = self._machine
-        m._guest_check()
-        return m._pvpanic(device).read()
+        m = self._executing()
+        dev = m.find_pvpanic(device)
+        with m.on_cpu():
+            return dev.read()
 
     def io_write(self, port: int, value: int) -> None:
-        """Write a byte to an I/O port; one no device decodes drops it."""
-        m = self._machine
-        m._guest_check()
+        """Write a byte to an I/O port (``out``); one no device decodes drops it."""
+        m = self._executing()
         _check_range("port", port, 0x10000)
         _check_range("value", value, 0x100)
-        dev = m._ports.get(port)
-        if dev is not None:
-            dev.write(value)
+        with m.on_cpu():
+            m.io.write_int(port, 1, value)
 
     def io_read(self, port: int) -> int:
-        """Read a byte from an I/O port; one no device decodes reads 0xff."""
-        m = self._machine
-        m._guest_check()
+        """Read a byte from an I/O port (``in``); one no device decodes reads 0xff."""
+        m = self._executing()
         _check_range("port", port, 0x10000)
-        dev = m._ports.get(port)
-        return 0xFF if dev is None else dev.read()
+        with m.on_cpu():
+            return m.io.read_int(port, 1)
 
     def shutdown(self) -> None:
         """Power off through ACPI: SHUTDOWN{guest: true, reason: guest-shutdown}."""
-        m = self._machine
-        m._guest_check()
-        m._shutdown_request = ShutdownCause.GUEST_SHUTDOWN
-        m._main_loop()
+        m = self._executing()
+        with m.on_cpu():
+            m.request_shutdown(ShutdownCause.GUEST_SHUTDOWN)
 
     def reset(self) -> None:
         """Reboot the machine: RESET{guest: true, reason: guest-reset}, or a
         shutdown with that reason under reboot=shutdown (``-no-reboot``)."""
-        m = self._machine
-        m._guest_check()
-        m._request_reset(ShutdownCause.GUEST_RESET)
-        m._main_loop()
+        m = self._executing()
+        with m.on_cpu():
+            m.request_reset(ShutdownCause.GUEST_RESET)
 
     def watchdog_expire(self) -> None:
         """Let the watchdog timer run out: WATCHDOG, then the watchdog action."""
-        m = self._machine
-        m._guest_check()
-        action = m._actions.watchdog
-        m._emit(WatchdogEvent(action=action))
-        if action is WatchdogAction.RESET:
-            m._request_reset(ShutdownCause.GUEST_RESET)
-        elif action is WatchdogAction.SHUTDOWN:
-            m._powerdown_request = True  # like system_powerdown: the guest decides
-        elif action is WatchdogAction.POWEROFF:
-            m._exit(0)  # QEMU calls exit(0) on the spot: no SHUTDOWN event
-            return
-        elif action is WatchdogAction.PAUSE:
-            m._vmstop_request = RunState.WATCHDOG
-        elif action is WatchdogAction.DEBUG:
-            if m._stderr is not None:
-                m._stderr("watchdog: timer fired\n")
-        elif action is WatchdogAction.INJECT_NMI:
-            m._nmi_count += 1
-        m._main_loop()
+        m = self._executing()
+        with m.on_cpu():
+            m.watchdog_expired()
 
     def set_panic_info(self, info: GuestPanicInformation | None) -> None:
-        """Crash details for the next panic's GUEST_PANICKED (None forgets them).
-
-        They are used once; a reset forgets them, as it clears the registers
-        a real guest would have put them in.
-        """
-        m = self._machine
-        m._check_alive()
-        m._panic_info = info
+        """Crash details for the next panic's GUEST_PANICKED (None forgets them)."""
+        self._machine.set_panic_info(info)
 
     @property
     def nmi_count(self) -> int:
         """How many NMIs the guest received (watchdog action inject-nmi)."""
-        return self._machine._nmi_count
+        return self._machine.nmi_count

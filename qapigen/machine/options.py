@@ -118,3 +118,80 @@ def parse_uint64(text: str) -> int | None:
     if value >= _UINT64_END:
         return None  # ERANGE
     return (-value) % _UINT64_END if sign == "-" else value
+
+
+_TRUE = ("on", "yes", "true", "y")
+_FALSE = ("off", "no", "false", "n")
+
+
+def parse_bool(text: str) -> bool | None:
+    """A boolean property as QEMU reads it (``on``/``yes``/``true``/``y`` and
+    their opposites), None when it is neither."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+_WHITESPACE = " \t\n\v\f\r"
+_HEX = "0123456789abcdefABCDEF"
+
+
+def _scan_hex(text: str, pos: int) -> tuple[int, int] | None:
+    """C's ``sscanf(..., "%x")`` from ``pos``: the value (an unsigned int) and
+    where it stopped, or None when there is no number."""
+    n = len(text)
+    while pos < n and text[pos] in _WHITESPACE:
+        pos += 1
+    negative = False
+    if pos < n and text[pos] in "+-":
+        negative = text[pos] == "-"
+        pos += 1
+    if text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in _HEX:
+        pos += 2
+    start = pos
+    while pos < n and text[pos] in _HEX:
+        pos += 1
+    if pos == start:
+        return None
+    value = min(int(text[start:pos], 16), 0xFFFFFFFF)  # strtoul saturates, then it is cut
+    return (-value if negative else value) & 0xFFFFFFFF, pos
+
+
+def parse_pci_addr(text: str) -> int | None:
+    """A PCI ``addr=`` (``SLOT[.FUNCTION]``, hexadecimal) as a devfn, or None
+    when QEMU would refuse it."""
+    first = _scan_hex(text, 0)
+    if first is None:
+        return None
+    slot, end = first
+    function = 0
+    if end < len(text) and text[end] == ".":
+        second = _scan_hex(text, end + 1)
+        if second is not None:
+            function, end = second
+    if end != len(text) or function > 7 or slot > 31:
+        return None
+    return slot << 3 | function
+
+
+_SIZE_PATTERN = r"[ \t\n\v\f\r]*(0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?)([bBkKmMgGtTpPeE]?)\Z"
+_SIZE_UNITS = {"": 20, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+
+
+def parse_size(text: str) -> int | None:
+    """A size as ``-m`` reads it: a number, in MiB unless a suffix (B, k, M, G,
+    T, P, E) says otherwise, fractions allowed; None when QEMU would refuse it."""
+    m = re.match(_SIZE_PATTERN, text)
+    if m is None:
+        return None
+    number, unit = m.groups()
+    shift = _SIZE_UNITS[unit.lower()]
+    if number[:2] in ("0x", "0X"):
+        value = int(number, 16) << shift
+    else:
+        whole, _, fraction = number.partition(".")
+        scaled = int(whole + fraction) << shift
+        value = scaled // 10 ** len(fraction)
+    return value if value < _UINT64_END else None

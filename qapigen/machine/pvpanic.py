@@ -5,7 +5,10 @@ powered off.
 Two variants, one register: the ISA device decodes an I/O port (0x505 unless
 ``ioport`` says otherwise; its ACPI methods RDPT and WRPT read and write that
 same port), the PCI device a two-byte memory BAR whose bytes both act as the
-register.
+register.  Each offers its register as a :class:`~.bus.Region` (the PCI one
+behind the BAR of its :class:`~.pci.PciFunction`), which the board maps; the
+register takes accesses a byte at a time, so a wider access is several
+bytes, each a read or a write of the register.
 
 A read returns the ``events`` property, the events the device offers
 (PANICKED|CRASH_LOADED|SHUTDOWN by default).  A write is decoded with a fixed
@@ -19,6 +22,8 @@ from __future__ import annotations
 import enum
 
 from ..runtime.records import TYPE_CHECKING
+from .bus import Region
+from .pci import Bar, PciFunction, PciKind
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol
@@ -60,18 +65,18 @@ def unknown_bits(value: int) -> int:
 if TYPE_CHECKING:
 
     class PvpanicHost(Protocol):
-        """What the device calls when the guest writes its register (the machine)."""
+        """What the device calls when its register is written (the machine)."""
 
-        def pvpanic_unknown(self, value: int) -> None:
+        def pvpanic_unknown_event(self, value: int) -> None:
             """A written byte had bits no event stands for (called before the event)."""
 
-        def pvpanic_panicked(self) -> None:
+        def guest_panicked(self) -> None:
             """The guest reports a panic."""
 
-        def pvpanic_crashloaded(self) -> None:
+        def guest_crashloaded(self) -> None:
             """The guest reports that it loaded a crash kernel."""
 
-        def pvpanic_shutdown(self) -> None:
+        def guest_pvshutdown(self) -> None:
             """The guest asks to be powered off."""
 
 
@@ -112,13 +117,13 @@ class PvpanicDevice:
         if host is None:
             return  # not plugged into a machine: nothing listens
         if value & ~PVPANIC_EVENTS:
-            host.pvpanic_unknown(value)
+            host.pvpanic_unknown_event(value)
         if value & PVPANIC_PANICKED:
-            host.pvpanic_panicked()
+            host.guest_panicked()
         elif value & PVPANIC_CRASH_LOADED:
-            host.pvpanic_crashloaded()
+            host.guest_crashloaded()
         elif value & PVPANIC_SHUTDOWN:
-            host.pvpanic_shutdown()
+            host.guest_pvshutdown()
 
     def __repr__(self) -> str:
         ident = f", id={self.id!r}" if self.id is not None else ""
@@ -132,7 +137,7 @@ class PvpanicISA(PvpanicDevice):
     #: The ACPI hardware id of the device QEMU describes in its tables.
     ACPI_HID: ClassVar[str] = "QEMU0001"
 
-    __slots__ = ("ioport",)
+    __slots__ = ("ioport", "region")
 
     def __init__(
         self, *, id: str | None = None, ioport: int = DEFAULT_IOPORT, events: int = PVPANIC_EVENTS
@@ -142,6 +147,8 @@ class PvpanicISA(PvpanicDevice):
             raise ValueError(f"ioport must be 0..65535, not {ioport}")
         #: The I/O port the register is at (also told to the firmware).
         self.ioport = ioport
+        #: The register, one port wide, to map at :attr:`ioport`.
+        self.region: Region = _Register(self, 1)
 
     def acpi_rdpt(self) -> int:
         """The ACPI method RDPT: reads the register's port."""
@@ -167,7 +174,19 @@ class PvpanicPCI(PvpanicDevice):
     #: The size of BAR 0; every byte of it is the register.
     BAR0_SIZE: ClassVar[int] = 2
 
-    __slots__ = ()
+    __slots__ = ("function",)
+
+    def __init__(
+        self, *, id: str | None = None, events: int = PVPANIC_EVENTS, multifunction: bool = False
+    ) -> None:
+        super().__init__(id=id, events=events)
+        #: The PCI function: QEMU's ids and class, BAR 0 (memory, 2 bytes) the register.
+        self.function = PciFunction(
+            _PCI_KIND,
+            id=id,
+            multifunction=multifunction,
+            regions={0: _Register(self, self.BAR0_SIZE)},
+        )
 
     def read_bar(self, offset: int = 0) -> int:
         """A guest read of a byte of BAR 0."""
@@ -182,3 +201,29 @@ class PvpanicPCI(PvpanicDevice):
     def _check_offset(self, offset: int) -> None:
         if not 0 <= offset < self.BAR0_SIZE:
             raise ValueError(f"BAR 0 offset must be 0..{self.BAR0_SIZE - 1}, not {offset}")
+
+
+_PCI_KIND = PciKind(
+    PvpanicPCI.DRIVER,
+    vendor=PvpanicPCI.VENDOR_ID,
+    device=PvpanicPCI.DEVICE_ID,
+    revision=PvpanicPCI.REVISION,
+    class_code=PvpanicPCI.CLASS_ID << 8,
+    bars=(Bar(0, PvpanicPCI.BAR0_SIZE),),
+)
+
+
+class _Register(Region):
+    """The register as a region: every byte of it reads and writes the register."""
+
+    __slots__ = ("_device",)
+
+    def __init__(self, device: PvpanicDevice, size: int) -> None:
+        super().__init__("pvpanic", size, impl_min=1, impl_max=1)
+        self._device = device
+
+    def read(self, offset: int, size: int) -> int:
+        return self._device.read()
+
+    def write(self, offset: int, value: int, size: int) -> None:
+        self._device.write(value & 0xFF)

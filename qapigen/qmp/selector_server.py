@@ -52,6 +52,7 @@ class Loop:
         self._soon: list[Callable[[], None]] = []
         self._signals: list[int] = []
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
+        self._deadlines: list[tuple[Callable[[], float | None], Callable[[], None]]] = []
         self._stopping = False
         # Listeners that stopped accepting for want of file descriptors.
         self._paused: list[_Listener] = []
@@ -69,6 +70,29 @@ class Loop:
         """Run ``callback(signum)`` from the loop (never in the middle of a command)."""
         self._signal_handlers[signum] = callback
         signal.signal(signum, self._on_signal)
+
+    def add_deadline(
+        self, deadline: Callable[[], float | None], on_due: Callable[[], None]
+    ) -> None:
+        """Call ``on_due()`` from the loop once ``time.monotonic()`` reaches
+        ``deadline()`` (asked anew at every turn; None: no deadline now)."""
+        self._deadlines.append((deadline, on_due))
+
+    def _timeout(self) -> float | None:
+        """Seconds until the nearest deadline (None: none)."""
+        nearest: float | None = None
+        for deadline, _ in self._deadlines:
+            when = deadline()
+            if when is not None and (nearest is None or when < nearest):
+                nearest = when
+        return None if nearest is None else max(nearest - time.monotonic(), 0.0)
+
+    def _fire_deadlines(self) -> None:
+        now = time.monotonic()
+        for deadline, on_due in self._deadlines:
+            when = deadline()
+            if when is not None and when <= now:
+                on_due()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         # Runs between any two bytecodes: note it, and let the loop act on it.
@@ -139,22 +163,27 @@ class Loop:
                         spin_until = 0.0
                     continue
             else:
-                ready = select()
+                ready = select(self._timeout() if self._deadlines else None)
             for key, events in ready:
                 handler = key.data
                 if events & _READ:
                     handler.on_readable()
                 if events & _WRITE:
                     handler.on_writable()
+            if self._deadlines:
+                self._fire_deadlines()
             while self._soon:
                 self._soon.pop(0)()
-            spin_until = clock() + SPIN
+            if ready:
+                spin_until = clock() + SPIN
         self._stopping = False  # it may run again
 
     def close(self) -> None:
-        """Release the loop's own sockets and signal handlers."""
+        """Release the loop's own sockets and signal handlers (a handler set
+        since in their place stays)."""
         for signum in self._signal_handlers:
-            signal.signal(signum, signal.SIG_DFL)
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, signal.SIG_DFL)
         self._signal_handlers.clear()
         self.selector.close()
         os.close(self._wake_r)
@@ -287,6 +316,10 @@ class SelectorServer(QMPService):
         sock = tcp_listener(host, port)
         self._listen(sock)
         return int(sock.getsockname()[1])
+
+    def listen_socket(self, sock: _socket.socket) -> None:
+        """Accept clients on ``sock``, a socket that already listens."""
+        self._listen(sock)
 
     def serve_connected(self, sock: _socket.socket) -> None:
         """Serve the client at the other end of ``sock``, a connected socket."""

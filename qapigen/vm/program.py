@@ -4,17 +4,24 @@ It takes QEMU's option syntax for what it models, so that a harness that
 starts ``qemu-system-x86_64`` can start it unchanged:
 
 - modelled: ``-qmp unix:PATH[,server=on][,wait=off]`` and ``-qmp
-  tcp:HOST:PORT,...`` (several allowed); ``-chardev socket,id=ID,fd=N`` with
-  ``-mon chardev=ID,mode=control`` (a monitor on a connected socket the
-  caller passed down, one end of a socket pair say); ``-S``, ``-action``, ``-no-shutdown``,
-  ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic[,ioport=..][,events=..]``,
-  ``-device pvpanic-pci``, ``-name``, ``-pidfile``, ``-d guest_errors`` with ``-D
-  FILE`` (what QEMU logs of the guest's errors, to FILE, else to stderr);
+  tcp:HOST:PORT,...`` (several allowed), ``-chardev socket,...`` with ``-mon
+  chardev=ID,mode=control`` (a QMP monitor on a socket the program listens on,
+  connects to, or was passed as ``fd=N``: QEMU's own harness passes one end of
+  a socket pair; see :mod:`.chardev`), ``-qtest CHARDEV`` (QEMU's
+  test protocol, :mod:`qapigen.qtest`) with ``-qtest-log FILE|none``, ``-S``,
+  ``-action``, ``-no-shutdown``, ``-no-reboot``, ``-watchdog-action``,
+  ``-device pvpanic[,ioport=..][,events=..]``, ``-device pvpanic-pci[,addr=..]``,
+  ``-device ib700``, ``-nodefaults``, ``-nographic``, ``-vga std|none``, ``-nic
+  none``, ``-net none``, ``-m``, ``-accel`` and ``-machine accel=`` (``qtest``:
+  the virtual clock moves only when a test moves it), ``-name``, ``-pidfile``,
+  ``-d guest_errors`` with ``-D FILE`` (what QEMU logs of the guest's errors, to
+  FILE, else to stderr);
 - accepted and without effect (nothing the simulator shows depends on them):
-  ``-machine``, ``-accel``, ``-cpu``, ``-smp``, ``-m``, ``-display``,
-  ``-nodefaults``, ``-nographic``, ``-serial``, ``-monitor``, ``-vga``, ``-boot``,
-  ``-enable-kvm``, ``-no-user-config``, ``-d``'s other items, ``-drive``, ``-debugcon``,
-  ``-bios``, ``-global``; ``-daemonize`` is refused;
+  ``-machine``'s other keys, ``-cpu``, ``-smp``, ``-display``, ``-serial`` and
+  ``-parallel`` (but which ports exist), ``-monitor``, ``-boot``,
+  ``-enable-kvm``, ``-no-user-config``, ``-d``'s other items, ``-drive``,
+  ``-debugcon``, ``-bios``, ``-global``, ``-audio none``, ``-trace PATTERN``
+  (no trace event is written); ``-daemonize`` is refused;
 - anything else is refused as QEMU refuses an unknown option.
 
 A bad option gets QEMU's message and exit status 1.  SIGTERM and SIGINT
@@ -32,40 +39,50 @@ once either way.
 
 from __future__ import annotations
 
-import _socket
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from ..runtime.records import TYPE_CHECKING
+from ..runtime.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    import _socket
     from typing import TextIO
+
+    from ..machine import CommandLine
+    from .chardev import ChardevSpec
 
 PROG = "qapigen vm"
 
 _MODELLED_WITH_ARG = {
     "-qmp",
-    "-chardev",
-    "-mon",
     "-action",
     "-watchdog-action",
     "-device",
     "-name",
     "-pidfile",
-}
-_IGNORED_WITH_ARG = {
     "-machine",
     "-M",
     "-accel",
+    "-m",
+    "-vga",
+    "-nic",
+    "-net",
+    "-chardev",
+    "-mon",
+    "-qtest",
+    "-qtest-log",
+    "-audio",
+    "-trace",
+    "-serial",
+    "-parallel",
+}
+_IGNORED_WITH_ARG = {
     "-cpu",
     "-smp",
-    "-m",
     "-display",
-    "-serial",
     "-monitor",
-    "-vga",
     "-boot",
     "-d",
     "-D",
@@ -75,14 +92,15 @@ _IGNORED_WITH_ARG = {
     "-bios",
     "-global",
 }
-_IGNORED_FLAGS = {"-nodefaults", "-nographic", "-enable-kvm", "-no-user-config"}
+_IGNORED_FLAGS = {"-enable-kvm", "-no-user-config"}
 
 
 class CommandLineError(Exception):
-    """A command line the program refuses: ``location`` and QEMU's message."""
+    """A command line the program refuses: ``location`` (None: QEMU names no
+    option) and QEMU's message."""
 
-    def __init__(self, location: str, message: str) -> None:
-        super().__init__(f"{location}: {message}")
+    def __init__(self, location: str | None, message: str) -> None:
+        super().__init__(message if location is None else f"{location}: {message}")
 
 
 def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
@@ -104,126 +122,29 @@ def _qmp_address(value: str) -> tuple[str, str | tuple[str, int]]:
     raise CommandLineError(f"-qmp {value}", "only unix: and tcp: monitors are simulated")
 
 
-# A socket chardev's keys that QEMU knows and the simulator does not model.
-_SOCKET_KEYS_NOT_SIMULATED = {
-    "path",
-    "abstract",
-    "tight",
-    "host",
-    "port",
-    "to",
-    "ipv4",
-    "ipv6",
-    "server",
-    "wait",
-    "nodelay",
-    "telnet",
-    "tn3270",
-    "websocket",
-    "reconnect",
-    "reconnect-ms",
-    "tls-creds",
-    "tls-authz",
-    "mux",
-    "logfile",
-    "logappend",
-}
+class _Monitor(NamedTuple):
+    """``-mon chardev=ID,mode=control``: a QMP monitor on a character device."""
 
-
-# QEMU 10.0's chardev backends (``-chardev help``).
-_CHARDEV_BACKENDS = {
-    "braille",
-    "dbus",
-    "file",
-    "memory",
-    "msmouse",
-    "mux",
-    "null",
-    "parallel",
-    "pipe",
-    "pty",
-    "qemu-vdagent",
-    "ringbuf",
-    "serial",
-    "socket",
-    "spiceport",
-    "spicevmc",
-    "stdio",
-    "testdev",
-    "tty",
-    "udp",
-    "vc",
-    "wctablet",
-}
-
-
-def _chardev(value: str, chardevs: dict[str, tuple[int, str]]) -> None:
-    """Record ``-chardev socket,id=ID,fd=N`` in ``chardevs`` (id → descriptor and option)."""
-    from ..machine.options import id_wellformed, parse_opts
-
-    location = f"-chardev {value}"
-    items = parse_opts(value, "backend")
-    keys = {item.name: item.value for item in items}
-    backend = keys.pop("backend", "")
-    ident = keys.pop("id", None)
-    if ident is None:
-        raise CommandLineError(location, "chardev: no id specified")
-    if not id_wellformed(ident):
-        raise CommandLineError(
-            location,
-            "Parameter 'id' expects an identifier\n"
-            "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.",
-        )
-    if backend not in _CHARDEV_BACKENDS:
-        raise CommandLineError(location, f"'{backend}' is not a valid char driver name")
-    if backend != "socket":
-        raise CommandLineError(location, "only socket chardevs (with fd=) are simulated")
-    for key in keys:
-        if key in _SOCKET_KEYS_NOT_SIMULATED:
-            raise CommandLineError(
-                location, f"'{key}' is not simulated: only fd= socket chardevs are"
-            )
-        if key != "fd":
-            raise CommandLineError(location, f"Invalid parameter '{key}'")
-    if ident in chardevs:
-        raise CommandLineError(location, f"Duplicate ID '{ident}' for chardev")
-    fd = keys.get("fd", "")
-    if not fd.isdigit():
-        raise CommandLineError(location, f"Unable to parse FD number {fd}")
-    chardevs[ident] = (int(fd), location)
-
-
-def _mon(value: str) -> str:
-    """The chardev of ``-mon chardev=ID,mode=control``."""
-    from ..machine.options import parse_opts
-
-    location = f"-mon {value}"
-    keys: dict[str, str] = {}
-    for item in parse_opts(value, "chardev"):
-        if item.name not in ("chardev", "mode", "pretty"):
-            raise CommandLineError(location, f"Invalid parameter '{item.name}'")
-        keys[item.name] = item.value
-    if "chardev" not in keys:
-        raise CommandLineError(location, "Parameter 'chardev' is missing")
-    mode = keys.get("mode", "readline")
-    if mode not in ("readline", "control"):
-        raise CommandLineError(location, f"Parameter 'mode' does not accept value '{mode}'")
-    if mode != "control":
-        raise CommandLineError(location, "only mode=control monitors (QMP) are simulated")
-    if keys.get("pretty", "off") != "off":
-        raise CommandLineError(location, "pretty=on is not simulated")
-    return keys["chardev"]
+    chardev: str
+    mode: str | None
+    location: str
 
 
 class _Options:
     """What the command line asks for."""
 
-    def __init__(self) -> None:
-        #: The machine configuration (a ``MachineConfig``, once built).
-        self.config: object = None
-        #: The monitors: (kind, address, the option that asked for it); a
-        #: monitor on a passed-down socket is ("fd", descriptor, option).
+    def __init__(self, cmdline: CommandLine) -> None:
+        #: The machine's options, built into a ``MachineConfig`` once the
+        #: character devices are open (QEMU's order).
+        self.cmdline = cmdline
+        #: The monitors: (kind, address, the option that asked for it).
         self.monitors: list[tuple[str, object, str]] = []
+        #: ``-chardev`` sockets, in order, and ``-mon`` monitors on them.
+        self.chardevs: list[ChardevSpec] = []
+        self.mons: list[_Monitor] = []
+        #: ``-qtest``'s character device (the last one given counts), and ``-qtest-log``.
+        self.qtest: str | None = None
+        self.qtest_log: str | None = None
         self.pidfile: str | None = None
         #: Fleet size, and the folder of its sockets.
         self.count = 1
@@ -234,15 +155,17 @@ class _Options:
 
 
 def _parse(argv: Sequence[str]) -> _Options:
-    """The options of a command line, or :class:`CommandLineError`."""
+    """The options of a command line, or :class:`CommandLineError`.
+
+    As QEMU does, only the syntax of each option is checked here; what
+    depends on the whole line is checked as the machine is built.
+    """
     from ..machine import CommandLine, ConfigError
+    from .chardev import ChardevError, parse_chardev
 
     cmdline = CommandLine()
-    options = _Options()
+    options = _Options(cmdline)
     monitors = options.monitors
-    chardevs: dict[str, tuple[int, str]] = {}
-    # QEMU makes the chardevs before the monitors that use them.
-    mons: list[str] = []
     args = list(argv)
     i = 0
     while i < len(args):
@@ -269,10 +192,6 @@ def _parse(argv: Sequence[str]) -> _Options:
         try:
             if opt == "-qmp":
                 monitors.append((*_qmp_address(value), f"-qmp {value}"))
-            elif opt == "-chardev":
-                _chardev(value, chardevs)
-            elif opt == "-mon":
-                mons.append(value)
             elif opt == "-S":
                 cmdline.option_S()
             elif opt == "-action":
@@ -285,6 +204,41 @@ def _parse(argv: Sequence[str]) -> _Options:
                 cmdline.watchdog_action(value)
             elif opt == "-device":
                 cmdline.device(value)
+            elif opt in ("-machine", "-M"):
+                cmdline.machine(value)
+            elif opt == "-accel":
+                cmdline.accel(value)
+            elif opt == "-m":
+                cmdline.memory(value)
+            elif opt == "-nodefaults":
+                cmdline.nodefaults()
+            elif opt == "-nographic":
+                cmdline.nographic()
+            elif opt == "-vga":
+                cmdline.vga(value)
+            elif opt == "-serial":
+                cmdline.serial(value)
+            elif opt == "-parallel":
+                cmdline.parallel(value)
+            elif opt in ("-nic", "-net"):
+                cmdline.nic(value, spelling=opt)
+            elif opt == "-chardev":
+                spec = parse_chardev(value)
+                if any(c.id == spec.id for c in options.chardevs):
+                    raise CommandLineError(
+                        f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
+                    )
+                options.chardevs.append(spec)
+            elif opt == "-mon":
+                options.mons.append(_parse_mon(value))
+            elif opt == "-qtest":
+                options.qtest = value
+            elif opt == "-qtest-log":
+                options.qtest_log = value
+            elif opt == "-audio":
+                _check_audio(value)
+            elif opt == "-trace":
+                pass  # accepted; no trace event is written (docs/behaviour.md)
             elif opt == "-pidfile":
                 options.pidfile = value
             elif opt == "-d":
@@ -304,22 +258,149 @@ def _parse(argv: Sequence[str]) -> _Options:
                 raise CommandLineError(opt, "invalid option")
         except ConfigError as err:
             raise CommandLineError(err.location or opt, err.message) from None
-    used: set[str] = set()
-    for value in mons:
-        ident = _mon(value)
-        if ident not in chardevs:
-            raise CommandLineError(f"-mon {value}", f'chardev "{ident}" not found')
-        if ident in used:
-            raise CommandLineError(f"-mon {value}", f"chardev '{ident}' is already in use")
-        used.add(ident)
-        monitors.append(("fd", *chardevs[ident]))
-    try:
-        options.config = cmdline.build()
-    except ConfigError as err:
-        raise CommandLineError(err.location or "-action", err.message) from None
+        except ChardevError as err:
+            raise CommandLineError(err.location or opt, err.message) from None
     if options.count > 1 and options.qmp_dir is None:
         raise CommandLineError("--count", "a fleet needs --qmp-dir")
+    if options.count > 1 and (options.qtest or options.mons):
+        # One socket cannot serve many machines.
+        raise CommandLineError("--count", "a fleet takes no -qtest, -chardev nor -mon")
     return options
+
+
+def _parse_mon(text: str) -> _Monitor:
+    from ..machine import ConfigError
+    from ..machine.options import parse_bool, parse_opts
+
+    location = f"-mon {text}"
+    chardev: str | None = None
+    mode: str | None = None
+    for item in parse_opts(text, implied="chardev"):
+        if item.name == "chardev":
+            chardev = item.value
+        elif item.name == "mode":
+            mode = item.value
+        elif item.name == "pretty":
+            if parse_bool(item.value) is None:
+                raise ConfigError("Parameter 'pretty' expects 'on' or 'off'", location)
+            if parse_bool(item.value):
+                raise ConfigError("pretty=on is not simulated", location)
+        else:
+            raise ConfigError(f"Invalid parameter '{item.name}'", location)
+    return _Monitor(chardev or "", mode, location)
+
+
+def _check_audio(text: str) -> None:
+    from ..machine import ConfigError
+    from ..machine.options import parse_opts
+
+    for item in parse_opts(text, implied="driver"):
+        if item.name == "driver" and item.value != "none":
+            # Sound is not simulated: QEMU's words for a driver it lacks.
+            raise ConfigError(
+                f"Parameter 'driver' does not accept value '{item.value}'", f"-audio {text}"
+            )
+        if item.name not in ("driver", "id"):
+            raise ConfigError(f"Invalid parameter '{item.name}'", f"-audio {text}")
+
+
+class _Sockets:
+    """The character devices' sockets, opened before the machine is built (QEMU's order)."""
+
+    def __init__(self) -> None:
+        #: chardev id -> (its socket, whether it listens).
+        self.chardevs: dict[str, tuple[_socket.socket, bool]] = {}
+        #: The qtest socket, whether it listens, and its connection's log.
+        self.qtest: tuple[_socket.socket, bool] | None = None
+
+    def close(self) -> None:
+        for sock, _ in self.chardevs.values():
+            sock.close()
+        if self.qtest is not None:
+            self.qtest[0].close()
+
+
+def _open_sockets(options: _Options, sockets: _Sockets) -> None:
+    """Open the ``-chardev`` sockets, then ``-qtest``'s; QEMU's errors as
+    :class:`CommandLineError`."""
+    from .chardev import ChardevError, open_chardev, parse_compat
+
+    for spec in options.chardevs:
+        try:
+            sockets.chardevs[spec.id] = (open_chardev(spec), spec.server)
+        except ChardevError as err:
+            raise CommandLineError(err.location or "-chardev", err.message) from None
+    text = options.qtest
+    if text is None:
+        return
+    failed = f'Failed to initialize device for qtest: "{text}"'
+    if text.startswith("chardev:"):
+        found = sockets.chardevs.pop(text[8:], None)
+        if found is None:
+            raise CommandLineError(None, failed)
+        sockets.qtest = found
+        return
+    qtest_spec = parse_compat(text, f"-qtest {text}", "qtest")
+    if qtest_spec is None:
+        raise CommandLineError(None, failed)  # a backend the simulator does not have
+    try:
+        sockets.qtest = (open_chardev(qtest_spec), qtest_spec.server)
+    except ChardevError as err:
+        # QEMU names no option here, and adds a line of its own.
+        raise CommandLineError(None, f"{err.message}\n{PROG}: {failed}") from None
+
+
+def _monitor_sockets(options: _Options, sockets: _Sockets) -> list[tuple[_socket.socket, bool]]:
+    """The sockets of the ``-mon`` monitors; QEMU's errors as :class:`CommandLineError`."""
+    used: list[tuple[_socket.socket, bool]] = []
+    taken: set[str] = set()
+    for mon in options.mons:
+        if not mon.chardev:
+            raise CommandLineError(mon.location, "Parameter 'chardev' is missing")
+        if mon.mode not in (None, "control", "readline"):
+            raise CommandLineError(
+                mon.location, f"Parameter 'mode' does not accept value '{mon.mode}'"
+            )
+        found = sockets.chardevs.get(mon.chardev)
+        if found is None:
+            raise CommandLineError(mon.location, f'chardev "{mon.chardev}" not found')
+        if mon.chardev in taken:
+            raise CommandLineError(mon.location, f"chardev '{mon.chardev}' is already in use")
+        if mon.mode != "control":
+            # The human monitor (readline, -mon's default) is not simulated.
+            raise CommandLineError(mon.location, "only mode=control monitors (QMP) are simulated")
+        taken.add(mon.chardev)
+        used.append(found)
+    return used
+
+
+def _qtest_log(options: _Options) -> tuple[Callable[[str], None] | None, int | None]:
+    """The qtest log's writer and its descriptor: ``-qtest-log FILE`` (opened
+    as QEMU opens it, ``w+``: truncated, read-write, so that ``/dev/fd/2`` works
+    on a pipe), ``none``, or stderr by default; a file that cannot be opened
+    gives no log (QEMU says nothing either)."""
+    if options.qtest is None:
+        return None, None
+    name = options.qtest_log
+    if name is None:
+        return _print_stderr, None
+    if name == "none":
+        return None, None
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    except OSError:
+        return None, None
+    broken = False
+
+    def write(text: str) -> None:
+        nonlocal broken
+        if not broken:
+            try:
+                os.write(fd, text.encode("latin-1"))  # a line at a time, whole
+            except OSError:
+                broken = True  # the reader is gone: the log ends, the program goes on
+
+    return write, fd
 
 
 def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
@@ -330,19 +411,15 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
     from qapigen import simulator_api
 
     from .. import __version__
-    from ..machine import Machine, MachineConfig
+    from ..machine import ConfigError, Machine
     from ..qmp.selector_server import Loop, SelectorServer
 
-    config, monitors, count, qmp_dir = (
-        options.config,
-        options.monitors,
-        options.count,
-        options.qmp_dir,
-    )
-    assert isinstance(config, MachineConfig)
+    count, qmp_dir = options.count, options.qmp_dir
     loop = Loop()
     servers: list[SelectorServer] = []
     machines: list[Machine] = []
+    qtest_port: object = None
+    sockets = _Sockets()
     alive = count
     status = 0
 
@@ -366,13 +443,31 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
 
     def on_signal(signum: int) -> None:
         # The status stays 0, unless a machine's exit already decided it.
-        print(f"{PROG}: terminating on signal {signum}", file=sys.stderr)
+        # Under a qtest driver QEMU keeps quiet about it.
+        if options.qtest is None:
+            _print_stderr(f"{PROG}: terminating on signal {signum}\n")
         for machine in machines:
             if not machine.exited:
                 machine.host_signal()
         loop.stop()
 
+    qtest_log, qtest_log_fd = None, None
     try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal)
+        _open_sockets(options, sockets)
+        qtest_log, qtest_log_fd = _qtest_log(options)
+        qtest_conn = None
+        if sockets.qtest is not None and not sockets.qtest[1]:
+            from ..qtest.protocol import QtestConnection
+
+            qtest_conn = QtestConnection(qtest_log)
+            qtest_conn.opened()  # QEMU opens it before it looks at anything else
+        mon_sockets = _monitor_sockets(options, sockets)
+        try:
+            config = options.cmdline.build()
+        except ConfigError as err:
+            raise CommandLineError(err.location, err.message) from None
         for n in range(count):
             machine = Machine(
                 config, on_exit=exit_handler(n), guest_error_log=log, stderr=_print_stderr
@@ -383,16 +478,15 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
             machine.subscribe(server.broadcast)
             servers.append(server)
             machines.append(machine)
-            addresses = list(monitors)
+            if not config.manual_clock:
+                loop.add_deadline(_wake_at(machine), _timers_due(machine))
+            addresses = list(options.monitors)
             if qmp_dir is not None:
                 path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
                 addresses.append(("unix", path, f"--qmp-dir {qmp_dir}"))
             for kind, address, location in addresses:
                 try:
-                    if kind == "fd":
-                        assert isinstance(address, int)
-                        server.serve_connected(_connected_socket(address, location))
-                    elif kind == "unix":
+                    if kind == "unix":
                         assert isinstance(address, str)
                         server.listen_unix(address)
                     else:
@@ -407,50 +501,126 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
                     raise CommandLineError(
                         location, f"Failed to find an available port: {why}"
                     ) from None
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, on_signal)
+            for sock, listening in mon_sockets:
+                if listening:
+                    server.listen_socket(sock)
+                else:
+                    server.serve_connected(sock)
+        if sockets.qtest is not None:
+            from ..qtest.service import QtestService
+            from ..qtest.transport import QtestPort
+
+            service = QtestService(machines[0].qtest_access)
+            sock, listening = sockets.qtest
+            sockets.qtest = None  # the port owns it now
+            qtest_port = QtestPort(
+                service, loop, sock, listening=listening, log=qtest_log, conn=qtest_conn
+            )
         loop.run()
     finally:
+        # Exiting: a signal now changes nothing (QEMU is past caring), and must
+        # not kill the program before it has said its last words.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         for server in servers:
             server.close()
+        if qtest_port is not None:
+            from ..qtest.transport import QtestPort
+
+            assert isinstance(qtest_port, QtestPort)
+            qtest_port.close()
+        sockets.close()
         loop.close()
+        if qtest_log_fd is not None:
+            os.close(qtest_log_fd)
     return status
 
 
-def _connected_socket(fd: int, location: str) -> _socket.socket:
-    """The socket behind descriptor ``fd``, or QEMU's complaint about it."""
-    try:
-        sock = _socket.socket(fileno=fd)
-    except OSError:
-        raise CommandLineError(location, f"File descriptor '{fd}' is not a socket") from None
-    return sock
+def _wake_at(machine: object) -> Callable[[], float | None]:
+    from ..machine import Machine
+
+    assert isinstance(machine, Machine)
+
+    def wake_at() -> float | None:
+        if machine.exited:
+            return None
+        when = machine.virtual_clock.wake_at()
+        return None if when is None else when / 1e9
+
+    return wake_at
+
+
+def _timers_due(machine: object) -> Callable[[], None]:
+    from ..machine import Machine
+
+    assert isinstance(machine, Machine)
+
+    def due() -> None:
+        if not machine.exited:
+            machine.run_timers()
+
+    return due
 
 
 def _writer(fp: TextIO) -> Callable[[str], None]:
+    broken = False
+
     def write(text: str) -> None:
-        fp.write(text)
-        fp.flush()  # as QEMU's log: whatever happens next, it is there
+        nonlocal broken
+        if broken:
+            return
+        try:
+            fp.write(text)
+            fp.flush()  # as QEMU's log: whatever happens next, it is there
+        except OSError:
+            broken = True  # the reader is gone: the log ends, the program goes on
 
     return write
 
 
 def _print_stderr(text: str) -> None:
-    sys.stderr.write(text)
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # nobody reads stderr any more: that must not end the program
+
+
+def _quiet_streams() -> None:
+    """Flush stdout and stderr now; if nobody reads them, point them at
+    /dev/null, so that Python's own flush at exit cannot fail (and turn the
+    exit status into 120)."""
+    for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            except OSError:
+                pass
 
 
 def main(argv: Sequence[str]) -> int:
     """Run the simulated machine(s); the exit status."""
     try:
+        return _main(argv)
+    finally:
+        _quiet_streams()
+
+
+def _main(argv: Sequence[str]) -> int:
+    try:
         options = _parse(argv)
     except CommandLineError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+        _print_stderr(f"{PROG}: {err}\n")
         return 1
     if options.qmp_dir is not None:
         try:
             os.makedirs(options.qmp_dir, mode=0o700, exist_ok=True)
         except OSError as err:
-            print(f"{PROG}: --qmp-dir {options.qmp_dir}: {err.strerror}", file=sys.stderr)
+            _print_stderr(f"{PROG}: --qmp-dir {options.qmp_dir}: {err.strerror}\n")
             return 1
     logfile = None
     log: Callable[[str], None] | None = None
@@ -461,9 +631,7 @@ def main(argv: Sequence[str]) -> int:
             try:
                 logfile = open(options.logfile, "w", encoding="utf-8")  # noqa: SIM115
             except OSError as err:
-                print(
-                    f"{PROG}: could not open '{options.logfile}': {err.strerror}", file=sys.stderr
-                )
+                _print_stderr(f"{PROG}: could not open '{options.logfile}': {err.strerror}\n")
                 return 1
             log = _writer(logfile)
     pidfile = options.pidfile
@@ -472,15 +640,14 @@ def main(argv: Sequence[str]) -> int:
             with open(pidfile, "w") as fp:
                 fp.write(f"{os.getpid()}\n")
         except OSError as err:
-            print(
-                f"{PROG}: cannot create PID file: Could not create '{pidfile}': {err.strerror}",
-                file=sys.stderr,
+            _print_stderr(
+                f"{PROG}: cannot create PID file: Could not create '{pidfile}': {err.strerror}\n"
             )
             return 1
     try:
         return _serve(options, log)
-    except CommandLineError as err:  # a monitor that cannot listen
-        print(f"{PROG}: {err}", file=sys.stderr)
+    except CommandLineError as err:  # a socket that cannot be made, a machine QEMU would refuse
+        _print_stderr(f"{PROG}: {err}\n")
         return 1
     finally:
         if logfile is not None:

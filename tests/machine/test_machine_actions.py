@@ -487,7 +487,7 @@ def test_device_values() -> None:
     config = cl.build()
     assert config.devices == (
         PvpanicConfig(driver="pvpanic", id="isa", ioport=0x600, events=8),
-        PvpanicConfig(driver="pvpanic-pci", events=2),
+        PvpanicConfig(driver="pvpanic-pci", events=2, addr=0x5 << 3),
         PvpanicConfig(driver="pvpanic-pci"),
     )
 

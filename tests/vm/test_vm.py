@@ -20,16 +20,19 @@ talks to it over real sockets only:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -932,3 +935,422 @@ def test_start_path_leaves_out_typing_asyncio_and_dataclasses() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+# -- 1e: character devices, qtest, process life ------------------------------------------
+
+
+class Harness:
+    """What libqtest does: listen on a qtest and a QMP socket, start the program
+    connecting to both (client mode), accept."""
+
+    def __init__(self, folder: Path, *args: str, qtest_log: str = "none") -> None:
+        folder.mkdir(exist_ok=True)
+        self.folder = folder
+        self.qtest_path, self.qmp_path = str(folder / "t.sock"), str(folder / "t.qmp")
+        listeners = []
+        for path in (self.qtest_path, self.qmp_path):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(path)
+            sock.listen(1)
+            sock.settimeout(TIMEOUT)
+            listeners.append(sock)
+        self.vm = VMProcess(
+            [
+                "-qtest",
+                f"unix:{self.qtest_path}",
+                "-qtest-log",
+                qtest_log,
+                "-chardev",
+                f"socket,path={self.qmp_path},id=char0",
+                "-mon",
+                "chardev=char0,mode=control",
+                "-display",
+                "none",
+                "-audio",
+                "none",
+                *args,
+                "-accel",
+                "qtest",
+            ]
+        )
+        try:
+            self.qtest = listeners[0].accept()[0]
+            self.qmp_sock = listeners[1].accept()[0]
+        finally:
+            for sock in listeners:
+                sock.close()
+        self.qtest.settimeout(TIMEOUT)
+        self._buf = b""
+
+    def request(self, line: str) -> str:
+        """One qtest request's reply."""
+        self.qtest.sendall(line.encode() + b"\n")
+        while b"\n" not in self._buf:
+            chunk = self.qtest.recv(4096)
+            assert chunk, f"the qtest connection closed on {line!r}"
+            self._buf += chunk
+        reply, _, self._buf = self._buf.partition(b"\n")
+        return reply.decode()
+
+    def qmp(self) -> Conn:
+        """The QMP connection, negotiated (its greeting read now)."""
+        conn = Conn.__new__(Conn)
+        conn.sock, conn._buf, conn.eof, conn._ids, conn._events = self.qmp_sock, b"", False, 0, []
+        conn.sock.settimeout(TIMEOUT)
+        greeting = conn.read()
+        assert isinstance(greeting, Line) and "QMP" in greeting.msg
+        assert conn.command("qmp_capabilities") == {"return": {}}
+        return conn
+
+    def kill(self) -> None:
+        self.vm.kill()
+        self.qtest.close()
+        self.qmp_sock.close()
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    started: list[Harness] = []
+    short = Path(tempfile.mkdtemp(prefix="vm", dir="/tmp"))  # socket paths are short
+
+    def start(*args: str, qtest_log: str = "none") -> Harness:
+        h = Harness(short / f"h{len(started)}", *args, qtest_log=qtest_log)
+        started.append(h)
+        return h
+
+    yield start
+    for h in started:
+        h.kill()
+    shutil.rmtree(short, ignore_errors=True)
+
+
+def test_client_sockets_do_not_wait_for_each_other(harness: Callable[..., Harness]) -> None:
+    """libqtest speaks qtest before it reads the QMP greeting: both connections
+    are served from the start, each on its own."""
+    h = harness("-device", "pvpanic")
+    assert h.request("endianness") == "OK little"
+    assert h.request("inb 0x505") == "OK 0x0007"
+    qmp = h.qmp()
+    assert status(qmp) == ("running", True)
+    assert h.request("outb 0x505 1") == "OK"
+    assert last_words(qmp)["reason"] == "guest-panic"
+    assert h.vm.wait() == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "steps", "state"),
+    [
+        ([], [], "running"),
+        (["-S"], [], "prelaunch"),
+        ([], ["stop"], "paused"),
+        (["-action", "panic=pause"], ["outb 0x505 1"], "guest-panicked"),
+        (["-no-shutdown"], ["outb 0x505 4"], "shutdown"),
+        (
+            ["-watchdog-action", "pause", "-device", "ib700"],
+            ["outb 0x443 15", "clock_step 1"],
+            "watchdog",
+        ),
+    ],
+    ids=["running", "prelaunch", "paused", "guest-panicked", "shutdown", "watchdog"],
+)
+def test_sigterm_in_any_state_exits_0(
+    flags: list[str], steps: list[str], state: str, harness: Callable[..., Harness]
+) -> None:
+    """SIGTERM: SHUTDOWN{guest: false, reason: host-signal}, exit 0, whatever the
+    state; under a qtest driver QEMU says nothing on stderr; the log ends CLOSED."""
+    h = harness("-device", "pvpanic", *flags, qtest_log=str(Path(tempfile.mkdtemp()) / "log"))
+    qmp = h.qmp()
+    for step in steps:
+        if step == "stop":
+            assert qmp.command("stop") == {"return": {}}
+        else:
+            assert h.request(step).startswith("OK")
+    assert status(qmp)[0] == state
+    qmp.events()
+    h.vm.proc.send_signal(signal.SIGTERM)
+    assert [event(x) for x in qmp.until_eof()] == [
+        ("SHUTDOWN", {"guest": False, "reason": "host-signal"})
+    ]
+    assert h.vm.wait() == 0
+    assert h.vm.stderr == ""
+    log = Path(h.vm.args[h.vm.args.index("-qtest-log") + 1]).read_text()
+    assert log.startswith("[I ") and log.endswith("] CLOSED\n")
+
+
+def test_guest_shutdown_exits_by_itself_after_the_reply_and_the_events(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness("-device", "pvpanic")
+    qmp = h.qmp()
+    assert h.request("outb 0x505 4") == "OK"
+    assert [event(x) for x in qmp.until_eof()] == [
+        ("GUEST_PVSHUTDOWN", None),
+        ("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"}),
+    ]
+    assert h.qtest.recv(1) == b""  # then its end of the qtest socket closes
+    assert h.vm.wait() == 0
+
+
+def test_sigterm_while_exiting_does_not_kill_it(harness: Callable[..., Harness]) -> None:
+    """libqtest's qtest_quit sends SIGTERM to a binary that may be on its way out:
+    exit status 0 whenever it lands (a few tries, signals sent back to back)."""
+    for _ in range(5):
+        h = harness("-device", "pvpanic")
+        h.qtest.sendall(b"outb 0x505 4\n")
+        deadline = time.monotonic() + TIMEOUT
+        while h.vm.proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(h.vm.pid, signal.SIGTERM)
+            time.sleep(0.0005)
+        assert h.vm.wait() == 0, h.vm.stderr
+
+
+def test_peers_that_hang_up_do_not_kill_it(harness: Callable[..., Harness]) -> None:
+    """A test that closes its ends, even while replies flow, leaves the program
+    running (no SIGPIPE death); it still exits 0 on SIGTERM."""
+    h = harness()
+    assert h.request("irq_intercept_in ioapic") == "OK"
+    # Thousands of IRQ lines on their way back, and nobody to read them.
+    h.qtest.sendall(b"clock_step 600000000000\n" * 4)
+    h.qtest.close()
+    h.qmp_sock.close()
+    time.sleep(0.5)
+    assert h.vm.proc.poll() is None
+    h.vm.proc.send_signal(signal.SIGTERM)
+    assert h.vm.wait() == 0
+
+
+def test_a_closed_stderr_does_not_change_the_exit_status(tmp_path: Path) -> None:
+    sock = str(tmp_path / "qmp.sock")
+    proc = subprocess.Popen(
+        [*VM, "-qmp", unix(sock)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(sock):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.005)
+        assert proc.stderr is not None
+        proc.stderr.close()  # "terminating on signal 15" goes nowhere
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_qtest_log_file(harness: Callable[..., Harness], tmp_path: Path) -> None:
+    log = tmp_path / "qtest.log"
+    log.write_text("old contents\n")
+    h = harness(qtest_log=str(log))
+    assert h.request("inb 0x1234") == "OK 0x00ff"
+    h.vm.proc.send_signal(signal.SIGTERM)
+    assert h.vm.wait() == 0
+    stamp = r"\d+\.\d{6}"
+    assert re.fullmatch(
+        rf"\[I {stamp}\] OPENED\n\[R \+{stamp}\] inb 0x1234\n\[S \+{stamp}\] OK 0x00ff\n"
+        rf"\[I \+{stamp}\] CLOSED\n",
+        log.read_text(),
+    )
+
+
+def test_qtest_log_defaults_to_stderr_and_a_bad_file_gives_none(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(qtest_log="/nonexistent/log")
+    assert h.request("endianness") == "OK little"
+    h.vm.proc.send_signal(signal.SIGTERM)
+    assert h.vm.wait() == 0 and h.vm.stderr == ""
+    sock = str(Path(tempfile.mkdtemp(prefix="vm", dir="/tmp")) / "q.sock")
+    vm = VMProcess(["-qtest", f"unix:{sock},server=on,wait=off", "-accel", "qtest"])
+    vm.wait_ready((sock,))
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(sock)
+        conn.sendall(b"endianness\n")
+        assert conn.makefile("rb").readline() == b"OK little\n"
+    vm.proc.send_signal(signal.SIGTERM)
+    assert vm.wait() == 0
+    assert re.fullmatch(
+        r"\[I 0\.\d{6}\] OPENED\n\[R \+\S+\] endianness\n\[S \+\S+\] OK little\n"
+        r"\[I \+\S+\] CLOSED\n",
+        vm.stderr,
+    )
+
+
+def test_qmp_monitor_on_a_listening_chardev(
+    tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    sock = str(tmp_path / "mon.sock")
+    vm = start_vm(
+        "-chardev", f"socket,id=mon0,path={sock},server=on,wait=off",
+        "-mon", "chardev=mon0,mode=control",
+        sockets=(sock,),
+    )  # fmt: skip
+    conn = Conn(sock, negotiate=True)
+    assert status(conn) == ("running", True)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    assert conn.command("quit") == {"return": {}}
+    assert vm.wait() == 0
+
+
+def test_watchdog_fires_in_real_time_without_qtest(
+    tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    """Without -accel qtest the virtual clock follows the host's: armed for 2 s by
+    the guest, the ib700 fires on its own, about 2 s later."""
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm("-device", "ib700", "-watchdog-action", "none", "-qmp", unix(sock),
+                  sockets=(sock,))  # fmt: skip
+    conn = Conn(sock, negotiate=True)
+    armed = time.monotonic()
+    assert conn.command("x-guest-io-write", {"port": 0x443, "value": 14}) == {"return": {}}
+    assert conn.events() == []
+    item = conn.read()  # blocks until the event comes
+    assert item is not None and event(item) == ("WATCHDOG", {"action": "none"})
+    assert time.monotonic() - armed >= 1.9
+    assert conn.command("quit") == {"return": {}}
+    assert vm.wait() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "stderr"),
+    [
+        # What QEMU 10.0.2 says (tests/test_qtest_qemu.py compares them with it).
+        (
+            ["-chardev", "socket,path=/nonexistent/x,id=c0"],
+            "-chardev socket,path=/nonexistent/x,id=c0: "
+            "Failed to connect to '/nonexistent/x': No such file or directory",
+        ),
+        (
+            ["-qtest", "unix:/nonexistent/x"],
+            "Failed to connect to '/nonexistent/x': No such file or directory\n"
+            'qapigen vm: Failed to initialize device for qtest: "unix:/nonexistent/x"',
+        ),
+        (["-qtest", "chardev:nope"], 'Failed to initialize device for qtest: "chardev:nope"'),
+        (["-chardev", "socket,path=/x"], "-chardev socket,path=/x: chardev: no id specified"),
+        (
+            ["-chardev", "bogus,id=c0"],
+            "-chardev bogus,id=c0: 'bogus' is not a valid char driver name",
+        ),
+        (
+            ["-chardev", "socket,path=/x,id=c,foo=1"],
+            "-chardev socket,path=/x,id=c,foo=1: Invalid parameter 'foo'",
+        ),
+        (["-chardev", "socket,id=c0"], "-chardev socket,id=c0: Unable to parse FD number "),
+        (
+            ["-chardev", "socket,path=/x,id=c,server=on", "-chardev", "socket,path=/y,id=c"],
+            "-chardev socket,path=/y,id=c: Duplicate ID 'c' for chardev",
+        ),
+        (
+            ["-mon", "chardev=nope,mode=control"],
+            '-mon chardev=nope,mode=control: chardev "nope" not found',
+        ),
+        (["-mon", "mode=control"], "-mon mode=control: Parameter 'chardev' is missing"),
+        (
+            ["-mon", "chardev=c,mode=control,pretty=maybe"],
+            "-mon chardev=c,mode=control,pretty=maybe: Parameter 'pretty' expects 'on' or 'off'",
+        ),
+        (["-audio", "foo"], "-audio foo: Parameter 'driver' does not accept value 'foo'"),
+        (["-vga", "foo"], "unknown vga type: foo"),
+        (["-nic", "foo"], "-nic foo: Parameter 'type' does not accept value 'foo'"),
+        (
+            ["-m", "12x"],
+            "-m 12x: Parameter 'size' expects a non-negative number below 2^64\n"
+            "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+            "and exabytes, respectively.",
+        ),
+        (["-m", "64,foo=1"], "-m 64,foo=1: Invalid parameter 'foo'"),
+        (
+            ["-accel", "qtest,thread=single"],
+            "-accel qtest,thread=single: Property 'qtest-accel.thread' not found",
+        ),
+        (
+            ["-machine", "pc,accel=qtest", "-accel", "qtest"],
+            'The -accel and "-machine accel=" options are incompatible',
+        ),
+        (
+            ["--count", "2", "--qmp-dir", "/tmp", "-qtest", "unix:/x"],
+            "--count: a fleet takes no -qtest, -chardev nor -mon",
+        ),
+    ],
+)
+def test_refused_character_devices_and_options(args: list[str], stderr: str) -> None:
+    proc = run_vm(*args)
+    assert proc.returncode == 1
+    assert proc.stderr == f"qapigen vm: {stderr}\n"
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-audio", "none"],
+        ["-audio", "driver=none"],
+        ["-trace", "qtest*"],
+        ["-trace", "enable=pvpanic*"],
+        ["-display", "none"],
+        ["-machine", "pc,accel=tcg"],
+        ["-nodefaults", "-vga", "std", "-nic", "none", "-net", "none", "-serial", "none"],
+        ["-m", "1.5G"],
+    ],
+    ids=" ".join,
+)
+def test_options_accepted_as_qemu_accepts_them(
+    args: list[str], tmp_path: Path, start_vm: Callable[..., VMProcess]
+) -> None:
+    sock = str(tmp_path / "qmp.sock")
+    vm = start_vm(*args, "-qmp", unix(sock), sockets=(sock,))
+    conn = Conn(sock, negotiate=True)
+    assert conn.command("quit") == {"return": {}}
+    assert vm.wait() == 0
+    assert vm.stderr == ""
+
+
+def test_qmp_over_passed_descriptors(tmp_path: Path) -> None:
+    """-chardev socket,fd=N: a listening socket (server=on) or a connected one,
+    handed over open (libvirt's way); the program never touches the path."""
+    path = str(tmp_path / "passed.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [
+            *VM,
+            "-chardev",
+            f"socket,id=m0,fd={listener.fileno()},server=on,wait=off",
+            "-mon",
+            "chardev=m0,mode=control",
+            "-chardev",
+            f"socket,id=m1,fd={theirs.fileno()}",
+            "-mon",
+            "chardev=m1,mode=control",
+        ],
+        cwd=REPO,
+        pass_fds=(listener.fileno(), theirs.fileno()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    listener.close()
+    theirs.close()
+    try:
+        connected = Conn.__new__(Conn)
+        connected.sock, connected._buf, connected.eof = ours, b"", False
+        connected._ids, connected._events = 0, []
+        ours.settimeout(TIMEOUT)
+        greeting = connected.read()
+        assert isinstance(greeting, Line) and "QMP" in greeting.msg
+        assert connected.command("qmp_capabilities") == {"return": {}}
+        other = Conn(path, negotiate=True)
+        assert status(other) == ("running", True)
+        assert connected.command("quit") == {"return": {}}
+        assert last_words(other)["reason"] == "host-qmp-quit"
+        assert proc.wait(timeout=TIMEOUT) == 0
+        assert os.path.exists(path)  # not ours to remove
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
