@@ -318,16 +318,23 @@ def _int_range(name: str) -> tuple[int, int]:
 # -- the run --------------------------------------------------------------------
 
 
-def rate(func: Any, seconds: float) -> float:
-    """Calls per second of ``func``: the best of five timed batches."""
-    number = 1
-    while True:
-        elapsed = timeit.timeit(func, number=number)
-        if elapsed > seconds / 5:
-            break
-        number *= 4
-    best = min(timeit.repeat(func, number=number, repeat=5))
-    return number / best
+def rates(funcs: list[Any], seconds: float) -> list[float]:
+    """Calls per second of each of ``funcs``: the best of five timed batches.
+
+    The batches of all ``funcs`` take turns, so that a change in the
+    machine's load weighs on each alike.
+    """
+    numbers = []
+    for func in funcs:
+        number = 1
+        while timeit.timeit(func, number=number) <= seconds / 5:
+            number *= 4
+        numbers.append(number)
+    best = [float("inf")] * len(funcs)
+    for _ in range(5):
+        for i, (func, number) in enumerate(zip(funcs, numbers, strict=True)):
+            best[i] = min(best[i], timeit.timeit(func, number=number) / number)
+    return [1 / b for b in best]
 
 
 def main() -> int:
@@ -394,10 +401,15 @@ def main() -> int:
         msgspec.convert(wire, ms_type, strict=True)
         adapter.validate_python(wire)
         validator.validate(wire)
-        ours = rate(functools.partial(cls.from_wire, wire), args.seconds)
-        ms = rate(functools.partial(msgspec.convert, wire, ms_type, strict=True), args.seconds)
-        pyd = rate(functools.partial(adapter.validate_python, wire), args.seconds)
-        js = rate(functools.partial(validator.validate, wire), args.seconds)
+        ours, ms, pyd, js = rates(
+            [
+                functools.partial(cls.from_wire, wire),
+                functools.partial(msgspec.convert, wire, ms_type, strict=True),
+                functools.partial(adapter.validate_python, wire),
+                functools.partial(validator.validate, wire),
+            ],
+            args.seconds,
+        )
         if label in MSGSPEC_TARGETS:
             worst_ms = min(worst_ms, ours / ms)
         worst_pd = min(worst_pd, ours / pyd)
@@ -416,12 +428,16 @@ def main() -> int:
         if branch is not None:
             # msgspec analyses a top-level union type on every call (a Struct's
             # analysis is cached): into the branch's Struct, it does not.
-            direct = rate(
-                functools.partial(msgspec.convert, wire, branch, strict=True), args.seconds
+            ours_again, direct = rates(
+                [
+                    functools.partial(cls.from_wire, wire),
+                    functools.partial(msgspec.convert, wire, branch, strict=True),
+                ],
+                args.seconds,
             )
             notes.append(
                 f"{label}: msgspec into the branch's Struct directly: {direct:,.0f}/s,"
-                f" qapigen {ours / direct:.2f}x of that"
+                f" qapigen {ours_again / direct:.2f}x of that"
             )
     for note in notes:
         print(note)
