@@ -47,6 +47,7 @@ from qapigen.frontend.schema import (  # noqa: E402
     Schema,
     Type,
 )
+from qapigen.frontend.wire_types import INTEGER_RANGES  # noqa: E402
 
 STATUS = {"status": "running", "running": True}
 PANICKED = {
@@ -139,12 +140,12 @@ class MsgspecBuilder:
             plain = {"str": str, "bool": bool, "number": int | float, "any": Any, "null": None}
             if name in plain:
                 return plain[name]
-            low, high = _int_range(name)
-            if high > 1 << 63:
+            low, high = INTEGER_RANGES[name]
+            if high >= 1 << 63:
                 # msgspec takes no bound beyond int64's: uint64's upper one is
                 # not checked (an advantage to msgspec).
                 return Annotated[int, ms.Meta(ge=low)]
-            return Annotated[int, ms.Meta(ge=low, le=high - 1)]
+            return Annotated[int, ms.Meta(ge=low, le=high)]
         if isinstance(typ, ArrayType):
             return list[self.annotation(typ.element_type)]  # type: ignore[misc]
         if isinstance(typ, EnumType):
@@ -252,8 +253,8 @@ class PydanticBuilder:
                 return Any
             if name == "null":
                 return None
-            low, high = _int_range(name)
-            return Annotated[pd.StrictInt, pd.Field(ge=low, lt=high)]
+            low, high = INTEGER_RANGES[name]
+            return Annotated[pd.StrictInt, pd.Field(ge=low, le=high)]
         if isinstance(typ, ArrayType):
             return list[self.annotation(typ.element_type)]  # type: ignore[misc]
         if isinstance(typ, EnumType):
@@ -305,14 +306,6 @@ class PydanticBuilder:
     def finish(self) -> None:
         for model in self.models:
             model.model_rebuild(_types_namespace=self.namespace)
-
-
-def _int_range(name: str) -> tuple[int, int]:
-    bits = {"int": 64, "int64": 64, "int8": 8, "int16": 16, "int32": 32}
-    if name in bits:
-        return -(1 << (bits[name] - 1)), 1 << (bits[name] - 1)
-    ubits = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "size": 64}
-    return 0, 1 << ubits[name]
 
 
 # -- the run --------------------------------------------------------------------

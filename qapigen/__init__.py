@@ -17,14 +17,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .frontend.schema import Schema, load_schema
+    from .frontend.builder import load_schema
+    from .frontend.model import Schema
 
 
 def __getattr__(name: str) -> Any:
     # The front end is imported on first use, so that importing the package
     # (as generated bindings do) stays cheap.
-    if name in ("load_schema", "Schema"):
-        from .frontend import schema
+    if name == "load_schema":
+        from .frontend.builder import load_schema
 
-        return getattr(schema, name)
+        return load_schema
+    if name == "Schema":
+        from .frontend.model import Schema
+
+        return Schema
     raise AttributeError(f"module 'qapigen' has no attribute {name!r}")

@@ -70,8 +70,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, TypeVar
 
-from ..frontend.schema import (
-    INTEGER_RANGES,
+from ..frontend.model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -84,8 +83,8 @@ from ..frontend.schema import (
     ObjectType,
     Schema,
     Type,
-    accepted_range,
 )
+from ..frontend.wire_types import INTEGER_RANGES, accepted_range
 
 Verdict = Literal["breaking", "compatible"]
 
@@ -253,17 +252,10 @@ def _int_range(name: str, direction: str) -> tuple[int, int]:
     return accepted_range(name) if direction == _IN else INTEGER_RANGES[name]
 
 
-# The JSON type by which an alternate picks its branch.
-_JSON_CLASS = {
-    "int": "number",
-    "number": "number",
-    "str": "string",
-    "enum": "string",
-    "bool": "boolean",
-    "null": "null",
-    "array": "array",
-    "object": "object",
-}
+def _json_class(t: Type) -> str:
+    """The JSON type by which an alternate picks ``t``'s branch: integers are numbers."""
+    json_type = t.json_type()
+    return "number" if json_type == "int" else json_type
 
 
 def _shape(t: Type) -> str:
@@ -606,8 +598,8 @@ def _in_branches(when: str, owner: ObjectType, name: str) -> str:
 
 def _branches(t: Type) -> dict[str, tuple[Type, IfCond]]:
     if isinstance(t, AlternateType):
-        return {_JSON_CLASS[_shape(v.type)]: (v.type, v.ifcond) for v in t.alternatives.variants}
-    return {_JSON_CLASS[_shape(t)]: (t, IfCond())}
+        return {_json_class(v.type): (v.type, v.ifcond) for v in t.alternatives.variants}
+    return {_json_class(t): (t, IfCond())}
 
 
 # -- the public interface -------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..frontend.schema import (
+from ..frontend.model import (
     AlternateType,
     ArrayType,
     Command,

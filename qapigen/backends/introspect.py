@@ -12,10 +12,11 @@ schema, as in every build of QEMU).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..frontend.schema import (
+from ..frontend.conditions import Defines
+from ..frontend.model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -25,7 +26,6 @@ from ..frontend.schema import (
     EnumType,
     Event,
     Feature,
-    IfCond,
     ObjectType,
     Schema,
     Type,
@@ -37,21 +37,17 @@ JSON = dict[str, Any]
 
 def introspect(schema: Schema, defines: Iterable[str] = (), *, unmask: bool = False) -> list[JSON]:
     """The ``query-qmp-schema`` reply for ``schema`` (a list of SchemaInfo)."""
-    symbols = frozenset(defines)
-    return _Introspector(schema, unmask, symbols.__contains__).run()
+    return _Introspector(schema, unmask, Defines(defines)).run()
 
 
 class _Introspector:
-    def __init__(self, schema: Schema, unmask: bool, defined: Callable[[str], bool]) -> None:
+    def __init__(self, schema: Schema, unmask: bool, defines: Defines) -> None:
         self.schema = schema
         self.unmask = unmask
-        self.defined = defined
+        self.defines = defines
         self.names: dict[str, str] = {}
         self.used: list[Type] = []
         self.out: list[JSON] = []
-
-    def holds(self, ifcond: IfCond) -> bool:
-        return ifcond.evaluate(self.defined)
 
     def name(self, name: str) -> str:
         if self.unmask:
@@ -77,7 +73,7 @@ class _Introspector:
         return self.name(typ.name)
 
     def features(self, features: Sequence[Feature]) -> list[str]:
-        return [f.name for f in features if self.holds(f.ifcond)]
+        return [f.name for f in self.defines.kept(features)]
 
     def add(self, defn: Definition, meta: str, info: JSON, shown: str | None = None) -> None:
         name = shown or defn.name
@@ -88,7 +84,7 @@ class _Introspector:
         # if the conditions leave none.
         if defn.features:
             entry["features"] = self.features(defn.features)
-        if self.holds(defn.ifcond):
+        if self.defines.holds(defn.ifcond):
             self.out.append(entry)
 
     def run(self) -> list[JSON]:
@@ -106,7 +102,7 @@ class _Introspector:
         if isinstance(typ, BuiltinType):
             self.add(typ, "builtin", {"json-type": typ.json_type()})
         elif isinstance(typ, EnumType):
-            members = [m for m in typ.members if self.holds(m.ifcond)]
+            members = self.defines.kept(typ.members)
             entries = []
             for m in members:
                 entry: JSON = {"name": m.name}
@@ -124,13 +120,15 @@ class _Introspector:
                 info["tag"] = typ.branches.tag_member.name
                 variants = [(v, self.use(v.type)) for v in typ.branches.variants]
                 info["variants"] = [
-                    {"case": v.name, "type": shown} for v, shown in variants if self.holds(v.ifcond)
+                    {"case": v.name, "type": shown}
+                    for v, shown in variants
+                    if self.defines.holds(v.ifcond)
                 ]
             self.add(typ, "object", info)
         else:
             assert isinstance(typ, AlternateType)
             alts = [(v, self.use(v.type)) for v in typ.alternatives.variants]
-            shown_alts = [{"type": shown} for v, shown in alts if self.holds(v.ifcond)]
+            shown_alts = [{"type": shown} for v, shown in alts if self.defines.holds(v.ifcond)]
             self.add(typ, "alternate", {"members": shown_alts})
 
     def member(self, m: Any) -> JSON | None:
@@ -139,7 +137,7 @@ class _Introspector:
             entry["default"] = None
         if m.features:
             entry["features"] = self.features(m.features)
-        return entry if self.holds(m.ifcond) else None
+        return entry if self.defines.holds(m.ifcond) else None
 
 
 class _CommandsAndEvents(SchemaVisitor):

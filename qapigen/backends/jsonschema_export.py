@@ -61,9 +61,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from ..frontend.conditions import Defines
 from ..frontend.errors import QAPIError
-from ..frontend.schema import (
-    INTEGER_RANGES,
+from ..frontend.model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -71,13 +71,12 @@ from ..frontend.schema import (
     Definition,
     EnumType,
     Event,
-    IfCond,
     ObjectMember,
     ObjectType,
     Schema,
     Type,
-    accepted_range,
 )
+from ..frontend.wire_types import INTEGER_RANGES, accepted_range
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -86,12 +85,13 @@ BUNDLE_FILE = "qapi.schema.json"
 
 JSON = dict[str, Any]
 
-_SCALARS: dict[str, JSON] = {
-    "number": {"type": "number", "description": "A JSON number (integers too)."},
-    "str": {"type": "string", "description": "A JSON string."},
-    "bool": {"type": "boolean", "description": "true or false."},
-    "null": {"type": "null", "description": "JSON null."},
-    "any": {"description": "Any JSON value."},
+# What each JSON type of a built-in says of itself (an integer type's range is its own).
+_DESCRIPTIONS = {
+    "number": "A JSON number (integers too).",
+    "string": "A JSON string.",
+    "boolean": "true or false.",
+    "null": "JSON null.",
+    "value": "Any JSON value.",
 }
 
 MESSAGE_KINDS = ("command", "return", "error", "event", "greeting")
@@ -134,14 +134,11 @@ def _text(doc_text: str | None) -> str | None:
 class _Exporter:
     def __init__(self, schema: Schema, defined: Iterable[str]) -> None:
         self.schema = schema
-        self.defined = frozenset(defined)
+        self.defines = Defines(defined)
         self.defs: JSON = {}
         # Types referenced by a $ref but not yet written.
         self.pending: list[Type] = []
         self.queued: set[str] = set()
-
-    def holds(self, cond: IfCond) -> bool:
-        return cond.evaluate(self.defined.__contains__)
 
     # -- documentation ---------------------------------------------------
 
@@ -149,11 +146,10 @@ class _Exporter:
         """The description of a member, from the block that documents it."""
         owner = self.schema.lookup(member.defined_in)
         doc = owner.doc if owner is not None else None
-        if doc is None and member.defined_in.startswith("q_obj_"):
+        if doc is None and isinstance(owner, ObjectType) and owner.origin is not None:
             # An implicit type's members are documented with the command,
-            # event or union it was made for: q_obj_NAME-arg, -base.
-            name = member.defined_in[len("q_obj_") :].rsplit("-", 1)[0]
-            outer = self.schema.lookup(name)
+            # event or union it was made for.
+            outer = self.schema.lookup(owner.origin.owner)
             doc = outer.doc if outer is not None else None
         if doc is None:
             return None
@@ -199,12 +195,14 @@ class _Exporter:
 
     @staticmethod
     def builtin(typ: BuiltinType) -> JSON:
-        if typ.name in INTEGER_RANGES:
+        json_type = typ.json_type()
+        if json_type == "int":
+            least = INTEGER_RANGES[typ.name][0]
             lo, hi = accepted_range(typ.name)
             description = f"An integer from {lo} to {hi}."
-            if hi == 2**64 - 1:
+            if lo < least:
                 description = (
-                    f"An integer from 0 to {hi}; QEMU also takes {lo} to -1, "
+                    f"An integer from {least} to {hi}; QEMU also takes {lo} to {least - 1}, "
                     "which it wraps modulo 2^64."
                 )
             return {
@@ -213,10 +211,12 @@ class _Exporter:
                 "maximum": hi,
                 "description": description,
             }
-        return dict(_SCALARS[typ.name])
+        if json_type == "value":
+            return {"description": _DESCRIPTIONS[json_type]}
+        return {"type": json_type, "description": _DESCRIPTIONS[json_type]}
 
     def enum(self, typ: EnumType) -> JSON:
-        values = [m for m in typ.members if self.holds(m.ifcond)]
+        values = self.defines.kept(typ.members)
         result: JSON = {"type": "string", "enum": [m.name for m in values]}
         self.annotate(result, self.type_doc(typ), False)
         doc = typ.doc
@@ -237,7 +237,7 @@ class _Exporter:
         properties: JSON = {}
         required: list[str] = []
         for m in typ.members:
-            if not self.holds(m.ifcond):
+            if not self.defines.holds(m.ifcond):
                 continue
             prop = self.type_ref(m.type)
             properties[m.name] = self.annotate(prop, self.member_doc(m), m.is_deprecated())
@@ -251,7 +251,7 @@ class _Exporter:
             branches = []
             for v in typ.branches.variants:
                 assert isinstance(v.type, ObjectType)
-                if not self.holds(v.ifcond) or v.type.is_empty():
+                if not self.defines.holds(v.ifcond) or v.type.is_empty():
                     # An empty branch adds nothing to the common members.
                     continue
                 branches.append(
@@ -281,7 +281,7 @@ class _Exporter:
     def alternate(self, typ: AlternateType) -> JSON:
         choices = []
         for v in typ.alternatives.variants:
-            if not self.holds(v.ifcond):
+            if not self.defines.holds(v.ifcond):
                 continue
             choice = self.type_ref(v.type)
             doc = typ.doc.args.get(v.name) if typ.doc is not None else None
@@ -334,7 +334,7 @@ class _Exporter:
             when = [{"properties": {k: {"const": c.name}}, "required": [k]} for k in keys]
             then: JSON = {"properties": {"arguments": {"$ref": ref(arguments_def(c.name))}}}
             if c.arg_type is not None and any(
-                not m.optional and self.holds(m.ifcond) for m in c.arg_type.members
+                not m.optional and self.defines.holds(m.ifcond) for m in c.arg_type.members
             ):
                 # QEMU reads absent arguments as {}, which lacks them.
                 then["required"] = ["arguments"]
@@ -452,7 +452,7 @@ class _Exporter:
         commands: list[Command] = []
         events: list[Event] = []
         for defn in self.schema.definitions():
-            if not self.holds(defn.ifcond):
+            if not self.defines.holds(defn.ifcond):
                 continue
             if isinstance(defn, Command):
                 commands.append(defn)

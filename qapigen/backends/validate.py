@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..frontend.schema import (
+from ..frontend.model import (
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -29,18 +29,9 @@ from ..frontend.schema import (
     Schema,
     Type,
 )
+from ..frontend.wire_types import PYTHON_QTYPE
 from ..runtime import codec
 from ..runtime.errors import WireError
-
-_JSON_QTYPE = {
-    str: "qstring",
-    int: "qnum",
-    float: "qnum",
-    bool: "qbool",
-    type(None): "qnull",
-    list: "qlist",
-    dict: "qdict",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +144,7 @@ class Validator:
             for i, element in enumerate(value):
                 yield from self._check(typ.element_type, element, (*ptr, i), (*names, i), i)
         elif isinstance(typ, AlternateType):
-            qtype = _JSON_QTYPE.get(type(value))
+            qtype = PYTHON_QTYPE.get(type(value))
             for v in typ.alternatives.variants:
                 if v.type.alternate_qtype() == qtype:
                     yield from self._check(v.type, value, ptr, names, name)

@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from ..frontend.schema import Schema
+    from ..frontend.model import Schema
 
 
 def _add_schema_args(parser: argparse.ArgumentParser) -> None:
@@ -200,7 +200,7 @@ LEGACY_HINT = "hint: --legacy reads schemas written for QEMU 5.0 to 9.2, and rea
 def _load(path: str, legacy: bool) -> Schema:
     """The checked schema; its error carries :data:`LEGACY_HINT` as a note where
     only a rule of QEMU 10.0 that ``--legacy`` relaxes rejects it."""
-    from ..frontend.schema import load_schema
+    from ..frontend.builder import load_schema
 
     try:
         return load_schema(path, legacy=legacy)
@@ -219,7 +219,7 @@ def summary(schema: Schema) -> str:
     """A short account of what a schema defines."""
     from collections import Counter
 
-    from ..frontend.schema import AlternateType, Command, EnumType, Event, ObjectType
+    from ..frontend.model import AlternateType, Command, EnumType, Event, ObjectType
 
     counts: Counter[str] = Counter()
     for defn in schema.definitions():

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from qapigen.simulator_api.client import SyncClient
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
 def _regenerate() -> None:
     from ..backends.python.generate import generate
-    from ..frontend.schema import load_schema
+    from ..frontend.builder import load_schema
     from .project import DEFAULT_SCHEMA, project_defaults
 
     if not os.path.exists(DEFAULT_SCHEMA):

@@ -4,7 +4,7 @@ This is the context-free half of checking: an expression's keys, the shape
 of its values, its names.  Sugared forms are rewritten into canonical ones
 in place (``'member': 'type'`` becomes ``'member': {'type': 'type'}``,
 ``'feature'`` becomes ``{'name': 'feature'}``).  What needs the whole schema
-(types that exist, clashes, branches) is :mod:`qapigen.schema`'s job.
+(types that exist, clashes, branches) is :mod:`qapigen.frontend.builder`'s job.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ from __future__ import annotations
 import enum
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from .errors import QAPIError, QAPIParseError, QAPISemError
+from .immutable import Immutable, ReadOnlyDict, draft, seal_each
 from .source import SourceInfo
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -56,8 +57,10 @@ class Kind(enum.Enum):
         return self.name.title()
 
 
-class Section:
+class Section(Immutable):
     """A run of documentation text: where it starts, what it is, its text."""
+
+    __slots__ = ("described", "info", "kind", "name", "text")
 
     def __init__(self, info: SourceInfo, kind: Kind, name: str | None = None) -> None:
         self.info = info
@@ -74,24 +77,43 @@ class Section:
         self.text += line + "\n"
 
 
-class Doc:
-    """One documentation comment block."""
+class Doc(Immutable):
+    """One documentation comment block.
+
+    The parser and the builder make it as a draft (lists and dicts they
+    add to); sealed, its containers are a tuple and read-only dicts.
+    """
+
+    __slots__ = (
+        "all_sections",
+        "args",
+        "body",
+        "errors",
+        "features",
+        "info",
+        "legacy",
+        "returns",
+        "sections",
+        "since",
+        "symbol",
+    )
 
     def __init__(self, info: SourceInfo, symbol: str | None = None) -> None:
         # Where the block starts (its first ``##``).
         self.info = info
         # The definition a definition block documents; None when free-form.
         self.symbol = symbol
-        self.body = Section(info, Kind.PLAIN)
+        self.body = _Section(info, Kind.PLAIN)
         # Every section in source order, the body first.
-        self.all_sections: list[Section] = [self.body]
-        self.args: dict[str, Section] = {}
-        self.features: dict[str, Section] = {}
+        self.all_sections: Sequence[Section] = [self.body]
+        # Member and feature descriptions, by name.
+        self.args: Mapping[str, Section] = {}
+        self.features: Mapping[str, Section] = {}
         self.returns: Section | None = None
         self.errors: Section | None = None
         self.since: Section | None = None
         # The sections that are neither the body nor descriptions.
-        self.sections: list[Section] = []
+        self.sections: Sequence[Section] = []
         # Read by legacy rules: members need no description, and a command
         # without a return value may still have a Returns section.
         self.legacy = False
@@ -113,29 +135,37 @@ class Doc:
                 last.info = info
             last.text += "\n"
             return
-        section = Section(info, Kind.PLAIN)
-        self.sections.append(section)
-        self.all_sections.append(section)
+        self._add(_Section(info, Kind.PLAIN))
 
     def tagged_section(self, info: SourceInfo, kind: Kind) -> None:
-        section = Section(info, kind)
+        section = _Section(info, kind)
         for unique in (Kind.RETURNS, Kind.ERRORS, Kind.SINCE):
             if kind is unique:
                 attr = kind.name.lower()
                 if getattr(self, attr) is not None:
                     raise QAPISemError(info, f"duplicated '{kind}' section")
                 setattr(self, attr, section)
-        self.sections.append(section)
-        self.all_sections.append(section)
+        self._add(section)
+
+    def _add(self, section: Section) -> None:
+        """Append a section that is not a description to the draft's lists."""
+        sections, all_sections = self.sections, self.all_sections
+        assert isinstance(sections, list) and isinstance(all_sections, list)
+        sections.append(section)
+        all_sections.append(section)
 
     def description(self, info: SourceInfo, name: str, kind: Kind) -> None:
         table = self.args if kind is Kind.MEMBER else self.features
+        # The draft's containers are a dict and a list.
+        assert isinstance(table, dict)
         if not name:
             raise QAPISemError(info, "invalid parameter name")
         if name in table:
             raise QAPISemError(info, f"'{name}' parameter name duplicated")
-        section = Section(info, kind, name)
-        self.all_sections.append(section)
+        section = _Section(info, kind, name)
+        all_sections = self.all_sections
+        assert isinstance(all_sections, list)
+        all_sections.append(section)
         table[name] = section
 
     def end(self, *, legacy: bool = False) -> None:
@@ -159,13 +189,15 @@ class Doc:
             assert info is not None
             if not self.legacy and self.symbol not in info.pragmas.documentation_exceptions:
                 raise QAPISemError(info, f"{member.role} '{member.name}' lacks documentation")
-            section = Section(self.info, Kind.MEMBER, member.name)
-            self.args[member.name] = section
+            section = _Section(self.info, Kind.MEMBER, member.name)
+            args, all_sections = self.args, self.all_sections
+            assert isinstance(args, dict) and isinstance(all_sections, list)
+            args[member.name] = section
             # The stub goes after the descriptions the block has.
             index = 1
-            while index < len(self.all_sections) and self.all_sections[index].kind is Kind.MEMBER:
+            while index < len(all_sections) and all_sections[index].kind is Kind.MEMBER:
                 index += 1
-            self.all_sections.insert(index, section)
+            all_sections.insert(index, section)
         section.described = member
 
     def connect_feature(self, feature: Documented) -> None:
@@ -201,6 +233,21 @@ class Doc:
                     f"documented {what}{'s' if many else ''} '{names}' "
                     f"{'do' if many else 'does'} not exist",
                 )
+
+    def _seal_parts(self) -> None:
+        self.all_sections = tuple(self.all_sections)
+        self.sections = tuple(self.sections)
+        # Most blocks describe no features: they share one empty table.
+        self.args = ReadOnlyDict(self.args) if self.args else _NOTHING
+        self.features = ReadOnlyDict(self.features) if self.features else _NOTHING
+        seal_each(self.all_sections, Section)
+
+
+_NOTHING: Mapping[str, Section] = ReadOnlyDict()
+
+# Drafts: the parser's and the builder's, until the builder seals them.
+_Section = draft(Section)
+_Doc = draft(Doc)
 
 
 class LineReader(ABC):
@@ -277,7 +324,7 @@ def parse_doc_legacy(open_reader: Callable[[], LineReader]) -> list[Doc]:
 
 
 def _parse_free_form(reader: LineReader, info: SourceInfo, line: str | None) -> Doc:
-    doc = Doc(info)
+    doc = _Doc(info)
     doc.plain_section(reader.info)
     first = True
     while line is not None:
@@ -299,7 +346,7 @@ def _start_definition(reader: LineReader, info: SourceInfo, line: str) -> Doc:
     symbol = line[1:-1]
     if not symbol:
         raise reader.error("name required after '@'")
-    return Doc(info, symbol)
+    return _Doc(info, symbol)
 
 
 class _DefinitionParser:
@@ -449,10 +496,10 @@ class _OldParser:
         line = reader.next_line()
         if line is not None and line.startswith("@"):
             return [self._definition(_start_definition(reader, info, line))]
-        docs = [Doc(info)]
+        docs = [_Doc(info)]
         while line is not None:
             if line.startswith("=") and docs[-1].body.text.strip():
-                docs.append(Doc(info))
+                docs.append(_Doc(info))
             docs[-1].append_line(line)
             line = reader.next_line()
         return docs

@@ -9,9 +9,9 @@ so that the rest is held to 10.0's rules:
   them), as before QEMU 6.2, become ``all``/``any``/``not`` conditions.
 
 The other relaxations live where the rules they relax do: old pragma names
-in :mod:`qapigen.parser`, older naming rules and simple unions in
-:mod:`qapigen.checks` and :mod:`qapigen.schema`, older doc comment
-conventions in :mod:`qapigen.docs`.
+in :mod:`qapigen.frontend.parser`, older naming rules and simple unions in
+:mod:`qapigen.frontend.checks` and :mod:`qapigen.frontend.builder`, older doc
+comment conventions in :mod:`qapigen.frontend.doc_comments`.
 """
 
 from __future__ import annotations

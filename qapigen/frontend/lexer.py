@@ -14,6 +14,7 @@ cheaper than objects, and QEMU's full schema has some 50,000 tokens):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .errors import QAPIParseError
 from .source import SourceInfo
@@ -61,6 +62,10 @@ class Lexer:
         if info is None:
             info = self._infos[line] = self._first_info.at_line(line)
         return info
+
+    def infos(self) -> Iterable[SourceInfo]:
+        """Every location made so far."""
+        return self._infos.values()
 
     def column(self, pos: int) -> int:
         """The 1-based column of ``pos``, with tabs at every 8th column."""

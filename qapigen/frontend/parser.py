@@ -13,7 +13,7 @@ import os
 from . import doc_comments as docs
 from .errors import QAPIParseError, QAPISemError
 from .lexer import BAD, BOOL, COMMENT, EOF, STRING, Lexer, Token
-from .source import Pragmas, SourceInfo
+from .source import Pragmas, SourceInfo, new_pragmas, new_source_info
 
 # A value of the schema syntax.
 Value = dict[str, "Value"] | list["Value"] | str | bool
@@ -40,12 +40,14 @@ class Expression(dict[str, Value]):
 
 
 class ParsedSchema:
-    """What the parser found: expressions, doc blocks and pragmas."""
+    """What the parser found: expressions, doc blocks, pragmas, and the
+    source locations it made (drafts, which the builder seals)."""
 
     def __init__(self, pragmas: Pragmas) -> None:
         self.exprs: list[Expression] = []
         self.docs: list[docs.Doc] = []
         self.pragmas = pragmas
+        self.infos: list[SourceInfo] = []
 
 
 def read_source(
@@ -64,7 +66,7 @@ def read_source(
         good = raw[: err.start].decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         line = good.count("\n") + 1
         col = len(good) - (good.rfind("\n") + 1) + 1
-        info = SourceInfo(fname, line, incl_info, pragmas or Pragmas())
+        info = new_source_info(fname, line, incl_info, pragmas or new_pragmas())
         raise QAPIParseError(info, "invalid UTF-8", col) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -75,7 +77,7 @@ def parse_schema(fname: str, *, legacy: bool = False) -> ParsedSchema:
     Raises ``OSError`` when that file cannot be read, and
     :class:`QAPIError` for any fault in the schema's text.
     """
-    result = ParsedSchema(Pragmas())
+    result = ParsedSchema(new_pragmas())
     src = read_source(fname, None, result.pragmas)
     _FileParser(fname, src, None, result, set(), legacy).parse()
     return result
@@ -96,7 +98,7 @@ class _FileParser:
         self.included = included
         self.legacy = legacy
         included.add(os.path.abspath(fname))
-        self.lexer = Lexer(src, SourceInfo(fname, 1, incl_info, result.pragmas))
+        self.lexer = Lexer(src, new_source_info(fname, 1, incl_info, result.pragmas))
         self._tokens = self.lexer.tokens()
         self._index = -1
         self.tok: Token = self._tokens[0]
@@ -160,6 +162,7 @@ class _FileParser:
                 result.exprs.append(Expression(expr, info, cur_doc))
             cur_doc = None
         _reject_expr_doc(cur_doc)
+        result.infos.extend(self.lexer.infos())
 
     def _include(self, expr: dict[str, Value], info: SourceInfo) -> None:
         if len(expr) != 1:
@@ -204,7 +207,7 @@ class _FileParser:
             raise QAPISemError(info, f"unknown pragma '{name}'")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise QAPISemError(info, f"pragma {name} must be a list of strings")
-        setattr(pragmas, attr, [v for v in value if isinstance(v, str)])
+        setattr(pragmas, attr, tuple(v for v in value if isinstance(v, str)))
 
     # -- values ---------------------------------------------------------
 

@@ -8,24 +8,39 @@ prefix of a diagnostic, in QEMU's format.
 
 from __future__ import annotations
 
+from .immutable import Immutable, draft
 
-class Pragmas:
+
+class Pragmas(Immutable):
     """Schema-wide settings made with ``{ 'pragma': { ... } }``.
 
     Pragmas apply to the whole schema, wherever they stand: every file of an
-    include tree shares one instance.
+    include tree shares one instance, which the parser completes as it meets
+    them (see :func:`new_pragmas`).
     """
+
+    __slots__ = (
+        "command_name_exceptions",
+        "command_returns_exceptions",
+        "doc_required",
+        "documentation_exceptions",
+        "member_name_exceptions",
+    )
 
     def __init__(self) -> None:
         self.doc_required = False
-        self.command_name_exceptions: list[str] = []
-        self.command_returns_exceptions: list[str] = []
-        self.documentation_exceptions: list[str] = []
-        self.member_name_exceptions: list[str] = []
+        self.command_name_exceptions: tuple[str, ...] = ()
+        self.command_returns_exceptions: tuple[str, ...] = ()
+        self.documentation_exceptions: tuple[str, ...] = ()
+        self.member_name_exceptions: tuple[str, ...] = ()
 
 
-class SourceInfo:
-    """Where something stands in the schema source."""
+class SourceInfo(Immutable):
+    """Where something stands in the schema source.
+
+    The lexer makes them as drafts (:func:`new_source_info`), since the
+    expression checker tells each the definition it is in.
+    """
 
     __slots__ = ("defn_meta", "defn_name", "fname", "line", "parent", "pragmas")
 
@@ -47,8 +62,8 @@ class SourceInfo:
         self.defn_name: str | None = None
 
     def at_line(self, line: int) -> SourceInfo:
-        """A new location in the same file and include chain."""
-        return SourceInfo(self.fname, line, self.parent, self.pragmas)
+        """A new location in the same file and include chain (a draft)."""
+        return _SourceInfo(self.fname, line, self.parent, self.pragmas)
 
     def set_defn(self, meta: str, name: str) -> None:
         self.defn_meta = meta
@@ -75,3 +90,19 @@ class SourceInfo:
 
     def __repr__(self) -> str:
         return f"<SourceInfo {self.loc()}>"
+
+
+_SourceInfo = draft(SourceInfo)
+_Pragmas = draft(Pragmas)
+
+
+def new_source_info(
+    fname: str, line: int, parent: SourceInfo | None, pragmas: Pragmas
+) -> SourceInfo:
+    """A location that the front end completes, then seals."""
+    return _SourceInfo(fname, line, parent, pragmas)
+
+
+def new_pragmas() -> Pragmas:
+    """The pragmas of a schema about to be parsed, which the parser sets."""
+    return _Pragmas()

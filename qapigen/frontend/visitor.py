@@ -1,6 +1,6 @@
 """The interface through which back ends read a checked schema.
 
-:meth:`qapigen.schema.Schema.visit` walks the schema module by module and
+:meth:`qapigen.frontend.model.Schema.visit` walks the schema module by module and
 calls one method per entity, in definition order.  Subclass
 :class:`SchemaVisitor` and override what you need; every method does
 nothing by default.
@@ -12,7 +12,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from .schema import (
+    from .model import (
         AlternateType,
         ArrayType,
         BuiltinType,

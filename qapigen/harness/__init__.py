@@ -9,7 +9,10 @@ machine may be wanted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .machine import VM_COMMAND, LaunchError, Machine

@@ -27,11 +27,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from qemu.qmp import QMPError
 
 from ..runtime.client import SyncClient
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from types import TracebackType

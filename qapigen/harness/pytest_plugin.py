@@ -24,9 +24,12 @@ from __future__ import annotations
 import importlib
 import shlex
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .machine import Machine

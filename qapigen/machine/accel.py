@@ -11,9 +11,11 @@ QEMU's does once it has read a chunk of requests.
 
 from __future__ import annotations
 
-from ..runtime.records import TYPE_CHECKING
 from .clock import add_ns
 from .irq import resolve
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .irq import QomNode

@@ -21,9 +21,12 @@ from qapigen.simulator_api import (
     WatchdogAction,
 )
 
-from ..runtime.records import TYPE_CHECKING, NamedTuple, Record
+from ..runtime.records import NamedTuple, Record
 from .errors import ConfigError
 from .options import parse_opts
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 # -- the settings ----------------------------------------------------------------
 

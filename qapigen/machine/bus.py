@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import bisect
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

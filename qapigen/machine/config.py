@@ -12,11 +12,14 @@ only the options the simulator models (``-S``, ``-action``, ``-no-shutdown``,
 
 from __future__ import annotations
 
-from ..runtime.records import TYPE_CHECKING, NamedTuple, Record
+from ..runtime.records import NamedTuple, Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_bool, parse_opts, parse_pci_addr, parse_size, parse_uint64
 from .pvpanic import DEFAULT_IOPORT, PVPANIC_EVENTS, PvpanicDevice, PvpanicISA, PvpanicPCI
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Literal, TypeAlias

@@ -14,7 +14,9 @@ ends that way (none if several do), as QEMU resolves it.
 
 from __future__ import annotations
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -68,7 +68,6 @@ from qapigen.simulator_api import (
     WatchdogEvent,
 )
 
-from ..runtime.records import TYPE_CHECKING
 from .accel import QtestAccess
 from .actions import Actions, caused_by_guest, exit_status, panic_response, reset_is_shutdown
 from .clock import VirtualClock
@@ -77,6 +76,9 @@ from .errors import GuestNotRunning, MachineExited
 from .pc import PcBoard
 from .pvpanic import PvpanicDevice
 from .runstate import RunStateMachine
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .bus import AddressSpace

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from qapigen.simulator_api import ShutdownCause
 
-from ..runtime.records import TYPE_CHECKING
 from .bus import AddressSpace, Ram, Region, UnassignedIO, UnassignedMemory
 from .errors import ConfigError
 from .irq import GpioList, QomNode
@@ -37,6 +36,9 @@ from .pci import Bar, PciBus, PciHost, PciKind, devfn
 from .pit import PitChannel0
 from .pvpanic import PvpanicISA, PvpanicPCI
 from .watchdog import Ib700
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Protocol

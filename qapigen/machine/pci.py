@@ -17,8 +17,10 @@ Reading a function that does not exist gives all-ones.
 
 from __future__ import annotations
 
-from ..runtime.records import TYPE_CHECKING
 from .bus import AddressSpace, Region
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

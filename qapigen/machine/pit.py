@@ -16,7 +16,9 @@ Its I/O ports (0x40-0x43) are not modelled: the guest cannot reprogram it.
 
 from __future__ import annotations
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
 
 if TYPE_CHECKING:
     from .clock import VirtualClock

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import enum
 
-from ..runtime.records import TYPE_CHECKING
 from .bus import Region
 from .pci import Bar, PciFunction, PciKind
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol

@@ -77,7 +77,10 @@ import functools
 import re
 from collections.abc import Mapping
 
-from ..runtime.records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import FrozenRecord
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -76,8 +76,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from ..runtime.records import TYPE_CHECKING, FrozenRecord
+from ..runtime.records import FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import Final, Protocol, TypeAlias

@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from ..runtime.records import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any
 from .service import MAX_PENDING_OUTPUT, QMPService
 from .sockets import tcp_listener, unix_listener
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 

@@ -21,8 +21,10 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
-from ..runtime.records import TYPE_CHECKING
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 #: Bytes queued for one client beyond which it is disconnected.
 MAX_PENDING_OUTPUT = 4 * 1024 * 1024

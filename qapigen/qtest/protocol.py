@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import time
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable

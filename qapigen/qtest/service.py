@@ -28,9 +28,11 @@ is ``ERR`` and a reason, and the connection goes on; sizes above
 
 from __future__ import annotations
 
-from ..runtime.records import TYPE_CHECKING
 from .numbers import strtoi, strtoi64, strtou64, strtoul
 from .protocol import QtestConnection
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

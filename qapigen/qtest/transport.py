@@ -13,7 +13,9 @@ import contextlib
 import errno
 import selectors
 
-from ..runtime.records import TYPE_CHECKING
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -50,8 +50,10 @@ from .errors import CommandError, CommandNotImplemented, QMPError, WireError
 from .events import Event, GenericEvent, event_message
 
 # TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
-# for generated modules, not in __all__: a star-import must not shadow typing.
-from .records import TYPE_CHECKING as TYPE_CHECKING
+# for generated modules (``if _rt.TYPE_CHECKING:``), not in __all__: a
+# star-import must not shadow typing.  Not typing.TYPE_CHECKING: importing
+# typing would slow down every program that imports bindings.
+TYPE_CHECKING = False
 
 # Type aliases, for type checkers only (typing is not imported at run time).
 if TYPE_CHECKING:

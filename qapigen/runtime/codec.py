@@ -13,10 +13,11 @@ import enum
 import warnings
 
 from .errors import WireError
-from .records import TYPE_CHECKING, NamedTuple, Record
+from .records import NamedTuple, Record
 
 # typing is for the type checker only: importing it would cost every program
-# that imports bindings ~3 ms (see qapigen.records).
+# that imports bindings ~3 ms (see qapigen.runtime.records).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import dataclasses
     from collections.abc import Callable
@@ -61,20 +62,27 @@ class Absent(enum.Enum):
 #: An optional member that is not there, where ``None`` (JSON null) is a value.
 ABSENT = Absent.ABSENT
 
+#: Each integer type's values: (least, greatest).  A copy of the front end's
+#: table (``qapigen.frontend.wire_types.INTEGER_RANGES``), which the runtime
+#: may not import; tests/runtime/test_wire_types.py holds the two equal.
+INTEGER_RANGES = {
+    "int": (-(1 << 63), (1 << 63) - 1),
+    "int8": (-(1 << 7), (1 << 7) - 1),
+    "int16": (-(1 << 15), (1 << 15) - 1),
+    "int32": (-(1 << 31), (1 << 31) - 1),
+    "int64": (-(1 << 63), (1 << 63) - 1),
+    "uint8": (0, (1 << 8) - 1),
+    "uint16": (0, (1 << 16) - 1),
+    "uint32": (0, (1 << 32) - 1),
+    "uint64": (0, (1 << 64) - 1),
+    "size": (0, (1 << 64) - 1),
+}
+
 # Python's json module gives integers of any size; QEMU's parser turns those
 # that do not fit 64 bits into doubles.
-_INT64_MIN = -(1 << 63)
-_INT64_END = 1 << 63
-_UINT64_END = 1 << 64
-
-_INT_RANGES = {
-    "int8": (-(1 << 7), 1 << 7, "int8_t"),
-    "int16": (-(1 << 15), 1 << 15, "int16_t"),
-    "int32": (-(1 << 31), 1 << 31, "int32_t"),
-    "uint8": (0, 1 << 8, "uint8_t"),
-    "uint16": (0, 1 << 16, "uint16_t"),
-    "uint32": (0, 1 << 32, "uint32_t"),
-}
+_INT64_MIN = INTEGER_RANGES["int64"][0]
+_INT64_END = INTEGER_RANGES["int64"][1] + 1
+_UINT64_END = INTEGER_RANGES["uint64"][1] + 1
 
 
 # -- scalars ----------------------------------------------------------------
@@ -112,24 +120,28 @@ def d_uint64(v: object, name: str | int | None, strict: bool) -> int:
     return v if v >= 0 else v + _UINT64_END
 
 
-def _int_decoder(low: int, end: int, c_type: str, unsigned: bool) -> Decoder[int]:
-    base = d_uint64 if unsigned else d_int
+def _int_decoder(type_name: str) -> Decoder[int]:
+    """The decoder of a narrower integer type, whose errors name its C type."""
+    low, high = INTEGER_RANGES[type_name]
+    # Unsigned types take what uint64 takes (negative values wrap), signed ones int64's.
+    base = d_uint64 if low == 0 else d_int
+    c_type = type_name + "_t"
 
     def decode(v: object, name: str | int | None, strict: bool) -> int:
         value = base(v, name, strict)
-        if not low <= value < end:
+        if not low <= value <= high:
             raise WireError.bad_value(c_type, full=False).inside(name)
         return value
 
     return decode
 
 
-d_int8 = _int_decoder(*_INT_RANGES["int8"], False)
-d_int16 = _int_decoder(*_INT_RANGES["int16"], False)
-d_int32 = _int_decoder(*_INT_RANGES["int32"], False)
-d_uint8 = _int_decoder(*_INT_RANGES["uint8"], True)
-d_uint16 = _int_decoder(*_INT_RANGES["uint16"], True)
-d_uint32 = _int_decoder(*_INT_RANGES["uint32"], True)
+d_int8 = _int_decoder("int8")
+d_int16 = _int_decoder("int16")
+d_int32 = _int_decoder("int32")
+d_uint8 = _int_decoder("uint8")
+d_uint16 = _int_decoder("uint16")
+d_uint32 = _int_decoder("uint32")
 d_int64 = d_int
 d_size = d_uint64
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from .codec import JSONValue, Struct, warn_deprecated
 from .errors import CommandError, CommandNotImplemented, WireError
-from .records import TYPE_CHECKING, NamedTuple
+from .records import NamedTuple
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from .codec import JSONValue, Struct
-from .records import TYPE_CHECKING
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

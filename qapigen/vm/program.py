@@ -44,7 +44,10 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from ..runtime.records import TYPE_CHECKING, NamedTuple
+from ..runtime.records import NamedTuple
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import _socket

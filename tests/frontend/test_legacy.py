@@ -10,7 +10,7 @@ import pytest
 from qapigen import QAPIError, load_schema
 from qapigen.frontend.doc_comments import Kind
 from qapigen.frontend.legacy import upgrade_condition
-from qapigen.frontend.schema import EnumType, ObjectType, Schema
+from qapigen.frontend.schema import EnumType, ImplicitRole, ObjectType, Schema
 
 SCHEMAS = [
     "qapi/qapi-schema.json",
@@ -71,6 +71,8 @@ def test_simple_union_is_desugared(tmp_path: Path) -> None:
     cases = {v.name: v.type for v in union.branches.variants}
     wrapper = cases["spice"]
     assert isinstance(wrapper, ObjectType) and wrapper.name == "q_obj_Spice-wrapper"
+    assert wrapper.origin is not None and wrapper.is_implicit()
+    assert (wrapper.origin.owner, wrapper.origin.role) == ("Spice", ImplicitRole.WRAPPER)
     assert [(m.name, m.type.name) for m in wrapper.members] == [("data", "Spice")]
     # A wrapper is as conditional as what it wraps.
     assert wrapper.ifcond.expr == "CONFIG_SPICE"

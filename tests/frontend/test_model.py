@@ -13,6 +13,7 @@ from qapigen.frontend.schema import (
     Command,
     EnumType,
     Event,
+    ImplicitRole,
     Include,
     Module,
     ObjectType,
@@ -119,6 +120,39 @@ def test_definitions_and_implicit_types(schema: Schema) -> None:
     assert isinstance(either, AlternateType)
     assert [v.type.name for v in either.alternatives.variants] == ["int", "Red"]
     assert isinstance(schema.lookup("PAINTED"), Event)
+
+
+def test_implicit_types_record_whom_they_were_made_for(tmp_path: Path) -> None:
+    """The builder records an implicit type's owner and role; named types have none."""
+    path = tmp_path / "s.json"
+    path.write_text(
+        "{ 'enum': 'Kind', 'data': [ 'a' ] }\n"
+        "{ 'struct': 'Aa', 'data': { 'x': 'int' } }\n"
+        "{ 'union': 'Un', 'base': { 'kind': 'Kind' }, 'discriminator': 'kind',"
+        "  'data': { 'a': 'Aa' } }\n"
+        "{ 'command': 'do-it', 'data': { 'y': 'int' } }\n"
+        "{ 'event': 'DONE', 'data': { 'z': 'int' } }\n"
+    )
+    schema = load_schema(str(path))
+    made = {
+        t.name: (t.origin.owner, t.origin.role)
+        for t in schema.definitions()
+        if isinstance(t, ObjectType) and t.origin is not None
+    }
+    assert made == {
+        "q_obj_Un-base": ("Un", ImplicitRole.BASE),
+        "q_obj_do-it-arg": ("do-it", ImplicitRole.ARGUMENTS),
+        "q_obj_DONE-arg": ("DONE", ImplicitRole.ARGUMENTS),
+    }
+    for name in made:
+        typ = schema.lookup_type(name)
+        assert typ is not None and typ.is_implicit()
+        assert isinstance(typ, ObjectType) and typ.origin is not None
+        assert typ.origin.type_name() == name
+    empty = schema.lookup_type("q_empty")
+    assert isinstance(empty, ObjectType) and empty.origin is None and empty.is_implicit()
+    aa = schema.lookup_type("Aa")
+    assert isinstance(aa, ObjectType) and aa.origin is None and not aa.is_implicit()
 
 
 def test_docs_are_attached(schema: Schema) -> None:

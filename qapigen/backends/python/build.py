@@ -12,10 +12,10 @@ import dataclasses
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 
+from ...frontend.conditions import Defines
 from ...frontend.doc_comments import Doc, Kind, Section
 from ...frontend.errors import QAPIError
 from ...frontend.schema import (
-    INTEGER_RANGES,
     AlternateType,
     ArrayType,
     BuiltinType,
@@ -24,6 +24,7 @@ from ...frontend.schema import (
     EnumType,
     Event,
     IfCond,
+    ImplicitRole,
     Module,
     ObjectMember,
     ObjectType,
@@ -32,6 +33,7 @@ from ...frontend.schema import (
     Variants,
 )
 from ...frontend.visitor import SchemaVisitor
+from ...frontend.wire_types import ALTERNATE_QTYPE, BUILTIN_TYPES, INTEGER_RANGES
 from . import naming
 from .pymodel import (
     AlternateBranch,
@@ -61,18 +63,18 @@ class GenerateError(QAPIError):
 
 def build(schema: Schema, package: str, defines: Sequence[str]) -> PyPackage:
     """The Python view of ``schema`` for a package called ``package``."""
-    return _Builder(schema, package, frozenset(defines)).build()
+    return _Builder(schema, package, Defines(defines)).build()
 
 
-def implicit_owner_role(name: str) -> tuple[str, str] | None:
-    """The owner and role of an implicit type (``q_obj_OWNER-ROLE``), else None.
+# The Python class name of an implicit type, after its owner's, by its role.
+_IMPLICIT_CLASS_SUFFIX = {
+    ImplicitRole.ARGUMENTS: "Arguments",
+    ImplicitRole.BASE: "Base",
+    ImplicitRole.WRAPPER: "Wrapper",
+}
 
-    (The one place that takes implicit types' names apart.)
-    """
-    if not name.startswith("q_obj_"):
-        return None
-    owner, _, role = name[6:].rpartition("-")
-    return owner, role
+# The QType of each built-in type's values (None: any JSON value).
+_BUILTIN_QTYPES = {name: ALTERNATE_QTYPE.get(qtype) for name, qtype in BUILTIN_TYPES}
 
 
 def _doc_text(doc: Doc | None, wanted: Callable[[IfCond], bool], *, members: bool = True) -> str:
@@ -118,7 +120,7 @@ def _indented_item(name: str, text: str) -> str:
 
 
 class _Builder(SchemaVisitor):
-    def __init__(self, schema: Schema, package: str, defines: frozenset[str]) -> None:
+    def __init__(self, schema: Schema, package: str, defines: Defines) -> None:
         self.schema = schema
         self.package = package
         self.defines = defines
@@ -169,7 +171,7 @@ class _Builder(SchemaVisitor):
     # -- conditions -----------------------------------------------------
 
     def wanted(self, ifcond: IfCond) -> bool:
-        return ifcond.evaluate(self.defines.__contains__)
+        return self.defines.holds(ifcond)
 
     def defn_wanted(self, defn: Definition) -> bool:
         if isinstance(defn, ArrayType):
@@ -196,12 +198,9 @@ class _Builder(SchemaVisitor):
         return path
 
     def _class_name(self, defn: Definition) -> str:
-        implicit = implicit_owner_role(defn.name)
-        if isinstance(defn, ObjectType) and implicit is not None:
-            owner, role = implicit
-            suffix = {"arg": "Arguments", "base": "Base", "wrapper": "Wrapper"}.get(role)
-            if suffix:
-                return self.top.claim(naming.camel(owner) + suffix)
+        if isinstance(defn, ObjectType) and defn.origin is not None:
+            suffix = _IMPLICIT_CLASS_SUFFIX[defn.origin.role]
+            return self.top.claim(naming.camel(defn.origin.owner) + suffix)
         return self.top.claim(naming.type_name(defn.name))
 
     def ref(self, typ: Type, needed_by: PyClass | None = None) -> ClassRef:
@@ -238,7 +237,7 @@ class _Builder(SchemaVisitor):
             limits = INTEGER_RANGES.get(typ.name)
             if limits is not None:
                 return Integer(typ.name, *limits)
-            return Scalar(typ.name)
+            return Scalar(typ.name, _BUILTIN_QTYPES[typ.name])
         if isinstance(typ, ArrayType):
             return ListValue(self.value(typ.element_type))
         if isinstance(typ, EnumType):
@@ -253,9 +252,7 @@ class _Builder(SchemaVisitor):
     def alternate_branches(self, typ: AlternateType) -> tuple[AlternateBranch, ...]:
         """The branches of ``typ`` the conditions keep."""
         branches = []
-        for v in typ.alternatives.variants:
-            if not self.wanted(v.ifcond):
-                continue
+        for v in self.defines.kept(typ.alternatives.variants):
             self.require(v.type, f"branch '{v.name}' of '{typ.name}'")
             qtype = v.type.alternate_qtype()
             assert qtype is not None
@@ -334,8 +331,7 @@ class _Builder(SchemaVisitor):
             scope = naming.Scope(frozenset({"known", "QAPI_INFO"}))
             values = {
                 m.name: scope.claim(naming.enum_member_name(m.name))
-                for m in typ.members
-                if self.wanted(m.ifcond)
+                for m in self.defines.kept(typ.members)
             }
             self._enum_values[typ.name] = values
         return values
@@ -377,18 +373,15 @@ class _Builder(SchemaVisitor):
         if typ.base is not None:
             self.require(typ.base, f"'{typ.name}'")
             base_fields = [
-                self.field(m, scope, typ.base.doc)
-                for m in typ.base.members
-                if self.wanted(m.ifcond)
+                self.field(m, scope, typ.base.doc) for m in self.defines.kept(typ.base.members)
             ]
-        fields = [self.field(m, scope, typ.doc) for m in typ.local_members if self.wanted(m.ifcond)]
-        implicit = implicit_owner_role(typ.name)
+        fields = [self.field(m, scope, typ.doc) for m in self.defines.kept(typ.local_members)]
         cls = PyClass(
             kind="union" if typ.branches else "struct",
             name=self.class_of[typ.name][1],
             schema_name=typ.name,
-            described=implicit[0] if implicit else typ.name,
-            doc=_doc_text(typ.doc, self.wanted) or _implicit_doc(typ.name),
+            described=typ.origin.owner if typ.origin else typ.name,
+            doc=_doc_text(typ.doc, self.wanted) or _implicit_doc(typ),
             fields=fields,
             base_fields=base_fields,
             since=_since(typ.doc),
@@ -408,9 +401,7 @@ class _Builder(SchemaVisitor):
         tag_field = next(f for f in union.all_fields if f.wire == tag.name)
         tag_enum = tag.type
         assert isinstance(tag_enum, EnumType)
-        for variant in branches.variants:
-            if not self.wanted(variant.ifcond):
-                continue
+        for variant in self.defines.kept(branches.variants):
             vtype = variant.type
             assert isinstance(vtype, ObjectType)
             self.require(vtype, f"branch '{variant.name}' of '{union.schema_name}'")
@@ -418,9 +409,7 @@ class _Builder(SchemaVisitor):
                 frozenset(f.name for f in union.all_fields) | naming.API_NAMES
             )
             fields = [
-                self.field(m, branch_scope, vtype.doc)
-                for m in vtype.members
-                if self.wanted(m.ifcond)
+                self.field(m, branch_scope, vtype.doc) for m in self.defines.kept(vtype.members)
             ]
             schema_name = f"{union.schema_name} ({tag.name}: {variant.name})"
             branch = PyClass(
@@ -479,12 +468,10 @@ class _Builder(SchemaVisitor):
         if arg is not None:
             self.require(arg, f"event '{event.name}'")
             if arg.is_implicit():
-                fields = [
-                    self.field(m, scope, event.doc) for m in arg.members if self.wanted(m.ifcond)
-                ]
+                fields = [self.field(m, scope, event.doc) for m in self.defines.kept(arg.members)]
             elif arg.branches is None:
                 base_fields = [
-                    self.field(m, scope, arg.doc) for m in arg.members if self.wanted(m.ifcond)
+                    self.field(m, scope, arg.doc) for m in self.defines.kept(arg.members)
                 ]
         assert self.current is not None
         cls = PyClass(
@@ -533,9 +520,7 @@ class _Builder(SchemaVisitor):
             unpack = arg.is_implicit() and not command.boxed
             if unpack:
                 scope = naming.Scope(frozenset({"self"}))
-                params = [
-                    self.field(m, scope, command.doc) for m in arg.members if self.wanted(m.ifcond)
-                ]
+                params = [self.field(m, scope, command.doc) for m in self.defines.kept(arg.members)]
         ret = command.ret_type
         if ret is not None:
             self.require(ret, f"command '{command.name}'")
@@ -613,10 +598,12 @@ def _since(doc: Doc | None) -> str | None:
     return doc.since.text if doc is not None and doc.since is not None else None
 
 
-def _implicit_doc(name: str) -> str:
-    implicit = implicit_owner_role(name)
-    if implicit is not None:
-        owner, role = implicit
-        what = {"arg": "The arguments of", "base": "The common members of", "wrapper": "A branch"}
-        return f"{what.get(role, 'Part of')} {owner}."
-    return f"The struct {name}."
+def _implicit_doc(typ: ObjectType) -> str:
+    if typ.origin is not None:
+        what = {
+            ImplicitRole.ARGUMENTS: "The arguments of",
+            ImplicitRole.BASE: "The common members of",
+            ImplicitRole.WRAPPER: "A branch",
+        }
+        return f"{what[typ.origin.role]} {typ.origin.owner}."
+    return f"The struct {typ.name}."

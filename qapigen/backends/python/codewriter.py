@@ -364,19 +364,13 @@ def _int_literal(value: int) -> str:
     return str(value)
 
 
-# A value of a scalar type as json.loads gives it; what an alternate's branch
-# of each JSON type takes.  (The JSON-type facts of the generated code.)
-_SCALAR_TESTS = {
-    "str": "type(v) is str",
-    "bool": "type(v) is bool",
-    "number": "type(v) is float or type(v) is int",
-    "null": "v is None",
-}
-_JSON_TYPE_TESTS = {
-    "qstring": _SCALAR_TESTS["str"],
-    "qnum": _SCALAR_TESTS["number"],
-    "qbool": _SCALAR_TESTS["bool"],
-    "qnull": _SCALAR_TESTS["null"],
+# A JSON value of each QType, as json.loads gives it: what a scalar is, and
+# what an alternate's branch of each QType takes.
+_QTYPE_TESTS = {
+    "qstring": "type(v) is str",
+    "qnum": "type(v) is float or type(v) is int",
+    "qbool": "type(v) is bool",
+    "qnull": "v is None",
     "qlist": "type(v) is list",
     "qdict": "type(v) is dict",
 }
@@ -392,8 +386,8 @@ def _int_test(value: Integer) -> str:
 def _fast_path(value: Value) -> tuple[str, str] | None:
     """A cheap test that a member's ``v`` already is a valid value, and the
     value then; None where the decoder does it all."""
-    if isinstance(value, Scalar) and value.name in _SCALAR_TESTS:
-        return _SCALAR_TESTS[value.name], "v"
+    if isinstance(value, Scalar) and value.qtype is not None:
+        return _QTYPE_TESTS[value.qtype], "v"
     if isinstance(value, Integer):
         return _int_test(value), "v"
     return None
@@ -463,7 +457,7 @@ def _alternatives(
     """
     lines: Lines = []
     for i, branch in enumerate(alternate.branches):
-        test = _JSON_TYPE_TESTS[branch.json_type]
+        test = _QTYPE_TESTS[branch.qtype]
         lines.append((0, f"{'if' if returns or not i else 'elif'} {test}:"))
         body = _alternative(branch.value, var, target, name, returns=returns)
         lines += [(4 + extra, code) for extra, code in body]
@@ -631,14 +625,14 @@ def _decode_member(f: PyField, var: str, tail: bool, indent: int, tag_in_v: bool
         lines.append((at, f"v = obj[{wire}]"))
         branches = _alternatives(alternate, var, f"{attr} = ", wire, returns=False)
         lines += [(at + extra, code) for extra, code in branches]
-    elif isinstance(value, Scalar) and value.name == "any":
+    elif isinstance(value, Scalar) and value.qtype is None:
         lines.append((at, f"{attr} = obj[{wire}]"))  # any JSON value will do
     elif fast is None:
         lines.append((at, f"{attr} = {_call(value, f'obj[{wire}]', wire)}"))
     else:
         lines.append((at, f"v = obj[{wire}]"))
         # Only null passes d_null, and the fast test took it: the call raises.
-        null = isinstance(value, Scalar) and value.name == "null"
+        null = isinstance(value, Scalar) and value.qtype == "qnull"
         slow = [call, f"{attr} = None"] if null else [f"{attr} = {call}"]
         lines += [(at, f"if {fast[0]}:"), (at + 4, f"{attr} = {fast[1]}"), (at, "else:")]
         lines += [(at + 4, code) for code in slow]

@@ -30,9 +30,13 @@ class ClassRef:
 
 @dataclasses.dataclass(frozen=True)
 class Scalar:
-    """A value of the built-in type ``name``: str, bool, number, null or any."""
+    """A value of the built-in type ``name``: str, bool, number, null or any.
+
+    ``qtype`` is the QType of its values (None: any JSON value).
+    """
 
     name: str
+    qtype: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,11 +79,11 @@ class UnionValue:
 class AlternateBranch:
     """A branch of an alternate: the values of one JSON type.
 
-    ``json_type`` is QAPI's name for it (``qstring``, ``qnum``, ``qbool``,
+    ``qtype`` is QAPI's name for it (``qstring``, ``qnum``, ``qbool``,
     ``qnull``, ``qlist``, ``qdict``).
     """
 
-    json_type: str
+    qtype: str
     value: Value
 
 
@@ -106,7 +110,7 @@ Value = Scalar | Integer | EnumValue | StructValue | UnionValue | AlternateValue
 def nullable(value: Value) -> bool:
     """Whether JSON null is a value: then an absent member is not None but ABSENT."""
     if isinstance(value, Scalar):
-        return value.name in ("null", "any")
+        return value.qtype in ("qnull", None)
     if isinstance(value, AlternateValue):
         return any(nullable(b.value) for b in value.branches)
     return False

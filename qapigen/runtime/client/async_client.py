@@ -17,7 +17,7 @@ import contextlib
 import copy
 import os
 import socket
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from qemu.qmp import ExecuteError, QMPClient, Runstate
 
@@ -28,6 +28,9 @@ from .errors import command_failed
 from .sockets import Address, server_socket
 from .streams import EventStream
 from .timeouts import DEFAULT, Default, seconds, within
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from qemu.qmp.models import Greeting

@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from qemu.qmp import EventListener, Message
 
 from ..events import Event, GenericEvent
 from .timeouts import DEFAULT, Default, seconds
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .async_client import AsyncClient

@@ -11,12 +11,15 @@ import copy
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from ..events import Event
 from .sockets import Address
 from .streams import EventStream
 from .timeouts import DEFAULT, Default
+
+# As in every module, not typing.TYPE_CHECKING (see docs/architecture.md).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from qemu.qmp.models import Greeting
