@@ -123,6 +123,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     val.add_argument("files", nargs="*", metavar="FILE")
     val.add_argument("--legacy", action="store_true", help="as for check")
+    profile = commands.add_parser(
+        "profile", help="impersonation profiles: a real QEMU binary's QMP facts"
+    )
+    verbs = profile.add_subparsers(dest="verb", metavar="VERB", required=True)
+    record = verbs.add_parser(
+        "record", help="run a QEMU binary as libvirt does and record what it answers"
+    )
+    record.add_argument("binary", help="the emulator, e.g. /usr/bin/qemu-system-x86_64")
+    record.add_argument("-o", "--output", required=True, metavar="FILE", help="the profile")
+    show = verbs.add_parser("show", help="list what a profile holds")
+    show.add_argument("file", nargs="?", help="the profile (default: the shipped one)")
     return parser
 
 
@@ -295,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _print_error(err)
                 return 2  # 1 means that the schemas differ
             return report(old, new, as_json=args.json)
+        elif args.command == "profile":
+            from .profiles import main as profile_main
+
+            return profile_main(args)
         elif args.command == "jsonschema":
             from ..backends.jsonschema_export import write_bundle
 

@@ -58,6 +58,11 @@ def test_the_package_keeps_every_import_contract() -> None:
         ),
         ("frontend/source.py", "import qapigen.frontend.schema as _breach", "no import cycles"),
         ("backends/dump.py", "import qapigen.cli.project as _breach", "face → programs"),
+        (
+            "profiles/profile.py",
+            "import qemu.qmp as _breach",
+            "profiles are standard library only",
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(

@@ -1,5 +1,7 @@
 """A plain install is what bindings, the typed client and ``qapigen vm`` need, and no more.
 
+That includes the shipped impersonation profile (package data).
+
 The generator's dependencies come with the ``generate`` extra; without them,
 ``qapigen generate`` says how to get them instead of failing on an import.
 """
@@ -51,11 +53,16 @@ def test_a_plain_install_has_bindings_client_and_vm_without_the_generator(
         "from qapigen.simulator_api.client import Client\n"
         "from qapigen.simulator_api import RunState, StatusInfo\n"
         "import qapigen.vm.program\n"
+        "from qapigen.profiles import profile\n"
+        "assert profile.default().version_text == '10.0.2'  # the shipped profile\n"
         "info = StatusInfo.from_wire({'status': 'running', 'running': True})\n"
         "assert info.status is RunState.RUNNING\n"
         f"print(*[n for n in {GENERATOR_ONLY!r} if importlib.util.find_spec(n)])\n"
     )
-    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    # Not from the repository's folder: `python -c` would import the checkout's package.
+    proc = subprocess.run(
+        [python, "-c", code], cwd=plain_install, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"installed without being asked for: {proc.stdout}"
 

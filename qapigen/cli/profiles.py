@@ -1,0 +1,92 @@
+"""``qapigen profile record`` and ``qapigen profile show``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..profiles import profile, recorder
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+# Runs of one command longer than this are shown as one line.
+_RUN = 4
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the verb; returns the exit status (1 with a message on stderr on failure)."""
+    if args.verb == "record":
+        return _record(args.binary, args.output)
+    return _show(args.file or profile.SHIPPED)
+
+
+def _record(binary: str, output: str) -> int:
+    def progress(text: str) -> None:
+        print(f"qapigen profile record: {text}", file=sys.stderr)
+
+    try:
+        document = recorder.record(binary, progress)
+        size = recorder.write(document, output)
+    except recorder.RecordError as err:
+        print(f"qapigen profile record: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"qapigen profile record: {output}: {err.strerror}", file=sys.stderr)
+        return 1
+    print(f"{output}: {size} bytes")
+    return 0
+
+
+def _show(path: str) -> int:
+    try:
+        loaded = profile.load(path)
+    except profile.ProfileError as err:
+        print(f"qapigen profile show: {err}", file=sys.stderr)
+        return 1
+    sys.stdout.write(describe(loaded))
+    return 0
+
+
+def describe(loaded: profile.Profile) -> str:
+    """What a profile holds, for people: the binary, the host, each session's exchanges."""
+    host = loaded.host
+    lines = [
+        f"{loaded.source}: QEMU {loaded.version_text} ({loaded.package}), target {loaded.target}",
+        f"recorded on: {host.get('machine')}, KVM {'in use' if host.get('kvm') else 'not in use'}"
+        f", CPU {host.get('cpu')!r}",
+        "help: " + ", ".join(o for o in recorder.HELP_OPTIONS if loaded.help(o) is not None),
+    ]
+    for session in loaded.sessions.values():
+        lines.append(
+            f"session {session.name} (accel {session.accel}): {len(session.exchanges)} exchanges"
+        )
+        lines.append("  " + " ".join(session.argv))
+        i = 0
+        exchanges = session.exchanges
+        while i < len(exchanges):
+            j = i
+            while (
+                j < len(exchanges)
+                and exchanges[j].execute == exchanges[i].execute
+                and exchanges[j].marks == exchanges[i].marks
+                and exchanges[j].reply.ok
+            ):
+                j += 1
+            if j - i > _RUN:
+                lines.append(f"  {exchanges[i].execute} x{j - i}")
+                i = j
+                continue
+            exchange = exchanges[i]
+            text = exchange.execute
+            if exchange.arguments:
+                text += " " + json.dumps(exchange.arguments, separators=(",", ":"))
+            error = exchange.reply.error
+            if error is not None:
+                text += f" -> {error[0]}: {error[1]}"
+            if exchange.marks:
+                text += f"  [{', '.join(sorted(exchange.marks))}]"
+            lines.append("  " + text)
+            i += 1
+    return "\n".join(lines) + "\n"
