@@ -54,7 +54,7 @@ def main() -> int:
     tree = qemu_tree(shared)
     work = tempfile.mkdtemp(prefix="qapigen-bench-gen-")
     ours_cmd = [sys.executable, "-m", "qapigen", "generate", str(schema), "-o", f"{work}/py"]
-    ours_cmd += ["--package", "qemu_qapi"]
+    ours_cmd += ["--package", "qemu_qapi", "--quiet"]
     qemu_cmd = [sys.executable, str(tree / "scripts" / "qapi-gen.py"), "-o", f"{work}/c"]
     qemu_cmd.append(str(schema))
     ours, qemu = [], []

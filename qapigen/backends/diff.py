@@ -1,5 +1,8 @@
 """What changed on the wire between two versions of a schema.
 
+(``qapigen diff`` also reports the changes in the bindings' terms, definition
+by definition: :mod:`qapigen.backends.diff_definitions`.)
+
 :func:`diff_schemas` compares what a QMP peer can see — the commands and
 events, and every type reachable from their arguments, return values and
 event data, as ``query-qmp-schema`` would show it — and classifies each
@@ -85,6 +88,7 @@ from ..frontend.model import (
     Type,
 )
 from ..frontend.wire_types import INTEGER_RANGES, accepted_range
+from .diff_definitions import DefinitionChange, diff_definitions
 
 Verdict = Literal["breaking", "compatible"]
 
@@ -624,19 +628,38 @@ def summary(changes: Iterable[Change]) -> dict[str, object]:
     }
 
 
-def to_json(changes: Sequence[Change]) -> str:
+def to_json(
+    changes: Sequence[Change], definitions: Sequence[DefinitionChange] | None = None
+) -> str:
     """The ``--json`` report.
 
     ``{"changes": [{"kind", "path", "detail", "client", "server"}, ...],
     "summary": {"changes": N, "client-breaking": N, "server-breaking": N,
-    "by-kind": {KIND: N}}}``, changes in report order.
+    "by-kind": {KIND: N}}}``, changes in report order; with ``definitions``
+    (:mod:`qapigen.backends.diff_definitions`), also ``"definitions":
+    [{"meta", "definition", "kind", "name", "detail", "text"}, ...]`` and
+    their number as the summary's ``"definition-changes"``.
     """
-    doc = {"changes": [asdict(c) for c in changes], "summary": summary(changes)}
+    doc: dict[str, object] = {"changes": [asdict(c) for c in changes]}
+    counts = summary(changes)
+    if definitions is not None:
+        doc["definitions"] = [{**asdict(d), "text": str(d)} for d in definitions]
+        counts["definition-changes"] = len(definitions)
+    doc["summary"] = counts
     return json.dumps(doc, indent=2) + "\n"
 
 
-def format_text(changes: Sequence[Change]) -> str:
-    """The human-readable report: one group per kind, one line per change."""
+def format_text(changes: Sequence[Change], definitions: Sequence[DefinitionChange] = ()) -> str:
+    """The human-readable report: one group per kind, one line per change;
+    then ``definitions``, one line each, in the bindings' terms."""
+    text = _format_wire(changes)
+    if definitions:
+        text += f"\nIn the bindings' terms ({len(definitions)}):\n"
+        text += "".join(f"  {d}\n" for d in definitions)
+    return text
+
+
+def _format_wire(changes: Sequence[Change]) -> str:
     if not changes:
         return "No changes on the wire.\n"
     lines: list[str] = []
@@ -660,7 +683,10 @@ def format_text(changes: Sequence[Change]) -> str:
 
 
 def report(old: Schema, new: Schema, *, as_json: bool = False) -> int:
-    """``qapigen diff``: print what changed; exit status 0 (no change) or 1 (changes)."""
+    """``qapigen diff``: print what changed, on the wire and in the bindings'
+    terms; exit status 0 (no change) or 1 (changes)."""
     changes = diff_schemas(old, new)
-    sys.stdout.write(to_json(changes) if as_json else format_text(changes))
-    return 1 if changes else 0
+    definitions = diff_definitions(old, new)
+    text = to_json(changes, definitions) if as_json else format_text(changes, definitions)
+    sys.stdout.write(text)
+    return 1 if changes or definitions else 0

@@ -6,8 +6,15 @@ type, unions by discriminator, no unknown members.  Unlike QEMU, which stops
 at the first fault, every fault is reported, each with a JSON pointer
 (RFC 6901) and QEMU's wording for it.
 
-Conditions (``if``) are not resolved: a value is accepted when some build of
-the schema would accept it.
+Conditions (``if``) are resolved against the ``defines`` a :class:`Validator`
+is given, as for one build of QEMU.  Given none (None), it does not resolve
+them: every conditional part is there.  ``qapigen validate`` by default loads
+the superset of the schema's builds (``load_schema(..., superset=True)``: no
+condition left, conditional members optional), so that a value is accepted
+when some build of the schema would accept it; ``--define`` picks one build.
+
+Many faults are one fault repeated, once per element of a list:
+:func:`group` folds them into one line each, with a count.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..frontend.conditions import Defines
 from ..frontend.model import (
     AlternateType,
     ArrayType,
@@ -25,6 +33,7 @@ from ..frontend.model import (
     Command,
     EnumType,
     Event,
+    IfCond,
     ObjectType,
     Schema,
     Type,
@@ -58,22 +67,27 @@ def _pointer(parts: tuple[str | int, ...]) -> str:
 class Validator:
     """Validates values against the types, commands and events of a schema."""
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, defines: Iterable[str] | None = None) -> None:
         self.schema = schema
+        self.defines = None if defines is None else Defines(defines)
+
+    def holds(self, cond: IfCond) -> bool:
+        """Whether the build has a part with condition ``cond``."""
+        return self.defines is None or self.defines.holds(cond)
 
     # -- entry points ---------------------------------------------------
 
     def check_type(self, name: str, value: object) -> list[Problem]:
         """Faults of ``value`` as a value of the type ``name``."""
         typ = self.schema.lookup_type(name)
-        if typ is None:
+        if typ is None or not self.holds(typ.ifcond):
             return [Problem("", f"the schema has no type '{name}'")]
         return list(self._check(typ, value, (), (), None))
 
     def check_arguments(self, command: str, arguments: object) -> list[Problem]:
         """Faults of ``arguments`` as the arguments of ``command``."""
         cmd = self.schema.lookup(command)
-        if not isinstance(cmd, Command):
+        if not isinstance(cmd, Command) or not self.holds(cmd.ifcond):
             return [Problem("", f"The command {command} has not been found")]
         if cmd.arg_type is None or not cmd.gen:
             if cmd.gen and isinstance(arguments, dict) and arguments:
@@ -85,7 +99,7 @@ class Validator:
     def check_return(self, command: str, value: object) -> list[Problem]:
         """Faults of ``value`` as what ``command`` returns."""
         cmd = self.schema.lookup(command)
-        if not isinstance(cmd, Command):
+        if not isinstance(cmd, Command) or not self.holds(cmd.ifcond):
             return [Problem("", f"The command {command} has not been found")]
         if cmd.ret_type is None:
             if value != {}:
@@ -96,7 +110,7 @@ class Validator:
     def check_event(self, event: str, data: object) -> list[Problem]:
         """Faults of ``data`` as the data of ``event`` (None: the event has no data)."""
         evt = self.schema.lookup(event)
-        if not isinstance(evt, Event):
+        if not isinstance(evt, Event) or not self.holds(evt.ifcond):
             return [Problem("", f"the schema has no event '{event}'")]
         if evt.arg_type is None:
             return [] if data is None else [Problem("/data", "the event has no data")]
@@ -133,7 +147,7 @@ class Validator:
         elif isinstance(typ, EnumType):
             if type(value) is not str:
                 yield self._problem(WireError.wrong_type("string"), ptr, names)
-            elif value not in typ.member_names():
+            elif not any(m.name == value and self.holds(m.ifcond) for m in typ.members):
                 bare = name if isinstance(name, str) else "null"
                 msg = f"Parameter '{bare}' does not accept value '{value}'"
                 yield Problem(_pointer(ptr), msg)
@@ -146,7 +160,7 @@ class Validator:
         elif isinstance(typ, AlternateType):
             qtype = PYTHON_QTYPE.get(type(value))
             for v in typ.alternatives.variants:
-                if v.type.alternate_qtype() == qtype:
+                if v.type.alternate_qtype() == qtype and self.holds(v.ifcond):
                     yield from self._check(v.type, value, ptr, names, name)
                     return
             bare = name if isinstance(name, str) else "null"
@@ -166,16 +180,19 @@ class Validator:
         if type(value) is not dict:
             yield self._problem(WireError.wrong_type("object"), ptr, names)
             return
-        members = list(typ.members)
+        members = [m for m in typ.members if self.holds(m.ifcond)]
         branch = typ
         while branch.branches is not None:
             tag = value.get(branch.branches.tag_member.name)
-            chosen = next((v for v in branch.branches.variants if v.name == tag), None)
+            chosen = next(
+                (v for v in branch.branches.variants if v.name == tag and self.holds(v.ifcond)),
+                None,
+            )
             if chosen is None:
                 break  # the tag member's own check reports it
             assert isinstance(chosen.type, ObjectType)
             branch = chosen.type
-            members += [m for m in branch.members if m not in members]
+            members += [m for m in branch.members if m not in members and self.holds(m.ifcond)]
         for m in members:
             if m.name in value:
                 yield from self._check(
@@ -197,6 +214,13 @@ class Validator:
         sends; a message may span lines.  A reply is matched to its command
         by ``id``, else to the oldest unanswered command.
         """
+        return self._transcript(text, source, None)
+
+    def _transcript(
+        self, text: str, source: str | None, stats: ExampleStats | None
+    ) -> list[Problem]:
+        """:meth:`check_transcript`; with ``stats`` (examples), messages that
+        hold the notation's ``...`` are skipped, and messages counted there."""
         problems: list[Problem] = []
         pending: list[tuple[object, str]] = []
         for line, direction, message, error in _messages(text):
@@ -205,7 +229,17 @@ class Validator:
                 for p in found:
                     problems.append(Problem(_pointer(base) + p.pointer, p.message, at, source))
 
+            if stats is not None:
+                stats.messages += 1
             if error is not None:
+                if stats is not None and error is PLACEHOLDER:
+                    stats.skipped += 1
+                    # What it answers, or what answers it, is not checked either.
+                    if direction == "->":
+                        pending.append((None, ""))
+                    elif pending:
+                        pending.pop(0)
+                    continue
                 add([Problem("", error)])
                 continue
             if not isinstance(message, dict):
@@ -220,7 +254,7 @@ class Validator:
                 add(self.check_arguments(name, message.get("arguments", {})), ("arguments",))
             elif "return" in message:
                 command = _match(pending, message)
-                if command is not None:
+                if command:
                     add(self.check_return(command, message["return"]), ("return",))
             elif "error" in message:
                 _match(pending, message)
@@ -274,9 +308,22 @@ def _check_builtin(name: str, value: object) -> WireError | None:
 
 _MARKER = re.compile(r"^\s*(->|<-)\s?(.*)$")
 
+#: The error of a message that holds ``...`` outside its strings: in QEMU's
+#: doc examples, the notation for what is left out (or the notation's own
+#: description, ``-> ... text sent by client (commands) ...``).
+PLACEHOLDER = "holds the notation's '...' placeholder"
+
+# JSON strings, to look for "..." outside them.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _has_placeholder(text: str) -> bool:
+    return "..." in _JSON_STRING.sub('""', text)
+
 
 def _messages(text: str) -> Iterator[tuple[int, str, object, str | None]]:
-    """(line, direction, message, error) for each message of a transcript."""
+    """(line, direction, message, error) for each message of a transcript;
+    the error of a message with a placeholder is :data:`PLACEHOLDER`."""
     decoder = json.JSONDecoder()
     lines = text.splitlines()
     i = 0
@@ -296,7 +343,8 @@ def _messages(text: str) -> Iterator[tuple[int, str, object, str | None]]:
             except json.JSONDecodeError as err:
                 more = i < len(lines) and not _MARKER.match(lines[i]) and lines[i].strip()
                 if not more:
-                    yield start, direction, None, f"not JSON: {err.msg}"
+                    error = PLACEHOLDER if _has_placeholder(buf) else f"not JSON: {err.msg}"
+                    yield start, direction, None, error
                     break
                 buf += "\n" + lines[i]
                 i += 1
@@ -305,19 +353,56 @@ def _messages(text: str) -> Iterator[tuple[int, str, object, str | None]]:
 _EXAMPLE = re.compile(r"^(\s*)\.\. qmp-example::")
 
 
-def check_examples(validator: Validator) -> list[Problem]:
+@dataclasses.dataclass
+class ExampleStats:
+    """What :func:`check_examples` checked: blocks, messages, the messages
+    skipped for their placeholders, and the blocks with faults."""
+
+    blocks: int = 0
+    messages: int = 0
+    skipped: int = 0
+    faulty: int = 0
+
+    def summary(self, faults: int) -> str:
+        """One line: ``212 examples, 530 messages: 12 faults in 9 examples; 6 messages
+        skipped (they hold the notation's '...' placeholders)``."""
+        text = f"{self.blocks} examples, {self.messages} messages: "
+        if faults:
+            text += f"{faults} {_plural(faults, 'fault')} in "
+            text += f"{self.faulty} {_plural(self.faulty, 'example')}"
+        else:
+            text += "no faults"
+        if self.skipped:
+            text += (
+                f"; {self.skipped} {_plural(self.skipped, 'message')} skipped "
+                "(they hold the notation's '...' placeholders)"
+            )
+        return text
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def check_examples(validator: Validator, stats: ExampleStats | None = None) -> list[Problem]:
     """Faults of the ``qmp-example`` blocks in the schema's doc comments.
 
     Each block is checked as a transcript; a problem names the doc comment's
-    file and the line of the message in it.
+    file and the line of the message in it.  Messages that hold the
+    notation's ``...`` (what an example leaves out) are skipped, not faults;
+    ``stats``, if given, counts what was checked.
     """
+    stats = ExampleStats() if stats is None else stats
     problems = []
     for doc in validator.schema.docs:
         for section in doc.all_sections:
             lines = section.text.splitlines()
             for start, block in _example_blocks(lines):
                 base = section.info.line + start
-                for p in validator.check_transcript("\n".join(block)):
+                stats.blocks += 1
+                found = validator._transcript("\n".join(block), None, stats)
+                stats.faulty += bool(found)
+                for p in found:
                     line = base + (p.line or 1)
                     problems.append(dataclasses.replace(p, line=line, source=section.info.fname))
     return problems
@@ -343,3 +428,52 @@ def _example_blocks(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
+
+
+# -- grouping -------------------------------------------------------------
+
+_INDEX_STEP = re.compile(r"(?<=/)\d+(?=/|$)")
+_INDEX_NAME = re.compile(r"\[\d+\]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Faults that differ only in list indexes: the first, and how many.
+
+    ``pattern`` is the first's pointer and message with every list index
+    written ``*``; ``lines`` are the lines the faults are on, in order.
+    """
+
+    first: Problem
+    count: int
+    lines: tuple[int, ...]
+
+    @property
+    def pattern(self) -> Problem:
+        p = self.first
+        return dataclasses.replace(
+            p,
+            pointer=_INDEX_STEP.sub("*", p.pointer),
+            message=_INDEX_NAME.sub("[*]", p.message),
+        )
+
+    def __str__(self) -> str:
+        if self.count == 1:
+            return str(self.first)
+        where = ""
+        if len(set(self.lines)) > 1:
+            where = f", lines {self.lines[0]} to {self.lines[-1]}"
+        return f"{self.pattern} ({self.count} times{where})"
+
+
+def group(problems: Iterable[Problem]) -> list[Group]:
+    """``problems`` folded by source, pointer and message, list indexes aside,
+    in the order of each group's first fault."""
+    groups: dict[tuple[str | None, str, str], list[Problem]] = {}
+    for p in problems:
+        key = (p.source, _INDEX_STEP.sub("*", p.pointer), _INDEX_NAME.sub("[*]", p.message))
+        groups.setdefault(key, []).append(p)
+    return [
+        Group(found[0], len(found), tuple(p.line for p in found if p.line is not None))
+        for found in groups.values()
+    ]

@@ -19,7 +19,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
+    from ..backends.python.generate import Origin
     from ..frontend.model import Schema
+    from .qemu_binary import QemuIntrospection
 
 
 def _add_schema_args(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,24 @@ def _add_schema_args(parser: argparse.ArgumentParser) -> None:
         "--legacy",
         action="store_true",
         help="accept constructs of QEMU 5.0 to 9.2 that 10.0 rejects",
+    )
+
+
+def _add_build_args(parser: argparse.ArgumentParser, default: str) -> None:
+    """--define and --superset: which build of the schema (``default`` says
+    what holds without either)."""
+    parser.add_argument(
+        "--define",
+        metavar="SYMBOL",
+        action="append",
+        default=[],
+        help="a condition symbol that holds (repeatable); conditions on others are false "
+        f"(default: {default})",
+    )
+    parser.add_argument(
+        "--superset",
+        action="store_true",
+        help="every build at once: keep every conditional part, conditional members optional",
     )
 
 
@@ -52,8 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_schema_args(dump)
     diff = commands.add_parser(
         "diff",
-        help="what changed on the wire between two schemas, breaking or compatible "
-        "(exit 0: no change, 1: changes, 2: error)",
+        help="what changed on the wire between two schemas, breaking or compatible, and "
+        "in the bindings' terms (exit 0: no change, 1: changes, 2: error)",
     )
     diff.add_argument("old", help="the old schema's main file")
     diff.add_argument("new", help="the new schema's main file")
@@ -69,39 +89,54 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_schema_args(jsonschema)
     jsonschema.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write")
-    jsonschema.add_argument(
-        "--define",
-        action="append",
-        default=[],
-        metavar="SYM",
-        help="a symbol that holds in 'if' conditions (repeatable; others do not)",
-    )
+    _add_build_args(jsonschema, "none")
     gen = commands.add_parser(
         "generate",
         help="generate typed Python bindings (no arguments: the project's own, in generated/)",
+        usage="%(prog)s [SCHEMA | --from-introspection FILE | --from-qemu BINARY [-- OPTIONS]]"
+        " [-o DIR] [--package NAME] [--define SYMBOL ... | --superset] [options]",
     )
     gen.add_argument("schema", nargs="?", help="the schema's main file")
+    source = gen.add_mutually_exclusive_group()
+    source.add_argument(
+        "--from-qemu",
+        metavar="BINARY",
+        help="the schema of a QEMU binary: started with -machine none (or the QEMU options "
+        "after --), asked query-qmp-schema, told to quit",
+    )
+    source.add_argument(
+        "--from-introspection",
+        metavar="FILE",
+        help="the schema a saved query-qmp-schema reply describes",
+    )
     gen.add_argument("-o", "--output", metavar="DIR", help="where the package goes")
     gen.add_argument("--package", metavar="NAME", help="the package's name")
-    gen.add_argument(
-        "--define",
-        metavar="SYMBOL",
-        action="append",
-        default=[],
-        help="a condition symbol that holds (repeatable); conditions on others are false",
-    )
+    _add_build_args(gen, "those of [tool.qapigen] define, else none")
     gen.add_argument("--legacy", action="store_true", help="as for check")
     gen.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 listing stale files"
+    )
+    gen.add_argument(
+        "--quiet", action="store_true", help="do not report what the conditions leave out"
     )
     intro = commands.add_parser(
         "introspect", help="print the query-qmp-schema reply for a schema, as QEMU builds it"
     )
     _add_schema_args(intro)
-    intro.add_argument(
-        "--define", metavar="SYMBOL", action="append", default=[], help="as for generate"
-    )
+    _add_build_args(intro, "none")
     intro.add_argument("--unmask", action="store_true", help="show type names, not numbers")
+    defines = commands.add_parser(
+        "defines",
+        help="the condition symbols a schema uses; with --match, the --define set of a "
+        "binary's build (exit 1 when no set reproduces its introspection)",
+    )
+    _add_schema_args(defines)
+    defines.add_argument(
+        "--match",
+        metavar="FILE",
+        help="a saved query-qmp-schema reply: print the --define options with which "
+        "'qapigen introspect' reproduces it",
+    )
     val = commands.add_parser(
         "validate",
         help="check JSON documents or QMP transcripts against a schema (exit 1 on faults)",
@@ -123,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     val.add_argument("files", nargs="*", metavar="FILE")
     val.add_argument("--legacy", action="store_true", help="as for check")
+    _add_build_args(val, "--superset: accept what some build accepts")
     profile = commands.add_parser(
         "profile", help="impersonation profiles: a real QEMU binary's QMP facts"
     )
@@ -137,17 +173,46 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Refused(Exception):
+    """The command line asks for what cannot be: the message, exit status 2."""
+
+
+def _build(args: argparse.Namespace, *, superset_default: bool = False) -> bool:
+    """Whether the command works on the superset of the schema's builds."""
+    if args.superset and args.define:
+        raise _Refused("--define picks one build and --superset takes them all: give one")
+    return bool(args.superset or (superset_default and not args.define))
+
+
+def _check_defines(schema: Schema, defines: Sequence[str], given_by: str = "--define") -> None:
+    """Refuse symbols that no condition of ``schema`` uses (a misspelling
+    would otherwise just leave out what it meant to keep)."""
+    from ..frontend.builds import symbols, unknown_symbols
+
+    unknown = unknown_symbols(schema, defines)
+    if unknown:
+        used = symbols(schema)
+        them = f"they are: {', '.join(used)}" if used else "it uses none"
+        raise _Refused(
+            f"{given_by} {', '.join(unknown)}: the schema's conditions never use "
+            f"{'it' if len(unknown) == 1 else 'them'}; {them}"
+        )
+
+
 def _validate(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from ..backends.validate import Problem, Validator, check_examples
+    from ..backends.validate import ExampleStats, Problem, Validator, check_examples, group
 
-    schema = _load(args.schema, args.legacy)
-    validator = Validator(schema)
+    superset = _build(args, superset_default=True)
+    schema = _load(args.schema, args.legacy, superset=superset)
+    _check_defines(schema, args.define)
+    validator = Validator(schema, None if superset else args.define)
     problems: list[Problem] = []
+    stats = ExampleStats()
     if args.examples:
-        problems = check_examples(validator)
+        problems = check_examples(validator, stats)
     for path in args.files:
         try:
             with open(path, encoding="utf-8") as fp:
@@ -170,13 +235,55 @@ def _validate(args: argparse.Namespace) -> int:
         else:
             found = validator.check_event(args.event, value)
         problems += [dataclasses.replace(p, source=path) for p in found]
-    for problem in problems:
-        print(problem)
+    for fault in group(problems):
+        print(fault)
+    if args.examples:
+        print(stats.summary(len(problems)))
     return 1 if problems else 0
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from .project import INSTALL_GENERATOR, missing_generator_dependencies, project_defaults
+def _generate(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, qemu_options: list[str] | None
+) -> int:
+    if qemu_options is not None and not args.from_qemu:
+        parser.error("the QEMU options after -- are for --from-qemu")
+    introspected = bool(args.from_qemu or args.from_introspection)
+    live: QemuIntrospection | None = None
+    if introspected:
+        if args.schema:
+            parser.error("give a SCHEMA, or --from-qemu or --from-introspection: not both")
+        for option, given in (
+            ("--define", args.define),
+            ("--superset", args.superset),
+            ("--legacy", args.legacy),
+        ):
+            if given:
+                parser.error(f"{option} is for schema files: an introspection is one build")
+        if not args.output or not args.package:
+            parser.error("--from-qemu and --from-introspection need -o DIR and --package NAME")
+        if args.from_qemu:
+            from .qemu_binary import BinaryError, QemuIntrospection
+
+            # Started now, it comes up while the generator is imported.
+            try:
+                live = QemuIntrospection(args.from_qemu, qemu_options)
+            except BinaryError as err:
+                raise _Refused(str(err)) from None
+    try:
+        return _generate_package(args, live)
+    finally:
+        if live is not None:
+            live.close()
+
+
+def _generate_package(args: argparse.Namespace, live: QemuIntrospection | None) -> int:
+    from .project import (
+        DEFINE_SETTING,
+        INSTALL_GENERATOR,
+        missing_generator_dependencies,
+        project_defaults,
+        project_defines,
+    )
 
     missing = missing_generator_dependencies()
     if missing:
@@ -188,13 +295,29 @@ def _generate(args: argparse.Namespace) -> int:
         return 1
     from ..backends.python.generate import generate
 
-    defaults = project_defaults()
-    schema_path = args.schema or defaults["schema"]
-    output = args.output or defaults["output"]
-    package = args.package or defaults["package"]
-    result = generate(
-        _load(schema_path, args.legacy), output, package, args.define, check=args.check
-    )
+    origin: Origin | None = None
+    defines: list[str] = []
+    if args.from_qemu or args.from_introspection:
+        schema, origin = _introspected(args, live)
+        output, package = args.output, args.package
+    else:
+        defaults = project_defaults()
+        superset = _build(args)
+        given_by = "--define"
+        defines = args.define
+        if not defines and not superset:
+            try:
+                defines = project_defines()
+            except ValueError as err:
+                raise _Refused(str(err)) from None
+            given_by = f"{DEFINE_SETTING} names"
+        schema = _load(args.schema or defaults["schema"], args.legacy, superset=superset)
+        _check_defines(schema, defines, given_by)
+        if not args.quiet:
+            _report_left_out(schema, defines)
+        output = args.output or defaults["output"]
+        package = args.package or defaults["package"]
+    result = generate(schema, output, package, defines, check=args.check, origin=origin)
     if args.check:
         for rel in result.changed:
             print(f"stale: {os.path.join(result.package_dir, rel)}")
@@ -205,16 +328,107 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _introspected(
+    args: argparse.Namespace, live: QemuIntrospection | None
+) -> tuple[Schema, Origin]:
+    """The schema of ``--from-qemu`` or ``--from-introspection``, and what it came from."""
+    import hashlib
+    import json
+
+    from ..backends.python.generate import Origin
+    from ..frontend.introspection import load_introspection, read_reply
+
+    if args.from_introspection:
+        source = args.from_introspection
+        try:
+            with open(source, encoding="utf-8") as fp:
+                reply = read_reply(fp.read(), source)
+        except (OSError, UnicodeDecodeError) as err:
+            why = err.strerror if isinstance(err, OSError) else "not UTF-8"
+            raise QAPIError(f"can't read introspection file '{source}': {why}") from None
+    else:
+        from .qemu_binary import BinaryError
+
+        assert live is not None
+        source = args.from_qemu
+        try:
+            reply = live.reply()
+        except BinaryError as err:
+            raise _Refused(str(err)) from None
+    # The same build gives the same digest, read live or from a file.
+    canonical = json.dumps(reply, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return load_introspection(reply, source), Origin(os.path.basename(source), digest)
+
+
+def _report_left_out(schema: Schema, defines: Sequence[str]) -> None:
+    """Say what the conditions leave out of the bindings, on stderr."""
+    import textwrap
+
+    from ..frontend.builds import left_out
+
+    gone = left_out(schema, defines)
+    if not gone.parts:
+        return
+    held = "with these --define symbols" if defines else "with no --define symbols"
+    lines = [
+        f"qapigen generate: {held}, the conditions leave out {gone.summary()} "
+        "(--define what holds, --superset keeps all, --quiet says nothing):"
+    ]
+    for kind, names in gone.parts.items():
+        text = f"{kind}s: {', '.join(names)}" if kind != "branch" else "branches: "
+        if kind == "branch":
+            text += ", ".join(names)
+        lines += textwrap.wrap(
+            text, 100, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+        )
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _defines(args: argparse.Namespace) -> int:
+    """``qapigen defines``: the symbols, or (``--match``) the set of a build."""
+    from ..frontend.builds import symbols
+
+    schema = _load(args.schema, args.legacy)
+    if args.match is None:
+        for symbol in symbols(schema):
+            print(symbol)
+        return 0
+    from ..backends.defines import match_build
+    from ..frontend.introspection import read_reply
+
+    try:
+        with open(args.match, encoding="utf-8") as fp:
+            reply = read_reply(fp.read(), args.match)
+    except (OSError, UnicodeDecodeError) as err:
+        why = err.strerror if isinstance(err, OSError) else "not UTF-8"
+        raise QAPIError(f"can't read introspection file '{args.match}': {why}") from None
+    found = match_build(schema, reply)
+    print(found.command_line())
+    sys.stdout.flush()
+    if found.unknown:
+        print(
+            "undefined, as nothing in the reply depends on them: " + ", ".join(found.unknown),
+            file=sys.stderr,
+        )
+    if not found.exact:
+        print("no set of symbols reproduces the reply; these differ:", file=sys.stderr)
+        for problem in found.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
 LEGACY_HINT = "hint: --legacy reads schemas written for QEMU 5.0 to 9.2, and reads this one"
 
 
-def _load(path: str, legacy: bool) -> Schema:
+def _load(path: str, legacy: bool, *, superset: bool = False) -> Schema:
     """The checked schema; its error carries :data:`LEGACY_HINT` as a note where
     only a rule of QEMU 10.0 that ``--legacy`` relaxes rejects it."""
     from ..frontend.builder import load_schema
 
     try:
-        return load_schema(path, legacy=legacy)
+        return load_schema(path, legacy=legacy, superset=superset)
     except QAPIError as err:
         if not legacy:
             try:
@@ -265,6 +479,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return vm_main(argv[1:])
     parser = _parser()
+    # QEMU's options for --from-qemu follow "--", for the binary alone.
+    qemu_options = None
+    if argv and argv[0] == "generate" and "--" in argv:
+        at = list(argv).index("--")
+        argv, qemu_options = argv[:at], list(argv[at + 1 :])
     # Files may follow validate's options (argparse stops a positional list at
     # the first option): take what is left over as files.
     args, extra = parser.parse_known_args(argv)
@@ -286,15 +505,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sys.stdout.write(dump(_load(args.schema, args.legacy)))
         elif args.command == "generate":
-            return _generate(args)
+            return _generate(args, parser, qemu_options)
         elif args.command == "validate":
             return _validate(args)
+        elif args.command == "defines":
+            return _defines(args)
         elif args.command == "introspect":
             import json
 
             from ..backends.introspect import introspect
 
-            schema = _load(args.schema, args.legacy)
+            schema = _load(args.schema, args.legacy, superset=_build(args))
+            _check_defines(schema, args.define)
             print(json.dumps(introspect(schema, args.define, unmask=args.unmask)))
         elif args.command == "diff":
             from ..backends.diff import report
@@ -313,10 +535,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "jsonschema":
             from ..backends.jsonschema_export import write_bundle
 
-            write_bundle(_load(args.schema, args.legacy), args.output, args.define)
+            schema = _load(args.schema, args.legacy, superset=_build(args))
+            _check_defines(schema, args.define)
+            write_bundle(schema, args.output, args.define)
     except QAPIError as err:
         _print_error(err)
         return 1
+    except _Refused as err:
+        sys.stdout.flush()
+        print(f"qapigen {args.command}: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

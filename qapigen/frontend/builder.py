@@ -75,12 +75,13 @@ _Variant = draft(Variant)
 _Variants = draft(Variants)
 
 
-def load_schema(path: str, *, legacy: bool = False) -> Schema:
+def load_schema(path: str, *, legacy: bool = False, superset: bool = False) -> Schema:
     """Load and check the schema whose main file is ``path``.
 
     Raises :class:`QAPIError`, whose ``str()`` is the diagnostic exactly as
     QEMU's generator prints it.  ``legacy`` accepts the constructs of QEMU
-    releases 5.0 to 9.2 that 10.0 no longer does.
+    releases 5.0 to 9.2 that 10.0 no longer does.  ``superset`` gives the
+    superset of the schema's builds (:mod:`qapigen.frontend.superset`).
     """
     try:
         parsed = parse_schema(path, legacy=legacy)
@@ -91,7 +92,17 @@ def load_schema(path: str, *, legacy: bool = False) -> Schema:
 
         upgrade_exprs(parsed.exprs)
     check_exprs(parsed.exprs, legacy=legacy)
-    builder = _Builder(path, legacy)
+    if superset:
+        from .superset import make_superset
+
+        make_superset(parsed.exprs)
+    return build_schema(path, parsed, legacy=legacy)
+
+
+def build_schema(fname: str, parsed: ParsedSchema, *, legacy: bool = False) -> Schema:
+    """The checked model of ``parsed``, whose expressions are checked (normalized);
+    ``fname`` is the main file."""
+    builder = _Builder(fname, legacy)
     builder.define(parsed.exprs)
     return builder.finish(parsed)
 

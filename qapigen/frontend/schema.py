@@ -9,7 +9,7 @@ from here (``qapigen.frontend.schema``); the model lives in
 
 from __future__ import annotations
 
-from .builder import MAX_FEATURES, load_schema
+from .builder import MAX_FEATURES, build_schema, load_schema
 from .model import (
     BUILTIN_MODULE,
     SPECIAL_FEATURES,
@@ -68,5 +68,6 @@ __all__ = [
     "Variant",
     "Variants",
     "accepted_range",
+    "build_schema",
     "load_schema",
 ]

@@ -413,7 +413,8 @@ def test_cli_no_change_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Grouped by kind in a fixed order, one line per change, sorted, a summary last."""
+    """Grouped by kind in a fixed order, one line per change, sorted, a summary; then
+    the changes in the bindings' terms."""
     a = _write(tmp_path, "a.json", "{ 'command': 'x', 'data': { 'b': 'int', 'a': 'int' } }\n")
     b = _write(tmp_path, "b.json", "{ 'command': 'y' }\n{ 'command': 'x' }\n")
     assert main(["diff", a, b]) == 1
@@ -428,11 +429,17 @@ def test_cli_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "  x/arguments/b: mandatory int  [client: breaking, server: breaking]\n"
         "\n"
         "3 changes; breaking for clients: 2, for servers: 3\n"
+        "\n"
+        "In the bindings' terms (3):\n"
+        "  command x: argument 'a' removed\n"
+        "  command x: argument 'b' removed\n"
+        "  command y: added\n"
     )
 
 
 def test_cli_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--json: the documented structure, the same changes in the same order."""
+    """--json: the documented structure, the same changes in the same order; the
+    changes in the bindings' terms under "definitions"."""
     a = _write(tmp_path, "a.json", "{ 'command': 'x', 'data': { '*o': 'str' } }\n")
     b = _write(tmp_path, "b.json", "{ 'command': 'x' }\n{ 'event': 'E' }\n")
     assert main(["diff", "--json", a, b]) == 1
@@ -454,11 +461,30 @@ def test_cli_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                 "server": "compatible",
             },
         ],
+        "definitions": [
+            {
+                "meta": "event",
+                "definition": "E",
+                "kind": "added",
+                "name": "",
+                "detail": "",
+                "text": "event E: added",
+            },
+            {
+                "meta": "command",
+                "definition": "x",
+                "kind": "member-removed",
+                "name": "o",
+                "detail": "",
+                "text": "command x: argument 'o' removed",
+            },
+        ],
         "summary": {
             "changes": 2,
             "client-breaking": 1,
             "server-breaking": 1,
             "by-kind": {"event-added": 1, "member-removed": 1},
+            "definition-changes": 2,
         },
     }
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,47 +12,7 @@ from qapigen.backends.introspect import introspect
 from qapigen.cli.commands import main
 
 from ..support.paths import REPO
-
-# Runs QEMU's introspection visitor and prints its tree with the conditions
-# resolved, as a QEMU built with the given symbols would answer.
-QEMU_INTROSPECT = r"""
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from qapi.schema import QAPISchema
-from qapi.introspect import Annotated, QAPISchemaGenIntrospectVisitor
-
-unmask = sys.argv[3] == "unmask"
-defined = set(sys.argv[4:])
-DROP = object()
-
-def holds(cond):
-    if cond is None:
-        return True
-    if isinstance(cond, str):
-        return cond in defined
-    if "not" in cond:
-        return not holds(cond["not"])
-    if "all" in cond:
-        return all(holds(c) for c in cond["all"])
-    return any(holds(c) for c in cond["any"])
-
-def plain(obj):
-    if isinstance(obj, Annotated):
-        return plain(obj.value) if holds(obj.ifcond.ifcond) else DROP
-    if isinstance(obj, dict):
-        return {k: v for k, v in ((k, plain(v)) for k, v in obj.items()) if v is not DROP}
-    if isinstance(obj, list):
-        return [v for v in (plain(v) for v in obj) if v is not DROP]
-    return obj
-
-class Capture(QAPISchemaGenIntrospectVisitor):
-    def visit_end(self):
-        for typ in self._used_types:
-            typ.visit(self)
-        print(json.dumps(plain(self._trees)))
-
-QAPISchema(sys.argv[2]).visit(Capture("", unmask))
-"""
+from ..support.qemu_introspect import qemu_introspect
 
 # The symbols of an x86_64 system emulator build on Linux (enough to switch
 # on most conditional parts of the schema).
@@ -72,24 +29,6 @@ X86_64 = [
     "CONFIG_BLKIO",
     "CONFIG_LINUX_IO_URING",
 ]
-
-
-def _qemu(tree: Path, schema: Path, unmask: bool, defines: list[str]) -> Any:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            QEMU_INTROSPECT,
-            str(tree / "scripts"),
-            str(schema),
-            "unmask" if unmask else "mask",
-            *defines,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +48,7 @@ def test_same_as_qemu_generator(
     """Entities, order, masked names, integer collapse, arrays, defaults: as QEMU's."""
     path = qemu_schemas / "10.0" / "schema" / rel
     ours = introspect(load_schema(str(path)), defines, unmask=unmask)
-    assert ours == _qemu(qemu_tree, path, unmask, defines)
+    assert ours == qemu_introspect(qemu_tree, path, unmask, defines)
 
 
 def test_matches_real_qemu_commands(qemu_schemas: Path) -> None:

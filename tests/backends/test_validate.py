@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -211,13 +212,21 @@ def test_examples_of_a_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         '#    <- { "return": { "count": 3 } }\n#\n'
         "# .. qmp-example::\n#    :title: A wrong one\n#\n"
         '#    -> { "execute": "get-info" }\n'
-        '#    <- { "return": { "count": 300 } }\n'
+        '#    <- { "return": { "count": 300 } }\n#\n'
+        "# .. qmp-example::\n#    :title: With the notation's placeholders\n#\n"
+        "#    -> ... text sent by the client ...\n"
+        '#    -> { "execute": "get-info" }\n'
+        '#    <- { "return": { ... } }\n'
         "##\n"
         "{ 'command': 'get-info', 'returns': 'Info' }\n"
     )
     assert main(["validate", str(schema), "--examples"]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{schema}:21 /return/count: Parameter 'count' expects uint8_t"]
+    assert out == [
+        f"{schema}:21 /return/count: Parameter 'count' expects uint8_t",
+        "3 examples, 7 messages: 1 fault in 1 example; "
+        "2 messages skipped (they hold the notation's '...' placeholders)",
+    ]
 
 
 def test_qemu_examples_are_checked(validator: Validator) -> None:
@@ -229,6 +238,98 @@ def test_qemu_examples_are_checked(validator: Validator) -> None:
     # migration.json's file-channel example writes the offset as a string.
     assert offsets and "expects uint64" in offsets[0].message
     assert len(problems) < 100
+
+
+def test_qemu_examples_cli_skips_placeholders_and_sums_up(
+    qemu_schemas: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The notation's '...' (the notation's own description in qapi-schema.json,
+    elided list elements in control.json) is no fault; a real defect (missing
+    commas in block-core.json's query-blockstats example) still is."""
+    path = qemu_schemas / "10.0" / "schema" / "qapi"
+    assert main(["validate", str(path / "qapi-schema.json"), "--examples"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    places = [line.split(" ", 1)[0] for line in lines[:-1]]
+    assert f"{path / 'block-core.json'}:1185" in places
+    for skipped in ("qapi-schema.json:15", "qapi-schema.json:16", "control.json:141"):
+        assert f"{path / skipped}" not in places
+    assert re.fullmatch(
+        r"\d+ examples, \d+ messages: \d+ faults in \d+ examples; "
+        r"6 messages skipped \(they hold the notation's '...' placeholders\)",
+        lines[-1],
+    )
+    # One line per fault and pointer pattern: pci.json's five devices are one.
+    pci = [line for line in lines if "irq_pin" in line]
+    assert pci == [
+        f"{path / 'pci.json'}:188 /return/*/devices/*: "
+        "Parameter '[*].devices[*].irq_pin' is missing (5 times)"
+    ]
+
+
+def test_faults_are_grouped_by_pointer_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same fault in every element of a list, over several replies: one line, counted."""
+    schema = str(need_shared("qemu", "10.0", "schema", "qapi", "qapi-schema.json"))
+    transcript = tmp_path / "t.txt"
+    reply = {"return": [{"running": True} for _ in range(30)]}
+    transcript.write_text(
+        "\n".join(
+            [
+                '-> {"execute": "query-status"}',
+                '<- {"return": {"running": true, "status": "running"}}',
+                '-> {"execute": "query-iothreads"}',
+                f"<- {json.dumps(reply)}",
+                '-> {"execute": "query-iothreads"}',
+                f"<- {json.dumps(reply)}",
+            ]
+        )
+    )
+    assert main(["validate", schema, "--qmp", str(transcript)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    missing = ["id", "thread-id", "poll-max-ns", "poll-grow", "poll-shrink", "aio-max-batch"]
+    expected = [
+        f"{transcript}:4 /return/*: Parameter '[*].{name}' is missing (60 times, lines 4 to 6)"
+        for name in missing
+    ]
+    expected.insert(
+        1,
+        f"{transcript}:4 /return/*/running: Parameter '[*].running' is unexpected "
+        "(60 times, lines 4 to 6)",
+    )
+    assert sorted(out) == sorted(expected)
+
+
+def test_define_picks_one_build(
+    qemu_schemas: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """By default a value is checked against every build at once; --define
+    checks it against one, and refuses a symbol the schema never uses."""
+    schema = str(qemu_schemas / "10.0" / "schema" / "qapi" / "qapi-schema.json")
+    transcript = tmp_path / "t.txt"
+    transcript.write_text(
+        '-> {"execute": "query-sev"}\n'
+        '<- {"return": {"enabled": false, "api-major": 0, "api-minor": 0, "build-id": 0, '
+        '"policy": 0, "state": "uninit", "handle": 0, "sev-type": "sev"}}\n'
+    )
+    assert main(["validate", schema, "--qmp", str(transcript)]) == 0
+    assert main(["validate", schema, "--qmp", str(transcript), "--define", "TARGET_I386"]) == 0
+    assert main(["validate", schema, "--qmp", str(transcript), "--define", "TARGET_ARM"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{transcript}:1 /arguments: The command query-sev has not been found",
+        f"{transcript}:2 /return: The command query-sev has not been found",
+    ]
+    args = ["validate", schema, "--qmp", str(transcript)]
+    assert main([*args, "--define", "TARGET_X86"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "qapigen validate: --define TARGET_X86: the schema's conditions never use it; "
+        "they are: CONFIG_AF_XDP, "
+    )
+    assert main([*args, "--define", "TARGET_I386", "--superset"]) == 2
+    assert capsys.readouterr().err == (
+        "qapigen validate: --define picks one build and --superset takes them all: give one\n"
+    )
 
 
 def test_cli_files_and_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from .build import GenerateError, build
 from .formatting import format_python
 from .render import render
 
-__all__ = ["GenerateError", "Result", "generate", "schema_digest"]
+__all__ = ["GenerateError", "Origin", "Result", "generate", "schema_digest"]
 
 
 @dataclasses.dataclass
@@ -44,7 +44,18 @@ def schema_digest(schema: Schema) -> str:
     return digest.hexdigest()
 
 
-def render_package(schema: Schema, package: str, defines: Sequence[str] = ()) -> dict[str, str]:
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """What a schema read from no files (a binary's introspection) was read from:
+    the name the header gives, and the SHA-256 digest that stands for the schema's."""
+
+    name: str
+    digest: str
+
+
+def render_package(
+    schema: Schema, package: str, defines: Sequence[str] = (), *, origin: Origin | None = None
+) -> dict[str, str]:
     """Every file of the generated package, by relative path."""
     if not package.isidentifier() or keyword.iskeyword(package):
         raise GenerateError(f"package name '{package}' is not a Python identifier")
@@ -52,8 +63,8 @@ def render_package(schema: Schema, package: str, defines: Sequence[str] = ()) ->
         # Condition symbols are identifiers (QAPI checks the schema's own the same way).
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", symbol):
             raise GenerateError(f"--define '{symbol}' is not a valid condition symbol")
-    digest = schema_digest(schema)
-    fname = os.path.basename(schema.fname)
+    digest = origin.digest if origin else schema_digest(schema)
+    fname = origin.name if origin else os.path.basename(schema.fname)
     # A file name is text from outside: quoted unless plainly harmless.
     shown = fname if re.fullmatch(r"[\w.+-]+", fname, re.ASCII) else json.dumps(fname)
     header = (
@@ -77,6 +88,7 @@ def generate(
     defines: Sequence[str] = (),
     *,
     check: bool = False,
+    origin: Origin | None = None,
 ) -> Result:
     """Write the package for ``schema`` to ``out_dir/package``.
 
@@ -84,7 +96,7 @@ def generate(
     longer has are removed.  With ``check``, nothing is written: the result
     lists what would change.
     """
-    files = render_package(schema, package, defines)
+    files = render_package(schema, package, defines, origin=origin)
     root = os.path.join(out_dir, package)
     changed = []
     for rel, content in sorted(files.items()):

@@ -1,0 +1,113 @@
+"""The superset of a schema's builds: every conditional part kept, conditions dropped.
+
+Different builds of QEMU send different JSON for the same command: an x86
+build's ``query-cpu-model-expansion`` reply lacks ``deprecated-props``,
+which an s390x build's always has.  Bindings or a validator made for one
+build reject the other's.  The superset is one schema that takes them all:
+
+- every definition, enum value, union and alternate branch and feature is
+  kept, whatever its condition;
+- a conditional member is optional (a build without it does not send it,
+  and does not take it);
+- no condition is left, so every back end sees one build.
+
+It is made from the checked expressions, before the model is built
+(``load_schema(..., superset=True)``), so ``generate``, ``validate``,
+``jsonschema`` and ``introspect`` all get it unchanged.  The conditions are
+not lost to readers: each doc comment says, where the part it describes had
+one, "Only in builds where CONDITION" (generated docstrings show it).
+"""
+
+from __future__ import annotations
+
+from .condition_text import condition_text
+from .doc_comments import Doc
+from .parser import Expression, Value
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .doc_comments import Section
+
+
+def make_superset(exprs: list[Expression]) -> None:
+    """Turn checked (normalized) expressions into the superset of their builds, in place."""
+    for expr in exprs:
+        if "include" in expr:
+            continue
+        doc = expr.doc
+        cond = expr.pop("if", None)
+        if cond is not None and doc is not None:
+            _note(doc.body, cond)
+        _features(expr, doc)
+        if "enum" in expr:
+            values = expr["data"]
+            assert isinstance(values, list)
+            for value in values:
+                assert isinstance(value, dict)
+                name = value["name"]
+                assert isinstance(name, str)
+                _drop(value, _section(doc, name))
+                _features(value, doc)
+        elif "alternate" in expr or "union" in expr:
+            if isinstance(expr.get("base"), dict):
+                expr["base"] = _members(expr["base"], doc)
+            branches = expr["data"]
+            assert isinstance(branches, dict)
+            for name, branch in branches.items():
+                assert isinstance(branch, dict)
+                _drop(branch, _section(doc, name))
+        elif isinstance(expr.get("data"), dict):
+            # A struct's members, or a command's or event's arguments.
+            expr["data"] = _members(expr["data"], doc)
+
+
+def _members(members: Value, doc: Doc | None) -> dict[str, Value]:
+    """The members, the conditional ones made optional (keys in order)."""
+    assert isinstance(members, dict)
+    result: dict[str, Value] = {}
+    for key, member in members.items():
+        assert isinstance(member, dict)
+        name = key.removeprefix("*")
+        cond = _drop(member, _section(doc, name), optional=key == name)
+        if cond is not None:
+            key = "*" + name
+        result[key] = member
+        _features(member, doc)
+    return result
+
+
+def _features(owner: dict[str, Value], doc: Doc | None) -> None:
+    features = owner.get("features")
+    if isinstance(features, list):
+        for feature in features:
+            assert isinstance(feature, dict)
+            name = feature["name"]
+            assert isinstance(name, str)
+            section = doc.features.get(name) if doc is not None else None
+            _drop(feature, section)
+
+
+def _section(doc: Doc | None, name: str) -> Section | None:
+    return doc.args.get(name) if doc is not None else None
+
+
+def _drop(
+    part: dict[str, Value], section: Section | None, *, optional: bool = False
+) -> Value | None:
+    """Remove ``part``'s condition, noting it in its description; returns it."""
+    cond = part.pop("if", None)
+    if cond is not None and section is not None:
+        _note(section, cond, optional)
+    return cond
+
+
+def _note(section: Section, cond: Value, optional: bool = False) -> None:
+    assert isinstance(cond, (str, dict))
+    note = f"Only in builds where {condition_text(cond)}"
+    note += " (so optional here)." if optional else "."
+    text = section.text.rstrip("\n")
+    # As indented as the lines that continue the text, for those that dedent it.
+    rest = [line for line in text.splitlines()[1:] if line.strip()]
+    indent = min((len(line) - len(line.lstrip()) for line in rest), default=0) * " "
+    section.text = f"{text}\n\n{indent}{note}\n" if text else f"{note}\n"
