@@ -41,6 +41,7 @@ from ..frontend.model import (
 from ..frontend.wire_types import PYTHON_QTYPE
 from ..runtime import codec
 from ..runtime.errors import WireError
+from ..runtime.key_order import first_unexpected
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Validator:
             return [Problem("", f"The command {command} has not been found")]
         if cmd.arg_type is None or not cmd.gen:
             if cmd.gen and isinstance(arguments, dict) and arguments:
-                first = next(iter(arguments))
+                first = first_unexpected(arguments, ()) or ""  # the one QEMU names
                 return [Problem(_pointer((first,)), f"Parameter '{first}' is unexpected")]
             return []
         return list(self._check(cmd.arg_type, arguments, (), (), None))

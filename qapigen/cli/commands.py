@@ -316,7 +316,7 @@ def _generate_package(args: argparse.Namespace, live: QemuIntrospection | None) 
         if not args.quiet:
             _report_left_out(schema, defines)
         output = args.output or defaults["output"]
-        package = args.package or defaults["package"]
+        package = defaults["package"] if args.package is None else args.package
     result = generate(schema, output, package, defines, check=args.check, origin=origin)
     if args.check:
         for rel in result.changed:

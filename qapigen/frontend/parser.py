@@ -8,7 +8,9 @@ It checks syntax only; :mod:`qapigen.checks` checks what the expressions say.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from . import doc_comments as docs
 from .errors import QAPIParseError, QAPISemError
@@ -50,16 +52,43 @@ class ParsedSchema:
         self.infos: list[SourceInfo] = []
 
 
+#: The largest schema file read (QEMU's largest is some 300 KiB).
+MAX_FILE_SIZE = 16 << 20
+
+
+def _read_regular_file(fname: str) -> bytes:
+    """The bytes of ``fname``, which must be a regular file of at most
+    :data:`MAX_FILE_SIZE` bytes; ``OSError`` otherwise.
+
+    QEMU reads whatever it is given: ``/dev/zero`` grows until memory runs out,
+    a FIFO blocks forever.  What is not a regular file is refused before it is
+    opened, and opened without blocking in case it changed in between.
+    """
+    st = os.stat(fname)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), fname)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", fname)
+    fd = os.open(fname, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as fp:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", fname)
+        raw = fp.read(MAX_FILE_SIZE + 1)
+    if len(raw) > MAX_FILE_SIZE:
+        raise OSError(errno.EFBIG, f"larger than {MAX_FILE_SIZE >> 20} MiB", fname)
+    return raw
+
+
 def read_source(
     fname: str, incl_info: SourceInfo | None = None, pragmas: Pragmas | None = None
 ) -> str:
     """Read a schema file as QEMU does: UTF-8, universal newlines.
 
-    Raises ``OSError``; bytes that are not UTF-8 raise :class:`QAPIParseError`
-    (at a place in the file included from ``incl_info``).
+    Raises ``OSError`` (also for what is not a regular file, and for a file
+    larger than :data:`MAX_FILE_SIZE`); bytes that are not UTF-8 raise
+    :class:`QAPIParseError` (at a place in the file included from ``incl_info``).
     """
-    with open(fname, "rb") as fp:
-        raw = fp.read()
+    raw = _read_regular_file(fname)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

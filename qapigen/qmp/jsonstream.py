@@ -77,6 +77,7 @@ import functools
 import re
 from collections.abc import Mapping
 
+from ..runtime.key_order import qdict_order
 from ..runtime.records import FrozenRecord
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -842,38 +843,7 @@ class JSONStreamReader:
 
 
 # ---------------------------------------------------------------------------
-# The writer (json-writer.c, qdict.c's iteration order).
-
-_QDICT_BUCKETS: Final = 512
-
-
-@functools.lru_cache(maxsize=4096)
-def _qdict_bucket(key: str) -> int:
-    """The bucket of ``key`` in a QEMU QDict: ``tdb_hash`` over its modified UTF-8."""
-    raw = key.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
-    value = 0x238F13AF * len(raw)
-    if len(raw) <= 48:
-        for i, byte in enumerate(raw):
-            value += byte << (i * 5 % 24)
-    else:
-        # The shift repeats every 24 bytes: add each residue class at once.
-        for r in range(24):
-            value += sum(raw[r::24]) << (r * 5 % 24)
-    return ((1103515243 * value + 12345) & 0xFFFFFFFF) % _QDICT_BUCKETS
-
-
-def qdict_order(members: Mapping[str, object]) -> list[str]:
-    """The keys of ``members`` in the order QEMU iterates a QDict of them.
-
-    Buckets in ascending order; within a bucket the key inserted last comes
-    first, the mapping's own order standing for QEMU's insertion order.
-    """
-    keys = list(members)
-    if len(keys) < 2:
-        return keys
-    buckets = [_qdict_bucket(key) for key in keys]
-    order = sorted(range(len(keys)), key=lambda i: (buckets[i], -i))
-    return [keys[i] for i in order]
+# The writer (json-writer.c; qdict.c's iteration order is in runtime.key_order).
 
 
 class _Escapes(dict[int, str]):
@@ -885,8 +855,9 @@ class _Escapes(dict[int, str]):
         elif not _is_valid_codepoint(cp):
             text = "\\uFFFD"
         elif cp > 0xFFFF:
-            cp -= 0x10000
-            text = f"\\u{0xD800 + (cp >> 10):04X}\\u{0xDC00 + (cp & 0x3FF):04X}"
+            # A surrogate pair; the cache key stays the character itself.
+            offset = cp - 0x10000
+            text = f"\\u{0xD800 + (offset >> 10):04X}\\u{0xDC00 + (offset & 0x3FF):04X}"
         else:
             text = f"\\u{cp:04X}"
         # Bounded: a stream of distinct characters must not grow it forever.

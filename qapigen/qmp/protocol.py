@@ -60,8 +60,6 @@ Where we differ from QEMU
   ``oob`` capability) or while eight are queued (with it); this core reads
   whatever it is fed. :attr:`ServerConnection.pending` tells the caller how
   many requests are unanswered, so that it can stop reading the same way.
-- When ``qmp_capabilities`` has several unexpected arguments, QEMU names the
-  first in its GLib hash table's order; we name the first in the request.
 - Whether a known command is available now (QEMU's ``--preconfig`` check,
   disabled commands, the deprecation policy) is the lookup's or the caller's
   decision: the core only asks whether the command exists and allows OOB.
@@ -76,6 +74,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
+from ..runtime.key_order import first_unexpected
 from ..runtime.records import FrozenRecord
 from .jsonstream import JSONError, JSONStreamReader, encode, qdict_order
 
@@ -265,9 +264,9 @@ def _capabilities_arguments(arguments: dict[str, JSONValue]) -> list[str] | str:
                 # QEMU's enum visitor names list elements "null".
                 return f"Parameter 'null' does not accept value '{capability}'"
             enable.append(capability)
-    for key in arguments:
-        if key != "enable":
-            return f"Parameter '{key}' is unexpected"
+    key = first_unexpected(arguments, ("enable",))
+    if key is not None:
+        return f"Parameter '{key}' is unexpected"
     return enable
 
 
@@ -302,6 +301,7 @@ class ServerConnection:
         self._negotiated = False
         self._oob = False
         self._out: list[bytes] = []
+        self._out_size = 0  # bytes in _out
         # Replies not yet written, in arrival order, in-band and out-of-band
         # apart (see _flush()); the requests they answer.
         self._seq = 0
@@ -315,7 +315,7 @@ class ServerConnection:
         greeting = {
             "QMP": {"version": {"qemu": triple, "package": package}, "capabilities": list(offered)}
         }
-        self._out.append((encode(greeting) + _CRLF).encode("ascii"))
+        self._write((encode(greeting) + _CRLF).encode("ascii"))
 
     @property
     def negotiated(self) -> bool:
@@ -326,6 +326,11 @@ class ServerConnection:
     def oob_enabled(self) -> bool:
         """Whether the client enabled the ``oob`` capability."""
         return self._oob
+
+    @property
+    def buffered(self) -> int:
+        """How many bytes are queued for :meth:`data_to_send`."""
+        return self._out_size
 
     @property
     def pending(self) -> int:
@@ -362,16 +367,21 @@ class ServerConnection:
         """
         if not self._negotiated:
             return False
-        self._out.append((encode(message) + _CRLF).encode("ascii"))
+        self._write((encode(message) + _CRLF).encode("ascii"))
         return True
 
     def data_to_send(self) -> bytes:
         """Everything queued for the client so far; the queue is emptied."""
         data = b"".join(self._out)
         self._out.clear()
+        self._out_size = 0
         return data
 
     # -- internals ------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out_size += len(data)
 
     def _answer(self, request: Request, data: bytes) -> None:
         reply = self._unanswered.pop(request, None)
@@ -407,10 +417,10 @@ class ServerConnection:
                 and (first_oob is None or first.seq < first_oob.seq)
             ):
                 in_band.popleft()
-                self._out.append(first.data)
+                self._write(first.data)
             elif first_oob is not None and first_oob.data is not None:
                 out_of_band.popleft()
-                self._out.append(first_oob.data)
+                self._write(first_oob.data)
             else:
                 return
 

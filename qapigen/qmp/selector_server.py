@@ -5,8 +5,9 @@ because importing asyncio alone takes longer than the simulated machine's
 whole start is allowed to (it pulls in ssl, logging, concurrent.futures and
 inspect; about 45 ms on the reference machine, against QEMU's ~25 ms from
 start to greeting).  It does what the asyncio adapter does, with the same
-policy for slow readers: a client with more than :data:`MAX_PENDING_OUTPUT`
-bytes unread is disconnected.
+flow control (see :mod:`.service`): a client whose output piles up unread is
+not read from until it has taken it, and a client with more than
+:data:`MAX_PENDING_OUTPUT` bytes unread is disconnected.
 
 A :class:`Loop` waits on the sockets of any number of servers (a fleet of
 machines shares one); :meth:`Loop.run` returns once :meth:`Loop.stop` is
@@ -26,13 +27,15 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from .service import MAX_PENDING_OUTPUT, QMPService
-from .sockets import tcp_listener, unix_listener
+from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
+from .sockets import SocketFile, tcp_listener, unix_listener
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from .protocol import Request
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 
@@ -53,6 +56,8 @@ class Loop:
         self._soon: list[Callable[[], None]] = []
         self._signals: list[int] = []
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
+        # What each signal's disposition was before the loop took it.
+        self._previous: dict[int, Any] = {}
         self._deadlines: list[tuple[Callable[[], float | None], Callable[[], None]]] = []
         self._stopping = False
         # Listeners that stopped accepting for want of file descriptors.
@@ -70,7 +75,8 @@ class Loop:
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
         """Run ``callback(signum)`` from the loop (never in the middle of a command)."""
         self._signal_handlers[signum] = callback
-        signal.signal(signum, self._on_signal)
+        previous = signal.signal(signum, self._on_signal)
+        self._previous.setdefault(signum, signal.SIG_DFL if previous is None else previous)
 
     def add_deadline(
         self, deadline: Callable[[], float | None], on_due: Callable[[], None]
@@ -180,12 +186,17 @@ class Loop:
         self._stopping = False  # it may run again
 
     def close(self) -> None:
-        """Release the loop's own sockets and signal handlers (a handler set
-        since in their place stays)."""
-        for signum in self._signal_handlers:
+        """Release the loop's own sockets and signal handlers.
+
+        A signal's earlier disposition comes back only where the loop's handler
+        is still in place: a program that set another one on its way out (to
+        ignore a late SIGTERM, say) keeps it.
+        """
+        for signum, previous in self._previous.items():
             if signal.getsignal(signum) == self._on_signal:
-                signal.signal(signum, signal.SIG_DFL)
+                signal.signal(signum, previous)
         self._signal_handlers.clear()
+        self._previous.clear()
         self.selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -194,15 +205,19 @@ class Loop:
 class _Client:
     """One connected client: its socket, its protocol state, its unsent bytes."""
 
-    __slots__ = ("_unsent", "_writing", "closed", "conn", "server", "sock")
+    __slots__ = ("_events", "_paused", "_unsent", "backlog", "closed", "conn", "server", "sock")
 
     def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.conn = server.connection()
         self.closed = False
+        self.backlog: list[Request] = []
         self._unsent = bytearray()
-        self._writing = False  # waiting for the socket to take more
+        # What the selector waits for on the socket (serve_connected() registers it
+        # for reading); whether its requests wait for it to read its output.
+        self._events = _READ
+        self._paused = False
 
     def on_readable(self) -> None:
         if self.closed:
@@ -216,8 +231,20 @@ class _Client:
         if not data:  # gone, perhaps mid-message: that costs nothing else
             self.close()
             return
+        self._serve(self.server.received, data)
+
+    def on_writable(self) -> None:
+        if self.closed:
+            return
+        self._send()
+        if self.backlog and len(self._unsent) <= LOW_WATER:
+            self._serve(self.server.serve_backlog)
+        else:
+            self._watch()
+
+    def _serve(self, serve: Callable[..., None], *args: bytes) -> None:
         try:
-            self.server.received(self, data)
+            serve(self, *args)
         except Exception:
             # A bug (bad input is answered, not raised): report it and drop
             # this client only, as asyncio does with a failing protocol.
@@ -225,10 +252,10 @@ class _Client:
 
             traceback.print_exc()
             self.close()
+        self._watch()
 
-    def on_writable(self) -> None:
-        if not self.closed:
-            self._send()
+    def unsent(self) -> int:
+        return len(self._unsent)
 
     def flush(self) -> None:
         """Write what the protocol queued; drop a client over the cap."""
@@ -243,6 +270,8 @@ class _Client:
             self._send()
         if len(self._unsent) > MAX_PENDING_OUTPUT:
             self.close()
+        else:
+            self._watch()
 
     def _send(self) -> None:
         try:
@@ -253,17 +282,33 @@ class _Client:
             self.close()
             return
         del self._unsent[:sent]
-        if bool(self._unsent) != self._writing:
-            self._writing = not self._writing
-            events = _READ | _WRITE if self._writing else _READ
-            self.server.loop.selector.modify(self.sock, events, self)
+
+    def _watch(self) -> None:
+        """Wait for the client's requests unless its output piles up (until it
+        drains), and for room in its socket while output waits."""
+        if self.closed:
+            return
+        unsent = len(self._unsent)
+        self._paused = bool(self.backlog) or unsent > (LOW_WATER if self._paused else HIGH_WATER)
+        events = (0 if self._paused else _READ) | (_WRITE if unsent else 0)
+        if events != self._events:
+            # Nothing to wait for happens only for a moment, inside serve_backlog().
+            selector = self.server.loop.selector
+            if not self._events:
+                selector.register(self.sock, events, self)
+            elif not events:
+                selector.unregister(self.sock)
+            else:
+                selector.modify(self.sock, events, self)
+            self._events = events
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         self.server.clients.discard(self)
-        self.server.loop.selector.unregister(self.sock)
+        if self._events:
+            self.server.loop.selector.unregister(self.sock)
         self.sock.close()
         self.server.loop.descriptor_freed()
 
@@ -304,13 +349,18 @@ class SelectorServer(QMPService):
         super().__init__(package, handler, **options)
         self.loop = loop
         self._listeners: list[_Listener] = []
+        self._files: list[SocketFile] = []
 
     def listen_unix(self, path: str, mode: int = 0o600) -> None:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
 
-        The socket appears at ``path`` only once it accepts connections.
+        The socket appears at ``path`` only once it accepts connections, and
+        :meth:`close` removes it.  See :func:`.sockets.unix_listener` for what
+        stands at ``path`` already.
         """
-        self._listen(unix_listener(path, mode))
+        sock, file = unix_listener(path, mode)
+        self._files.append(file)
+        self._listen(sock)
 
     def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on TCP (loopback by default); returns the port."""
@@ -339,12 +389,16 @@ class SelectorServer(QMPService):
         self._listeners.append(listener)
 
     def close(self) -> None:
-        """Stop listening and disconnect every client, after writing what is due."""
+        """Stop listening (removing the unix sockets' files) and disconnect every
+        client, after writing what is due."""
         for listener in self._listeners:
             listener.closed = True
             self.loop.forget(listener)
             listener.sock.close()
         self._listeners.clear()
+        for file in self._files:
+            file.remove()
+        self._files.clear()
         for client in list(self.clients):
             client.flush()
             client.close()

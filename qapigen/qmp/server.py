@@ -3,8 +3,10 @@
 It serves any number of clients at once, each negotiating on its own; what
 the server does with their bytes is :mod:`.service`'s.  Sockets are private
 by default: a unix socket is created with mode 0600, and TCP listens on the
-loopback interface unless told otherwise.  A client with more than
-:data:`MAX_PENDING_OUTPUT` bytes unread is disconnected.
+loopback interface unless told otherwise.  Flow control is :mod:`.service`'s:
+a client whose output piles up unread is not read from until it has taken it
+(the transport's write buffer limits are the service's marks), and a client
+with more than :data:`MAX_PENDING_OUTPUT` bytes unread is disconnected.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import socket
 from types import ModuleType
 from typing import Any
 
-from .service import DEFAULT_VERSION, MAX_PENDING_OUTPUT, QMPService
-from .sockets import tcp_listener, unix_listener
+from .protocol import Request
+from .service import DEFAULT_VERSION, HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
+from .sockets import SocketFile, tcp_listener, unix_listener
 
 __all__ = ["DEFAULT_VERSION", "MAX_PENDING_OUTPUT", "QMPServer"]
 
@@ -30,18 +33,52 @@ class _Client(asyncio.Protocol):
     def __init__(self, server: QMPServer) -> None:
         self.server = server
         self.conn = server.connection()
-        self.transport: asyncio.WriteTransport | None = None
+        self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.backlog: list[Request] = []
+        self._paused = False  # not reading: its output piles up
+        self._writing_paused = False  # the transport's buffer is over HIGH_WATER
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
+        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        # asyncio calls pause_writing() once more than HIGH_WATER bytes wait,
+        # resume_writing() once they are down to LOW_WATER.
+        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
         self.server.clients.add(self)
         self.flush()  # the greeting
 
     def data_received(self, data: bytes) -> None:
         if not self.closed:
             self.server.received(self, data)
+            self._watch()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._watch()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self.backlog and not self.closed:
+            self.server.serve_backlog(self)
+        self._watch()
+
+    def unsent(self) -> int:
+        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+
+    def _watch(self) -> None:
+        """Read the client's requests unless its output piles up (until it drains)."""
+        if self.closed or self.transport is None:
+            return
+        # Requests wait only while the buffer is over the mark (then asyncio
+        # calls resume_writing() once it drains).
+        paused = bool(self.backlog) or self._writing_paused
+        if paused != self._paused:
+            self._paused = paused
+            if paused:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A client gone mid-message costs nothing else.
@@ -71,13 +108,18 @@ class QMPServer(QMPService):
     def __init__(self, package: ModuleType, handler: object, **options: Any) -> None:
         super().__init__(package, handler, **options)
         self._servers: list[asyncio.AbstractServer] = []
+        self._files: list[SocketFile] = []
 
     async def listen_unix(self, path: str, mode: int = 0o600) -> None:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
 
-        The socket appears at ``path`` only once it accepts connections.
+        The socket appears at ``path`` only once it accepts connections, and
+        :meth:`close` removes it.  See :func:`.sockets.unix_listener` for what
+        stands at ``path`` already.
         """
-        sock = socket.socket(fileno=unix_listener(path, mode).detach())
+        listener, file = unix_listener(path, mode)
+        self._files.append(file)
+        sock = socket.socket(fileno=listener.detach())
         loop = asyncio.get_running_loop()
         self._servers.append(await loop.create_unix_server(lambda: _Client(self), sock=sock))
 
@@ -89,9 +131,12 @@ class QMPServer(QMPService):
         return int(sock.getsockname()[1])
 
     async def close(self) -> None:
-        """Stop listening and disconnect every client."""
+        """Stop listening (removing the unix sockets' files) and disconnect every client."""
         for server in self._servers:
             server.close()
+        for file in self._files:
+            file.remove()
+        self._files.clear()
         for client in list(self.clients):
             client.flush()
             client.close()

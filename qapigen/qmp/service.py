@@ -7,10 +7,20 @@ every negotiated client.  It reads no socket: the transport adapters
 (:mod:`.server` on asyncio, :mod:`.selector_server` on the ``selectors``
 module) own the sockets and hand each client's bytes to :meth:`QMPService.received`.
 
-Both adapters apply the same policy to a client that stops reading: what is
-queued for it is capped (:data:`MAX_PENDING_OUTPUT` bytes) and a client over
-the cap is disconnected.  QEMU instead lets its output buffer grow;
-disconnecting is the better choice for a simulator meant to serve many clients.
+Both adapters apply the same flow control (see docs/behaviour.md):
+
+- a client whose replies pile up unread is not read from: once more than
+  :data:`HIGH_WATER` bytes wait for it, the requests it already sent are left
+  to run later and its socket is not read, until it has taken its output down
+  to :data:`LOW_WATER` bytes.  A client that pipelines any number of requests
+  therefore gets every reply, in order, and the replies it is owed never take
+  more than about :data:`HIGH_WATER` bytes of memory;
+- what the server does not hold back is events: a client that stops reading
+  altogether is disconnected once more than :data:`MAX_PENDING_OUTPUT` bytes wait
+  for it, so that it can neither stall the others nor exhaust memory.  Replies
+  alone cannot reach that cap (unless one reply were over 3 MiB).
+
+QEMU instead reads on and lets its output buffer grow without bound.
 """
 
 from __future__ import annotations
@@ -21,13 +31,19 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
+from ..runtime.key_order import first_unexpected
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 
-#: Bytes queued for one client beyond which it is disconnected.
+#: Bytes queued for one client beyond which it is disconnected (only events,
+#: which are not held back, can bring a client there).
 MAX_PENDING_OUTPUT = 4 * 1024 * 1024
+#: Bytes waiting unread beyond which a client's requests are no longer read ...
+HIGH_WATER = 1024 * 1024
+#: ... until it has read its output down to this.
+LOW_WATER = 256 * 1024
 
 #: The ``query-version`` of the QEMU the server stands in for.
 DEFAULT_VERSION = {"major": 10, "minor": 0, "micro": 2}
@@ -44,6 +60,11 @@ if TYPE_CHECKING:
 
         conn: ServerConnection
         closed: bool
+        #: Requests read but not run yet (the client's output is piling up).
+        backlog: list[Request]
+
+        def unsent(self) -> int:
+            """Bytes written to the client's socket that it has not taken yet."""
 
         def flush(self) -> None:
             """Write what ``conn`` queued; disconnect the client when over the cap."""
@@ -70,10 +91,12 @@ class QMPService:
         package_name: str = "qapigen",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.commands: Mapping[str, CommandInfo] = package.COMMANDS
+        # Shared, not copied: a fleet has one server per machine.
+        commands: dict[str, CommandInfo] = package.COMMANDS
+        self.commands: Mapping[str, CommandInfo] = commands
         self.package = package
-        self.dispatcher = Dispatcher(dict(self.commands), handler)
-        self.version = dict(version)
+        self.dispatcher = Dispatcher(commands, handler)
+        self.version = version
         self.package_name = package_name
         self.clock = clock
         #: The clients connected now.
@@ -92,11 +115,33 @@ class QMPService:
         )
 
     def received(self, peer: Peer, data: bytes) -> None:
-        """Handle bytes from ``peer``: run what they complete, then write the replies."""
-        for item in peer.conn.receive_data(data):
+        """Handle bytes from ``peer``: run what they complete, then write the replies.
+
+        Requests that must wait (the client's output is over :data:`HIGH_WATER`)
+        stay in ``peer.backlog``: the adapter stops reading the client until
+        :meth:`serve_backlog` has run them all.
+        """
+        peer.backlog.extend(item for item in peer.conn.receive_data(data) if type(item) is Request)
+        self.serve_backlog(peer)
+
+    def serve_backlog(self, peer: Peer) -> None:
+        """Run ``peer``'s waiting requests in order while its output stays under
+        :data:`HIGH_WATER`, writing the replies as they come."""
+        backlog = peer.backlog
+        conn = peer.conn
+        done = 0
+        while done < len(backlog) and not peer.closed:
+            if peer.unsent() + conn.buffered > HIGH_WATER:
+                peer.flush()
+                if peer.unsent() > HIGH_WATER:
+                    break  # the rest waits until the client has read
+                continue
+            request = backlog[done]
+            done += 1
             # Once the machine has exited, QEMU is gone: nothing more is answered.
-            if type(item) is Request and not self.halted:
-                self._run(peer, item)
+            if not self.halted:
+                self._run(peer, request)
+        del backlog[:done]
         peer.flush()
 
     def broadcast(self, event: Event, timestamp: float | None = None) -> None:
@@ -120,7 +165,7 @@ class QMPService:
 
     def _server_command(self, request: Request) -> Any:
         if request.arguments:
-            key = next(iter(request.arguments))
+            key = first_unexpected(request.arguments, ())
             raise QMPError("GenericError", f"Parameter '{key}' is unexpected")
         if request.name == "query-version":
             return {"qemu": dict(self.version), "package": self.package_name}

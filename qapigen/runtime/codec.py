@@ -391,12 +391,29 @@ class Struct(Record):
         """Put the known members into ``out``."""
 
     def _extra(self, obj: dict[str, Any], strict: bool) -> None:
-        """``obj`` has members this class does not know: an error, or kept."""
+        """``obj`` has members this class does not know: an error, or kept.
+
+        Called once the known members are decoded.  The error names the member
+        QEMU names (see :mod:`.key_order`).
+        """
         known = self._WIRE_NAMES
         unknown = {k: v for k, v in obj.items() if k not in known}
         if strict:
-            raise WireError.unexpected(next(iter(unknown)))
+            from .key_order import first_unexpected
+
+            raise WireError.unexpected(first_unexpected(obj, self._visit_order(obj)) or "")
         self._unknown = unknown
+
+    def _visit_order(self, obj: dict[str, Any]) -> list[str]:
+        """The known members of ``obj`` in the order QEMU's visitor takes them:
+        the schema's (base first), as this decoded value writes them.  A present
+        member that decoded to what stands for absent (an optional ``any`` that
+        is null) is not written; it is put last."""
+        out: dict[str, JSONValue] = {}
+        self._encode_fields(out)
+        order = [key for key in out if key in obj]
+        order += [key for key in obj if key in self._WIRE_NAMES and key not in out]
+        return order
 
 
 def decodes(cls: type[Struct] | type[Alternate]) -> Callable[[Decoder[T]], Decoder[T]]:

@@ -93,7 +93,9 @@ class Dispatcher:
                 result = method(args)
             elif info.arg_type is None:
                 if args:
-                    raise WireError.unexpected(next(iter(args)))
+                    from .key_order import first_unexpected
+
+                    raise WireError.unexpected(first_unexpected(args, ()) or "")
                 result = method()
             else:
                 decoded = info.arg_type.from_wire(args)

@@ -21,7 +21,7 @@ import _socket  # not socket: see qapigen.qmp.sockets
 import os
 
 from ..machine.options import id_wellformed, parse_bool, parse_opts
-from ..qmp.sockets import tcp_listener, unix_listener
+from ..qmp.sockets import SocketFile, UnlinkError, tcp_listener, unix_listener
 from ..runtime.records import NamedTuple
 
 
@@ -171,10 +171,12 @@ def _spec(ident: str, location: str, values: dict[str, str]) -> ChardevSpec:
     return ChardevSpec(ident, location, path, host, values.get("port"), fd, server)
 
 
-def open_chardev(spec: ChardevSpec) -> _socket.socket:
+def open_chardev(spec: ChardevSpec, files: list[SocketFile] | None = None) -> _socket.socket:
     """The socket of ``spec``: listening, or connected (non-blocking either way).
 
-    Raises :class:`ChardevError` with QEMU's message when it cannot be made.
+    The file of a unix socket it listens on is added to ``files``, for the
+    caller to remove when it is done (as QEMU removes its own).  Raises
+    :class:`ChardevError` with QEMU's message when it cannot be made.
     """
     if spec.fd is not None:
         try:
@@ -185,7 +187,10 @@ def open_chardev(spec: ChardevSpec) -> _socket.socket:
             ) from None
     elif spec.server:
         try:
-            sock = _listener(spec)
+            sock = _listener(spec, files)
+        except UnlinkError as err:
+            message = f"Failed to unlink socket {spec.path}: {_why(err)}"
+            raise ChardevError(message, spec.location) from None
         except OSError as err:
             if spec.path is not None:
                 message = f"Failed to bind socket to {spec.path}: {_why(err)}"
@@ -203,9 +208,12 @@ def open_chardev(spec: ChardevSpec) -> _socket.socket:
     return sock
 
 
-def _listener(spec: ChardevSpec) -> _socket.socket:
+def _listener(spec: ChardevSpec, files: list[SocketFile] | None) -> _socket.socket:
     if spec.path is not None:
-        return unix_listener(spec.path)
+        sock, file = unix_listener(spec.path)
+        if files is not None:
+            files.append(file)
+        return sock
     port = spec.port or ""
     if not port.isdigit():
         raise OSError(0, f"Failed to parse port '{port}'")

@@ -24,10 +24,20 @@ starts ``qemu-system-x86_64`` can start it unchanged:
   (no trace event is written); ``-daemonize`` is refused;
 - anything else is refused as QEMU refuses an unknown option.
 
-A bad option gets QEMU's message and exit status 1.  SIGTERM and SIGINT
-shut the machine down as QEMU does (``SHUTDOWN`` with reason
-``host-signal``, exit status 0).  ``--count N --qmp-dir DIR`` serves N
-machines from one process, each with its own socket ``DIR/vmNNNN.sock``.
+A bad option gets QEMU's message and exit status 1.  SIGTERM, SIGINT and
+SIGHUP shut the machine down as QEMU does (``SHUTDOWN`` with reason
+``host-signal``, exit status 0); one that comes while the program is already
+on its way out changes nothing.  ``-pidfile`` is QEMU's: created 0600, locked
+(``fcntl``) for the life of the process, so that a second instance with the
+same file is refused, and removed at exit if it is still the file written.
+The unix sockets' files are removed at exit too.
+
+``--count N --qmp-dir DIR`` serves N machines from one process, each with its
+own socket ``DIR/vmNNNN.sock``.  DIR is created 0700; an existing one must
+belong to the user (or root) and not be writable by anyone without the sticky
+bit, since whoever may rename files in it could replace the sockets.  The
+program raises its file descriptor limit (soft ``RLIMIT_NOFILE``) as far as
+the hard limit allows, and refuses a fleet whose sockets cannot all be open.
 
 The machines are served by :mod:`qapigen.qmp.selector_server` (one thread,
 no asyncio: importing asyncio alone would double the program's start-up).
@@ -39,8 +49,10 @@ once either way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable, Sequence
 
@@ -54,9 +66,16 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from ..machine import CommandLine
+    from ..qmp.sockets import SocketFile
     from .chardev import ChardevSpec
 
 PROG = "qapigen vm"
+
+# Signals that end the machines as QEMU's termsig_handler() does.
+_TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# File descriptors the process holds besides the machines' sockets (standard
+# streams, the selector, the loop's wake-up pipe, the pid and log files, ...).
+_OWN_DESCRIPTORS = 32
 
 _MODELLED_WITH_ARG = {
     "-qmp",
@@ -315,12 +334,16 @@ class _Sockets:
         self.chardevs: dict[str, tuple[_socket.socket, bool]] = {}
         #: The qtest socket, whether it listens, and its connection's log.
         self.qtest: tuple[_socket.socket, bool] | None = None
+        #: The files of the unix sockets they listen on, removed at close().
+        self.files: list[SocketFile] = []
 
     def close(self) -> None:
         for sock, _ in self.chardevs.values():
             sock.close()
         if self.qtest is not None:
             self.qtest[0].close()
+        for file in self.files:
+            file.remove()
 
 
 def _open_sockets(options: _Options, sockets: _Sockets) -> None:
@@ -330,7 +353,7 @@ def _open_sockets(options: _Options, sockets: _Sockets) -> None:
 
     for spec in options.chardevs:
         try:
-            sockets.chardevs[spec.id] = (open_chardev(spec), spec.server)
+            sockets.chardevs[spec.id] = (open_chardev(spec, sockets.files), spec.server)
         except ChardevError as err:
             raise CommandLineError(err.location or "-chardev", err.message) from None
     text = options.qtest
@@ -347,7 +370,7 @@ def _open_sockets(options: _Options, sockets: _Sockets) -> None:
     if qtest_spec is None:
         raise CommandLineError(None, failed)  # a backend the simulator does not have
     try:
-        sockets.qtest = (open_chardev(qtest_spec), qtest_spec.server)
+        sockets.qtest = (open_chardev(qtest_spec, sockets.files), qtest_spec.server)
     except ChardevError as err:
         # QEMU names no option here, and adds a line of its own.
         raise CommandLineError(None, f"{err.message}\n{PROG}: {failed}") from None
@@ -414,8 +437,9 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
     from qapigen import simulator_api
 
     from .. import __version__
-    from ..machine import ConfigError, Machine
+    from ..machine import ConfigError, Machine, WatchdogConfig
     from ..qmp.selector_server import Loop, SelectorServer
+    from ..qmp.sockets import UnlinkError
 
     count, qmp_dir = options.count, options.qmp_dir
     loop = Loop()
@@ -456,7 +480,8 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
 
     qtest_log, qtest_log_fd = None, None
     try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        # From here a terminating signal shuts the machines down, once the loop runs.
+        for signum in _TERMINATING:
             loop.add_signal_handler(signum, on_signal)
         _open_sockets(options, sockets)
         qtest_log, qtest_log_fd = _qtest_log(options)
@@ -471,6 +496,12 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
             config = options.cmdline.build()
         except ConfigError as err:
             raise CommandLineError(err.location, err.message) from None
+        # Only a watchdog's timer must wake the host (the PIT's fire when the
+        # machine is next looked at): the loop asks every deadline at every turn,
+        # which for a fleet would cost each request in proportion to its size.
+        wakes_host = not config.manual_clock and any(
+            isinstance(device, WatchdogConfig) for device in config.devices
+        )
         for n in range(count):
             machine = Machine(
                 config, on_exit=exit_handler(n), guest_error_log=log, stderr=_print_stderr
@@ -481,7 +512,7 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
             machine.subscribe(server.broadcast)
             servers.append(server)
             machines.append(machine)
-            if not config.manual_clock:
+            if wakes_host:
                 loop.add_deadline(_wake_at(machine), _timers_due(machine))
             addresses = list(options.monitors)
             if qmp_dir is not None:
@@ -495,7 +526,12 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
                     else:
                         assert isinstance(address, tuple)
                         server.listen_tcp(*address)
-                except OSError as err:  # QEMU's words for it
+                except UnlinkError as err:  # QEMU's words for it, here and below
+                    why = os.strerror(err.errno) if err.errno else str(err)
+                    raise CommandLineError(
+                        location, f"Failed to unlink socket {address}: {why}"
+                    ) from None
+                except OSError as err:
                     why = os.strerror(err.errno) if err.errno else str(err)
                     if kind == "unix":
                         raise CommandLineError(
@@ -521,9 +557,11 @@ def _serve(options: _Options, log: Callable[[str], None] | None) -> int:
             )
         loop.run()
     finally:
-        # Exiting: a signal now changes nothing (QEMU is past caring), and must
-        # not kill the program before it has said its last words.
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        # On the way out a terminating signal changes nothing (QEMU, past its
+        # main loop, only notes it): harnesses send SIGTERM as soon as they see
+        # SHUTDOWN, and the exit status, the files to remove and the replies
+        # still due must not depend on when it lands.
+        for signum in _TERMINATING:
             signal.signal(signum, signal.SIG_IGN)
         for server in servers:
             server.close()
@@ -605,6 +643,126 @@ def _quiet_streams() -> None:
                 pass
 
 
+def _descriptor_room(options: _Options) -> None:
+    """Raise the soft limit on open files as far as the hard one allows; a
+    :class:`CommandLineError` when the fleet's listening sockets cannot all be open."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    sockets = options.count * (len(options.monitors) + (options.qmp_dir is not None))
+    needed = sockets + _OWN_DESCRIPTORS
+    # Without a hard limit the kernel's own cap applies: ask for what is needed.
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):
+            pass  # keep the soft limit there is
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        raise CommandLineError(
+            "--count",
+            f"{options.count} machines need {needed} file descriptors, "
+            f"but at most {soft} can be open (RLIMIT_NOFILE)",
+        )
+
+
+def _qmp_dir(path: str) -> bool:
+    """Make the fleet's folder (mode 0700), or check an existing one; whether it was made.
+
+    An existing folder is refused when someone else could replace the sockets
+    in it: it belongs to another user (root aside), or anyone may write to it
+    and it lacks the sticky bit.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)  # whatever the umask
+        return True
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise CommandLineError(f"--qmp-dir {path}", err.strerror or str(err)) from None
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        raise CommandLineError(f"--qmp-dir {path}", err.strerror or str(err)) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise CommandLineError(f"--qmp-dir {path}", os.strerror(20))  # ENOTDIR
+    if st.st_uid not in (os.geteuid(), 0):
+        raise CommandLineError(
+            f"--qmp-dir {path}",
+            f"belongs to another user (uid {st.st_uid}), who could replace the sockets in it",
+        )
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise CommandLineError(
+            f"--qmp-dir {path}",
+            "anyone may write to it and it has no sticky bit, "
+            "so anyone could replace the sockets in it",
+        )
+    return False
+
+
+class _PidFile:
+    """``-pidfile``, as QEMU's ``qemu_write_pidfile()`` keeps it.
+
+    Created 0600 (an existing file is truncated), locked with ``fcntl`` for the
+    life of the process so that a second instance is refused (QEMU uses the
+    same lock: the two exclude each other too), and removed at exit only if the
+    path still names the file written.  Unlike QEMU it is not opened through a
+    symbolic link: that would let the link truncate a file it points to.
+    """
+
+    def __init__(self, path: str) -> None:
+        import fcntl
+
+        self.path = os.path.abspath(path)  # QEMU removes the path it resolved at start
+        for _ in range(100):  # another process racing on the same path: try again
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except OSError as err:
+                raise CommandLineError(
+                    "cannot create PID file", f"Could not create '{path}': {err.strerror}"
+                ) from None
+            try:
+                locked = os.fstat(fd)
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                os.close(fd)
+                raise CommandLineError(
+                    "cannot create PID file", f"Cannot lock pid file: {err.strerror}"
+                ) from None
+            try:
+                now = os.stat(path)
+            except OSError:  # removed since it was opened
+                os.close(fd)
+                continue
+            if (now.st_dev, now.st_ino) == (locked.st_dev, locked.st_ino):
+                break
+            os.close(fd)  # replaced since it was opened
+        else:
+            raise CommandLineError(
+                "cannot create PID file", "Cannot lock pid file: the file keeps changing"
+            )
+        self._fd = fd
+        self._identity = (locked.st_dev, locked.st_ino)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            self.remove()
+            raise CommandLineError("cannot create PID file", "Failed to write pid file") from None
+
+    def remove(self) -> None:
+        """Remove the file if it is still the one written, then let go of the lock."""
+        with contextlib.suppress(OSError):  # gone already
+            st = os.lstat(self.path)
+            if (st.st_dev, st.st_ino) == self._identity:
+                os.unlink(self.path)
+        os.close(self._fd)
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the simulated machine(s); the exit status."""
     try:
@@ -614,46 +772,39 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _main(argv: Sequence[str]) -> int:
+    made_dir = False
+    logfile = None
+    pidfile = None
     try:
         options = _parse(argv)
-    except CommandLineError as err:
-        _print_stderr(f"{PROG}: {err}\n")
-        return 1
-    if options.qmp_dir is not None:
-        try:
-            os.makedirs(options.qmp_dir, mode=0o700, exist_ok=True)
-        except OSError as err:
-            _print_stderr(f"{PROG}: --qmp-dir {options.qmp_dir}: {err.strerror}\n")
-            return 1
-    logfile = None
-    log: Callable[[str], None] | None = None
-    if options.guest_errors:
-        if options.logfile is None:
-            log = _print_stderr
-        else:
-            try:
-                logfile = open(options.logfile, "w", encoding="utf-8")  # noqa: SIM115
-            except OSError as err:
-                _print_stderr(f"{PROG}: could not open '{options.logfile}': {err.strerror}\n")
-                return 1
-            log = _writer(logfile)
-    pidfile = options.pidfile
-    if pidfile:
-        try:
-            with open(pidfile, "w") as fp:
-                fp.write(f"{os.getpid()}\n")
-        except OSError as err:
-            _print_stderr(
-                f"{PROG}: cannot create PID file: Could not create '{pidfile}': {err.strerror}\n"
-            )
-            return 1
-    try:
+        if options.count > 1:
+            _descriptor_room(options)
+        if options.qmp_dir is not None:
+            made_dir = _qmp_dir(options.qmp_dir)
+        log: Callable[[str], None] | None = None
+        if options.guest_errors:
+            if options.logfile is None:
+                log = _print_stderr
+            else:
+                try:
+                    logfile = open(options.logfile, "w", encoding="utf-8")  # noqa: SIM115
+                except OSError as err:
+                    where = f"could not open '{options.logfile}'"
+                    raise CommandLineError(where, err.strerror or str(err)) from None
+                log = _writer(logfile)
+        if options.pidfile:
+            pidfile = _PidFile(options.pidfile)
+        # _serve() refuses a socket that cannot be made, a machine QEMU would refuse.
         return _serve(options, log)
-    except CommandLineError as err:  # a socket that cannot be made, a machine QEMU would refuse
+    except CommandLineError as err:
         _print_stderr(f"{PROG}: {err}\n")
         return 1
     finally:
         if logfile is not None:
             logfile.close()
-        if pidfile and os.path.exists(pidfile):
-            os.unlink(pidfile)
+        if pidfile is not None:
+            pidfile.remove()
+        if made_dir:
+            assert options.qmp_dir is not None
+            with contextlib.suppress(OSError):  # not empty: what is in it stays
+                os.rmdir(options.qmp_dir)

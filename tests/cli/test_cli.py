@@ -158,3 +158,102 @@ def test_diff_of_qemu_7_2_without_legacy_says_legacy_reads_it(
     assert lines[0] == f"{old}:32:1: '=' heading must come first in a comment block"
     assert lines[1].startswith("hint: --legacy reads")
     assert main(["diff", "--legacy-old", old, new]) == 1
+
+
+def _check_bounded(path: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``qapigen check PATH`` in a process that may use 1 GiB of memory and 30 s."""
+    import resource
+
+    def one_gibibyte() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "qapigen", "check", path],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            preexec_fn=one_gibibyte,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"qapigen check {path} hangs")
+
+
+def _hostile_files(tmp_path: Path) -> None:
+    """A FIFO, a file beyond the size cap, and a schema including each (and /dev/zero)."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    with open(tmp_path / "huge.json", "wb") as fp:
+        fp.truncate((16 << 20) + 1)  # sparse: a file of spaces' size, nothing written
+    for name, target in (("zero", "/dev/zero"), ("fifo", "fifo"), ("huge", "huge.json")):
+        _write(tmp_path, f"inc-{name}.json", f"# a comment\n\n{{ 'include': '{target}' }}\n")
+    _write(
+        tmp_path, "outer.json", "{ 'enum': 'E', 'data': [ 'a' ] }\n{ 'include': 'inc-zero.json' }\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "stderr"),
+    [
+        (
+            "inc-zero.json",
+            "inc-zero.json:3: can't read include file '/dev/zero': not a regular file",
+        ),
+        ("inc-fifo.json", "inc-fifo.json:3: can't read include file 'fifo': not a regular file"),
+        (
+            "inc-huge.json",
+            "inc-huge.json:3: can't read include file 'huge.json': larger than 16 MiB",
+        ),
+        (
+            "outer.json",
+            "In file included from outer.json:2:\n"
+            "inc-zero.json:3: can't read include file '/dev/zero': not a regular file",
+        ),
+        ("/dev/zero", "can't read schema file '/dev/zero': not a regular file"),
+        ("fifo", "can't read schema file 'fifo': not a regular file"),
+        ("huge.json", "can't read schema file 'huge.json': larger than 16 MiB"),
+    ],
+)
+def test_what_is_not_a_schema_file_is_refused(schema: str, stderr: str, tmp_path: Path) -> None:
+    """An include (or the schema itself) that is a device, a FIFO or a file beyond 16 MiB:
+    a located error and exit 1, without reading it (QEMU's generator runs out of memory
+    on /dev/zero and hangs on a FIFO)."""
+    _hostile_files(tmp_path)
+    proc = _check_bounded(schema, tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", stderr + "\n")
+
+
+_STDLIB = "a module of Python's standard library, which the package would shadow or be shadowed by"
+_RUNTIME = "a package generated code imports, which the package would shadow"
+
+
+@pytest.mark.parametrize(
+    ("package", "why"),
+    [
+        ("os", _STDLIB),
+        ("sys", _STDLIB),
+        ("json", _STDLIB),
+        ("_thread", _STDLIB),
+        ("qapigen", _RUNTIME),
+        ("qapigen_qmp", _RUNTIME),
+        ("qemu", _RUNTIME),
+        ("__init__", "a special name of Python's"),
+        ("__main__", "a special name of Python's"),
+        ("class", "a Python keyword"),
+        ("a.b", "not a Python identifier"),
+        ("2fast", "not a Python identifier"),
+        ("", "not a Python identifier"),
+    ],
+)
+def test_generate_refuses_a_package_name_that_cannot_work(
+    package: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A package that could never be imported as itself, or would shadow what it or
+    others import: a clear error, exit 1, nothing written."""
+    schema = _write(tmp_path, "ok.json", "{ 'enum': 'Colour', 'data': [ 'red' ] }\n")
+    out = tmp_path / "out"
+    assert main(["generate", str(schema), "-o", str(out), "--package", package]) == 1
+    assert capsys.readouterr() == ("", f"package name '{package}' is {why}\n")
+    assert not out.exists()

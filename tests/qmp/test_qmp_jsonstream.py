@@ -27,11 +27,11 @@ from qapigen.qmp.jsonstream import (
     JSONError,
     JSONMessage,
     JSONStreamReader,
-    _qdict_bucket,
     c_string_text,
     encode,
     qdict_order,
 )
+from qapigen.runtime.key_order import _qdict_bucket
 
 from ..support.paths import qemu_source_tree
 
@@ -1179,3 +1179,21 @@ def test_c_string_text() -> None:
     assert c_string_text(b"\xe0\x80\x80x") == "\ufffdx"  # one overlong sequence, one U+FFFD
     assert c_string_text(b"\xe2\x82(") == "\ufffd("
     assert c_string_text(b"\xef\xbf\xbe\xc3\xa9") == "\ufffd\u00e9"
+
+
+def test_a_character_beyond_the_bmp_leaves_later_output_alone() -> None:
+    """Writing U+10061 (a surrogate pair) must not change how a later ``a`` is written:
+    the writer's escape cache is shared by every client of every machine."""
+    assert encode("\U00010061") == '"\\uD800\\uDC61"'
+    assert encode("a\u00e9a") == '"a\\u00E9a"'
+    assert encode({"desc": "Parameter 'action' does not accept value '\u00e9'"}) == (
+        "{\"desc\": \"Parameter 'action' does not accept value '\\u00E9'\"}"
+    )
+
+
+@given(st.lists(st.text(max_size=8), max_size=8))
+def test_strings_are_written_as_qemu_writes_them_whatever_came_before(texts: list[str]) -> None:
+    """Every string, in any sequence, as json-writer.c's quoted_str() writes it."""
+    for text in [*texts, "".join(chr(cp) for cp in range(0x20, 0x7F)) + "\n"]:
+        raw = text.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
+        assert encode(text) == ref_quoted_str(raw)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -323,8 +324,6 @@ def test_qemu_qmp_client_and_shell_work(tmp_path: Path) -> None:
         for _ in range(500):
             if os.path.exists(sock):
                 break
-            import time
-
             time.sleep(0.01)
 
         async def run() -> None:
@@ -447,3 +446,179 @@ def test_selectors_loop_stopped_before_it_runs_returns_at_once() -> None:
         assert not thread.is_alive()
     finally:
         loop.close()
+
+
+def test_one_clients_input_does_not_change_anothers_replies(adapter: str) -> None:
+    """A client whose id holds a character beyond U+FFFF gets it back as a surrogate
+    pair; the replies of a client after it are written as before, byte for byte."""
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+            r1, w1 = await h.connect()
+            r2, w2 = await h.connect()
+            w1.write('{"execute": "query-status", "id": "\U00010061"}'.encode())
+            assert (await r1.readline()).endswith(b'"id": "\\uD800\\uDC61"}\r\n')
+            w2.write('{"execute": "set-action", "arguments": {"panic": "\u00e9"}}'.encode())
+            assert await r2.readline() == (
+                b'{"error": {"class": "GenericError", "desc": '
+                b"\"Parameter 'panic' does not accept value '\\u00E9'\"}}\r\n"
+            )
+
+    asyncio.run(run())
+
+
+PIPELINED = int(os.environ.get("QAPIGEN_PIPELINED", "150000"))
+
+
+async def _held_back(h: Harness) -> None:
+    """Wait until the server holds back every client whose output piles up (stops
+    reading it) or has dropped it: then the client has truly not read its replies
+    while they piled up."""
+    deadline = time.monotonic() + 60
+    clients = set(h.server.clients)
+    while not all(getattr(c, "_paused", False) or c.closed for c in clients):
+        assert time.monotonic() < deadline, "the server neither held back nor dropped the client"
+        await asyncio.sleep(0.01)
+
+
+async def _pipelined_session(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: int, h: Harness | None
+) -> None:
+    """Write ``count`` query-status before reading any reply (with ``h``, until the
+    server has stopped reading), then read: every reply, in order, and the connection
+    still answers afterwards."""
+    writer.write(b"".join(b'{"execute": "query-status", "id": %d}' % i for i in range(count)))
+    if h is not None:
+        await _held_back(h)
+    for i in range(count):
+        line = await asyncio.wait_for(reader.readline(), 60)
+        assert line, f"the connection closed after {i} of {count} replies"
+        msg = json.loads(line)
+        assert msg.get("id") == i, msg
+        assert "return" in msg, msg
+    writer.write(b'{"execute": "query-status", "id": "after"}')
+    assert (await _reply(reader)).get("id") == "after"
+
+
+def test_pipelining_client_gets_every_reply(adapter: str) -> None:
+    """150,000 query-status written before any reply is read: all replies, in order,
+    the connection kept (the server stops reading the client while its replies pile
+    up, and reads on once it has taken them)."""
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+            reader, writer = await h.connect()
+            await _pipelined_session(reader, writer, PIPELINED, h)
+            assert _open(h) == 1
+
+    asyncio.run(run())
+
+
+def test_slow_reader_beside_fast_clients(adapter: str) -> None:
+    """A client that pipelines 100,000 requests and reads its replies slowly, in
+    spurts, while events flow, gets every reply in order and is not dropped; clients
+    beside it, each waiting for every reply, are served meanwhile."""
+    slow_count, fast_clients, fast_count, event_pairs = 100_000, 10, 300, 500
+
+    async def run() -> None:
+        async with Harness(adapter) as h:
+            slow_r, slow_w = await h.connect()
+            slow_w.write(
+                b"".join(b'{"execute": "query-status", "id": %d}' % i for i in range(slow_count))
+            )
+            fast_done = asyncio.Event()
+
+            async def slow() -> int:
+                seen = 0
+                while seen < slow_count:
+                    msg = json.loads(await asyncio.wait_for(slow_r.readline(), 60))
+                    if "event" in msg:
+                        continue
+                    assert msg.get("id") == seen, msg
+                    seen += 1
+                    if seen % 2000 == 0 and not fast_done.is_set():
+                        await asyncio.sleep(0.02)  # a slow consumer
+                return seen
+
+            async def fast(index: int) -> int:
+                reader, writer = await h.connect()
+                for i in range(fast_count):
+                    writer.write(json.dumps({"execute": "query-status", "id": i}).encode())
+                    while "event" in (msg := await _reply(reader)):
+                        pass
+                    assert msg["id"] == i
+                writer.close()
+                return fast_count
+
+            async def churn() -> None:
+                reader, writer = await h.connect()
+                for _ in range(event_pairs):
+                    writer.write(b'{"execute": "stop"}{"execute": "cont"}')
+                    for _ in range(4):  # STOP, its reply, RESUME, its reply
+                        await _reply(reader)
+
+            await _held_back(h)  # the slow client's replies have piled up
+            slow_task = asyncio.create_task(slow())
+            results = await asyncio.gather(churn(), *(fast(i) for i in range(fast_clients)))
+            fast_done.set()
+            assert results[1:] == [fast_count] * fast_clients
+            assert await slow_task == slow_count
+            slow_w.write(b'{"execute": "query-status", "id": "after"}')
+            while "event" in (msg := await _reply(slow_r)):
+                pass
+            assert msg["id"] == "after"
+
+    asyncio.run(run())
+
+
+def test_unix_socket_files_are_the_servers_own(adapter: str) -> None:
+    """Listening never touches a file it did not create (a decoy with the old staging
+    name ``PATH.PID~`` survives), a failed listen leaves nothing behind, and closing
+    removes the socket's file unless someone replaced it meanwhile."""
+
+    async def run() -> None:
+        h = Harness(adapter)
+        folder = Path(h.folder)
+        decoy = folder / f"qmp.sock.{os.getpid()}~"
+        decoy.write_text("someone else's\n")
+        (folder / "dir").mkdir()
+        server = h.server
+        with pytest.raises(OSError):  # a directory stands at the path
+            if isinstance(server, QMPServer):
+                await server.listen_unix(str(folder / "dir"))
+            else:
+                server.listen_unix(str(folder / "dir"))
+        assert sorted(os.listdir(folder)) == ["dir", decoy.name]
+        async with h:
+            assert stat.S_ISSOCK(os.lstat(h.path).st_mode)
+            assert sorted(os.listdir(folder)) == ["dir", "qmp.sock", decoy.name]
+        assert sorted(os.listdir(folder)) == ["dir", decoy.name]  # closing removed it
+        assert decoy.read_text() == "someone else's\n"
+
+        h2 = Harness(adapter)
+        async with h2:
+            os.unlink(h2.path)
+            Path(h2.path).write_text("replaced\n")
+        assert Path(h2.path).read_text() == "replaced\n"
+
+    asyncio.run(run())
+
+
+def test_selectors_loop_close_leaves_a_disposition_set_since() -> None:
+    """Loop.close() puts back what a signal did before the loop took it, unless the
+    program set another disposition meanwhile (qapigen vm ignores SIGTERM on its way
+    out; closing the loop must not make a late SIGTERM kill it)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGUSR2)
+    try:
+        loop = Loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda signum: None)
+        loop.add_signal_handler(signal.SIGUSR2, lambda signum: None)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        loop.close()
+        assert signal.getsignal(signal.SIGUSR1) == before[0]
+        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGUSR1, before[0])
+        signal.signal(signal.SIGUSR2, before[1])

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ from qapigen.runtime import Event
 from ..support.boot_sector import BootSector
 from ..support.oracle_scenarios import is_wait_step, oracle_params, transcript_steps
 from ..support.paths import REPO
+from ..support.qemu import BASE_OPTIONS, skip_without_qemu
 
 VM = (sys.executable, "-m", "qapigen", "vm")
 TIMEOUT = 10.0
@@ -1354,3 +1356,384 @@ def test_qmp_over_passed_descriptors(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+# -- issue 12: signals, the pid file and socket files, as QEMU has them ----------------------
+
+PROGRAMS = ("qemu", "qapigen")
+
+
+def _program(name: str) -> tuple[list[str], str]:
+    """The command line's start and the stderr prefix of QEMU or of ``qapigen vm``, both
+    with the same options; skips without QEMU 10.0."""
+    if name == "qemu":
+        return [skip_without_qemu(), *BASE_OPTIONS], "qemu-system-x86_64: "
+    return [*VM, *BASE_OPTIONS], "qapigen vm: "
+
+
+# Every process _start() started, killed after each test whatever happened.
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _start(name: str, *args: str, sockets: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    argv, _prefix = _program(name)
+    proc = subprocess.Popen(
+        [*argv, *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _STARTED.append(proc)
+    deadline = time.monotonic() + TIMEOUT
+    while not all(os.path.exists(path) for path in sockets):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            _out, err = proc.communicate()
+            pytest.fail(f"{name} did not start: {err}")
+        time.sleep(0.005)
+    return proc
+
+
+def _connect(sock: str) -> Conn:
+    """A negotiated connection, once the socket accepts (QEMU's exists a moment before)."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            return Conn(sock, negotiate=True)
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, f"{sock} never accepted"
+            time.sleep(0.005)
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """The exit status and stderr of a process that is ending."""
+    try:
+        _out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err
+
+
+def _run(name: str, *args: str) -> tuple[int, str]:
+    return _finish(_start(name, *args))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=str)
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_terminating_signal_as_qemu(program: str, signum: signal.Signals, tmp_path: Path) -> None:
+    """SIGTERM, SIGINT and SIGHUP alike: SHUTDOWN{guest: false, reason: host-signal}, the
+    end of the stream, exit 0, the socket and the pid file gone."""
+    sock, pidfile = str(tmp_path / "qmp.sock"), tmp_path / "vm.pid"
+    proc = _start(program, "-qmp", unix(sock), "-pidfile", str(pidfile), sockets=(sock,))
+    conn = _connect(sock)
+    proc.send_signal(signum)
+    assert last_words(conn) == {"guest": False, "reason": "host-signal"}
+    status, stderr = _finish(proc)
+    assert status == 0
+    assert f"terminating on signal {int(signum)}" in stderr
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_quit_removes_socket_and_pidfile(program: str, tmp_path: Path) -> None:
+    sock, pidfile = str(tmp_path / "qmp.sock"), tmp_path / "vm.pid"
+    proc = _start(program, "-qmp", unix(sock), "-pidfile", str(pidfile), sockets=(sock,))
+    assert pidfile.read_text() == f"{proc.pid}\n"
+    assert stat.S_IMODE(os.stat(pidfile).st_mode) == 0o600
+    conn = _connect(sock)
+    assert conn.command("quit") == {"return": {}}
+    conn.until_eof()
+    assert _finish(proc) == (0, "")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("holder", "second"),
+    [("qemu", "qemu"), ("qapigen", "qapigen"), ("qemu", "qapigen"), ("qapigen", "qemu")],
+)
+def test_second_instance_with_the_same_pidfile_is_refused(
+    holder: str, second: str, tmp_path: Path
+) -> None:
+    """The pid file is locked as QEMU locks it: a second instance (of either program) is
+    refused with QEMU's message and status 1, creates nothing, and leaves the file to
+    the first, which removes it when it ends."""
+    pidfile, first_sock, second_sock = tmp_path / "vm.pid", tmp_path / "a.sock", tmp_path / "b.sock"
+    first = _start(
+        holder, "-qmp", unix(first_sock), "-pidfile", str(pidfile), sockets=(str(first_sock),)
+    )
+    _argv, prefix = _program(second)
+    status, stderr = _run(second, "-qmp", unix(second_sock), "-pidfile", str(pidfile))
+    assert (status, stderr) == (
+        1,
+        f"{prefix}cannot create PID file: Cannot lock pid file: Resource temporarily unavailable\n",
+    )
+    assert sorted(os.listdir(tmp_path)) == ["a.sock", "vm.pid"]
+    assert pidfile.read_text() == f"{first.pid}\n"
+    assert status_of(str(first_sock)) == ("running", True)
+    first.terminate()
+    assert _finish(first)[0] == 0
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def status_of(sock: str) -> tuple[str, bool]:
+    conn = _connect(sock)
+    try:
+        return status(conn)
+    finally:
+        conn.close()
+
+
+def test_pidfile_that_was_replaced_is_left_alone(tmp_path: Path) -> None:
+    """A pid file someone replaced while the machine ran is not the machine's to remove
+    (QEMU removes whatever is at the path)."""
+    sock, pidfile = str(tmp_path / "qmp.sock"), tmp_path / "vm.pid"
+    proc = _start("qapigen", "-qmp", unix(sock), "-pidfile", str(pidfile), sockets=(sock,))
+    pidfile.unlink()
+    pidfile.write_text("4242\n")
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+    assert pidfile.read_text() == "4242\n"
+
+
+def test_pidfile_is_not_written_through_a_symbolic_link(tmp_path: Path) -> None:
+    """-pidfile naming a symbolic link is refused (QEMU would truncate what it points to)."""
+    target = tmp_path / "precious"
+    target.write_text("keep me\n")
+    (tmp_path / "vm.pid").symlink_to(target)
+    status, stderr = _run("qapigen", "-pidfile", str(tmp_path / "vm.pid"))
+    assert status == 1
+    assert stderr == (
+        f"qapigen vm: cannot create PID file: Could not create '{tmp_path / 'vm.pid'}': "
+        "Too many levels of symbolic links\n"
+    )
+    assert target.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_socket_path_that_is_a_directory(program: str, tmp_path: Path) -> None:
+    """A -qmp path that is a directory: QEMU's message, status 1, nothing left behind."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    option = unix(folder)
+    _argv, prefix = _program(program)
+    assert _run(program, "-qmp", option) == (
+        1,
+        f"{prefix}-qmp {option}: Failed to unlink socket {folder}: Is a directory\n",
+    )
+    assert sorted(os.listdir(tmp_path)) == ["d"] and os.listdir(folder) == []
+
+
+def test_socket_path_that_is_another_file_is_left_alone(tmp_path: Path) -> None:
+    """A regular file where the socket should be is refused and kept (QEMU deletes it)."""
+    path = tmp_path / "notes.txt"
+    path.write_text("not a socket\n")
+    option = unix(path)
+    assert _run("qapigen", "-qmp", option) == (
+        1,
+        f"qapigen vm: -qmp {option}: Failed to bind socket to {path}: File exists\n",
+    )
+    assert path.read_text() == "not a socket\n"
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_stale_socket_is_replaced_and_removed_at_exit(program: str, tmp_path: Path) -> None:
+    """A socket left by an earlier run is replaced (as QEMU does), and removed at exit."""
+    path = str(tmp_path / "qmp.sock")
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(path)
+    stale.close()
+    proc = _start(program, "-qmp", unix(path))
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # the new socket, once it accepts
+        try:
+            conn = Conn(path, negotiate=True)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the stale socket was not replaced"
+            time.sleep(0.01)
+    assert conn.command("quit") == {"return": {}}
+    conn.until_eof()
+    assert _finish(proc)[0] == 0
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("program", "how"), [("qemu", "quit"), ("qapigen", "quit"), ("qapigen", "pvpanic")]
+)
+def test_sigterm_while_exiting_does_not_kill(program: str, how: str, tmp_path: Path) -> None:
+    """A SIGTERM sent as soon as SHUTDOWN is seen (what libqtest does), while the program
+    is on its way out, leaves the exit status 0, twenty times over: after quit, and
+    after a guest shutdown through pvpanic (its write of 4)."""
+    for round_ in range(20):
+        sock = str(tmp_path / f"qmp{round_}.sock")
+        device = ("-device", "pvpanic") if how == "pvpanic" else ()
+        proc = _start(program, *device, "-qmp", unix(sock), sockets=(sock,))
+        conn = _connect(sock)
+        if how == "quit":
+            conn.send(b'{"execute": "quit"}')
+        else:
+            conn.send(b'{"execute": "x-guest-pvpanic-write", "arguments": {"value": 4}}')
+        while (item := conn.read()) is not EOF:
+            assert item is not None
+            if item.msg.get("event") == "SHUTDOWN":
+                proc.send_signal(signal.SIGTERM)
+                break
+        status, stderr = _finish(proc)
+        assert status == 0, f"round {round_}: {status} {stderr}"
+        conn.close()
+        assert not os.path.exists(sock)
+
+
+def test_fleet_removes_its_sockets_and_folder(tmp_path: Path) -> None:
+    """A fleet's sockets go as their machines exit, the rest at SIGTERM; the folder the
+    program made goes with them."""
+    folder = tmp_path / "fleet"
+    paths = [str(folder / f"vm{n:04d}.sock") for n in range(5)]
+    proc = _start("qapigen", "--count", "5", "--qmp-dir", str(folder), sockets=tuple(paths))
+    conn = Conn(paths[2], negotiate=True)
+    assert conn.command("quit") == {"return": {}}
+    conn.until_eof()
+    deadline = time.monotonic() + TIMEOUT
+    while os.path.exists(paths[2]):
+        assert time.monotonic() < deadline, "the socket of the machine that quit stays"
+        time.sleep(0.01)
+    assert sorted(os.listdir(folder)) == [os.path.basename(p) for p in paths if p != paths[2]]
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+    assert os.listdir(tmp_path) == []
+
+
+def test_fleet_folder_of_anyone_without_sticky_bit_is_refused(tmp_path: Path) -> None:
+    """An existing --qmp-dir anyone may write to, without the sticky bit, is refused
+    (anyone could replace the sockets); with the sticky bit it is used and kept."""
+    folder = tmp_path / "open"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    status, stderr = _run("qapigen", "--count", "2", "--qmp-dir", str(folder))
+    assert status == 1
+    assert stderr == (
+        f"qapigen vm: --qmp-dir {folder}: anyone may write to it and it has no sticky bit, "
+        "so anyone could replace the sockets in it\n"
+    )
+    assert os.listdir(folder) == []
+    os.chmod(folder, 0o1777)
+    paths = tuple(str(folder / f"vm{n:04d}.sock") for n in range(2))
+    proc = _start("qapigen", "--count", "2", "--qmp-dir", str(folder), sockets=paths)
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+    assert folder.is_dir() and os.listdir(folder) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder another user's needs root")
+def test_fleet_folder_of_another_user_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, 65534, 65534)
+    status, stderr = _run("qapigen", "--count", "2", "--qmp-dir", str(folder))
+    assert status == 1
+    assert stderr == (
+        f"qapigen vm: --qmp-dir {folder}: belongs to another user (uid 65534), "
+        "who could replace the sockets in it\n"
+    )
+
+
+def test_fleet_raises_its_descriptor_limit_or_says_it_cannot(tmp_path: Path) -> None:
+    """--count 100 under a soft limit of 64 open files: the program raises the soft limit
+    to the hard one and serves; under a hard limit of 64 it says why it cannot, exit 1."""
+    import resource
+
+    def limits(soft: int, hard: int) -> Callable[[], None]:
+        return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    folder = tmp_path / "fleet"
+    args = [*VM, "--count", "100", "--qmp-dir", str(folder)]
+    refused = subprocess.run(
+        args, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=limits(64, 64)
+    )
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "qapigen vm: --count: 100 machines need 132 file descriptors, "
+        "but at most 64 can be open (RLIMIT_NOFILE)\n"
+    )
+    assert not folder.exists()
+    proc = subprocess.Popen(
+        args, cwd=REPO, stderr=subprocess.PIPE, text=True, preexec_fn=limits(64, 1024)
+    )
+    _STARTED.append(proc)
+    paths = [str(folder / f"vm{n:04d}.sock") for n in range(100)]
+    deadline = time.monotonic() + TIMEOUT
+    while not all(os.path.exists(p) for p in paths):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the fleet did not start"
+        time.sleep(0.01)
+    assert status_of(paths[99]) == ("running", True)
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_pipelining_client_gets_every_reply_as_from_qemu(program: str, tmp_path: Path) -> None:
+    """150,000 query-status written (by a thread of the client's) before it reads a
+    reply: every reply comes, in order, and the connection stays, from QEMU and from
+    qapigen vm alike (QEMU buffers them all; qapigen vm holds back the client's
+    requests while its replies wait)."""
+    count = int(os.environ.get("QAPIGEN_PIPELINED", "150000"))
+    sock = str(tmp_path / "qmp.sock")
+    proc = _start(program, "-qmp", unix(sock), sockets=(sock,))
+    conn = _connect(sock)
+    conn.sock.settimeout(120)  # QEMU reads a byte at a time: the whole send takes a while
+    data = b"".join(b'{"execute": "query-status", "id": %d}' % i for i in range(count))
+    sent: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            conn.sock.sendall(data)
+            sent.append(None)
+        except OSError as err:
+            sent.append(err)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    for i in range(count):
+        item = conn.read()
+        assert isinstance(item, Line), f"{program}: the stream ended after {i} replies"
+        assert item.msg.get("id") == i and "return" in item.msg, item.raw
+    writer.join(TIMEOUT)
+    assert sent == [None]
+    assert status(conn) == ("running", True)
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_chardev_socket_removed_at_exit(program: str, tmp_path: Path) -> None:
+    """A -chardev socket the program listens on (server=on) is its own: removed at exit,
+    as the -qmp ones are."""
+    path = str(tmp_path / "mon.sock")
+    proc = _start(
+        program,
+        "-chardev",
+        f"socket,id=mon0,path={path},server=on,wait=off",
+        "-mon",
+        "chardev=mon0,mode=control",
+        sockets=(path,),
+    )
+    assert status_of(path) == ("running", True)
+    proc.terminate()
+    assert _finish(proc)[0] == 0
+    assert os.listdir(tmp_path) == []

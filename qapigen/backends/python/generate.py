@@ -8,6 +8,7 @@ import json
 import keyword
 import os
 import re
+import sys
 from collections.abc import Sequence
 
 from ... import __version__
@@ -17,7 +18,7 @@ from .build import GenerateError, build
 from .formatting import format_python
 from .render import render
 
-__all__ = ["GenerateError", "Origin", "Result", "generate", "schema_digest"]
+__all__ = ["GenerateError", "Origin", "Result", "check_package_name", "generate", "schema_digest"]
 
 
 @dataclasses.dataclass
@@ -53,12 +54,43 @@ class Origin:
     digest: str
 
 
+# Top-level names generated code needs to import as they are: the runtime's
+# package (and its deprecated alias) and what the typed client runs on.
+_RUNTIME_NAMES = frozenset({"qapigen", "qapigen_qmp", "qemu"})
+
+
+def check_package_name(package: str) -> None:
+    """Refuse a name no generated package can have: not one Python identifier (the
+    package is the folder ``out_dir/package``, so dotted names are out too), a
+    keyword, a special name (``__init__``), or a name that the standard library or
+    the runtime already owns, where the package would never be imported or would
+    shadow what it imports."""
+    if not package.isidentifier():
+        raise GenerateError(f"package name '{package}' is not a Python identifier")
+    if keyword.iskeyword(package):
+        raise GenerateError(f"package name '{package}' is a Python keyword")
+    if package.startswith("__") and package.endswith("__"):
+        raise GenerateError(f"package name '{package}' is a special name of Python's")
+    if package in sys.stdlib_module_names or package in sys.builtin_module_names:
+        raise GenerateError(
+            f"package name '{package}' is a module of Python's standard library, "
+            "which the package would shadow or be shadowed by"
+        )
+    if package in _RUNTIME_NAMES:
+        raise GenerateError(
+            f"package name '{package}' is a package generated code imports, "
+            "which the package would shadow"
+        )
+
+
 def render_package(
     schema: Schema, package: str, defines: Sequence[str] = (), *, origin: Origin | None = None
 ) -> dict[str, str]:
-    """Every file of the generated package, by relative path."""
-    if not package.isidentifier() or keyword.iskeyword(package):
-        raise GenerateError(f"package name '{package}' is not a Python identifier")
+    """Every file of the generated package, by relative path.
+
+    Raises :class:`GenerateError` for a package name :func:`check_package_name` refuses.
+    """
+    check_package_name(package)
     for symbol in defines:
         # Condition symbols are identifiers (QAPI checks the schema's own the same way).
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", symbol):

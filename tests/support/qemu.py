@@ -1,0 +1,157 @@
+"""Real QEMU 10.0 and ``qapigen vm`` side by side: the same options, raw QMP bytes.
+
+A :class:`QMPProcess` is one of the two programs with its QMP monitor on a unix
+socket in a private folder; :class:`RawQMP` is a blocking connection that sends
+bytes as they are and returns the lines that come back, exactly.  Tests that
+compare the two start both with :func:`pair` and skip, saying why, when QEMU
+10.0 is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Generator, Sequence
+
+import pytest
+
+from .paths import REPO
+
+QEMU = shutil.which("qemu-system-x86_64")
+VM = (sys.executable, "-m", "qapigen", "vm")
+#: What both are started with (QEMU needs no machine for QMP).
+BASE_OPTIONS = ("-machine", "none", "-display", "none", "-nodefaults")
+TIMEOUT = 30.0
+
+
+def qemu_version() -> tuple[int, int]:
+    """QEMU's (major, minor), or (0, 0) without it."""
+    if QEMU is None:
+        return (0, 0)
+    out = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout
+    try:
+        major, minor = out.split("version ", 1)[1].split(".")[:2]
+        return int(major), int(minor)
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+_NO_QEMU = "needs qemu-system-x86_64 10.0 (Debian's bookworm-backports; .ci/run installs it)"
+
+#: Skips a test (or module) without QEMU 10.0, saying what is missing.
+needs_qemu = pytest.mark.skipif(qemu_version() != (10, 0), reason=_NO_QEMU)
+
+
+def skip_without_qemu() -> str:
+    """QEMU's path; skips the calling test or fixture, saying why, without QEMU 10.0."""
+    if QEMU is None or qemu_version() != (10, 0):
+        pytest.skip(_NO_QEMU)
+    return QEMU
+
+
+class QMPProcess:
+    """``qemu-system-x86_64`` or ``qapigen vm`` serving QMP on a private unix socket."""
+
+    def __init__(self, program: Sequence[str], options: Sequence[str] = ()) -> None:
+        self.folder = tempfile.mkdtemp(prefix="qapigen-pair-")
+        self.path = os.path.join(self.folder, "qmp.sock")
+        self.name = "qemu" if program[0] == QEMU else "qapigen"
+        self.proc = subprocess.Popen(
+            [*program, *BASE_OPTIONS, *options, "-qmp", f"unix:{self.path},server=on,wait=off"],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(self.path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"{self.name} did not start")
+            time.sleep(0.005)
+
+    def connect(self) -> RawQMP:
+        return RawQMP(self.path)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class RawQMP:
+    """A blocking QMP connection: bytes out, exact lines (``\\r\\n`` kept) in."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(path)
+        self._buf = b""
+        self.greeting = self.line()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        """The next line; AssertionError when the stream ends first."""
+        while b"\n" not in self._buf:
+            chunk = self.sock.recv(1 << 16)
+            assert chunk, f"the connection closed; unterminated: {self._buf[:200]!r}"
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line + b"\n"
+
+    def until(self, marker: bytes) -> list[bytes]:
+        """Lines up to and including the first that contains ``marker``."""
+        lines = []
+        while True:
+            lines.append(self.line())
+            if marker in lines[-1]:
+                return lines
+
+    def command(self, text: bytes) -> bytes:
+        """Send one command that gets one reply and no event; the reply."""
+        self.send(text)
+        return self.line()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+_TIMESTAMP = re.compile(rb'"timestamp": \{"seconds": \d+, "microseconds": \d+\}')
+_PACKAGE = re.compile(rb'"package": "(?:[^"\\]|\\.)*"')
+
+
+def normalized(line: bytes) -> bytes:
+    """A line without what differs between any two runs: timestamps, the package string."""
+    return _PACKAGE.sub(b'"package": "<P>"', _TIMESTAMP.sub(b'"timestamp": <T>', line))
+
+
+def pair(
+    options: Sequence[str] = (),
+) -> Generator[tuple[QMPProcess, QMPProcess], None, None]:
+    """Real QEMU and ``qapigen vm`` with the same options (a fixture's body); skips
+    without QEMU 10.0."""
+    qemu = QMPProcess((skip_without_qemu(),), options)
+    try:
+        ours = QMPProcess(VM, options)
+    except BaseException:
+        qemu.close()
+        raise
+    try:
+        yield qemu, ours
+    finally:
+        qemu.close()
+        ours.close()
