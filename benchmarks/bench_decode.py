@@ -1,17 +1,23 @@
-"""Strict decoding throughput: qapigen's bindings against pydantic v2 and jsonschema.
+"""Strict decoding throughput: qapigen's bindings against msgspec, pydantic v2 and jsonschema.
 
 Three representative messages of QEMU 10.0's schema are decoded strictly, each
 in a tight loop, by
 
 - the bindings qapigen generates (``T.from_wire(obj)``),
-- pydantic v2 models of the same shape (built here from the same schema model,
-  strict mode, ``extra='forbid'``, discriminated unions), and
+- msgspec (``msgspec.convert(obj, T, strict=True)``) into ``msgspec.Struct``
+  models of the same shape, built here from the same schema model
+  (``forbid_unknown_fields``, tagged unions, integer ranges, optional members
+  that may be absent but not null),
+- pydantic v2 models of the same shape (strict mode, ``extra='forbid'``,
+  discriminated unions), and
 - ``jsonschema`` validating against the JSON Schema qapigen exports (which
   validates only; it builds no objects).
 
-It prints decodes per second and the ratios.  Targets (issue 3): qapigen at
-least 2x pydantic v2 and 30x jsonschema.  Needs pydantic (``pip install
-'.[bench]'``) and QEMU's schema in ../shared (or $QAPIGEN_SHARED).
+It prints decodes per second and the ratios.  Targets: qapigen at least 1x
+msgspec on the query-status reply and GUEST_PANICKED (issue 11), 2x pydantic
+v2 and 30x jsonschema on all three (issue 3).  Needs msgspec and pydantic
+(``pip install '.[bench]'``) and QEMU's schema in ../shared (or
+$QAPIGEN_SHARED).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import os
 import sys
 import tempfile
 import timeit
+import types
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +95,131 @@ BLOCKDEV = {
 }
 
 # (label, QAPI type, the wire value)
-MESSAGES = [
+MESSAGES: list[tuple[str, str, dict[str, Any]]] = [
     ("query-status reply", "StatusInfo", STATUS),
     ("GUEST_PANICKED (hyper-v)", "GUEST_PANICKED", PANICKED),
     ("BlockdevOptions (qcow2 chain)", "BlockdevOptions", BLOCKDEV),
 ]
+# The messages whose target is msgspec's speed (issue 11).
+MSGSPEC_TARGETS = ("query-status reply", "GUEST_PANICKED (hyper-v)")
 
 
 def shared_dir() -> Path:
     env = os.environ.get("QAPIGEN_SHARED")
     return Path(env) if env else REPO.parent / "shared"
+
+
+# -- msgspec models of the same shape -------------------------------------------
+
+
+class MsgspecBuilder:
+    """msgspec Structs for schema types, built from qapigen's model.
+
+    A struct forbids unknown members; an optional member may be absent but not
+    null (``UnsetType``), as in QEMU; a union is msgspec's tagged union of its
+    branches (the base's members in each); an enum is a ``Literal`` of its
+    values; integers carry their ranges.  References between models are
+    forward references into a module of their own (the schema is recursive).
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        import msgspec
+
+        self.ms = msgspec
+        self.schema = schema
+        self.module = types.ModuleType("_bench_msgspec_models")
+        sys.modules[self.module.__name__] = self.module
+        self.namespace: dict[str, Any] = self.module.__dict__
+
+    def annotation(self, typ: Type) -> Any:
+        from typing import Annotated, Literal, Union
+
+        ms = self.ms
+        if isinstance(typ, BuiltinType):
+            name = typ.name
+            plain = {"str": str, "bool": bool, "number": int | float, "any": Any, "null": None}
+            if name in plain:
+                return plain[name]
+            low, high = INTEGER_RANGES[name]
+            if high >= 1 << 63:
+                # msgspec takes no bound beyond int64's: uint64's upper one is
+                # not checked (an advantage to msgspec).
+                return Annotated[int, ms.Meta(ge=low)]
+            return Annotated[int, ms.Meta(ge=low, le=high)]
+        if isinstance(typ, ArrayType):
+            return list[self.annotation(typ.element_type)]  # type: ignore[misc]
+        if isinstance(typ, EnumType):
+            return Literal[tuple(m.name for m in typ.members)]
+        if isinstance(typ, AlternateType):
+            return Union[tuple(self.annotation(v.type) for v in typ.alternatives.variants)]  # noqa: UP007
+        assert isinstance(typ, ObjectType)
+        key = "M_" + typ.name.replace("-", "_")
+        if key not in self.namespace:
+            self.namespace[key] = None  # being built: recursive references
+            self.namespace[key] = self.object_annotation(typ, key)
+        return key  # a forward reference, resolved in the models' module
+
+    def fields(self, members: Any, skip: str | None = None) -> list[tuple[str, Any, Any]]:
+        from typing import Union
+
+        ms = self.ms
+        out = []
+        for m in members:
+            if m.name == skip:
+                continue
+            ann = self.annotation(m.type)
+            name = "f_" + m.name.replace("-", "_")
+            if m.optional:
+                # (ann may be a forward reference: no ``|``)
+                absent: Any = Union[tuple([ann, ms.UnsetType])]  # noqa: UP007
+                out.append((name, absent, ms.field(default=ms.UNSET, name=m.name)))
+            else:
+                out.append((name, ann, ms.field(name=m.name)))
+        return out
+
+    def object_annotation(self, typ: ObjectType, key: str) -> Any:
+        from typing import Union
+
+        if typ.branches is None:
+            return self.model(key, self.fields(typ.members))
+        tag = typ.branches.tag_member.name
+        branches = []
+        for v in typ.branches.variants:
+            assert isinstance(v.type, ObjectType)
+            fields = self.fields([*typ.members, *v.type.members], skip=tag)
+            name = f"{key}_{v.name.replace('-', '_')}"
+            self.namespace[name] = self.model(name, fields, tag_field=tag, tag=v.name)
+            branches.append(name)
+        return Union[tuple(branches)]  # noqa: UP007
+
+    def model(self, name: str, fields: list[tuple[str, Any, Any]], **tagging: str) -> Any:
+        return self.ms.defstruct(
+            name,
+            fields,
+            module=self.module.__name__,
+            kw_only=True,
+            forbid_unknown_fields=True,
+            **tagging,  # type: ignore[arg-type]
+        )
+
+    def branch_of(self, qapi_name: str, wire: dict[str, Any]) -> Any:
+        """The Struct of the union branch that ``wire`` is, if ``qapi_name`` is a union."""
+        typ = self.schema.lookup_type(qapi_name)
+        if not isinstance(typ, ObjectType) or typ.branches is None:
+            return None
+        tag = wire[typ.branches.tag_member.name]
+        return self.namespace[f"M_{qapi_name.replace('-', '_')}_{tag.replace('-', '_')}"]
+
+    def resolve(self, annotation: Any) -> Any:
+        """The type to convert into for ``annotation`` (a union's branches resolved)."""
+        import typing
+
+        if isinstance(annotation, str):
+            annotation = self.namespace[annotation]
+        if typing.get_origin(annotation) is typing.Union:
+            args = typing.get_args(annotation)
+            return typing.Union[tuple(self.namespace.get(a.__forward_arg__, a) for a in args)]  # noqa: UP007
+        return annotation
 
 
 # -- pydantic models of the same shape ------------------------------------------
@@ -189,16 +311,23 @@ class PydanticBuilder:
 # -- the run --------------------------------------------------------------------
 
 
-def rate(func: Any, seconds: float) -> float:
-    """Calls per second of ``func``: the best of five timed batches."""
-    number = 1
-    while True:
-        elapsed = timeit.timeit(func, number=number)
-        if elapsed > seconds / 5:
-            break
-        number *= 4
-    best = min(timeit.repeat(func, number=number, repeat=5))
-    return number / best
+def rates(funcs: list[Any], seconds: float) -> list[float]:
+    """Calls per second of each of ``funcs``: the best of five timed batches.
+
+    The batches of all ``funcs`` take turns, so that a change in the
+    machine's load weighs on each alike.
+    """
+    numbers = []
+    for func in funcs:
+        number = 1
+        while timeit.timeit(func, number=number) <= seconds / 5:
+            number *= 4
+        numbers.append(number)
+    best = [float("inf")] * len(funcs)
+    for _ in range(5):
+        for i, (func, number) in enumerate(zip(funcs, numbers, strict=True)):
+            best[i] = min(best[i], timeit.timeit(func, number=number) / number)
+    return [1 / b for b in best]
 
 
 def main() -> int:
@@ -222,23 +351,30 @@ def main() -> int:
 
     bundle = export_bundle(schema)
     builder = PydanticBuilder(schema)
+    ms_builder = MsgspecBuilder(schema)
     pyd_types: dict[str, Any] = {}
+    ms_types: dict[str, Any] = {}
     for _, qapi_name, _ in MESSAGES:
-        event = schema.lookup(qapi_name)
         if qapi_name.isupper():
+            event = schema.lookup(qapi_name)
             assert event is not None
             arg = event.arg_type  # type: ignore[attr-defined]
             pyd_types[qapi_name] = builder.model(qapi_name, builder.fields(arg.members))
+            ms_types[qapi_name] = ms_builder.model(qapi_name, ms_builder.fields(arg.members))
         else:
             typ = schema.lookup_type(qapi_name)
             assert typ is not None
             pyd_types[qapi_name] = builder.annotation(typ)
+            ms_types[qapi_name] = ms_builder.resolve(ms_builder.annotation(typ))
     builder.finish()
+    import msgspec
     import pydantic
 
-    columns = ("qapigen/s", "pydantic/s", "jsonschema/s", "vs pydantic", "vs jsonschema")
-    print(f"{'message':32}" + "".join(f"{c:>15}" for c in columns))
-    worst_pd = worst_js = float("inf")
+    columns = ("qapigen/s", "msgspec/s", "pydantic/s", "jsonschema/s")
+    columns += ("vs msgspec", "vs pydantic", "vs jsonschema")  # type: ignore[assignment]
+    print(f"{'message':30}" + "".join(f"{c:>14}" for c in columns))
+    worst_ms = worst_pd = worst_js = float("inf")
+    notes: list[str] = []
     for label, qapi_name, wire in MESSAGES:
         if qapi_name.isupper():
             cls = bindings.EVENTS[qapi_name]
@@ -252,23 +388,53 @@ def main() -> int:
             else pyd_types[qapi_name]
         )
         validator = jsonschema.Draft202012Validator(standalone(bundle, json_name))
-        # All three must accept the message, or the comparison means nothing.
+        ms_type = ms_types[qapi_name]
+        # All four must accept the message, or the comparison means nothing.
         cls.from_wire(wire)
+        msgspec.convert(wire, ms_type, strict=True)
         adapter.validate_python(wire)
         validator.validate(wire)
-        ours = rate(functools.partial(cls.from_wire, wire), args.seconds)
-        pyd = rate(functools.partial(adapter.validate_python, wire), args.seconds)
-        js = rate(functools.partial(validator.validate, wire), args.seconds)
+        ours, ms, pyd, js = rates(
+            [
+                functools.partial(cls.from_wire, wire),
+                functools.partial(msgspec.convert, wire, ms_type, strict=True),
+                functools.partial(adapter.validate_python, wire),
+                functools.partial(validator.validate, wire),
+            ],
+            args.seconds,
+        )
+        if label in MSGSPEC_TARGETS:
+            worst_ms = min(worst_ms, ours / ms)
         worst_pd = min(worst_pd, ours / pyd)
         worst_js = min(worst_js, ours / js)
         cells = (
             f"{ours:,.0f}",
+            f"{ms:,.0f}",
             f"{pyd:,.0f}",
             f"{js:,.0f}",
+            f"{ours / ms:.2f}x",
             f"{ours / pyd:.2f}x",
             f"{ours / js:.1f}x",
         )
-        print(f"{label:32}" + "".join(f"{c:>15}" for c in cells))
+        print(f"{label:30}" + "".join(f"{c:>14}" for c in cells))
+        branch = ms_builder.branch_of(qapi_name, wire)
+        if branch is not None:
+            # msgspec analyses a top-level union type on every call (a Struct's
+            # analysis is cached): into the branch's Struct, it does not.
+            ours_again, direct = rates(
+                [
+                    functools.partial(cls.from_wire, wire),
+                    functools.partial(msgspec.convert, wire, branch, strict=True),
+                ],
+                args.seconds,
+            )
+            notes.append(
+                f"{label}: msgspec into the branch's Struct directly: {direct:,.0f}/s,"
+                f" qapigen {ours_again / direct:.2f}x of that"
+            )
+    for note in notes:
+        print(note)
+    print(f"worst ratio vs msgspec: {worst_ms:.2f}x (target >= 1, {' and '.join(MSGSPEC_TARGETS)})")
     print(f"worst ratio vs pydantic: {worst_pd:.2f}x (target >= 2)")
     print(f"worst ratio vs jsonschema: {worst_js:.1f}x (target >= 30)")
     return 0

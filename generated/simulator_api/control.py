@@ -40,7 +40,7 @@ class QmpCapabilitiesArguments(_rt.Struct):
 
 @_rt.decodes(QmpCapabilitiesArguments)
 def _QmpCapabilitiesArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> QmpCapabilitiesArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -128,14 +128,13 @@ class VersionTriple(_rt.Struct):
 
 @_rt.decodes(VersionTriple)
 def _VersionTriple_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> VersionTriple:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(VersionTriple)
     self._unknown = None
     try:
-        left = len(obj) - 3
         v = obj["major"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.major = v
@@ -151,7 +150,7 @@ def _VersionTriple_DECODE(
             self.micro = v
         else:
             self.micro = _rt.d_int(v, "micro", strict)
-        if left:
+        if len(obj) != 3:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -202,21 +201,20 @@ class VersionInfo(_rt.Struct):
 
 @_rt.decodes(VersionInfo)
 def _VersionInfo_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> VersionInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(VersionInfo)
     self._unknown = None
     try:
-        left = len(obj) - 2
         self.qemu = _VersionTriple_DECODE(obj["qemu"], "qemu", strict)
         v = obj["package"]
         if type(v) is str:
             self.package = v
         else:
             self.package = _rt.d_str(v, "package", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -255,20 +253,19 @@ class CommandInfo(_rt.Struct):
 
 @_rt.decodes(CommandInfo)
 def _CommandInfo_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> CommandInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(CommandInfo)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["name"]
         if type(v) is str:
             self.name = v
         else:
             self.name = _rt.d_str(v, "name", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -40,20 +40,19 @@ class GuestRegisterValue(_rt.Struct):
 
 @_rt.decodes(GuestRegisterValue)
 def _GuestRegisterValue_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestRegisterValue:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestRegisterValue)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["value"]
         if type(v) is int and 0 <= v < 256:
             self.value = v
         else:
             self.value = _rt.d_uint8(v, "value", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -94,7 +93,7 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
 
 @_rt.decodes(XGuestPvpanicWriteArguments)
 def _XGuestPvpanicWriteArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> XGuestPvpanicWriteArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -156,7 +155,7 @@ class XGuestPvpanicReadArguments(_rt.Struct):
 
 @_rt.decodes(XGuestPvpanicReadArguments)
 def _XGuestPvpanicReadArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> XGuestPvpanicReadArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -212,14 +211,13 @@ class XGuestIoWriteArguments(_rt.Struct):
 
 @_rt.decodes(XGuestIoWriteArguments)
 def _XGuestIoWriteArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> XGuestIoWriteArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(XGuestIoWriteArguments)
     self._unknown = None
     try:
-        left = len(obj) - 2
         v = obj["port"]
         if type(v) is int and 0 <= v < 65536:
             self.port = v
@@ -230,7 +228,7 @@ def _XGuestIoWriteArguments_DECODE(
             self.value = v
         else:
             self.value = _rt.d_uint8(v, "value", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -263,20 +261,19 @@ class XGuestIoReadArguments(_rt.Struct):
 
 @_rt.decodes(XGuestIoReadArguments)
 def _XGuestIoReadArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> XGuestIoReadArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(XGuestIoReadArguments)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["port"]
         if type(v) is int and 0 <= v < 65536:
             self.port = v
         else:
             self.port = _rt.d_uint16(v, "port", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -78,7 +78,7 @@ class SchemaInfoBase(_rt.Struct):
 
 @_rt.decodes(SchemaInfoBase)
 def _SchemaInfoBase_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoBase:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -137,7 +137,9 @@ class SchemaInfo(SchemaInfoBase):
 
 
 @_rt.decodes(SchemaInfo)
-def _SchemaInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> SchemaInfo:
+def _SchemaInfo_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> SchemaInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     # The tag picks the branch; without one, decoding the union's own members
@@ -227,7 +229,7 @@ class SchemaInfo_builtin(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_builtin)
 def _SchemaInfo_builtin_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_builtin:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -341,7 +343,7 @@ class SchemaInfo_enum(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_enum)
 def _SchemaInfo_enum_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_enum:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -434,7 +436,7 @@ class SchemaInfo_array(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_array)
 def _SchemaInfo_array_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_array:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -543,7 +545,7 @@ class SchemaInfo_object_(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_object_)
 def _SchemaInfo_object__DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_object_:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -649,7 +651,7 @@ class SchemaInfo_alternate(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_alternate)
 def _SchemaInfo_alternate_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_alternate:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -754,7 +756,7 @@ class SchemaInfo_command(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_command)
 def _SchemaInfo_command_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_command:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -866,7 +868,7 @@ class SchemaInfo_event(SchemaInfo):
 
 @_rt.decodes(SchemaInfo_event)
 def _SchemaInfo_event_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfo_event:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -939,20 +941,19 @@ class SchemaInfoBuiltin(_rt.Struct):
 
 @_rt.decodes(SchemaInfoBuiltin)
 def _SchemaInfoBuiltin_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoBuiltin:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoBuiltin)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["json-type"]
         try:
             self.json_type = _JSONType_VALUES[v]
         except (KeyError, TypeError):
             self.json_type = JSONType._decode_named(v, "json-type", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1047,19 +1048,18 @@ class SchemaInfoEnum(_rt.Struct):
 
 @_rt.decodes(SchemaInfoEnum)
 def _SchemaInfoEnum_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoEnum:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoEnum)
     self._unknown = None
     try:
-        left = len(obj) - 2
         self.members = _rt.d_list(
             _SchemaInfoEnumMember_DECODE, obj["members"], "members", strict
         )
         self._deprecated_values = _rt.d_list(_rt.d_str, obj["values"], "values", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1107,7 +1107,7 @@ class SchemaInfoEnumMember(_rt.Struct):
 
 @_rt.decodes(SchemaInfoEnumMember)
 def _SchemaInfoEnumMember_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoEnumMember:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1168,20 +1168,19 @@ class SchemaInfoArray(_rt.Struct):
 
 @_rt.decodes(SchemaInfoArray)
 def _SchemaInfoArray_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoArray:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoArray)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["element-type"]
         if type(v) is str:
             self.element_type = v
         else:
             self.element_type = _rt.d_str(v, "element-type", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1239,7 +1238,7 @@ class SchemaInfoObject(_rt.Struct):
 
 @_rt.decodes(SchemaInfoObject)
 def _SchemaInfoObject_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoObject:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1337,7 +1336,7 @@ class SchemaInfoObjectMember(_rt.Struct):
 
 @_rt.decodes(SchemaInfoObjectMember)
 def _SchemaInfoObjectMember_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoObjectMember:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1417,14 +1416,13 @@ class SchemaInfoObjectVariant(_rt.Struct):
 
 @_rt.decodes(SchemaInfoObjectVariant)
 def _SchemaInfoObjectVariant_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoObjectVariant:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoObjectVariant)
     self._unknown = None
     try:
-        left = len(obj) - 2
         v = obj["case"]
         if type(v) is str:
             self.case_ = v
@@ -1435,7 +1433,7 @@ def _SchemaInfoObjectVariant_DECODE(
             self.type_ = v
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1479,18 +1477,17 @@ class SchemaInfoAlternate(_rt.Struct):
 
 @_rt.decodes(SchemaInfoAlternate)
 def _SchemaInfoAlternate_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoAlternate:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoAlternate)
     self._unknown = None
     try:
-        left = len(obj) - 1
         self.members = _rt.d_list(
             _SchemaInfoAlternateMember_DECODE, obj["members"], "members", strict
         )
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1529,20 +1526,19 @@ class SchemaInfoAlternateMember(_rt.Struct):
 
 @_rt.decodes(SchemaInfoAlternateMember)
 def _SchemaInfoAlternateMember_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoAlternateMember:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoAlternateMember)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["type"]
         if type(v) is str:
             self.type_ = v
         else:
             self.type_ = _rt.d_str(v, "type", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1600,7 +1596,7 @@ class SchemaInfoCommand(_rt.Struct):
 
 @_rt.decodes(SchemaInfoCommand)
 def _SchemaInfoCommand_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoCommand:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1671,20 +1667,19 @@ class SchemaInfoEvent(_rt.Struct):
 
 @_rt.decodes(SchemaInfoEvent)
 def _SchemaInfoEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SchemaInfoEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SchemaInfoEvent)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["arg-type"]
         if type(v) is str:
             self.arg_type = v
         else:
             self.arg_type = _rt.d_str(v, "arg-type", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -149,13 +149,14 @@ class StatusInfo(_rt.Struct):
 
 
 @_rt.decodes(StatusInfo)
-def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> StatusInfo:
+def _StatusInfo_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> StatusInfo:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(StatusInfo)
     self._unknown = None
     try:
-        left = len(obj) - 2
         v = obj["running"]
         if type(v) is bool:
             self.running = v
@@ -166,7 +167,7 @@ def _StatusInfo_DECODE(obj: object, name: str | int | None, strict: bool) -> Sta
             self.status = _RunState_VALUES[v]
         except (KeyError, TypeError):
             self.status = RunState._decode_named(v, "status", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -228,14 +229,13 @@ class ShutdownEvent(_rt.Event):
 
 @_rt.decodes(ShutdownEvent)
 def _ShutdownEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> ShutdownEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(ShutdownEvent)
     self._unknown = None
     try:
-        left = len(obj) - 2
         v = obj["guest"]
         if type(v) is bool:
             self.guest = v
@@ -246,7 +246,7 @@ def _ShutdownEvent_DECODE(
             self.reason = _ShutdownCause_VALUES[v]
         except (KeyError, TypeError):
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -274,15 +274,14 @@ class PowerdownEvent(_rt.Event):
 
 @_rt.decodes(PowerdownEvent)
 def _PowerdownEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> PowerdownEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(PowerdownEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -339,13 +338,14 @@ class ResetEvent(_rt.Event):
 
 
 @_rt.decodes(ResetEvent)
-def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> ResetEvent:
+def _ResetEvent_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> ResetEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(ResetEvent)
     self._unknown = None
     try:
-        left = len(obj) - 2
         v = obj["guest"]
         if type(v) is bool:
             self.guest = v
@@ -356,7 +356,7 @@ def _ResetEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> Res
             self.reason = _ShutdownCause_VALUES[v]
         except (KeyError, TypeError):
             self.reason = ShutdownCause._decode_named(v, "reason", strict)
-        if left:
+        if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -382,14 +382,15 @@ class StopEvent(_rt.Event):
 
 
 @_rt.decodes(StopEvent)
-def _StopEvent_DECODE(obj: object, name: str | int | None, strict: bool) -> StopEvent:
+def _StopEvent_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> StopEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(StopEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -416,15 +417,14 @@ class ResumeEvent(_rt.Event):
 
 @_rt.decodes(ResumeEvent)
 def _ResumeEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> ResumeEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(ResumeEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -452,15 +452,14 @@ class SuspendEvent(_rt.Event):
 
 @_rt.decodes(SuspendEvent)
 def _SuspendEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SuspendEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SuspendEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -491,15 +490,14 @@ class SuspendDiskEvent(_rt.Event):
 
 @_rt.decodes(SuspendDiskEvent)
 def _SuspendDiskEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SuspendDiskEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(SuspendDiskEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -526,15 +524,14 @@ class WakeupEvent(_rt.Event):
 
 @_rt.decodes(WakeupEvent)
 def _WakeupEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> WakeupEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(WakeupEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -589,20 +586,19 @@ class WatchdogEvent(_rt.Event):
 
 @_rt.decodes(WatchdogEvent)
 def _WatchdogEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> WatchdogEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(WatchdogEvent)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["action"]
         try:
             self.action = _WatchdogAction_VALUES[v]
         except (KeyError, TypeError):
             self.action = WatchdogAction._decode_named(v, "action", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -725,20 +721,19 @@ class WatchdogSetActionArguments(_rt.Struct):
 
 @_rt.decodes(WatchdogSetActionArguments)
 def _WatchdogSetActionArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> WatchdogSetActionArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(WatchdogSetActionArguments)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["action"]
         try:
             self.action = _WatchdogAction_VALUES[v]
         except (KeyError, TypeError):
             self.action = WatchdogAction._decode_named(v, "action", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -792,7 +787,7 @@ class SetActionArguments(_rt.Struct):
 
 @_rt.decodes(SetActionArguments)
 def _SetActionArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> SetActionArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -903,7 +898,7 @@ class GuestPanickedEvent(_rt.Event):
 
 @_rt.decodes(GuestPanickedEvent)
 def _GuestPanickedEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanickedEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -987,7 +982,7 @@ class GuestCrashloadedEvent(_rt.Event):
 
 @_rt.decodes(GuestCrashloadedEvent)
 def _GuestCrashloadedEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestCrashloadedEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1041,15 +1036,14 @@ class GuestPvshutdownEvent(_rt.Event):
 
 @_rt.decodes(GuestPvshutdownEvent)
 def _GuestPvshutdownEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPvshutdownEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestPvshutdownEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1121,20 +1115,19 @@ class GuestPanicInformationBase(_rt.Struct):
 
 @_rt.decodes(GuestPanicInformationBase)
 def _GuestPanicInformationBase_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanicInformationBase:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestPanicInformationBase)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1159,7 +1152,7 @@ class GuestPanicInformation(GuestPanicInformationBase):
 
 @_rt.decodes(GuestPanicInformation)
 def _GuestPanicInformation_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanicInformation:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1174,13 +1167,12 @@ def _GuestPanicInformation_DECODE(
     self = _rt.new(GuestPanicInformation)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1263,20 +1255,19 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
 
 @_rt.decodes(GuestPanicInformation_hyper_v)
 def _GuestPanicInformation_hyper_v_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanicInformation_hyper_v:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestPanicInformation_hyper_v)
     self._unknown = None
     try:
-        left = len(obj) - 6
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if obj["type"] != "hyper-v":
+        if v != "hyper-v":
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj["arg1"]
         if type(v) is int and 0 <= v < 1 << 64:
@@ -1303,7 +1294,7 @@ def _GuestPanicInformation_hyper_v_DECODE(
             self.arg5 = v
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        if left:
+        if len(obj) != 6:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1373,20 +1364,19 @@ class GuestPanicInformation_s390(GuestPanicInformation):
 
 @_rt.decodes(GuestPanicInformation_s390)
 def _GuestPanicInformation_s390_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanicInformation_s390:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestPanicInformation_s390)
     self._unknown = None
     try:
-        left = len(obj) - 5
         v = obj["type"]
         try:
             self.type_ = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
             self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
-        if obj["type"] != "s390":
+        if v != "s390":
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj["core"]
         if type(v) is int and 0 <= v < 1 << 32:
@@ -1408,7 +1398,7 @@ def _GuestPanicInformation_s390_DECODE(
             self.reason = _S390CrashReason_VALUES[v]
         except (KeyError, TypeError):
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        if left:
+        if len(obj) != 5:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1480,14 +1470,13 @@ class GuestPanicInformationHyperV(_rt.Struct):
 
 @_rt.decodes(GuestPanicInformationHyperV)
 def _GuestPanicInformationHyperV_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanicInformationHyperV:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestPanicInformationHyperV)
     self._unknown = None
     try:
-        left = len(obj) - 5
         v = obj["arg1"]
         if type(v) is int and 0 <= v < 1 << 64:
             self.arg1 = v
@@ -1513,7 +1502,7 @@ def _GuestPanicInformationHyperV_DECODE(
             self.arg5 = v
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
-        if left:
+        if len(obj) != 5:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1601,14 +1590,13 @@ class GuestPanicInformationS390(_rt.Struct):
 
 @_rt.decodes(GuestPanicInformationS390)
 def _GuestPanicInformationS390_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> GuestPanicInformationS390:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(GuestPanicInformationS390)
     self._unknown = None
     try:
-        left = len(obj) - 4
         v = obj["core"]
         if type(v) is int and 0 <= v < 1 << 32:
             self.core = v
@@ -1629,7 +1617,7 @@ def _GuestPanicInformationS390_DECODE(
             self.reason = _S390CrashReason_VALUES[v]
         except (KeyError, TypeError):
             self.reason = S390CrashReason._decode_named(v, "reason", strict)
-        if left:
+        if len(obj) != 4:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -417,10 +417,20 @@ class Struct(Record):
 
 
 def decodes(cls: type[Struct] | type[Alternate]) -> Callable[[Decoder[T]], Decoder[T]]:
-    """Make the decorated generated function ``cls``'s decoder (see ``_DECODE``)."""
+    """Make the decorated generated function ``cls``'s decoder (see ``_DECODE``).
+
+    The function takes ``name=None, strict=True`` by default: a struct's
+    ``from_wire`` and ``_decode_named`` are then the function itself, one
+    call less than the methods that call ``_DECODE``.  (``from_wire`` also
+    takes ``name`` then, as its second argument.)
+    """
 
     def register(decode: Decoder[T]) -> Decoder[T]:
         cls._DECODE = decode
+        direct = staticmethod(decode)
+        if issubclass(cls, Struct):
+            setattr(cls, "from_wire", direct)  # noqa: B010  (not a method to mypy)
+        setattr(cls, "_decode_named", direct)  # noqa: B010
         return decode
 
     return register

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from ... import __version__
 from ...frontend.schema import Schema
 from ..introspect import introspect
-from .pymodel import GenerateError, build
+from .build import GenerateError, build
+from .formatting import format_python
 from .render import render
 
 __all__ = ["GenerateError", "Origin", "Result", "check_package_name", "generate", "schema_digest"]
@@ -103,9 +104,12 @@ def render_package(
     )
     if defines:
         header += f"\n# --define {' '.join(sorted(set(defines)))}"
-    files = render(build(schema, package, defines), header, digest)
-    # query-qmp-schema's reply, for servers of this schema (read when asked).
-    files["introspection.json"] = json.dumps(introspect(schema, defines)) + "\n"
+    files, introspection = format_python(
+        render(build(schema, package, defines), header, digest),
+        # query-qmp-schema's reply, for servers of this schema (read when asked).
+        meanwhile=lambda: json.dumps(introspect(schema, defines)) + "\n",
+    )
+    files["introspection.json"] = introspection
     return files
 
 

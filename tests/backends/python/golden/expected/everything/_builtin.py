@@ -21,14 +21,15 @@ class q_empty(_rt.Struct):
 
 
 @_rt.decodes(q_empty)
-def _q_empty_DECODE(obj: object, name: str | int | None, strict: bool) -> q_empty:
+def _q_empty_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> q_empty:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(q_empty)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

@@ -228,13 +228,14 @@ class Numbers(_rt.Struct):
 
 
 @_rt.decodes(Numbers)
-def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Numbers:
+def _Numbers_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Numbers:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Numbers)
     self._unknown = None
     try:
-        left = len(obj) - 13
         v = obj["i"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i = v
@@ -300,7 +301,7 @@ def _Numbers_DECODE(obj: object, name: str | int | None, strict: bool) -> Number
             self.text = v
         else:
             self.text = _rt.d_str(v, "text", strict)
-        if left:
+        if len(obj) != 13:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -374,7 +375,9 @@ class Parent(_rt.Struct):
 
 
 @_rt.decodes(Parent)
-def _Parent_DECODE(obj: object, name: str | int | None, strict: bool) -> Parent:
+def _Parent_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Parent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Parent)
@@ -506,7 +509,9 @@ class Child(Parent):
 
 
 @_rt.decodes(Child)
-def _Child_DECODE(obj: object, name: str | int | None, strict: bool) -> Child:
+def _Child_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Child:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Child)
@@ -712,7 +717,9 @@ class Optionals(_rt.Struct):
 
 
 @_rt.decodes(Optionals)
-def _Optionals_DECODE(obj: object, name: str | int | None, strict: bool) -> Optionals:
+def _Optionals_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Optionals:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Optionals)
@@ -953,7 +960,9 @@ class Lists(_rt.Struct):
 
 
 @_rt.decodes(Lists)
-def _Lists_DECODE(obj: object, name: str | int | None, strict: bool) -> Lists:
+def _Lists_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Lists:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Lists)
@@ -1015,19 +1024,20 @@ class WhenOn(_rt.Struct):
 
 
 @_rt.decodes(WhenOn)
-def _WhenOn_DECODE(obj: object, name: str | int | None, strict: bool) -> WhenOn:
+def _WhenOn_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> WhenOn:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(WhenOn)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["yes"]
         try:
             self.yes = _OnlyWhenOn_VALUES[v]
         except (KeyError, TypeError):
             self.yes = OnlyWhenOn._decode_named(v, "yes", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1072,7 +1082,9 @@ class Query(_rt.Struct):
 
 
 @_rt.decodes(Query)
-def _Query_DECODE(obj: object, name: str | int | None, strict: bool) -> Query:
+def _Query_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Query:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Query)
@@ -1113,14 +1125,15 @@ class Empty(_rt.Struct):
 
 
 @_rt.decodes(Empty)
-def _Empty_DECODE(obj: object, name: str | int | None, strict: bool) -> Empty:
+def _Empty_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Empty:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Empty)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1177,19 +1190,20 @@ class Circle(_rt.Struct):
 
 
 @_rt.decodes(Circle)
-def _Circle_DECODE(obj: object, name: str | int | None, strict: bool) -> Circle:
+def _Circle_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Circle:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Circle)
     self._unknown = None
     try:
-        left = len(obj) - 1
         v = obj["radius"]
         if type(v) is float or type(v) is int:
             self.radius = v
         else:
             self.radius = _rt.d_number(v, "radius", strict)
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -1249,7 +1263,9 @@ class Square(_rt.Struct):
 
 
 @_rt.decodes(Square)
-def _Square_DECODE(obj: object, name: str | int | None, strict: bool) -> Square:
+def _Square_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Square:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Square)
@@ -1332,7 +1348,9 @@ class ShapeBase(_rt.Struct):
 
 
 @_rt.decodes(ShapeBase)
-def _ShapeBase_DECODE(obj: object, name: str | int | None, strict: bool) -> ShapeBase:
+def _ShapeBase_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> ShapeBase:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(ShapeBase)
@@ -1409,7 +1427,9 @@ class Shape(ShapeBase):
 
 
 @_rt.decodes(Shape)
-def _Shape_DECODE(obj: object, name: str | int | None, strict: bool) -> Shape:
+def _Shape_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Shape:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     # The tag picks the branch; without one, decoding the union's own members
@@ -1503,7 +1523,7 @@ class Shape_circle(Shape):
 
 @_rt.decodes(Shape_circle)
 def _Shape_circle_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_circle:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1621,7 +1641,7 @@ class Shape_square(Shape):
 
 @_rt.decodes(Shape_square)
 def _Shape_square_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_square:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1732,7 +1752,7 @@ class Shape_nested(Shape):
 
 @_rt.decodes(Shape_nested)
 def _Shape_nested_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_nested:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1858,7 +1878,7 @@ class Shape_nested_plain(Shape_nested):
 
 @_rt.decodes(Shape_nested_plain)
 def _Shape_nested_plain_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_nested_plain:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -1979,7 +1999,7 @@ class Shape_nested_fancy(Shape_nested):
 
 @_rt.decodes(Shape_nested_fancy)
 def _Shape_nested_fancy_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_nested_fancy:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2095,7 +2115,7 @@ class Shape_nested_bare(Shape_nested):
 
 @_rt.decodes(Shape_nested_bare)
 def _Shape_nested_bare_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_nested_bare:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2209,7 +2229,7 @@ class Shape_extra(Shape):
 
 @_rt.decodes(Shape_extra)
 def _Shape_extra_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_extra:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2296,7 +2316,7 @@ class Shape_point(Shape):
 
 @_rt.decodes(Shape_point)
 def _Shape_point_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Shape_point:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2373,7 +2393,9 @@ class InnerBase(_rt.Struct):
 
 
 @_rt.decodes(InnerBase)
-def _InnerBase_DECODE(obj: object, name: str | int | None, strict: bool) -> InnerBase:
+def _InnerBase_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> InnerBase:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(InnerBase)
@@ -2442,7 +2464,9 @@ class Fancy(_rt.Struct):
 
 
 @_rt.decodes(Fancy)
-def _Fancy_DECODE(obj: object, name: str | int | None, strict: bool) -> Fancy:
+def _Fancy_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Fancy:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Fancy)
@@ -2483,7 +2507,9 @@ class Inner(InnerBase):
 
 
 @_rt.decodes(Inner)
-def _Inner_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner:
+def _Inner_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Inner:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     # The tag picks the branch; without one, decoding the union's own members
@@ -2548,7 +2574,7 @@ class Inner_plain(Inner):
 
 @_rt.decodes(Inner_plain)
 def _Inner_plain_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Inner_plain:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2626,7 +2652,7 @@ class Inner_fancy(Inner):
 
 @_rt.decodes(Inner_fancy)
 def _Inner_fancy_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> Inner_fancy:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2698,7 +2724,9 @@ class Inner_bare(Inner):
 
 
 @_rt.decodes(Inner_bare)
-def _Inner_bare_DECODE(obj: object, name: str | int | None, strict: bool) -> Inner_bare:
+def _Inner_bare_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Inner_bare:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Inner_bare)
@@ -2755,7 +2783,7 @@ class Anything(_rt.Alternate):
 
 @_rt.decodes(Anything)
 def _Anything_DECODE(
-    v: object, name: str | int | None, strict: bool
+    v: object, name: str | int | None = None, strict: bool = True
 ) -> None | Size | Numbers | list[int] | float | bool:
     if v is None:
         return v
@@ -2793,7 +2821,9 @@ class NameOrChild(_rt.Alternate):
 
 
 @_rt.decodes(NameOrChild)
-def _NameOrChild_DECODE(v: object, name: str | int | None, strict: bool) -> str | Child:
+def _NameOrChild_DECODE(
+    v: object, name: str | int | None = None, strict: bool = True
+) -> str | Child:
     if type(v) is str:
         return v
     if type(v) is dict:
@@ -2821,7 +2851,7 @@ class CountOrNames(_rt.Alternate):
 
 @_rt.decodes(CountOrNames)
 def _CountOrNames_DECODE(
-    v: object, name: str | int | None, strict: bool
+    v: object, name: str | int | None = None, strict: bool = True
 ) -> int | list[str]:
     if type(v) is float or type(v) is int:
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
@@ -2868,7 +2898,7 @@ class CountThingsArguments(_rt.Struct):
 
 @_rt.decodes(CountThingsArguments)
 def _CountThingsArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> CountThingsArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -2936,16 +2966,15 @@ class RawPassthroughArguments(_rt.Struct):
 
 @_rt.decodes(RawPassthroughArguments)
 def _RawPassthroughArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> RawPassthroughArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(RawPassthroughArguments)
     self._unknown = None
     try:
-        left = len(obj) - 1
         self.blob = obj["blob"]
-        if left:
+        if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -2982,7 +3011,7 @@ class FireAndForgetArguments(_rt.Struct):
 
 @_rt.decodes(FireAndForgetArguments)
 def _FireAndForgetArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> FireAndForgetArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -3053,7 +3082,7 @@ class OptionalEverythingArguments(_rt.Struct):
 
 @_rt.decodes(OptionalEverythingArguments)
 def _OptionalEverythingArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> OptionalEverythingArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -3151,7 +3180,7 @@ class XNewCommandArguments(_rt.Struct):
 
 @_rt.decodes(XNewCommandArguments)
 def _XNewCommandArguments_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> XNewCommandArguments:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -3190,15 +3219,14 @@ class PingedEvent(_rt.Event):
 
 @_rt.decodes(PingedEvent)
 def _PingedEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> PingedEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(PingedEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -3268,7 +3296,7 @@ class ChangedEvent(_rt.Event):
 
 @_rt.decodes(ChangedEvent)
 def _ChangedEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> ChangedEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -3351,7 +3379,7 @@ class ChildBornEvent(Child, _rt.Event):
 
 @_rt.decodes(ChildBornEvent)
 def _ChildBornEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> ChildBornEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
@@ -3452,7 +3480,7 @@ class ShapeSeenEvent(_rt.Event):
 
 @_rt.decodes(ShapeSeenEvent)
 def _ShapeSeenEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> ShapeSeenEvent:
     self = _rt.new(ShapeSeenEvent)
     self.data = _Shape_DECODE(obj, name, strict)
@@ -3487,14 +3515,13 @@ class NumbersReadEvent(Numbers, _rt.Event):
 
 @_rt.decodes(NumbersReadEvent)
 def _NumbersReadEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> NumbersReadEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(NumbersReadEvent)
     self._unknown = None
     try:
-        left = len(obj) - 13
         v = obj["i"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.i = v
@@ -3560,7 +3587,7 @@ def _NumbersReadEvent_DECODE(
             self.text = v
         else:
             self.text = _rt.d_str(v, "text", strict)
-        if left:
+        if len(obj) != 13:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.
@@ -3579,15 +3606,14 @@ class OnEventEvent(_rt.Event):
 
 @_rt.decodes(OnEventEvent)
 def _OnEventEvent_DECODE(
-    obj: object, name: str | int | None, strict: bool
+    obj: object, name: str | int | None = None, strict: bool = True
 ) -> OnEventEvent:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(OnEventEvent)
     self._unknown = None
     try:
-        left = len(obj)
-        if left:
+        if obj:
             self._extra(obj, strict)
     except KeyError as err:
         # Required members are looked up unguarded: the one missing.

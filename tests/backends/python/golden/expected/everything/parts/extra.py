@@ -51,7 +51,9 @@ class Extra(_rt.Struct):
 
 
 @_rt.decodes(Extra)
-def _Extra_DECODE(obj: object, name: str | int | None, strict: bool) -> Extra:
+def _Extra_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> Extra:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(Extra)
@@ -128,7 +130,9 @@ class ExtraChild(_m_everything.Parent):
 
 
 @_rt.decodes(ExtraChild)
-def _ExtraChild_DECODE(obj: object, name: str | int | None, strict: bool) -> ExtraChild:
+def _ExtraChild_DECODE(
+    obj: object, name: str | int | None = None, strict: bool = True
+) -> ExtraChild:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
     self = _rt.new(ExtraChild)
