@@ -48,7 +48,7 @@ def project_defines() -> list[str]:
 
 
 #: What ``qapigen generate`` needs beyond qapigen itself: the ``generate`` extra.
-GENERATOR_DEPENDENCIES = ("jinja2",)
+GENERATOR_DEPENDENCIES = ("jinja2", "ruff")
 INSTALL_GENERATOR = "pip install 'qapigen[generate]'"
 
 

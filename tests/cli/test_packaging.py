@@ -17,14 +17,15 @@ import pytest
 
 from ..support.paths import REPO
 
-GENERATOR_ONLY = ("jinja2", "black", "jsonschema")
+GENERATOR_ONLY = ("jinja2", "ruff", "black", "jsonschema")
 
 
 def test_the_plain_dependencies_leave_out_the_generators_tools() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     plain = " ".join(project["dependencies"]).lower()
     assert not [name for name in GENERATOR_ONLY if name in plain]
-    assert "jinja2" in " ".join(project["optional-dependencies"]["generate"]).lower()
+    generate = " ".join(project["optional-dependencies"]["generate"]).lower()
+    assert "jinja2" in generate and "ruff" in generate
 
 
 @pytest.fixture(scope="module")

@@ -95,9 +95,20 @@ class RawQMP:
     """A blocking QMP connection: bytes out, exact lines (``\\r\\n`` kept) in."""
 
     def __init__(self, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(TIMEOUT)
-        self.sock.connect(path)
+        # The socket file appears at bind(), a moment before listen(): a connect in
+        # between is refused, so try again until the deadline.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(TIMEOUT)
+            try:
+                self.sock.connect(path)
+                break
+            except ConnectionRefusedError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
         self._buf = b""
         self.greeting = self.line()
 
