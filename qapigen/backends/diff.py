@@ -73,6 +73,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, TypeVar
 
+from ..frontend.condition_text import condition_symbols
 from ..frontend.model import (
     AlternateType,
     ArrayType,
@@ -195,17 +196,6 @@ def _member_removed(direction: str, optional: bool) -> tuple[Verdict, Verdict]:
 # -- conditions -----------------------------------------------------------
 
 
-def _symbols(expr: object, into: set[str]) -> None:
-    if isinstance(expr, str):
-        into.add(expr)
-    elif isinstance(expr, dict):
-        for value in expr.values():
-            _symbols(value, into)
-    elif isinstance(expr, list):
-        for value in expr:
-            _symbols(value, into)
-
-
 # Conditions with more symbols than this are compared only for equality:
 # QEMU's have a handful, and the truth table doubles with each.
 _MAX_SYMBOLS = 14
@@ -214,8 +204,8 @@ _MAX_SYMBOLS = 14
 def _implications(old: IfCond, new: IfCond) -> tuple[bool, bool] | None:
     """(old implies new, new implies old), or None when too big to tell."""
     names: set[str] = set()
-    _symbols(old.expr, names)
-    _symbols(new.expr, names)
+    condition_symbols(old.expr, names)
+    condition_symbols(new.expr, names)
     if len(names) > _MAX_SYMBOLS:
         return None
     ordered = sorted(names)
