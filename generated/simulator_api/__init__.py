@@ -39,7 +39,7 @@ from .introspect import (
     SchemaInfo_builtin,
     SchemaInfo_enum,
     SchemaInfo_array,
-    SchemaInfo_object_,
+    SchemaInfo_object,
     SchemaInfo_alternate,
     SchemaInfo_command,
     SchemaInfo_event,
@@ -195,7 +195,7 @@ COMMANDS: dict[str, _rt.CommandInfo] = {
     ),
     "quit": _rt.CommandInfo(
         name="quit",
-        method="quit_",
+        method="quit",
         arg_type=None,
         unpack=False,
         ret_type=None,
@@ -511,7 +511,7 @@ class Handler:
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
-    def quit_(self) -> None:
+    def quit(self) -> None:
         """End the emulator process in an orderly fashion.
 
         The server tries to send the reply before it exits, but may not
@@ -837,7 +837,7 @@ __all__ = [
     "SchemaInfo_command",
     "SchemaInfo_enum",
     "SchemaInfo_event",
-    "SchemaInfo_object_",
+    "SchemaInfo_object",
     "SchemaInfoAlternate",
     "SchemaInfoAlternateMember",
     "SchemaInfoArray",

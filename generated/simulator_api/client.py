@@ -48,7 +48,7 @@ from . import (
     SchemaInfo_command,
     SchemaInfo_enum,
     SchemaInfo_event,
-    SchemaInfo_object_,
+    SchemaInfo_object,
     SchemaInfoAlternate,
     SchemaInfoAlternateMember,
     SchemaInfoArray,
@@ -313,7 +313,7 @@ class Client(_client.AsyncClient):
         _result = await self._call("query-commands", None)
         return _t.cast("list[CommandInfo]", _result)
 
-    async def quit_(self) -> None:
+    async def quit(self) -> None:
         """End the emulator process in an orderly fashion.
 
         The server tries to send the reply before it exits, but may not
@@ -835,7 +835,7 @@ class SyncClient(_client.SyncClient):
         """
         return self._run(self.client.query_commands())
 
-    def quit_(self) -> None:
+    def quit(self) -> None:
         """End the emulator process in an orderly fashion.
 
         The server tries to send the reply before it exits, but may not
@@ -849,7 +849,7 @@ class SyncClient(_client.SyncClient):
             -> { "execute": "quit" }
             <- { "return": {} }
         """
-        self._run(self.client.quit_())
+        self._run(self.client.quit())
 
     def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.

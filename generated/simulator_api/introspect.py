@@ -53,17 +53,12 @@ class SchemaInfoBase(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "meta_type", "features")
 
     def __init__(
-        self,
-        *,
-        name: str,
-        meta_type: SchemaMetaType,
-        features: list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, meta_type: SchemaMetaType, features: list[str] | None = None
     ) -> None:
         self.name = name
         self.meta_type = meta_type
         self.features = features
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features"}
@@ -205,18 +200,13 @@ class SchemaInfo_builtin(SchemaInfo):
     )
 
     def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        json_type: JSONType,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, features: list[str] | None = None, json_type: JSONType
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.BUILTIN
         self.features = features
         self.json_type = json_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "json-type"}
@@ -312,14 +302,13 @@ class SchemaInfo_enum(SchemaInfo):
         features: list[str] | None = None,
         members: list[SchemaInfoEnumMember],
         values: list[str],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.ENUM
         self.features = features
         self.members = members
         self._deprecated_values = values
-        self._unknown = _unknown
+        self._unknown = None
         _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
 
     @property
@@ -412,18 +401,13 @@ class SchemaInfo_array(SchemaInfo):
     )
 
     def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        element_type: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, features: list[str] | None = None, element_type: str
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.ARRAY
         self.features = features
         self.element_type = element_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "element-type"}
@@ -480,7 +464,7 @@ def _SchemaInfo_array_DECODE(
     return self
 
 
-class SchemaInfo_object_(SchemaInfo):
+class SchemaInfo_object(SchemaInfo):
     """SchemaInfo with meta-type 'object'.
 
     What introspection adds for an object type.
@@ -520,7 +504,6 @@ class SchemaInfo_object_(SchemaInfo):
         members: list[SchemaInfoObjectMember],
         tag: str | None = None,
         variants: list[SchemaInfoObjectVariant] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.OBJECT
@@ -528,7 +511,7 @@ class SchemaInfo_object_(SchemaInfo):
         self.members = members
         self.tag = tag
         self.variants = variants
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members", "tag", "variants"}
@@ -543,13 +526,13 @@ class SchemaInfo_object_(SchemaInfo):
             out["variants"] = [e.to_wire() for e in self.variants]
 
 
-@_rt.decodes(SchemaInfo_object_)
-def _SchemaInfo_object__DECODE(
+@_rt.decodes(SchemaInfo_object)
+def _SchemaInfo_object_DECODE(
     obj: object, name: str | int | None = None, strict: bool = True
-) -> SchemaInfo_object_:
+) -> SchemaInfo_object:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    self = _rt.new(SchemaInfo_object_)
+    self = _rt.new(SchemaInfo_object)
     self._unknown = None
     self.features = None
     self.tag = None
@@ -632,13 +615,12 @@ class SchemaInfo_alternate(SchemaInfo):
         name: str,
         features: list[str] | None = None,
         members: list[SchemaInfoAlternateMember],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.ALTERNATE
         self.features = features
         self.members = members
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members"}
@@ -732,7 +714,6 @@ class SchemaInfo_command(SchemaInfo):
         arg_type: str,
         ret_type: str,
         allow_oob: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.COMMAND
@@ -740,7 +721,7 @@ class SchemaInfo_command(SchemaInfo):
         self.arg_type = arg_type
         self.ret_type = ret_type
         self.allow_oob = allow_oob
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "arg-type", "ret-type", "allow-oob"}
@@ -844,18 +825,13 @@ class SchemaInfo_event(SchemaInfo):
     )
 
     def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        arg_type: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, features: list[str] | None = None, arg_type: str
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.EVENT
         self.features = features
         self.arg_type = arg_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "arg-type"}
@@ -927,11 +903,9 @@ class SchemaInfoBuiltin(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("json_type",)
 
-    def __init__(
-        self, *, json_type: JSONType, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, json_type: JSONType) -> None:
         self.json_type = json_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"json-type"})
 
@@ -1019,15 +993,11 @@ class SchemaInfoEnum(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "values")
 
     def __init__(
-        self,
-        *,
-        members: list[SchemaInfoEnumMember],
-        values: list[str],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, members: list[SchemaInfoEnumMember], values: list[str]
     ) -> None:
         self.members = members
         self._deprecated_values = values
-        self._unknown = _unknown
+        self._unknown = None
         _rt.warn_deprecated("member 'values' of SchemaInfoEnum")
 
     @property
@@ -1086,16 +1056,10 @@ class SchemaInfoEnumMember(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "features")
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, name: str, features: list[str] | None = None) -> None:
         self.name = name
         self.features = features
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name", "features"})
 
@@ -1154,11 +1118,9 @@ class SchemaInfoArray(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("element_type",)
 
-    def __init__(
-        self, *, element_type: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, element_type: str) -> None:
         self.element_type = element_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"element-type"})
 
@@ -1219,12 +1181,11 @@ class SchemaInfoObject(_rt.Struct):
         members: list[SchemaInfoObjectMember],
         tag: str | None = None,
         variants: list[SchemaInfoObjectVariant] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.members = members
         self.tag = tag
         self.variants = variants
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "tag", "variants"})
 
@@ -1297,29 +1258,28 @@ class SchemaInfoObjectMember(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("name", "type_", "default", "features")
+    __slots__ = ("name", "type", "default", "features")
 
     name: str
-    type_: str
+    type: str
     default: _rt.JSONValue | _rt.Absent
     features: list[str] | None
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "type_", "default", "features")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "type", "default", "features")
 
     def __init__(
         self,
         *,
         name: str,
-        type_: str,
+        type: str,
         default: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
         features: list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
-        self.type_ = type_
+        self.type = type
         self.default = default
         self.features = features
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "type", "default", "features"}
@@ -1327,7 +1287,7 @@ class SchemaInfoObjectMember(_rt.Struct):
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["name"] = self.name
-        out["type"] = self.type_
+        out["type"] = self.type
         if self.default is not _rt.ABSENT:
             out["default"] = self.default
         if self.features is not None:
@@ -1353,9 +1313,9 @@ def _SchemaInfoObjectMember_DECODE(
             self.name = _rt.d_str(v, "name", strict)
         v = obj["type"]
         if type(v) is str:
-            self.type_ = v
+            self.type = v
         else:
-            self.type_ = _rt.d_str(v, "type", strict)
+            self.type = _rt.d_str(v, "type", strict)
         if not left:
             return self
         if "default" in obj:
@@ -1389,29 +1349,23 @@ class SchemaInfoObjectVariant(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("case_", "type_")
+    __slots__ = ("case", "type")
 
-    case_: str
-    type_: str
+    case: str
+    type: str
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("case_", "type_")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("case", "type")
 
-    def __init__(
-        self,
-        *,
-        case_: str,
-        type_: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
-        self.case_ = case_
-        self.type_ = type_
-        self._unknown = _unknown
+    def __init__(self, *, case: str, type: str) -> None:
+        self.case = case
+        self.type = type
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"case", "type"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["case"] = self.case_
-        out["type"] = self.type_
+        out["case"] = self.case
+        out["type"] = self.type
 
 
 @_rt.decodes(SchemaInfoObjectVariant)
@@ -1425,14 +1379,14 @@ def _SchemaInfoObjectVariant_DECODE(
     try:
         v = obj["case"]
         if type(v) is str:
-            self.case_ = v
+            self.case = v
         else:
-            self.case_ = _rt.d_str(v, "case", strict)
+            self.case = _rt.d_str(v, "case", strict)
         v = obj["type"]
         if type(v) is str:
-            self.type_ = v
+            self.type = v
         else:
-            self.type_ = _rt.d_str(v, "type", strict)
+            self.type = _rt.d_str(v, "type", strict)
         if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
@@ -1460,14 +1414,9 @@ class SchemaInfoAlternate(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members",)
 
-    def __init__(
-        self,
-        *,
-        members: list[SchemaInfoAlternateMember],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, members: list[SchemaInfoAlternateMember]) -> None:
         self.members = members
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members"})
 
@@ -1506,22 +1455,20 @@ class SchemaInfoAlternateMember(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("type_",)
+    __slots__ = ("type",)
 
-    type_: str
+    type: str
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type",)
 
-    def __init__(
-        self, *, type_: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
-        self.type_ = type_
-        self._unknown = _unknown
+    def __init__(self, *, type: str) -> None:
+        self.type = type
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["type"] = self.type_
+        out["type"] = self.type
 
 
 @_rt.decodes(SchemaInfoAlternateMember)
@@ -1535,9 +1482,9 @@ def _SchemaInfoAlternateMember_DECODE(
     try:
         v = obj["type"]
         if type(v) is str:
-            self.type_ = v
+            self.type = v
         else:
-            self.type_ = _rt.d_str(v, "type", strict)
+            self.type = _rt.d_str(v, "type", strict)
         if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
@@ -1571,17 +1518,12 @@ class SchemaInfoCommand(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type", "ret_type", "allow_oob")
 
     def __init__(
-        self,
-        *,
-        arg_type: str,
-        ret_type: str,
-        allow_oob: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, arg_type: str, ret_type: str, allow_oob: bool | None = None
     ) -> None:
         self.arg_type = arg_type
         self.ret_type = ret_type
         self.allow_oob = allow_oob
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"arg-type", "ret-type", "allow-oob"}
@@ -1653,11 +1595,9 @@ class SchemaInfoEvent(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type",)
 
-    def __init__(
-        self, *, arg_type: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, arg_type: str) -> None:
         self.arg_type = arg_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"arg-type"})
 
@@ -1693,7 +1633,7 @@ _SchemaInfo_BRANCHES: _rt.Branches[SchemaInfo] = {
     "builtin": _SchemaInfo_builtin_DECODE,
     "enum": _SchemaInfo_enum_DECODE,
     "array": _SchemaInfo_array_DECODE,
-    "object": _SchemaInfo_object__DECODE,
+    "object": _SchemaInfo_object_DECODE,
     "alternate": _SchemaInfo_alternate_DECODE,
     "command": _SchemaInfo_command_DECODE,
     "event": _SchemaInfo_event_DECODE,
@@ -1706,7 +1646,7 @@ SchemaInfo.QAPI_INFO = _rt.TypeInfo("SchemaInfo", since="2.5")
 SchemaInfo_builtin.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: builtin)")
 SchemaInfo_enum.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: enum)")
 SchemaInfo_array.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: array)")
-SchemaInfo_object_.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: object)")
+SchemaInfo_object.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: object)")
 SchemaInfo_alternate.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: alternate)")
 SchemaInfo_command.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: command)")
 SchemaInfo_event.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: event)")

@@ -342,7 +342,7 @@ class Machine(Handler):
         with self._handling:
             self.request_powerdown()
 
-    def quit_(self) -> None:
+    def quit(self) -> None:
         """``quit``: SHUTDOWN{guest: false, reason: host-qmp-quit}, then exit 0."""
         self.check_alive()
         with self._handling:

@@ -194,7 +194,7 @@ class Handler:
 
     @_rt.not_implemented
     def count_things(
-        self, *, first: int, second: int | None = None, type_: Letter | None = None
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 

@@ -81,7 +81,7 @@ class Client(_client.AsyncClient):
         await self._call("ping", None)
 
     async def count_things(
-        self, *, first: int, second: int | None = None, type_: Letter | None = None
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
@@ -92,7 +92,7 @@ class Client(_client.AsyncClient):
 
         Returns: the sum
         """
-        _arguments = CountThingsArguments(first=first, second=second, type_=type_)
+        _arguments = CountThingsArguments(first=first, second=second, type=type)
         _result = await self._call("count-things", _arguments.to_wire())
         return _t.cast("int", _result)
 
@@ -124,7 +124,9 @@ class Client(_client.AsyncClient):
         """Boxed arguments of a union type."""
         await self._call("draw", arguments.to_wire())
 
-    async def raw_passthrough(self, arguments: dict[str, _t.Any]) -> _t.Any:
+    async def raw_passthrough(
+        self, *, blob: _rt.JSONValue, **extra: _t.Any
+    ) -> _rt.JSONValue:
         """Not generated: the handler gets the arguments as they came.
 
         Members:
@@ -132,8 +134,9 @@ class Client(_client.AsyncClient):
 
         Returns: anything
         """
-        _result = await self._call("raw-passthrough", arguments)
-        return _t.cast("_t.Any", _result)
+        _arguments = RawPassthroughArguments(blob=blob)
+        _result = await self._call("raw-passthrough", {**_arguments.to_wire(), **extra})
+        return _t.cast("_rt.JSONValue", _result)
 
     async def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.
@@ -214,7 +217,7 @@ class SyncClient(_client.SyncClient):
         self._run(self.client.ping())
 
     def count_things(
-        self, *, first: int, second: int | None = None, type_: Letter | None = None
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
@@ -226,7 +229,7 @@ class SyncClient(_client.SyncClient):
         Returns: the sum
         """
         return self._run(
-            self.client.count_things(first=first, second=second, type_=type_)
+            self.client.count_things(first=first, second=second, type=type)
         )
 
     def list_names(self) -> list[str]:
@@ -254,7 +257,7 @@ class SyncClient(_client.SyncClient):
         """Boxed arguments of a union type."""
         self._run(self.client.draw(arguments))
 
-    def raw_passthrough(self, arguments: dict[str, _t.Any]) -> _t.Any:
+    def raw_passthrough(self, *, blob: _rt.JSONValue, **extra: _t.Any) -> _rt.JSONValue:
         """Not generated: the handler gets the arguments as they came.
 
         Members:
@@ -262,7 +265,7 @@ class SyncClient(_client.SyncClient):
 
         Returns: anything
         """
-        return self._run(self.client.raw_passthrough(arguments=arguments))
+        return self._run(self.client.raw_passthrough(blob=blob, **extra))
 
     def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.
