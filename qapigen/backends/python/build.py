@@ -250,12 +250,19 @@ class _Builder(SchemaVisitor):
             branches.append(AlternateBranch(qtype, self.value(v.type)))
         return tuple(branches)
 
-    def member_scope(self, taken: Iterable[str] = (), *, event: bool = False) -> naming.Scope:
-        """A scope for members of a class: what every class has taken (the
+    def member_scope(
+        self, members: Iterable[ObjectMember], taken: Iterable[str] = (), *, event: bool = False
+    ) -> naming.Scope:
+        """A scope for a class's own ``members``: what every class has taken (the
         struct's API, the builtins its body names, the package's classes, to
-        which its ``__init__`` refers), an event's API for an event's, and ``taken``."""
-        reserved = self.member_taken | naming.EVENT_NAMES if event else self.member_taken
-        return naming.Scope(reserved | frozenset(taken))
+        which its ``__init__`` refers), what a body with deprecated members
+        names, an event's API for an event's, and ``taken``."""
+        reserved = self.member_taken | frozenset(taken)
+        if event:
+            reserved |= naming.EVENT_NAMES
+        if any(m.is_deprecated() for m in self.defines.kept(members)):
+            reserved |= naming.DEPRECATED_BODY_NAMES
+        return naming.Scope(reserved)
 
     def member_names(self, typ: ObjectType) -> dict[str, str]:
         """The Python names of ``typ``'s members (those the conditions keep), by
@@ -263,8 +270,9 @@ class _Builder(SchemaVisitor):
         names = self._member_names.get(typ.name)
         if names is None:
             names = dict(self.member_names(typ.base)) if typ.base is not None else {}
-            scope = self.member_scope(names.values(), event=typ.name in self.event_data)
-            for m in self.defines.kept(typ.local_members):
+            own = typ.local_members
+            scope = self.member_scope(own, names.values(), event=typ.name in self.event_data)
+            for m in self.defines.kept(own):
                 names[m.name] = scope.claim(naming.member_name(m.name))
             self._member_names[typ.name] = names
         return names
@@ -433,7 +441,7 @@ class _Builder(SchemaVisitor):
             vtype = variant.type
             assert isinstance(vtype, ObjectType)
             self.require(vtype, f"branch '{variant.name}' of '{union.schema_name}'")
-            branch_scope = self.member_scope(f.name for f in union.all_fields)
+            branch_scope = self.member_scope(vtype.members, (f.name for f in union.all_fields))
             fields = [
                 self.field(m, branch_scope.claim(naming.member_name(m.name)), vtype.doc)
                 for m in self.defines.kept(vtype.members)

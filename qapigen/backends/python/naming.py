@@ -59,12 +59,14 @@ KEYWORDS = frozenset(
     }
 )
 
-# The builtins a generated class's body names (its annotations, ``@property``):
-# a member or method of that name would stand for them there, to mypy and to
+# The builtins a generated class's body names (its annotations): a member or
+# method of that name would stand for them there, to mypy and to
 # ``typing.get_type_hints``.
-CLASS_BODY_NAMES = frozenset(
-    {"bool", "dict", "float", "frozenset", "int", "list", "property", "str", "tuple"}
-)
+CLASS_BODY_NAMES = frozenset({"bool", "dict", "float", "frozenset", "int", "list", "str", "tuple"})
+
+# What the body of a class with deprecated members names besides (each such
+# member is a property).
+DEPRECATED_BODY_NAMES = frozenset({"property"})
 
 # What generated structs (and the runtime's ``Struct``) define, and the
 # parameter every method has: a member must not take their place.  (Enums'
