@@ -107,8 +107,8 @@ CLIENT_NAMES = frozenset(
     }
 )
 
-# Python names of types that generated modules refer to themselves, besides
-# the keywords.
+# The capitalised builtins that generated modules name (their decoders catch
+# them): no type may take their names.
 MODULE_NAMES = frozenset({"KeyError", "TypeError"})
 
 
