@@ -19,6 +19,7 @@ closes the first, and the tables close what they hold when the server closes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from types import ModuleType
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from .protocol import ServerConnection
 
-__all__ = ["FD_COMMANDS", "FdSets", "MonitorCommands", "NamedFds"]
+__all__ = ["FD_COMMANDS", "FdSets", "MonitorCommands", "NamedFds", "close_fds"]
 
 #: The commands :class:`MonitorCommands` runs.
 FD_COMMANDS = frozenset({"getfd", "closefd", "add-fd", "remove-fd", "query-fdsets"})
@@ -197,6 +198,13 @@ class MonitorCommands:
         else:
             self.fdsets.remove(args.fdset_id, args.fd)
         return {}
+
+
+def close_fds(fds: list[int]) -> None:
+    """Close each of ``fds`` (one closed already is no matter)."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _claim(conn: ServerConnection) -> int:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from .fds import NamedFds
+from .fds import NamedFds, close_fds
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
 
@@ -265,7 +265,7 @@ class _Client:
         except OSError:
             data = b""
         if not data:  # gone, perhaps mid-message: that costs nothing else
-            _close_fds(fds)
+            close_fds(fds)
             self.close()
             return
         self._serve(self.service.received, data, fds)
@@ -290,7 +290,7 @@ class _Client:
             traceback.print_exc()
             self.close()
         # Descriptors no command claimed and none will: closed, not leaked.
-        _close_fds(self.conn.discarded_fds())
+        close_fds(self.conn.discarded_fds())
         self._watch()
 
     def unsent(self) -> int:
@@ -349,7 +349,7 @@ class _Client:
         if self._events:
             self.server.loop.selector.unregister(self.sock)
         self.sock.close()
-        _close_fds(self.conn.release_fds())
+        close_fds(self.conn.release_fds())
         if self._owns_named_fds:
             self.named_fds.close_all()
         self.server.loop.descriptor_freed()
@@ -367,12 +367,6 @@ def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
         with contextlib.suppress(OSError):
             os.set_blocking(fd, True)
     return fds
-
-
-def _close_fds(fds: list[int]) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):  # closed already: nothing to do
-            os.close(fd)
 
 
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})

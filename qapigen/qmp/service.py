@@ -32,7 +32,7 @@ from types import ModuleType
 
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from ..runtime.key_order import first_unexpected
-from .fds import FD_COMMANDS, FdSets, MonitorCommands
+from .fds import FD_COMMANDS, FdSets, MonitorCommands, close_fds
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -180,6 +180,9 @@ class QMPService:
             return
         finally:
             self.current = None
+            # Descriptors let go (replaced, or left over from a claim) are
+            # closed before the client hears the reply, as in QEMU.
+            close_fds(peer.conn.discarded_fds())
         peer.conn.send_return(request, {} if result is None else result)
 
     def take_named_fd(self, name: str) -> int:
