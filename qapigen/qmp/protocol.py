@@ -411,8 +411,11 @@ class ServerConnection:
         return tuple(self._fds)
 
     def discarded_fds(self) -> list[int]:
-        """The descriptors let go since last asked, for the caller to close."""
-        discarded, self._discarded = self._discarded, []
+        """The descriptors let go since last asked, for the caller to close
+        (not to change: when there are none, the list is the connection's own)."""
+        discarded = self._discarded
+        if discarded:
+            self._discarded = []
         return discarded
 
     def release_fds(self) -> list[int]:

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from qapigen import simulator_api
-from qapigen.machine import Machine, MachineConfig
+from qapigen.machine import CommandLine, Machine, MachineConfig
 from qapigen.runtime import Dispatcher, Event, QMPError
 from qapigen.simulator_api import RunState
 
@@ -50,9 +50,18 @@ class Files:
 
 
 class Harness:
-    def __init__(self, tmp: Path, *, ram: int = 64 * MiB, paused: bool = True) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        ram: int = 64 * MiB,
+        paused: bool = True,
+        config: MachineConfig | None = None,
+    ) -> None:
         self.tmp = tmp
-        self.machine = Machine(MachineConfig(start_paused=paused, ram_size=ram))
+        if config is None:
+            config = MachineConfig(start_paused=paused, ram_size=ram)
+        self.machine = Machine(config)
         self.files = Files(tmp)
         self.machine.dump_files = self.files
         self.deferred: list[Callable[[], None]] = []
@@ -322,3 +331,22 @@ def test_without_dump_files_nothing_opens(tmp_path: Path) -> None:
     qmp = Dispatcher(simulator_api.COMMANDS, machine)
     with pytest.raises(QMPError, match=r"^File descriptor named 'x' has not been found$"):
         qmp.dispatch("dump-guest-memory", {"paging": False, "protocol": "fd:x"})
+
+
+def test_panicked_guest_is_dumped_without_stop_or_resume(tmp_path: Path) -> None:
+    # libvirt's coredump-destroy and coredump-restart: under -no-shutdown the
+    # guest has panicked and stopped when the dump is asked for.
+    cl = CommandLine()
+    cl.no_shutdown()
+    cl.memory("4")
+    h = Harness(tmp_path, config=cl.build())
+    h.machine.guest_panicked()
+    assert h.machine.status is RunState.GUEST_PANICKED
+    h.machine.defer = h.deferred.append
+    h.target()
+    h.events.clear()
+    h.dump(protocol="fd:dump", detach=True)
+    for job in h.deferred:
+        job()
+    assert h.events == [completed(4 * MiB + 256 * 1024)]
+    assert h.machine.status is RunState.GUEST_PANICKED
