@@ -106,12 +106,12 @@ class FdSets:
     def add(self, fd: int, fdset_id: int | None, opaque: str | None) -> tuple[int, int]:
         """Put ``fd`` in set ``fdset_id`` (made if new; None: a new set with
         the lowest free number); (the set's number, ``fd``).  A negative number
-        naming no set is refused (``fd`` is closed)."""
+        is refused (``fd`` is closed)."""
         if fdset_id is None:
             fdset_id = 0
             while fdset_id in self._sets:
                 fdset_id += 1
-        elif fdset_id < 0 and fdset_id not in self._sets:
+        elif fdset_id < 0:  # (no set has a negative number to join)
             self._close(fd)
             raise QMPError(_GENERIC, "Parameter 'fdset-id' expects a non-negative value")
         self._sets.setdefault(fdset_id, []).append((fd, opaque))
