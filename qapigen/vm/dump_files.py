@@ -17,6 +17,8 @@ knows neither monitors nor paths; :class:`DumpFiles` opens what
 
 from __future__ import annotations
 
+import fcntl
+import io
 import os
 import stat
 
@@ -45,6 +47,10 @@ class DumpFiles:
         """``fd:NAME``: the current monitor's descriptor NAME, as a file."""
         fd = self._service.take_named_fd(name)
         try:
+            # A file opened to append puts every write at its end: holes made
+            # by seeking would be lost, so it is written sequentially, zeros too.
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
+                return _Sequential(fd, "wb")
             return open(fd, "wb", buffering=0)  # the dump closes it
         except OSError as err:  # a directory, say: it cannot be written
             os.close(fd)
@@ -79,3 +85,10 @@ class DumpFiles:
             os.close(fd)
             raise
         return open(fd, "wb", buffering=0)  # the dump closes it
+
+
+class _Sequential(io.FileIO):
+    """A file written only in order (one that appends: it cannot have holes)."""
+
+    def seekable(self) -> bool:
+        return False

@@ -230,3 +230,26 @@ def test_file_dumps_never_follow_a_symbolic_link(
         ]
     assert others.read_bytes() == b"theirs"
     conn.close()
+
+
+def test_a_descriptor_that_appends_gets_the_dump_after_what_it_holds(
+    paused: tuple[QMPProcess, QMPProcess], tmp_path: Path
+) -> None:
+    files = {}
+    for program in paused:
+        conn = negotiated(program)
+        path = tmp_path / f"{program.name}.core"
+        path.write_bytes(b"kept before the dump")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            conn.send_fds(b'{"execute": "getfd", "arguments": {"fdname": "dump"}}', [fd])
+        finally:
+            os.close(fd)
+        assert conn.line() == b'{"return": {}}\r\n'
+        # Low RAM, which holds nothing yet in either (QEMU's firmware is elsewhere).
+        conn.send(DUMP % b'"protocol": "fd:dump", "begin": 4096, "length": 65536')
+        assert until_reply(conn)[-1] == b'{"return": {}}\r\n'
+        conn.close()
+        files[program.name] = path.read_bytes()
+    assert files["qapigen"] == files["qemu"]
+    assert files["qapigen"].startswith(b"kept before the dump\x7fELF")
