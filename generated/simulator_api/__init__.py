@@ -779,7 +779,7 @@ class Handler:
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """Write the guest's memory to a file.
 

@@ -518,7 +518,7 @@ class Client(_client.AsyncClient):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """Write the guest's memory to a file.
 
@@ -564,7 +564,7 @@ class Client(_client.AsyncClient):
             detach=detach,
             begin=begin,
             length=length,
-            format_=format_,
+            format=format,
         )
         await self._call("dump-guest-memory", _arguments.to_wire())
 
@@ -1220,7 +1220,7 @@ class SyncClient(_client.SyncClient):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """Write the guest's memory to a file.
 
@@ -1267,7 +1267,7 @@ class SyncClient(_client.SyncClient):
                 detach=detach,
                 begin=begin,
                 length=length,
-                format_=format_,
+                format=format,
             )
         )
 

@@ -47,14 +47,14 @@ _DumpGuestMemoryFormat_VALUES = _rt.values_of(DumpGuestMemoryFormat)
 class DumpGuestMemoryArguments(_rt.Struct):
     """The arguments of dump-guest-memory."""
 
-    __slots__ = ("paging", "protocol", "detach", "begin", "length", "format_")
+    __slots__ = ("paging", "protocol", "detach", "begin", "length", "format")
 
     paging: bool
     protocol: str
     detach: bool | None
     begin: int | None
     length: int | None
-    format_: DumpGuestMemoryFormat | None
+    format: DumpGuestMemoryFormat | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "paging",
@@ -62,7 +62,7 @@ class DumpGuestMemoryArguments(_rt.Struct):
         "detach",
         "begin",
         "length",
-        "format_",
+        "format",
     )
 
     def __init__(
@@ -73,16 +73,15 @@ class DumpGuestMemoryArguments(_rt.Struct):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         self.paging = paging
         self.protocol = protocol
         self.detach = detach
         self.begin = begin
         self.length = length
-        self.format_ = format_
-        self._unknown = _unknown
+        self.format = format
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"paging", "protocol", "detach", "begin", "length", "format"}
@@ -97,8 +96,8 @@ class DumpGuestMemoryArguments(_rt.Struct):
             out["begin"] = self.begin
         if self.length is not None:
             out["length"] = self.length
-        if self.format_ is not None:
-            out["format"] = self.format_.to_wire()
+        if self.format is not None:
+            out["format"] = self.format.to_wire()
 
 
 @_rt.decodes(DumpGuestMemoryArguments)
@@ -112,7 +111,7 @@ def _DumpGuestMemoryArguments_DECODE(
     self.detach = None
     self.begin = None
     self.length = None
-    self.format_ = None
+    self.format = None
     try:
         left = len(obj) - 2
         v = obj["paging"]
@@ -157,9 +156,9 @@ def _DumpGuestMemoryArguments_DECODE(
         if "format" in obj:
             v = obj["format"]
             try:
-                self.format_ = _DumpGuestMemoryFormat_VALUES[v]
+                self.format = _DumpGuestMemoryFormat_VALUES[v]
             except (KeyError, TypeError):
-                self.format_ = DumpGuestMemoryFormat._decode_named(v, "format", strict)
+                self.format = DumpGuestMemoryFormat._decode_named(v, "format", strict)
             left -= 1
             if not left:
                 return self
@@ -213,18 +212,11 @@ class DumpQueryResult(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("status", "completed", "total")
 
-    def __init__(
-        self,
-        *,
-        status: DumpStatus,
-        completed: int,
-        total: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, status: DumpStatus, completed: int, total: int) -> None:
         self.status = status
         self.completed = completed
         self.total = total
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"status", "completed", "total"}
@@ -295,16 +287,10 @@ class DumpCompletedEvent(_rt.Event):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("result", "error")
 
-    def __init__(
-        self,
-        *,
-        result: DumpQueryResult,
-        error: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, result: DumpQueryResult, error: str | None = None) -> None:
         self.result = result
         self.error = error
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "DUMP_COMPLETED"
     HAS_DATA: _t.ClassVar[bool] = True
