@@ -294,12 +294,17 @@ def _members(value: bytes) -> bytes:
 
 
 @functools.cache
-def _simple_res() -> tuple[Callable[[bytes, int], re.Match[bytes] | None], re.Pattern[bytes]]:
-    """A simple message between blanks (group 1), and its tokens but ``:`` and ``,``."""
-    flat = _members(_SIMPLE_SCALAR)
-    members = _members(_SIMPLE_SCALAR + rb"|" + flat)
-    message = re.compile(rb"[ \t\r\n]*+(" + members + rb")[ \t\r\n]*+")
-    return message.match, re.compile(rb'"[^"]*+"|[{}]|[-0-9]++|[a-z]++')
+def _simple_re(nested: bool) -> Callable[[bytes, int], re.Match[bytes] | None]:
+    """A simple message between blanks (group 1): with member objects, or
+    without (a pattern a third the size, that compiles in a third the time)."""
+    value = _SIMPLE_SCALAR + rb"|" + _members(_SIMPLE_SCALAR) if nested else _SIMPLE_SCALAR
+    return re.compile(rb"[ \t\r\n]*+(" + _members(value) + rb")[ \t\r\n]*+").match
+
+
+@functools.cache
+def _simple_tokens() -> re.Pattern[bytes]:
+    """The tokens of a simple message but ``:`` and ``,``."""
+    return re.compile(rb'"[^"]*+"|[{}]|[-0-9]++|[a-z]++')
 
 
 def _simple_value(tokens: list[bytes]) -> dict[str, JSONValue] | None:
@@ -604,6 +609,9 @@ class JSONStreamReader:
         # The longest simple message that cannot reach a limit: its tokens are
         # fewer, and their bytes not more, than its length; it nests two deep.
         self._simple_max = min(max_token_size - 1, max_token_count) if max_nesting >= 2 else 0
+        # The pattern of simple messages, compiled on first use (see _simple()).
+        self._simple_nested = False
+        self._simple_match: Callable[[bytes, int], re.Match[bytes] | None] | None = None
         # Lexer: state, the bytes of the token being read, whether the last
         # byte fed was a newline (for the byte before a "{" at a read's start).
         self._state = _START
@@ -707,13 +715,20 @@ class JSONStreamReader:
         return results
 
     def _simple(self, data: bytes, pos: int) -> int:
-        """Read a simple message at ``pos`` (see ``_simple_res``), if one is there
+        """Read a simple message at ``pos`` (see ``_simple_re``), if one is there
         whole, as the tokens one by one would; where it ends, or 0."""
-        message, tokens = _simple_res()
-        m = message(data, pos)
+        match = self._simple_match
+        if match is None:
+            match = self._simple_match = _simple_re(False)
+        m = match(data, pos)
+        if m is None and not self._simple_nested:
+            # Once a message is not flat, member objects are looked for too.
+            self._simple_nested = True
+            self._simple_match = _simple_re(True)
+            m = self._simple_match(data, pos)
         if m is None or m.end(1) - m.start(1) > self._simple_max:
             return 0
-        value = _simple_value(tokens.findall(data, m.start(1), m.end(1)))
+        value = _simple_value(_simple_tokens().findall(data, m.start(1), m.end(1)))
         if value is None:
             return 0  # a key comes twice: the parser reports it
         self._results.append(JSONMessage(value))
