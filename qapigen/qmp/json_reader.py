@@ -90,6 +90,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_TOKEN_COUNT",
     "MAX_TOKEN_SIZE",
+    "SIMPLE_AFTER",
     "JSONError",
     "JSONMessage",
     "JSONStreamReader",
@@ -285,6 +286,13 @@ def _element_res() -> tuple[re.Pattern[bytes], ...]:
 # the same value, unless a key comes twice (then it says so).
 _PLAIN_STRING = rb'"[\x20\x21\x23-\x5b\x5d-\x7e]*+"'
 _SIMPLE_SCALAR = _PLAIN_STRING + rb"|" + _SMALL_INT + rb"|true|false|null"
+
+
+#: The values a reader reads token by token before it reads simple messages
+#: whole.  Compiling their patterns (~1 ms) costs what reading ~200 of them
+#: token by token would save; a short session (a harness that starts a
+#: machine, sends a few commands and quits) does better without.
+SIMPLE_AFTER: Final = 32
 
 
 def _members(value: bytes) -> bytes:
@@ -609,6 +617,8 @@ class JSONStreamReader:
         # The longest simple message that cannot reach a limit: its tokens are
         # fewer, and their bytes not more, than its length; it nests two deep.
         self._simple_max = min(max_token_size - 1, max_token_count) if max_nesting >= 2 else 0
+        # Values and errors read so far.
+        self._read = 0
         # The pattern of simple messages, compiled on first use (see _simple()).
         self._simple_nested = False
         self._simple_match: Callable[[bytes, int], re.Match[bytes] | None] | None = None
@@ -638,7 +648,7 @@ class JSONStreamReader:
         pos = 0
         n = len(data)
         while pos < n:
-            if state == _START and not self._tokens:
+            if state == _START and not self._tokens and self._read >= SIMPLE_AFTER:
                 # Between values: a whole simple message is read at once.
                 end = self._simple(data, pos)
                 if end:
@@ -711,6 +721,7 @@ class JSONStreamReader:
         if n:
             self._after_newline = data[-1] == 0x0A
         self._state = state
+        self._read += len(results)
         self._results = []
         return results
 
