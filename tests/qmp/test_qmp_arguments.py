@@ -142,7 +142,7 @@ _SAFE = (
 # blockdev-add's drivers that open nothing on the host.
 _BLOCK_DRIVERS = ("null-co", "null-aio", "raw", "qcow2", "throttle", "copy-on-read", "blkdebug")
 _BLOCKDEV_OPTIONS = SCHEMA.commands["blockdev-add"]["arg-type"]
-_WRONG = (1, -7, 1.5, "s", True, None, [], {}, [1], {"k": 1})
+_WRONG: tuple[Any, ...] = (1, -7, 1.5, "s", True, None, [], {}, [1], {"k": 1})
 _VISITOR = re.compile(
     r"^Parameter '[^']*' (is missing|is unexpected|does not accept value .*|expects .*)$"
     r"|^Invalid parameter type for '[^']*', expected: .*$"
@@ -160,14 +160,16 @@ class _Maker:
         meta = entry["meta-type"]
         rng = self.rng
         if meta == "builtin":
-            return {
-                "string": lambda: rng.choice(["a", "", "node0", "x y"]),
-                "int": lambda: rng.randrange(0, 100),
-                "number": lambda: rng.choice([0.5, 2]),
-                "boolean": lambda: rng.random() < 0.5,
-                "null": lambda: None,
-                "value": lambda: rng.choice([1, "a", [True]]),
-            }[entry["json-type"]]()
+            json_type = entry["json-type"]
+            if json_type == "string":
+                return rng.choice(["a", "", "node0", "x y"])
+            if json_type == "int":
+                return rng.randrange(0, 100)
+            if json_type == "number":
+                return rng.choice([0.5, 2])
+            if json_type == "boolean":
+                return rng.random() < 0.5
+            return None if json_type == "null" else rng.choice([1, "a", [True]])
         if meta == "enum":
             return rng.choice(entry["values"])
         if meta == "array":
@@ -265,7 +267,7 @@ def _qemu_desc(conn: RawQMP, command: str, arguments: dict[str, Any]) -> str | N
 
 
 def test_hand_picked_faults_match_qemu(qemu: RawQMP) -> None:
-    cases = [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("query-stats", {"target": "vcpu", "vcpus": "x"}),
         ("query-stats", {"target": "vm", "vcpus": [], "providers": []}),
         ("query-stats", {"providers": [{"provider": "kvm", "names": [1]}], "target": "vm"}),
