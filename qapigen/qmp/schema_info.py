@@ -40,9 +40,11 @@ class CommandSpec:
 class SchemaInfo:
     """The entries of a ``query-qmp-schema`` reply, indexed."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], extensions: Iterable[str] = ()) -> None:
         #: The reply, in its order.
         self.entries = entries
+        #: The commands added by :meth:`extended`.
+        self.extensions = tuple(extensions)
         #: Commands by name, in the reply's order.
         self.commands: dict[str, Entry] = {}
         #: Types (builtins, enums, arrays, objects, alternates) by name.
@@ -72,6 +74,7 @@ class SchemaInfo:
         The added types are renumbered after this schema's highest number;
         builtins this schema has already are shared.
         """
+        names = tuple(names)
         number = max((int(n) for n in self.types if n.isdigit()), default=-1)
         renamed: dict[str, str] = {}
         added: list[Entry] = []
@@ -110,11 +113,14 @@ class SchemaInfo:
                 features.append(feature)
             entry["features"] = features
             commands.append(entry)
-        return SchemaInfo([*self.entries, *commands, *added])
+        return SchemaInfo([*self.entries, *commands, *added], (*self.extensions, *names))
 
     def query_commands(self) -> list[dict[str, str]]:
         """``query-commands``' reply: the commands, last registered first (QEMU
-        registers them in the schema's order, those it marshals by hand last)."""
-        names = [n for n in self.commands if n not in HAND_MARSHALLED]
+        registers them in the schema's order, those it marshals by hand last;
+        the added ones come after)."""
+        added = set(self.extensions)
+        names = [n for n in self.commands if n not in HAND_MARSHALLED and n not in added]
         names += [n for n in HAND_MARSHALLED if n in self.commands]
+        names += self.extensions
         return [{"name": n} for n in reversed(names)]
