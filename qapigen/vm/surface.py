@@ -30,10 +30,9 @@ file is refused as a bad option is.
 
 from __future__ import annotations
 
-from ..qmp.arguments import check_arguments
-from ..qmp.json_writer import as_written
-from ..qmp.schema_info import SchemaInfo
-from ..runtime.errors import CommandError, WireError
+from ..runtime.errors import CommandError
+
+# What serves commands is imported by the first command that needs it, not to start.
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..profiles.profile import Exchange, Profile, Reply, Session
-    from ..qmp.schema_info import CommandSpec
+    from ..qmp.schema_info import CommandSpec, SchemaInfo
     from .chardev_info import Chardev
 
 __all__ = ["NOT_RECORDED", "SHIPPED_GREETING", "MachineSurface", "ProfileError", "ServedProfile"]
@@ -114,6 +113,8 @@ class ServedProfile:
         """The served schema: the profile's, with the simulator's commands it lacks."""
         if self._schema is None:
             from ..profiles.profile import ProfileError as ReadError
+            from ..qmp.json_writer import as_written
+            from ..qmp.schema_info import SchemaInfo
 
             try:
                 own = SchemaInfo(as_written(self.profile().introspection()))  # type: ignore[arg-type]
@@ -128,6 +129,8 @@ class ServedProfile:
         """A recorded reply's ``return`` value, to be written as QEMU wrote it."""
         key = id(reply)
         if key not in self._values:
+            from ..qmp.json_writer import as_written
+
             self._values[key] = as_written(reply.value)
         return self._values[key]
 
@@ -163,6 +166,9 @@ class MachineSurface:
 
     def run(self, name: str, arguments: dict[str, Any]) -> Any:
         """Answer ``name`` (not a live command); :class:`CommandError` with QEMU's error."""
+        from ..qmp.arguments import check_arguments
+        from ..runtime.errors import WireError
+
         schema = self.served.schema()
         try:
             check_arguments(schema, name, arguments)
