@@ -43,7 +43,7 @@ class Chardev:
     ``address`` the path QEMU shows.
     """
 
-    __slots__ = ("address", "bound", "frontend_open", "label", "listening", "sock")
+    __slots__ = ("address", "bound", "frontend_open", "label", "listening", "local", "sock")
 
     def __init__(
         self,
@@ -63,17 +63,22 @@ class Chardev:
             bound = _name(sock.getsockname)
         self.bound = bound if bound is not None else address
         self.address = address if address is not None else self.bound
+        self.local: str | tuple[str, int] | None = None
+        if sock is not None and not listening:
+            # Named now: once the peer has gone, the socket may not say.
+            self.local, self.address = _name(sock.getsockname), _name(sock.getpeername)
 
     def filename(self, clients: Iterable[_socket.socket]) -> str:
         """What QEMU calls the device, given the sockets of the clients connected now."""
         if not self.listening:
             assert self.sock is not None
-            if self.sock.fileno() < 0:
-                return "disconnected:unix:"
-            local, peer = _name(self.sock.getsockname), _name(self.sock.getpeername)
-            if isinstance(peer, str):
-                return f"unix:{peer}"
-            return f"tcp:{_host_port(local)} <-> {_host_port(peer)}"
+            if isinstance(self.address, str) or self.address is None:
+                connected = f"unix:{self.address or ''}"
+            else:
+                connected = f"tcp:{_host_port(self.local)} <-> {_host_port(self.address)}"
+            if _hung_up(self.sock):
+                return f"disconnected:{connected.partition(' <-> ')[0]}"
+            return connected
         for client in clients:
             if client.fileno() >= 0 and _name(client.getsockname) == self.bound:
                 if isinstance(self.address, str):
@@ -99,6 +104,18 @@ def query_chardev(
         }
         for label in reversed(glib_order(by_label))
     ]
+
+
+def _hung_up(sock: _socket.socket) -> bool:
+    """Whether ``sock``'s peer has gone (QEMU notices even where nothing reads)."""
+    if sock.fileno() < 0:
+        return True
+    try:
+        return sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def _name(get: Callable[[], object]) -> str | tuple[str, int] | None:

@@ -402,3 +402,72 @@ def test_served_schema_builds_from_the_shipped_profile() -> None:
     assert schema.command("migrate-pause").allow_oob  # type: ignore[union-attr]
     assert schema.command("x-guest-reset") is not None
     assert schema.command("no-such-command") is None
+
+
+def _chardevs_over_a_socket_pair(program: Sequence[str], folder: Path) -> bytes:
+    """``query-chardev`` of ``program`` whose monitor is one end of a socket pair
+    (QEMUMachine's way), with a TCP ``-qmp`` a client is connected to and a
+    chardev that connected out to a listener of ours."""
+    import socket
+    import time
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(folder / "out.sock"))
+    listener.listen(1)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    ours, theirs = socket.socketpair()
+    args = [
+        *program,
+        *("-machine", "none", "-display", "none", "-nodefaults"),
+        *("-qmp", f"tcp:127.0.0.1:{port},server=on,wait=off"),
+        *("-chardev", f"socket,id=out,path={folder}/out.sock"),
+        *("-chardev", f"socket,id=pair,fd={theirs.fileno()}"),
+        *("-mon", "chardev=pair,mode=control"),
+    ]
+    process = subprocess.Popen(args, cwd=REPO, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+    theirs.close()
+    tcp = None
+    try:
+        listener.settimeout(30)
+        listener.accept()[0].close()
+        ours.settimeout(30)
+        conn = ours.makefile("rb")
+        conn.readline()
+        ours.sendall(NEGOTIATE)
+        assert conn.readline() == b'{"return": {}}\r\n'
+        deadline = time.monotonic() + 30
+        while tcp is None:
+            try:
+                tcp = socket.create_connection(("127.0.0.1", port), timeout=30)
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        tcp.makefile("rb").readline()  # greeted: accepted
+        local = tcp.getsockname()[1]
+        ours.sendall(b'{"execute": "query-chardev"}\n')
+        reply = conn.readline()
+        return (
+            reply.replace(str(folder).encode(), b"<D>")
+            .replace(f":{port},".encode(), b":<PORT>,")
+            .replace(f':{local}"'.encode(), b':<PEER>"')
+        )
+    finally:
+        process.kill()
+        process.wait()
+        for sock in (ours, listener, tcp):
+            if sock is not None:
+                sock.close()
+
+
+def test_query_chardev_describes_connected_sockets_as_qemu_does(tmp_path: Path) -> None:
+    replies = []
+    for n, program in enumerate(((skip_without_qemu(),), VM)):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        replies.append(_chardevs_over_a_socket_pair(program, folder))
+    assert b'"filename": "unix:", "label": "pair"' in replies[0]
+    assert b'"tcp:127.0.0.1:<PORT>,server=on <-> 127.0.0.1:<PEER>"' in replies[0]
+    assert replies[0] == replies[1]
