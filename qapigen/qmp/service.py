@@ -82,9 +82,13 @@ if TYPE_CHECKING:
     class Surface(Protocol):
         """The QMP schema a server serves, beyond what its handler implements."""
 
-        #: The greeting's ``qemu`` member, and its ``package``.
-        version: Mapping[str, int]
-        package: str
+        @property
+        def version(self) -> Mapping[str, int]:
+            """The greeting's ``qemu`` member."""
+
+        @property
+        def package(self) -> str:
+            """The greeting's ``package``."""
 
         def lookup(self, name: str) -> CommandLike | None:
             """The command ``name`` of the schema, or None when it has none."""
