@@ -280,8 +280,8 @@ def _chardevs(
                 )
             )
     if sockets.qtest_made is not None:
-        sock, listening = sockets.qtest_made
-        out.append(Chardev("qtest", True, sock=sock, listening=listening))
+        sock, listening, path = sockets.qtest_made
+        out.append(Chardev("qtest", True, sock=sock, listening=listening, address=path))
     return out
 
 
@@ -318,7 +318,7 @@ class _Sockets:
         #: Every chardev's socket as made (``chardevs`` loses ``-qtest``'s),
         #: and ``-qtest``'s own when it names none: what ``query-chardev`` shows.
         self.made: dict[str, tuple[_socket.socket, bool]] = {}
-        self.qtest_made: tuple[_socket.socket, bool] | None = None
+        self.qtest_made: tuple[_socket.socket, bool, str | None] | None = None
 
     def close(self) -> None:
         for sock, _ in self.chardevs.values():
@@ -355,7 +355,7 @@ def _open_sockets(options: Options, sockets: _Sockets) -> None:
         raise CommandLineError(None, failed)  # a backend the simulator does not have
     try:
         sockets.qtest = (open_chardev(qtest_spec, sockets.files), qtest_spec.server)
-        sockets.qtest_made = sockets.qtest
+        sockets.qtest_made = (*sockets.qtest, qtest_spec.path)
     except ChardevError as err:
         # QEMU names no option here, and adds a line of its own.
         raise CommandLineError(None, f"{err.message}\n{PROG}: {failed}") from None
