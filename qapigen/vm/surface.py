@@ -89,17 +89,15 @@ class ServedProfile:
 
         try:
             self._profile = load(path)
-            greeting = self._profile.greeting["QMP"]
-            assert isinstance(greeting, dict)
+            greeting: Any = self._profile.greeting["QMP"]
             version = greeting["version"]
             self.version = {k: int(version["qemu"][k]) for k in ("major", "minor", "micro")}
             self.package = str(version["package"])
-            self.schema()
         except ReadError as err:
-            message = str(err)
-            raise ProfileError(message.removeprefix(f"{path}: ")) from None
+            raise ProfileError(str(err).removeprefix(f"{path}: ")) from None
         except (KeyError, TypeError, ValueError) as err:
             raise ProfileError(f"not a profile: its greeting is malformed ({err})") from None
+        self.schema()
 
     def profile(self) -> Profile:
         """The profile, read on first use."""
@@ -120,6 +118,10 @@ class ServedProfile:
                 own = SchemaInfo(as_written(self.profile().introspection()))  # type: ignore[arg-type]
             except ReadError as err:
                 raise ProfileError(str(err).removeprefix(f"{self.path}: ")) from None
+            except (KeyError, TypeError, AttributeError) as err:
+                raise ProfileError(
+                    f"not a profile: no query-qmp-schema answer of its first probe ({err!r})"
+                ) from None
             simulator = SchemaInfo(_package_introspection(self._package))
             extensions = [n for n in simulator.commands if n not in own.commands]
             self._schema = own.extended(simulator, extensions, _EXTENSION_FEATURE)

@@ -359,6 +359,19 @@ def _vm(*args: str) -> subprocess.CompletedProcess[str]:
         (None, "cannot read a profile: No such file or directory"),
         (b"plain text", "not an xz-compressed profile: "),
         (lzma.compress(b"[1]"), "not a profile: no 'qapigen-profile' member"),
+        (
+            lzma.compress(
+                b'{"qapigen-profile": 1, "greeting": {"QMP": {}}, "replies": [], "sessions": {}}'
+            ),
+            "not a profile: its greeting is malformed ('version')",
+        ),
+        (
+            lzma.compress(
+                b'{"qapigen-profile": 1, "replies": [], "sessions": {}, "greeting": {"QMP": '
+                b'{"version": {"qemu": {"major": 1, "minor": 2, "micro": 3}, "package": ""}}}}'
+            ),
+            "not a profile: no query-qmp-schema answer of its first probe (KeyError('probe'))",
+        ),
     ],
 )
 def test_a_bad_profile_is_refused_as_a_bad_option(
