@@ -206,13 +206,15 @@ class MachineSurface:
 
             self._accel = "tcg"
             for name in self.accelerators:
-                if name == "kvm" and not kvm_usable():
-                    continue  # QEMU tries the next one
-                if name == "kvm" and any(
-                    s.accel == "kvm" for s in self.served.profile().sessions.values()
-                ):
-                    self._accel = "kvm"
-                break
+                if name == "kvm":
+                    if not kvm_usable():
+                        continue  # QEMU tries the next one
+                    sessions = self.served.profile().sessions.values()
+                    if any(s.accel == "kvm" for s in sessions):
+                        self._accel = "kvm"
+                    break
+                if name in ("tcg", "qtest"):
+                    break  # others (xen, hvf ...) this host does not have: the next one
         return self._accel
 
     def recorded(self, name: str, arguments: dict[str, Any]) -> Any:

@@ -305,6 +305,7 @@ def test_kvm_is_used_when_asked_first_and_usable(monkeypatch: pytest.MonkeyPatch
     assert _surface(["kvm", "tcg"]).accel == "kvm"
     assert _surface(["tcg", "kvm"]).accel == "tcg"
     assert _surface([]).accel == "tcg"  # QEMU's default
+    assert _surface(["xen", "kvm"]).accel == "kvm"  # what is not here is passed over
     assert _surface(["kvm", "tcg"]).recorded("query-kvm", {}) == {"present": True, "enabled": True}
     monkeypatch.setattr(host, "kvm_usable", lambda: False)
     assert _surface(["kvm", "tcg"]).accel == "tcg"
