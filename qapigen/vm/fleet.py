@@ -121,6 +121,7 @@ class Fleet:
 
         from ..machine import Machine
         from ..qmp.selector_server import SelectorServer
+        from .dump_files import DumpFiles
         from .surface import MachineSurface
 
         machine = Machine(
@@ -139,6 +140,10 @@ class Fleet:
         )
         server = SelectorServer(simulator_api, machine, self.loop, surface=surface)
         machine.subscribe(server.service.broadcast)
+        # Dumps: files opened through the monitors; a detached one written
+        # once the command is answered.
+        machine.dump_files = DumpFiles(server.service)
+        machine.defer = self.loop.call_soon
         self.servers.append(server)
         self.machines.append(machine)
         if wakes_host:
