@@ -8,6 +8,7 @@ from typing import Any
 
 from qapigen import simulator_api
 from qapigen.machine import Machine, MachineConfig
+from qapigen.qmp.fds import NamedFds
 from qapigen.qmp.protocol import Request, ServerConnection
 from qapigen.qmp.schema_info import CommandSpec
 from qapigen.qmp.service import QMPService
@@ -37,6 +38,7 @@ class _Peer:
         self.conn: ServerConnection = service.connection()
         self.closed = False
         self.backlog: list[Request] = []
+        self.named_fds = NamedFds()
         self.out = b""
 
     def unsent(self) -> int:
