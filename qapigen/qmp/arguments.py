@@ -28,6 +28,8 @@ introspection does not show either): only ``driver`` is checked there.
 
 from __future__ import annotations
 
+import sys
+
 from ..runtime.errors import WireError
 from ..runtime.key_order import first_unexpected
 from .schema_info import HAND_MARSHALLED
@@ -40,6 +42,10 @@ if TYPE_CHECKING:
     from .schema_info import Entry, SchemaInfo
 
 __all__ = ["check_arguments"]
+
+# Python frames the walk may need: a few per level of nesting, which QEMU's JSON
+# parser bounds at 1024 levels (the walk's frames are Python's own, not C's).
+_FRAMES = 8 * 1024
 
 # QEMU's JSON parser keeps integers in this range as integers (int64, then uint64).
 _INT_MIN = -(1 << 63)
@@ -64,11 +70,18 @@ def check_arguments(schema: SchemaInfo, command: str, arguments: dict[str, Any])
     entry = schema.commands[command]
     checker = _Checker(schema)
     hand = HAND_MARSHALLED.get(command)
-    if hand is not None:
-        members = schema.types[entry["arg-type"]]["members"]
-        checker.members([m for m in members if m["name"] in hand], arguments, [])
-        return
-    checker.object_members(schema.types[entry["arg-type"]], arguments)
+    limit = sys.getrecursionlimit()
+    # Arguments nested as deep as QEMU reads them (a chain of blockdev-add's
+    # ``file``) are walked as QEMU walks them, not refused for Python's limit.
+    sys.setrecursionlimit(max(limit, _FRAMES))
+    try:
+        if hand is not None:
+            members = schema.types[entry["arg-type"]]["members"]
+            checker.members([m for m in members if m["name"] in hand], arguments, [])
+            return
+        checker.object_members(schema.types[entry["arg-type"]], arguments)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _qtype(value: object) -> str:

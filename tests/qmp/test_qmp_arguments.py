@@ -323,3 +323,17 @@ def test_random_arguments_get_qemus_errors(qemu: RawQMP) -> None:
             assert ours is None, (command, arguments, theirs)
     # The stream exercised the checker: most faults were QEMU's visitor's, and matched.
     assert compared > CASES // 3, (compared, forgiven)
+
+
+def test_arguments_nested_as_deep_as_qemu_reads_them(qemu: RawQMP) -> None:
+    """A chain of a thousand ``file`` references (QEMU's JSON takes 1024 levels):
+    walked to the end, as QEMU walks it, the fault at the bottom named by its path."""
+    arguments: dict[str, Any] = {"driver": "null-co", "bogus": 1}
+    for _ in range(1000):
+        arguments = {"driver": "raw", "file": arguments}
+    # Written by hand: Python's json module recurses, and stops short of this.
+    text = '{"driver": "raw", "file": ' * 1000 + '{"driver": "null-co", "bogus": 1}' + "}" * 1000
+    request = '{"execute": "blockdev-add", "arguments": ' + text + "}\n"
+    theirs = json.loads(qemu.command(request.encode()))["error"]["desc"]
+    assert theirs == "Parameter '" + "file." * 1000 + "bogus' is unexpected"
+    assert _desc("blockdev-add", arguments) == theirs
