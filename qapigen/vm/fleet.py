@@ -131,6 +131,7 @@ class Fleet:
             stderr=print_stderr,
         )
         assert self.served is not None
+        # Its character devices, listed once its monitors listen (below).
         chardevs: list[Chardev] = []
         surface = MachineSurface(
             self.served,
