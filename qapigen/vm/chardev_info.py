@@ -6,7 +6,7 @@ QEMU makes a character device for each ``-chardev`` and ``-qmp`` (labelled
 then one for ``-qtest`` (``qtest``, unless it names a ``-chardev``).  It keeps
 them as QOM children of ``/chardevs``, a GLib hash table, and
 ``query-chardev`` prepends each to its reply as it iterates the table: the
-reply is that table's order reversed (:func:`..runtime.key_order.glib_order`).
+reply is that table's order reversed (:func:`..runtime.key_order.ghash_order`).
 
 A device's ``filename`` is its socket's address as QEMU writes it:
 ``unix:PATH,server=on`` for a listening unix socket with a client,
@@ -22,7 +22,7 @@ from __future__ import annotations
 import _socket
 import contextlib
 
-from ..runtime.key_order import glib_order
+from ..runtime.key_order import ghash_order
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -102,7 +102,7 @@ def query_chardev(
             "filename": by_label[label].filename(connected),
             "label": label,
         }
-        for label in reversed(glib_order(by_label))
+        for label in reversed(ghash_order(by_label))
     ]
 
 
