@@ -443,10 +443,10 @@ def _chardevs_over_a_socket_pair(program: Sequence[str], folder: Path) -> bytes:
     ]
     process = subprocess.Popen(args, cwd=REPO, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
     theirs.close()
-    tcp = None
+    tcp = accepted = None
     try:
         listener.settimeout(30)
-        listener.accept()[0].close()
+        accepted = listener.accept()[0]  # kept: QEMU sees a peer's end only in its own time
         ours.settimeout(30)
         conn = ours.makefile("rb")
         conn.readline()
@@ -471,7 +471,7 @@ def _chardevs_over_a_socket_pair(program: Sequence[str], folder: Path) -> bytes:
     finally:
         process.kill()
         process.wait()
-        for sock in (ours, listener, tcp):
+        for sock in (ours, listener, tcp, accepted):
             if sock is not None:
                 sock.close()
 
@@ -483,6 +483,7 @@ def test_query_chardev_describes_connected_sockets_as_qemu_does(tmp_path: Path) 
         folder.mkdir()
         replies.append(_chardevs_over_a_socket_pair(program, folder))
     assert b'"filename": "unix:", "label": "pair"' in replies[0]
+    assert b'"filename": "unix:<D>/out.sock", "label": "out"' in replies[0]
     assert b'"tcp:127.0.0.1:<PORT>,server=on <-> 127.0.0.1:<PEER>"' in replies[0]
     assert replies[0] == replies[1]
 
@@ -545,3 +546,26 @@ def test_the_oracles_bad_input_gets_qemus_replies(
         assert want[0]["error"]["desc"] != differs
         want[0]["error"]["desc"] = differs
     assert got == want
+
+
+def test_a_chardev_whose_peer_has_gone_reads_disconnected(tmp_path: Path) -> None:
+    """As QEMU 10.0.2 showed a connected chardev once the listener it had reached
+    closed the connection (seen while writing the test above)."""
+    import socket
+
+    from qapigen.vm.chardev_info import Chardev
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "l.sock"))
+    listener.listen(1)
+    out = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    out.connect(str(tmp_path / "l.sock"))
+    accepted = listener.accept()[0]
+    chardev = Chardev("out", False, sock=out)
+    try:
+        assert chardev.filename([]) == f"unix:{tmp_path}/l.sock"
+        accepted.close()
+        assert chardev.filename([]) == f"disconnected:unix:{tmp_path}/l.sock"
+    finally:
+        for sock in (listener, out):
+            sock.close()
