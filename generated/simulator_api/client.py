@@ -92,18 +92,18 @@ class Client(_client.AsyncClient):
     async def query_status(self) -> StatusInfo:
         """Report the current run state of the machine.
 
-        Returns: the machine's @StatusInfo
+        Returns:
+            StatusInfo: the machine's ``StatusInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": false,
                              "status": "prelaunch" } }
 
-        .. qmp-example::
-           :title: After the guest was started
+        Example: After the guest was started::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": true,
@@ -122,7 +122,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "stop" }
             <- { "event": "STOP",
@@ -137,12 +137,12 @@ class Client(_client.AsyncClient):
         Issuing the command while the guest is already running is not an
         error.  During an incoming migration it makes the guest start once
         the migration completes, cancelling the effect of ``-S``.  A guest
-        that was halted with @stop while suspended goes back to the
+        that was halted with ``stop`` while suspended goes back to the
         "suspended" state, unless it was reset or woken up in between.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "cont" }
             <- { "event": "RESUME",
@@ -156,7 +156,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_reset" }
             <- { "return": {} }
@@ -177,7 +177,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_powerdown" }
             <- { "return": {} }
@@ -189,12 +189,12 @@ class Client(_client.AsyncClient):
     async def watchdog_set_action(self, *, action: WatchdogAction) -> None:
         """Change how the emulator reacts when a watchdog timer runs out.
 
-        Members:
+        Args:
             action: the new reaction
 
         Since: 2.11
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "watchdog-set-action",
                  "arguments": { "action": "pause" } }
@@ -214,7 +214,7 @@ class Client(_client.AsyncClient):
         """Change how the emulator reacts to certain guest events.  Reactions
         that are not given keep their current setting.
 
-        Members:
+        Args:
             reboot: reaction to the guest rebooting
             shutdown: reaction to the guest shutting down
             panic: reaction to a guest panic
@@ -222,7 +222,7 @@ class Client(_client.AsyncClient):
 
         Since: 6.0
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "set-action",
                  "arguments": { "reboot": "reset",
@@ -231,8 +231,7 @@ class Client(_client.AsyncClient):
                                 "watchdog": "reset" } }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Changing only the panic reaction
+        Example: Changing only the panic reaction::
 
             -> { "execute": "set-action",
                  "arguments": { "panic": "pause" } }
@@ -254,7 +253,7 @@ class Client(_client.AsyncClient):
         succeeded, the session switches to command mode: all other commands
         become available, and this one is refused from then on.
 
-        Members:
+        Args:
             enable: capabilities to turn on.  Only capabilities offered in the
                 server's greeting may be listed.  When absent, every capability
                 stays off.  (since 2.12)
@@ -264,13 +263,12 @@ class Client(_client.AsyncClient):
 
         Since: 0.13
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "qmp_capabilities" }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Asking for out-of-band execution
+        Example: Asking for out-of-band execution::
 
             -> { "execute": "qmp_capabilities",
                  "arguments": { "enable": [ "oob" ] } }
@@ -282,11 +280,12 @@ class Client(_client.AsyncClient):
     async def query_version(self) -> VersionInfo:
         """Tell which release of the server is running.
 
-        Returns: the server's @VersionInfo
+        Returns:
+            VersionInfo: the server's ``VersionInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-version" }
             <- { "return": { "qemu": { "major": 10, "minor": 0, "micro": 0 },
@@ -298,11 +297,12 @@ class Client(_client.AsyncClient):
     async def query_commands(self) -> list[CommandInfo]:
         """List every command the server understands.
 
-        Returns: one @CommandInfo per command
+        Returns:
+            list[CommandInfo]: one ``CommandInfo`` per command
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-commands" }
             <- { "return": [ { "name": "query-status" },
@@ -322,7 +322,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "quit" }
             <- { "return": {} }
@@ -332,7 +332,7 @@ class Client(_client.AsyncClient):
     async def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.
 
-        The reply holds one @SchemaInfo per entity a client can meet on the
+        The reply holds one ``SchemaInfo`` per entity a client can meet on the
         wire: every command, every event, and every type reachable from
         their arguments, results or data.  A client can use it to discover
         whether a command or event is present, which arguments it takes and
@@ -353,7 +353,7 @@ class Client(_client.AsyncClient):
         only use them to follow references from one entry to another.
 
         Returns:
-            the list of entities making up the interface, in no
+            list[SchemaInfo]: the list of entities making up the interface, in no
                 particular order.  No name occurs twice in it, even among
                 entities of different meta-types.
 
@@ -362,8 +362,7 @@ class Client(_client.AsyncClient):
 
         Since: 2.5
 
-        .. qmp-example::
-           :title: Reply cut down to the entries describing query-version
+        Example: Reply cut down to the entries describing query-version::
 
             -> { "execute": "query-qmp-schema" }
             <- { "return": [
@@ -397,10 +396,11 @@ class Client(_client.AsyncClient):
         loaded, bit 2 (only when bits 0 and 1 are clear) asks for a
         shutdown, and any other bit is ignored.  The events that follow,
         and the new run state, depend on the configured actions (see
-        @set-action).
+        ``set-action``).
 
-        Members:
+        Args:
             value: the byte written
+
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -409,13 +409,12 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
+            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-pvpanic-write",
                  "arguments": { "value": 1 } }
@@ -436,7 +435,7 @@ class Client(_client.AsyncClient):
         which events the device is willing to report (its ``events``
         property).
 
-        Members:
+        Args:
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -445,15 +444,15 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
+            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-pvpanic-read" }
             <- { "return": { "value": 7 } }
@@ -464,10 +463,10 @@ class Client(_client.AsyncClient):
 
     async def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
-        of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
+        of an ISA pvpanic device is the same as ``x-guest-pvpanic-write``; a
         write to a port no device decodes is dropped, as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
             value: the byte written
 
@@ -475,9 +474,10 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-write",
                  "arguments": { "port": 1285, "value": 4 } }
@@ -495,18 +495,20 @@ class Client(_client.AsyncClient):
         """Make the guest read a byte from an x86 I/O port.  A port no device
         decodes reads as 0xff (all bits set), as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-read",
                  "arguments": { "port": 1285 } }
@@ -519,15 +521,16 @@ class Client(_client.AsyncClient):
     async def x_guest_shutdown(self) -> None:
         """Make the guest power itself off through ACPI, as an operating
         system does at the end of its shutdown sequence.  What happens next
-        depends on the shutdown action (see @set-action).
+        depends on the shutdown action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-shutdown" }
             <- { "event": "SHUTDOWN",
@@ -540,15 +543,16 @@ class Client(_client.AsyncClient):
     async def x_guest_reset(self) -> None:
         """Make the guest reboot the machine, as an operating system (or the
         firmware) does when it restarts.  What happens next depends on the
-        reboot action (see @set-action).
+        reboot action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-reset" }
             <- { "event": "RESET",
@@ -561,15 +565,16 @@ class Client(_client.AsyncClient):
     async def x_guest_watchdog_expire(self) -> None:
         """Let the guest's watchdog timer run out, as it does when the guest
         stops petting it.  What happens next depends on the watchdog action
-        (see @watchdog-set-action).
+        (see ``watchdog-set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-watchdog-expire" }
             <- { "event": "WATCHDOG",
@@ -585,15 +590,18 @@ class Client(_client.AsyncClient):
     async def x_guest_panic_info(self, arguments: GuestPanicInformation) -> None:
         """Store crash details for the guest's next panic report, the way a
         Windows guest fills the Hyper-V crash registers or an s390 CPU
-        records its crash reason.  The next @GUEST_PANICKED event carries
+        records its crash reason.  The next ``GUEST_PANICKED`` event carries
         them in its "info" member, and they are then forgotten.  A machine
         reset forgets them too, and a later call replaces them.
+
+        Args:
+            arguments: The command's arguments, a ``GuestPanicInformation``.
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-panic-info",
                  "arguments": { "type": "hyper-v",
@@ -620,18 +628,18 @@ class SyncClient(_client.SyncClient):
     def query_status(self) -> StatusInfo:
         """Report the current run state of the machine.
 
-        Returns: the machine's @StatusInfo
+        Returns:
+            StatusInfo: the machine's ``StatusInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": false,
                              "status": "prelaunch" } }
 
-        .. qmp-example::
-           :title: After the guest was started
+        Example: After the guest was started::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": true,
@@ -649,7 +657,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "stop" }
             <- { "event": "STOP",
@@ -664,12 +672,12 @@ class SyncClient(_client.SyncClient):
         Issuing the command while the guest is already running is not an
         error.  During an incoming migration it makes the guest start once
         the migration completes, cancelling the effect of ``-S``.  A guest
-        that was halted with @stop while suspended goes back to the
+        that was halted with ``stop`` while suspended goes back to the
         "suspended" state, unless it was reset or woken up in between.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "cont" }
             <- { "event": "RESUME",
@@ -683,7 +691,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_reset" }
             <- { "return": {} }
@@ -704,7 +712,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_powerdown" }
             <- { "return": {} }
@@ -716,12 +724,12 @@ class SyncClient(_client.SyncClient):
     def watchdog_set_action(self, *, action: WatchdogAction) -> None:
         """Change how the emulator reacts when a watchdog timer runs out.
 
-        Members:
+        Args:
             action: the new reaction
 
         Since: 2.11
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "watchdog-set-action",
                  "arguments": { "action": "pause" } }
@@ -740,7 +748,7 @@ class SyncClient(_client.SyncClient):
         """Change how the emulator reacts to certain guest events.  Reactions
         that are not given keep their current setting.
 
-        Members:
+        Args:
             reboot: reaction to the guest rebooting
             shutdown: reaction to the guest shutting down
             panic: reaction to a guest panic
@@ -748,7 +756,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 6.0
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "set-action",
                  "arguments": { "reboot": "reset",
@@ -757,8 +765,7 @@ class SyncClient(_client.SyncClient):
                                 "watchdog": "reset" } }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Changing only the panic reaction
+        Example: Changing only the panic reaction::
 
             -> { "execute": "set-action",
                  "arguments": { "panic": "pause" } }
@@ -779,7 +786,7 @@ class SyncClient(_client.SyncClient):
         succeeded, the session switches to command mode: all other commands
         become available, and this one is refused from then on.
 
-        Members:
+        Args:
             enable: capabilities to turn on.  Only capabilities offered in the
                 server's greeting may be listed.  When absent, every capability
                 stays off.  (since 2.12)
@@ -789,13 +796,12 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.13
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "qmp_capabilities" }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Asking for out-of-band execution
+        Example: Asking for out-of-band execution::
 
             -> { "execute": "qmp_capabilities",
                  "arguments": { "enable": [ "oob" ] } }
@@ -806,11 +812,12 @@ class SyncClient(_client.SyncClient):
     def query_version(self) -> VersionInfo:
         """Tell which release of the server is running.
 
-        Returns: the server's @VersionInfo
+        Returns:
+            VersionInfo: the server's ``VersionInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-version" }
             <- { "return": { "qemu": { "major": 10, "minor": 0, "micro": 0 },
@@ -821,11 +828,12 @@ class SyncClient(_client.SyncClient):
     def query_commands(self) -> list[CommandInfo]:
         """List every command the server understands.
 
-        Returns: one @CommandInfo per command
+        Returns:
+            list[CommandInfo]: one ``CommandInfo`` per command
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-commands" }
             <- { "return": [ { "name": "query-status" },
@@ -844,7 +852,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "quit" }
             <- { "return": {} }
@@ -854,7 +862,7 @@ class SyncClient(_client.SyncClient):
     def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.
 
-        The reply holds one @SchemaInfo per entity a client can meet on the
+        The reply holds one ``SchemaInfo`` per entity a client can meet on the
         wire: every command, every event, and every type reachable from
         their arguments, results or data.  A client can use it to discover
         whether a command or event is present, which arguments it takes and
@@ -875,7 +883,7 @@ class SyncClient(_client.SyncClient):
         only use them to follow references from one entry to another.
 
         Returns:
-            the list of entities making up the interface, in no
+            list[SchemaInfo]: the list of entities making up the interface, in no
                 particular order.  No name occurs twice in it, even among
                 entities of different meta-types.
 
@@ -884,8 +892,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 2.5
 
-        .. qmp-example::
-           :title: Reply cut down to the entries describing query-version
+        Example: Reply cut down to the entries describing query-version::
 
             -> { "execute": "query-qmp-schema" }
             <- { "return": [
@@ -916,10 +923,11 @@ class SyncClient(_client.SyncClient):
         loaded, bit 2 (only when bits 0 and 1 are clear) asks for a
         shutdown, and any other bit is ignored.  The events that follow,
         and the new run state, depend on the configured actions (see
-        @set-action).
+        ``set-action``).
 
-        Members:
+        Args:
             value: the byte written
+
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -928,13 +936,12 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
+            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-pvpanic-write",
                  "arguments": { "value": 1 } }
@@ -952,7 +959,7 @@ class SyncClient(_client.SyncClient):
         which events the device is willing to report (its ``events``
         property).
 
-        Members:
+        Args:
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -961,15 +968,15 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
+            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-pvpanic-read" }
             <- { "return": { "value": 7 } }
@@ -978,10 +985,10 @@ class SyncClient(_client.SyncClient):
 
     def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
-        of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
+        of an ISA pvpanic device is the same as ``x-guest-pvpanic-write``; a
         write to a port no device decodes is dropped, as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
             value: the byte written
 
@@ -989,9 +996,10 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-write",
                  "arguments": { "port": 1285, "value": 4 } }
@@ -1008,18 +1016,20 @@ class SyncClient(_client.SyncClient):
         """Make the guest read a byte from an x86 I/O port.  A port no device
         decodes reads as 0xff (all bits set), as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-read",
                  "arguments": { "port": 1285 } }
@@ -1030,15 +1040,16 @@ class SyncClient(_client.SyncClient):
     def x_guest_shutdown(self) -> None:
         """Make the guest power itself off through ACPI, as an operating
         system does at the end of its shutdown sequence.  What happens next
-        depends on the shutdown action (see @set-action).
+        depends on the shutdown action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-shutdown" }
             <- { "event": "SHUTDOWN",
@@ -1051,15 +1062,16 @@ class SyncClient(_client.SyncClient):
     def x_guest_reset(self) -> None:
         """Make the guest reboot the machine, as an operating system (or the
         firmware) does when it restarts.  What happens next depends on the
-        reboot action (see @set-action).
+        reboot action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-reset" }
             <- { "event": "RESET",
@@ -1072,15 +1084,16 @@ class SyncClient(_client.SyncClient):
     def x_guest_watchdog_expire(self) -> None:
         """Let the guest's watchdog timer run out, as it does when the guest
         stops petting it.  What happens next depends on the watchdog action
-        (see @watchdog-set-action).
+        (see ``watchdog-set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-watchdog-expire" }
             <- { "event": "WATCHDOG",
@@ -1096,15 +1109,18 @@ class SyncClient(_client.SyncClient):
     def x_guest_panic_info(self, arguments: GuestPanicInformation) -> None:
         """Store crash details for the guest's next panic report, the way a
         Windows guest fills the Hyper-V crash registers or an s390 CPU
-        records its crash reason.  The next @GUEST_PANICKED event carries
+        records its crash reason.  The next ``GUEST_PANICKED`` event carries
         them in its "info" member, and they are then forgotten.  A machine
         reset forgets them too, and a later call replaces them.
+
+        Args:
+            arguments: The command's arguments, a ``GuestPanicInformation``.
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-panic-info",
                  "arguments": { "type": "hyper-v",
