@@ -9,12 +9,12 @@ Python at hand has it, ``rest_problems`` says so and the caller skips.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,10 +22,25 @@ from pathlib import Path
 def attribute_docs(cls: type) -> dict[str, str]:
     """The docstrings of ``cls``'s attributes (cleaned as ``inspect.cleandoc``
     does), by name: those after an annotation or assignment in the class body,
-    and those of properties."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0]
-    assert isinstance(body, ast.ClassDef)
+    and those of properties.  (``cls`` is a generated class: one at its
+    module's top level.)"""
+    source = inspect.getsourcefile(cls)
+    assert source is not None
+    return module_attribute_docs(Path(source))[cls.__name__]
+
+
+@functools.cache
+def module_attribute_docs(path: Path) -> dict[str, dict[str, str]]:
+    """``attribute_docs`` of every class at the top level of the module ``path``."""
+    tree = ast.parse(path.read_text())
+    return {
+        node.name: _class_attribute_docs(node)
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+    }
+
+
+def _class_attribute_docs(body: ast.ClassDef) -> dict[str, str]:
     docs: dict[str, str] = {}
     for stmt, after in zip(body.body, [*body.body[1:], None], strict=True):
         text = _string(after)

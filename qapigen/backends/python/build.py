@@ -688,7 +688,12 @@ class _Builder(SchemaVisitor):
         exceptions in ``Raises:``) or its handler method: ``Args:`` names the
         Python parameters; ``Returns:`` starts with the Python type."""
         args = [(f.name, f.description) for f in params if f.description]
-        if arguments is not None and not params:
+        if not command.gen:
+            # Not generated: the arguments come as the JSON object they are.
+            members = doctext.entries("Its members", args)
+            what = "The command's arguments, a JSON object."
+            args = [("arguments", doctext.join([what, members]))] if arguments else []
+        elif arguments is not None and not params:
             args = [("arguments", f"The command's arguments, a ``{arguments.name}``.")]
         rtype = None
         if returns is not None:

@@ -255,7 +255,10 @@ class Handler:
         """Not generated: the handler gets the arguments as they came.
 
         Args:
-            blob: whatever the client sends
+            arguments: The command's arguments, a JSON object.
+
+                Its members:
+                    blob: whatever the client sends
 
         Returns:
             qapigen.runtime.JSONValue: anything

@@ -142,7 +142,10 @@ class Client(_client.AsyncClient):
         """Not generated: the handler gets the arguments as they came.
 
         Args:
-            blob: whatever the client sends
+            arguments: The command's arguments, a JSON object.
+
+                Its members:
+                    blob: whatever the client sends
 
         Returns:
             qapigen.runtime.JSONValue: anything
@@ -291,7 +294,10 @@ class SyncClient(_client.SyncClient):
         """Not generated: the handler gets the arguments as they came.
 
         Args:
-            blob: whatever the client sends
+            arguments: The command's arguments, a JSON object.
+
+                Its members:
+                    blob: whatever the client sends
 
         Returns:
             qapigen.runtime.JSONValue: anything
