@@ -265,6 +265,11 @@ class _Builder(SchemaVisitor):
             if pending is None:
                 continue
             _, member, doc = pending
+            # The doc block that describes a member is its definition's,
+            # a base's where it comes from a base.
+            owner = self.schema.lookup(member.defined_in)
+            if isinstance(owner, ObjectType):
+                doc = self.owner_doc(owner) or doc
             section = doc.args.get(member.name) if doc is not None else None
             text = ""
             if section is not None and section.text.strip():
@@ -501,8 +506,9 @@ class _Builder(SchemaVisitor):
             self.document(fields, resolve)
             schema_name = f"{union.schema_name} ({tag.name}: {variant.name})"
             summary = f"{union.schema_name} with {tag.name} '{variant.name}'."
-            # The constructor's arguments: not the tag, which the branch fixes.
-            described = [f for f in union.all_fields + fields if f.wire != tag.name]
+            # The constructor's arguments: not the tags, which the branches fix.
+            fixed = {tag.name} | {f.wire for f in union.all_fields if f.fixed}
+            described = [f for f in union.all_fields + fields if f.wire not in fixed]
             body = self.class_doc(vdoc, "", variant.ifcond.expr, resolve, described)
             branch = PyClass(
                 kind="branch",

@@ -1855,12 +1855,16 @@ class Shape_nested(Shape):
     Args:
         label: what it is called
         legacy_tag: an old member of the base
+        style: the discriminator of ``Inner``
+        depth: how deep
     """
 
     __slots__ = ("style", "depth")
 
     style: InnerStyle
+    """the discriminator of ``Inner``"""
     depth: int | None
+    """how deep"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
@@ -1998,9 +2002,9 @@ class Shape_nested_plain(Shape_nested):
     A struct without members.
 
     Args:
-        kind: which shape
         label: what it is called
         legacy_tag: an old member of the base
+        depth: how deep
     """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -2101,9 +2105,9 @@ class Shape_nested_fancy(Shape_nested):
     """Shape (kind: nested) with style 'fancy'.
 
     Args:
-        kind: which shape
         label: what it is called
         legacy_tag: an old member of the base
+        depth: how deep
         ribbons: how many
         tint: of which colour
     """
@@ -2244,9 +2248,9 @@ class Shape_nested_bare(Shape_nested):
     """Shape (kind: nested) with style 'bare'.
 
     Args:
-        kind: which shape
         label: what it is called
         legacy_tag: an old member of the base
+        depth: how deep
     """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -3593,9 +3597,20 @@ class ChildBornEvent(Child, _rt.Event):
     """A boxed event whose data is a struct.
 
     Args:
-        shown: Only in builds where GOLDEN_ON.
+        id\\_: names the thing (a Python builtin as a member name)
+
+        note: free text
+
+        legacy: an old member
+
+        shown: there because GOLDEN_ON holds
+
+            Only in builds where GOLDEN_ON.
+
         count: how many
+
         colour: which colour
+
         older: another old member
     """
 
