@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import ast
 import inspect
+import tempfile
 import textwrap
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from qapigen import QAPIError, load_schema
 from qapigen.backends.python import doctext
 from qapigen.backends.python.codewriter import docstring
+from qapigen.backends.python.generate import render_package
 
 from ...support.bindings import generate_package, import_package, run_black_check
 from ...support.docstrings import attribute_docs
@@ -358,6 +361,10 @@ _HOSTILE = st.text(
 )
 
 
+# What Python and the schema's lexer take as line breaks.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
 def _squeezed(text: str) -> str:
     return "".join(text.split())
 
@@ -380,6 +387,49 @@ def test_docstring_literal_holds_any_text(text: str, indent: int) -> None:
     value = stmt.value.value
     assert isinstance(value, str)
     assert _squeezed(value) == _squeezed(text.expandtabs(8))
+
+
+# Doc comment text that QAPI's markup leaves as it is (no reference, role,
+# literal block or directive), on one line.
+_PLAIN_DOC = (
+    st.lists(
+        st.characters(codec="utf-8", exclude_characters=_LINE_BREAKS + "@`:")
+        | st.sampled_from(['"', '"""', "\\", "'''", "\\N{BULLET}", "\x00", "é", "🙂"]),
+        min_size=1,
+        max_size=30,
+    )
+    .map("".join)
+    .filter(lambda text: bool(text.strip()) and not text.lstrip().startswith(("=", "#")))
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(_PLAIN_DOC, _PLAIN_DOC)
+def test_any_doc_text_stays_in_its_docstrings(body: str, member: str) -> None:
+    """Whatever a definition's and a member's descriptions say, the generated
+    module compiles, and the class's and the attribute's docstrings hold the
+    text (whitespace aside)."""
+    with tempfile.TemporaryDirectory(prefix="docstrings-") as folder:
+        path = Path(folder) / "odd.json"
+        path.write_text(
+            f"##\n# @Odd:\n#\n# {body}\n#\n# @m: {member}\n##\n"
+            "{ 'struct': 'Odd', 'data': { 'm': 'int' } }\n"
+        )
+        try:
+            files = render_package(load_schema(str(path)), "odd_docs")
+        except QAPIError:
+            assume(False)  # not a doc comment QAPI reads (a tag, say)
+            raise
+    for name, text in files.items():
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+    tree = ast.parse(files["odd.py"])
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Odd")
+    assert _squeezed(ast.get_docstring(cls) or "").startswith(_squeezed(body))
+    index = next(i for i, n in enumerate(cls.body) if isinstance(n, ast.AnnAssign))
+    attr = cls.body[index + 1]
+    assert isinstance(attr, ast.Expr) and isinstance(attr.value, ast.Constant)
+    assert _squeezed(attr.value.value) == _squeezed(member)
 
 
 def test_hostile_member_docs_stay_inside_their_docstrings(tmp_path: Path) -> None:
