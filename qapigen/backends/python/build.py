@@ -507,8 +507,8 @@ class _Builder(SchemaVisitor):
             schema_name = f"{union.schema_name} ({tag.name}: {variant.name})"
             summary = f"{union.schema_name} with {tag.name} '{variant.name}'."
             # The constructor's arguments: not the tags, which the branches fix.
-            fixed = {tag.name} | {f.wire for f in union.all_fields if f.fixed}
-            described = [f for f in union.all_fields + fields if f.wire not in fixed]
+            tags = {tag.name} | {f.wire for f in union.all_fields if f.fixed}
+            described = [f for f in union.all_fields + fields if f.wire not in tags]
             body = self.class_doc(vdoc, "", variant.ifcond.expr, resolve, described)
             branch = PyClass(
                 kind="branch",

@@ -429,6 +429,7 @@ def test_any_doc_text_stays_in_its_docstrings(body: str, member: str) -> None:
     index = next(i for i, n in enumerate(cls.body) if isinstance(n, ast.AnnAssign))
     attr = cls.body[index + 1]
     assert isinstance(attr, ast.Expr) and isinstance(attr.value, ast.Constant)
+    assert isinstance(attr.value.value, str)
     assert _squeezed(attr.value.value) == _squeezed(member)
 
 
