@@ -58,10 +58,15 @@ SCHEMA = """
 # @mode: how it went
 #
 # @extra: only in TARGET_A builds
+#
+# Features:
+#
+# @fancy: a conditional feature
 ##
 { 'struct': 'Info',
   'data': { 'name': 'str', '*mode': 'Mode',
-            '*extra': { 'type': 'int', 'if': 'TARGET_A' } } }
+            '*extra': { 'type': 'int', 'if': 'TARGET_A' } },
+  'features': [ { 'name': 'fancy', 'if': 'TARGET_A' } ] }
 
 ##
 # @go:
@@ -233,6 +238,11 @@ def test_class_docs_list_members_and_state_conditions(pkg: ModuleType) -> None:
 
             extra: only in TARGET_A builds
 
+                Only in builds where TARGET_A.
+
+        Features:
+            fancy: a conditional feature
+
                 Only in builds where TARGET_A."""
     )
     assert _doc(pkg.Mode) == textwrap.dedent(
@@ -271,6 +281,8 @@ def test_define_build_and_superset_state_conditions_alike(pkg: ModuleType, tmp_p
     note = "Only in builds where TARGET_A."
     assert attribute_docs(sup.Info)["extra"].endswith(note)
     assert attribute_docs(pkg.Info)["extra"].endswith(note)
+    feature = "fancy: a conditional feature\n\n        Only in builds where TARGET_A."
+    assert _doc(sup.Info).endswith(feature) and _doc(pkg.Info).endswith(feature)
     assert "Only in builds where CONFIG_EVENTS." in _doc(sup.GoneEvent)
     assert "Only in builds where CONFIG_EVENTS." in _doc(pkg.GoneEvent)
     # The superset has the value no --define build above has; it says why.
