@@ -607,9 +607,15 @@ class Handler:
                 in the simulator.
 
         Raises:
-            qapigen.runtime.CommandError: DeviceNotFound if no pvpanic device has that ``device`` id
-            qapigen.runtime.CommandError: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                DeviceNotFound: If no pvpanic device has that ``device`` id.
+
+            qapigen.runtime.CommandError:
+                GenericError: If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -643,9 +649,15 @@ class Handler:
             GuestRegisterValue: the byte read
 
         Raises:
-            qapigen.runtime.CommandError: DeviceNotFound if no pvpanic device has that ``device`` id
-            qapigen.runtime.CommandError: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                DeviceNotFound: If no pvpanic device has that ``device`` id.
+
+            qapigen.runtime.CommandError:
+                GenericError: If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -669,7 +681,8 @@ class Handler:
                 in the simulator.
 
         Raises:
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -700,7 +713,8 @@ class Handler:
             GuestRegisterValue: the byte read
 
         Raises:
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -721,7 +735,8 @@ class Handler:
                 in the simulator.
 
         Raises:
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -744,7 +759,8 @@ class Handler:
                 in the simulator.
 
         Raises:
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -767,7 +783,8 @@ class Handler:
                 in the simulator.
 
         Raises:
-            qapigen.runtime.CommandError: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.CommandError:
+                GenericError: If the guest's virtual CPUs are not executing.
 
         Example::
 

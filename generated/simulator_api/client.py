@@ -410,9 +410,15 @@ class Client(_client.AsyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
-            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
+
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -448,9 +454,15 @@ class Client(_client.AsyncClient):
             GuestRegisterValue: the byte read
 
         Raises:
-            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
-            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
+
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -475,7 +487,8 @@ class Client(_client.AsyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -506,7 +519,8 @@ class Client(_client.AsyncClient):
             GuestRegisterValue: the byte read
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -528,7 +542,8 @@ class Client(_client.AsyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -550,7 +565,8 @@ class Client(_client.AsyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -572,7 +588,8 @@ class Client(_client.AsyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -937,9 +954,15 @@ class SyncClient(_client.SyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
-            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
+
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -972,9 +995,15 @@ class SyncClient(_client.SyncClient):
             GuestRegisterValue: the byte read
 
         Raises:
-            qapigen.runtime.client.CommandFailed: DeviceNotFound if no pvpanic device has that ``device`` id
-            qapigen.runtime.client.CommandFailed: GenericError if ``device`` is absent and the machine has no pvpanic device, or more than one
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
+
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -997,7 +1026,8 @@ class SyncClient(_client.SyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -1027,7 +1057,8 @@ class SyncClient(_client.SyncClient):
             GuestRegisterValue: the byte read
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -1047,7 +1078,8 @@ class SyncClient(_client.SyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -1069,7 +1101,8 @@ class SyncClient(_client.SyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 
@@ -1091,7 +1124,8 @@ class SyncClient(_client.SyncClient):
                 in the simulator.
 
         Raises:
-            qapigen.runtime.client.CommandFailed: GenericError if the guest's virtual CPUs are not executing
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
         Example::
 

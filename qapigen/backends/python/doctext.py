@@ -263,30 +263,47 @@ ERROR_CLASSES = (
 CLIENT_ERRORS = "qapigen.runtime.client"
 HANDLER_ERROR = "qapigen.runtime.CommandError"
 _ITEM = re.compile(r"^[-*+] +", re.MULTILINE)
-_CLASS_AT_END = re.compile(
-    r",?\s*\b(?:returns\s+an?\s+)?(?P<cls>" + "|".join(ERROR_CLASSES) + r")\b\.?$"
-)
+_CLASSES = "(?P<cls>" + "|".join(ERROR_CLASSES) + ")"
+# "If X, DeviceNotFound", "Any other error returns a GenericError."
+_CLASS_AT_END = re.compile(r",?\s*\b(?:returns\s+an?\s+)?" + _CLASSES + r"\b\.?$")
+# "DeviceNotFound if X"
+_CLASS_FIRST = re.compile(_CLASSES + r"\b[,:]?\s+(?=\S)")
 
 
 def errors(text: str) -> list[tuple[str | None, str]]:
     """The entries of an ``Errors:`` section (an reST list, each item a
-    condition and, at its end, the error class): (error class or None, text).
+    condition and the error class, at its end or its start): (error class or
+    None, the condition).
 
     A section that is no list is one entry.
     """
     if not _ITEM.match(text):
         items = [text]
     else:
-        items = [textwrap.dedent(item).strip() for item in _ITEM.split(text) if item.strip()]
+        items = [_lines(item) for item in _ITEM.split(text) if item.strip()]
     result: list[tuple[str | None, str]] = []
     for item in items:
-        item = " ".join(item.split()) if "::" not in item else item
         match = _CLASS_AT_END.search(item)
+        first = _CLASS_FIRST.match(item)
         if match and match.start() > 0:
-            result.append((match.group("cls"), item[: match.start()].rstrip(" ,") + "."))
+            result.append((match.group("cls"), _sentence(item[: match.start()].rstrip(" ,"))))
+        elif first:
+            result.append((first.group("cls"), _sentence(item[first.end() :])))
         else:
             result.append((None, item))
     return result
+
+
+def _lines(item: str) -> str:
+    """A list item's text: its first line, and the lines after it dedented."""
+    first, *more = item.strip("\n").split("\n")
+    return "\n".join([first.strip(), *textwrap.dedent("\n".join(more)).split("\n")]).rstrip()
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence of its own: a capital first, a full stop last."""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def raises(items: list[tuple[str | None, str]], *, client: bool) -> str:
@@ -295,10 +312,11 @@ def raises(items: list[tuple[str | None, str]], *, client: bool) -> str:
     is not said); a handler's ``CommandError`` with the class."""
     entries_: list[tuple[str, str]] = []
     for cls, text in items:
+        # The text under the exception's name, which is long.
         if client:
-            entries_.append((f"{CLIENT_ERRORS}.{cls or 'CommandFailed'}", text))
+            entries_.append((f"{CLIENT_ERRORS}.{cls or 'CommandFailed'}", "\n" + text))
         else:
-            entries_.append((HANDLER_ERROR, f"{cls}: {text}" if cls else text))
+            entries_.append((HANDLER_ERROR, "\n" + (f"{cls}: {text}" if cls else text)))
     return entries("Raises", entries_)
 
 

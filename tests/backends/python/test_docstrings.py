@@ -187,9 +187,14 @@ def test_client_method_docs_are_google_style_rest(pkg: ModuleType) -> None:
     the TODO section is gone."""
     raises = """
 Raises:
-    qapigen.runtime.client.DeviceNotFound: If ``class_`` is unknown.
-    qapigen.runtime.client.GenericError: If the machine is stopped.
-    qapigen.runtime.client.CommandFailed: if anything else fails
+    qapigen.runtime.client.DeviceNotFound:
+        If ``class_`` is unknown.
+
+    qapigen.runtime.client.GenericError:
+        If the machine is stopped.
+
+    qapigen.runtime.client.CommandFailed:
+        if anything else fails
 """
     want = (GO_HEAD + raises + GO_TAIL).strip()
     assert _doc(pkg.client.Client.go) == want
@@ -200,9 +205,14 @@ def test_handler_method_docs_raise_command_error(pkg: ModuleType) -> None:
     """A handler signals a documented error with CommandError and the error class."""
     raises = """
 Raises:
-    qapigen.runtime.CommandError: DeviceNotFound: If ``class_`` is unknown.
-    qapigen.runtime.CommandError: GenericError: If the machine is stopped.
-    qapigen.runtime.CommandError: if anything else fails
+    qapigen.runtime.CommandError:
+        DeviceNotFound: If ``class_`` is unknown.
+
+    qapigen.runtime.CommandError:
+        GenericError: If the machine is stopped.
+
+    qapigen.runtime.CommandError:
+        if anything else fails
 """
     assert _doc(pkg.Handler.go) == (GO_HEAD + raises + GO_TAIL).strip()
 
@@ -341,17 +351,20 @@ def test_markup_becomes_rest(text: str, want: str) -> None:
 
 
 def test_errors_sections_give_classes() -> None:
-    """An Errors list's items name their class last; a prose section is one item."""
+    """An Errors list's items name their class last (QEMU's way) or first (the
+    project's schema's); a prose section is one item."""
     text = (
         "- If ``device`` is not found, DeviceNotFound\n"
         "- If Spice is not enabled,\n  DeviceNotActive\n"
         "- Any other error returns a GenericError.\n"
+        "- KVMMissingCap if the host's KVM\n  cannot do it\n"
         "- if nothing else"
     )
     assert doctext.errors(text) == [
         ("DeviceNotFound", "If ``device`` is not found."),
         ("DeviceNotActive", "If Spice is not enabled."),
         ("GenericError", "Any other error."),
+        ("KVMMissingCap", "If the host's KVM\ncannot do it."),
         (None, "if nothing else"),
     ]
     assert doctext.errors("Fails when it fails") == [(None, "Fails when it fails")]
