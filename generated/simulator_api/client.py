@@ -403,17 +403,20 @@ class Client(_client.AsyncClient):
         monitors do not see it.  A descriptor already kept under the same
         name is closed and replaced.
 
-        Members:
+        Args:
             fdname: the name to keep the descriptor under.  It must not start
                 with a digit: such names are taken to be descriptor numbers.
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdname starts with a digit
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdname`` starts with a digit.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "getfd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -422,16 +425,18 @@ class Client(_client.AsyncClient):
         await self._call("getfd", _arguments.to_wire())
 
     async def closefd(self, *, fdname: str) -> None:
-        """Close a file descriptor kept with @getfd on this monitor.
+        """Close a file descriptor kept with ``getfd`` on this monitor.
 
-        Members:
+        Args:
             fdname: the name it was kept under
 
-        Errors: - GenericError if this monitor keeps no descriptor of that name
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If this monitor keeps no descriptor of that name.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "closefd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -445,22 +450,27 @@ class Client(_client.AsyncClient):
         """Put the file descriptor that came with this command into a file
         descriptor set.  Sets are shared by every monitor of the server.
 
-        Members:
-            fdset-id: the set to join; it is created when it does not exist
+        Args:
+            fdset_id: the set to join; it is created when it does not exist
                 yet.  When absent, a new set is made with the lowest number no
                 set has.
+
             opaque: free text kept with the descriptor, reported by
-                @query-fdsets
+                ``query-fdsets``
 
-        Returns: the set and the descriptor's number
+        Returns:
+            AddfdInfo: the set and the descriptor's number
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdset-id is negative
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdset_id`` is negative.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "add-fd", "arguments": { "fdset-id": 1 } }
             <- { "return": { "fdset-id": 1, "fd": 3 } }
@@ -472,18 +482,20 @@ class Client(_client.AsyncClient):
     async def remove_fd(self, *, fdset_id: int, fd: int | None = None) -> None:
         """Close file descriptors of a set.  A set left empty is removed.
 
-        Members:
-            fdset-id: the set
+        Args:
+            fdset_id: the set
+
             fd: the descriptor to close.  When absent, every descriptor of the
                 set is closed.
 
-        Errors:
-            - GenericError if there is no such set, or no such descriptor
-              in it
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If there is no such set, or no such descriptor
+                in it.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "remove-fd", "arguments": { "fdset-id": 1, "fd": 3 } }
             <- { "return": {} }
@@ -495,12 +507,12 @@ class Client(_client.AsyncClient):
         """List the file descriptor sets and their descriptors.
 
         Returns:
-            the sets, highest number first; within a set the
+            list[FdsetInfo]: the sets, highest number first; within a set the
                 descriptors in the order they were added
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-fdsets" }
             <- { "return": [ { "fds": [ { "fd": 3, "opaque": "disk" } ],
@@ -525,32 +537,44 @@ class Client(_client.AsyncClient):
         resumes afterwards (RESUME).  The DUMP_COMPLETED event reports the
         end, successful or not.
 
-        Members:
+        Args:
             paging: whether to translate the guest's virtual addresses
                 through its page tables.  When false, memory is dumped by
                 physical address.
+
             protocol: where to write: ``fd:NAME`` for a file descriptor kept
-                with @getfd under NAME (it is used up), or ``file:PATH`` for a
+                with ``getfd`` under NAME (it is used up), or ``file:PATH`` for a
                 file created at PATH
+
             detach: when true, the command returns at once and the dump goes
                 on in the background; DUMP_COMPLETED tells when it is done, and
-                @query-dump how far it has come.  When false or absent, the
+                ``query-dump`` how far it has come.  When false or absent, the
                 command returns once the dump is written.  (since 2.6)
-            begin: the first physical address to dump; needs @length
-            length: how many bytes to dump from @begin; needs @begin
-            format: the file format; ELF when absent.  (since 2.0)
 
-        Errors:
-            - GenericError if a dump is already under way
-            - GenericError if @protocol is neither ``fd:`` nor ``file:``,
-              names no kept descriptor, or the file cannot be created
-            - GenericError if only one of @begin and @length is given
-            - GenericError if a kdump format is asked for with @paging or
-              a range
+            begin: the first physical address to dump; needs ``length``
+
+            length: how many bytes to dump from ``begin``; needs ``begin``
+
+            format\\_: the file format; ELF when absent.  (since 2.0)
+
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If a dump is already under way.
+
+            qapigen.runtime.client.GenericError:
+                If ``protocol`` is neither ``fd:`` nor ``file:``,
+                names no kept descriptor, or the file cannot be created.
+
+            qapigen.runtime.client.GenericError:
+                If only one of ``begin`` and ``length`` is given.
+
+            qapigen.runtime.client.GenericError:
+                If a kdump format is asked for with ``paging`` or
+                a range.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "dump-guest-memory",
                  "arguments": { "paging": false, "protocol": "fd:dump",
@@ -570,11 +594,12 @@ class Client(_client.AsyncClient):
     async def query_dump(self) -> DumpQueryResult:
         """Report the progress of the latest memory dump.
 
-        Returns: its status and its byte counts
+        Returns:
+            DumpQueryResult: its status and its byte counts
 
         Since: 2.6
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-dump" }
             <- { "return": { "status": "active", "completed": 1024000,
@@ -1136,17 +1161,20 @@ class SyncClient(_client.SyncClient):
         monitors do not see it.  A descriptor already kept under the same
         name is closed and replaced.
 
-        Members:
+        Args:
             fdname: the name to keep the descriptor under.  It must not start
                 with a digit: such names are taken to be descriptor numbers.
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdname starts with a digit
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdname`` starts with a digit.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "getfd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -1154,16 +1182,18 @@ class SyncClient(_client.SyncClient):
         self._run(self.client.getfd(fdname=fdname))
 
     def closefd(self, *, fdname: str) -> None:
-        """Close a file descriptor kept with @getfd on this monitor.
+        """Close a file descriptor kept with ``getfd`` on this monitor.
 
-        Members:
+        Args:
             fdname: the name it was kept under
 
-        Errors: - GenericError if this monitor keeps no descriptor of that name
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If this monitor keeps no descriptor of that name.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "closefd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -1176,22 +1206,27 @@ class SyncClient(_client.SyncClient):
         """Put the file descriptor that came with this command into a file
         descriptor set.  Sets are shared by every monitor of the server.
 
-        Members:
-            fdset-id: the set to join; it is created when it does not exist
+        Args:
+            fdset_id: the set to join; it is created when it does not exist
                 yet.  When absent, a new set is made with the lowest number no
                 set has.
+
             opaque: free text kept with the descriptor, reported by
-                @query-fdsets
+                ``query-fdsets``
 
-        Returns: the set and the descriptor's number
+        Returns:
+            AddfdInfo: the set and the descriptor's number
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdset-id is negative
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdset_id`` is negative.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "add-fd", "arguments": { "fdset-id": 1 } }
             <- { "return": { "fdset-id": 1, "fd": 3 } }
@@ -1201,18 +1236,20 @@ class SyncClient(_client.SyncClient):
     def remove_fd(self, *, fdset_id: int, fd: int | None = None) -> None:
         """Close file descriptors of a set.  A set left empty is removed.
 
-        Members:
-            fdset-id: the set
+        Args:
+            fdset_id: the set
+
             fd: the descriptor to close.  When absent, every descriptor of the
                 set is closed.
 
-        Errors:
-            - GenericError if there is no such set, or no such descriptor
-              in it
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If there is no such set, or no such descriptor
+                in it.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "remove-fd", "arguments": { "fdset-id": 1, "fd": 3 } }
             <- { "return": {} }
@@ -1223,12 +1260,12 @@ class SyncClient(_client.SyncClient):
         """List the file descriptor sets and their descriptors.
 
         Returns:
-            the sets, highest number first; within a set the
+            list[FdsetInfo]: the sets, highest number first; within a set the
                 descriptors in the order they were added
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-fdsets" }
             <- { "return": [ { "fds": [ { "fd": 3, "opaque": "disk" } ],
@@ -1252,32 +1289,44 @@ class SyncClient(_client.SyncClient):
         resumes afterwards (RESUME).  The DUMP_COMPLETED event reports the
         end, successful or not.
 
-        Members:
+        Args:
             paging: whether to translate the guest's virtual addresses
                 through its page tables.  When false, memory is dumped by
                 physical address.
+
             protocol: where to write: ``fd:NAME`` for a file descriptor kept
-                with @getfd under NAME (it is used up), or ``file:PATH`` for a
+                with ``getfd`` under NAME (it is used up), or ``file:PATH`` for a
                 file created at PATH
+
             detach: when true, the command returns at once and the dump goes
                 on in the background; DUMP_COMPLETED tells when it is done, and
-                @query-dump how far it has come.  When false or absent, the
+                ``query-dump`` how far it has come.  When false or absent, the
                 command returns once the dump is written.  (since 2.6)
-            begin: the first physical address to dump; needs @length
-            length: how many bytes to dump from @begin; needs @begin
-            format: the file format; ELF when absent.  (since 2.0)
 
-        Errors:
-            - GenericError if a dump is already under way
-            - GenericError if @protocol is neither ``fd:`` nor ``file:``,
-              names no kept descriptor, or the file cannot be created
-            - GenericError if only one of @begin and @length is given
-            - GenericError if a kdump format is asked for with @paging or
-              a range
+            begin: the first physical address to dump; needs ``length``
+
+            length: how many bytes to dump from ``begin``; needs ``begin``
+
+            format\\_: the file format; ELF when absent.  (since 2.0)
+
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If a dump is already under way.
+
+            qapigen.runtime.client.GenericError:
+                If ``protocol`` is neither ``fd:`` nor ``file:``,
+                names no kept descriptor, or the file cannot be created.
+
+            qapigen.runtime.client.GenericError:
+                If only one of ``begin`` and ``length`` is given.
+
+            qapigen.runtime.client.GenericError:
+                If a kdump format is asked for with ``paging`` or
+                a range.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "dump-guest-memory",
                  "arguments": { "paging": false, "protocol": "fd:dump",
@@ -1298,11 +1347,12 @@ class SyncClient(_client.SyncClient):
     def query_dump(self) -> DumpQueryResult:
         """Report the progress of the latest memory dump.
 
-        Returns: its status and its byte counts
+        Returns:
+            DumpQueryResult: its status and its byte counts
 
         Since: 2.6
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-dump" }
             <- { "return": { "status": "active", "completed": 1024000,
