@@ -26,7 +26,13 @@ from qapigen.backends.python.codewriter import docstring
 from qapigen.backends.python.generate import render_package
 
 from ...support.bindings import generate_package, import_package, run_black_check
-from ...support.docstrings import attribute_docs
+from ...support.docstrings import (
+    attribute_docs,
+    docutils_python,
+    rest_problems,
+    source_docstrings,
+)
+from ...support.paths import REPO
 
 SCHEMA = """
 ##
@@ -481,3 +487,22 @@ def test_hostile_member_docs_stay_inside_their_docstrings(tmp_path: Path) -> Non
     assert attribute_docs(module.Hostility) == {"V": hostile + " "}
     assert _doc(module.Hostile).startswith('Body """ \\\n')
     assert run_black_check(tmp_path / "out" / "hostile_docs").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        REPO / "generated" / "simulator_api",
+        REPO / "tests" / "backends" / "python" / "golden" / "expected" / "everything",
+    ],
+    ids=["generated", "golden"],
+)
+def test_committed_packages_docstrings_parse_as_rest(package: Path) -> None:
+    """The project's bindings and the golden package: every docstring is reST
+    that docutils reads without a warning."""
+    python = docutils_python()
+    if python is None:
+        pytest.skip("no Python with docutils here (the project does not depend on it)")
+    docstrings = list(source_docstrings(package))
+    assert len(docstrings) > 100
+    assert rest_problems(python, docstrings) == {}
