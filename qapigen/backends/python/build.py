@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from ...frontend.conditions import Defines
-from ...frontend.doc_comments import Doc, Section
+from ...frontend.doc_comments import Doc
 from ...frontend.errors import QAPIError
 from ...frontend.schema import (
     AlternateType,
@@ -20,10 +20,8 @@ from ...frontend.schema import (
     BuiltinType,
     Command,
     Definition,
-    EnumMember,
     EnumType,
     Event,
-    Feature,
     IfCond,
     ImplicitRole,
     Module,
@@ -35,7 +33,8 @@ from ...frontend.schema import (
 )
 from ...frontend.visitor import SchemaVisitor
 from ...frontend.wire_types import ALTERNATE_QTYPE, BUILTIN_TYPES, INTEGER_RANGES
-from . import codewriter, doctext, naming
+from . import doctext, naming
+from .documenting import Documenter
 from .pymodel import (
     AlternateBranch,
     AlternateValue,
@@ -108,9 +107,7 @@ class _Builder(SchemaVisitor):
         self.in_init = False
         self._enum_values: dict[str, dict[str, str]] = {}
         self.skip: set[str] = set()
-        # Fields whose docs are written once their class's names are known:
-        # id → (the field, its member, the doc block that describes it).
-        self._undocumented: dict[int, tuple[PyField, ObjectMember, Doc | None]] = {}
+        self.docs = Documenter(schema, defines, self.class_of)
         # Method names of the handler and the clients, with theirs reserved.
         self.methods = naming.Scope(
             frozenset(
@@ -222,7 +219,8 @@ class _Builder(SchemaVisitor):
         return tuple(branches)
 
     def field(self, member: ObjectMember, scope: naming.Scope, doc: Doc | None) -> PyField:
-        """A member's field; its docs come with ``document`` (``doc`` describes it)."""
+        """A member's field; ``self.docs`` documents it with its class (``doc``
+        describes it)."""
         typ = member.type
         self.require(typ, f"member '{member.name}' of '{member.defined_in}'")
         field = PyField(
@@ -235,103 +233,8 @@ class _Builder(SchemaVisitor):
             features=[f.name for f in member.features],
             description="",
         )
-        self._undocumented[id(field)] = (field, member, doc)
+        self.docs.expect(field, member, doc)
         return field
-
-    # -- docs -----------------------------------------------------------
-
-    def resolver(self, names: dict[str, str]) -> doctext.Resolve:
-        """How a docstring shows ``@name``: ``names`` maps the documented
-        definition's members to their Python names; a type is its class."""
-
-        def resolve(name: str) -> str:
-            if name in names:
-                return names[name]
-            found = self.class_of.get(name)
-            return found[1] if found is not None else name
-
-        return resolve
-
-    def member_resolver(self, fields: Iterable[PyField]) -> doctext.Resolve:
-        return self.resolver({f.wire: f.name for f in fields})
-
-    def document(self, fields: Iterable[PyField], resolve: doctext.Resolve) -> None:
-        """Write the docs of those ``fields`` that have none yet: their
-        description (for ``Args:``), and their attribute's docstring, which
-        adds the member's features.  In a build for ``--define``, a member a
-        condition guards says so."""
-        for field in fields:
-            pending = self._undocumented.pop(id(field), None)
-            if pending is None:
-                continue
-            _, member, doc = pending
-            # The doc block that describes a member is its definition's,
-            # a base's where it comes from a base.
-            owner = self.schema.lookup(member.defined_in)
-            if isinstance(owner, ObjectType):
-                doc = self.owner_doc(owner) or doc
-            section = doc.args.get(member.name) if doc is not None else None
-            text = ""
-            if section is not None and section.text.strip():
-                text = doctext.rest(doctext.section_text(section), resolve)
-            field.description = doctext.with_note(text, doctext.condition_note(field.ifcond))
-            field.doc = doctext.join(
-                [field.description, *self.feature_notes(member.features, doc, resolve)]
-            )
-
-    def feature_notes(
-        self, features: Iterable[Feature], doc: Doc | None, resolve: doctext.Resolve
-    ) -> list[str]:
-        """What a member's or enum value's docstring says of its features:
-        each one's name and the doc block's description of it."""
-        notes = []
-        for feature in self.defines.kept(features):
-            section = doc.features.get(feature.name) if doc is not None else None
-            text = ""
-            if section is not None and section.text.strip():
-                text = doctext.rest(doctext.section_text(section), resolve)
-            note = f"Feature ``{feature.name}``" + (f": {text}" if text else ".")
-            notes.append(doctext.with_note(note, doctext.condition_note(feature.ifcond.expr)))
-        return notes
-
-    def kept_section(self, section: Section) -> bool:
-        """Whether a description's member or feature is generated (its condition holds)."""
-        ifcond = getattr(section.described, "ifcond", None)
-        return ifcond is None or self.wanted(ifcond)
-
-    def class_doc(
-        self,
-        doc: Doc | None,
-        fallback: str,
-        ifcond: object,
-        resolve: doctext.Resolve,
-        described: Iterable[PyField] = (),
-        heading: str = "Args",
-    ) -> str:
-        """A class's docstring: its description (in a build for ``--define``,
-        with its condition), its members' (the constructor's arguments),
-        features, and the doc's further sections."""
-        args = [(f.name, f.description) for f in described if f.description and not f.fixed]
-        return doctext.join(
-            [
-                doctext.with_note(
-                    doctext.description(doc, fallback, resolve), doctext.condition_note(ifcond)
-                ),
-                doctext.entries(heading, args),
-                doctext.features(doc, resolve, self.kept_section),
-                *doctext.tagged(doc, resolve),
-            ]
-        )
-
-    def owner_doc(self, typ: ObjectType) -> Doc | None:
-        """The doc block that describes ``typ``'s members: its own, or, for
-        a command's arguments or a union's base, its owner's."""
-        if typ.doc is not None or typ.origin is None:
-            return typ.doc
-        if typ.origin.role is ImplicitRole.WRAPPER:
-            return None
-        owner = self.schema.lookup(typ.origin.owner)
-        return owner.doc if owner is not None else None
 
     # -- the walk -------------------------------------------------------
 
@@ -405,28 +308,10 @@ class _Builder(SchemaVisitor):
         if not self.defn_wanted(typ):
             return
         names = self.enum_values(typ)
-        kept = [m for m in typ.members if m.name in names]
-        values = [(names[m.name], m.name, m.is_deprecated()) for m in kept]
-        resolve = self.resolver(names)
-        descriptions = {names[m.name]: self.value_description(typ, m, resolve) for m in kept}
-        value_docs = {
-            names[m.name]: doctext.join(
-                [descriptions[names[m.name]], *self.feature_notes(m.features, typ.doc, resolve)]
-            )
-            for m in kept
-        }
-        described = [(name, text) for name, text in descriptions.items() if text]
-        doc = doctext.join(
-            [
-                doctext.with_note(
-                    doctext.description(typ.doc, f"The enum {typ.name}.", resolve),
-                    doctext.condition_note(typ.ifcond.expr),
-                ),
-                doctext.entries("Values", described, spaced=True),
-                doctext.features(typ.doc, resolve, self.kept_section),
-                *doctext.tagged(typ.doc, resolve),
-            ]
-        )
+        values = [
+            (names[m.name], m.name, m.is_deprecated()) for m in typ.members if m.name in names
+        ]
+        doc, value_docs = self.docs.enum_docs(typ, names)
         self.add(
             PyClass(
                 kind="enum",
@@ -442,15 +327,6 @@ class _Builder(SchemaVisitor):
             )
         )
 
-    def value_description(self, typ: EnumType, value: EnumMember, resolve: doctext.Resolve) -> str:
-        """What an enum's doc says of one of its values and, in a build for
-        ``--define``, the value's condition."""
-        section = typ.doc.args.get(value.name) if typ.doc is not None else None
-        text = ""
-        if section is not None and section.text.strip():
-            text = doctext.rest(doctext.section_text(section), resolve)
-        return doctext.with_note(text, doctext.condition_note(value.ifcond.expr))
-
     def visit_object_type(self, typ: ObjectType) -> None:
         if not self.defn_wanted(typ) or typ.name in self.skip:
             return
@@ -458,20 +334,18 @@ class _Builder(SchemaVisitor):
         base_fields: list[PyField] = []
         if typ.base is not None:
             self.require(typ.base, f"'{typ.name}'")
-            base_doc = self.owner_doc(typ.base)
             base_fields = [
-                self.field(m, scope, base_doc) for m in self.defines.kept(typ.base.members)
+                self.field(m, scope, typ.base.doc) for m in self.defines.kept(typ.base.members)
             ]
-        own_doc = self.owner_doc(typ)
-        fields = [self.field(m, scope, own_doc) for m in self.defines.kept(typ.local_members)]
-        resolve = self.member_resolver(base_fields + fields)
-        self.document(base_fields + fields, resolve)
+        fields = [self.field(m, scope, typ.doc) for m in self.defines.kept(typ.local_members)]
+        resolve = self.docs.member_resolver(base_fields + fields)
+        self.docs.document(base_fields + fields, resolve)
         cls = PyClass(
             kind="union" if typ.branches else "struct",
             name=self.class_of[typ.name][1],
             schema_name=typ.name,
             described=typ.origin.owner if typ.origin else typ.name,
-            doc=self.class_doc(
+            doc=self.docs.class_doc(
                 typ.doc, _implicit_doc(typ), typ.ifcond.expr, resolve, base_fields + fields
             ),
             fields=fields,
@@ -500,16 +374,18 @@ class _Builder(SchemaVisitor):
             branch_scope = naming.Scope(
                 frozenset(f.name for f in union.all_fields) | naming.API_NAMES
             )
-            vdoc = self.owner_doc(vtype)
-            fields = [self.field(m, branch_scope, vdoc) for m in self.defines.kept(vtype.members)]
-            resolve = self.member_resolver(union.all_fields + fields)
-            self.document(fields, resolve)
+            fields = [
+                self.field(m, branch_scope, vtype.doc) for m in self.defines.kept(vtype.members)
+            ]
+            resolve = self.docs.member_resolver(union.all_fields + fields)
+            self.docs.document(fields, resolve)
             schema_name = f"{union.schema_name} ({tag.name}: {variant.name})"
             summary = f"{union.schema_name} with {tag.name} '{variant.name}'."
             # The constructor's arguments: not the tags, which the branches fix.
             tags = {tag.name} | {f.wire for f in union.all_fields if f.fixed}
             described = [f for f in union.all_fields + fields if f.wire not in tags]
-            body = self.class_doc(vdoc, "", variant.ifcond.expr, resolve, described)
+            vdoc = self.docs.owner_doc(vtype)
+            body = self.docs.class_doc(vdoc, "", variant.ifcond.expr, resolve, described)
             branch = PyClass(
                 kind="branch",
                 name=self.top.claim(f"{union.name}_{naming.member_name(variant.name)}"),
@@ -546,36 +422,12 @@ class _Builder(SchemaVisitor):
                 name=self.class_of[typ.name][1],
                 schema_name=typ.name,
                 described=typ.name,
-                doc=self.alternate_doc(typ),
+                doc=self.docs.alternate_doc(typ),
                 alternate=value,
                 since=_since(typ.doc),
                 ifcond=typ.ifcond.expr,
                 features=[f.name for f in typ.features],
             )
-        )
-
-    def alternate_doc(self, typ: AlternateType) -> str:
-        """An alternate's docstring: its branches are described, not arguments."""
-        resolve = self.resolver({})
-        branches = []
-        for v in self.defines.kept(typ.alternatives.variants):
-            section = typ.doc.args.get(v.name) if typ.doc is not None else None
-            text = ""
-            if section is not None and section.text.strip():
-                text = doctext.rest(doctext.section_text(section), resolve)
-            text = doctext.with_note(text, doctext.condition_note(v.ifcond.expr))
-            if text:
-                branches.append((v.name, text))
-        return doctext.join(
-            [
-                doctext.with_note(
-                    doctext.description(typ.doc, f"The alternate {typ.name}.", resolve),
-                    doctext.condition_note(typ.ifcond.expr),
-                ),
-                doctext.entries("Branches", branches, spaced=True),
-                doctext.features(typ.doc, resolve, self.kept_section),
-                *doctext.tagged(typ.doc, resolve),
-            ]
         )
 
     def visit_event(self, event: Event) -> None:
@@ -595,14 +447,14 @@ class _Builder(SchemaVisitor):
                     self.field(m, scope, arg.doc) for m in self.defines.kept(arg.members)
                 ]
         assert self.current is not None
-        resolve = self.member_resolver(base_fields + fields)
-        self.document(base_fields + fields, resolve)
+        resolve = self.docs.member_resolver(base_fields + fields)
+        self.docs.document(base_fields + fields, resolve)
         cls = PyClass(
             kind="event",
             name=name,
             schema_name=event.name,
             described=event.name,
-            doc=self.class_doc(
+            doc=self.docs.class_doc(
                 event.doc,
                 f"The event {event.name}.",
                 event.ifcond.expr,
@@ -650,8 +502,6 @@ class _Builder(SchemaVisitor):
             if unpack:
                 scope = naming.Scope(frozenset({"self"}))
                 params = [self.field(m, scope, command.doc) for m in self.defines.kept(arg.members)]
-        resolve = self.member_resolver(params)
-        self.document(params, resolve)
         ret = command.ret_type
         if ret is not None:
             self.require(ret, f"command '{command.name}'")
@@ -664,10 +514,8 @@ class _Builder(SchemaVisitor):
                 unpack=unpack,
                 params=params,
                 returns=returns,
-                doc=self.command_doc(command, params, arguments, returns, resolve, client=False),
-                client_doc=self.command_doc(
-                    command, params, arguments, returns, resolve, client=True
-                ),
+                doc=self.docs.command_doc(command, params, arguments, returns, client=False),
+                client_doc=self.docs.command_doc(command, params, arguments, returns, client=True),
                 gen=command.gen,
                 success_response=command.success_response,
                 boxed=command.boxed,
@@ -678,43 +526,6 @@ class _Builder(SchemaVisitor):
                 ifcond=command.ifcond.expr,
                 since=_since(command.doc),
             )
-        )
-
-    def command_doc(
-        self,
-        command: Command,
-        params: list[PyField],
-        arguments: ClassRef | None,
-        returns: Value | None,
-        resolve: doctext.Resolve,
-        *,
-        client: bool,
-    ) -> str:
-        """A command's docstring, for its client methods (``client``: their
-        exceptions in ``Raises:``) or its handler method: ``Args:`` names the
-        Python parameters; ``Returns:`` starts with the Python type."""
-        args = [(f.name, f.description) for f in params if f.description]
-        if not command.gen:
-            # Not generated: the arguments come as the JSON object they are.
-            members = doctext.entries("Its members", args)
-            what = "The command's arguments, a JSON object."
-            args = [("arguments", doctext.join([what, members]))] if arguments else []
-        elif arguments is not None and not params:
-            args = [("arguments", f"The command's arguments, a ``{arguments.name}``.")]
-        rtype = None
-        if returns is not None:
-            rtype = codewriter.annotation(returns).replace("_rt.", "qapigen.runtime.")
-        doc = command.doc
-        return doctext.join(
-            [
-                doctext.with_note(
-                    doctext.description(doc, f"The command {command.name}.", resolve),
-                    doctext.condition_note(command.ifcond.expr),
-                ),
-                doctext.entries("Args", args),
-                doctext.features(doc, resolve, self.kept_section),
-                *doctext.tagged(doc, resolve, returns=rtype, client=client),
-            ]
         )
 
 
