@@ -14,8 +14,9 @@ and tagged sections (member and feature descriptions, ``Returns:``,
 - Sphinx's cross-reference roles (``:doc:``, ``:ref:``, ...), which mean
   nothing outside QEMU's manual, become their title, or their target as a
   literal;
-- descriptions become ``Args:`` (or ``Attributes:`` for enum members),
-  ``Returns:`` and ``Raises:`` sections, ``TODO:`` sections are dropped (they
+- descriptions become ``Args:`` sections (``Values:`` for an enum's
+  members, ``Branches:`` for an alternate's), ``Returns:`` and ``Errors:``
+  become ``Returns:`` and ``Raises:``, ``TODO:`` sections are dropped (they
   are for QEMU's developers), and the rest of the reST is kept as it is.
 
 Nothing here writes code: ``codewriter.docstring`` makes the literal.
