@@ -506,3 +506,16 @@ def test_committed_packages_docstrings_parse_as_rest(package: Path) -> None:
     docstrings = list(source_docstrings(package))
     assert len(docstrings) > 100
     assert rest_problems(python, docstrings) == {}
+
+
+_MARKUP = st.text(st.sampled_from(list('@`:.-_ >\n*aZ9{}"\\é')), max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MARKUP)
+def test_markup_conversion_takes_any_text(text: str) -> None:
+    """Any text converts without an error; text without a reference, role,
+    literal or directive comes out as it went in."""
+    converted = doctext.rest(text, _names)
+    if not any(mark in text for mark in "@`:"):
+        assert converted == text
