@@ -15,8 +15,10 @@ the servers', not a client library's):
   connects as soon as the socket accepts, median of N starts, alternating.
 
 Targets (issue 4): round trips at least 2x QEMU's; start to greeting at most
-2x QEMU's.  The oracle's anchor on this host (fact 32): 4,447/s one at a time,
-5,430/s pipelined, 22.9 ms to the greeting.
+2x QEMU's, and (issue 14) at most 1.0x with the default profile, which ``qapigen
+vm`` serves unless told otherwise: it must load it lazily.  The oracle's anchor
+on this host (fact 32): 4,447/s one at a time, 5,430/s pipelined, 22.9 ms to the
+greeting.
 
 ``qapigen vm`` is measured as a user runs it: the ``qapigen`` script of a
 fresh virtual environment with a regular install of this checkout (``pip
@@ -52,6 +54,8 @@ BENCH_VENV = Path(tempfile.gettempdir()) / "qapigen-bench-venv"
 
 TARGET_RATE = 2.0  # ours / QEMU's, at least
 TARGET_START = 2.0  # ours / QEMU's, at most
+# ours / QEMU's, at most, serving the default profile (issue 14: loaded lazily)
+TARGET_START_PROFILE = 1.0
 
 
 # -- processes ------------------------------------------------------------------------
@@ -324,8 +328,11 @@ def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
     for name in names:
         print(f"  {name:12} {describe_times(starts[name])}")
     ratio = statistics.median(starts[names[0]]) / statistics.median(starts[names[1]])
-    verdict = "met" if ratio <= TARGET_START else "MISSED"
-    print(f"  ratio qapigen vm/QEMU: {ratio:.2f} (target <= {TARGET_START:g}: {verdict})")
+    verdicts = ", ".join(
+        f"target <= {target:g} ({issue}): {'met' if ratio <= target else 'MISSED'}"
+        for target, issue in ((TARGET_START, "issue 4"), (TARGET_START_PROFILE, "issue 14"))
+    )
+    print(f"  ratio qapigen vm/QEMU: {ratio:.2f} ({verdicts})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
