@@ -18,10 +18,11 @@ real QEMU's (a minimal prototype: about 42 ms against 300 ms).  libvirt's
 log has millisecond timestamps.  The ``<emulator>`` of ``qapigen vm`` is a
 wrapper script that runs the ``qapigen`` of a fresh virtual environment with
 this checkout installed, as ``bench_qmp.py`` does (users' installs, with
-bytecode).  Before the timed runs, defining each domain makes libvirt probe
-its emulator (untimed); when libvirt cannot define or start the domain with
-``qapigen vm``, the script says at which step and with what message, prints
-real QEMU's times alone, and exits with status 1.
+bytecode), in a folder of its own (``$TMPDIR/qapigen-bench-libvirt-venv``).
+Before the timed runs, defining each domain makes libvirt probe its emulator
+(untimed); when libvirt cannot define or start the domain with ``qapigen
+vm``, the script says at which step and with what message, prints real
+QEMU's times alone, and exits with status 1.
 
 Start to greeting with the default profile (target at most 1.0x QEMU's) is
 ``bench_qmp.py``'s.
@@ -40,7 +41,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bench_qmp import BENCH_VENV, describe_times, install, qapigen_vm, qemu_binary, qemu_version
+from bench_qmp import describe_times, install, qapigen_vm, qemu_binary, qemu_version
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -51,6 +52,8 @@ from tests.support.libvirt_domain import REAL_QEMU, domain_xml  # noqa: E402
 from tests.support.libvirtd import LOG_FILTERS, Libvirtd, LibvirtError, missing  # noqa: E402
 
 TARGET = 0.1  # qapigen vm / QEMU, at most
+# Its own installed copy, so that it can run beside the other benchmarks.
+VENV = Path(tempfile.gettempdir()) / "qapigen-bench-libvirt-venv"
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\+0000: ")
 _SEND = re.compile(r"QEMU_MONITOR_SEND_MSG: mon=(\S+) msg=(\{.*\})\s*$")
@@ -114,8 +117,8 @@ def one_start(daemon: Libvirtd, emulator: str, name: str) -> tuple[float, float]
 
 
 def wrapper(path: Path) -> str:
-    """The ``<emulator>`` for ``qapigen vm``, as installed by ``bench_qmp.install``."""
-    path.write_text("#!/bin/sh\nexec " + shlex.join(qapigen_vm()) + ' "$@"\n')
+    """The ``<emulator>`` for ``qapigen vm``, as installed in :data:`VENV`."""
+    path.write_text("#!/bin/sh\nexec " + shlex.join(qapigen_vm(venv=VENV)) + ' "$@"\n')
     path.chmod(0o700)
     return str(path)
 
@@ -149,7 +152,7 @@ def measure(daemon: Libvirtd, runs: int) -> int:
 
     print(f"QEMU: {qemu_version(REAL_QEMU)}")
     print(f"libvirt: {daemon.virsh('version', '--daemon').splitlines()[-1].strip()}")
-    print(f"qapigen vm installed in {BENCH_VENV}, behind a wrapper script as <emulator>")
+    print(f"qapigen vm installed in {VENV}, behind a wrapper script as <emulator>")
     print(f"libvirt's log_filters: {LOG_FILTERS}")
     print(f"domain start, {runs} runs each, alternating, from libvirt running the emulator:")
     for label in emulators:
@@ -181,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if reason is not None:
         sys.exit(f"cannot run a private libvirtd: {reason}")
     qemu_binary()
-    install()
+    install(VENV)
     root = Path(tempfile.mkdtemp(prefix="qapigen-bench-libvirt-"))
     daemon = Libvirtd(root)
     try:

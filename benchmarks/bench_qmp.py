@@ -61,23 +61,23 @@ TARGET_START_PROFILE = 1.0
 # -- processes ------------------------------------------------------------------------
 
 
-def install() -> Path:
+def install(venv: Path = BENCH_VENV) -> Path:
     """A fresh virtual environment with this checkout installed as users install it."""
-    if BENCH_VENV.exists():
-        shutil.rmtree(BENCH_VENV)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(BENCH_VENV)], check=True)
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(BENCH_VENV / "bin" / "python"), "install",
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
          "-q", "--no-deps", str(REPO)],
         check=True,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    return BENCH_VENV
+    return venv
 
 
-def qapigen_vm(*args: str) -> list[str]:
+def qapigen_vm(*args: str, venv: Path = BENCH_VENV) -> list[str]:
     """The command that starts ``qapigen vm`` with ``args``, as installed by :func:`install`."""
-    return [str(BENCH_VENV / "bin" / "qapigen"), "vm", *args]
+    return [str(venv / "bin" / "qapigen"), "vm", *args]
 
 
 def unix(path: str) -> str:
