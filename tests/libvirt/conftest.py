@@ -23,8 +23,8 @@ from ..support.libvirtd import Libvirtd, LibvirtError, missing
 # parameters) or by name and parameters: each is a strict xfail, with why and
 # the exception it ends in.  The probe fails first, at -daemonize.
 _PROBE_FAILS = (
-    "libvirt's probe fails: 'qapigen vm: -daemonize: invalid option' (issue 14 items 2-4: "
-    "-daemonize, libvirt's command line, QEMU's whole QMP surface)",
+    "libvirt's probe fails: 'qapigen vm: -daemonize: invalid option' (issue 14 item 3: "
+    "-daemonize and the rest of libvirt's command line)",
     LibvirtError,
 )
 QAPIGEN_VM_FAILS: dict[str, tuple[str, type[Exception]]] = {
