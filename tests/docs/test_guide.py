@@ -97,7 +97,8 @@ def test_every_block_is_run_or_checked() -> None:
 
 
 def test_install_names_real_extras() -> None:
-    """The install commands name the package and extras that pyproject.toml defines."""
+    """The install commands name the package and extras that pyproject.toml defines, and
+    what an extra brings (in brackets in the comment) is among its dependencies."""
     import tomllib
 
     from ..support.paths import REPO
@@ -107,11 +108,16 @@ def test_install_names_real_extras() -> None:
     assert commands
     for block in commands:
         for line in block.text.splitlines():
-            spec = line.split("#")[0].split()[2].strip("'")
-            name, _, extras = spec.partition("[")
+            command, _, comment = line.partition("#")
+            name, _, extras = command.split()[2].strip("'").partition("[")
             assert name == project["name"]
+            needed: list[str] = []
             for extra in filter(None, extras.rstrip("]").split(",")):
                 assert extra in project["optional-dependencies"], line
+                needed += project["optional-dependencies"][extra]
+            brought = comment.partition("(")[2].rstrip(") ").split(", ")
+            for dependency in filter(None, brought):
+                assert any(n.lower().startswith(dependency.lower()) for n in needed), line
 
 
 def _package_folder(module: object) -> str:
