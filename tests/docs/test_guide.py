@@ -9,8 +9,7 @@ run each in a fresh private folder (its current directory):
   importable as ``qemu_api``;
 - ``qga``: qemu-ga on ``qga.sock`` (allowed only commands that read), and its bindings
   importable as ``qga_api``;
-- ``plain``: nothing (the example starts what it needs);
-- ``pytest``: the block is a test file, which pytest runs.
+- ``plain``: nothing (the example starts what it needs).
 
 A section's ``console`` examples (shell transcripts: ``$ COMMAND`` lines, each followed by
 what it prints, standard error included) and ``section`` examples (Python) run in order
@@ -51,7 +50,7 @@ from ..support.emulators import (
 from ..support.guide import Block, blocks, matches, results, script, transcript
 from ..support.paths import shared_dir
 
-ALONE = ("vm", "qemu", "qga", "plain", "pytest")
+ALONE = ("vm", "qemu", "qga", "plain")
 IN_SECTION = ("console", "section")
 _BLOCKS = blocks()
 
@@ -179,14 +178,6 @@ def test_example(block: Block, shown: str, tmp_path: Path) -> None:
     assert block.kind is not None
     folder = private_folder(tmp_path)
     with _beside(block.kind, folder) as env:
-        if block.kind == "pytest":
-            (folder / "test_example.py").write_text(block.text)
-            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            proc = subprocess.run(
-                argv, cwd=folder, env=env, capture_output=True, text=True, timeout=10 * TIMEOUT
-            )
-            assert proc.returncode == 0, f"docs/guide.md:{block.line}\n{proc.stdout}"
-            return
         (folder / "example.py").write_text(block.text)
         proc = subprocess.run(
             [sys.executable, "example.py"],
