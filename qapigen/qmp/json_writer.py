@@ -90,11 +90,55 @@ def _elements(elements: list[object] | tuple[object, ...]) -> Iterator[tuple[str
         yield (", " if i else ""), element
 
 
+# How deep _plain() goes before leaving a value to the loop of _nested().
+_PLAIN_DEPTH: Final = 16
+
+
 def encode(value: object) -> str:
     """``value`` (dicts, lists or tuples, str, int, float, bool, None) as QEMU writes it.
 
     The result is ASCII. Nesting is not limited by Python's recursion limit.
     """
+    text = _plain(value, _PLAIN_DEPTH)
+    return _nested(value) if text is None else text
+
+
+def _plain(value: object, depth: int) -> str | None:
+    """``encode(value)`` for plain values (of exactly the types JSON reads give,
+    nested at most ``depth`` deep), by recursion; None for any other."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)  # type: ignore[arg-type]
+    if kind is dict:
+        if not depth:
+            return None
+        for key in value:  # type: ignore[attr-defined]
+            if type(key) is not str:
+                return None  # (the loop says what is wrong with it)
+        parts = []
+        for key in qdict_order(value):  # type: ignore[arg-type]
+            text = _plain(value[key], depth - 1)  # type: ignore[index]
+            if text is None:
+                return None
+            parts.append(_quote(key) + ": " + text)
+        return "{" + ", ".join(parts) + "}"
+    if value is None or kind is bool or kind is int or kind is float:
+        return _scalar(value)
+    if kind is list:
+        if not depth:
+            return None
+        parts = []
+        for element in value:  # type: ignore[attr-defined]
+            text = _plain(element, depth - 1)
+            if text is None:
+                return None
+            parts.append(text)
+        return "[" + ", ".join(parts) + "]"
+    return None
+
+
+def _nested(value: object) -> str:
+    """``encode(value)`` for any value, without recursion."""
     out: list[str] = []
     # Open containers: the rest of their members and their closing bracket.
     stack: list[tuple[Iterator[tuple[str, object]], str]] = []

@@ -49,18 +49,36 @@ def _qdict_bucket(key: str) -> int:
     return ((1103515243 * value + 12345) & 0xFFFFFFFF) % _QDICT_BUCKETS
 
 
+# Key sequences whose order is remembered: replies and requests have few
+# shapes.  (Short ones only, so that what is kept stays small.)
+_ORDERS_KEPT = 1024
+_KEPT_KEYS = 16
+_KEPT_CHARS = 256
+
+
 def qdict_order(members: Iterable[str]) -> list[str]:
     """The keys of ``members`` in the order QEMU iterates a QDict of them.
 
     Buckets in ascending order; within a bucket the key inserted last comes
     first, the iteration order of ``members`` standing for QEMU's insertion order.
     """
-    keys = list(members)
+    keys = tuple(members)
     if len(keys) < 2:
-        return keys
+        return list(keys)
+    if len(keys) <= _KEPT_KEYS and sum(map(len, keys)) <= _KEPT_CHARS:
+        return list(_kept_order(keys))
+    return _order(keys)
+
+
+def _order(keys: tuple[str, ...]) -> list[str]:
     buckets = [_qdict_bucket(key) for key in keys]
     order = sorted(range(len(keys)), key=lambda i: (buckets[i], -i))
     return [keys[i] for i in order]
+
+
+@functools.lru_cache(maxsize=_ORDERS_KEPT)
+def _kept_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_order(keys))
 
 
 @functools.lru_cache(maxsize=4096)
