@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Final
 
-__all__ = ["encode", "qdict_order"]
+__all__ = ["as_written", "encode", "qdict_order"]
 
 
 class _Escapes(dict[int, str]):
@@ -163,3 +163,18 @@ def _nested(value: object) -> str:
             out.append(stack.pop()[1])
         else:
             return "".join(out)
+
+
+def as_written(value: object) -> object:
+    """``value`` (as JSON gave it, objects' members in the order QEMU wrote them)
+    made so that :func:`encode` writes its members in that order again.
+
+    :func:`encode` takes an object's keys in the order QEMU inserted them into
+    its ``QDict``; within a bucket QEMU writes the last inserted first, so
+    keys read in QEMU's written order are inserted in reverse.
+    """
+    if isinstance(value, dict):
+        return {key: as_written(value[key]) for key in reversed(value)}
+    if isinstance(value, list):
+        return [as_written(item) for item in value]
+    return value

@@ -10,7 +10,8 @@ Its QAPI input visitor (``qapi/qobject-input-visitor.c``) copies the keys of an
 object, in that order, into a GLib ``GHashTable`` keyed by ``g_str_hash``,
 removes each member as it visits it, and, once the struct's members are done,
 reports the first key still in the table, in the table's own order, as
-``Parameter 'KEY' is unexpected`` (:func:`first_unexpected`).  That order is
+``Parameter 'KEY' is unexpected`` (:func:`first_unexpected`).  QOM keeps an
+object's children in such a table too (:func:`ghash_order`).  That order is
 GLib 2.74's (the GLib Debian's QEMU 10.0.2 runs on): open addressing over
 ``2**shift`` slots, the first probe at ``(hash * 11) % prime_mod[shift]``, then
 triangular steps; a removed key leaves a tombstone; the table grows or shrinks
@@ -24,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-__all__ = ["first_unexpected", "qdict_order"]
+__all__ = ["first_unexpected", "ghash_order", "qdict_order"]
 
 _QDICT_BUCKETS = 512
 
@@ -233,3 +234,17 @@ def first_unexpected(members: Iterable[str], visited: Iterable[str]) -> str | No
     for key in visited:
         table.remove(key)
     return table.first()
+
+
+def ghash_order(keys: Iterable[str]) -> list[str]:
+    """The order in which GLib 2.74 iterates a ``GHashTable`` of string keys
+    (``g_str_hash``) that were inserted in the order of ``keys`` and never removed:
+    QOM's order for an object's own properties."""
+    table = _KeyTable()
+    for key in keys:
+        table.insert(key)
+    return [
+        key
+        for hash_value, key in zip(table.hashes, table.keys, strict=True)
+        if hash_value > _TOMBSTONE and key is not None
+    ]

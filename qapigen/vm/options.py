@@ -140,6 +140,11 @@ class Options:
         self.qtest: str | None = None
         self.qtest_log: str | None = None
         self.pidfile: str | None = None
+        #: The ``-qmp`` monitors and ``-chardev`` sockets in command-line order
+        #: (the order QEMU makes their character devices in).
+        self.backends: list[UnixMonitor | TcpMonitor | ChardevSpec] = []
+        #: ``--profile FILE``: the impersonation profile served (None: the shipped one).
+        self.profile: str | None = None
         #: Fleet size, and the folder of its sockets.
         self.count = 1
         self.qmp_dir: str | None = None
@@ -164,7 +169,7 @@ def parse(argv: Sequence[str]) -> Options:
     i = 0
     while i < len(args):
         opt = args[i]
-        if opt.startswith("--") and opt not in ("--count", "--qmp-dir"):
+        if opt.startswith("--") and opt not in ("--count", "--qmp-dir", "--profile"):
             opt = opt[1:]  # QEMU accepts --option too
         needs_arg = (
             opt in _MODELLED_WITH_ARG
@@ -173,6 +178,7 @@ def parse(argv: Sequence[str]) -> Options:
             in (
                 "--count",
                 "--qmp-dir",
+                "--profile",
             )
         )
         if needs_arg:
@@ -186,6 +192,7 @@ def parse(argv: Sequence[str]) -> Options:
         try:
             if opt == "-qmp":
                 monitors.append(_qmp_monitor(value))
+                options.backends.append(monitors[-1])
             elif opt == "-S":
                 cmdline.option_S()
             elif opt == "-action":
@@ -223,6 +230,7 @@ def parse(argv: Sequence[str]) -> Options:
                         f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
                     )
                 options.chardevs.append(spec)
+                options.backends.append(spec)
             elif opt == "-mon":
                 options.mons.append(_parse_mon(value))
             elif opt == "-qtest":
@@ -246,6 +254,8 @@ def parse(argv: Sequence[str]) -> Options:
                 options.count = int(value)
             elif opt == "--qmp-dir":
                 options.qmp_dir = value
+            elif opt == "--profile":
+                options.profile = value
             elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS or opt == "-name":
                 pass
             else:
