@@ -7,7 +7,12 @@ option QEMU blames (:class:`~qapigen.machine.errors.ConfigError`).  It knows
 only the options the simulator models (``-S``, ``-action``, ``-no-shutdown``,
 ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic``/``pvpanic-pci``/``ib700``,
 ``-nodefaults``, ``-vga``, ``-nographic``, ``-nic none``/``-net none``, ``-m``,
-``-accel`` and ``-machine accel=``); splitting ``argv`` is the program's job.
+``-accel`` and ``-machine accel=``), and what shows in the machine's queries
+(``-machine``'s type and properties, ``-cpu``, ``-smp``, ``-object``,
+``-blockdev``, the other ``-device`` drivers); splitting ``argv`` and reading
+JSON is the program's job.  What the emulator being impersonated has (device
+models, machine types, CPU models) comes from a :class:`Catalogue`, which the
+program makes from its profile.
 """
 
 from __future__ import annotations
@@ -17,15 +22,47 @@ from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_bool, parse_opts, parse_pci_addr, parse_size, parse_uint64
 from .pvpanic import DEFAULT_IOPORT, PVPANIC_EVENTS, PvpanicDevice, PvpanicISA, PvpanicPCI
+from .topology import CpuTopology, SmpOptions
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Literal, TypeAlias
+    from collections.abc import Mapping
+    from typing import Literal, Protocol, TypeAlias
 
     PvpanicDriver: TypeAlias = Literal["pvpanic", "pvpanic-pci"]
     DeviceConfig: TypeAlias = "PvpanicConfig | WatchdogConfig"
+    #: A property value as the command line gives it: text (``key=value``) or
+    #: a JSON scalar (``-device '{...}'``).
+    OptionValue: TypeAlias = "str | int | float | bool | list[object] | dict[str, object] | None"
+
+    class Catalogue(Protocol):
+        """What the impersonated emulator has, as its profile says."""
+
+        def has_device(self, driver: str) -> bool:
+            """Whether ``-device driver`` names a device model it has."""
+
+        def machine_type(self, name: str) -> str | None:
+            """The machine type ``name`` (or its alias) names, or None."""
+
+        def machine_properties(self, machine_type: str) -> frozenset[str] | None:
+            """The properties ``-machine machine_type,...`` takes (None: not known)."""
+
+        def max_cpus(self, machine_type: str) -> int:
+            """How many vCPUs the machine type takes at most."""
+
+        def cpu_type(self, model: str) -> str | None:
+            """The QOM type of CPU model ``model`` (``qemu64-x86_64-cpu``), or None."""
+
+    class CpuFacts(Protocol):
+        """What the CPU's QOM properties are and hold (from a recording)."""
+
+        def properties(self, cpu_type: str) -> list[tuple[str, str]] | None:
+            """The CPU's properties (name, type), in ``qom-list``'s order."""
+
+        def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
+            """Whether property ``name`` has a recorded value, and that value."""
 
 
 # Not dataclasses: see qapigen.records.
@@ -61,6 +98,32 @@ class WatchdogConfig(NamedTuple):
     id: str | None = None
 
 
+class PeripheralConfig(NamedTuple):
+    """A ``-device`` whose model the emulator has but the simulator does not
+    simulate (``ide-hd``, ...): it is in the object tree, and the block node of
+    its ``drive`` is attached to it; it does nothing."""
+
+    driver: str
+    id: str | None = None
+    #: The node name of the block node it uses (``drive=``), if any.
+    drive: str | None = None
+
+
+class BlockNodeConfig(NamedTuple):
+    """A ``-blockdev`` (or ``-drive``'s) block node: an image file."""
+
+    node_name: str
+    driver: str
+    filename: str
+    read_only: bool = False
+    #: ``-drive``'s id: the block backend's name (``-blockdev``'s have none).
+    backend: str | None = None
+
+
+#: The CPU model of the pc machines when ``-cpu`` is not given.
+DEFAULT_CPU_TYPE = "qemu64-x86_64-cpu"
+
+
 #: The size of RAM without ``-m`` (QEMU's default for the pc machine).
 DEFAULT_RAM_SIZE = 128 << 20
 
@@ -70,14 +133,20 @@ class MachineConfig(Record):
 
     __slots__ = (
         "actions",
+        "block_nodes",
+        "cpu_facts",
+        "cpu_type",
         "default_nic",
         "default_vga",
         "devices",
+        "machine_type",
         "manual_clock",
         "parallel_ports",
+        "peripherals",
         "ram_size",
         "serial_ports",
         "start_paused",
+        "topology",
     )
     _FIELDS = (
         "start_paused",
@@ -89,6 +158,12 @@ class MachineConfig(Record):
         "parallel_ports",
         "ram_size",
         "manual_clock",
+        "machine_type",
+        "cpu_type",
+        "topology",
+        "peripherals",
+        "block_nodes",
+        "cpu_facts",
     )
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
@@ -110,6 +185,17 @@ class MachineConfig(Record):
     ram_size: int
     #: ``-accel qtest``: the virtual clock moves only when a test moves it.
     manual_clock: bool
+    #: The machine type, as the command line names it (``pc``, ``none`` ...).
+    machine_type: str
+    #: The vCPUs' QOM type (``-cpu``), and how many there are (``-smp``).
+    cpu_type: str
+    topology: CpuTopology
+    #: The other ``-device`` devices (listed, not simulated), in order.
+    peripherals: tuple[PeripheralConfig, ...]
+    #: The block nodes of ``-blockdev`` and ``-drive``, in order.
+    block_nodes: tuple[BlockNodeConfig, ...]
+    #: What the CPU's QOM properties hold (None: none are known).
+    cpu_facts: CpuFacts | None
 
     def __init__(
         self,
@@ -123,6 +209,12 @@ class MachineConfig(Record):
         parallel_ports: int = 1,
         ram_size: int = DEFAULT_RAM_SIZE,
         manual_clock: bool = False,
+        machine_type: str = "pc",
+        cpu_type: str = DEFAULT_CPU_TYPE,
+        topology: CpuTopology | None = None,
+        peripherals: tuple[PeripheralConfig, ...] = (),
+        block_nodes: tuple[BlockNodeConfig, ...] = (),
+        cpu_facts: CpuFacts | None = None,
     ) -> None:
         self.start_paused = start_paused
         self.actions = Actions() if actions is None else actions
@@ -133,6 +225,12 @@ class MachineConfig(Record):
         self.parallel_ports = parallel_ports
         self.ram_size = ram_size
         self.manual_clock = manual_clock
+        self.machine_type = machine_type
+        self.cpu_type = cpu_type
+        self.topology = CpuTopology() if topology is None else topology
+        self.peripherals = peripherals
+        self.block_nodes = block_nodes
+        self.cpu_facts = cpu_facts
 
     def validate(self) -> dict[int, int]:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
@@ -196,8 +294,13 @@ _PROPERTIES: dict[str, dict[str, str | None]] = {
     "ib700": {},
 }
 _LIMITS = {"uint8_t": 0xFF, "uint16_t": 0xFFFF}
+_UINT64_END = 1 << 64
 # The accelerators QEMU 10.0 knows; the first one given is the one used.
 _ACCELERATORS = ("qtest", "tcg", "kvm", "xen", "hvf", "whpx", "nvmm")
+# Those Debian's x86_64 binary has (``-accel help`` lists all but qtest).
+_ACCELERATORS_BUILT = ("qtest", "tcg", "kvm")
+# Machine types every x86_64 QEMU has, known without asking the catalogue.
+_COMMON_MACHINES = ("none", "pc", "q35")
 _VGA_TYPES = ("std", "none")
 
 
@@ -213,13 +316,21 @@ class CommandLine:
     __slots__ = (
         "_accel",
         "_accel_option",
+        "_accel_unknown",
         "_actions",
+        "_blockdevs",
+        "_cpu",
         "_defaults",
         "_device_ids",
         "_devices",
         "_machine_accel",
+        "_machine_props",
+        "_machine_type",
+        "_memory_given",
+        "_objects",
         "_parallel",
         "_serial",
+        "_smp",
         "_vga",
         "default_nic",
         "default_vga",
@@ -229,7 +340,18 @@ class CommandLine:
 
     def __init__(self) -> None:
         self._actions = ActionOptions()
-        self._devices: list[tuple[str, str | None, dict[str, str]]] = []
+        #: -device: (location, id, properties, whether they came as JSON).
+        self._devices: list[tuple[str, str | None, dict[str, OptionValue], bool]] = []
+        self._accel_unknown: str | None = None
+        self._machine_type: str | None = None
+        self._machine_props: dict[str, str] = {}
+        self._cpu: str | None = None
+        self._smp = SmpOptions()
+        self._memory_given = False
+        #: -object: (location, qom-type, id, properties), in order.
+        self._objects: list[tuple[str, str, str, dict[str, OptionValue]]] = []
+        #: -blockdev and -drive: (location, node).
+        self._blockdevs: list[tuple[str, BlockNodeConfig]] = []
         self._device_ids: set[str] = set()
         self._accel: list[str] = []
         self._accel_option = False
@@ -283,13 +405,53 @@ class CommandLine:
             if ident in self._device_ids:
                 raise ConfigError(f"Duplicate ID '{ident}' for device", location)
             self._device_ids.add(ident)
-        props: dict[str, str] = {}
+        props: dict[str, OptionValue] = {}
         for item in items:
             if item.flag_warning is not None:
                 self._actions.warnings.append(f"{location}: {item.flag_warning}")
             if item.name != "id":
                 props[item.name] = item.value  # a repeated key: the last one counts
-        self._devices.append((location, ident, props))
+        self._devices.append((location, ident, props, False))
+
+    def device_json(self, location: str, props: Mapping[str, OptionValue]) -> None:
+        """``-device '{"driver": ..., ...}'``: the properties as JSON gave them."""
+        props = dict(props)
+        ident = props.pop("id", None)
+        if ident is not None:
+            if not isinstance(ident, str):
+                raise ConfigError("Invalid parameter type for 'id', expected: string", location)
+            if not id_wellformed(ident):
+                raise ConfigError("Parameter 'id' expects an identifier", location)
+            if ident in self._device_ids:
+                raise ConfigError(f"Duplicate ID '{ident}' for device", location)
+            self._device_ids.add(ident)
+        if not isinstance(props.get("driver"), str):
+            props.pop("driver", None)  # QEMU reads only a string as the driver
+        self._devices.append((location, ident, props, True))
+
+    def cpu(self, text: str) -> None:
+        """``-cpu MODEL[,feature...]``: the vCPUs' model (checked at :meth:`build`)."""
+        self._cpu = text.split(",", 1)[0]
+
+    def smp(self, text: str) -> None:
+        """``-smp [cpus=]N[,sockets=..][,cores=..][,threads=..][,maxcpus=..]``."""
+        self._smp.add(text)
+
+    def object(
+        self, location: str, qom_type: str, ident: str, props: Mapping[str, OptionValue]
+    ) -> None:
+        """``-object``: an object of a type the emulator has (the program checks
+        the type and its members' syntax; what the simulator reads of them,
+        a memory backend's size and a secret's source, is checked at :meth:`build`)."""
+        self._objects.append((location, qom_type, ident, dict(props)))
+
+    def blockdev(self, location: str, node: BlockNodeConfig) -> None:
+        """``-blockdev``, or ``-drive``: a block node (its file is opened by the
+        program, as QEMU opens it, before it comes here)."""
+        for _other_location, other in self._blockdevs:
+            if other.node_name == node.node_name:
+                raise ConfigError(f"Duplicate nodes with node-name='{node.node_name}'", location)
+        self._blockdevs.append((location, node))
 
     def nodefaults(self) -> None:
         """``-nodefaults``: no default VGA, network adapter, serial nor parallel port."""
@@ -336,6 +498,7 @@ class CommandLine:
                     raise ConfigError(_SIZE_EXPECTED, location)
         if size:
             self.ram_size = size
+            self._memory_given = True
 
     def accel(self, text: str) -> None:
         """``-accel NAME[,prop=value...]``: the first one QEMU has is used."""
@@ -346,32 +509,63 @@ class CommandLine:
             for item in items[1:]:
                 raise ConfigError(f"Property 'qtest-accel.{item.name}' not found", location)
         self._accel_option = True
-        if name in _ACCELERATORS:
+        if name not in _ACCELERATORS_BUILT:
+            if self._accel_unknown is None:
+                self._accel_unknown = f"{location}: invalid accelerator {name}"
+        elif name in _ACCELERATORS:
             self._accel.append(name)
 
     def machine(self, text: str) -> None:
-        """``-machine [type=]TYPE[,accel=A:B...][,...]``: only ``accel`` matters here."""
+        """``-machine [type=]TYPE[,accel=A:B...][,prop=value...]`` (several merge;
+        the type and properties are checked at :meth:`build`)."""
         for item in parse_opts(text, implied="type"):
             if item.name == "accel":
                 self._machine_accel = True
                 self._accel += [a for a in item.value.split(":") if a in _ACCELERATORS]
+            elif item.name == "type":
+                self._machine_type = item.value
+            else:
+                self._machine_props[item.name] = item.value
 
-    def build(self) -> MachineConfig:
-        """The configuration; raises :class:`ConfigError` as QEMU would at start-up."""
+    def build(
+        self, catalogue: Catalogue | None = None, cpu_facts: CpuFacts | None = None
+    ) -> MachineConfig:
+        """The configuration; raises :class:`ConfigError` as QEMU would at start-up.
+
+        ``catalogue`` says which devices, machine types and CPU models the
+        emulator has (None: only those the simulator simulates); ``cpu_facts``
+        what the CPU's properties hold.
+        """
         if self._accel_option and self._machine_accel:
             raise ConfigError('The -accel and "-machine accel=" options are incompatible')
         if self._vga is not None and self._vga not in _VGA_TYPES:
             raise ConfigError(f"unknown vga type: {self._vga}")
+        machine_type = self._check_machine(catalogue)
+        if self._accel_unknown is not None:
+            location, _, message = self._accel_unknown.partition(": ")
+            raise ConfigError(message, location)
+        topology = self._topology(catalogue, machine_type)
+        memory_backends = self._check_objects()
+        block_nodes = tuple(node for _, node in self._blockdevs)
+        cpu_type = self._cpu_type(catalogue)
+        ram_size = self._ram_size(memory_backends)
         actions = self._actions.resolve()
         devices: list[DeviceConfig] = []
+        peripherals: list[PeripheralConfig] = []
+        locations: list[str] = []  # the modelled devices' options
         isa = 0
-        for location, ident, props in self._devices:
-            dev = _device(location, ident, props)
+        nodes = {node.node_name for node in block_nodes}
+        for location, ident, props, typed in self._devices:
+            dev = _device(location, ident, props, typed, catalogue, nodes)
+            if isinstance(dev, PeripheralConfig):
+                peripherals.append(dev)
+                continue
             if isinstance(dev, PvpanicConfig) and dev.driver == "pvpanic":
                 isa += 1
                 if isa > 1:
                     raise ConfigError(_DUPLICATE_FW_CFG, location)
             devices.append(dev)
+            locations.append(location)
         config = MachineConfig(
             start_paused=self.start_paused,
             actions=actions,
@@ -380,16 +574,89 @@ class CommandLine:
             default_nic=self.default_nic,
             serial_ports=_serial_ports(self._serial, self._defaults),
             parallel_ports=_parallel_ports(self._parallel, self._defaults),
-            ram_size=self.ram_size,
+            ram_size=ram_size,
             manual_clock=self._accel[:1] == ["qtest"],
+            machine_type=self._machine_type or "pc",
+            cpu_type=cpu_type,
+            topology=topology,
+            peripherals=tuple(peripherals),
+            block_nodes=block_nodes,
+            cpu_facts=cpu_facts,
         )
         from .pc import PlacementError, place_pci_functions
 
         try:
             place_pci_functions(config)
         except PlacementError as err:
-            raise ConfigError(err.message, self._devices[err.index][0]) from None
+            raise ConfigError(err.message, locations[err.index]) from None
         return config
+
+    def _check_machine(self, catalogue: Catalogue | None) -> str:
+        """The machine type's full name; QEMU's errors for an unknown type or property."""
+        name = self._machine_type
+        if name is None or (name in _COMMON_MACHINES and not self._machine_props):
+            return name or "pc"
+        full = catalogue.machine_type(name) if catalogue is not None else None
+        if full is None and (catalogue is not None or name not in _COMMON_MACHINES):
+            raise ConfigError(
+                f'unsupported machine type: "{name}"\nUse -machine help to list supported machines'
+            )
+        if catalogue is None or full is None:
+            return name
+        known = catalogue.machine_properties(full)
+        if known is not None:
+            for prop in self._machine_props:
+                if prop not in known:
+                    raise ConfigError(f"Property '{full}-machine.{prop}' not found")
+        return full
+
+    def _topology(self, catalogue: Catalogue | None, machine_type: str) -> CpuTopology:
+        none = machine_type == "none"
+        limit = catalogue.max_cpus(machine_type) if catalogue is not None else 255
+        return self._smp.topology(not none, limit, machine_type)
+
+    def _check_objects(self) -> dict[str, int]:
+        """Create the objects as QEMU does (secrets first, memory backends once the
+        accelerator is set up); the memory backends' sizes by id."""
+        ids: set[str] = set()
+        backends: dict[str, int] = {}
+        ordered = sorted(self._objects, key=lambda o: o[1].startswith("memory-backend-"))
+        for _location, qom_type, ident, props in ordered:
+            if ident in ids:
+                raise ConfigError(
+                    f"attempt to add duplicate property '{ident}' to object (type 'container')"
+                )
+            ids.add(ident)
+            if qom_type == "secret" and "file" not in props and "data" not in props:
+                raise ConfigError("Either 'file' or 'data' must be provided")
+            size = props.get("size")
+            if qom_type.startswith("memory-backend-") and isinstance(size, int):
+                backends[ident] = size
+        return backends
+
+    def _cpu_type(self, catalogue: Catalogue | None) -> str:
+        if self._cpu is None:
+            return DEFAULT_CPU_TYPE
+        if catalogue is None:
+            if self._cpu == "qemu64":
+                return DEFAULT_CPU_TYPE
+            raise ConfigError(f"unable to find CPU model '{self._cpu}'")
+        found = catalogue.cpu_type(self._cpu)
+        if found is None:
+            raise ConfigError(f"unable to find CPU model '{self._cpu}'")
+        return found
+
+    def _ram_size(self, backends: dict[str, int]) -> int:
+        """RAM's size: ``-m``, or the size of ``-machine memory-backend=ID``."""
+        backend = self._machine_props.get("memory-backend")
+        if backend is None:
+            return self.ram_size
+        size = backends.get(backend)
+        if size is None:
+            raise ConfigError(f"Memory backend '{backend}' not found")
+        if self._memory_given and size != self.ram_size:
+            raise ConfigError("Machine memory size does not match the size of the memory backend")
+        return size
 
 
 def _serial_ports(given: list[str] | None, defaults: bool) -> tuple[bool, ...]:
@@ -414,40 +681,67 @@ _SIZE_EXPECTED = (
 )
 
 
-def _device(location: str, ident: str | None, props: dict[str, str]) -> DeviceConfig:
+def _device(
+    location: str,
+    ident: str | None,
+    props: dict[str, OptionValue],
+    typed: bool,
+    catalogue: Catalogue | None,
+    nodes: set[str],
+) -> DeviceConfig | PeripheralConfig:
+    """The device of one ``-device``; ``typed``: its properties came as JSON."""
     props = dict(props)
     driver = props.pop("driver", None)
     props.pop("bus", None)  # there is one bus of each kind: any name will do
-    if driver is None:
+    if not isinstance(driver, str):
         raise ConfigError("Parameter 'driver' is missing", location)
     known = _PROPERTIES.get(driver)
     if known is None:
-        raise UnknownDeviceError(f"'{driver}' is not a valid device model name", location)
+        if catalogue is None or not catalogue.has_device(driver):
+            raise UnknownDeviceError(f"'{driver}' is not a valid device model name", location)
+        drive = props.get("drive")
+        if drive is not None:
+            drive = str(drive)
+            if drive not in nodes:
+                raise ConfigError(f"Property '{driver}.drive' can't find value '{drive}'", location)
+        return PeripheralConfig(driver, ident, drive)
     values: dict[str, int] = {}
     addr: int | None = None
     multifunction = False
-    for name, text in props.items():
+    for name, given in props.items():
         if name not in known:
             raise ConfigError(f"Property '{driver}.{name}' not found", location)
         kind = known[name]
         if kind is None:
             continue
         if kind == "pci-devfn":
-            addr = parse_pci_addr(text)
+            if isinstance(given, int) and not isinstance(given, bool):
+                addr = given  # a number is the devfn itself
+            elif isinstance(given, str):
+                addr = parse_pci_addr(given)
+            else:
+                addr = None
             if addr is None:
                 raise ConfigError(
-                    f"Property '{driver}.{name}' doesn't take value '{text}'", location
+                    f"Property '{driver}.{name}' doesn't take value '{given}'", location
                 )
             continue
         if kind == "bool":
-            flag = parse_bool(text)
-            if flag is None:
+            flag = parse_bool(given) if isinstance(given, str) and not typed else given
+            if isinstance(flag, bool):
+                multifunction = flag
+                continue
+            if isinstance(given, str) and not typed:
                 raise ConfigError(f"Parameter '{name}' expects 'on' or 'off'", location)
-            multifunction = flag
-            continue
-        number = parse_uint64(text)
-        if number is None:
-            raise ConfigError(f"Parameter '{name}' expects integer", location)
+            raise ConfigError(f"Invalid parameter type for '{name}', expected: boolean", location)
+        if isinstance(given, str) and not typed:
+            number = parse_uint64(given)
+            if number is None:
+                raise ConfigError(f"Parameter '{name}' expects integer", location)
+        elif isinstance(given, int) and not isinstance(given, bool):
+            number = given % _UINT64_END  # QEMU takes a negative number modulo 2**64
+        else:
+            raise ConfigError(f"Parameter '{name}' expects uint64", location)
         if number > _LIMITS[kind]:
             raise ConfigError(f"Parameter '{name}' expects {kind}", location)
         values[name] = number
