@@ -203,6 +203,15 @@ def _main(argv: Sequence[str]) -> int:
     pidfile = None
     try:
         options = parse(argv)
+        if options.help is not None:
+            from .help import print_help
+
+            return print_help(options)
+        daemon = None
+        if options.daemonize:
+            from .daemon import Daemon
+
+            daemon = Daemon()  # from here on, this is the daemon
         if options.count > 1:
             _descriptor_room(options)
         if options.qmp_dir is not None:
@@ -221,7 +230,7 @@ def _main(argv: Sequence[str]) -> int:
         if options.pidfile:
             pidfile = _PidFile(options.pidfile)
         # The fleet refuses a socket that cannot be made, a machine QEMU would refuse.
-        return Fleet(options, log).serve()
+        return Fleet(options, log).serve(daemon.ready if daemon is not None else None)
     except CommandLineError as err:
         print_stderr(f"{PROG}: {err}\n")
         return 1

@@ -526,7 +526,17 @@ def test_command_line_errors(case: dict[str, Any]) -> None:
     ("args", "stderr"),
     [
         (["-bogus"], "-bogus: invalid option"),
-        (["-daemonize"], "-daemonize: invalid option"),
+        # QEMU would run; nothing could drive the simulator (docs/behaviour.md).
+        (
+            ["-S"],
+            "no monitor: nothing could drive the simulated machine; "
+            "give -qmp, -chardev with -mon, -qtest or --qmp-dir",
+        ),
+        (
+            ["-daemonize"],
+            "no monitor: nothing could drive the simulated machine; "
+            "give -qmp, -chardev with -mon, -qtest or --qmp-dir",
+        ),
         (["-qmp"], "-qmp: requires an argument"),
         (
             ["-device", "pvpanic", "-device", "pvpanic"],
