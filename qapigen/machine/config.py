@@ -136,6 +136,7 @@ class MachineConfig(Record):
         "block_nodes",
         "cpu_facts",
         "cpu_type",
+        "default_drives",
         "default_nic",
         "default_vga",
         "devices",
@@ -164,6 +165,7 @@ class MachineConfig(Record):
         "peripherals",
         "block_nodes",
         "cpu_facts",
+        "default_drives",
     )
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
@@ -190,12 +192,16 @@ class MachineConfig(Record):
     #: The vCPUs' QOM type (``-cpu``), and how many there are (``-smp``).
     cpu_type: str
     topology: CpuTopology
-    #: The other ``-device`` devices (listed, not simulated), in order.
+    #: Every ``-device``, in order, as the object tree lists them (the
+    #: simulated ones are in :attr:`devices` too).
     peripherals: tuple[PeripheralConfig, ...]
     #: The block nodes of ``-blockdev`` and ``-drive``, in order.
     block_nodes: tuple[BlockNodeConfig, ...]
     #: What the CPU's QOM properties hold (None: none are known).
     cpu_facts: CpuFacts | None
+    #: The pc machine's default drives (a CD-ROM, a floppy), empty; off with
+    #: ``-nodefaults``.
+    default_drives: bool
 
     def __init__(
         self,
@@ -215,6 +221,7 @@ class MachineConfig(Record):
         peripherals: tuple[PeripheralConfig, ...] = (),
         block_nodes: tuple[BlockNodeConfig, ...] = (),
         cpu_facts: CpuFacts | None = None,
+        default_drives: bool = False,
     ) -> None:
         self.start_paused = start_paused
         self.actions = Actions() if actions is None else actions
@@ -231,6 +238,7 @@ class MachineConfig(Record):
         self.peripherals = peripherals
         self.block_nodes = block_nodes
         self.cpu_facts = cpu_facts
+        self.default_drives = default_drives
 
     def validate(self) -> dict[int, int]:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
@@ -560,6 +568,7 @@ class CommandLine:
             if isinstance(dev, PeripheralConfig):
                 peripherals.append(dev)
                 continue
+            peripherals.append(PeripheralConfig(dev.driver, dev.id))
             if isinstance(dev, PvpanicConfig) and dev.driver == "pvpanic":
                 isa += 1
                 if isa > 1:
@@ -582,6 +591,7 @@ class CommandLine:
             peripherals=tuple(peripherals),
             block_nodes=block_nodes,
             cpu_facts=cpu_facts,
+            default_drives=self._defaults and machine_type != "none",
         )
         from .pc import PlacementError, place_pci_functions
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-__all__ = ["first_unexpected", "qdict_order"]
+__all__ = ["first_unexpected", "ghash_order", "qdict_order"]
 
 _QDICT_BUCKETS = 512
 
@@ -215,3 +215,17 @@ def first_unexpected(members: Iterable[str], visited: Iterable[str]) -> str | No
     for key in visited:
         table.remove(key)
     return table.first()
+
+
+def ghash_order(keys: Iterable[str]) -> list[str]:
+    """The order in which GLib 2.74 iterates a ``GHashTable`` of string keys
+    (``g_str_hash``) that were inserted in the order of ``keys`` and never removed:
+    QOM's order for an object's own properties."""
+    table = _KeyTable()
+    for key in keys:
+        table.insert(key)
+    return [
+        key
+        for hash_value, key in zip(table.hashes, table.keys, strict=True)
+        if hash_value > _TOMBSTONE and key is not None
+    ]
