@@ -302,6 +302,8 @@ _PROPERTIES: dict[str, dict[str, str | None]] = {
     "ib700": {},
 }
 _LIMITS = {"uint8_t": 0xFF, "uint16_t": 0xFFFF}
+# Disks that need to write to their node (a CD-ROM does not).
+_WRITABLE_DISKS = ("ide-hd", "scsi-hd")
 _UINT64_END = 1 << 64
 # The accelerators QEMU 10.0 knows; the first one given is the one used.
 _ACCELERATORS = ("qtest", "tcg", "kvm", "xen", "hvf", "whpx", "nvmm")
@@ -562,8 +564,10 @@ class CommandLine:
         peripherals: list[PeripheralConfig] = []
         locations: list[str] = []  # the modelled devices' options
         isa = 0
-        nodes = {node.node_name for node in block_nodes}
-        for location, ident, props, typed in self._devices:
+        nodes = {node.node_name: node for node in block_nodes}
+        # QEMU creates the key=value devices first, then the JSON ones.
+        ordered = sorted(self._devices, key=lambda device: device[3])
+        for location, ident, props, typed in ordered:
             dev = _device(location, ident, props, typed, catalogue, nodes)
             if isinstance(dev, PeripheralConfig):
                 peripherals.append(dev)
@@ -622,7 +626,13 @@ class CommandLine:
 
     def _topology(self, catalogue: Catalogue | None, machine_type: str) -> CpuTopology:
         none = machine_type == "none"
-        limit = catalogue.max_cpus(machine_type) if catalogue is not None else 255
+        if not self._smp.given:
+            return CpuTopology(pc_levels=not none)  # one vCPU: no limit to look up
+        if catalogue is not None:
+            limit = catalogue.max_cpus(machine_type)
+            machine_type = catalogue.machine_type(machine_type) or machine_type
+        else:
+            limit = 1 if none else 255
         return self._smp.topology(not none, limit, machine_type)
 
     def _check_objects(self) -> dict[str, int]:
@@ -697,7 +707,7 @@ def _device(
     props: dict[str, OptionValue],
     typed: bool,
     catalogue: Catalogue | None,
-    nodes: set[str],
+    nodes: Mapping[str, BlockNodeConfig],
 ) -> DeviceConfig | PeripheralConfig:
     """The device of one ``-device``; ``typed``: its properties came as JSON."""
     props = dict(props)
@@ -712,8 +722,11 @@ def _device(
         drive = props.get("drive")
         if drive is not None:
             drive = str(drive)
-            if drive not in nodes:
+            node = nodes.get(drive)
+            if node is None:
                 raise ConfigError(f"Property '{driver}.drive' can't find value '{drive}'", location)
+            if node.read_only and driver in _WRITABLE_DISKS:
+                raise ConfigError("Block node is read-only", location)
         return PeripheralConfig(driver, ident, drive)
     values: dict[str, int] = {}
     addr: int | None = None

@@ -219,8 +219,8 @@ class MachineObjects:
         return found
 
     def named_block_nodes(self) -> list[BlockDeviceInfo]:
-        """``query-named-block-nodes``: the nodes, in the order they were made."""
-        return [_node_info(node) for node in self._config.block_nodes]
+        """``query-named-block-nodes``: the nodes, the last made first (as QEMU lists them)."""
+        return [_node_info(node) for node in reversed(self._config.block_nodes)]
 
 
 def _node_info(node: BlockNodeConfig) -> BlockDeviceInfo:

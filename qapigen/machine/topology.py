@@ -82,6 +82,11 @@ class SmpOptions:
                 raise ConfigError(f"Invalid parameter '{item.name}'", f"-smp {text}")
             self._values[item.name] = item.value
 
+    @property
+    def given(self) -> bool:
+        """Whether any ``-smp`` was given."""
+        return bool(self._values)
+
     def topology(self, pc_levels: bool, max_cpus: int, machine: str) -> CpuTopology:
         """The topology for a machine type (``pc_levels``: whether it has dies and
         modules; ``max_cpus``: its limit); QEMU's errors, which name no option."""

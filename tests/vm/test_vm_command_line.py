@@ -68,6 +68,14 @@ REFUSED = [
     ["-machine", "pc", "-device", '{"driver":"pvpanic","ioport":70000}'],
     ["-machine", "pc", "-device", '{"driver":"pvpanic","ioport":1285,"bogus":1}'],
     ["-machine", "pc", "-device", '{"driver":"ide-hd","drive":"nosuch","id":"x"}'],
+    [
+        "-blockdev",
+        "driver=file,filename=<TMP>/disk.img,node-name=n,read-only=on",
+        "-device",
+        "ide-hd,drive=n",
+    ],
+    # The key=value devices are made first: the JSON one's error comes second.
+    ["-device", '{"driver":"nosuch"}', "-device", "pvpanic,ioport=70000"],
     ["-object", '{"qom-type":"nosuch","id":"a"}'],
     ["-object", "nosuch,id=a"],
     ["-object", '{"id":"a"}'],
@@ -118,6 +126,8 @@ REFUSED = [
     ["-smp", "2,maxcpus=1"],
     ["-smp", "1,sockets=1,cores=1,threads=1", "-smp", "2"],
     ["-machine", "none", "-smp", "2"],
+    ["-smp", "300"],
+    ["-machine", "q35", "-smp", "5000"],
     ["-m", "size=x"],
     ["-name", "guest=a,debug-threads=x"],
     ["-name", "bogus=a"],
