@@ -84,10 +84,10 @@ def _cpu_questions() -> list[dict[str, object]]:
     assert listed is not None and isinstance(listed.value, list)
     names = [p["name"] for p in listed.value if p["type"] == "bool"]
     names += [*libvirt.CPU_EXTRA_PROPERTIES, "type"]
-    return [
-        {"execute": "qom-list", "arguments": {"path": path}},
-        *({"execute": "qom-get", "arguments": {"path": path, "property": n}} for n in names),
-    ]
+    questions: list[dict[str, object]] = [{"execute": "qom-list", "arguments": {"path": path}}]
+    for name in names:
+        questions.append({"execute": "qom-get", "arguments": {"path": path, "property": name}})
+    return questions
 
 
 def test_libvirts_domain_start_questions_get_qemus_answers(folder: Path) -> None:
