@@ -17,6 +17,7 @@ program makes from its profile.
 
 from __future__ import annotations
 
+from ..runtime.key_order import qdict_order
 from ..runtime.records import NamedTuple, Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 
         def has_device(self, driver: str) -> bool:
             """Whether ``-device driver`` names a device model it has."""
+
+        def device_properties(self, driver: str) -> frozenset[str] | None:
+            """The properties of device model ``driver`` (None: not known)."""
 
         def machine_type(self, name: str) -> str | None:
             """The machine type ``name`` (or its alias) names, or None."""
@@ -329,6 +333,7 @@ class CommandLine:
         "_accel_unknown",
         "_actions",
         "_blockdevs",
+        "_boot",
         "_cpu",
         "_defaults",
         "_device_ids",
@@ -358,6 +363,7 @@ class CommandLine:
         self._cpu: str | None = None
         self._smp = SmpOptions()
         self._memory_given = False
+        self._boot: list[str] = []
         #: -object: (location, qom-type, id, properties), in order.
         self._objects: list[tuple[str, str, str, dict[str, OptionValue]]] = []
         #: -blockdev and -drive: (location, node).
@@ -426,18 +432,17 @@ class CommandLine:
     def device_json(self, location: str, props: Mapping[str, OptionValue]) -> None:
         """``-device '{"driver": ..., ...}'``: the properties as JSON gave them."""
         props = dict(props)
-        ident = props.pop("id", None)
-        if ident is not None:
-            if not isinstance(ident, str):
-                raise ConfigError("Invalid parameter type for 'id', expected: string", location)
-            if not id_wellformed(ident):
-                raise ConfigError("Parameter 'id' expects an identifier", location)
-            if ident in self._device_ids:
-                raise ConfigError(f"Duplicate ID '{ident}' for device", location)
-            self._device_ids.add(ident)
+        given = props.pop("id", None)
+        # QEMU takes a string id as it is (checked only against the other
+        # devices, once this one is made) and anything else as no id at all.
+        ident = given if isinstance(given, str) else None
         if not isinstance(props.get("driver"), str):
             props.pop("driver", None)  # QEMU reads only a string as the driver
         self._devices.append((location, ident, props, True))
+
+    def boot(self, devices: str) -> None:
+        """``-boot order=..`` or ``once=..``: boot device letters (checked at :meth:`build`)."""
+        self._boot.append(devices)
 
     def cpu(self, text: str) -> None:
         """``-cpu MODEL[,feature...]``: the vCPUs' model (checked at :meth:`build`)."""
@@ -555,6 +560,8 @@ class CommandLine:
             location, _, message = self._accel_unknown.partition(": ")
             raise ConfigError(message, location)
         topology = self._topology(catalogue, machine_type)
+        for boot_order in self._boot:
+            _check_boot_devices(boot_order, machine_type != "none")
         memory_backends = self._check_objects()
         block_nodes = tuple(node for _, node in self._blockdevs)
         cpu_type = self._cpu_type(catalogue)
@@ -567,8 +574,9 @@ class CommandLine:
         nodes = {node.node_name: node for node in block_nodes}
         # QEMU creates the key=value devices first, then the JSON ones.
         ordered = sorted(self._devices, key=lambda device: device[3])
+        made: set[str] = set()
         for location, ident, props, typed in ordered:
-            dev = _device(location, ident, props, typed, catalogue, nodes)
+            dev = _device(location, ident, props, typed, catalogue, nodes, made)
             if isinstance(dev, PeripheralConfig):
                 peripherals.append(dev)
                 continue
@@ -679,6 +687,25 @@ class CommandLine:
         return size
 
 
+def _check_boot_devices(devices: str, pc: bool) -> None:
+    """QEMU's checks of a boot order: letters ``a`` to ``p``, each once; a pc
+    machine boots from at most three of floppy (a, b), disk (c), CD (d), net (n)."""
+    seen: set[str] = set()
+    for letter in devices:
+        if not "a" <= letter <= "p":
+            raise ConfigError(f"Invalid boot device '{letter}'")
+        if letter in seen:
+            raise ConfigError(f"Boot device '{letter}' was given twice")
+        seen.add(letter)
+    if not pc:
+        return
+    for letter in devices[:3]:
+        if letter not in "abcdn":
+            raise ConfigError(f"Invalid boot device for PC: '{letter}'")
+    if len(devices) > 3:
+        raise ConfigError("Too many boot devices for PC")
+
+
 def _serial_ports(given: list[str] | None, defaults: bool) -> tuple[bool, ...]:
     # Without the option, COM1 unless -nodefaults; with it, one index per
     # option, "none" leaving its index empty.
@@ -708,17 +735,30 @@ def _device(
     typed: bool,
     catalogue: Catalogue | None,
     nodes: Mapping[str, BlockNodeConfig],
+    made: set[str],
 ) -> DeviceConfig | PeripheralConfig:
-    """The device of one ``-device``; ``typed``: its properties came as JSON."""
+    """The device of one ``-device``; ``typed``: its properties came as JSON;
+    ``made``: the ids of the devices made so far (this one's is added)."""
     props = dict(props)
     driver = props.pop("driver", None)
     props.pop("bus", None)  # there is one bus of each kind: any name will do
     if not isinstance(driver, str):
         raise ConfigError("Parameter 'driver' is missing", location)
     known = _PROPERTIES.get(driver)
+    if known is None and (catalogue is None or not catalogue.has_device(driver)):
+        raise UnknownDeviceError(f"'{driver}' is not a valid device model name", location)
+    if ident is not None:
+        if ident in made:  # only a JSON one's can be (QEMU checks key=value ids first)
+            raise ConfigError(f"Duplicate device ID '{ident}'", location)
+        made.add(ident)
+    # QEMU sets the properties in its QDict's order.
+    props = {name: props[name] for name in qdict_order(props)}
     if known is None:
-        if catalogue is None or not catalogue.has_device(driver):
-            raise UnknownDeviceError(f"'{driver}' is not a valid device model name", location)
+        assert catalogue is not None
+        listed = catalogue.device_properties(driver)
+        for name in props:
+            if listed is not None and name not in listed:
+                raise ConfigError(f"Property '{driver}.{name}' not found", location)
         drive = props.get("drive")
         if drive is not None:
             drive = str(drive)

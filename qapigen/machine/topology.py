@@ -76,10 +76,9 @@ class SmpOptions:
         self._values: dict[str, str] = {}
 
     def add(self, text: str) -> None:
-        """One ``-smp [cpus=]N[,sockets=..,cores=..,threads=..,maxcpus=..]``."""
+        """One ``-smp [cpus=]N[,sockets=..,cores=..,threads=..,maxcpus=..]`` (its
+        keys are checked as the machine's ``smp`` property, by :meth:`topology`)."""
         for item in parse_opts(text, implied="cpus"):
-            if item.name not in SMP_KEYS:
-                raise ConfigError(f"Invalid parameter '{item.name}'", f"-smp {text}")
             self._values[item.name] = item.value
 
     @property
@@ -99,17 +98,16 @@ class SmpOptions:
             if number is None:
                 raise ConfigError(f"Parameter 'smp.{key}' expects integer")
             given[key] = number
+        for key in self._values:
+            if key not in SMP_KEYS:
+                raise ConfigError(f"Parameter 'smp.{key}' is unexpected")
         if any(value == 0 for value in given.values()):
             raise ConfigError(
                 "Invalid CPU topology: CPU topology parameters must be greater than zero"
             )
         for key in ("drawers", "books", "clusters") + (() if pc_levels else _PC_LEVELS):
             if given.get(key, 1) > 1:
-                singular = key[:-1]
-                raise ConfigError(
-                    f"Invalid CPU topology: {singular} > 1 not supported by this machine's CPU"
-                    " topology"
-                )
+                raise ConfigError(f"{key} > 1 not supported by this machine's CPU topology")
         cpus = given.get("cpus", 0)
         maxcpus = given.get("maxcpus", 0)
         sockets = given.get("sockets", 0)

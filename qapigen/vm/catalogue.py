@@ -67,6 +67,13 @@ class ProfileCatalogue:
             self._devices = frozenset(names)
         return driver in self._devices
 
+    def device_properties(self, driver: str) -> frozenset[str] | None:
+        """The device's properties, if the probe listed them (``device-list-properties``)."""
+        reply = self.profile.reply("device-list-properties", {"typename": driver})
+        if reply is None or not isinstance(reply.value, list):
+            return None
+        return frozenset(str(p["name"]) for p in reply.value if isinstance(p, dict))
+
     def _machines(self) -> list[dict[str, object]]:
         reply = self.profile.reply("query-machines")
         value = reply.value if reply is not None else None

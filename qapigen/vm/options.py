@@ -216,6 +216,7 @@ def parse(argv: Sequence[str]) -> Options:
     depends on the whole line is checked as the machine is built.
     """
     from ..machine import CommandLine, ConfigError
+    from ..machine.options import parse_opts
     from .chardev import ChardevError, parse_chardev
 
     cmdline = CommandLine()
@@ -296,6 +297,9 @@ def parse(argv: Sequence[str]) -> Options:
                 )
             elif opt == "-boot":
                 _check_boot(value)
+                for item in parse_opts(value, implied="order"):
+                    if item.name in ("order", "once"):
+                        cmdline.boot(item.value)
             elif opt == "-display":
                 _check_display(value)
             elif opt in ("-machine", "-M"):

@@ -20,6 +20,9 @@ class Catalogue:
     def has_device(self, driver: str) -> bool:
         return driver in ("ide-hd", "virtio-net-pci")
 
+    def device_properties(self, driver: str) -> frozenset[str] | None:
+        return frozenset({"drive", "unit"}) if driver == "ide-hd" else None
+
     def machine_type(self, name: str) -> str | None:
         return "pc-i440fx-10.0" if name in ("pc", "pc-i440fx-10.0") else None
 
