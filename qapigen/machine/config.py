@@ -364,8 +364,8 @@ class CommandLine:
         self._smp = SmpOptions()
         self._memory_given = False
         self._boot: list[str] = []
-        #: -object: (location, qom-type, id, properties), in order.
-        self._objects: list[tuple[str, str, str, dict[str, OptionValue]]] = []
+        #: -object: (location, qom-type, id, properties, given as key=value), in order.
+        self._objects: list[tuple[str, str, str, dict[str, OptionValue], bool]] = []
         #: -blockdev and -drive: (location, node).
         self._blockdevs: list[tuple[str, BlockNodeConfig]] = []
         self._device_ids: set[str] = set()
@@ -453,12 +453,21 @@ class CommandLine:
         self._smp.add(text)
 
     def object(
-        self, location: str, qom_type: str, ident: str, props: Mapping[str, OptionValue]
+        self,
+        location: str,
+        qom_type: str,
+        ident: str,
+        props: Mapping[str, OptionValue],
+        *,
+        keyval: bool = False,
     ) -> None:
         """``-object``: an object of a type the emulator has (the program checks
         the type and its members' syntax; what the simulator reads of them,
-        a memory backend's size and a secret's source, is checked at :meth:`build`)."""
-        self._objects.append((location, qom_type, ident, dict(props)))
+        a memory backend's size and a secret's source, is checked at :meth:`build`).
+        ``keyval``: given as ``key=value``, whose ids QEMU checks at once."""
+        if keyval and any(kv and other == ident for _, _, other, _, kv in self._objects):
+            raise ConfigError(f"Duplicate ID '{ident}' for object", location)
+        self._objects.append((location, qom_type, ident, dict(props), keyval))
 
     def blockdev(self, location: str, node: BlockNodeConfig) -> None:
         """``-blockdev``, or ``-drive``: a block node (its file is opened by the
@@ -649,14 +658,14 @@ class CommandLine:
         ids: set[str] = set()
         backends: dict[str, int] = {}
         ordered = sorted(self._objects, key=lambda o: o[1].startswith("memory-backend-"))
-        for _location, qom_type, ident, props in ordered:
+        for _location, qom_type, ident, props, _keyval in ordered:
             if ident in ids:
                 raise ConfigError(
                     f"attempt to add duplicate property '{ident}' to object (type 'container')"
                 )
             ids.add(ident)
-            if qom_type == "secret" and "file" not in props and "data" not in props:
-                raise ConfigError("Either 'file' or 'data' must be provided")
+            if qom_type == "secret":
+                _check_secret(props)
             size = props.get("size")
             if qom_type.startswith("memory-backend-") and isinstance(size, int):
                 backends[ident] = size
@@ -685,6 +694,32 @@ class CommandLine:
         if self._memory_given and size != self.ram_size:
             raise ConfigError("Machine memory size does not match the size of the memory backend")
         return size
+
+
+def _check_secret(props: Mapping[str, OptionValue]) -> None:
+    """A secret's source: ``data``, or a ``file`` QEMU can read (GLib's words)."""
+    import os
+
+    path = props.get("file")
+    if path is None and "data" not in props:
+        raise ConfigError("Either 'file' or 'data' must be provided")
+    if isinstance(path, str):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            why = os.strerror(err.errno or 0)
+            raise ConfigError(
+                f"Unable to read {path}: Failed to open file \u201c{path}\u201d: {why}"
+            ) from None
+        try:
+            os.read(fd, 1)
+        except OSError as err:
+            why = os.strerror(err.errno or 0)
+            raise ConfigError(
+                f"Unable to read {path}: Error reading file \u201c{path}\u201d: {why}"
+            ) from None
+        finally:
+            os.close(fd)
 
 
 def _check_boot_devices(devices: str, pc: bool) -> None:

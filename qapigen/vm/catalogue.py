@@ -150,6 +150,41 @@ class ProfileCatalogue:
 
     # -- the QAPI types of -object, -blockdev, -audiodev ---------------------------
 
+    def _entities(self) -> dict[str, dict[str, object]]:
+        return {str(e["name"]): e for e in self.profile.introspection()}
+
+    def _type_of(self, command: str, returns: bool) -> dict[str, object] | None:
+        """The object type of ``command``'s arguments (or its returns' elements)."""
+        entities = self._entities()
+        found = entities.get(command)
+        if found is None:
+            return None
+        target = entities.get(str(found["ret-type" if returns else "arg-type"]))
+        if target is not None and target.get("meta-type") == "array":
+            target = entities.get(str(target["element-type"]))
+        return target
+
+    def members(
+        self, command: str, case: str, *, returns: bool = False
+    ) -> list[tuple[str, bool]] | None:
+        """The members (name, whether required) of the type ``command`` takes (or
+        returns), its branch ``case`` included, in the order QEMU visits them."""
+        target = self._type_of(command, returns)
+        if target is None:
+            return None
+        entities = self._entities()
+        found: list[tuple[str, bool]] = []
+        types = [target]
+        for variant in target.get("variants", []):  # type: ignore[attr-defined]
+            if variant.get("case") == case:
+                branch = entities.get(str(variant["type"]))
+                if branch is not None:
+                    types.append(branch)
+        for entity in types:
+            for member in entity.get("members", []):  # type: ignore[attr-defined]
+                found.append((str(member["name"]), "default" not in member))
+        return found
+
     def enum_values(self, command: str, member: str, *, returns: bool = False) -> tuple[str, ...]:
         """The values of the enum of ``member`` in ``command``'s argument type (or,
         with ``returns``, its return type's elements), from the introspection."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..machine import ConfigError
 from ..machine.options import parse_bool, parse_opts, parse_size
+from ..runtime.key_order import first_unexpected
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -41,10 +42,38 @@ def _json(location: str, text: str) -> dict[str, object]:
 
 
 def _keyval(location: str, text: str, implied: str) -> dict[str, object]:
+    """``key=value,...``; dotted keys (``file.filename=``) go into nested members,
+    as QEMU's keyval parser makes them."""
     values: dict[str, object] = {}
     for item in parse_opts(text, implied=implied):
-        values[item.name] = item.value
+        head, dot, rest = item.name.partition(".")
+        if dot:
+            nested = values.setdefault(head, {})
+            if isinstance(nested, dict):
+                nested[rest] = item.value
+        else:
+            values[item.name] = item.value
     return values
+
+
+def _check_members(
+    location: str,
+    values: dict[str, object],
+    members: list[tuple[str, bool]] | None,
+    unexpected: str = "Parameter '{}' is unexpected",
+) -> None:
+    """QEMU's visitor's checks of an object's members: the first required one
+    missing (in the type's order), then the first one the type does not have
+    (in QEMU's hash table order)."""
+    if members is None:
+        return
+    for name, required in members:
+        if required and name not in values:
+            raise ConfigError(f"Parameter '{name}' is missing", location)
+    known = [name for name, _ in members if name in values]
+    extra = first_unexpected(list(values), known)
+    if extra is not None:
+        raise ConfigError(unexpected.format(extra), location)
 
 
 def _read(location: str, text: str, implied: str) -> tuple[dict[str, object], bool]:
@@ -111,8 +140,11 @@ def object_(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> Non
             if parsed is None:
                 raise ConfigError("Parameter 'size' expects a size value", location)
             values["size"] = parsed
+    # A key=value -object is QEMU's older option syntax, and words it so.
+    unexpected = "Parameter '{}' is unexpected" if typed else "Invalid parameter '{}'"
+    _check_members(location, values, catalogue.members("object-add", qom_type), unexpected)
     rest = {k: v for k, v in values.items() if k not in ("qom-type", "id")}
-    cmdline.object(location, qom_type, ident, rest)  # type: ignore[arg-type]
+    cmdline.object(location, qom_type, ident, rest, keyval=not typed)  # type: ignore[arg-type]
 
 
 def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> None:
@@ -131,6 +163,7 @@ def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> No
     filename = ""
     if driver in ("file", "host_device", "host_cdrom"):
         filename = _str_member(location, values, "filename")
+    _check_members(location, values, catalogue.members("blockdev-add", driver))
     if node_name is None:
         raise ConfigError("'node-name' must be specified for the root node", location)
     if filename:
@@ -158,12 +191,13 @@ def audiodev(catalogue: ProfileCatalogue, text: str) -> None:
     location = f"-audiodev {text}"
     values, _typed = _read(location, text, "driver")
     _str_member(location, values, "id")
-    _enum_member(
+    driver = _enum_member(
         location,
         values,
         "driver",
         catalogue.enum_values("query-audiodevs", "driver", returns=True),
     )
+    _check_members(location, values, catalogue.members("query-audiodevs", driver, returns=True))
 
 
 def device(cmdline: CommandLine, text: str) -> None:
