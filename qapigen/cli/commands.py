@@ -471,6 +471,33 @@ def summary(schema: Schema) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        if not _stdout_gone():
+            raise
+        # The reader of our output left (``qapigen defines ... | head``): stop
+        # quietly with the status a shell gives a program killed by SIGPIPE.
+        return 128 + 13
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output's reader has closed it; if so, stdout is pointed
+    at /dev/null so that the interpreter's last flush cannot fail too."""
+    import select
+
+    # A pipe whose reader has gone polls as an error for its writer.
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    if not any(events & select.POLLERR for _, events in poller.poll(0)):
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return True
+
+
+def _main(argv: Sequence[str] | None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv and argv[0] == "vm":

@@ -151,6 +151,16 @@ def _size(word: str) -> int:
     return size
 
 
+def _write_request(words: Sequence[str]) -> tuple[int, int, str]:
+    """The address, size and data word of a ``write`` or ``b64write``."""
+    _arg(words, 3)
+    addr = _number(strtou64, words[1])
+    size = _size(words[2])
+    if len(words[3]) < 3:
+        raise _Refused("invalid argument size")
+    return addr, size, words[3]
+
+
 def _hex_nibble(char: str) -> int:
     try:
         return int(char, 16)
@@ -313,12 +323,7 @@ class QtestService:
         return f"FAIL Unknown command '{command}'"
 
     def _write(self, words: list[str]) -> str:
-        _arg(words, 3)
-        addr = _number(strtou64, words[1])
-        size = _size(words[2])
-        data_word = words[3]
-        if len(data_word) < 3:
-            return "ERR invalid argument size"
+        addr, size, data_word = _write_request(words)
         data = bytearray(size)
         for i in range(size):
             if i * 2 + 4 <= len(data_word):
@@ -329,12 +334,7 @@ class QtestService:
         return "OK"
 
     def _b64write(self, conn: QtestConnection, words: list[str]) -> str:
-        _arg(words, 3)
-        addr = _number(strtou64, words[1])
-        size = _size(words[2])
-        text = words[3]
-        if len(text) < 3:
-            return "ERR invalid argument size"
+        addr, size, text = _write_request(words)
         decoded = _glib_base64_decode(text)
         if len(decoded) != size:
             conn.note(f"b64write: data length mismatch (told {size}, found {len(decoded)})")

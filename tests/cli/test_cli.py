@@ -257,3 +257,30 @@ def test_generate_refuses_a_package_name_that_cannot_work(
     assert main(["generate", str(schema), "-o", str(out), "--package", package]) == 1
     assert capsys.readouterr() == ("", f"package name '{package}' is {why}\n")
     assert not out.exists()
+
+
+def test_a_reader_that_leaves_early_ends_the_output_quietly(tmp_path: Path) -> None:
+    """``qapigen defines ... | head -1``: no traceback once the reader has gone,
+    and the status a shell shows for a program stopped by SIGPIPE."""
+    # Printed a line at a time, and far more than a pipe holds.
+    schema = _write(
+        tmp_path,
+        "many.json",
+        "".join(
+            f"{{ 'enum': 'E{i}x', 'data': [ 'x' ], 'if': 'CONFIG_{i}' }}\n" for i in range(20000)
+        ),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qapigen", "defines", str(schema)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves with most of the output unread
+    stderr = proc.stderr.read().decode()
+    status = proc.wait(timeout=60)
+    assert first
+    assert stderr == ""
+    assert status == 141
