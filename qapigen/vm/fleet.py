@@ -95,7 +95,11 @@ class Fleet:
         try:
             config = options.cmdline.build(options.catalogue, options.catalogue)
         except ConfigError as err:
-            raise CommandLineError(err.location, err.message) from None
+            error = CommandLineError(err.location, err.message)
+            error.warnings = list(options.cmdline.warnings)
+            raise error from None
+        for warning in options.cmdline.warnings:
+            print_stderr(f"{PROG}: {warning}\n")
         if not options.has_monitor:
             # QEMU would run; the simulated machine could not be driven at all.
             raise CommandLineError(None, _NO_MONITOR)

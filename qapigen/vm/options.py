@@ -112,10 +112,11 @@ _DISPLAYS_BUILT = ("none", "curses")
 
 class CommandLineError(Exception):
     """A command line the program refuses: ``location`` (None: QEMU names no
-    option) and QEMU's message."""
+    option) and QEMU's message; ``warnings``, what QEMU printed before it."""
 
     def __init__(self, location: str | None, message: str) -> None:
         super().__init__(message if location is None else f"{location}: {message}")
+        self.warnings: list[str] = []
 
 
 def _qmp_monitor(value: str) -> UnixMonitor | TcpMonitor:
@@ -155,11 +156,12 @@ class TcpMonitor(NamedTuple):
 
 
 class ChardevMonitor(NamedTuple):
-    """``-mon chardev=ID,mode=control``: a QMP monitor on a character device."""
+    """``-mon chardev=ID[,id=NAME],mode=control``: a QMP monitor on a character device."""
 
     chardev: str
     mode: str | None
     location: str
+    id: str | None = None
 
 
 class Options:
@@ -226,140 +228,147 @@ def parse(argv: Sequence[str]) -> Options:
     if any(opt == "--help" for opt, _ in items):
         options.help = "--help"
         return options
-    for opt, value in items:
-        try:
-            if opt in ("-version", "-h", "-help"):
-                # QEMU answers these as it meets them, and exits.
-                options.help = "-h" if opt == "-help" else opt
-                return options
-            if opt in ("-machine", "-M") and _asks_help("-machine", value):
-                options.help = "-machine help"  # answered at once, as -version
-                return options
-            if opt in HELP_QUERIES and _asks_help(opt, value):
-                # Answered once the whole line is read; the CPUs before the devices.
-                if options.help != "-cpu help":
-                    options.help = HELP_QUERIES[opt]
-                continue
-            if opt == "-qmp":
-                monitors.append(_qmp_monitor(value))
-            elif opt == "-S":
-                cmdline.option_S()
-            elif opt == "-action":
-                cmdline.action(value)
-            elif opt == "-no-shutdown":
-                cmdline.no_shutdown()
-            elif opt == "-no-reboot":
-                cmdline.no_reboot()
-            elif opt == "-watchdog-action":
-                cmdline.watchdog_action(value)
-            elif opt == "-device":
-                from .structured import device
+    try:
+        for opt, value in items:
+            try:
+                if opt in ("-version", "-h", "-help"):
+                    # QEMU answers these as it meets them, and exits.
+                    options.help = "-h" if opt == "-help" else opt
+                    return options
+                if opt in ("-machine", "-M") and _asks_help("-machine", value):
+                    options.help = "-machine help"  # answered at once, as -version
+                    return options
+                if opt in HELP_QUERIES and _asks_help(opt, value):
+                    # Answered once the whole line is read; the CPUs before the devices.
+                    if options.help != "-cpu help":
+                        options.help = HELP_QUERIES[opt]
+                    continue
+                if opt == "-qmp":
+                    monitors.append(_qmp_monitor(value))
+                elif opt == "-S":
+                    cmdline.option_S()
+                elif opt == "-action":
+                    cmdline.action(value)
+                elif opt == "-no-shutdown":
+                    cmdline.no_shutdown()
+                elif opt == "-no-reboot":
+                    cmdline.no_reboot()
+                elif opt == "-watchdog-action":
+                    cmdline.watchdog_action(value)
+                elif opt == "-device":
+                    from .structured import device
 
-                device(cmdline, value)
-            elif opt == "-object":
-                from .structured import object_
+                    device(cmdline, value)
+                elif opt == "-object":
+                    from .structured import object_
 
-                object_(cmdline, options.catalogue, value)
-            elif opt == "-blockdev":
-                from .structured import blockdev
+                    object_(cmdline, options.catalogue, value)
+                elif opt == "-blockdev":
+                    from .structured import blockdev
 
-                blockdev(cmdline, options.catalogue, value)
-            elif opt == "-audiodev":
-                from .structured import audiodev
+                    blockdev(cmdline, options.catalogue, value)
+                elif opt == "-audiodev":
+                    from .structured import audiodev
 
-                audiodev(options.catalogue, value)
-            elif opt == "-smp":
-                cmdline.smp(value)
-            elif opt == "-cpu":
-                cmdline.cpu(value)
-            elif opt == "-daemonize":
-                options.daemonize = True
-            elif opt == "-uuid":
-                _check_uuid(value)
-            elif opt == "-name":
-                _check_keys(
-                    f"-name {value}",
-                    value,
-                    "guest",
-                    {"guest": None, "process": None, "debug-threads": "bool"},
-                )
-            elif opt == "-rtc":
-                _check_rtc(value)
-            elif opt == "-overcommit":
-                _check_keys(
-                    f"-overcommit {value}", value, None, {"mem-lock": "mem-lock", "cpu-pm": "bool"}
-                )
-            elif opt == "-sandbox":
-                _check_sandbox(value)
-            elif opt == "-msg":
-                _check_keys(
-                    f"-msg {value}", value, None, {"timestamp": "bool", "guest-name": "bool"}
-                )
-            elif opt == "-boot":
-                _check_boot(value)
-                for item in parse_opts(value, implied="order"):
-                    if item.name in ("order", "once"):
-                        cmdline.boot(item.value)
-            elif opt == "-display":
-                _check_display(value)
-            elif opt in ("-machine", "-M"):
-                cmdline.machine(value)
-            elif opt == "-accel":
-                cmdline.accel(value)
-            elif opt == "-m":
-                cmdline.memory(value)
-            elif opt == "-nodefaults":
-                cmdline.nodefaults()
-            elif opt == "-nographic":
-                cmdline.nographic()
-            elif opt == "-vga":
-                cmdline.vga(value)
-            elif opt == "-serial":
-                cmdline.serial(value)
-            elif opt == "-parallel":
-                cmdline.parallel(value)
-            elif opt in ("-nic", "-net"):
-                cmdline.nic(value, spelling=opt)
-            elif opt == "-chardev":
-                spec = parse_chardev(value)
-                if any(c.id == spec.id for c in options.chardevs):
-                    raise CommandLineError(
-                        f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
+                    audiodev(options.catalogue, value)
+                elif opt == "-smp":
+                    cmdline.smp(value)
+                elif opt == "-cpu":
+                    cmdline.cpu(value)
+                elif opt == "-daemonize":
+                    options.daemonize = True
+                elif opt == "-uuid":
+                    _check_uuid(value)
+                elif opt == "-name":
+                    _check_keys(
+                        f"-name {value}",
+                        value,
+                        "guest",
+                        {"guest": None, "process": None, "debug-threads": "bool"},
                     )
-                options.chardevs.append(spec)
-            elif opt == "-mon":
-                options.mons.append(_parse_mon(value))
-            elif opt == "-qtest":
-                options.qtest = value
-            elif opt == "-qtest-log":
-                options.qtest_log = value
-            elif opt == "-audio":
-                _check_audio(value)
-            elif opt == "-trace":
-                pass  # accepted; no trace event is written (docs/behaviour.md)
-            elif opt == "-pidfile":
-                options.pidfile = value
-            elif opt == "-d":
-                # QEMU's other log items concern what is not simulated.
-                options.guest_errors = "guest_errors" in value.split(",")
-            elif opt == "-D":
-                options.logfile = value
-            elif opt == "--count":
-                if not value.isdigit() or int(value) < 1:
-                    raise CommandLineError("--count", f"'{value}' is not a positive number")
-                options.count = int(value)
-            elif opt == "--qmp-dir":
-                options.qmp_dir = value
-            elif opt == "--profile":
-                options.profile = value
-            elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS:
-                pass
-            else:
-                raise AssertionError(opt)  # _split() let through only what is handled
-        except ConfigError as err:
-            raise CommandLineError(err.location or opt, err.message) from None
-        except ChardevError as err:
-            raise CommandLineError(err.location or opt, err.message) from None
+                elif opt == "-rtc":
+                    _check_rtc(value)
+                elif opt == "-overcommit":
+                    _check_keys(
+                        f"-overcommit {value}",
+                        value,
+                        None,
+                        {"mem-lock": "mem-lock", "cpu-pm": "bool"},
+                    )
+                elif opt == "-sandbox":
+                    _check_sandbox(value)
+                elif opt == "-msg":
+                    _check_keys(
+                        f"-msg {value}", value, None, {"timestamp": "bool", "guest-name": "bool"}
+                    )
+                elif opt == "-boot":
+                    _check_boot(value)
+                    for item in parse_opts(value, implied="order"):
+                        if item.name in ("order", "once"):
+                            cmdline.boot(item.value)
+                elif opt == "-display":
+                    _check_display(value)
+                elif opt in ("-machine", "-M"):
+                    cmdline.machine(value)
+                elif opt == "-accel":
+                    cmdline.accel(value)
+                elif opt == "-m":
+                    cmdline.memory(value)
+                elif opt == "-nodefaults":
+                    cmdline.nodefaults()
+                elif opt == "-nographic":
+                    cmdline.nographic()
+                elif opt == "-vga":
+                    cmdline.vga(value)
+                elif opt == "-serial":
+                    cmdline.serial(value)
+                elif opt == "-parallel":
+                    cmdline.parallel(value)
+                elif opt in ("-nic", "-net"):
+                    cmdline.nic(value, spelling=opt)
+                elif opt == "-chardev":
+                    spec = parse_chardev(value)
+                    if any(c.id == spec.id for c in options.chardevs):
+                        raise CommandLineError(
+                            f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
+                        )
+                    options.chardevs.append(spec)
+                elif opt == "-mon":
+                    options.mons.append(_parse_mon(value, options.mons))
+                elif opt == "-qtest":
+                    options.qtest = value
+                elif opt == "-qtest-log":
+                    options.qtest_log = value
+                elif opt == "-audio":
+                    _check_audio(value)
+                elif opt == "-trace":
+                    pass  # accepted; no trace event is written (docs/behaviour.md)
+                elif opt == "-pidfile":
+                    options.pidfile = value
+                elif opt == "-d":
+                    # QEMU's other log items concern what is not simulated.
+                    options.guest_errors = "guest_errors" in value.split(",")
+                elif opt == "-D":
+                    options.logfile = value
+                elif opt == "--count":
+                    if not value.isdigit() or int(value) < 1:
+                        raise CommandLineError("--count", f"'{value}' is not a positive number")
+                    options.count = int(value)
+                elif opt == "--qmp-dir":
+                    options.qmp_dir = value
+                elif opt == "--profile":
+                    options.profile = value
+                elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS:
+                    pass
+                else:
+                    raise AssertionError(opt)  # _split() let through only what is handled
+            except ConfigError as err:
+                raise CommandLineError(err.location or opt, err.message) from None
+            except ChardevError as err:
+                raise CommandLineError(err.location or opt, err.message) from None
+    except CommandLineError as err:
+        err.warnings = list(cmdline.warnings)  # QEMU printed them as it read the line
+        raise
     if options.help is not None:
         return options
     if options.count > 1 and options.qmp_dir is None:
@@ -520,20 +529,31 @@ def _check_display(text: str) -> None:
         )
 
 
-def _parse_mon(text: str) -> ChardevMonitor:
+def _parse_mon(text: str, earlier: list[ChardevMonitor]) -> ChardevMonitor:
     from ..machine import ConfigError
-    from ..machine.options import parse_bool, parse_opts
+    from ..machine.options import id_wellformed, parse_bool, parse_opts
 
     location = f"-mon {text}"
     chardev: str | None = None
     mode: str | None = None
+    ident: str | None = None
     for item in parse_opts(text, implied="chardev"):
         if item.name == "chardev":
             chardev = item.value
         elif item.name == "mode":
             mode = item.value
         elif item.name == "id":
-            pass  # the monitor's name: nothing shows it
+            # The monitor's name: nothing shows it, but QEMU checks it at once.
+            if not id_wellformed(item.value):
+                raise ConfigError(
+                    "Parameter 'id' expects an identifier\n"
+                    "Identifiers consist of letters, digits, '-', '.', '_', "
+                    "starting with a letter.",
+                    location,
+                )
+            if any(mon.id == item.value for mon in earlier):
+                raise ConfigError(f"Duplicate ID '{item.value}' for mon", location)
+            ident = item.value
         elif item.name == "pretty":
             if parse_bool(item.value) is None:
                 raise ConfigError("Parameter 'pretty' expects 'on' or 'off'", location)
@@ -541,7 +561,7 @@ def _parse_mon(text: str) -> ChardevMonitor:
                 raise ConfigError("pretty=on is not simulated", location)
         else:
             raise ConfigError(f"Invalid parameter '{item.name}'", location)
-    return ChardevMonitor(chardev or "", mode, location)
+    return ChardevMonitor(chardev or "", mode, location, ident)
 
 
 def _check_audio(text: str) -> None:

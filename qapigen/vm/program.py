@@ -244,6 +244,8 @@ def _main(argv: Sequence[str]) -> int:
         # The fleet refuses a socket that cannot be made, a machine QEMU would refuse.
         return Fleet(options, log).serve(daemon.ready if daemon is not None else None)
     except CommandLineError as err:
+        for warning in err.warnings:
+            print_stderr(f"{PROG}: {warning}\n")
         print_stderr(f"{PROG}: {err}\n")
         return 1
     finally:

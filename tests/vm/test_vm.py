@@ -1275,10 +1275,6 @@ def test_watchdog_fires_in_real_time_without_qtest(
         ),
         (["-m", "64,foo=1"], "-m 64,foo=1: Invalid parameter 'foo'"),
         (
-            ["-accel", "qtest,thread=single"],
-            "-accel qtest,thread=single: Property 'qtest-accel.thread' not found",
-        ),
-        (
             ["-machine", "pc,accel=qtest", "-accel", "qtest"],
             'The -accel and "-machine accel=" options are incompatible',
         ),
