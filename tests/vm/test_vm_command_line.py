@@ -367,3 +367,28 @@ def test_daemonize_reports_errors_on_the_parents_stderr(program: str, tmp_path: 
         "Failed to bind socket to /nonexistent/x: No such file or directory\n"
     )
     assert not os.path.exists(pidfile)
+
+
+def test_profile_option_names_the_qemu_impersonated(tmp_path: Path) -> None:
+    """--profile FILE: -version and the checks come from that profile; a file
+    that is not one is refused, saying why, with status 1."""
+    import json
+    import lzma
+
+    from qapigen.profiles import profile
+
+    with lzma.open(profile.SHIPPED) as fp:
+        document = json.loads(fp.read())
+    document["help"]["-version"]["stdout"] = "QEMU emulator version 9.9.9\n"
+    path = tmp_path / "other.json.xz"
+    with lzma.open(path, "wb", preset=0) as out:
+        out.write(json.dumps(document).encode())
+    status, out, err = _run("qapigen", ["--profile", str(path), "-version"], tmp_path)
+    assert (status, out, err) == (0, "QEMU emulator version 9.9.9\n", "")
+
+    (tmp_path / "bad.json.xz").write_bytes(b"not xz")
+    status, out, err = _run(
+        "qapigen", ["--profile", str(tmp_path / "bad.json.xz"), "-cpu", "qemu64"], tmp_path
+    )
+    assert status == 1 and out == ""
+    assert err.startswith(f"PROG: --profile: {tmp_path}/bad.json.xz: not an xz-compressed profile")
