@@ -385,6 +385,11 @@ class CommandLine:
         self.ram_size = DEFAULT_RAM_SIZE
 
     @property
+    def accelerators(self) -> tuple[str, ...]:
+        """The accelerators asked for (``-accel``, ``-machine accel=``), in order."""
+        return tuple(name for _, name, _ in self._accel_options) + tuple(self._accel)
+
+    @property
     def warnings(self) -> list[str]:
         """QEMU's warnings so far, each to be printed after the program name."""
         return self._actions.warnings
