@@ -157,6 +157,20 @@ class Ram(Region):
             offset += n
             view = view[n:]
 
+    def stored_pages(self, offset: int, length: int) -> list[tuple[int, bytes]]:
+        """The pages ever written that overlap ``length`` bytes from ``offset``:
+        (offset in the RAM, the bytes of the page within the range), in order.
+        Everything else in the range reads as zeros."""
+        end = offset + length
+        first, last = offset // PAGE, (end - 1) // PAGE
+        pages = []
+        for page in sorted(p for p in self._pages if first <= p <= last):
+            start = max(page * PAGE, offset)
+            stop = min(page * PAGE + PAGE, end)
+            data = self._pages[page]
+            pages.append((start, bytes(data[start - page * PAGE : stop - page * PAGE])))
+        return pages
+
     def fill(self, offset: int, length: int, byte: int) -> None:
         """Set ``length`` bytes from ``offset`` to ``byte``."""
         while length > 0:

@@ -11,6 +11,21 @@ A :class:`ServerConnection` is fed the bytes a client sends
 - :class:`CapabilitiesNegotiated`: ``qmp_capabilities`` succeeded (answered
   too); from now on commands run and events are sent.
 
+File descriptors
+----------------
+On a unix socket a client may attach open files to its bytes (SCM_RIGHTS).
+The adapter that reads them passes their numbers along with the bytes
+(``receive_data(data, fds)``); the connection holds them as QEMU's socket
+character device does: those of the latest read that carried any, until a
+command takes the first of them (:meth:`~ServerConnection.take_fd`, QEMU's
+``qemu_chr_fe_get_msgfd()``: the others are let go) or more arrive (the
+held ones are let go).  Whatever is let go is listed by
+:meth:`~ServerConnection.discarded_fds` for the adapter to close, and
+:meth:`~ServerConnection.release_fds` gives up everything at the end of the
+connection.  So descriptors sent with one command stay for a later one that
+comes without any, as in QEMU.  The connection never closes a descriptor
+itself: numbers in, numbers out.
+
 Everything the server says, starting with the greeting, is collected as bytes
 for :meth:`~ServerConnection.data_to_send`: one message a line, ``\\r\\n``,
 written as QEMU writes it (see :func:`.json_writer.encode`). Nothing here reads
@@ -310,6 +325,9 @@ class ServerConnection:
         self._out_of_band: deque[_Reply] = deque()
         self._unanswered: dict[Request, _Reply] = {}
         self._received: list[Received] = []
+        # Descriptors held for the next command that takes one, and those let go.
+        self._fds: list[int] = []
+        self._discarded: list[int] = []
         # VersionTriple's members in schema order: within a QDict bucket the
         # order of insertion decides, and QEMU inserts them in this order.
         triple = {key: greeting_version[key] for key in ("major", "minor", "micro")}
@@ -338,12 +356,18 @@ class ServerConnection:
         """How many requests handed out are not answered yet."""
         return len(self._unanswered)
 
-    def receive_data(self, data: bytes) -> list[Received]:
-        """Read bytes from the client; return what they complete, in order.
+    def receive_data(self, data: bytes, fds: Iterable[int] = ()) -> list[Received]:
+        """Read bytes from the client, and the file descriptors that came with
+        them (see the module's documentation); return what they complete, in order.
 
         An incomplete message waits for more bytes. At the end of the stream
-        there is nothing to do: like QEMU, drop the connection and what it holds.
+        there is nothing to do: like QEMU, drop the connection and what it holds
+        (close what :meth:`release_fds` gives).
         """
+        fds = list(fds)
+        if fds:
+            self._discarded += self._fds
+            self._fds = fds
         received = self._received = []
         for item in self._reader.feed(data):
             if isinstance(item, JSONError):
@@ -370,6 +394,36 @@ class ServerConnection:
             return False
         self._write((encode(message) + _CRLF).encode("ascii"))
         return True
+
+    def take_fd(self) -> int | None:
+        """The first descriptor held, for a command that takes one (None: none
+        is held); the others held with it are let go."""
+        if not self._fds:
+            return None
+        fd, *rest = self._fds
+        self._discarded += rest
+        self._fds = []
+        return fd
+
+    @property
+    def held_fds(self) -> tuple[int, ...]:
+        """The descriptors held for the next command that takes one."""
+        return tuple(self._fds)
+
+    def discarded_fds(self) -> list[int]:
+        """The descriptors let go since last asked, for the caller to close
+        (not to change: when there are none, the list is the connection's own)."""
+        discarded = self._discarded
+        if discarded:
+            self._discarded = []
+        return discarded
+
+    def release_fds(self) -> list[int]:
+        """Every descriptor held or let go, for the caller to close (the
+        connection is over)."""
+        released = self._discarded + self._fds
+        self._discarded, self._fds = [], []
+        return released
 
     def data_to_send(self) -> bytes:
         """Everything queued for the client so far; the queue is emptied."""

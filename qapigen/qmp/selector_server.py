@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
+from .fds import NamedFds, close_fds
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
 
@@ -45,6 +46,10 @@ _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 # Bytes read from a client at a time.
 _CHUNK = 65536
+# Descriptors taken with one read, as QEMU's socket channels take them; the
+# kernel closes those that do not fit.
+_MAX_FDS = 16
+_FD_SPACE = _socket.CMSG_SPACE(_MAX_FDS * 4)
 
 #: Seconds the loop keeps polling after serving, before it sleeps (see Loop.run).
 SPIN = 0.0002
@@ -209,21 +214,32 @@ class _Client:
 
     __slots__ = (
         "_events",
+        "_owns_named_fds",
         "_paused",
+        "_unix",
         "_unsent",
         "backlog",
         "closed",
         "conn",
+        "named_fds",
         "server",
         "service",
         "sock",
     )
 
-    def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
+    def __init__(
+        self, server: SelectorServer, sock: _socket.socket, named_fds: NamedFds | None
+    ) -> None:
         self.server = server
         self.service = server.service
         self.sock = sock
         self.conn = self.service.connection()
+        # A listener's clients share its monitor's names; a socket served
+        # alone is a monitor of its own, whose names end with it.
+        self._owns_named_fds = named_fds is None
+        self.named_fds = NamedFds() if named_fds is None else named_fds
+        # Descriptors come only over unix sockets (SCM_RIGHTS).
+        self._unix = sock.family == _socket.AF_UNIX
         self.closed = False
         self.backlog: list[Request] = []
         self._unsent = bytearray()
@@ -235,16 +251,24 @@ class _Client:
     def on_readable(self) -> None:
         if self.closed:
             return
+        fds: list[int] = []
         try:
-            data = self.sock.recv(_CHUNK)
+            if self._unix:
+                data, ancillary, _flags, _address = self.sock.recvmsg(
+                    _CHUNK, _FD_SPACE, _socket.MSG_CMSG_CLOEXEC
+                )
+                fds = _received_fds(ancillary)
+            else:
+                data = self.sock.recv(_CHUNK)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
         if not data:  # gone, perhaps mid-message: that costs nothing else
+            close_fds(fds)
             self.close()
             return
-        self._serve(self.service.received, data)
+        self._serve(self.service.received, data, fds)
 
     def on_writable(self) -> None:
         if self.closed:
@@ -255,7 +279,7 @@ class _Client:
         else:
             self._watch()
 
-    def _serve(self, serve: Callable[..., None], *args: bytes) -> None:
+    def _serve(self, serve: Callable[..., None], *args: object) -> None:
         try:
             serve(self, *args)
         except Exception:
@@ -265,6 +289,8 @@ class _Client:
 
             traceback.print_exc()
             self.close()
+        # Descriptors no command claimed and none will: closed, not leaked.
+        close_fds(self.conn.discarded_fds())
         self._watch()
 
     def unsent(self) -> int:
@@ -323,7 +349,24 @@ class _Client:
         if self._events:
             self.server.loop.selector.unregister(self.sock)
         self.sock.close()
+        close_fds(self.conn.release_fds())
+        if self._owns_named_fds:
+            self.named_fds.close_all()
         self.server.loop.descriptor_freed()
+
+
+def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    """The descriptors of SCM_RIGHTS messages, made blocking as QEMU makes them
+    (O_NONBLOCK is the sender's file's, kept across the passing)."""
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds.extend(memoryview(data)[:usable].cast("i"))
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, True)
+    return fds
 
 
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -332,12 +375,14 @@ _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errn
 class _Listener:
     """A listening socket: accepts clients for its server."""
 
-    __slots__ = ("closed", "server", "sock")
+    __slots__ = ("closed", "named_fds", "server", "sock")
 
     def __init__(self, server: SelectorServer, sock: _socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.closed = False
+        #: The monitor's descriptors kept by name, for every client it accepts.
+        self.named_fds = NamedFds()
         sock.setblocking(False)
 
     def on_readable(self) -> None:
@@ -349,7 +394,7 @@ class _Listener:
                 if err.errno in _OUT_OF_DESCRIPTORS:
                     self.server.loop.pause_accepting(self)
                 return
-            self.server.serve_connected(_socket.socket(fileno=fd))
+            self.server.serve_connected(_socket.socket(fileno=fd), self.named_fds)
 
     def on_writable(self) -> None:
         """Never asked for."""
@@ -403,13 +448,17 @@ class SelectorServer:
         """Accept clients on ``sock``, a socket that already listens."""
         self._listen(sock)
 
-    def serve_connected(self, sock: _socket.socket) -> None:
-        """Serve the client at the other end of ``sock``, a connected socket."""
+    def serve_connected(self, sock: _socket.socket, named_fds: NamedFds | None = None) -> None:
+        """Serve the client at the other end of ``sock``, a connected socket.
+
+        ``named_fds`` is the table of the monitor it belongs to (a listener's);
+        None: it is a monitor of its own.
+        """
         sock.setblocking(False)
         if sock.family != _socket.AF_UNIX:
             # Replies are small and awaited: no Nagle delay (asyncio does the same).
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        client = _Client(self, sock)
+        client = _Client(self, sock, named_fds)
         self.loop.selector.register(sock, _READ, client)
         self.service.clients.add(client)
         client.flush()  # the greeting
@@ -426,6 +475,7 @@ class SelectorServer:
             listener.closed = True
             self.loop.forget(listener)
             listener.sock.close()
+            listener.named_fds.close_all()
         self._listeners.clear()
         for file in self._files:
             file.remove()
@@ -433,3 +483,4 @@ class SelectorServer:
         for client in list(self.service.clients):
             client.flush()
             client.close()
+        self.service.close()

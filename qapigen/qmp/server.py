@@ -16,6 +16,7 @@ import socket
 from types import ModuleType
 from typing import Any
 
+from .fds import NamedFds
 from .protocol import Request
 from .service import DEFAULT_VERSION, HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
@@ -40,6 +41,9 @@ class _Client(asyncio.Protocol):
         self.server = server
         self.service = server.service
         self.conn = self.service.connection()
+        # asyncio's transports pass no descriptors: getfd and add-fd find none,
+        # and the names a client keeps (none) are its own.
+        self.named_fds = NamedFds()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.backlog: list[Request] = []
@@ -91,6 +95,7 @@ class _Client(asyncio.Protocol):
         # A client gone mid-message costs nothing else.
         self.closed = True
         self.service.clients.discard(self)
+        self.named_fds.close_all()
 
     def flush(self) -> None:
         """Hand what the protocol queued to the transport; drop a stalled client."""
@@ -165,3 +170,4 @@ class QMPServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        self.service.close()

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 
 from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
 from ..runtime.key_order import first_unexpected
+from .fds import FD_COMMANDS, FdSets, MonitorCommands, close_fds
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -55,11 +56,15 @@ _SERVER_COMMANDS = ("query-version", "query-commands", "query-qmp-schema")
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
+    from .fds import NamedFds
+
     class Peer(Protocol):
         """A connected client, as a transport adapter keeps it."""
 
         conn: ServerConnection
         closed: bool
+        #: The descriptors its monitor keeps by name (``getfd``).
+        named_fds: NamedFds
         #: Requests read but not run yet (the client's output is piling up).
         backlog: list[Request]
 
@@ -106,6 +111,11 @@ class QMPService:
         #: for has exited): later requests go unanswered, as QEMU, once it has
         #: exited, answers none; replies already due are still sent.
         self.halted = False
+        #: The descriptor sets of ``add-fd``, shared by every client.
+        self.fdsets = FdSets()
+        self._monitor_commands = MonitorCommands(package, self.fdsets)
+        #: The client whose request is running (QEMU's current monitor), else None.
+        self.current: Peer | None = None
 
     def connection(self) -> ServerConnection:
         """The protocol state of a new client (its greeting queued)."""
@@ -114,14 +124,16 @@ class QMPService:
             self.version, self.package_name, ("oob",), commands=self.commands.get
         )
 
-    def received(self, peer: Peer, data: bytes) -> None:
-        """Handle bytes from ``peer``: run what they complete, then write the replies.
+    def received(self, peer: Peer, data: bytes, fds: Iterable[int] = ()) -> None:
+        """Handle bytes from ``peer`` (and the descriptors that came with them:
+        see :mod:`.protocol`): run what they complete, then write the replies.
 
         Requests that must wait (the client's output is over :data:`HIGH_WATER`)
         stay in ``peer.backlog``: the adapter stops reading the client until
         :meth:`serve_backlog` has run them all.
         """
-        peer.backlog.extend(item for item in peer.conn.receive_data(data) if type(item) is Request)
+        received = peer.conn.receive_data(data, fds)
+        peer.backlog.extend(item for item in received if type(item) is Request)
         self.serve_backlog(peer)
 
     def serve_backlog(self, peer: Peer) -> None:
@@ -153,15 +165,36 @@ class QMPService:
 
     def _run(self, peer: Peer, request: Request) -> None:
         """Run a command and queue its reply (after any events it caused)."""
+        self.current = peer
         try:
             if request.name in _SERVER_COMMANDS:
                 result = self._server_command(request)
+            elif request.name in FD_COMMANDS and request.name in self.commands:
+                result = self._monitor_commands.run(
+                    request.name, request.arguments, peer.conn, peer.named_fds
+                )
             else:
                 result = self.dispatcher.dispatch(request.name, request.arguments)
         except QMPError as err:
             peer.conn.send_error(request, err.error_class, err.desc)
             return
+        finally:
+            self.current = None
+            # Descriptors let go (replaced, or left over from a claim) are
+            # closed before the client hears the reply, as in QEMU.
+            close_fds(peer.conn.discarded_fds())
         peer.conn.send_return(request, {} if result is None else result)
+
+    def take_named_fd(self, name: str) -> int:
+        """The descriptor the current client's monitor keeps as ``name``,
+        handed over (the caller closes it); QEMU's error when there is none."""
+        if self.current is None:
+            raise QMPError("GenericError", f"File descriptor named '{name}' has not been found")
+        return self.current.named_fds.take(name)
+
+    def close(self) -> None:
+        """Close the descriptor sets (the server is going away)."""
+        self.fdsets.close_all()
 
     def _server_command(self, request: Request) -> Any:
         if request.arguments:

@@ -127,6 +127,7 @@ class Fleet:
         from .. import __version__
         from ..machine import Machine
         from ..qmp.selector_server import SelectorServer
+        from .dump_files import DumpFiles
 
         machine = Machine(
             config,
@@ -138,6 +139,10 @@ class Fleet:
             simulator_api, machine, self.loop, package_name=f"qapigen {__version__}"
         )
         machine.subscribe(server.service.broadcast)
+        # Dumps: files opened through the monitors; a detached one written
+        # once the command is answered.
+        machine.dump_files = DumpFiles(server.service)
+        machine.defer = self.loop.call_soon
         self.servers.append(server)
         self.machines.append(machine)
         if wakes_host:

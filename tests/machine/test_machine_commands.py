@@ -16,6 +16,7 @@ from qapigen.machine import (
     MachineExited,
     PvpanicConfig,
 )
+from qapigen.qmp.fds import FD_COMMANDS
 from qapigen.runtime import Dispatcher, Event, QMPError, event_message
 from qapigen.simulator_api import (
     GuestPanicInformation_hyper_v,
@@ -352,8 +353,10 @@ def test_guest_commands_over_the_dispatcher() -> None:
 
 
 def test_every_machine_command_is_implemented() -> None:
-    """All commands but the QMP session's own are the machine's."""
+    """All commands but the QMP session's own (and its monitor's descriptors)
+    are the machine's."""
     session = {"qmp_capabilities", "query-version", "query-commands", "query-qmp-schema"}
+    session |= FD_COMMANDS
     for name, info in simulator_api.COMMANDS.items():
         implemented = getattr(Machine, info.method) is not getattr(
             simulator_api.Handler, info.method

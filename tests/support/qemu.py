@@ -9,6 +9,7 @@ compare the two start both with :func:`pair` and skip, saying why, when QEMU
 
 from __future__ import annotations
 
+import array
 import os
 import re
 import shutil
@@ -114,6 +115,12 @@ class RawQMP:
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
+
+    def send_fds(self, data: bytes, fds: Sequence[int]) -> None:
+        """Send ``data`` in one message with ``fds`` attached (SCM_RIGHTS)."""
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        sent = self.sock.sendmsg([data], ancillary)
+        self.sock.sendall(data[sent:])
 
     def line(self) -> bytes:
         """The next line; AssertionError when the stream ends first."""
