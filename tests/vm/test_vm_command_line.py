@@ -381,8 +381,7 @@ def test_profile_option_names_the_qemu_impersonated(tmp_path: Path) -> None:
         document = json.loads(fp.read())
     document["help"]["-version"]["stdout"] = "QEMU emulator version 9.9.9\n"
     path = tmp_path / "other.json.xz"
-    with lzma.open(path, "wb", preset=0) as out:
-        out.write(json.dumps(document).encode())
+    path.write_bytes(lzma.compress(json.dumps(document).encode(), preset=0))
     status, out, err = _run("qapigen", ["--profile", str(path), "-version"], tmp_path)
     assert (status, out, err) == (0, "QEMU emulator version 9.9.9\n", "")
 
