@@ -625,8 +625,7 @@ class CommandLine:
             return self._accel[0] if self._accel else None
         invalid: list[tuple[str, str]] = []
         for location, name, props in self._accel_options:
-            # QEMU 10.0.2 finds no qtest accelerator when it is given properties.
-            if name not in _ACCELERATORS_BUILT or (name == "qtest" and props):
+            if name not in _ACCELERATORS_BUILT:
                 invalid.append((location, f"invalid accelerator {name}"))
                 continue
             self.warnings.extend(f"{where}: {what}" for where, what in invalid)
@@ -634,6 +633,8 @@ class CommandLine:
                 message = _accel_property(name, prop, value)
                 if message is not None:
                     raise ConfigError(message, location)
+            if invalid:
+                self.warnings.append(f"falling back to {_ACCEL_NAMES.get(name, name)}")
             return name
         last_location, last_message = invalid.pop()
         self.warnings.extend(f"{where}: {what}" for where, what in invalid)
@@ -713,6 +714,8 @@ class CommandLine:
         return size
 
 
+# How QEMU names an accelerator when it falls back to it.
+_ACCEL_NAMES = {"kvm": "KVM"}
 # The properties of TCG (``-accel tcg,...``): their kinds.
 _TCG_PROPERTIES = {
     "thread": "thread",

@@ -1274,6 +1274,11 @@ def test_watchdog_fires_in_real_time_without_qtest(
             "and exabytes, respectively.",
         ),
         (["-m", "64,foo=1"], "-m 64,foo=1: Invalid parameter 'foo'"),
+        # QEMU with its qtest module (Debian's package lacks it: "invalid accelerator").
+        (
+            ["-accel", "qtest,thread=single"],
+            "-accel qtest,thread=single: Property 'qtest-accel.thread' not found",
+        ),
         (
             ["-machine", "pc,accel=qtest", "-accel", "qtest"],
             'The -accel and "-machine accel=" options are incompatible',
