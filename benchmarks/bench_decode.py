@@ -4,14 +4,20 @@ Three representative messages of QEMU 10.0's schema are decoded strictly, each
 in a tight loop, by
 
 - the bindings qapigen generates (``T.from_wire(obj)``),
-- msgspec (``msgspec.convert(obj, T, strict=True)``) into ``msgspec.Struct``
-  models of the same shape, built here from the same schema model
+- msgspec (``msgspec.convert(obj, T)``, strict: its default) into
+  ``msgspec.Struct`` models of the same shape, built here from the same schema model
   (``forbid_unknown_fields``, tagged unions, integer ranges, optional members
   that may be absent but not null),
 - pydantic v2 models of the same shape (strict mode, ``extra='forbid'``,
   discriminated unions), and
 - ``jsonschema`` validating against the JSON Schema qapigen exports (which
   validates only; it builds no objects).
+
+Each is called as ``functools.partial(f, obj, ...)`` without keywords: a
+keyword bound by ``partial`` costs a dictionary copy at every call (~90 ns
+here, a third of msgspec's whole decode of GUEST_PANICKED), which no caller
+of ``f`` pays; strictness is each one's default (``from_wire(obj)``,
+``convert(obj, T)``), which the run checks.
 
 It prints decodes per second and the ratios.  Targets: qapigen at least 1x
 msgspec on the query-status reply and GUEST_PANICKED (issue 11), 2x pydantic
@@ -25,9 +31,11 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import inspect
 import os
 import sys
 import tempfile
+import time
 import timeit
 import types
 from pathlib import Path
@@ -311,6 +319,13 @@ class PydanticBuilder:
 # -- the run --------------------------------------------------------------------
 
 
+def cpu_seconds(func: Any, number: int) -> float:
+    """The processor time of this thread for ``number`` calls of ``func``: on
+    a machine shared with other work, time spent waiting for a processor
+    does not count (wall-clock time would)."""
+    return timeit.Timer(func, timer=time.thread_time).timeit(number)
+
+
 def rates(funcs: list[Any], seconds: float) -> list[float]:
     """Calls per second of each of ``funcs``: the best of five timed batches.
 
@@ -320,13 +335,13 @@ def rates(funcs: list[Any], seconds: float) -> list[float]:
     numbers = []
     for func in funcs:
         number = 1
-        while timeit.timeit(func, number=number) <= seconds / 5:
+        while cpu_seconds(func, number) <= seconds / 5:
             number *= 4
         numbers.append(number)
     best = [float("inf")] * len(funcs)
     for _ in range(5):
         for i, (func, number) in enumerate(zip(funcs, numbers, strict=True)):
-            best[i] = min(best[i], timeit.timeit(func, number=number) / number)
+            best[i] = min(best[i], cpu_seconds(func, number) / number)
     return [1 / b for b in best]
 
 
@@ -370,6 +385,10 @@ def main() -> int:
     import msgspec
     import pydantic
 
+    # Strict decoding is convert's default: called without keywords (see above).
+    assert inspect.signature(msgspec.convert).parameters["strict"].default is True
+    assert inspect.signature(bindings.StatusInfo.from_wire).parameters["strict"].default is True
+
     columns = ("qapigen/s", "msgspec/s", "pydantic/s", "jsonschema/s")
     columns += ("vs msgspec", "vs pydantic", "vs jsonschema")  # type: ignore[assignment]
     print(f"{'message':30}" + "".join(f"{c:>14}" for c in columns))
@@ -391,13 +410,13 @@ def main() -> int:
         ms_type = ms_types[qapi_name]
         # All four must accept the message, or the comparison means nothing.
         cls.from_wire(wire)
-        msgspec.convert(wire, ms_type, strict=True)
+        msgspec.convert(wire, ms_type)
         adapter.validate_python(wire)
         validator.validate(wire)
         ours, ms, pyd, js = rates(
             [
                 functools.partial(cls.from_wire, wire),
-                functools.partial(msgspec.convert, wire, ms_type, strict=True),
+                functools.partial(msgspec.convert, wire, ms_type),
                 functools.partial(adapter.validate_python, wire),
                 functools.partial(validator.validate, wire),
             ],
@@ -424,7 +443,7 @@ def main() -> int:
             ours_again, direct = rates(
                 [
                     functools.partial(cls.from_wire, wire),
-                    functools.partial(msgspec.convert, wire, branch, strict=True),
+                    functools.partial(msgspec.convert, wire, branch),
                 ],
                 args.seconds,
             )

@@ -10,6 +10,17 @@ The runs alternate (qapigen, QEMU, qapigen, ...) so that a change in the
 machine's load hits both alike; the medians and their ratio are printed
 with the target, qapigen taking at most half QEMU's time.
 
+Both run under one interpreter: that of a fresh virtual environment with
+this checkout installed as users install it (``pip install --no-deps .``,
+see ``bench_qmp.py``), unless ``--python`` names another.  A development
+environment's editable install adds an import hook to every Python start
+(~10 ms here), which both would pay and no user does.  Both get a bytecode
+cache, as an installed package and a build tree have (filled by the untimed
+first runs, in a folder of the benchmark's own: neither tree is written),
+whatever ``PYTHONDONTWRITEBYTECODE`` says; ``--no-bytecode-cache`` makes
+both compile their own modules at every run instead (this checkout's and
+QEMU's tree's, where neither holds a ``__pycache__``).
+
 The schema comes from the shared data (``$QAPIGEN_SHARED``, else ``../shared``
 beside the repository); the QEMU tree from ``$QAPIGEN_QEMU_SRC``, else the
 shared ``tools/qemu-source``, which unpacks it.
@@ -19,12 +30,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from bench_qmp import BENCH_VENV, install
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,14 +71,31 @@ def qemu_tree(shared: Path) -> Path:
     return Path(proc.stdout.strip())
 
 
-def run_once(command: Sequence[str]) -> float:
-    """Wall-clock seconds of one run; a failing run ends the benchmark."""
+def child_env(cache: str | None) -> dict[str, str]:
+    """The environment of both: a bytecode cache in the folder ``cache``, or
+    none written (None)."""
+    env = dict(os.environ)
+    if cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = cache
+    else:
+        env.pop("PYTHONPYCACHEPREFIX", None)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_once(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, float]:
+    """Wall-clock seconds of one run, and the processor seconds (user and
+    system) it took; a failing run ends the benchmark."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{proc.stdout}{proc.stderr}")
-    return elapsed
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
 
 
 def describe(name: str, times: list[float]) -> str:
@@ -78,7 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="runs of each (default 15)")
     parser.add_argument("--schema", type=Path, help="the schema (default: QEMU 10.0's)")
     parser.add_argument(
-        "--python", default=sys.executable, help="the interpreter for both (default: this one)"
+        "--python",
+        help="the interpreter for both, with qapigen importable (default: a fresh install's)",
+    )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="both compile their own modules at every run",
     )
     args = parser.parse_args(argv)
 
@@ -87,27 +125,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not schema.exists():
         sys.exit(f"no schema at {schema}: set QAPIGEN_SHARED or pass --schema")
     tree = qemu_tree(shared)
+    if args.python is None:
+        install()
+        python = str(BENCH_VENV / "bin" / "python")
+    else:
+        python = args.python
     commands = {
-        "qapigen": [args.python, "-m", "qapigen", "check", str(schema)],
-        "QEMU": [args.python, "-c", QEMU_LOAD, str(tree / "scripts"), str(schema)],
+        "qapigen": [python, "-m", "qapigen", "check", str(schema)],
+        "QEMU": [python, "-c", QEMU_LOAD, str(tree / "scripts"), str(schema)],
     }
-
-    # One untimed run each: both must succeed, and the files get cached.
-    for command in commands.values():
-        run_once(command)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(args.runs):
-        for name, command in commands.items():
-            times[name].append(run_once(command))
+    with tempfile.TemporaryDirectory(prefix="qapigen-bench-load-") as folder:
+        if args.no_bytecode_cache:
+            # This checkout's source and QEMU's compile at every run (the
+            # standard library's cached bytecode is used as ever).
+            env, cwd = child_env(None), REPO
+            for tree_dir in (REPO / "qapigen", tree / "scripts" / "qapi"):
+                if next(tree_dir.rglob("__pycache__"), None) is not None:
+                    print(f"note: {tree_dir} has cached bytecode, which is used")
+        else:
+            env = child_env(os.path.join(folder, "pycache"))
+            # The installed qapigen, not this checkout's folder (unless --python).
+            cwd = Path(folder) if args.python is None else REPO
+        # One untimed run each: both must succeed, and the files get cached.
+        for command in commands.values():
+            run_once(command, cwd, env)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, command in commands.items():
+                elapsed, used = run_once(command, cwd, env)
+                times[name].append(elapsed)
+                cpu[name].append(used)
 
     ratio = statistics.median(times["qapigen"]) / statistics.median(times["QEMU"])
+    cpu_ratio = statistics.median(cpu["qapigen"]) / statistics.median(cpu["QEMU"])
+    cache = "off (both compile their own modules at every run)" if args.no_bytecode_cache else "on"
     print(f"schema: {schema}")
     print(f"QEMU tree: {tree}")
+    print(f"interpreter (both): {python}; bytecode cache {cache}")
     print(f"runs: {args.runs} of each, interleaved, whole processes")
     for name, measured in times.items():
         print(describe(name, measured))
     verdict = "met" if ratio <= TARGET else "missed"
     print(f"ratio qapigen/QEMU: {ratio:.2f} (target <= {TARGET}: {verdict})")
+    # On a machine shared with other work, waiting for a processor inflates
+    # wall-clock times; the processor time the runs took does not include it.
+    print(
+        f"processor time (user + system), medians: qapigen {statistics.median(cpu['qapigen']):.3f}"
+        f" s, QEMU {statistics.median(cpu['QEMU']):.3f} s, ratio {cpu_ratio:.2f}"
+    )
     return 0
 
 

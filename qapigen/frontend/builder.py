@@ -10,6 +10,7 @@ QEMU's, word for word.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections.abc import Callable
@@ -83,6 +84,19 @@ def load_schema(path: str, *, legacy: bool = False, superset: bool = False) -> S
     releases 5.0 to 9.2 that 10.0 no longer does.  ``superset`` gives the
     superset of the schema's builds (:mod:`qapigen.frontend.superset`).
     """
+    # The model is one large graph of objects, made in one go: the cyclic
+    # garbage collector would traverse it again and again while it grows
+    # (some 5% of the time), to find next to nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path, legacy, superset)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(path: str, legacy: bool, superset: bool) -> Schema:
     try:
         parsed = parse_schema(path, legacy=legacy)
     except OSError as err:

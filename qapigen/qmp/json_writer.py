@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Final
 
-__all__ = ["encode", "qdict_order"]
+__all__ = ["as_written", "encode", "qdict_order"]
 
 
 class _Escapes(dict[int, str]):
@@ -90,11 +90,55 @@ def _elements(elements: list[object] | tuple[object, ...]) -> Iterator[tuple[str
         yield (", " if i else ""), element
 
 
+# How deep _plain() goes before leaving a value to the loop of _nested().
+_PLAIN_DEPTH: Final = 16
+
+
 def encode(value: object) -> str:
     """``value`` (dicts, lists or tuples, str, int, float, bool, None) as QEMU writes it.
 
     The result is ASCII. Nesting is not limited by Python's recursion limit.
     """
+    text = _plain(value, _PLAIN_DEPTH)
+    return _nested(value) if text is None else text
+
+
+def _plain(value: object, depth: int) -> str | None:
+    """``encode(value)`` for plain values (of exactly the types JSON reads give,
+    nested at most ``depth`` deep), by recursion; None for any other."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)  # type: ignore[arg-type]
+    if kind is dict:
+        if not depth:
+            return None
+        for key in value:  # type: ignore[attr-defined]
+            if type(key) is not str:
+                return None  # (the loop says what is wrong with it)
+        parts = []
+        for key in qdict_order(value):  # type: ignore[arg-type]
+            text = _plain(value[key], depth - 1)  # type: ignore[index]
+            if text is None:
+                return None
+            parts.append(_quote(key) + ": " + text)
+        return "{" + ", ".join(parts) + "}"
+    if value is None or kind is bool or kind is int or kind is float:
+        return _scalar(value)
+    if kind is list:
+        if not depth:
+            return None
+        parts = []
+        for element in value:  # type: ignore[attr-defined]
+            text = _plain(element, depth - 1)
+            if text is None:
+                return None
+            parts.append(text)
+        return "[" + ", ".join(parts) + "]"
+    return None
+
+
+def _nested(value: object) -> str:
+    """``encode(value)`` for any value, without recursion."""
     out: list[str] = []
     # Open containers: the rest of their members and their closing bracket.
     stack: list[tuple[Iterator[tuple[str, object]], str]] = []
@@ -119,3 +163,18 @@ def encode(value: object) -> str:
             out.append(stack.pop()[1])
         else:
             return "".join(out)
+
+
+def as_written(value: object) -> object:
+    """``value`` (as JSON gave it, objects' members in the order QEMU wrote them)
+    made so that :func:`encode` writes its members in that order again.
+
+    :func:`encode` takes an object's keys in the order QEMU inserted them into
+    its ``QDict``; within a bucket QEMU writes the last inserted first, so
+    keys read in QEMU's written order are inserted in reverse.
+    """
+    if isinstance(value, dict):
+        return {key: as_written(value[key]) for key in reversed(value)}
+    if isinstance(value, list):
+        return [as_written(item) for item in value]
+    return value

@@ -427,16 +427,19 @@ class SelectorServer:
         """Send an event to every negotiated client, now (see :meth:`.QMPService.broadcast`)."""
         self.service.broadcast(event, timestamp)
 
-    def listen_unix(self, path: str, mode: int = 0o600) -> None:
+    def listen_unix(self, path: str, mode: int = 0o600) -> str:
         """Listen on a unix socket at ``path`` (replacing a stale one), mode 0600.
 
         The socket appears at ``path`` only once it accepts connections, and
         :meth:`close` removes it.  See :func:`.sockets.unix_listener` for what
-        stands at ``path`` already.
+        stands at ``path`` already.  Returns the name the socket was bound to
+        (what its clients' sockets give as their own name), which may be a
+        staging name the file was renamed from.
         """
         sock, file = unix_listener(path, mode)
         self._files.append(file)
         self._listen(sock)
+        return str(sock.getsockname())
 
     def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on TCP (loopback by default); returns the port."""

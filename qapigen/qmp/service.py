@@ -3,7 +3,12 @@
 A :class:`QMPService` runs commands through a generated package's dispatcher
 against a handler object, answers ``query-version``, ``query-commands`` and
 ``query-qmp-schema`` itself (as QEMU's monitor does), and sends events to
-every negotiated client.  It reads no socket: the transport adapters
+every negotiated client.  Given a :class:`Surface` (a whole QEMU's schema, as
+``qapigen vm`` serves a profile), it serves that schema instead: the commands
+the handler implements stay its own (they are *live*), the surface runs every
+other command of its schema, and the greeting is the surface's.
+
+It reads no socket: the transport adapters
 (:mod:`.server` on asyncio, :mod:`.selector_server` on the ``selectors``
 module) own the sockets and hand each client's bytes to :meth:`QMPService.received`.
 
@@ -57,6 +62,7 @@ if TYPE_CHECKING:
     from typing import Any, Protocol
 
     from .fds import NamedFds
+    from .protocol import CommandLike
 
     class Peer(Protocol):
         """A connected client, as a transport adapter keeps it."""
@@ -77,6 +83,24 @@ if TYPE_CHECKING:
         def close(self) -> None:
             """Disconnect the client."""
 
+    class Surface(Protocol):
+        """The QMP schema a server serves, beyond what its handler implements."""
+
+        @property
+        def version(self) -> Mapping[str, int]:
+            """The greeting's ``qemu`` member."""
+
+        @property
+        def package(self) -> str:
+            """The greeting's ``package``."""
+
+        def lookup(self, name: str) -> CommandLike | None:
+            """The command ``name`` of the schema, or None when it has none."""
+
+        def run(self, name: str, arguments: dict[str, Any]) -> Any:
+            """Run ``name`` (a command :meth:`lookup` found, not a live one): its
+            ``return`` value; :class:`QMPError` with QEMU's error otherwise."""
+
 
 class QMPService:
     """Serves QMP for ``handler``, typed by the generated ``package``.
@@ -85,6 +109,8 @@ class QMPService:
     ``introspection.json`` for ``query-qmp-schema``); ``handler`` implements
     the commands (see the package's ``Handler``).  ``version`` and
     ``package_name`` are what the greeting and ``query-version`` report.
+    With a ``surface``, the surface's schema is served (see the module's
+    description), and its greeting.
     """
 
     def __init__(
@@ -95,12 +121,19 @@ class QMPService:
         version: Mapping[str, int] = DEFAULT_VERSION,
         package_name: str = "qapigen",
         clock: Callable[[], float] = time.time,
+        surface: Surface | None = None,
     ) -> None:
         # Shared, not copied: a fleet has one server per machine.
         commands: dict[str, CommandInfo] = package.COMMANDS
         self.commands: Mapping[str, CommandInfo] = commands
         self.package = package
         self.dispatcher = Dispatcher(commands, handler)
+        self.surface = surface
+        #: The commands the handler (or the monitor) runs, when a surface serves the rest.
+        self.live: dict[str, CommandInfo] = {}
+        if surface is not None:
+            version, package_name = surface.version, surface.package
+            self.live = _live_commands(commands, handler)
         self.version = version
         self.package_name = package_name
         self.clock = clock
@@ -120,9 +153,16 @@ class QMPService:
     def connection(self) -> ServerConnection:
         """The protocol state of a new client (its greeting queued)."""
         # QEMU offers oob on every monitor with its own I/O thread, TCP ones too.
-        return ServerConnection(
-            self.version, self.package_name, ("oob",), commands=self.commands.get
-        )
+        lookup = self.commands.get if self.surface is None else self._lookup
+        return ServerConnection(self.version, self.package_name, ("oob",), commands=lookup)
+
+    def _lookup(self, name: str) -> CommandLike | None:
+        """A live command, else the surface's."""
+        info = self.live.get(name)
+        if info is not None:
+            return info
+        assert self.surface is not None
+        return self.surface.lookup(name)
 
     def received(self, peer: Peer, data: bytes, fds: Iterable[int] = ()) -> None:
         """Handle bytes from ``peer`` (and the descriptors that came with them:
@@ -167,7 +207,9 @@ class QMPService:
         """Run a command and queue its reply (after any events it caused)."""
         self.current = peer
         try:
-            if request.name in _SERVER_COMMANDS:
+            if self.surface is not None and request.name not in self.live:
+                result = self.surface.run(request.name, request.arguments)
+            elif request.name in _SERVER_COMMANDS:
                 result = self._server_command(request)
             elif request.name in FD_COMMANDS and request.name in self.commands:
                 result = self._monitor_commands.run(
@@ -222,3 +264,19 @@ class QMPService:
                 ) from None
         assert self._introspection is not None
         return self._introspection
+
+
+def _live_commands(commands: Mapping[str, CommandInfo], handler: object) -> dict[str, CommandInfo]:
+    """The commands ``handler`` implements, and the monitor's descriptor commands
+    (the server's own left out)."""
+    live = {}
+    for name, info in commands.items():
+        if name in FD_COMMANDS:
+            live[name] = info
+            continue
+        method = getattr(handler, info.method, None)
+        if name in _SERVER_COMMANDS or name == "qmp_capabilities" or method is None:
+            continue
+        if not getattr(method, "__qapi_not_implemented__", False):
+            live[name] = info
+    return live

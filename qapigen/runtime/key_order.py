@@ -10,7 +10,8 @@ Its QAPI input visitor (``qapi/qobject-input-visitor.c``) copies the keys of an
 object, in that order, into a GLib ``GHashTable`` keyed by ``g_str_hash``,
 removes each member as it visits it, and, once the struct's members are done,
 reports the first key still in the table, in the table's own order, as
-``Parameter 'KEY' is unexpected`` (:func:`first_unexpected`).  That order is
+``Parameter 'KEY' is unexpected`` (:func:`first_unexpected`).  QOM keeps an
+object's children in such a table too (:func:`ghash_order`).  That order is
 GLib 2.74's (the GLib Debian's QEMU 10.0.2 runs on): open addressing over
 ``2**shift`` slots, the first probe at ``(hash * 11) % prime_mod[shift]``, then
 triangular steps; a removed key leaves a tombstone; the table grows or shrinks
@@ -49,18 +50,36 @@ def _qdict_bucket(key: str) -> int:
     return ((1103515243 * value + 12345) & 0xFFFFFFFF) % _QDICT_BUCKETS
 
 
+# Key sequences whose order is remembered: replies and requests have few
+# shapes.  (Short ones only, so that what is kept stays small.)
+_ORDERS_KEPT = 1024
+_KEPT_KEYS = 16
+_KEPT_CHARS = 256
+
+
 def qdict_order(members: Iterable[str]) -> list[str]:
     """The keys of ``members`` in the order QEMU iterates a QDict of them.
 
     Buckets in ascending order; within a bucket the key inserted last comes
     first, the iteration order of ``members`` standing for QEMU's insertion order.
     """
-    keys = list(members)
+    keys = tuple(members)
     if len(keys) < 2:
-        return keys
+        return list(keys)
+    if len(keys) <= _KEPT_KEYS and sum(map(len, keys)) <= _KEPT_CHARS:
+        return list(_kept_order(keys))
+    return _order(keys)
+
+
+def _order(keys: tuple[str, ...]) -> list[str]:
     buckets = [_qdict_bucket(key) for key in keys]
     order = sorted(range(len(keys)), key=lambda i: (buckets[i], -i))
     return [keys[i] for i in order]
+
+
+@functools.lru_cache(maxsize=_ORDERS_KEPT)
+def _kept_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_order(keys))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -47,7 +47,9 @@ class ProfileCatalogue:
                     profile.default() if self._path is None else profile.load(self._path)
                 )
             except profile.ProfileError as err:
-                raise ConfigError(str(err), "--profile") from None
+                # As the served profile's refusal words it (vm/surface.py).
+                where = f"--profile {self._path}"
+                raise ConfigError(str(err).removeprefix(f"{self._path}: "), where) from None
         return self._profile
 
     # -- the machine's Catalogue -------------------------------------------------

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from ..qmp.sockets import SocketFile
     from ..qtest.protocol import QtestConnection
     from ..qtest.transport import QtestPort
+    from .chardev_info import Chardev
     from .options import TcpMonitor
+    from .surface import ServedProfile
 
 __all__ = ["Fleet"]
 
@@ -58,6 +60,7 @@ class Fleet:
         self.sockets = _Sockets()
         self.qtest_port: QtestPort | None = None
         self._qtest_log: FileLog | None = None
+        self.served: ServedProfile | None = None
         #: Machines that have not exited yet, and the exit status.
         self.alive = options.count
         self.status = 0
@@ -80,9 +83,16 @@ class Fleet:
 
     def _start(self) -> None:
         """Open the sockets, build the machines and put them behind their servers."""
+        from qapigen import simulator_api
+
         from ..machine import ConfigError, WatchdogConfig
+        from .surface import ProfileError, ServedProfile
 
         options, sockets = self.options, self.sockets
+        try:
+            self.served = ServedProfile(options.profile, simulator_api)
+        except ProfileError as err:
+            raise CommandLineError(f"--profile {options.profile}", str(err)) from None
         _open_sockets(options, sockets)
         qtest_log, self._qtest_log = _qtest_log(options)
         qtest_conn = None
@@ -124,10 +134,10 @@ class Fleet:
         """Machine ``n``, behind its server, on its monitors' sockets."""
         from qapigen import simulator_api
 
-        from .. import __version__
         from ..machine import Machine
         from ..qmp.selector_server import SelectorServer
         from .dump_files import DumpFiles
+        from .surface import MachineSurface
 
         machine = Machine(
             config,
@@ -135,9 +145,16 @@ class Fleet:
             guest_error_log=self.log,
             stderr=print_stderr,
         )
-        server = SelectorServer(
-            simulator_api, machine, self.loop, package_name=f"qapigen {__version__}"
+        assert self.served is not None
+        # Its character devices, listed once its monitors listen (below).
+        chardevs: list[Chardev] = []
+        surface = MachineSurface(
+            self.served,
+            self.options.cmdline.accelerators,
+            chardevs,
+            functools.partial(_client_sockets, self.servers, n),
         )
+        server = SelectorServer(simulator_api, machine, self.loop, surface=surface)
         machine.subscribe(server.service.broadcast)
         # Dumps: files opened through the monitors; a detached one written
         # once the command is answered.
@@ -154,8 +171,10 @@ class Fleet:
         if qmp_dir is not None:
             path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
             monitors.append(UnixMonitor(path, f"--qmp-dir {qmp_dir}"))
-        for monitor in monitors:
-            _listen(server, monitor)
+        bound = {id(m): _listen(server, m) for m in monitors}
+        fleet_monitor = monitors[-1] if qmp_dir is not None else None
+        assert fleet_monitor is None or isinstance(fleet_monitor, UnixMonitor)
+        chardevs += _chardevs(self.options, self.sockets, bound, fleet_monitor)
         for sock, listening in mon_sockets:
             if listening:
                 server.listen_socket(sock)
@@ -218,14 +237,14 @@ class Fleet:
             self._qtest_log.close()
 
 
-def _listen(server: SelectorServer, monitor: UnixMonitor | TcpMonitor) -> None:
+def _listen(server: SelectorServer, monitor: UnixMonitor | TcpMonitor) -> str | tuple[str, int]:
     """Make ``server`` listen where ``monitor`` says; QEMU's errors as
-    :class:`.options.CommandLineError`."""
+    :class:`.options.CommandLineError`.  The address the socket is bound to."""
     from ..qmp.sockets import UnlinkError
 
     if isinstance(monitor, UnixMonitor):
         try:
-            server.listen_unix(monitor.path)
+            return server.listen_unix(monitor.path)
         except UnlinkError as err:  # QEMU's words for it, here and below
             why = os.strerror(err.errno) if err.errno else str(err)
             raise CommandLineError(
@@ -238,12 +257,60 @@ def _listen(server: SelectorServer, monitor: UnixMonitor | TcpMonitor) -> None:
             ) from None
     else:
         try:
-            server.listen_tcp(monitor.host, monitor.port)
+            return (monitor.host, server.listen_tcp(monitor.host, monitor.port))
         except OSError as err:
             why = os.strerror(err.errno) if err.errno else str(err)
             raise CommandLineError(
                 monitor.location, f"Failed to find an available port: {why}"
             ) from None
+
+
+def _chardevs(
+    options: Options,
+    sockets: _Sockets,
+    bound: dict[int, str | tuple[str, int]],
+    fleet_monitor: UnixMonitor | None,
+) -> list[Chardev]:
+    """A machine's character devices, in the order QEMU makes them (see
+    :mod:`.chardev_info`); ``bound`` gives the addresses its ``-qmp`` monitors'
+    sockets are bound to, by ``id()`` of their option, and ``fleet_monitor`` is
+    its fleet's socket, if it has one (shown as one more ``-qmp``)."""
+    from .chardev_info import Chardev
+    from .options import TcpMonitor
+
+    used = {mon.chardev for mon in options.mons}
+    if options.qtest is not None and options.qtest.startswith("chardev:"):
+        used.add(options.qtest[8:])
+    out = []
+    qmp = 0
+    for backend in [*options.backends, *([fleet_monitor] if fleet_monitor else [])]:
+        if isinstance(backend, (UnixMonitor, TcpMonitor)):
+            name = bound[id(backend)]
+            address = backend.path if isinstance(backend, UnixMonitor) else name
+            out.append(
+                Chardev(f"compat_monitor{qmp}", True, listening=True, address=address, bound=name)
+            )
+            qmp += 1
+        else:
+            sock, listening = sockets.made[backend.id]
+            # A unix socket it made listens under a staging name: show its path.
+            path = backend.path if listening else None
+            out.append(
+                Chardev(
+                    backend.id, backend.id in used, sock=sock, listening=listening, address=path
+                )
+            )
+    if sockets.qtest_made is not None:
+        sock, listening, path = sockets.qtest_made
+        out.append(Chardev("qtest", True, sock=sock, listening=listening, address=path))
+    return out
+
+
+def _client_sockets(servers: list[SelectorServer], index: int) -> list[_socket.socket]:
+    """The sockets of the clients of machine ``index``'s monitors."""
+    # A selector server's clients have their socket as ``sock``.
+    found = (getattr(peer, "sock", None) for peer in servers[index].clients)
+    return [sock for sock in found if sock is not None]
 
 
 def _wake_at(machine: Machine) -> float | None:
@@ -269,6 +336,10 @@ class _Sockets:
         self.qtest: tuple[_socket.socket, bool] | None = None
         #: The files of the unix sockets they listen on, removed at close().
         self.files: list[SocketFile] = []
+        #: Every chardev's socket as made (``chardevs`` loses ``-qtest``'s),
+        #: and ``-qtest``'s own when it names none: what ``query-chardev`` shows.
+        self.made: dict[str, tuple[_socket.socket, bool]] = {}
+        self.qtest_made: tuple[_socket.socket, bool, str | None] | None = None
 
     def close(self) -> None:
         for sock, _ in self.chardevs.values():
@@ -287,6 +358,7 @@ def _open_sockets(options: Options, sockets: _Sockets) -> None:
     for spec in options.chardevs:
         try:
             sockets.chardevs[spec.id] = (open_chardev(spec, sockets.files), spec.server)
+            sockets.made[spec.id] = sockets.chardevs[spec.id]
         except ChardevError as err:
             raise CommandLineError(err.location or "-chardev", err.message) from None
     text = options.qtest
@@ -304,6 +376,7 @@ def _open_sockets(options: Options, sockets: _Sockets) -> None:
         raise CommandLineError(None, failed)  # a backend the simulator does not have
     try:
         sockets.qtest = (open_chardev(qtest_spec, sockets.files), qtest_spec.server)
+        sockets.qtest_made = (*sockets.qtest, qtest_spec.path)
     except ChardevError as err:
         # QEMU names no option here, and adds a line of its own.
         raise CommandLineError(None, f"{err.message}\n{PROG}: {failed}") from None

@@ -180,6 +180,9 @@ class Options:
         self.qtest: str | None = None
         self.qtest_log: str | None = None
         self.pidfile: str | None = None
+        #: The ``-qmp`` monitors and ``-chardev`` sockets in command-line order
+        #: (the order QEMU makes their character devices in).
+        self.backends: list[UnixMonitor | TcpMonitor | ChardevSpec] = []
         #: Fleet size, and the folder of its sockets.
         self.count = 1
         self.qmp_dir: str | None = None
@@ -191,8 +194,9 @@ class Options:
         #: What to print instead of running: ``-version``, ``-h``, ``-machine
         #: help`` ... (the profile's key), or ``--help`` (the program's own).
         self.help: str | None = None
-        #: ``--profile FILE`` (None: the shipped profile), and what it says the
-        #: impersonated QEMU has (read when first asked).
+        #: ``--profile FILE``: the impersonation profile served (None: the
+        #: shipped one), and what it says the impersonated QEMU has (read when
+        #: first asked).
         self.profile: str | None = None
         self._catalogue: ProfileCatalogue | None = None
 
@@ -245,6 +249,7 @@ def parse(argv: Sequence[str]) -> Options:
                     continue
                 if opt == "-qmp":
                     monitors.append(_qmp_monitor(value))
+                    options.backends.append(monitors[-1])
                 elif opt == "-S":
                     cmdline.option_S()
                 elif opt == "-action":
@@ -333,6 +338,7 @@ def parse(argv: Sequence[str]) -> Options:
                             f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
                         )
                     options.chardevs.append(spec)
+                    options.backends.append(spec)
                 elif opt == "-mon":
                     options.mons.append(_parse_mon(value, options.mons))
                 elif opt == "-qtest":

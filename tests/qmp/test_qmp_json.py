@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from qapigen.qmp.json_reader import (
     MAX_NESTING,
+    SIMPLE_AFTER,
     JSONError,
     JSONMessage,
     JSONStreamReader,
@@ -576,6 +577,62 @@ def test_chunking_does_not_matter(data: bytes, cuts: list[int]) -> None:
     whole = normalise(JSONStreamReader().feed(data))
     assert normalise(feed_all(JSONStreamReader(), split(data, cuts))) == whole
     assert normalise(feed_all(JSONStreamReader(), [bytes([b]) for b in data])) == whole
+
+
+# Messages of the shape the reader takes in one step (objects of plain strings,
+# short integers, keywords and such objects), near misses (escapes, floats,
+# long integers, arrays, deeper nesting, repeated keys) and blanks between.
+_blank = st.sampled_from([b"", b" ", b"\n", b"\t", b"\r\n", b"  "])
+_key = st.sampled_from([b'"a"', b'"b"', b'"execute"', b'"id"', b'"x y"', b'""', b'"a\\"'])
+_scalar = st.sampled_from(
+    [
+        *(b'"query-status"', b'""', b'"\\n"', b'"\xc3\xa9"', b"0", b"-7", b"123456789012345678"),
+        *(b"1234567890123456789", b"1.5", b"-0", b"00", b"true", b"false", b"null", b"nul", b"[]"),
+    ]
+)
+
+
+def _object(values: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    member = st.tuples(_key, _blank, _blank, values, _blank).map(
+        lambda m: m[0] + m[1] + b":" + m[2] + m[3] + m[4]
+    )
+    return st.lists(member, max_size=4).map(lambda ms: b"{" + b",".join(ms) + b"}")
+
+
+_message = _object(_scalar | _object(_scalar | _object(_scalar)))
+simple_inputs = st.lists(st.tuples(_blank, _message), max_size=4).map(
+    lambda ms: b"".join(b + m for b, m in ms) + b"\n"
+)
+
+
+def warm_reader(**limit: int) -> JSONStreamReader:
+    """A reader that has read SIMPLE_AFTER values: it reads simple messages whole."""
+    reader = JSONStreamReader(**limit)
+    assert len(reader.feed(b"0 " * SIMPLE_AFTER)) == SIMPLE_AFTER
+    return reader
+
+
+@settings(max_examples=300, deadline=None)
+@given(simple_inputs)
+def test_whole_simple_messages_read_as_token_by_token(data: bytes) -> None:
+    """Messages read in one step come out as QEMU's parser gives them, and as
+    byte-at-a-time reading (token by token) gives them."""
+    whole = normalise(warm_reader().feed(data))
+    assert normalise(feed_all(JSONStreamReader(), [bytes([b]) for b in data])) == whole
+    # QEMU's behaviour, without the documented cut (which needs a "{" after a newline).
+    data = data.replace(b"\n{", b"\n {")
+    expected = normalise_ref(Reference().feed(data))
+    assert normalise(warm_reader().feed(data)) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(simple_inputs, limits)
+def test_whole_simple_messages_meet_the_limits(data: bytes, limit: dict[str, int]) -> None:
+    """A simple message that would cross a (small) limit is read where QEMU fails it."""
+    data = data.replace(b"\n{", b"\n {")
+    ref = Reference(limit["max_token_size"], limit["max_token_count"], limit["max_nesting"])
+    expected = normalise_ref(ref.feed(data))
+    assert normalise(warm_reader(**limit).feed(data)) == expected
 
 
 @settings(max_examples=200, deadline=None)

@@ -27,7 +27,13 @@ from qapigen import load_schema
 from qapigen.backends.python.generate import generate
 from qapigen.frontend.schema import AlternateType, ArrayType, BuiltinType, EnumType, Schema
 from qapigen.runtime import WireError
-from qapigen.runtime.key_order import _KeyTable, _str_hash, first_unexpected, qdict_order
+from qapigen.runtime.key_order import (
+    _KeyTable,
+    _str_hash,
+    first_unexpected,
+    ghash_order,
+    qdict_order,
+)
 
 from ..support.qemu import QMPProcess, RawQMP, pair, skip_without_qemu
 
@@ -73,6 +79,17 @@ def test_nothing_left_is_none_and_one_left_is_that_one() -> None:
     assert first_unexpected(["a", "b"], ["b", "a"]) is None
     assert first_unexpected(["a", "b", "c"], ["c", "a"]) == "b"
     assert qdict_order([]) == []
+
+
+def test_ghash_order_is_the_order_qemu_lists_its_character_devices_in() -> None:
+    """Observed on QEMU 10.0.2: ``-qmp``, ``-qmp``, ``-chardev id=c1``, ``-chardev
+    id=mon2``, ``-qmp`` (made in that order) come back from ``query-chardev`` as mon2,
+    compat_monitor1, compat_monitor2, c1, compat_monitor0: the table's order, reversed.
+    (tests/vm/test_vm_surface.py compares larger sets with a running QEMU.)"""
+    made = ["compat_monitor0", "compat_monitor1", "c1", "mon2", "compat_monitor2"]
+    listed = ["mon2", "compat_monitor1", "compat_monitor2", "c1", "compat_monitor0"]
+    assert ghash_order(made)[::-1] == listed
+    assert sorted(ghash_order(made)) == sorted(made)
 
 
 # -- against real QEMU ---------------------------------------------------------------

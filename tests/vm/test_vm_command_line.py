@@ -386,7 +386,12 @@ def test_profile_option_names_the_qemu_impersonated(tmp_path: Path) -> None:
         "qapigen", ["--profile", str(tmp_path / "bad.json.xz"), "-cpu", "qemu64"], tmp_path
     )
     assert status == 1 and out == ""
-    assert err.startswith(f"PROG: --profile: {tmp_path}/bad.json.xz: not an xz-compressed profile")
+    bad = tmp_path / "bad.json.xz"
+    assert err.startswith(f"PROG: --profile {bad}: not an xz-compressed profile")
+    # The same where the command line itself needs the profile.
+    status, out, err = _run("qapigen", ["--profile", str(bad), "-object", "x,id=y"], tmp_path)
+    assert status == 1 and out == ""
+    assert err.startswith(f"PROG: --profile {bad}: not an xz-compressed profile")
 
 
 @pytest.mark.parametrize(
