@@ -187,18 +187,18 @@ class Client(_client.AsyncClient):
     async def query_status(self) -> StatusInfo:
         """Report the current run state of the machine.
 
-        Returns: the machine's @StatusInfo
+        Returns:
+            StatusInfo: the machine's ``StatusInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": false,
                              "status": "prelaunch" } }
 
-        .. qmp-example::
-           :title: After the guest was started
+        Example: After the guest was started::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": true,
@@ -217,7 +217,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "stop" }
             <- { "event": "STOP",
@@ -232,12 +232,12 @@ class Client(_client.AsyncClient):
         Issuing the command while the guest is already running is not an
         error.  During an incoming migration it makes the guest start once
         the migration completes, cancelling the effect of ``-S``.  A guest
-        that was halted with @stop while suspended goes back to the
+        that was halted with ``stop`` while suspended goes back to the
         "suspended" state, unless it was reset or woken up in between.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "cont" }
             <- { "event": "RESUME",
@@ -251,7 +251,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_reset" }
             <- { "return": {} }
@@ -272,7 +272,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_powerdown" }
             <- { "return": {} }
@@ -284,12 +284,12 @@ class Client(_client.AsyncClient):
     async def watchdog_set_action(self, *, action: WatchdogAction) -> None:
         """Change how the emulator reacts when a watchdog timer runs out.
 
-        Members:
+        Args:
             action: the new reaction
 
         Since: 2.11
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "watchdog-set-action",
                  "arguments": { "action": "pause" } }
@@ -309,7 +309,7 @@ class Client(_client.AsyncClient):
         """Change how the emulator reacts to certain guest events.  Reactions
         that are not given keep their current setting.
 
-        Members:
+        Args:
             reboot: reaction to the guest rebooting
             shutdown: reaction to the guest shutting down
             panic: reaction to a guest panic
@@ -317,7 +317,7 @@ class Client(_client.AsyncClient):
 
         Since: 6.0
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "set-action",
                  "arguments": { "reboot": "reset",
@@ -326,8 +326,7 @@ class Client(_client.AsyncClient):
                                 "watchdog": "reset" } }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Changing only the panic reaction
+        Example: Changing only the panic reaction::
 
             -> { "execute": "set-action",
                  "arguments": { "panic": "pause" } }
@@ -349,7 +348,7 @@ class Client(_client.AsyncClient):
         succeeded, the session switches to command mode: all other commands
         become available, and this one is refused from then on.
 
-        Members:
+        Args:
             enable: capabilities to turn on.  Only capabilities offered in the
                 server's greeting may be listed.  When absent, every capability
                 stays off.  (since 2.12)
@@ -359,13 +358,12 @@ class Client(_client.AsyncClient):
 
         Since: 0.13
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "qmp_capabilities" }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Asking for out-of-band execution
+        Example: Asking for out-of-band execution::
 
             -> { "execute": "qmp_capabilities",
                  "arguments": { "enable": [ "oob" ] } }
@@ -377,11 +375,12 @@ class Client(_client.AsyncClient):
     async def query_version(self) -> VersionInfo:
         """Tell which release of the server is running.
 
-        Returns: the server's @VersionInfo
+        Returns:
+            VersionInfo: the server's ``VersionInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-version" }
             <- { "return": { "qemu": { "major": 10, "minor": 0, "micro": 0 },
@@ -393,11 +392,12 @@ class Client(_client.AsyncClient):
     async def query_commands(self) -> list[CommandInfo]:
         """List every command the server understands.
 
-        Returns: one @CommandInfo per command
+        Returns:
+            list[CommandInfo]: one ``CommandInfo`` per command
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-commands" }
             <- { "return": [ { "name": "query-status" },
@@ -417,7 +417,7 @@ class Client(_client.AsyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "quit" }
             <- { "return": {} }
@@ -427,7 +427,7 @@ class Client(_client.AsyncClient):
     async def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.
 
-        The reply holds one @SchemaInfo per entity a client can meet on the
+        The reply holds one ``SchemaInfo`` per entity a client can meet on the
         wire: every command, every event, and every type reachable from
         their arguments, results or data.  A client can use it to discover
         whether a command or event is present, which arguments it takes and
@@ -448,7 +448,7 @@ class Client(_client.AsyncClient):
         only use them to follow references from one entry to another.
 
         Returns:
-            the list of entities making up the interface, in no
+            list[SchemaInfo]: the list of entities making up the interface, in no
                 particular order.  No name occurs twice in it, even among
                 entities of different meta-types.
 
@@ -457,8 +457,7 @@ class Client(_client.AsyncClient):
 
         Since: 2.5
 
-        .. qmp-example::
-           :title: Reply cut down to the entries describing query-version
+        Example: Reply cut down to the entries describing query-version::
 
             -> { "execute": "query-qmp-schema" }
             <- { "return": [
@@ -583,17 +582,20 @@ class Client(_client.AsyncClient):
         monitors do not see it.  A descriptor already kept under the same
         name is closed and replaced.
 
-        Members:
+        Args:
             fdname: the name to keep the descriptor under.  It must not start
                 with a digit: such names are taken to be descriptor numbers.
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdname starts with a digit
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdname`` starts with a digit.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "getfd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -602,16 +604,18 @@ class Client(_client.AsyncClient):
         await self._call("getfd", _arguments.to_wire())
 
     async def closefd(self, *, fdname: str) -> None:
-        """Close a file descriptor kept with @getfd on this monitor.
+        """Close a file descriptor kept with ``getfd`` on this monitor.
 
-        Members:
+        Args:
             fdname: the name it was kept under
 
-        Errors: - GenericError if this monitor keeps no descriptor of that name
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If this monitor keeps no descriptor of that name.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "closefd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -625,22 +629,27 @@ class Client(_client.AsyncClient):
         """Put the file descriptor that came with this command into a file
         descriptor set.  Sets are shared by every monitor of the server.
 
-        Members:
-            fdset-id: the set to join; it is created when it does not exist
+        Args:
+            fdset_id: the set to join; it is created when it does not exist
                 yet.  When absent, a new set is made with the lowest number no
                 set has.
+
             opaque: free text kept with the descriptor, reported by
-                @query-fdsets
+                ``query-fdsets``
 
-        Returns: the set and the descriptor's number
+        Returns:
+            AddfdInfo: the set and the descriptor's number
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdset-id is negative
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdset_id`` is negative.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "add-fd", "arguments": { "fdset-id": 1 } }
             <- { "return": { "fdset-id": 1, "fd": 3 } }
@@ -652,18 +661,20 @@ class Client(_client.AsyncClient):
     async def remove_fd(self, *, fdset_id: int, fd: int | None = None) -> None:
         """Close file descriptors of a set.  A set left empty is removed.
 
-        Members:
-            fdset-id: the set
+        Args:
+            fdset_id: the set
+
             fd: the descriptor to close.  When absent, every descriptor of the
                 set is closed.
 
-        Errors:
-            - GenericError if there is no such set, or no such descriptor
-              in it
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If there is no such set, or no such descriptor
+                in it.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "remove-fd", "arguments": { "fdset-id": 1, "fd": 3 } }
             <- { "return": {} }
@@ -675,12 +686,12 @@ class Client(_client.AsyncClient):
         """List the file descriptor sets and their descriptors.
 
         Returns:
-            the sets, highest number first; within a set the
+            list[FdsetInfo]: the sets, highest number first; within a set the
                 descriptors in the order they were added
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-fdsets" }
             <- { "return": [ { "fds": [ { "fd": 3, "opaque": "disk" } ],
@@ -705,32 +716,44 @@ class Client(_client.AsyncClient):
         resumes afterwards (RESUME).  The DUMP_COMPLETED event reports the
         end, successful or not.
 
-        Members:
+        Args:
             paging: whether to translate the guest's virtual addresses
                 through its page tables.  When false, memory is dumped by
                 physical address.
+
             protocol: where to write: ``fd:NAME`` for a file descriptor kept
-                with @getfd under NAME (it is used up), or ``file:PATH`` for a
+                with ``getfd`` under NAME (it is used up), or ``file:PATH`` for a
                 file created at PATH
+
             detach: when true, the command returns at once and the dump goes
                 on in the background; DUMP_COMPLETED tells when it is done, and
-                @query-dump how far it has come.  When false or absent, the
+                ``query-dump`` how far it has come.  When false or absent, the
                 command returns once the dump is written.  (since 2.6)
-            begin: the first physical address to dump; needs @length
-            length: how many bytes to dump from @begin; needs @begin
-            format: the file format; ELF when absent.  (since 2.0)
 
-        Errors:
-            - GenericError if a dump is already under way
-            - GenericError if @protocol is neither ``fd:`` nor ``file:``,
-              names no kept descriptor, or the file cannot be created
-            - GenericError if only one of @begin and @length is given
-            - GenericError if a kdump format is asked for with @paging or
-              a range
+            begin: the first physical address to dump; needs ``length``
+
+            length: how many bytes to dump from ``begin``; needs ``begin``
+
+            format\\_: the file format; ELF when absent.  (since 2.0)
+
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If a dump is already under way.
+
+            qapigen.runtime.client.GenericError:
+                If ``protocol`` is neither ``fd:`` nor ``file:``,
+                names no kept descriptor, or the file cannot be created.
+
+            qapigen.runtime.client.GenericError:
+                If only one of ``begin`` and ``length`` is given.
+
+            qapigen.runtime.client.GenericError:
+                If a kdump format is asked for with ``paging`` or
+                a range.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "dump-guest-memory",
                  "arguments": { "paging": false, "protocol": "fd:dump",
@@ -750,11 +773,12 @@ class Client(_client.AsyncClient):
     async def query_dump(self) -> DumpQueryResult:
         """Report the progress of the latest memory dump.
 
-        Returns: its status and its byte counts
+        Returns:
+            DumpQueryResult: its status and its byte counts
 
         Since: 2.6
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-dump" }
             <- { "return": { "status": "active", "completed": 1024000,
@@ -775,10 +799,11 @@ class Client(_client.AsyncClient):
         loaded, bit 2 (only when bits 0 and 1 are clear) asks for a
         shutdown, and any other bit is ignored.  The events that follow,
         and the new run state, depend on the configured actions (see
-        @set-action).
+        ``set-action``).
 
-        Members:
+        Args:
             value: the byte written
+
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -787,13 +812,18 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
 
-        .. qmp-example::
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
+
+        Example::
 
             -> { "execute": "x-guest-pvpanic-write",
                  "arguments": { "value": 1 } }
@@ -814,7 +844,7 @@ class Client(_client.AsyncClient):
         which events the device is willing to report (its ``events``
         property).
 
-        Members:
+        Args:
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -823,15 +853,21 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
 
-        .. qmp-example::
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
+
+        Example::
 
             -> { "execute": "x-guest-pvpanic-read" }
             <- { "return": { "value": 7 } }
@@ -842,10 +878,10 @@ class Client(_client.AsyncClient):
 
     async def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
-        of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
+        of an ISA pvpanic device is the same as ``x-guest-pvpanic-write``; a
         write to a port no device decodes is dropped, as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
             value: the byte written
 
@@ -853,9 +889,11 @@ class Client(_client.AsyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-write",
                  "arguments": { "port": 1285, "value": 4 } }
@@ -873,18 +911,21 @@ class Client(_client.AsyncClient):
         """Make the guest read a byte from an x86 I/O port.  A port no device
         decodes reads as 0xff (all bits set), as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-read",
                  "arguments": { "port": 1285 } }
@@ -897,15 +938,17 @@ class Client(_client.AsyncClient):
     async def x_guest_shutdown(self) -> None:
         """Make the guest power itself off through ACPI, as an operating
         system does at the end of its shutdown sequence.  What happens next
-        depends on the shutdown action (see @set-action).
+        depends on the shutdown action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-shutdown" }
             <- { "event": "SHUTDOWN",
@@ -918,15 +961,17 @@ class Client(_client.AsyncClient):
     async def x_guest_reset(self) -> None:
         """Make the guest reboot the machine, as an operating system (or the
         firmware) does when it restarts.  What happens next depends on the
-        reboot action (see @set-action).
+        reboot action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-reset" }
             <- { "event": "RESET",
@@ -939,15 +984,17 @@ class Client(_client.AsyncClient):
     async def x_guest_watchdog_expire(self) -> None:
         """Let the guest's watchdog timer run out, as it does when the guest
         stops petting it.  What happens next depends on the watchdog action
-        (see @watchdog-set-action).
+        (see ``watchdog-set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-watchdog-expire" }
             <- { "event": "WATCHDOG",
@@ -963,15 +1010,18 @@ class Client(_client.AsyncClient):
     async def x_guest_panic_info(self, arguments: GuestPanicInformation) -> None:
         """Store crash details for the guest's next panic report, the way a
         Windows guest fills the Hyper-V crash registers or an s390 CPU
-        records its crash reason.  The next @GUEST_PANICKED event carries
+        records its crash reason.  The next ``GUEST_PANICKED`` event carries
         them in its "info" member, and they are then forgotten.  A machine
         reset forgets them too, and a later call replaces them.
+
+        Args:
+            arguments: The command's arguments, a ``GuestPanicInformation``.
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-panic-info",
                  "arguments": { "type": "hyper-v",
@@ -998,18 +1048,18 @@ class SyncClient(_client.SyncClient):
     def query_status(self) -> StatusInfo:
         """Report the current run state of the machine.
 
-        Returns: the machine's @StatusInfo
+        Returns:
+            StatusInfo: the machine's ``StatusInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": false,
                              "status": "prelaunch" } }
 
-        .. qmp-example::
-           :title: After the guest was started
+        Example: After the guest was started::
 
             -> { "execute": "query-status" }
             <- { "return": { "running": true,
@@ -1027,7 +1077,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "stop" }
             <- { "event": "STOP",
@@ -1042,12 +1092,12 @@ class SyncClient(_client.SyncClient):
         Issuing the command while the guest is already running is not an
         error.  During an incoming migration it makes the guest start once
         the migration completes, cancelling the effect of ``-S``.  A guest
-        that was halted with @stop while suspended goes back to the
+        that was halted with ``stop`` while suspended goes back to the
         "suspended" state, unless it was reset or woken up in between.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "cont" }
             <- { "event": "RESUME",
@@ -1061,7 +1111,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_reset" }
             <- { "return": {} }
@@ -1082,7 +1132,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "system_powerdown" }
             <- { "return": {} }
@@ -1094,12 +1144,12 @@ class SyncClient(_client.SyncClient):
     def watchdog_set_action(self, *, action: WatchdogAction) -> None:
         """Change how the emulator reacts when a watchdog timer runs out.
 
-        Members:
+        Args:
             action: the new reaction
 
         Since: 2.11
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "watchdog-set-action",
                  "arguments": { "action": "pause" } }
@@ -1118,7 +1168,7 @@ class SyncClient(_client.SyncClient):
         """Change how the emulator reacts to certain guest events.  Reactions
         that are not given keep their current setting.
 
-        Members:
+        Args:
             reboot: reaction to the guest rebooting
             shutdown: reaction to the guest shutting down
             panic: reaction to a guest panic
@@ -1126,7 +1176,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 6.0
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "set-action",
                  "arguments": { "reboot": "reset",
@@ -1135,8 +1185,7 @@ class SyncClient(_client.SyncClient):
                                 "watchdog": "reset" } }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Changing only the panic reaction
+        Example: Changing only the panic reaction::
 
             -> { "execute": "set-action",
                  "arguments": { "panic": "pause" } }
@@ -1157,7 +1206,7 @@ class SyncClient(_client.SyncClient):
         succeeded, the session switches to command mode: all other commands
         become available, and this one is refused from then on.
 
-        Members:
+        Args:
             enable: capabilities to turn on.  Only capabilities offered in the
                 server's greeting may be listed.  When absent, every capability
                 stays off.  (since 2.12)
@@ -1167,13 +1216,12 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.13
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "qmp_capabilities" }
             <- { "return": {} }
 
-        .. qmp-example::
-           :title: Asking for out-of-band execution
+        Example: Asking for out-of-band execution::
 
             -> { "execute": "qmp_capabilities",
                  "arguments": { "enable": [ "oob" ] } }
@@ -1184,11 +1232,12 @@ class SyncClient(_client.SyncClient):
     def query_version(self) -> VersionInfo:
         """Tell which release of the server is running.
 
-        Returns: the server's @VersionInfo
+        Returns:
+            VersionInfo: the server's ``VersionInfo``
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-version" }
             <- { "return": { "qemu": { "major": 10, "minor": 0, "micro": 0 },
@@ -1199,11 +1248,12 @@ class SyncClient(_client.SyncClient):
     def query_commands(self) -> list[CommandInfo]:
         """List every command the server understands.
 
-        Returns: one @CommandInfo per command
+        Returns:
+            list[CommandInfo]: one ``CommandInfo`` per command
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-commands" }
             <- { "return": [ { "name": "query-status" },
@@ -1222,7 +1272,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "quit" }
             <- { "return": {} }
@@ -1232,7 +1282,7 @@ class SyncClient(_client.SyncClient):
     def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.
 
-        The reply holds one @SchemaInfo per entity a client can meet on the
+        The reply holds one ``SchemaInfo`` per entity a client can meet on the
         wire: every command, every event, and every type reachable from
         their arguments, results or data.  A client can use it to discover
         whether a command or event is present, which arguments it takes and
@@ -1253,7 +1303,7 @@ class SyncClient(_client.SyncClient):
         only use them to follow references from one entry to another.
 
         Returns:
-            the list of entities making up the interface, in no
+            list[SchemaInfo]: the list of entities making up the interface, in no
                 particular order.  No name occurs twice in it, even among
                 entities of different meta-types.
 
@@ -1262,8 +1312,7 @@ class SyncClient(_client.SyncClient):
 
         Since: 2.5
 
-        .. qmp-example::
-           :title: Reply cut down to the entries describing query-version
+        Example: Reply cut down to the entries describing query-version::
 
             -> { "execute": "query-qmp-schema" }
             <- { "return": [
@@ -1378,17 +1427,20 @@ class SyncClient(_client.SyncClient):
         monitors do not see it.  A descriptor already kept under the same
         name is closed and replaced.
 
-        Members:
+        Args:
             fdname: the name to keep the descriptor under.  It must not start
                 with a digit: such names are taken to be descriptor numbers.
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdname starts with a digit
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdname`` starts with a digit.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "getfd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -1396,16 +1448,18 @@ class SyncClient(_client.SyncClient):
         self._run(self.client.getfd(fdname=fdname))
 
     def closefd(self, *, fdname: str) -> None:
-        """Close a file descriptor kept with @getfd on this monitor.
+        """Close a file descriptor kept with ``getfd`` on this monitor.
 
-        Members:
+        Args:
             fdname: the name it was kept under
 
-        Errors: - GenericError if this monitor keeps no descriptor of that name
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If this monitor keeps no descriptor of that name.
 
         Since: 0.14
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "closefd", "arguments": { "fdname": "dump" } }
             <- { "return": {} }
@@ -1418,22 +1472,27 @@ class SyncClient(_client.SyncClient):
         """Put the file descriptor that came with this command into a file
         descriptor set.  Sets are shared by every monitor of the server.
 
-        Members:
-            fdset-id: the set to join; it is created when it does not exist
+        Args:
+            fdset_id: the set to join; it is created when it does not exist
                 yet.  When absent, a new set is made with the lowest number no
                 set has.
+
             opaque: free text kept with the descriptor, reported by
-                @query-fdsets
+                ``query-fdsets``
 
-        Returns: the set and the descriptor's number
+        Returns:
+            AddfdInfo: the set and the descriptor's number
 
-        Errors:
-            - GenericError if no descriptor came with the command
-            - GenericError if @fdset-id is negative
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If no descriptor came with the command.
+
+            qapigen.runtime.client.GenericError:
+                If ``fdset_id`` is negative.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "add-fd", "arguments": { "fdset-id": 1 } }
             <- { "return": { "fdset-id": 1, "fd": 3 } }
@@ -1443,18 +1502,20 @@ class SyncClient(_client.SyncClient):
     def remove_fd(self, *, fdset_id: int, fd: int | None = None) -> None:
         """Close file descriptors of a set.  A set left empty is removed.
 
-        Members:
-            fdset-id: the set
+        Args:
+            fdset_id: the set
+
             fd: the descriptor to close.  When absent, every descriptor of the
                 set is closed.
 
-        Errors:
-            - GenericError if there is no such set, or no such descriptor
-              in it
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If there is no such set, or no such descriptor
+                in it.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "remove-fd", "arguments": { "fdset-id": 1, "fd": 3 } }
             <- { "return": {} }
@@ -1465,12 +1526,12 @@ class SyncClient(_client.SyncClient):
         """List the file descriptor sets and their descriptors.
 
         Returns:
-            the sets, highest number first; within a set the
+            list[FdsetInfo]: the sets, highest number first; within a set the
                 descriptors in the order they were added
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-fdsets" }
             <- { "return": [ { "fds": [ { "fd": 3, "opaque": "disk" } ],
@@ -1494,32 +1555,44 @@ class SyncClient(_client.SyncClient):
         resumes afterwards (RESUME).  The DUMP_COMPLETED event reports the
         end, successful or not.
 
-        Members:
+        Args:
             paging: whether to translate the guest's virtual addresses
                 through its page tables.  When false, memory is dumped by
                 physical address.
+
             protocol: where to write: ``fd:NAME`` for a file descriptor kept
-                with @getfd under NAME (it is used up), or ``file:PATH`` for a
+                with ``getfd`` under NAME (it is used up), or ``file:PATH`` for a
                 file created at PATH
+
             detach: when true, the command returns at once and the dump goes
                 on in the background; DUMP_COMPLETED tells when it is done, and
-                @query-dump how far it has come.  When false or absent, the
+                ``query-dump`` how far it has come.  When false or absent, the
                 command returns once the dump is written.  (since 2.6)
-            begin: the first physical address to dump; needs @length
-            length: how many bytes to dump from @begin; needs @begin
-            format: the file format; ELF when absent.  (since 2.0)
 
-        Errors:
-            - GenericError if a dump is already under way
-            - GenericError if @protocol is neither ``fd:`` nor ``file:``,
-              names no kept descriptor, or the file cannot be created
-            - GenericError if only one of @begin and @length is given
-            - GenericError if a kdump format is asked for with @paging or
-              a range
+            begin: the first physical address to dump; needs ``length``
+
+            length: how many bytes to dump from ``begin``; needs ``begin``
+
+            format\\_: the file format; ELF when absent.  (since 2.0)
+
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If a dump is already under way.
+
+            qapigen.runtime.client.GenericError:
+                If ``protocol`` is neither ``fd:`` nor ``file:``,
+                names no kept descriptor, or the file cannot be created.
+
+            qapigen.runtime.client.GenericError:
+                If only one of ``begin`` and ``length`` is given.
+
+            qapigen.runtime.client.GenericError:
+                If a kdump format is asked for with ``paging`` or
+                a range.
 
         Since: 1.2
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "dump-guest-memory",
                  "arguments": { "paging": false, "protocol": "fd:dump",
@@ -1540,11 +1613,12 @@ class SyncClient(_client.SyncClient):
     def query_dump(self) -> DumpQueryResult:
         """Report the progress of the latest memory dump.
 
-        Returns: its status and its byte counts
+        Returns:
+            DumpQueryResult: its status and its byte counts
 
         Since: 2.6
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-dump" }
             <- { "return": { "status": "active", "completed": 1024000,
@@ -1562,10 +1636,11 @@ class SyncClient(_client.SyncClient):
         loaded, bit 2 (only when bits 0 and 1 are clear) asks for a
         shutdown, and any other bit is ignored.  The events that follow,
         and the new run state, depend on the configured actions (see
-        @set-action).
+        ``set-action``).
 
-        Members:
+        Args:
             value: the byte written
+
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -1574,13 +1649,18 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
 
-        .. qmp-example::
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
+
+        Example::
 
             -> { "execute": "x-guest-pvpanic-write",
                  "arguments": { "value": 1 } }
@@ -1598,7 +1678,7 @@ class SyncClient(_client.SyncClient):
         which events the device is willing to report (its ``events``
         property).
 
-        Members:
+        Args:
             device: the ``id`` given to the pvpanic device with ``-device``.
                 It may be left out when the machine has exactly one pvpanic
                 device.
@@ -1607,15 +1687,21 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors:
-            - DeviceNotFound if no pvpanic device has that @device id
-            - GenericError if @device is absent and the machine has no
-              pvpanic device, or more than one
-            - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no pvpanic device has that ``device`` id.
 
-        .. qmp-example::
+            qapigen.runtime.client.GenericError:
+                If ``device`` is absent and the machine has no
+                pvpanic device, or more than one.
+
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
+
+        Example::
 
             -> { "execute": "x-guest-pvpanic-read" }
             <- { "return": { "value": 7 } }
@@ -1624,10 +1710,10 @@ class SyncClient(_client.SyncClient):
 
     def x_guest_io_write(self, *, port: int, value: int) -> None:
         """Make the guest write a byte to an x86 I/O port.  A write to the port
-        of an ISA pvpanic device is the same as @x-guest-pvpanic-write; a
+        of an ISA pvpanic device is the same as ``x-guest-pvpanic-write``; a
         write to a port no device decodes is dropped, as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
             value: the byte written
 
@@ -1635,9 +1721,11 @@ class SyncClient(_client.SyncClient):
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-write",
                  "arguments": { "port": 1285, "value": 4 } }
@@ -1654,18 +1742,21 @@ class SyncClient(_client.SyncClient):
         """Make the guest read a byte from an x86 I/O port.  A port no device
         decodes reads as 0xff (all bits set), as on real hardware.
 
-        Members:
+        Args:
             port: the I/O port
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Returns: the byte read
+        Returns:
+            GuestRegisterValue: the byte read
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-io-read",
                  "arguments": { "port": 1285 } }
@@ -1676,15 +1767,17 @@ class SyncClient(_client.SyncClient):
     def x_guest_shutdown(self) -> None:
         """Make the guest power itself off through ACPI, as an operating
         system does at the end of its shutdown sequence.  What happens next
-        depends on the shutdown action (see @set-action).
+        depends on the shutdown action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-shutdown" }
             <- { "event": "SHUTDOWN",
@@ -1697,15 +1790,17 @@ class SyncClient(_client.SyncClient):
     def x_guest_reset(self) -> None:
         """Make the guest reboot the machine, as an operating system (or the
         firmware) does when it restarts.  What happens next depends on the
-        reboot action (see @set-action).
+        reboot action (see ``set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-reset" }
             <- { "event": "RESET",
@@ -1718,15 +1813,17 @@ class SyncClient(_client.SyncClient):
     def x_guest_watchdog_expire(self) -> None:
         """Let the guest's watchdog timer run out, as it does when the guest
         stops petting it.  What happens next depends on the watchdog action
-        (see @watchdog-set-action).
+        (see ``watchdog-set-action``).
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        Errors: - GenericError if the guest's virtual CPUs are not executing
+        Raises:
+            qapigen.runtime.client.GenericError:
+                If the guest's virtual CPUs are not executing.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-watchdog-expire" }
             <- { "event": "WATCHDOG",
@@ -1742,15 +1839,18 @@ class SyncClient(_client.SyncClient):
     def x_guest_panic_info(self, arguments: GuestPanicInformation) -> None:
         """Store crash details for the guest's next panic report, the way a
         Windows guest fills the Hyper-V crash registers or an s390 CPU
-        records its crash reason.  The next @GUEST_PANICKED event carries
+        records its crash reason.  The next ``GUEST_PANICKED`` event carries
         them in its "info" member, and they are then forgotten.  A machine
         reset forgets them too, and a later call replaces them.
+
+        Args:
+            arguments: The command's arguments, a ``GuestPanicInformation``.
 
         Features:
             unstable: This command stands in for guest code; it exists only
                 in the simulator.
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "x-guest-panic-info",
                  "arguments": { "type": "hyper-v",

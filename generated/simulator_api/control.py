@@ -14,11 +14,21 @@ else:
 
 
 class QmpCapabilitiesArguments(_rt.Struct):
-    """The arguments of qmp_capabilities."""
+    """The arguments of qmp_capabilities.
+
+    Args:
+        enable: capabilities to turn on.  Only capabilities offered in the
+            server's greeting may be listed.  When absent, every capability
+            stays off.  (since 2.12)
+    """
 
     __slots__ = ("enable",)
 
     enable: list[QMPCapability] | None
+    """capabilities to turn on.  Only capabilities offered in the
+    server's greeting may be listed.  When absent, every capability
+    stays off.  (since 2.12)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("enable",)
 
@@ -71,16 +81,19 @@ def _QmpCapabilitiesArguments_DECODE(
 class QMPCapability(_rt.Enum):
     """Optional protocol extensions that the server may offer in its
     greeting and that a client may then turn on with
-    @qmp_capabilities.
+    ``qmp_capabilities``.
 
-    Members:
-        oob: commands may be executed out of band, i.e. ahead of commands
+    Values:
+        OOB: commands may be executed out of band, i.e. ahead of commands
             sent earlier that are still queued or running
 
     Since: 2.12
     """
 
     OOB = "oob"
+    """commands may be executed out of band, i.e. ahead of commands
+    sent earlier that are still queued or running
+    """
 
 
 _QMPCapability_VALUES = _rt.values_of(QMPCapability)
@@ -89,7 +102,7 @@ _QMPCapability_VALUES = _rt.values_of(QMPCapability)
 class VersionTriple(_rt.Struct):
     """A version number made of three parts.
 
-    Members:
+    Args:
         major: first part
         minor: second part
         micro: third part
@@ -100,8 +113,11 @@ class VersionTriple(_rt.Struct):
     __slots__ = ("major", "minor", "micro")
 
     major: int
+    """first part"""
     minor: int
+    """second part"""
     micro: int
+    """third part"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("major", "minor", "micro")
 
@@ -163,10 +179,11 @@ def _VersionTriple_DECODE(
 class VersionInfo(_rt.Struct):
     """Identifies the release of the server.
 
-    Members:
-        qemu: the release number.  A @micro part of 50 marks a development
+    Args:
+        qemu: the release number.  A ``micro`` part of 50 marks a development
             snapshot, 90 and above a release candidate for the following
             minor release, and anything below 50 a stable release.
+
         package: an empty string for upstream builds; redistributors
             may put their own, preferably unique, package identification
             here
@@ -177,7 +194,15 @@ class VersionInfo(_rt.Struct):
     __slots__ = ("qemu", "package")
 
     qemu: VersionTriple
+    """the release number.  A ``micro`` part of 50 marks a development
+    snapshot, 90 and above a release candidate for the following
+    minor release, and anything below 50 a stable release.
+    """
     package: str
+    """an empty string for upstream builds; redistributors
+    may put their own, preferably unique, package identification
+    here
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("qemu", "package")
 
@@ -227,7 +252,7 @@ def _VersionInfo_DECODE(
 class CommandInfo(_rt.Struct):
     """Describes one command the server understands.
 
-    Members:
+    Args:
         name: the command's name, as used with "execute"
 
     Since: 0.14
@@ -236,6 +261,7 @@ class CommandInfo(_rt.Struct):
     __slots__ = ("name",)
 
     name: str
+    """the command's name, as used with "execute" """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name",)
 

@@ -16,45 +16,101 @@ else:
 class DumpGuestMemoryFormat(_rt.Enum):
     """The file formats of a memory dump.
 
-    Members:
-        elf: an ELF core file
-        kdump-zlib: kdump's compressed format, pages compressed with zlib
-        kdump-lzo: kdump's compressed format, pages compressed with LZO
-        kdump-snappy: kdump's compressed format, pages compressed with
+    Values:
+        ELF: an ELF core file
+
+        KDUMP_ZLIB: kdump's compressed format, pages compressed with zlib
+
+        KDUMP_LZO: kdump's compressed format, pages compressed with LZO
+
+        KDUMP_SNAPPY: kdump's compressed format, pages compressed with
             Snappy
-        kdump-raw-zlib: as @kdump-zlib, written as a flat file rather than
+
+        KDUMP_RAW_ZLIB: as ``KDUMP_ZLIB``, written as a flat file rather than
             as a stream of chunks
-        kdump-raw-lzo: as @kdump-lzo, written as a flat file
-        kdump-raw-snappy: as @kdump-snappy, written as a flat file
-        win-dmp: a Windows complete memory dump, for Windows guests
+
+        KDUMP_RAW_LZO: as ``KDUMP_LZO``, written as a flat file
+
+        KDUMP_RAW_SNAPPY: as ``KDUMP_SNAPPY``, written as a flat file
+
+        WIN_DMP: a Windows complete memory dump, for Windows guests
 
     Since: 2.0
     """
 
     ELF = "elf"
+    """an ELF core file"""
     KDUMP_ZLIB = "kdump-zlib"
+    """kdump's compressed format, pages compressed with zlib"""
     KDUMP_LZO = "kdump-lzo"
+    """kdump's compressed format, pages compressed with LZO"""
     KDUMP_SNAPPY = "kdump-snappy"
+    """kdump's compressed format, pages compressed with
+    Snappy
+    """
     KDUMP_RAW_ZLIB = "kdump-raw-zlib"
+    """as ``KDUMP_ZLIB``, written as a flat file rather than
+    as a stream of chunks
+    """
     KDUMP_RAW_LZO = "kdump-raw-lzo"
+    """as ``KDUMP_LZO``, written as a flat file"""
     KDUMP_RAW_SNAPPY = "kdump-raw-snappy"
+    """as ``KDUMP_SNAPPY``, written as a flat file"""
     WIN_DMP = "win-dmp"
+    """a Windows complete memory dump, for Windows guests"""
 
 
 _DumpGuestMemoryFormat_VALUES = _rt.values_of(DumpGuestMemoryFormat)
 
 
 class DumpGuestMemoryArguments(_rt.Struct):
-    """The arguments of dump-guest-memory."""
+    """The arguments of dump-guest-memory.
+
+    Args:
+        paging: whether to translate the guest's virtual addresses
+            through its page tables.  When false, memory is dumped by
+            physical address.
+
+        protocol: where to write: ``fd:NAME`` for a file descriptor kept
+            with ``getfd`` under NAME (it is used up), or ``file:PATH`` for a
+            file created at PATH
+
+        detach: when true, the command returns at once and the dump goes
+            on in the background; DUMP_COMPLETED tells when it is done, and
+            ``query-dump`` how far it has come.  When false or absent, the
+            command returns once the dump is written.  (since 2.6)
+
+        begin: the first physical address to dump; needs ``length``
+
+        length: how many bytes to dump from ``begin``; needs ``begin``
+
+        format\\_: the file format; ELF when absent.  (since 2.0)
+    """
 
     __slots__ = ("paging", "protocol", "detach", "begin", "length", "format_")
 
     paging: bool
+    """whether to translate the guest's virtual addresses
+    through its page tables.  When false, memory is dumped by
+    physical address.
+    """
     protocol: str
+    """where to write: ``fd:NAME`` for a file descriptor kept
+    with ``getfd`` under NAME (it is used up), or ``file:PATH`` for a
+    file created at PATH
+    """
     detach: bool | None
+    """when true, the command returns at once and the dump goes
+    on in the background; DUMP_COMPLETED tells when it is done, and
+    ``query-dump`` how far it has come.  When false or absent, the
+    command returns once the dump is written.  (since 2.6)
+    """
     begin: int | None
+    """the first physical address to dump; needs ``length``"""
     length: int | None
+    """how many bytes to dump from ``begin``; needs ``begin``"""
     format_: DumpGuestMemoryFormat | None
+    """the file format; ELF when absent.  (since 2.0)"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "paging",
@@ -176,19 +232,26 @@ def _DumpGuestMemoryArguments_DECODE(
 class DumpStatus(_rt.Enum):
     """How the latest memory dump stands.
 
-    Members:
-        none: no dump was asked for yet
-        active: a dump is being written
-        completed: the latest dump was written in full
-        failed: the latest dump failed
+    Values:
+        NONE: no dump was asked for yet
+
+        ACTIVE: a dump is being written
+
+        COMPLETED: the latest dump was written in full
+
+        FAILED: the latest dump failed
 
     Since: 2.6
     """
 
     NONE = "none"
+    """no dump was asked for yet"""
     ACTIVE = "active"
+    """a dump is being written"""
     COMPLETED = "completed"
+    """the latest dump was written in full"""
     FAILED = "failed"
+    """the latest dump failed"""
 
 
 _DumpStatus_VALUES = _rt.values_of(DumpStatus)
@@ -197,7 +260,7 @@ _DumpStatus_VALUES = _rt.values_of(DumpStatus)
 class DumpQueryResult(_rt.Struct):
     """The progress of the latest memory dump.
 
-    Members:
+    Args:
         status: how it stands
         completed: bytes of guest memory written so far
         total: bytes of guest memory it writes in all
@@ -208,8 +271,11 @@ class DumpQueryResult(_rt.Struct):
     __slots__ = ("status", "completed", "total")
 
     status: DumpStatus
+    """how it stands"""
     completed: int
+    """bytes of guest memory written so far"""
     total: int
+    """bytes of guest memory it writes in all"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("status", "completed", "total")
 
@@ -273,13 +339,13 @@ def _DumpQueryResult_DECODE(
 class DumpCompletedEvent(_rt.Event):
     """Sent when a memory dump ends, whether it succeeded or not.
 
-    Members:
+    Args:
         result: the dump's final status and byte counts
         error: what went wrong, when it failed
 
     Since: 2.6
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "DUMP_COMPLETED",
              "data": { "result": { "total": 1090650112,
@@ -291,7 +357,9 @@ class DumpCompletedEvent(_rt.Event):
     __slots__ = ("result", "error")
 
     result: DumpQueryResult
+    """the dump's final status and byte counts"""
     error: str | None
+    """what went wrong, when it failed"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("result", "error")
 

@@ -14,11 +14,19 @@ else:
 
 
 class GetfdArguments(_rt.Struct):
-    """The arguments of getfd."""
+    """The arguments of getfd.
+
+    Args:
+        fdname: the name to keep the descriptor under.  It must not start
+            with a digit: such names are taken to be descriptor numbers.
+    """
 
     __slots__ = ("fdname",)
 
     fdname: str
+    """the name to keep the descriptor under.  It must not start
+    with a digit: such names are taken to be descriptor numbers.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdname",)
 
@@ -59,11 +67,16 @@ def _GetfdArguments_DECODE(
 
 
 class ClosefdArguments(_rt.Struct):
-    """The arguments of closefd."""
+    """The arguments of closefd.
+
+    Args:
+        fdname: the name it was kept under
+    """
 
     __slots__ = ("fdname",)
 
     fdname: str
+    """the name it was kept under"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdname",)
 
@@ -104,10 +117,10 @@ def _ClosefdArguments_DECODE(
 
 
 class AddfdInfo(_rt.Struct):
-    """Where @add-fd put a file descriptor.
+    """Where ``add-fd`` put a file descriptor.
 
-    Members:
-        fdset-id: the set it joined
+    Args:
+        fdset_id: the set it joined
         fd: its number in the server's process
 
     Since: 1.2
@@ -116,7 +129,9 @@ class AddfdInfo(_rt.Struct):
     __slots__ = ("fdset_id", "fd")
 
     fdset_id: int
+    """the set it joined"""
     fd: int
+    """its number in the server's process"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "fd")
 
@@ -168,12 +183,28 @@ def _AddfdInfo_DECODE(
 
 
 class AddFdArguments(_rt.Struct):
-    """The arguments of add-fd."""
+    """The arguments of add-fd.
+
+    Args:
+        fdset_id: the set to join; it is created when it does not exist
+            yet.  When absent, a new set is made with the lowest number no
+            set has.
+
+        opaque: free text kept with the descriptor, reported by
+            ``query-fdsets``
+    """
 
     __slots__ = ("fdset_id", "opaque")
 
     fdset_id: int | None
+    """the set to join; it is created when it does not exist
+    yet.  When absent, a new set is made with the lowest number no
+    set has.
+    """
     opaque: str | None
+    """free text kept with the descriptor, reported by
+    ``query-fdsets``
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "opaque")
 
@@ -240,12 +271,23 @@ def _AddFdArguments_DECODE(
 
 
 class RemoveFdArguments(_rt.Struct):
-    """The arguments of remove-fd."""
+    """The arguments of remove-fd.
+
+    Args:
+        fdset_id: the set
+
+        fd: the descriptor to close.  When absent, every descriptor of the
+            set is closed.
+    """
 
     __slots__ = ("fdset_id", "fd")
 
     fdset_id: int
+    """the set"""
     fd: int | None
+    """the descriptor to close.  When absent, every descriptor of the
+    set is closed.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "fd")
 
@@ -308,9 +350,9 @@ def _RemoveFdArguments_DECODE(
 class FdsetFdInfo(_rt.Struct):
     """A file descriptor of a set.
 
-    Members:
+    Args:
         fd: its number in the server's process
-        opaque: the text given with it to @add-fd, if any
+        opaque: the text given with it to ``add-fd``, if any
 
     Since: 1.2
     """
@@ -318,7 +360,9 @@ class FdsetFdInfo(_rt.Struct):
     __slots__ = ("fd", "opaque")
 
     fd: int
+    """its number in the server's process"""
     opaque: str | None
+    """the text given with it to ``add-fd``, if any"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fd", "opaque")
 
@@ -381,8 +425,8 @@ def _FdsetFdInfo_DECODE(
 class FdsetInfo(_rt.Struct):
     """A file descriptor set.
 
-    Members:
-        fdset-id: its number
+    Args:
+        fdset_id: its number
         fds: the descriptors in it
 
     Since: 1.2
@@ -391,7 +435,9 @@ class FdsetInfo(_rt.Struct):
     __slots__ = ("fdset_id", "fds")
 
     fdset_id: int
+    """its number"""
     fds: list[FdsetFdInfo]
+    """the descriptors in it"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "fds")
 

@@ -16,13 +16,14 @@ else:
 class GuestRegisterValue(_rt.Struct):
     """One byte the guest read from a device register or I/O port.
 
-    Members:
+    Args:
         value: the byte read
     """
 
     __slots__ = ("value",)
 
     value: int
+    """the byte read"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value",)
 
@@ -63,12 +64,25 @@ def _GuestRegisterValue_DECODE(
 
 
 class XGuestPvpanicWriteArguments(_rt.Struct):
-    """The arguments of x-guest-pvpanic-write."""
+    """The arguments of x-guest-pvpanic-write.
+
+    Args:
+        value: the byte written
+
+        device: the ``id`` given to the pvpanic device with ``-device``.
+            It may be left out when the machine has exactly one pvpanic
+            device.
+    """
 
     __slots__ = ("value", "device")
 
     value: int
+    """the byte written"""
     device: str | None
+    """the ``id`` given to the pvpanic device with ``-device``.
+    It may be left out when the machine has exactly one pvpanic
+    device.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value", "device")
 
@@ -129,11 +143,21 @@ def _XGuestPvpanicWriteArguments_DECODE(
 
 
 class XGuestPvpanicReadArguments(_rt.Struct):
-    """The arguments of x-guest-pvpanic-read."""
+    """The arguments of x-guest-pvpanic-read.
+
+    Args:
+        device: the ``id`` given to the pvpanic device with ``-device``.
+            It may be left out when the machine has exactly one pvpanic
+            device.
+    """
 
     __slots__ = ("device",)
 
     device: str | None
+    """the ``id`` given to the pvpanic device with ``-device``.
+    It may be left out when the machine has exactly one pvpanic
+    device.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("device",)
 
@@ -186,12 +210,19 @@ def _XGuestPvpanicReadArguments_DECODE(
 
 
 class XGuestIoWriteArguments(_rt.Struct):
-    """The arguments of x-guest-io-write."""
+    """The arguments of x-guest-io-write.
+
+    Args:
+        port: the I/O port
+        value: the byte written
+    """
 
     __slots__ = ("port", "value")
 
     port: int
+    """the I/O port"""
     value: int
+    """the byte written"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port", "value")
 
@@ -239,11 +270,16 @@ def _XGuestIoWriteArguments_DECODE(
 
 
 class XGuestIoReadArguments(_rt.Struct):
-    """The arguments of x-guest-io-read."""
+    """The arguments of x-guest-io-read.
+
+    Args:
+        port: the I/O port
+    """
 
     __slots__ = ("port",)
 
     port: int
+    """the I/O port"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port",)
 

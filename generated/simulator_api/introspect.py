@@ -16,39 +16,77 @@ else:
 class SchemaMetaType(_rt.Enum):
     """The kinds of entity that introspection can describe.
 
-    Members:
-        builtin: one of the types that every schema provides, such as
+    Values:
+        BUILTIN: one of the types that every schema provides, such as
             ``str`` or ``int``
-        enum: a type whose values are drawn from a fixed set of strings
-        array: a list whose elements all have one type
-        object: a JSON object type, defined as a struct or a union
-        alternate: a type accepting a value of any of several other types
-        command: a command a client may execute
-        event: an event the server may send
+
+        ENUM: a type whose values are drawn from a fixed set of strings
+
+        ARRAY: a list whose elements all have one type
+
+        OBJECT: a JSON object type, defined as a struct or a union
+
+        ALTERNATE: a type accepting a value of any of several other types
+
+        COMMAND: a command a client may execute
+
+        EVENT: an event the server may send
 
     Since: 2.5
     """
 
     BUILTIN = "builtin"
+    """one of the types that every schema provides, such as
+    ``str`` or ``int``
+    """
     ENUM = "enum"
+    """a type whose values are drawn from a fixed set of strings"""
     ARRAY = "array"
+    """a list whose elements all have one type"""
     OBJECT = "object"
+    """a JSON object type, defined as a struct or a union"""
     ALTERNATE = "alternate"
+    """a type accepting a value of any of several other types"""
     COMMAND = "command"
+    """a command a client may execute"""
     EVENT = "event"
+    """an event the server may send"""
 
 
 _SchemaMetaType_VALUES = _rt.values_of(SchemaMetaType)
 
 
 class SchemaInfoBase(_rt.Struct):
-    """The common members of SchemaInfo."""
+    """The common members of SchemaInfo.
+
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        meta_type: the kind of entity described
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+    """
 
     __slots__ = ("name", "meta_type", "features")
 
     name: str
+    """the entity's name.  Commands and events appear under the name
+    clients use for them.  Built-in types keep their usual names;
+    other types may be listed under made-up names, which serve only
+    to let other entries refer to them.
+    """
     meta_type: SchemaMetaType
+    """the kind of entity described"""
     features: list[str] | None
+    """the features the entity has, in no particular order.
+    (since 4.1 for object types, 4.2 for commands, 5.0 for the
+    remaining kinds)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "meta_type", "features")
 
@@ -115,15 +153,17 @@ def _SchemaInfoBase_DECODE(
 
 
 class SchemaInfo(SchemaInfoBase):
-    """One entry of the reply to @query-qmp-schema.  Which further members
-    are present depends on @meta-type.
+    """One entry of the reply to ``query-qmp-schema``.  Which further members
+    are present depends on ``meta_type``.
 
-    Members:
+    Args:
         name: the entity's name.  Commands and events appear under the name
             clients use for them.  Built-in types keep their usual names;
             other types may be listed under made-up names, which serve only
             to let other entries refer to them.
-        meta-type: the kind of entity described
+
+        meta_type: the kind of entity described
+
         features: the features the entity has, in no particular order.
             (since 4.1 for object types, 4.2 for commands, 5.0 for the
             remaining kinds)
@@ -187,8 +227,17 @@ class SchemaInfo_builtin(SchemaInfo):
 
     What introspection adds for a built-in type.
 
-    Members:
-        json-type: how values of the type are represented in JSON
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
+        json_type: how values of the type are represented in JSON
 
     Since: 2.5
     """
@@ -196,6 +245,7 @@ class SchemaInfo_builtin(SchemaInfo):
     __slots__ = ("json_type",)
 
     json_type: JSONType
+    """how values of the type are represented in JSON"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -278,16 +328,26 @@ class SchemaInfo_enum(SchemaInfo):
 
     What introspection adds for an enumeration type.
 
-    Members:
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
         members: the enumeration's values, each with its features, in no
             particular order.  (since 6.2)
+
         values: the names of the enumeration's values, in no particular
-            order.  It carries the same names as @members, without the
+            order.  It carries the same names as ``members``, without the
             features.
 
     Features:
-        deprecated: @values is superseded by @members and will go away;
-            new clients should read @members.
+        deprecated: ``values`` is superseded by ``members`` and will go away;
+            new clients should read ``members``.
 
     Since: 2.5
     """
@@ -295,6 +355,9 @@ class SchemaInfo_enum(SchemaInfo):
     __slots__ = ("members", "_deprecated_values")
 
     members: list[SchemaInfoEnumMember]
+    """the enumeration's values, each with its features, in no
+    particular order.  (since 6.2)
+    """
     _deprecated_values: list[str]
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -324,6 +387,13 @@ class SchemaInfo_enum(SchemaInfo):
 
     @property
     def values(self) -> list[str]:
+        """the names of the enumeration's values, in no particular
+        order.  It carries the same names as ``members``, without the
+        features.
+
+        Feature ``deprecated``: ``values`` is superseded by ``members`` and will go away;
+        new clients should read ``members``.
+        """
         return self._deprecated_values
 
     @values.setter
@@ -393,8 +463,17 @@ class SchemaInfo_array(SchemaInfo):
 
     What introspection adds for an array type.
 
-    Members:
-        element-type: the name of the type of each element; another entry
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
+        element_type: the name of the type of each element; another entry
             of the reply describes it
 
     Since: 2.5
@@ -403,6 +482,9 @@ class SchemaInfo_array(SchemaInfo):
     __slots__ = ("element_type",)
 
     element_type: str
+    """the name of the type of each element; another entry
+    of the reply describes it
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -485,12 +567,23 @@ class SchemaInfo_object_(SchemaInfo):
 
     What introspection adds for an object type.
 
-    Members:
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
         members: the members every object of the type may have, i.e. those
             not depending on a variant, in no particular order
+
         tag: present for types with variants: the name of the member whose
-            value selects the variant.  It is one of @members.
-        variants: present for types with variants: for each value of @tag
+            value selects the variant.  It is one of ``members``.
+
+        variants: present for types with variants: for each value of ``tag``
             that brings in extra members, the type supplying them, in no
             particular order
 
@@ -500,8 +593,18 @@ class SchemaInfo_object_(SchemaInfo):
     __slots__ = ("members", "tag", "variants")
 
     members: list[SchemaInfoObjectMember]
+    """the members every object of the type may have, i.e. those
+    not depending on a variant, in no particular order
+    """
     tag: str | None
+    """present for types with variants: the name of the member whose
+    value selects the variant.  It is one of ``members``.
+    """
     variants: list[SchemaInfoObjectVariant] | None
+    """present for types with variants: for each value of ``tag``
+    that brings in extra members, the type supplying them, in no
+    particular order
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -612,7 +715,16 @@ class SchemaInfo_alternate(SchemaInfo):
 
     What introspection adds for an alternate type.
 
-    Members:
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
         members: the types a value may have, in no particular order.  No
             two of them share a JSON type, so the JSON type of a value tells
             which one it is.
@@ -623,6 +735,10 @@ class SchemaInfo_alternate(SchemaInfo):
     __slots__ = ("members",)
 
     members: list[SchemaInfoAlternateMember]
+    """the types a value may have, in no particular order.  No
+    two of them share a JSON type, so the JSON type of a value tells
+    which one it is.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "meta_type", "features", "members")
 
@@ -698,12 +814,23 @@ class SchemaInfo_command(SchemaInfo):
 
     What introspection adds for a command.
 
-    Members:
-        arg-type: the name of the object type listing the command's
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
+        arg_type: the name of the object type listing the command's
             arguments.  A command without arguments refers to an object
             type without members.
-        ret-type: the name of the type of the command's result
-        allow-oob: true if the command may be executed out of band.  When
+
+        ret_type: the name of the type of the command's result
+
+        allow_oob: true if the command may be executed out of band.  When
             absent, it may not.  (since 2.12)
 
     Since: 2.5
@@ -712,8 +839,16 @@ class SchemaInfo_command(SchemaInfo):
     __slots__ = ("arg_type", "ret_type", "allow_oob")
 
     arg_type: str
+    """the name of the object type listing the command's
+    arguments.  A command without arguments refers to an object
+    type without members.
+    """
     ret_type: str
+    """the name of the type of the command's result"""
     allow_oob: bool | None
+    """true if the command may be executed out of band.  When
+    absent, it may not.  (since 2.12)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -824,8 +959,17 @@ class SchemaInfo_event(SchemaInfo):
 
     What introspection adds for an event.
 
-    Members:
-        arg-type: the name of the object type listing the members of the
+    Args:
+        name: the entity's name.  Commands and events appear under the name
+            clients use for them.  Built-in types keep their usual names;
+            other types may be listed under made-up names, which serve only
+            to let other entries refer to them.
+
+        features: the features the entity has, in no particular order.
+            (since 4.1 for object types, 4.2 for commands, 5.0 for the
+            remaining kinds)
+
+        arg_type: the name of the object type listing the members of the
             event's data.  An event without data refers to an object type
             without members.
 
@@ -835,6 +979,10 @@ class SchemaInfo_event(SchemaInfo):
     __slots__ = ("arg_type",)
 
     arg_type: str
+    """the name of the object type listing the members of the
+    event's data.  An event without data refers to an object type
+    without members.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -915,8 +1063,8 @@ def _SchemaInfo_event_DECODE(
 class SchemaInfoBuiltin(_rt.Struct):
     """What introspection adds for a built-in type.
 
-    Members:
-        json-type: how values of the type are represented in JSON
+    Args:
+        json_type: how values of the type are represented in JSON
 
     Since: 2.5
     """
@@ -924,6 +1072,7 @@ class SchemaInfoBuiltin(_rt.Struct):
     __slots__ = ("json_type",)
 
     json_type: JSONType
+    """how values of the type are represented in JSON"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("json_type",)
 
@@ -966,29 +1115,44 @@ def _SchemaInfoBuiltin_DECODE(
 class JSONType(_rt.Enum):
     """The kinds of JSON value a built-in type can stand for.  Several
     built-in types may map to the same kind; for example, all the
-    integer types map to @int.
+    integer types map to ``INT``.
 
-    Members:
-        string: a string
-        number: a number, integral or not
-        int: a number without fractional part
-        boolean: ``true`` or ``false``
-        null: ``null``
-        object: an object
-        array: an array
-        value: a value of any of the kinds above
+    Values:
+        STRING: a string
+
+        NUMBER: a number, integral or not
+
+        INT: a number without fractional part
+
+        BOOLEAN: ``true`` or ``false``
+
+        NULL: ``null``
+
+        OBJECT: an object
+
+        ARRAY: an array
+
+        VALUE: a value of any of the kinds above
 
     Since: 2.5
     """
 
     STRING = "string"
+    """a string"""
     NUMBER = "number"
+    """a number, integral or not"""
     INT = "int"
+    """a number without fractional part"""
     BOOLEAN = "boolean"
+    """``true`` or ``false``"""
     NULL = "null"
+    """``null``"""
     OBJECT = "object"
+    """an object"""
     ARRAY = "array"
+    """an array"""
     VALUE = "value"
+    """a value of any of the kinds above"""
 
 
 _JSONType_VALUES = _rt.values_of(JSONType)
@@ -997,16 +1161,17 @@ _JSONType_VALUES = _rt.values_of(JSONType)
 class SchemaInfoEnum(_rt.Struct):
     """What introspection adds for an enumeration type.
 
-    Members:
+    Args:
         members: the enumeration's values, each with its features, in no
             particular order.  (since 6.2)
+
         values: the names of the enumeration's values, in no particular
-            order.  It carries the same names as @members, without the
+            order.  It carries the same names as ``members``, without the
             features.
 
     Features:
-        deprecated: @values is superseded by @members and will go away;
-            new clients should read @members.
+        deprecated: ``values`` is superseded by ``members`` and will go away;
+            new clients should read ``members``.
 
     Since: 2.5
     """
@@ -1014,6 +1179,9 @@ class SchemaInfoEnum(_rt.Struct):
     __slots__ = ("members", "_deprecated_values")
 
     members: list[SchemaInfoEnumMember]
+    """the enumeration's values, each with its features, in no
+    particular order.  (since 6.2)
+    """
     _deprecated_values: list[str]
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "values")
@@ -1032,6 +1200,13 @@ class SchemaInfoEnum(_rt.Struct):
 
     @property
     def values(self) -> list[str]:
+        """the names of the enumeration's values, in no particular
+        order.  It carries the same names as ``members``, without the
+        features.
+
+        Feature ``deprecated``: ``values`` is superseded by ``members`` and will go away;
+        new clients should read ``members``.
+        """
         return self._deprecated_values
 
     @values.setter
@@ -1072,7 +1247,7 @@ def _SchemaInfoEnum_DECODE(
 class SchemaInfoEnumMember(_rt.Struct):
     """A single value of an enumeration type.
 
-    Members:
+    Args:
         name: the value, spelled as a client sends and receives it
         features: the features the value has, in no particular order
 
@@ -1082,7 +1257,9 @@ class SchemaInfoEnumMember(_rt.Struct):
     __slots__ = ("name", "features")
 
     name: str
+    """the value, spelled as a client sends and receives it"""
     features: list[str] | None
+    """the features the value has, in no particular order"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "features")
 
@@ -1141,8 +1318,8 @@ def _SchemaInfoEnumMember_DECODE(
 class SchemaInfoArray(_rt.Struct):
     """What introspection adds for an array type.
 
-    Members:
-        element-type: the name of the type of each element; another entry
+    Args:
+        element_type: the name of the type of each element; another entry
             of the reply describes it
 
     Since: 2.5
@@ -1151,6 +1328,9 @@ class SchemaInfoArray(_rt.Struct):
     __slots__ = ("element_type",)
 
     element_type: str
+    """the name of the type of each element; another entry
+    of the reply describes it
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("element_type",)
 
@@ -1193,12 +1373,14 @@ def _SchemaInfoArray_DECODE(
 class SchemaInfoObject(_rt.Struct):
     """What introspection adds for an object type.
 
-    Members:
+    Args:
         members: the members every object of the type may have, i.e. those
             not depending on a variant, in no particular order
+
         tag: present for types with variants: the name of the member whose
-            value selects the variant.  It is one of @members.
-        variants: present for types with variants: for each value of @tag
+            value selects the variant.  It is one of ``members``.
+
+        variants: present for types with variants: for each value of ``tag``
             that brings in extra members, the type supplying them, in no
             particular order
 
@@ -1208,8 +1390,18 @@ class SchemaInfoObject(_rt.Struct):
     __slots__ = ("members", "tag", "variants")
 
     members: list[SchemaInfoObjectMember]
+    """the members every object of the type may have, i.e. those
+    not depending on a variant, in no particular order
+    """
     tag: str | None
+    """present for types with variants: the name of the member whose
+    value selects the variant.  It is one of ``members``.
+    """
     variants: list[SchemaInfoObjectVariant] | None
+    """present for types with variants: for each value of ``tag``
+    that brings in extra members, the type supplying them, in no
+    particular order
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "tag", "variants")
 
@@ -1282,15 +1474,18 @@ def _SchemaInfoObject_DECODE(
 class SchemaInfoObjectMember(_rt.Struct):
     """A single member of an object type.
 
-    Members:
+    Args:
         name: the member's name on the wire
-        type: the name of the member's type
+
+        type\\_: the name of the member's type
+
         default: tells whether the member may be left out of a command's
             arguments.  Absent means the member is required.  Present means
             it is optional; the value is then always ``null``, and what
             happens when the member is omitted is not described here.  A
             later release may use a non-null value to state the default
             that applies when the member is omitted.
+
         features: the features the member has, in no particular order.
             (since 5.0)
 
@@ -1300,9 +1495,21 @@ class SchemaInfoObjectMember(_rt.Struct):
     __slots__ = ("name", "type_", "default", "features")
 
     name: str
+    """the member's name on the wire"""
     type_: str
+    """the name of the member's type"""
     default: _rt.JSONValue | _rt.Absent
+    """tells whether the member may be left out of a command's
+    arguments.  Absent means the member is required.  Present means
+    it is optional; the value is then always ``null``, and what
+    happens when the member is omitted is not described here.  A
+    later release may use a non-null value to state the default
+    that applies when the member is omitted.
+    """
     features: list[str] | None
+    """the features the member has, in no particular order.
+    (since 5.0)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "type_", "default", "features")
 
@@ -1381,9 +1588,10 @@ def _SchemaInfoObjectMember_DECODE(
 class SchemaInfoObjectVariant(_rt.Struct):
     """The extra members an object has for one value of its tag.
 
-    Members:
-        case: the value of the tag member that selects this variant
-        type: the name of an object type whose members are added when the
+    Args:
+        case\\_: the value of the tag member that selects this variant
+
+        type\\_: the name of an object type whose members are added when the
             tag has that value
 
     Since: 2.5
@@ -1392,7 +1600,11 @@ class SchemaInfoObjectVariant(_rt.Struct):
     __slots__ = ("case_", "type_")
 
     case_: str
+    """the value of the tag member that selects this variant"""
     type_: str
+    """the name of an object type whose members are added when the
+    tag has that value
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("case_", "type_")
 
@@ -1446,7 +1658,7 @@ def _SchemaInfoObjectVariant_DECODE(
 class SchemaInfoAlternate(_rt.Struct):
     """What introspection adds for an alternate type.
 
-    Members:
+    Args:
         members: the types a value may have, in no particular order.  No
             two of them share a JSON type, so the JSON type of a value tells
             which one it is.
@@ -1457,6 +1669,10 @@ class SchemaInfoAlternate(_rt.Struct):
     __slots__ = ("members",)
 
     members: list[SchemaInfoAlternateMember]
+    """the types a value may have, in no particular order.  No
+    two of them share a JSON type, so the JSON type of a value tells
+    which one it is.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members",)
 
@@ -1500,8 +1716,8 @@ def _SchemaInfoAlternate_DECODE(
 class SchemaInfoAlternateMember(_rt.Struct):
     """One of the types an alternate accepts.
 
-    Members:
-        type: the type's name
+    Args:
+        type\\_: the type's name
 
     Since: 2.5
     """
@@ -1509,6 +1725,7 @@ class SchemaInfoAlternateMember(_rt.Struct):
     __slots__ = ("type_",)
 
     type_: str
+    """the type's name"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
 
@@ -1551,12 +1768,14 @@ def _SchemaInfoAlternateMember_DECODE(
 class SchemaInfoCommand(_rt.Struct):
     """What introspection adds for a command.
 
-    Members:
-        arg-type: the name of the object type listing the command's
+    Args:
+        arg_type: the name of the object type listing the command's
             arguments.  A command without arguments refers to an object
             type without members.
-        ret-type: the name of the type of the command's result
-        allow-oob: true if the command may be executed out of band.  When
+
+        ret_type: the name of the type of the command's result
+
+        allow_oob: true if the command may be executed out of band.  When
             absent, it may not.  (since 2.12)
 
     Since: 2.5
@@ -1565,8 +1784,16 @@ class SchemaInfoCommand(_rt.Struct):
     __slots__ = ("arg_type", "ret_type", "allow_oob")
 
     arg_type: str
+    """the name of the object type listing the command's
+    arguments.  A command without arguments refers to an object
+    type without members.
+    """
     ret_type: str
+    """the name of the type of the command's result"""
     allow_oob: bool | None
+    """true if the command may be executed out of band.  When
+    absent, it may not.  (since 2.12)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type", "ret_type", "allow_oob")
 
@@ -1639,8 +1866,8 @@ def _SchemaInfoCommand_DECODE(
 class SchemaInfoEvent(_rt.Struct):
     """What introspection adds for an event.
 
-    Members:
-        arg-type: the name of the object type listing the members of the
+    Args:
+        arg_type: the name of the object type listing the members of the
             event's data.  An event without data refers to an object type
             without members.
 
@@ -1650,6 +1877,10 @@ class SchemaInfoEvent(_rt.Struct):
     __slots__ = ("arg_type",)
 
     arg_type: str
+    """the name of the object type listing the members of the
+    event's data.  An event without data refers to an object type
+    without members.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type",)
 

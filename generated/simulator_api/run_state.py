@@ -17,56 +17,113 @@ class RunState(_rt.Enum):
     """The states the virtual machine can be in.  Exactly one applies at
     any moment.
 
-    Members:
-        debug: execution is halted under the control of a debugger
-        inmigrate: the guest is waiting for its state to arrive through an
+    Values:
+        DEBUG: execution is halted under the control of a debugger
+
+        INMIGRATE: the guest is waiting for its state to arrive through an
             incoming migration.  Whether it starts executing once the
             migration completes is decided separately, by the ``-S``
-            command line option and by any @stop or @cont commands issued
+            command line option and by any ``stop`` or ``cont`` commands issued
             in the meantime.
-        internal-error: the guest cannot execute any further because of an
+
+        INTERNAL_ERROR: the guest cannot execute any further because of an
             internal error in the emulator
-        io-error: the guest is halted because an I/O operation failed on a
+
+        IO_ERROR: the guest is halted because an I/O operation failed on a
             device configured to stop on such errors
-        paused: the guest was halted by the @stop command
-        postmigrate: the guest is halted because its state was migrated
+
+        PAUSED: the guest was halted by the ``stop`` command
+
+        POSTMIGRATE: the guest is halted because its state was migrated
             away successfully
-        prelaunch: the guest has not executed yet because the emulator was
+
+        PRELAUNCH: the guest has not executed yet because the emulator was
             started with ``-S``
-        finish-migrate: the guest is halted while the last part of an
+
+        FINISH_MIGRATE: the guest is halted while the last part of an
             outgoing migration is carried out
-        restore-vm: the guest is halted while a saved machine state is
+
+        RESTORE_VM: the guest is halted while a saved machine state is
             loaded into it
-        running: the guest is executing
-        save-vm: the guest is halted while its machine state is written out
-        shutdown: the guest has shut down, and the emulator was told not to
+
+        RUNNING: the guest is executing
+
+        SAVE_VM: the guest is halted while its machine state is written out
+
+        SHUTDOWN: the guest has shut down, and the emulator was told not to
             exit in that case (``-no-shutdown``)
-        suspended: the guest sleeps in a suspend-to-RAM state (ACPI S3)
-        watchdog: the guest is halted because a watchdog fired and its
+
+        SUSPENDED: the guest sleeps in a suspend-to-RAM state (ACPI S3)
+
+        WATCHDOG: the guest is halted because a watchdog fired and its
             configured action is to pause
-        guest-panicked: the guest is halted because its operating system
+
+        GUEST_PANICKED: the guest is halted because its operating system
             reported a panic
-        colo: the guest is halted while a COLO checkpoint is taken or
+
+        COLO: the guest is halted while a COLO checkpoint is taken or
             applied.  Only reachable when the COLO migration capability is
             on.  (since 2.8)
     """
 
     DEBUG = "debug"
+    """execution is halted under the control of a debugger"""
     INMIGRATE = "inmigrate"
+    """the guest is waiting for its state to arrive through an
+    incoming migration.  Whether it starts executing once the
+    migration completes is decided separately, by the ``-S``
+    command line option and by any ``stop`` or ``cont`` commands issued
+    in the meantime.
+    """
     INTERNAL_ERROR = "internal-error"
+    """the guest cannot execute any further because of an
+    internal error in the emulator
+    """
     IO_ERROR = "io-error"
+    """the guest is halted because an I/O operation failed on a
+    device configured to stop on such errors
+    """
     PAUSED = "paused"
+    """the guest was halted by the ``stop`` command"""
     POSTMIGRATE = "postmigrate"
+    """the guest is halted because its state was migrated
+    away successfully
+    """
     PRELAUNCH = "prelaunch"
+    """the guest has not executed yet because the emulator was
+    started with ``-S``
+    """
     FINISH_MIGRATE = "finish-migrate"
+    """the guest is halted while the last part of an
+    outgoing migration is carried out
+    """
     RESTORE_VM = "restore-vm"
+    """the guest is halted while a saved machine state is
+    loaded into it
+    """
     RUNNING = "running"
+    """the guest is executing"""
     SAVE_VM = "save-vm"
+    """the guest is halted while its machine state is written out"""
     SHUTDOWN = "shutdown"
+    """the guest has shut down, and the emulator was told not to
+    exit in that case (``-no-shutdown``)
+    """
     SUSPENDED = "suspended"
+    """the guest sleeps in a suspend-to-RAM state (ACPI S3)"""
     WATCHDOG = "watchdog"
+    """the guest is halted because a watchdog fired and its
+    configured action is to pause
+    """
     GUEST_PANICKED = "guest-panicked"
+    """the guest is halted because its operating system
+    reported a panic
+    """
     COLO = "colo"
+    """the guest is halted while a COLO checkpoint is taken or
+    applied.  Only reachable when the COLO migration capability is
+    on.  (since 2.8)
+    """
 
 
 _RunState_VALUES = _rt.values_of(RunState)
@@ -75,39 +132,74 @@ _RunState_VALUES = _rt.values_of(RunState)
 class ShutdownCause(_rt.Enum):
     """What led to a shutdown or reset of the machine.
 
-    Members:
-        none: there is no shutdown or reset pending
-        host-error: the host ran into an error that makes the guest unusable
-        host-qmp-quit: a client issued the @quit command
-        host-qmp-system-reset: a client issued the @system_reset command
-        host-signal: the emulator process received a signal such as SIGINT
-        host-ui: the user interacted with the user interface, for instance
+    Values:
+        NONE: there is no shutdown or reset pending
+
+        HOST_ERROR: the host ran into an error that makes the guest unusable
+
+        HOST_QMP_QUIT: a client issued the ``quit`` command
+
+        HOST_QMP_SYSTEM_RESET: a client issued the ``system_reset`` command
+
+        HOST_SIGNAL: the emulator process received a signal such as SIGINT
+
+        HOST_UI: the user interacted with the user interface, for instance
             by closing its window
-        guest-shutdown: the guest asked to be powered off or suspended,
+
+        GUEST_SHUTDOWN: the guest asked to be powered off or suspended,
             through ACPI or some other machine-specific mechanism
-        guest-reset: the guest asked to be reset, and the emulator was
+
+        GUEST_RESET: the guest asked to be reset, and the emulator was
             configured to treat that as a shutdown
-        guest-panic: the guest panicked, and the emulator was configured to
+
+        GUEST_PANIC: the guest panicked, and the emulator was configured to
             treat that as a shutdown
-        subsystem-reset: only part of the machine is reset; no QMP event is
+
+        SUBSYSTEM_RESET: only part of the machine is reset; no QMP event is
             sent and ``-no-reboot`` has no effect.  Used on s390 to clean up
             after hypercalls issued while booting or loading a crash kernel.
-        snapshot-load: record/replay is loading a snapshot.  This value is
+
+        SNAPSHOT_LOAD: record/replay is loading a snapshot.  This value is
             internal to the emulator and never appears on the wire.
             (since 7.2)
     """
 
     NONE = "none"
+    """there is no shutdown or reset pending"""
     HOST_ERROR = "host-error"
+    """the host ran into an error that makes the guest unusable"""
     HOST_QMP_QUIT = "host-qmp-quit"
+    """a client issued the ``quit`` command"""
     HOST_QMP_SYSTEM_RESET = "host-qmp-system-reset"
+    """a client issued the ``system_reset`` command"""
     HOST_SIGNAL = "host-signal"
+    """the emulator process received a signal such as SIGINT"""
     HOST_UI = "host-ui"
+    """the user interacted with the user interface, for instance
+    by closing its window
+    """
     GUEST_SHUTDOWN = "guest-shutdown"
+    """the guest asked to be powered off or suspended,
+    through ACPI or some other machine-specific mechanism
+    """
     GUEST_RESET = "guest-reset"
+    """the guest asked to be reset, and the emulator was
+    configured to treat that as a shutdown
+    """
     GUEST_PANIC = "guest-panic"
+    """the guest panicked, and the emulator was configured to
+    treat that as a shutdown
+    """
     SUBSYSTEM_RESET = "subsystem-reset"
+    """only part of the machine is reset; no QMP event is
+    sent and ``-no-reboot`` has no effect.  Used on s390 to clean up
+    after hypercalls issued while booting or loading a crash kernel.
+    """
     SNAPSHOT_LOAD = "snapshot-load"
+    """record/replay is loading a snapshot.  This value is
+    internal to the emulator and never appears on the wire.
+    (since 7.2)
+    """
 
 
 _ShutdownCause_VALUES = _rt.values_of(ShutdownCause)
@@ -116,9 +208,9 @@ _ShutdownCause_VALUES = _rt.values_of(ShutdownCause)
 class StatusInfo(_rt.Struct):
     """A snapshot of the machine's run state.
 
-    Members:
+    Args:
         running: whether the virtual CPUs are allowed to execute
-        status: the precise @RunState
+        status: the precise ``RunState``
 
     Since: 0.14
     """
@@ -126,7 +218,9 @@ class StatusInfo(_rt.Struct):
     __slots__ = ("running", "status")
 
     running: bool
+    """whether the virtual CPUs are allowed to execute"""
     status: RunState
+    """the precise ``RunState``"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("running", "status")
 
@@ -181,18 +275,19 @@ class ShutdownEvent(_rt.Event):
     """Sent when the machine has shut down and the emulator is going to
     exit.
 
-    Members:
+    Args:
         guest: true when the guest itself requested the shutdown (say,
             through ACPI), false when it came from the host side (say, a
             signal sent to the emulator).  (since 2.10)
-        reason: the @ShutdownCause behind this event.  (since 4.0)
+
+        reason: the ``ShutdownCause`` behind this event.  (since 4.0)
 
     .. note:: With ``-no-shutdown``, the emulator keeps running, and
-       this event is followed by a @STOP event.
+       this event is followed by a ``STOP`` event.
 
     Since: 0.12
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "SHUTDOWN",
              "data": { "guest": false, "reason": "host-qmp-quit" },
@@ -202,7 +297,12 @@ class ShutdownEvent(_rt.Event):
     __slots__ = ("guest", "reason")
 
     guest: bool
+    """true when the guest itself requested the shutdown (say,
+    through ACPI), false when it came from the host side (say, a
+    signal sent to the emulator).  (since 2.10)
+    """
     reason: ShutdownCause
+    """the ``ShutdownCause`` behind this event.  (since 4.0)"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("guest", "reason")
 
@@ -262,7 +362,7 @@ class PowerdownEvent(_rt.Event):
 
     Since: 0.12
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "POWERDOWN",
              "timestamp": { "seconds": 1700000300, "microseconds": 5 } }
@@ -294,15 +394,16 @@ def _PowerdownEvent_DECODE(
 class ResetEvent(_rt.Event):
     """Sent when the machine has been reset.
 
-    Members:
+    Args:
         guest: true when the guest itself requested the reset (say, through
             ACPI), false when it came from the host side (say, the
-            @system_reset command).  (since 2.10)
-        reason: the @ShutdownCause behind this event.  (since 4.0)
+            ``system_reset`` command).  (since 2.10)
+
+        reason: the ``ShutdownCause`` behind this event.  (since 4.0)
 
     Since: 0.12
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "RESET",
              "data": { "guest": true, "reason": "guest-reset" },
@@ -312,7 +413,12 @@ class ResetEvent(_rt.Event):
     __slots__ = ("guest", "reason")
 
     guest: bool
+    """true when the guest itself requested the reset (say, through
+    ACPI), false when it came from the host side (say, the
+    ``system_reset`` command).  (since 2.10)
+    """
     reason: ShutdownCause
+    """the ``ShutdownCause`` behind this event.  (since 4.0)"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("guest", "reason")
 
@@ -371,7 +477,7 @@ class StopEvent(_rt.Event):
 
     Since: 0.12
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "STOP",
              "timestamp": { "seconds": 1700000100, "microseconds": 120 } }
@@ -405,7 +511,7 @@ class ResumeEvent(_rt.Event):
 
     Since: 0.12
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "RESUME",
              "timestamp": { "seconds": 1700000160, "microseconds": 4711 } }
@@ -440,7 +546,7 @@ class SuspendEvent(_rt.Event):
 
     Since: 1.1
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "SUSPEND",
              "timestamp": { "seconds": 1700000600, "microseconds": 42 } }
@@ -474,11 +580,11 @@ class SuspendDiskEvent(_rt.Event):
     to disk, e.g. ACPI S4 ("hibernate").
 
     .. note:: Entering this state ends the emulator, much like a
-       @SHUTDOWN does.
+       ``SHUTDOWN`` does.
 
     Since: 1.2
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "SUSPEND_DISK",
              "timestamp": { "seconds": 1700000700, "microseconds": 8 } }
@@ -512,7 +618,7 @@ class WakeupEvent(_rt.Event):
 
     Since: 1.1
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "WAKEUP",
              "timestamp": { "seconds": 1700000650, "microseconds": 900 } }
@@ -544,16 +650,16 @@ def _WakeupEvent_DECODE(
 class WatchdogEvent(_rt.Event):
     """Sent when a watchdog device's timer ran out.
 
-    Members:
+    Args:
         action: what was done in response
 
     .. note:: Actions "reset", "shutdown" and "pause" are followed by a
-       @RESET, @SHUTDOWN or @STOP event, respectively.  Clients may not
+       ``RESET``, ``SHUTDOWN`` or ``STOP`` event, respectively.  Clients may not
        see every expiry, as this event is rate-limited.
 
     Since: 0.13
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "WATCHDOG",
              "data": { "action": "pause" },
@@ -563,6 +669,7 @@ class WatchdogEvent(_rt.Event):
     __slots__ = ("action",)
 
     action: WatchdogAction
+    """what was done in response"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action",)
 
@@ -611,27 +718,44 @@ def _WatchdogEvent_DECODE(
 class WatchdogAction(_rt.Enum):
     """Possible reactions to a watchdog timer running out.
 
-    Members:
-        reset: reset the machine
-        shutdown: ask the guest to shut down, the same way @system_powerdown
+    Values:
+        RESET: reset the machine
+
+        SHUTDOWN: ask the guest to shut down, the same way ``system_powerdown``
             does
-        poweroff: turn the machine off, ending the emulator
-        pause: halt the guest's virtual CPUs, the same way @stop does
-        debug: hand control to the debugger
-        none: do nothing
-        inject-nmi: deliver a non-maskable interrupt to the first virtual
+
+        POWEROFF: turn the machine off, ending the emulator
+
+        PAUSE: halt the guest's virtual CPUs, the same way ``stop`` does
+
+        DEBUG: hand control to the debugger
+
+        NONE: do nothing
+
+        INJECT_NMI: deliver a non-maskable interrupt to the first virtual
             CPU (to all of them on x86).  (since 2.4)
 
     Since: 2.1
     """
 
     RESET = "reset"
+    """reset the machine"""
     SHUTDOWN = "shutdown"
+    """ask the guest to shut down, the same way ``system_powerdown``
+    does
+    """
     POWEROFF = "poweroff"
+    """turn the machine off, ending the emulator"""
     PAUSE = "pause"
+    """halt the guest's virtual CPUs, the same way ``stop`` does"""
     DEBUG = "debug"
+    """hand control to the debugger"""
     NONE = "none"
+    """do nothing"""
     INJECT_NMI = "inject-nmi"
+    """deliver a non-maskable interrupt to the first virtual
+    CPU (to all of them on x86).  (since 2.4)
+    """
 
 
 _WatchdogAction_VALUES = _rt.values_of(WatchdogAction)
@@ -640,16 +764,21 @@ _WatchdogAction_VALUES = _rt.values_of(WatchdogAction)
 class RebootAction(_rt.Enum):
     """Possible reactions to the guest rebooting itself.
 
-    Members:
-        reset: reset the machine
-        shutdown: treat the reboot as a shutdown, then do whatever the
-            configured @ShutdownAction says
+    Values:
+        RESET: reset the machine
+
+        SHUTDOWN: treat the reboot as a shutdown, then do whatever the
+            configured ``ShutdownAction`` says
 
     Since: 6.0
     """
 
     RESET = "reset"
+    """reset the machine"""
     SHUTDOWN = "shutdown"
+    """treat the reboot as a shutdown, then do whatever the
+    configured ``ShutdownAction`` says
+    """
 
 
 _RebootAction_VALUES = _rt.values_of(RebootAction)
@@ -658,15 +787,18 @@ _RebootAction_VALUES = _rt.values_of(RebootAction)
 class ShutdownAction(_rt.Enum):
     """Possible reactions to the guest shutting itself down.
 
-    Members:
-        poweroff: turn the machine off and end the emulator
-        pause: halt the guest's virtual CPUs instead
+    Values:
+        POWEROFF: turn the machine off and end the emulator
+
+        PAUSE: halt the guest's virtual CPUs instead
 
     Since: 6.0
     """
 
     POWEROFF = "poweroff"
+    """turn the machine off and end the emulator"""
     PAUSE = "pause"
+    """halt the guest's virtual CPUs instead"""
 
 
 _ShutdownAction_VALUES = _rt.values_of(ShutdownAction)
@@ -675,32 +807,48 @@ _ShutdownAction_VALUES = _rt.values_of(ShutdownAction)
 class PanicAction(_rt.Enum):
     """Possible reactions to a guest panic.
 
-    Members:
-        pause: halt the guest's virtual CPUs
-        shutdown: treat the panic as a shutdown, then do whatever the
-            configured @ShutdownAction says
-        exit-failure: turn the machine off and end the emulator with a
+    Values:
+        PAUSE: halt the guest's virtual CPUs
+
+        SHUTDOWN: treat the panic as a shutdown, then do whatever the
+            configured ``ShutdownAction`` says
+
+        EXIT_FAILURE: turn the machine off and end the emulator with a
             non-zero exit status.  (since 7.1)
-        none: let the guest keep running
+
+        NONE: let the guest keep running
 
     Since: 6.0
     """
 
     PAUSE = "pause"
+    """halt the guest's virtual CPUs"""
     SHUTDOWN = "shutdown"
+    """treat the panic as a shutdown, then do whatever the
+    configured ``ShutdownAction`` says
+    """
     EXIT_FAILURE = "exit-failure"
+    """turn the machine off and end the emulator with a
+    non-zero exit status.  (since 7.1)
+    """
     NONE = "none"
+    """let the guest keep running"""
 
 
 _PanicAction_VALUES = _rt.values_of(PanicAction)
 
 
 class WatchdogSetActionArguments(_rt.Struct):
-    """The arguments of watchdog-set-action."""
+    """The arguments of watchdog-set-action.
+
+    Args:
+        action: the new reaction
+    """
 
     __slots__ = ("action",)
 
     action: WatchdogAction
+    """the new reaction"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action",)
 
@@ -744,14 +892,25 @@ def _WatchdogSetActionArguments_DECODE(
 
 
 class SetActionArguments(_rt.Struct):
-    """The arguments of set-action."""
+    """The arguments of set-action.
+
+    Args:
+        reboot: reaction to the guest rebooting
+        shutdown: reaction to the guest shutting down
+        panic: reaction to a guest panic
+        watchdog: reaction to a watchdog timer running out
+    """
 
     __slots__ = ("reboot", "shutdown", "panic", "watchdog")
 
     reboot: RebootAction | None
+    """reaction to the guest rebooting"""
     shutdown: ShutdownAction | None
+    """reaction to the guest shutting down"""
     panic: PanicAction | None
+    """reaction to a guest panic"""
     watchdog: WatchdogAction | None
+    """reaction to a watchdog timer running out"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("reboot", "shutdown", "panic", "watchdog")
 
@@ -850,14 +1009,15 @@ def _SetActionArguments_DECODE(
 class GuestPanickedEvent(_rt.Event):
     """Sent when the guest operating system reports a panic.
 
-    Members:
+    Args:
         action: what was done in response
+
         info: details the guest supplied about the panic, if any.
             (since 2.9)
 
     Since: 1.5
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "GUEST_PANICKED",
              "data": { "action": "pause",
@@ -870,7 +1030,11 @@ class GuestPanickedEvent(_rt.Event):
     __slots__ = ("action", "info")
 
     action: GuestPanicAction
+    """what was done in response"""
     info: GuestPanicInformation | None
+    """details the guest supplied about the panic, if any.
+    (since 2.9)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action", "info")
 
@@ -938,13 +1102,13 @@ class GuestCrashloadedEvent(_rt.Event):
     """Sent when the guest operating system reports that it has panicked
     and loaded a crash kernel to handle it.
 
-    Members:
+    Args:
         action: what was done in response; normally "run"
         info: details the guest supplied about the panic, if any
 
     Since: 5.0
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "GUEST_CRASHLOADED",
              "data": { "action": "run" },
@@ -954,7 +1118,9 @@ class GuestCrashloadedEvent(_rt.Event):
     __slots__ = ("action", "info")
 
     action: GuestPanicAction
+    """what was done in response; normally "run" """
     info: GuestPanicInformation | None
+    """details the guest supplied about the panic, if any"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action", "info")
 
@@ -1024,7 +1190,7 @@ class GuestPvshutdownEvent(_rt.Event):
 
     Since: 9.1
 
-    .. qmp-example::
+    Example::
 
         <- { "event": "GUEST_PVSHUTDOWN",
              "timestamp": { "seconds": 1700001000, "microseconds": 3 } }
@@ -1056,17 +1222,22 @@ def _GuestPvshutdownEvent_DECODE(
 class GuestPanicAction(_rt.Enum):
     """What was done after the guest reported a panic.
 
-    Members:
-        pause: the guest's virtual CPUs were halted
-        poweroff: the machine was turned off.  (since 2.8)
-        run: the guest was left running.  (since 5.0)
+    Values:
+        PAUSE: the guest's virtual CPUs were halted
+
+        POWEROFF: the machine was turned off.  (since 2.8)
+
+        RUN: the guest was left running.  (since 5.0)
 
     Since: 2.1
     """
 
     PAUSE = "pause"
+    """the guest's virtual CPUs were halted"""
     POWEROFF = "poweroff"
+    """the machine was turned off.  (since 2.8)"""
     RUN = "run"
+    """the guest was left running.  (since 5.0)"""
 
 
 _GuestPanicAction_VALUES = _rt.values_of(GuestPanicAction)
@@ -1075,26 +1246,34 @@ _GuestPanicAction_VALUES = _rt.values_of(GuestPanicAction)
 class GuestPanicInformationType(_rt.Enum):
     """Kinds of panic details a guest can supply.
 
-    Members:
-        hyper-v: Hyper-V crash registers
-        s390: s390 crash details.  (since 2.12)
+    Values:
+        HYPER_V: Hyper-V crash registers
+
+        S390: s390 crash details.  (since 2.12)
 
     Since: 2.9
     """
 
     HYPER_V = "hyper-v"
+    """Hyper-V crash registers"""
     S390 = "s390"
+    """s390 crash details.  (since 2.12)"""
 
 
 _GuestPanicInformationType_VALUES = _rt.values_of(GuestPanicInformationType)
 
 
 class GuestPanicInformationBase(_rt.Struct):
-    """The common members of GuestPanicInformation."""
+    """The common members of GuestPanicInformation.
+
+    Args:
+        type\\_: the kind of details, which selects the remaining members
+    """
 
     __slots__ = ("type_",)
 
     type_: GuestPanicInformationType
+    """the kind of details, which selects the remaining members"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
 
@@ -1141,8 +1320,8 @@ class GuestPanicInformation(GuestPanicInformationBase):
     """Details a guest supplied about a panic.  Which members are present
     depends on the kind of details.
 
-    Members:
-        type: the kind of details, which selects the remaining members
+    Args:
+        type\\_: the kind of details, which selects the remaining members
 
     Since: 2.9
     """
@@ -1188,17 +1367,21 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
     Panic details a guest passes through the Hyper-V crash registers.
     Their meaning is up to the guest operating system.
 
-    Members:
+    Args:
         arg1: first crash register; a Windows guest stores its bug check
             (STOP) code here, a Linux guest an error code
+
         arg2: second crash register; Windows stores the first bug check
             parameter, Linux its guest OS identifier, which encodes the
             kernel version
+
         arg3: third crash register; Windows stores the second bug check
             parameter, Linux the guest's instruction pointer
+
         arg4: fourth crash register; Windows stores the third bug check
             parameter, Linux a general-purpose register (RAX on x86) or the
             stack pointer (on AArch64)
+
         arg5: fifth crash register; Windows stores the fourth bug check
             parameter, Linux on x86 the stack pointer
 
@@ -1208,10 +1391,27 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
     __slots__ = ("arg1", "arg2", "arg3", "arg4", "arg5")
 
     arg1: int
+    """first crash register; a Windows guest stores its bug check
+    (STOP) code here, a Linux guest an error code
+    """
     arg2: int
+    """second crash register; Windows stores the first bug check
+    parameter, Linux its guest OS identifier, which encodes the
+    kernel version
+    """
     arg3: int
+    """third crash register; Windows stores the second bug check
+    parameter, Linux the guest's instruction pointer
+    """
     arg4: int
+    """fourth crash register; Windows stores the third bug check
+    parameter, Linux a general-purpose register (RAX on x86) or the
+    stack pointer (on AArch64)
+    """
     arg5: int
+    """fifth crash register; Windows stores the fourth bug check
+    parameter, Linux on x86 the stack pointer
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "type_",
@@ -1310,10 +1510,10 @@ class GuestPanicInformation_s390(GuestPanicInformation):
     Panic details of an s390 guest, taken from the program status word
     (PSW) of the crashed CPU.
 
-    Members:
+    Args:
         core: identifier of the crashed CPU
-        psw-mask: the control bits of the PSW
-        psw-addr: the instruction address held in the PSW
+        psw_mask: the control bits of the PSW
+        psw_addr: the instruction address held in the PSW
         reason: why the CPU is considered crashed
 
     Since: 2.12
@@ -1322,9 +1522,13 @@ class GuestPanicInformation_s390(GuestPanicInformation):
     __slots__ = ("core", "psw_mask", "psw_addr", "reason")
 
     core: int
+    """identifier of the crashed CPU"""
     psw_mask: int
+    """the control bits of the PSW"""
     psw_addr: int
+    """the instruction address held in the PSW"""
     reason: S390CrashReason
+    """why the CPU is considered crashed"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "type_",
@@ -1412,17 +1616,21 @@ class GuestPanicInformationHyperV(_rt.Struct):
     """Panic details a guest passes through the Hyper-V crash registers.
     Their meaning is up to the guest operating system.
 
-    Members:
+    Args:
         arg1: first crash register; a Windows guest stores its bug check
             (STOP) code here, a Linux guest an error code
+
         arg2: second crash register; Windows stores the first bug check
             parameter, Linux its guest OS identifier, which encodes the
             kernel version
+
         arg3: third crash register; Windows stores the second bug check
             parameter, Linux the guest's instruction pointer
+
         arg4: fourth crash register; Windows stores the third bug check
             parameter, Linux a general-purpose register (RAX on x86) or the
             stack pointer (on AArch64)
+
         arg5: fifth crash register; Windows stores the fourth bug check
             parameter, Linux on x86 the stack pointer
 
@@ -1432,10 +1640,27 @@ class GuestPanicInformationHyperV(_rt.Struct):
     __slots__ = ("arg1", "arg2", "arg3", "arg4", "arg5")
 
     arg1: int
+    """first crash register; a Windows guest stores its bug check
+    (STOP) code here, a Linux guest an error code
+    """
     arg2: int
+    """second crash register; Windows stores the first bug check
+    parameter, Linux its guest OS identifier, which encodes the
+    kernel version
+    """
     arg3: int
+    """third crash register; Windows stores the second bug check
+    parameter, Linux the guest's instruction pointer
+    """
     arg4: int
+    """fourth crash register; Windows stores the third bug check
+    parameter, Linux a general-purpose register (RAX on x86) or the
+    stack pointer (on AArch64)
+    """
     arg5: int
+    """fifth crash register; Windows stores the fourth bug check
+    parameter, Linux on x86 the stack pointer
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg1", "arg2", "arg3", "arg4", "arg5")
 
@@ -1515,15 +1740,19 @@ def _GuestPanicInformationHyperV_DECODE(
 class S390CrashReason(_rt.Enum):
     """Why an s390 CPU is considered crashed.
 
-    Members:
-        unknown: no reason was recorded
-        disabled-wait: the CPU went into a wait state with interrupts
+    Values:
+        UNKNOWN: no reason was recorded
+
+        DISABLED_WAIT: the CPU went into a wait state with interrupts
             disabled, so it can never wake up
-        extint-loop: an external interrupt (clock comparator or CPU timer)
+
+        EXTINT_LOOP: an external interrupt (clock comparator or CPU timer)
             was taken with a new PSW that enables external interrupts again,
             causing an endless loop
-        pgmint-loop: a program interrupt was taken with an invalid new PSW
-        opint-loop: an operation exception was raised by an invalid
+
+        PGMINT_LOOP: a program interrupt was taken with an invalid new PSW
+
+        OPINT_LOOP: an operation exception was raised by an invalid
             instruction at the address given by the program interrupt new
             PSW
 
@@ -1531,10 +1760,23 @@ class S390CrashReason(_rt.Enum):
     """
 
     UNKNOWN = "unknown"
+    """no reason was recorded"""
     DISABLED_WAIT = "disabled-wait"
+    """the CPU went into a wait state with interrupts
+    disabled, so it can never wake up
+    """
     EXTINT_LOOP = "extint-loop"
+    """an external interrupt (clock comparator or CPU timer)
+    was taken with a new PSW that enables external interrupts again,
+    causing an endless loop
+    """
     PGMINT_LOOP = "pgmint-loop"
+    """a program interrupt was taken with an invalid new PSW"""
     OPINT_LOOP = "opint-loop"
+    """an operation exception was raised by an invalid
+    instruction at the address given by the program interrupt new
+    PSW
+    """
 
 
 _S390CrashReason_VALUES = _rt.values_of(S390CrashReason)
@@ -1544,10 +1786,10 @@ class GuestPanicInformationS390(_rt.Struct):
     """Panic details of an s390 guest, taken from the program status word
     (PSW) of the crashed CPU.
 
-    Members:
+    Args:
         core: identifier of the crashed CPU
-        psw-mask: the control bits of the PSW
-        psw-addr: the instruction address held in the PSW
+        psw_mask: the control bits of the PSW
+        psw_addr: the instruction address held in the PSW
         reason: why the CPU is considered crashed
 
     Since: 2.12
@@ -1556,9 +1798,13 @@ class GuestPanicInformationS390(_rt.Struct):
     __slots__ = ("core", "psw_mask", "psw_addr", "reason")
 
     core: int
+    """identifier of the crashed CPU"""
     psw_mask: int
+    """the control bits of the PSW"""
     psw_addr: int
+    """the instruction address held in the PSW"""
     reason: S390CrashReason
+    """why the CPU is considered crashed"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("core", "psw_mask", "psw_addr", "reason")
 

@@ -9,11 +9,10 @@ visitor interface and nothing else.
 from __future__ import annotations
 
 import dataclasses
-import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from ...frontend.conditions import Defines
-from ...frontend.doc_comments import Doc, Kind, Section
+from ...frontend.doc_comments import Doc
 from ...frontend.errors import QAPIError
 from ...frontend.schema import (
     AlternateType,
@@ -34,7 +33,8 @@ from ...frontend.schema import (
 )
 from ...frontend.visitor import SchemaVisitor
 from ...frontend.wire_types import ALTERNATE_QTYPE, BUILTIN_TYPES, INTEGER_RANGES
-from . import naming
+from . import doctext, naming
+from .documenting import Documenter
 from .pymodel import (
     AlternateBranch,
     AlternateValue,
@@ -77,48 +77,6 @@ _IMPLICIT_CLASS_SUFFIX = {
 _BUILTIN_QTYPES = {name: ALTERNATE_QTYPE.get(qtype) for name, qtype in BUILTIN_TYPES}
 
 
-def _doc_text(doc: Doc | None, wanted: Callable[[IfCond], bool], *, members: bool = True) -> str:
-    """A docstring's text from a doc comment block; members and features whose
-    condition ``wanted`` rejects are not described (they are not generated)."""
-    if doc is None:
-        return ""
-
-    def kept(section: Section) -> bool:
-        ifcond = getattr(section.described, "ifcond", None)
-        return bool(section.text) and (ifcond is None or wanted(ifcond))
-
-    parts = []
-    if doc.body.text:
-        parts.append(doc.body.text)
-    elif doc.symbol:
-        parts.append(f"{doc.symbol}.")
-    if members:
-        described = [(n, s.text) for n, s in doc.args.items() if kept(s)]
-        if described:
-            parts.append("Members:\n" + "\n".join(_indented_item(n, t) for n, t in described))
-    features = [(n, s.text) for n, s in doc.features.items() if kept(s)]
-    if features:
-        parts.append("Features:\n" + "\n".join(_indented_item(n, t) for n, t in features))
-    for section in doc.sections:
-        if not section.text:
-            continue
-        if section.kind is Kind.PLAIN:
-            parts.append(section.text)
-        elif "\n" in section.text:
-            body = textwrap.indent(textwrap.dedent(section.text), "    ")
-            parts.append(f"{section.kind}:\n{body}")
-        else:
-            parts.append(f"{section.kind}: {section.text.strip()}")
-    return "\n\n".join(parts)
-
-
-def _indented_item(name: str, text: str) -> str:
-    lines = text.splitlines() or [""]
-    first = f"    {name}: {lines[0]}"
-    rest = textwrap.dedent("\n".join(lines[1:])).splitlines()
-    return "\n".join([first, *(f"        {line}" if line.strip() else "" for line in rest)])
-
-
 class _Builder(SchemaVisitor):
     def __init__(self, schema: Schema, package: str, defines: Defines) -> None:
         self.schema = schema
@@ -149,6 +107,7 @@ class _Builder(SchemaVisitor):
         self.in_init = False
         self._enum_values: dict[str, dict[str, str]] = {}
         self.skip: set[str] = set()
+        self.docs = Documenter(schema, defines, self.class_of)
         # Method names of the handler and the clients, with theirs reserved.
         self.methods = naming.Scope(
             frozenset(
@@ -260,12 +219,11 @@ class _Builder(SchemaVisitor):
         return tuple(branches)
 
     def field(self, member: ObjectMember, scope: naming.Scope, doc: Doc | None) -> PyField:
+        """A member's field; ``self.docs`` documents it with its class (``doc``
+        describes it)."""
         typ = member.type
         self.require(typ, f"member '{member.name}' of '{member.defined_in}'")
-        description = ""
-        if doc is not None and member.name in doc.args:
-            description = doc.args[member.name].text
-        return PyField(
+        field = PyField(
             name=scope.claim(naming.member_name(member.name)),
             wire=member.name,
             value=self.value(typ),
@@ -273,8 +231,10 @@ class _Builder(SchemaVisitor):
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,
             features=[f.name for f in member.features],
-            description=description,
+            description="",
         )
+        self.docs.expect(field, member, doc)
+        return field
 
     # -- the walk -------------------------------------------------------
 
@@ -351,14 +311,16 @@ class _Builder(SchemaVisitor):
         values = [
             (names[m.name], m.name, m.is_deprecated()) for m in typ.members if m.name in names
         ]
+        doc, value_docs = self.docs.enum_docs(typ, names)
         self.add(
             PyClass(
                 kind="enum",
                 name=self.class_of[typ.name][1],
                 schema_name=typ.name,
                 described=typ.name,
-                doc=_doc_text(typ.doc, self.wanted) or f"The enum {typ.name}.",
+                doc=doc,
                 values=values,
+                value_docs=value_docs,
                 since=_since(typ.doc),
                 ifcond=typ.ifcond.expr,
                 features=[f.name for f in typ.features],
@@ -376,12 +338,16 @@ class _Builder(SchemaVisitor):
                 self.field(m, scope, typ.base.doc) for m in self.defines.kept(typ.base.members)
             ]
         fields = [self.field(m, scope, typ.doc) for m in self.defines.kept(typ.local_members)]
+        resolve = self.docs.member_resolver(base_fields + fields)
+        self.docs.document(base_fields + fields, resolve)
         cls = PyClass(
             kind="union" if typ.branches else "struct",
             name=self.class_of[typ.name][1],
             schema_name=typ.name,
             described=typ.origin.owner if typ.origin else typ.name,
-            doc=_doc_text(typ.doc, self.wanted) or _implicit_doc(typ),
+            doc=self.docs.class_doc(
+                typ.doc, _implicit_doc(typ), typ.ifcond.expr, resolve, base_fields + fields
+            ),
             fields=fields,
             base_fields=base_fields,
             since=_since(typ.doc),
@@ -411,14 +377,21 @@ class _Builder(SchemaVisitor):
             fields = [
                 self.field(m, branch_scope, vtype.doc) for m in self.defines.kept(vtype.members)
             ]
+            resolve = self.docs.member_resolver(union.all_fields + fields)
+            self.docs.document(fields, resolve)
             schema_name = f"{union.schema_name} ({tag.name}: {variant.name})"
+            summary = f"{union.schema_name} with {tag.name} '{variant.name}'."
+            # The constructor's arguments: not the tags, which the branches fix.
+            tags = {tag.name} | {f.wire for f in union.all_fields if f.fixed}
+            described = [f for f in union.all_fields + fields if f.wire not in tags]
+            vdoc = self.docs.owner_doc(vtype)
+            body = self.docs.class_doc(vdoc, "", variant.ifcond.expr, resolve, described)
             branch = PyClass(
                 kind="branch",
                 name=self.top.claim(f"{union.name}_{naming.member_name(variant.name)}"),
                 schema_name=schema_name,
                 described=schema_name,
-                doc=f"{union.schema_name} with {tag.name} '{variant.name}'."
-                + (f"\n\n{_doc_text(vtype.doc, self.wanted, members=True)}" if vtype.doc else ""),
+                doc=doctext.join([summary, body]),
                 fields=fields,
                 base_fields=union.all_fields,
                 base=ClassRef(union.name),
@@ -449,7 +422,7 @@ class _Builder(SchemaVisitor):
                 name=self.class_of[typ.name][1],
                 schema_name=typ.name,
                 described=typ.name,
-                doc=_doc_text(typ.doc, self.wanted) or f"The alternate {typ.name}.",
+                doc=self.docs.alternate_doc(typ),
                 alternate=value,
                 since=_since(typ.doc),
                 ifcond=typ.ifcond.expr,
@@ -474,12 +447,20 @@ class _Builder(SchemaVisitor):
                     self.field(m, scope, arg.doc) for m in self.defines.kept(arg.members)
                 ]
         assert self.current is not None
+        resolve = self.docs.member_resolver(base_fields + fields)
+        self.docs.document(base_fields + fields, resolve)
         cls = PyClass(
             kind="event",
             name=name,
             schema_name=event.name,
             described=event.name,
-            doc=_doc_text(event.doc, self.wanted) or f"The event {event.name}.",
+            doc=self.docs.class_doc(
+                event.doc,
+                f"The event {event.name}.",
+                event.ifcond.expr,
+                resolve,
+                base_fields + fields,
+            ),
             fields=fields,
             base_fields=base_fields,
             event_name=event.name,
@@ -524,6 +505,7 @@ class _Builder(SchemaVisitor):
         ret = command.ret_type
         if ret is not None:
             self.require(ret, f"command '{command.name}'")
+        returns = self.value(ret) if ret is not None else None
         self.commands.append(
             PyCommand(
                 name=command.name,
@@ -531,8 +513,9 @@ class _Builder(SchemaVisitor):
                 arguments=arguments,
                 unpack=unpack,
                 params=params,
-                returns=self.value(ret) if ret is not None else None,
-                doc=_doc_text(command.doc, self.wanted) or f"The command {command.name}.",
+                returns=returns,
+                doc=self.docs.command_doc(command, params, arguments, returns, client=False),
+                client_doc=self.docs.command_doc(command, params, arguments, returns, client=True),
                 gen=command.gen,
                 success_response=command.success_response,
                 boxed=command.boxed,

@@ -55,14 +55,26 @@ def pystr(text: str) -> str:
     return f"'{inner}'"
 
 
+# Characters a docstring holds escaped: NUL, which no source may hold; line
+# breaks other than "\n", which Python or black would take as one; the other
+# control characters, which are invisible.
+_ESCAPED = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _escape(char: re.Match[str]) -> str:
+    code = ord(char.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def docstring(text: str, indent: int) -> str:
     """A docstring holding ``text``, as black would leave it."""
     pad = " " * indent
-    lines = [line.rstrip().expandtabs(8) for line in text.strip().splitlines()] or [""]
+    lines = [line.rstrip().expandtabs(8) for line in text.strip().split("\n")]
     # black takes the common indentation off the lines after the first.
-    lines[1:] = textwrap.dedent("\n".join(lines[1:])).splitlines()
+    lines[1:] = textwrap.dedent("\n".join(lines[1:])).split("\n") if len(lines) > 1 else []
     # Escape what could end the string or start an escape sequence.
     lines = [line.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') for line in lines]
+    lines = [_ESCAPED.sub(_escape, line) for line in lines]
     # black strips a docstring's leading blanks (first line) and its indentation.
     lines[0] = lines[0].lstrip()
     # ... and pads a docstring that starts or ends with a quote with a space.
@@ -256,8 +268,15 @@ def init_def(cls: PyClass) -> str:
 
 
 def attribute_annotations(cls: PyClass, indent: int) -> str:
-    """The annotations of the attributes of a class's own members."""
-    return _indented([(0, f"{f.attr}: {field_annotation(f)}") for f in cls.own_fields], indent)
+    """The annotations of the attributes of a class's own members, each
+    followed by the member's docstring (the attribute docstrings IDEs and
+    Sphinx read; a deprecated member's is its property's)."""
+    lines = []
+    for f in cls.own_fields:
+        lines.append(f"{' ' * indent}{f.attr}: {field_annotation(f)}")
+        if f.doc and f.attr == f.name:
+            lines.append(docstring(f.doc, indent))
+    return "\n".join(lines)
 
 
 def init_body(cls: PyClass, indent: int) -> str:

@@ -140,9 +140,12 @@ class PyField:
     deprecated: bool
     ifcond: object
     features: list[str]
+    #: What the member's description says (reST), for ``Args:``.
     description: str
     #: A branch's discriminator: the value the branch fixes it to.
     fixed: FixedTag | None = None
+    #: The attribute's docstring: the description, the member's features.
+    doc: str = ""
 
     @property
     def attr(self) -> str:
@@ -175,6 +178,8 @@ class PyClass:
     base: ClassRef | None = None
     # enum: (python name, wire value, deprecated)
     values: list[tuple[str, str, bool]] = dataclasses.field(default_factory=list)
+    # enum: python name → the member's docstring
+    value_docs: dict[str, str] = dataclasses.field(default_factory=dict)
     # union: the tag's wire name and (wire value, branch class) of each branch
     tag: str | None = None
     branches: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -231,7 +236,9 @@ class PyCommand:
     unpack: bool
     params: list[PyField]
     returns: Value | None
+    #: The handler method's docstring; the client methods' (their exceptions differ).
     doc: str
+    client_doc: str
     gen: bool
     success_response: bool
     boxed: bool

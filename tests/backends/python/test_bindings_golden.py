@@ -45,6 +45,7 @@ from ...support.bindings import (
     run_mypy,
     wire_equal,
 )
+from ...support.docstrings import attribute_docs
 from ...support.paths import REPO
 
 GOLDEN = REPO / "tests" / "backends" / "python" / "golden"
@@ -197,7 +198,69 @@ def test_docstrings_describe_only_what_is_generated() -> None:
     assert parent is not None and colour is not None
     assert "shown: there because GOLDEN_ON holds" in parent
     assert "hidden" not in parent
-    assert "red" in colour and "blue" not in colour
+    assert "RED: the colour of" in colour and "BLUE" not in colour and "blue" not in colour
+
+
+def test_member_docs_are_attribute_docstrings() -> None:
+    """Each member's description follows its attribute (a deprecated member's
+    is its property's); an implicit base's members are described by their
+    union, a command's arguments by the command; features and this build's
+    conditions are stated."""
+    assert attribute_docs(ev.ShapeBase) == {
+        "kind": "which shape",
+        "label": "what it is called",
+        "legacy_tag": "an old member of the base\n\n"
+        "Feature ``deprecated``: a feature of ``legacy_tag``",
+    }
+    assert attribute_docs(ev.Shape_circle) == {"radius": "how far the edge is from the centre"}
+    assert attribute_docs(ev.ChangedEvent) == {
+        "who": "who changed it",
+        "colour": "the new colour",
+        "old_way": "an old member\n\nFeature ``deprecated``: a feature of ``old_way``",
+    }
+    assert attribute_docs(ev.CountThingsArguments).items() >= {
+        ("first", "a required integer"),
+        ("second", "an optional one"),
+    }
+    assert attribute_docs(ev.Colour) == {
+        "RED": 'the colour of "fire" ',
+        "GREEN": "only there when GOLDEN_ON holds\n\nOnly in builds where GOLDEN_ON.",
+        "Q_2ND_BEST": "a value that starts with a digit",
+        "NONE": "spelled like Python's None, in lower case",
+        "SEPIA": "an old value, kept for compatibility\n\n"
+        "Feature ``deprecated``: a feature of the value ``SEPIA``",
+    }
+    parent = attribute_docs(ev.Parent)
+    assert parent["shown"] == "there because GOLDEN_ON holds\n\nOnly in builds where GOLDEN_ON."
+    assert parent["note"] == "free text"
+
+
+def test_class_docs_in_google_style() -> None:
+    """Members as ``Args:`` by Python name, a union's branch without its fixed
+    tag, enum values by member name, conditions of this build stated."""
+    assert inspect.cleandoc(ev.Shape_circle.__doc__ or "") == (
+        "Shape with kind 'circle'.\n\n"
+        "Args:\n"
+        "    label: what it is called\n"
+        "    legacy_tag: an old member of the base\n"
+        "    radius: how far the edge is from the centre"
+    )
+    assert inspect.cleandoc(ev.OnlyWhenOn.__doc__ or "") == (
+        "An enumeration that exists only when GOLDEN_ON holds.\n\n"
+        "Only in builds where GOLDEN_ON.\n\n"
+        "Values:\n"
+        "    YES: the only value"
+    )
+    assert inspect.cleandoc(ev.Handler.only_when_on.__doc__ or "") == (
+        "A command that exists only when GOLDEN_ON holds.\n\n"
+        "Only in builds where GOLDEN_ON.\n\n"
+        "Returns:\n"
+        "    WhenOn: a struct of a conditional type"
+    )
+    assert inspect.cleandoc(ev.OnEventEvent.__doc__ or "") == (
+        "An event that exists only when GOLDEN_ON holds.\n\n"
+        "Only in builds where GOLDEN_ON or GOLDEN_OFF."
+    )
 
 
 # -- names -----------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 
 from qapigen import load_schema
 from qapigen import runtime as rt
-from qapigen.frontend.schema import Schema
+from qapigen.frontend.schema import ObjectType, Schema
 
 from ...support.bindings import (
     generate_package,
@@ -27,6 +27,12 @@ from ...support.bindings import (
     run_black_check,
     run_mypy,
     wire_equal,
+)
+from ...support.docstrings import (
+    attribute_docs,
+    docutils_python,
+    rest_problems,
+    source_docstrings,
 )
 from ...support.paths import need_shared
 
@@ -115,6 +121,113 @@ def test_black_check(qemu_out: Path, package: str) -> None:
     """``black --check`` leaves the QEMU 10.0 packages alone."""
     proc = run_black_check(qemu_out / package)
     assert proc.returncode == 0, proc.stderr[-5000:]
+
+
+# -- docstrings ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("package", list(PACKAGES))
+def test_docstrings_parse_as_rest(qemu_out: Path, package: str) -> None:
+    """Every docstring (classes, methods, attributes) is reST that docutils reads
+    without a warning: QAPI's markup and Sphinx's roles are gone, the sections
+    and examples are well formed, for QEMU 10.0's schemas and 7.2's alike."""
+    python = docutils_python()
+    if python is None:
+        pytest.skip("no Python with docutils here (the project does not depend on it)")
+    docstrings = list(source_docstrings(qemu_out / package))
+    assert len(docstrings) > 100
+    problems = rest_problems(python, docstrings)
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in list(problems.items())[:10])
+
+
+# A line that ends a paragraph and starts a literal block (not a directive's).
+_LITERAL_MARK = re.compile(r"^(?!\s*\.\. ).*::$")
+
+
+def _prose(text: str) -> str:
+    """``text`` without its literal blocks and inline literals."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    block_indent: int | None = None
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None:
+            if not line.strip() or indent > block_indent:
+                continue
+            block_indent = None
+        kept.append(line)
+        if _LITERAL_MARK.match(line):
+            block_indent = indent
+    return re.sub(r"``.+?``", "", "\n".join(kept), flags=re.DOTALL)
+
+
+def test_docstrings_keep_no_qapi_markup(qemu_out: Path) -> None:
+    """No ``@name``, qmp-example directive, Members: or TODO: section, nor
+    Sphinx's :doc:/:ref: roles is left in QEMU 10.0's bindings (checked on the
+    text itself, docutils or not); its examples are literal blocks."""
+    examples = 0
+    for where, text in source_docstrings(qemu_out / "qemu10"):
+        prose = _prose(text)
+        assert not re.search(r"(?<![\w@`])@[A-Za-z]", prose), (where, text)
+        assert ".. qmp-example::" not in text, where
+        assert not re.search(r"^(Members|Arguments|TODO):", text, re.MULTILINE), where
+        assert ":doc:`" not in text and ":ref:`" not in text, where
+        for match in re.finditer(r"^( *)Example(: [^\n]*)?::\n\n( *)(\S+)", text, re.MULTILINE):
+            examples += 1
+            assert len(match.group(3)) > len(match.group(1)), (where, text)
+            assert match.group(4) in ("->", "<-"), (where, match.group(0))
+    assert examples > 200  # QEMU 10.0's schema has 255 qmp-examples, some annotated
+
+
+def _described_by(schema: Schema, cls: type) -> set[str]:
+    """The definitions whose doc blocks describe ``cls``'s members: its own
+    (a branch's type, an implicit type's owner) and its bases'."""
+    name = cls.QAPI_INFO.name  # type: ignore[attr-defined]
+    branch = re.fullmatch(r"(.+) \((.+): (.+)\)", name)
+    defn = schema.lookup(branch.group(1) if branch else name)
+    if branch and isinstance(defn, ObjectType) and defn.branches is not None:
+        defn = next(v for v in defn.branches.variants if v.name == branch.group(3)).type
+    names: set[str] = set()
+    while defn is not None:
+        names.add(defn.name)
+        if defn.info is None:
+            names.add("(built-in)")
+        if isinstance(defn, ObjectType) and defn.origin is not None:
+            names.add(defn.origin.owner)
+        defn = defn.base if isinstance(defn, ObjectType) else None
+    return names
+
+
+def test_every_documented_member_has_an_attribute_docstring(
+    qemu10: ModuleType, schemas: dict[str, Schema]
+) -> None:
+    """Hovering any attribute of QEMU 10.0's bindings shows its member's doc:
+    every member of structs, unions, events and command arguments, and every
+    enum value, has an attribute docstring, but for the definitions QEMU
+    leaves undocumented (its pragma's documentation-exceptions)."""
+    schema = schemas["qemu10"]
+    exceptions = {"(built-in)"}
+    for defn in schema.definitions():
+        if defn.info is not None:
+            exceptions |= set(defn.info.pragmas.documentation_exceptions)
+    attributes = 0
+    undocumented = []
+    for name in qemu10.__all__:
+        cls = getattr(qemu10, name)
+        if not isinstance(cls, type) or not hasattr(cls, "QAPI_INFO"):
+            continue
+        docs = attribute_docs(cls)
+        if issubclass(cls, rt.Enum):
+            names = [m.name for m in cls]
+        else:
+            slots = cls.__dict__.get("__slots__", ())
+            names = [a.removeprefix(rt.DEPRECATED_SLOT_PREFIX) for a in slots]
+        for attr in names:
+            attributes += 1
+            if attr not in docs and not _described_by(schema, cls) & exceptions:
+                undocumented.append(f"{name}.{attr}")
+    assert attributes > 3000
+    assert undocumented == []
 
 
 # -- real replies and events of QEMU 10.0.2 ---------------------------------------------

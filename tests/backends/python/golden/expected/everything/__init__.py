@@ -198,20 +198,22 @@ class Handler:
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
-        Members:
+        Args:
             first: a required integer
             second: an optional one
-            type: a keyword-ish member name
+            type\\_: a keyword-ish member name
 
-        Returns: the sum
+        Returns:
+            int: the sum
         """
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
     def list_names(self) -> list[str]:
-        """list-names.
+        """The command list-names.
 
-        Returns: a list of strings (by a pragma)
+        Returns:
+            list[str]: a list of strings (by a pragma)
         """
         raise _rt.CommandNotImplemented
 
@@ -219,7 +221,11 @@ class Handler:
     def make_child(self, arguments: Child) -> Child:
         """Boxed arguments of a named struct type.
 
-        Returns: the new child
+        Args:
+            arguments: The command's arguments, a ``Child``.
+
+        Returns:
+            Child: the new child
         """
         raise _rt.CommandNotImplemented
 
@@ -227,23 +233,35 @@ class Handler:
     def describe(self, arguments: Query) -> list[Child]:
         """Arguments of a named struct type, not boxed.
 
-        Returns: a list of structs
+        Args:
+            arguments: The command's arguments, a ``Query``.
+
+        Returns:
+            list[Child]: a list of structs
         """
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
     def draw(self, arguments: Shape) -> None:
-        """Boxed arguments of a union type."""
+        """Boxed arguments of a union type.
+
+        Args:
+            arguments: The command's arguments, a ``Shape``.
+        """
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
     def raw_passthrough(self, arguments: dict[str, _rt.JSONValue]) -> _rt.JSONValue:
         """Not generated: the handler gets the arguments as they came.
 
-        Members:
-            blob: whatever the client sends
+        Args:
+            arguments: The command's arguments, a JSON object.
 
-        Returns: anything
+                Its members:
+                    blob: whatever the client sends
+
+        Returns:
+            qapigen.runtime.JSONValue: anything
         """
         raise _rt.CommandNotImplemented
 
@@ -251,7 +269,7 @@ class Handler:
     def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.
 
-        Members:
+        Args:
             delay: when
         """
         raise _rt.CommandNotImplemented
@@ -268,31 +286,32 @@ class Handler:
     ) -> Optionals:
         """Optional arguments whose absence is None or ABSENT.
 
-        Members:
-            maybe-any: any JSON value
-            maybe-alt: an alternate with a null branch
-            maybe-str: a string
+        Args:
+            maybe_any: any JSON value
+            maybe_alt: an alternate with a null branch
+            maybe_str: a string
         """
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
     def old_command(self) -> None:
-        """old-command.
+        """The command old-command.
 
         Features:
-            deprecated: use @ping instead
+            deprecated: use ``ping`` instead
         """
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
     def x_new_command(self, *, legacy_arg: str | None = None) -> None:
-        """x-new-command.
+        """The command x-new-command.
 
-        Members:
-            legacy-arg: an old argument
+        Args:
+            legacy_arg: an old argument
 
         Features:
             unstable: experimental
+
             deprecated: member feature
         """
         raise _rt.CommandNotImplemented
@@ -301,7 +320,10 @@ class Handler:
     def only_when_on(self) -> WhenOn:
         """A command that exists only when GOLDEN_ON holds.
 
-        Returns: a struct of a conditional type
+        Only in builds where GOLDEN_ON.
+
+        Returns:
+            WhenOn: a struct of a conditional type
         """
         raise _rt.CommandNotImplemented
 

@@ -85,21 +85,23 @@ class Client(_client.AsyncClient):
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
-        Members:
+        Args:
             first: a required integer
             second: an optional one
-            type: a keyword-ish member name
+            type\\_: a keyword-ish member name
 
-        Returns: the sum
+        Returns:
+            int: the sum
         """
         _arguments = CountThingsArguments(first=first, second=second, type_=type_)
         _result = await self._call("count-things", _arguments.to_wire())
         return _t.cast("int", _result)
 
     async def list_names(self) -> list[str]:
-        """list-names.
+        """The command list-names.
 
-        Returns: a list of strings (by a pragma)
+        Returns:
+            list[str]: a list of strings (by a pragma)
         """
         _result = await self._call("list-names", None)
         return _t.cast("list[str]", _result)
@@ -107,7 +109,11 @@ class Client(_client.AsyncClient):
     async def make_child(self, arguments: Child) -> Child:
         """Boxed arguments of a named struct type.
 
-        Returns: the new child
+        Args:
+            arguments: The command's arguments, a ``Child``.
+
+        Returns:
+            Child: the new child
         """
         _result = await self._call("make-child", arguments.to_wire())
         return _t.cast("Child", _result)
@@ -115,22 +121,34 @@ class Client(_client.AsyncClient):
     async def describe(self, arguments: Query) -> list[Child]:
         """Arguments of a named struct type, not boxed.
 
-        Returns: a list of structs
+        Args:
+            arguments: The command's arguments, a ``Query``.
+
+        Returns:
+            list[Child]: a list of structs
         """
         _result = await self._call("describe", arguments.to_wire())
         return _t.cast("list[Child]", _result)
 
     async def draw(self, arguments: Shape) -> None:
-        """Boxed arguments of a union type."""
+        """Boxed arguments of a union type.
+
+        Args:
+            arguments: The command's arguments, a ``Shape``.
+        """
         await self._call("draw", arguments.to_wire())
 
     async def raw_passthrough(self, arguments: dict[str, _t.Any]) -> _t.Any:
         """Not generated: the handler gets the arguments as they came.
 
-        Members:
-            blob: whatever the client sends
+        Args:
+            arguments: The command's arguments, a JSON object.
 
-        Returns: anything
+                Its members:
+                    blob: whatever the client sends
+
+        Returns:
+            qapigen.runtime.JSONValue: anything
         """
         _result = await self._call("raw-passthrough", arguments)
         return _t.cast("_t.Any", _result)
@@ -138,7 +156,7 @@ class Client(_client.AsyncClient):
     async def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.
 
-        Members:
+        Args:
             delay: when
         """
         _arguments = FireAndForgetArguments(delay=delay)
@@ -155,10 +173,10 @@ class Client(_client.AsyncClient):
     ) -> Optionals:
         """Optional arguments whose absence is None or ABSENT.
 
-        Members:
-            maybe-any: any JSON value
-            maybe-alt: an alternate with a null branch
-            maybe-str: a string
+        Args:
+            maybe_any: any JSON value
+            maybe_alt: an alternate with a null branch
+            maybe_str: a string
         """
         _arguments = OptionalEverythingArguments(
             maybe_any=maybe_any, maybe_alt=maybe_alt, maybe_str=maybe_str
@@ -167,21 +185,22 @@ class Client(_client.AsyncClient):
         return _t.cast("Optionals", _result)
 
     async def old_command(self) -> None:
-        """old-command.
+        """The command old-command.
 
         Features:
-            deprecated: use @ping instead
+            deprecated: use ``ping`` instead
         """
         await self._call("old-command", None)
 
     async def x_new_command(self, *, legacy_arg: str | None = None) -> None:
-        """x-new-command.
+        """The command x-new-command.
 
-        Members:
-            legacy-arg: an old argument
+        Args:
+            legacy_arg: an old argument
 
         Features:
             unstable: experimental
+
             deprecated: member feature
         """
         _arguments = XNewCommandArguments(legacy_arg=legacy_arg)
@@ -190,7 +209,10 @@ class Client(_client.AsyncClient):
     async def only_when_on(self) -> WhenOn:
         """A command that exists only when GOLDEN_ON holds.
 
-        Returns: a struct of a conditional type
+        Only in builds where GOLDEN_ON.
+
+        Returns:
+            WhenOn: a struct of a conditional type
         """
         _result = await self._call("only-when-on", None)
         return _t.cast("WhenOn", _result)
@@ -218,56 +240,74 @@ class SyncClient(_client.SyncClient):
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
-        Members:
+        Args:
             first: a required integer
             second: an optional one
-            type: a keyword-ish member name
+            type\\_: a keyword-ish member name
 
-        Returns: the sum
+        Returns:
+            int: the sum
         """
         return self._run(
             self.client.count_things(first=first, second=second, type_=type_)
         )
 
     def list_names(self) -> list[str]:
-        """list-names.
+        """The command list-names.
 
-        Returns: a list of strings (by a pragma)
+        Returns:
+            list[str]: a list of strings (by a pragma)
         """
         return self._run(self.client.list_names())
 
     def make_child(self, arguments: Child) -> Child:
         """Boxed arguments of a named struct type.
 
-        Returns: the new child
+        Args:
+            arguments: The command's arguments, a ``Child``.
+
+        Returns:
+            Child: the new child
         """
         return self._run(self.client.make_child(arguments))
 
     def describe(self, arguments: Query) -> list[Child]:
         """Arguments of a named struct type, not boxed.
 
-        Returns: a list of structs
+        Args:
+            arguments: The command's arguments, a ``Query``.
+
+        Returns:
+            list[Child]: a list of structs
         """
         return self._run(self.client.describe(arguments))
 
     def draw(self, arguments: Shape) -> None:
-        """Boxed arguments of a union type."""
+        """Boxed arguments of a union type.
+
+        Args:
+            arguments: The command's arguments, a ``Shape``.
+        """
         self._run(self.client.draw(arguments))
 
     def raw_passthrough(self, arguments: dict[str, _t.Any]) -> _t.Any:
         """Not generated: the handler gets the arguments as they came.
 
-        Members:
-            blob: whatever the client sends
+        Args:
+            arguments: The command's arguments, a JSON object.
 
-        Returns: anything
+                Its members:
+                    blob: whatever the client sends
+
+        Returns:
+            qapigen.runtime.JSONValue: anything
         """
         return self._run(self.client.raw_passthrough(arguments=arguments))
 
     def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.
 
-        Members:
+        Args:
             delay: when
         """
         self._run(self.client.fire_and_forget(delay=delay))
@@ -283,10 +323,10 @@ class SyncClient(_client.SyncClient):
     ) -> Optionals:
         """Optional arguments whose absence is None or ABSENT.
 
-        Members:
-            maybe-any: any JSON value
-            maybe-alt: an alternate with a null branch
-            maybe-str: a string
+        Args:
+            maybe_any: any JSON value
+            maybe_alt: an alternate with a null branch
+            maybe_str: a string
         """
         return self._run(
             self.client.optional_everything(
@@ -295,21 +335,22 @@ class SyncClient(_client.SyncClient):
         )
 
     def old_command(self) -> None:
-        """old-command.
+        """The command old-command.
 
         Features:
-            deprecated: use @ping instead
+            deprecated: use ``ping`` instead
         """
         self._run(self.client.old_command())
 
     def x_new_command(self, *, legacy_arg: str | None = None) -> None:
-        """x-new-command.
+        """The command x-new-command.
 
-        Members:
-            legacy-arg: an old argument
+        Args:
+            legacy_arg: an old argument
 
         Features:
             unstable: experimental
+
             deprecated: member feature
         """
         self._run(self.client.x_new_command(legacy_arg=legacy_arg))
@@ -317,6 +358,9 @@ class SyncClient(_client.SyncClient):
     def only_when_on(self) -> WhenOn:
         """A command that exists only when GOLDEN_ON holds.
 
-        Returns: a struct of a conditional type
+        Only in builds where GOLDEN_ON.
+
+        Returns:
+            WhenOn: a struct of a conditional type
         """
         return self._run(self.client.only_when_on())

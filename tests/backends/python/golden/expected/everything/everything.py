@@ -19,25 +19,43 @@ class Colour(_rt.Enum):
     in the middle, a backslash \\ on its own, a Windows path C:\\temp\\new
     and an escape-looking \\N{BULLET} that must stay inert.
 
-    Members:
-        red: the colour of "fire"
-        green: only there when GOLDEN_ON holds
-        2nd-best: a value that starts with a digit
-        none: spelled like Python's None, in lower case
-        sepia: an old value, kept for compatibility
+    Values:
+        RED: the colour of "fire"
+
+        GREEN: only there when GOLDEN_ON holds
+
+            Only in builds where GOLDEN_ON.
+
+        Q_2ND_BEST: a value that starts with a digit
+
+        NONE: spelled like Python's None, in lower case
+
+        SEPIA: an old value, kept for compatibility
 
     Features:
         palette-v2: the set of colours may change
-        deprecated: a feature of the value @sepia
+
+        deprecated: a feature of the value ``SEPIA``
 
     Since: 1.0
     """
 
     RED = "red"
+    """the colour of "fire" """
     GREEN = "green"
+    """only there when GOLDEN_ON holds
+
+    Only in builds where GOLDEN_ON.
+    """
     Q_2ND_BEST = "2nd-best"
+    """a value that starts with a digit"""
     NONE = "none"
+    """spelled like Python's None, in lower case"""
     SEPIA = "sepia"
+    """an old value, kept for compatibility
+
+    Feature ``deprecated``: a feature of the value ``SEPIA``
+    """
 
 
 _Colour_VALUES = _rt.values_of(Colour)
@@ -47,21 +65,32 @@ class Letter(_rt.Enum):
     """Values that differ only in case or punctuation once they are Python
     names (the schema allows upper case here by a pragma).
 
-    Members:
-        a: lower case
-        A: upper case
-        none: lower case none
-        None: capitalised None
-        x-y: with a dash
-        X_Y: upper case with an underscore
+    Values:
+        A: lower case
+
+        A\\_: upper case
+
+        NONE: lower case none
+
+        NONE\\_: capitalised None
+
+        X_Y: with a dash
+
+        X_Y\\_: upper case with an underscore
     """
 
     A = "a"
+    """lower case"""
     A_ = "A"
+    """upper case"""
     NONE = "none"
+    """lower case none"""
     NONE_ = "None"
+    """capitalised None"""
     X_Y = "x-y"
+    """with a dash"""
     X_Y_ = "X_Y"
+    """upper case with an underscore"""
 
 
 _Letter_VALUES = _rt.values_of(Letter)
@@ -70,13 +99,16 @@ _Letter_VALUES = _rt.values_of(Letter)
 class Size(_rt.Enum):
     """How big something is.
 
-    Members:
-        small: fits in a hand
-        large: needs both hands
+    Values:
+        SMALL: fits in a hand
+
+        LARGE: needs both hands
     """
 
     SMALL = "small"
+    """fits in a hand"""
     LARGE = "large"
+    """needs both hands"""
 
 
 _Size_VALUES = _rt.values_of(Size)
@@ -85,11 +117,14 @@ _Size_VALUES = _rt.values_of(Size)
 class OnlyWhenOn(_rt.Enum):
     """An enumeration that exists only when GOLDEN_ON holds.
 
-    Members:
-        yes: the only value
+    Only in builds where GOLDEN_ON.
+
+    Values:
+        YES: the only value
     """
 
     YES = "yes"
+    """the only value"""
 
 
 _OnlyWhenOn_VALUES = _rt.values_of(OnlyWhenOn)
@@ -98,7 +133,7 @@ _OnlyWhenOn_VALUES = _rt.values_of(OnlyWhenOn)
 class Numbers(_rt.Struct):
     """One member of every numeric, boolean and string built-in type.
 
-    Members:
+    Args:
         i: int
         i8: int8
         i16: int16
@@ -131,18 +166,31 @@ class Numbers(_rt.Struct):
     )
 
     i: int
+    """int"""
     i8: int
+    """int8"""
     i16: int
+    """int16"""
     i32: int
+    """int32"""
     i64: int
+    """int64"""
     u8: int
+    """uint8"""
     u16: int
+    """uint16"""
     u32: int
+    """uint32"""
     u64: int
+    """uint64"""
     sz: int
+    """size"""
     num: float
+    """number"""
     flag: bool
+    """bool"""
     text: str
+    """str"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "i",
@@ -314,22 +362,33 @@ def _Numbers_DECODE(
 class Parent(_rt.Struct):
     """A base type.
 
-    Members:
-        id: names the thing (a Python builtin as a member name)
+    Args:
+        id\\_: names the thing (a Python builtin as a member name)
+
         note: free text
+
         legacy: an old member
+
         shown: there because GOLDEN_ON holds
 
+            Only in builds where GOLDEN_ON.
+
     Features:
-        deprecated: a feature of the member @legacy
+        deprecated: a feature of the member ``legacy``
     """
 
     __slots__ = ("id_", "note", "_deprecated_legacy", "shown")
 
     id_: str
+    """names the thing (a Python builtin as a member name)"""
     note: str | None
+    """free text"""
     _deprecated_legacy: int | None
     shown: str | None
+    """there because GOLDEN_ON holds
+
+    Only in builds where GOLDEN_ON.
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown")
 
@@ -352,6 +411,10 @@ class Parent(_rt.Struct):
 
     @property
     def legacy(self) -> int | None:
+        """an old member
+
+        Feature ``deprecated``: a feature of the member ``legacy``
+        """
         return self._deprecated_legacy
 
     @legacy.setter
@@ -434,20 +497,35 @@ def _Parent_DECODE(
 class Child(Parent):
     """A struct with a base.
 
-    Members:
+    Args:
+        id\\_: names the thing (a Python builtin as a member name)
+
+        note: free text
+
+        legacy: an old member
+
+        shown: there because GOLDEN_ON holds
+
+            Only in builds where GOLDEN_ON.
+
         count: how many
+
         colour: which colour
+
         older: another old member
 
     Features:
         child-feature: a feature of a struct
-        deprecated: a feature of the member @older
+
+        deprecated: a feature of the member ``older``
     """
 
     __slots__ = ("count", "colour", "_deprecated_older")
 
     count: int
+    """how many"""
     colour: Colour | None
+    """which colour"""
     _deprecated_older: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -487,6 +565,10 @@ class Child(Parent):
 
     @property
     def older(self) -> bool | None:
+        """another old member
+
+        Feature ``deprecated``: a feature of the member ``older``
+        """
         return self._deprecated_older
 
     @older.setter
@@ -590,18 +672,18 @@ def _Child_DECODE(
 class Optionals(_rt.Struct):
     """An optional member of every kind.
 
-    Members:
-        o-str: a string
-        o-int: an integer
-        o-enum: an enumeration
-        o-struct: a struct
-        o-list: a list
-        o-any: any JSON value; null is a value, so absence is ABSENT
-        o-null: only null; absence is ABSENT
-        o-alt-null: an alternate with a null branch; absence is ABSENT
-        o-alt: an alternate without a null branch; absence is None
-        o-union: a union
-        o-count: an alternate with an integer branch
+    Args:
+        o_str: a string
+        o_int: an integer
+        o_enum: an enumeration
+        o_struct: a struct
+        o_list: a list
+        o_any: any JSON value; null is a value, so absence is ABSENT
+        o_null: only null; absence is ABSENT
+        o_alt_null: an alternate with a null branch; absence is ABSENT
+        o_alt: an alternate without a null branch; absence is None
+        o_union: a union
+        o_count: an alternate with an integer branch
     """
 
     __slots__ = (
@@ -619,16 +701,27 @@ class Optionals(_rt.Struct):
     )
 
     o_str: str | None
+    """a string"""
     o_int: int | None
+    """an integer"""
     o_enum: Colour | None
+    """an enumeration"""
     o_struct: Numbers | None
+    """a struct"""
     o_list: list[str] | None
+    """a list"""
     o_any: _rt.JSONValue | _rt.Absent
+    """any JSON value; null is a value, so absence is ABSENT"""
     o_null: None | _rt.Absent
+    """only null; absence is ABSENT"""
     o_alt_null: None | Size | Numbers | list[int] | float | bool | _rt.Absent
+    """an alternate with a null branch; absence is ABSENT"""
     o_alt: str | Child | None
+    """an alternate without a null branch; absence is None"""
     o_union: Shape | None
+    """a union"""
     o_count: int | list[str] | None
+    """an alternate with an integer branch"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "o_str",
@@ -861,9 +954,9 @@ def _Optionals_DECODE(
 class Lists(_rt.Struct):
     """Arrays of every kind of element.
 
-    Members:
+    Args:
         strs: strings
-        bytes: unsigned bytes (a builtin's name as a member name)
+        bytes\\_: unsigned bytes (a builtin's name as a member name)
         colours: enumeration values
         kids: structs
         shapes: unions
@@ -886,14 +979,23 @@ class Lists(_rt.Struct):
     )
 
     strs: list[str]
+    """strings"""
     bytes_: list[int]
+    """unsigned bytes (a builtin's name as a member name)"""
     colours: list[Colour]
+    """enumeration values"""
     kids: list[Child]
+    """structs"""
     shapes: list[Shape]
+    """unions"""
     alts: list[str | Child]
+    """alternates"""
     anys: list[_rt.JSONValue]
+    """any JSON values"""
     maybe: list[float] | None
+    """optional array of numbers"""
     extras: list[_m_parts_extra.Extra]
+    """structs of another module"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "strs",
@@ -1001,13 +1103,16 @@ def _Lists_DECODE(
 class WhenOn(_rt.Struct):
     """A struct that exists only when GOLDEN_ON holds.
 
-    Members:
+    Only in builds where GOLDEN_ON.
+
+    Args:
         yes: a member of a conditional type
     """
 
     __slots__ = ("yes",)
 
     yes: OnlyWhenOn
+    """a member of a conditional type"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("yes",)
 
@@ -1050,7 +1155,7 @@ def _WhenOn_DECODE(
 class Query(_rt.Struct):
     """What to look for.
 
-    Members:
+    Args:
         pattern: a glob
         limit: at most this many results
     """
@@ -1058,7 +1163,9 @@ class Query(_rt.Struct):
     __slots__ = ("pattern", "limit")
 
     pattern: str
+    """a glob"""
     limit: int | None
+    """at most this many results"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("pattern", "limit")
 
@@ -1144,36 +1251,51 @@ def _Empty_DECODE(
 
 
 class ShapeKind(_rt.Enum):
-    """The kinds of @Shape.
+    """The kinds of ``Shape``.
 
-    Members:
-        circle: round
-        square: four equal sides
-        point: no members at all
-        nested: a shape that is itself a union
-        extra: only when GOLDEN_ON holds
+    Values:
+        CIRCLE: round
+
+        SQUARE: four equal sides
+
+        POINT: no members at all
+
+        NESTED: a shape that is itself a union
+
+        EXTRA: only when GOLDEN_ON holds
+
+            Only in builds where GOLDEN_ON.
     """
 
     CIRCLE = "circle"
+    """round"""
     SQUARE = "square"
+    """four equal sides"""
     POINT = "point"
+    """no members at all"""
     NESTED = "nested"
+    """a shape that is itself a union"""
     EXTRA = "extra"
+    """only when GOLDEN_ON holds
+
+    Only in builds where GOLDEN_ON.
+    """
 
 
 _ShapeKind_VALUES = _rt.values_of(ShapeKind)
 
 
 class Circle(_rt.Struct):
-    """Circle.
+    """The struct Circle.
 
-    Members:
+    Args:
         radius: how far the edge is from the centre
     """
 
     __slots__ = ("radius",)
 
     radius: float
+    """how far the edge is from the centre"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("radius",)
 
@@ -1214,19 +1336,20 @@ def _Circle_DECODE(
 
 
 class Square(_rt.Struct):
-    """Square.
+    """The struct Square.
 
-    Members:
+    Args:
         side: the length of a side
         rotated: turned by 45 degrees (an old member)
 
     Features:
-        deprecated: a feature of @rotated
+        deprecated: a feature of ``rotated``
     """
 
     __slots__ = ("side", "_deprecated_rotated")
 
     side: int
+    """the length of a side"""
     _deprecated_rotated: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("side", "rotated")
@@ -1246,6 +1369,10 @@ class Square(_rt.Struct):
 
     @property
     def rotated(self) -> bool | None:
+        """turned by 45 degrees (an old member)
+
+        Feature ``deprecated``: a feature of ``rotated``
+        """
         return self._deprecated_rotated
 
     @rotated.setter
@@ -1300,12 +1427,20 @@ def _Square_DECODE(
 
 
 class ShapeBase(_rt.Struct):
-    """The common members of Shape."""
+    """The common members of Shape.
+
+    Args:
+        kind: which shape
+        label: what it is called
+        legacy_tag: an old member of the base
+    """
 
     __slots__ = ("kind", "label", "_deprecated_legacy_tag")
 
     kind: ShapeKind
+    """which shape"""
     label: str | None
+    """what it is called"""
     _deprecated_legacy_tag: str | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
@@ -1327,6 +1462,10 @@ class ShapeBase(_rt.Struct):
 
     @property
     def legacy_tag(self) -> str | None:
+        """an old member of the base
+
+        Feature ``deprecated``: a feature of ``legacy_tag``
+        """
         return self._deprecated_legacy_tag
 
     @legacy_tag.setter
@@ -1397,13 +1536,13 @@ def _ShapeBase_DECODE(
 class Shape(ShapeBase):
     """A flat union with an implicit base.
 
-    Members:
+    Args:
         kind: which shape
         label: what it is called
-        legacy-tag: an old member of the base
+        legacy_tag: an old member of the base
 
     Features:
-        deprecated: a feature of @legacy-tag
+        deprecated: a feature of ``legacy_tag``
     """
 
     def __init__(
@@ -1484,15 +1623,16 @@ def _Shape_DECODE(
 class Shape_circle(Shape):
     """Shape with kind 'circle'.
 
-    Circle.
-
-    Members:
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
         radius: how far the edge is from the centre
     """
 
     __slots__ = ("radius",)
 
     radius: float
+    """how far the edge is from the centre"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag", "radius")
 
@@ -1575,19 +1715,20 @@ def _Shape_circle_DECODE(
 class Shape_square(Shape):
     """Shape with kind 'square'.
 
-    Square.
-
-    Members:
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
         side: the length of a side
         rotated: turned by 45 degrees (an old member)
 
     Features:
-        deprecated: a feature of @rotated
+        deprecated: a feature of ``rotated``
     """
 
     __slots__ = ("side", "_deprecated_rotated")
 
     side: int
+    """the length of a side"""
     _deprecated_rotated: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -1620,6 +1761,10 @@ class Shape_square(Shape):
 
     @property
     def rotated(self) -> bool | None:
+        """turned by 45 degrees (an old member)
+
+        Feature ``deprecated``: a feature of ``rotated``
+        """
         return self._deprecated_rotated
 
     @rotated.setter
@@ -1706,12 +1851,20 @@ class Shape_nested(Shape):
     """Shape with kind 'nested'.
 
     A union with a named base, used as a branch of another union.
+
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
+        style: the discriminator of ``Inner``
+        depth: how deep
     """
 
     __slots__ = ("style", "depth")
 
     style: InnerStyle
+    """the discriminator of ``Inner``"""
     depth: int | None
+    """how deep"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
@@ -1822,17 +1975,22 @@ def _Shape_nested_DECODE(
 
 
 class InnerStyle(_rt.Enum):
-    """InnerStyle.
+    """The enum InnerStyle.
 
-    Members:
-        plain: no decoration
-        fancy: decorated
-        bare: nothing but the tag
+    Values:
+        PLAIN: no decoration
+
+        FANCY: decorated
+
+        BARE: nothing but the tag
     """
 
     PLAIN = "plain"
+    """no decoration"""
     FANCY = "fancy"
+    """decorated"""
     BARE = "bare"
+    """nothing but the tag"""
 
 
 _InnerStyle_VALUES = _rt.values_of(InnerStyle)
@@ -1842,6 +2000,11 @@ class Shape_nested_plain(Shape_nested):
     """Shape (kind: nested) with style 'plain'.
 
     A struct without members.
+
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
+        depth: how deep
     """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -1941,9 +2104,10 @@ def _Shape_nested_plain_DECODE(
 class Shape_nested_fancy(Shape_nested):
     """Shape (kind: nested) with style 'fancy'.
 
-    Fancy.
-
-    Members:
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
+        depth: how deep
         ribbons: how many
         tint: of which colour
     """
@@ -1951,7 +2115,9 @@ class Shape_nested_fancy(Shape_nested):
     __slots__ = ("ribbons", "tint")
 
     ribbons: int
+    """how many"""
     tint: Colour | None
+    """of which colour"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
@@ -2079,7 +2245,13 @@ def _Shape_nested_fancy_DECODE(
 
 
 class Shape_nested_bare(Shape_nested):
-    """Shape (kind: nested) with style 'bare'."""
+    """Shape (kind: nested) with style 'bare'.
+
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
+        depth: how deep
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
@@ -2180,7 +2352,11 @@ class Shape_extra(Shape):
 
     A struct of another module, used as a union branch.
 
-    Members:
+    Only in builds where GOLDEN_ON.
+
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
         tone: a type of the main module
         weight: a size in bytes
     """
@@ -2188,7 +2364,9 @@ class Shape_extra(Shape):
     __slots__ = ("tone", "weight")
 
     tone: Colour
+    """a type of the main module"""
     weight: int | None
+    """a size in bytes"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
@@ -2291,7 +2469,12 @@ def _Shape_extra_DECODE(
 
 
 class Shape_point(Shape):
-    """Shape with kind 'point'."""
+    """Shape with kind 'point'.
+
+    Args:
+        label: what it is called
+        legacy_tag: an old member of the base
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
 
@@ -2359,17 +2542,19 @@ def _Shape_point_DECODE(
 
 
 class InnerBase(_rt.Struct):
-    """InnerBase.
+    """The struct InnerBase.
 
-    Members:
-        style: the discriminator of @Inner
+    Args:
+        style: the discriminator of ``Inner``
         depth: how deep
     """
 
     __slots__ = ("style", "depth")
 
     style: InnerStyle
+    """the discriminator of ``Inner``"""
     depth: int | None
+    """how deep"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
@@ -2430,9 +2615,9 @@ def _InnerBase_DECODE(
 
 
 class Fancy(_rt.Struct):
-    """Fancy.
+    """The struct Fancy.
 
-    Members:
+    Args:
         ribbons: how many
         tint: of which colour
     """
@@ -2440,7 +2625,9 @@ class Fancy(_rt.Struct):
     __slots__ = ("ribbons", "tint")
 
     ribbons: int
+    """how many"""
     tint: Colour | None
+    """of which colour"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("ribbons", "tint")
 
@@ -2501,7 +2688,12 @@ def _Fancy_DECODE(
 
 
 class Inner(InnerBase):
-    """A union with a named base, used as a branch of another union."""
+    """A union with a named base, used as a branch of another union.
+
+    Args:
+        style: the discriminator of ``Inner``
+        depth: how deep
+    """
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -2555,6 +2747,9 @@ class Inner_plain(Inner):
     """Inner with style 'plain'.
 
     A struct without members.
+
+    Args:
+        depth: how deep
     """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
@@ -2611,9 +2806,8 @@ def _Inner_plain_DECODE(
 class Inner_fancy(Inner):
     """Inner with style 'fancy'.
 
-    Fancy.
-
-    Members:
+    Args:
+        depth: how deep
         ribbons: how many
         tint: of which colour
     """
@@ -2621,7 +2815,9 @@ class Inner_fancy(Inner):
     __slots__ = ("ribbons", "tint")
 
     ribbons: int
+    """how many"""
     tint: Colour | None
+    """of which colour"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth", "ribbons", "tint")
 
@@ -2706,7 +2902,11 @@ def _Inner_fancy_DECODE(
 
 
 class Inner_bare(Inner):
-    """Inner with style 'bare'."""
+    """Inner with style 'bare'.
+
+    Args:
+        depth: how deep
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
@@ -2762,18 +2962,24 @@ def _Inner_bare_DECODE(
 class Anything(_rt.Alternate):
     """An alternate with a branch for nearly every JSON type.
 
-    Members:
+    Branches:
         nothing: null
+
         size: an enumeration, read from a string
+
         box: a struct, read from an object
+
         list: an array of integers
+
         amount: a number, read from an integer or a float
+
         flag: a boolean
     """
 
     __slots__ = ("value",)
 
     value: None | Size | Numbers | list[int] | float | bool
+    """The value of the branch the JSON type picks (see the branches above)."""
 
     NAME: _t.ClassVar[str] = "Anything"
 
@@ -2805,14 +3011,16 @@ def _Anything_DECODE(
 class NameOrChild(_rt.Alternate):
     """An alternate without a null branch.
 
-    Members:
+    Branches:
         name: a string
+
         child: a struct with a base
     """
 
     __slots__ = ("value",)
 
     value: str | Child
+    """The value of the branch the JSON type picks (see the branches above)."""
 
     NAME: _t.ClassVar[str] = "NameOrChild"
 
@@ -2834,14 +3042,16 @@ def _NameOrChild_DECODE(
 class CountOrNames(_rt.Alternate):
     """An alternate with an integer branch and an array branch.
 
-    Members:
+    Branches:
         count: an integer (a float does not fit)
+
         names: an array of strings
     """
 
     __slots__ = ("value",)
 
     value: int | list[str]
+    """The value of the branch the JSON type picks (see the branches above)."""
 
     NAME: _t.ClassVar[str] = "CountOrNames"
 
@@ -2863,13 +3073,22 @@ def _CountOrNames_DECODE(
 
 
 class CountThingsArguments(_rt.Struct):
-    """The arguments of count-things."""
+    """The arguments of count-things.
+
+    Args:
+        first: a required integer
+        second: an optional one
+        type\\_: a keyword-ish member name
+    """
 
     __slots__ = ("first", "second", "type_")
 
     first: int
+    """a required integer"""
     second: int | None
+    """an optional one"""
     type_: Letter | None
+    """a keyword-ish member name"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("first", "second", "type_")
 
@@ -2944,11 +3163,16 @@ def _CountThingsArguments_DECODE(
 
 
 class RawPassthroughArguments(_rt.Struct):
-    """The arguments of raw-passthrough."""
+    """The arguments of raw-passthrough.
+
+    Args:
+        blob: whatever the client sends
+    """
 
     __slots__ = ("blob",)
 
     blob: _rt.JSONValue
+    """whatever the client sends"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("blob",)
 
@@ -2985,11 +3209,16 @@ def _RawPassthroughArguments_DECODE(
 
 
 class FireAndForgetArguments(_rt.Struct):
-    """The arguments of fire-and-forget."""
+    """The arguments of fire-and-forget.
+
+    Args:
+        delay: when
+    """
 
     __slots__ = ("delay",)
 
     delay: int | None
+    """when"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("delay",)
 
@@ -3042,13 +3271,22 @@ def _FireAndForgetArguments_DECODE(
 
 
 class OptionalEverythingArguments(_rt.Struct):
-    """The arguments of optional-everything."""
+    """The arguments of optional-everything.
+
+    Args:
+        maybe_any: any JSON value
+        maybe_alt: an alternate with a null branch
+        maybe_str: a string
+    """
 
     __slots__ = ("maybe_any", "maybe_alt", "maybe_str")
 
     maybe_any: _rt.JSONValue | _rt.Absent
+    """any JSON value"""
     maybe_alt: None | Size | Numbers | list[int] | float | bool | _rt.Absent
+    """an alternate with a null branch"""
     maybe_str: str | None
+    """a string"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("maybe_any", "maybe_alt", "maybe_str")
 
@@ -3142,7 +3380,11 @@ def _OptionalEverythingArguments_DECODE(
 
 
 class XNewCommandArguments(_rt.Struct):
-    """The arguments of x-new-command."""
+    """The arguments of x-new-command.
+
+    Args:
+        legacy_arg: an old argument
+    """
 
     __slots__ = ("_deprecated_legacy_arg",)
 
@@ -3163,6 +3405,10 @@ class XNewCommandArguments(_rt.Struct):
 
     @property
     def legacy_arg(self) -> str | None:
+        """an old argument
+
+        Feature ``deprecated``: member feature
+        """
         return self._deprecated_legacy_arg
 
     @legacy_arg.setter
@@ -3239,19 +3485,21 @@ def _PingedEvent_DECODE(
 class ChangedEvent(_rt.Event):
     """An event with implicit data.
 
-    Members:
+    Args:
         who: who changed it
         colour: the new colour
-        old-way: an old member
+        old_way: an old member
 
     Features:
-        deprecated: a feature of @old-way
+        deprecated: a feature of ``old_way``
     """
 
     __slots__ = ("who", "colour", "_deprecated_old_way")
 
     who: str
+    """who changed it"""
     colour: Colour | None
+    """the new colour"""
     _deprecated_old_way: int | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("who", "colour", "old_way")
@@ -3273,6 +3521,10 @@ class ChangedEvent(_rt.Event):
 
     @property
     def old_way(self) -> int | None:
+        """an old member
+
+        Feature ``deprecated``: a feature of ``old_way``
+        """
         return self._deprecated_old_way
 
     @old_way.setter
@@ -3342,7 +3594,25 @@ def _ChangedEvent_DECODE(
 
 
 class ChildBornEvent(Child, _rt.Event):
-    """A boxed event whose data is a struct."""
+    """A boxed event whose data is a struct.
+
+    Args:
+        id\\_: names the thing (a Python builtin as a member name)
+
+        note: free text
+
+        legacy: an old member
+
+        shown: there because GOLDEN_ON holds
+
+            Only in builds where GOLDEN_ON.
+
+        count: how many
+
+        colour: which colour
+
+        older: another old member
+    """
 
     def __init__(
         self,
@@ -3462,6 +3732,7 @@ class ShapeSeenEvent(_rt.Event):
     __slots__ = ("data",)
 
     data: Shape
+    """The event's data, a ``Shape``."""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
@@ -3489,7 +3760,23 @@ def _ShapeSeenEvent_DECODE(
 
 
 class NumbersReadEvent(Numbers, _rt.Event):
-    """An event whose data is a named struct, not boxed."""
+    """An event whose data is a named struct, not boxed.
+
+    Args:
+        i: int
+        i8: int8
+        i16: int16
+        i32: int32
+        i64: int64
+        u8: uint8
+        u16: uint16
+        u32: uint32
+        u64: uint64
+        sz: size
+        num: number
+        flag: bool
+        text: str
+    """
 
     NAME: _t.ClassVar[str] = "NUMBERS_READ"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -3598,7 +3885,10 @@ def _NumbersReadEvent_DECODE(
 
 
 class OnEventEvent(_rt.Event):
-    """An event that exists only when GOLDEN_ON holds."""
+    """An event that exists only when GOLDEN_ON holds.
+
+    Only in builds where GOLDEN_ON or GOLDEN_OFF.
+    """
 
     NAME: _t.ClassVar[str] = "ON_EVENT"
     HAS_DATA: _t.ClassVar[bool] = False

@@ -19,7 +19,7 @@ import everything.everything as _m_everything
 class Extra(_rt.Struct):
     """A struct of another module, used as a union branch.
 
-    Members:
+    Args:
         tone: a type of the main module
         weight: a size in bytes
     """
@@ -27,7 +27,9 @@ class Extra(_rt.Struct):
     __slots__ = ("tone", "weight")
 
     tone: _m_everything.Colour
+    """a type of the main module"""
     weight: int | None
+    """a size in bytes"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("tone", "weight")
 
@@ -90,13 +92,24 @@ def _Extra_DECODE(
 class ExtraChild(_m_everything.Parent):
     """A struct whose base is in the main module.
 
-    Members:
+    Args:
+        id\\_: names the thing (a Python builtin as a member name)
+
+        note: free text
+
+        legacy: an old member
+
+        shown: there because GOLDEN_ON holds
+
+            Only in builds where GOLDEN_ON.
+
         toy: what it plays with
     """
 
     __slots__ = ("toy",)
 
     toy: str | None
+    """what it plays with"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown", "toy")
 
