@@ -804,11 +804,12 @@ class Handler:
         """List the machine's virtual CPUs, in index order, without stopping
         them.
 
-        Returns: one @CpuInfoFast for each virtual CPU
+        Returns:
+            list[CpuInfoFast]: one ``CpuInfoFast`` for each virtual CPU
 
         Since: 2.12
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-cpus-fast" }
             <- { "return": [ { "thread-id": 5527,
@@ -824,7 +825,8 @@ class Handler:
         """List every place for a virtual CPU the machine has, up to
         ``-smp maxcpus``, last place first.
 
-        Returns: one @HotpluggableCPU for each place
+        Returns:
+            list[HotpluggableCPU]: one ``HotpluggableCPU`` for each place
 
         Since: 2.7
         """
@@ -834,15 +836,19 @@ class Handler:
     def qom_list(self, *, path: str) -> list[ObjectPropertyInfo]:
         """List the properties of the object at a QOM path.
 
-        Members:
+        Args:
             path: the object's path: absolute (``/machine/peripheral``) or
                 partial (the end of exactly one absolute path)
 
-        Returns: one @ObjectPropertyInfo for each property
+        Returns:
+            list[ObjectPropertyInfo]: one ``ObjectPropertyInfo`` for each property
 
-        Errors:
-            - DeviceNotFound if no object has that path
-            - GenericError if a partial path names several objects
+        Raises:
+            qapigen.runtime.CommandError:
+                DeviceNotFound: If no object has that path.
+
+            qapigen.runtime.CommandError:
+                GenericError: If a partial path names several objects.
 
         Since: 1.2
         """
@@ -852,15 +858,19 @@ class Handler:
     def qom_get(self, *, path: str, property_: str) -> _rt.JSONValue:
         """Read one property of the object at a QOM path.
 
-        Members:
-            path: the object's path, as for @qom-list
-            property: the property's name
+        Args:
+            path: the object's path, as for ``qom-list``
+            property\\_: the property's name
 
-        Returns: the property's value, as its type has it in JSON
+        Returns:
+            qapigen.runtime.JSONValue: the property's value, as its type has it in JSON
 
-        Errors:
-            - DeviceNotFound if no object has that path
-            - GenericError if the object has no such property
+        Raises:
+            qapigen.runtime.CommandError:
+                DeviceNotFound: If no object has that path.
+
+            qapigen.runtime.CommandError:
+                GenericError: If the object has no such property.
 
         Since: 1.2
         """
@@ -870,7 +880,8 @@ class Handler:
     def query_block(self) -> list[BlockInfo]:
         """List the machine's block backends.
 
-        Returns: one @BlockInfo for each backend
+        Returns:
+            list[BlockInfo]: one ``BlockInfo`` for each backend
 
         Since: 0.14
         """
@@ -882,11 +893,12 @@ class Handler:
     ) -> list[BlockDeviceInfo]:
         """List the machine's named block nodes.
 
-        Members:
+        Args:
             flat: list each node's image alone, without the images backing
                 it (default: false)
 
-        Returns: one @BlockDeviceInfo for each node
+        Returns:
+            list[BlockDeviceInfo]: one ``BlockDeviceInfo`` for each node
 
         Since: 2.0
         """

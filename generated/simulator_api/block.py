@@ -16,17 +16,22 @@ else:
 class BlockDeviceIoStatus(_rt.Enum):
     """How a device's last I/O went.
 
-    Members:
-        ok: without an error
-        failed: with an error
-        nospace: out of space on the host
+    Values:
+        OK: without an error
+
+        FAILED: with an error
+
+        NOSPACE: out of space on the host
 
     Since: 1.0
     """
 
     OK = "ok"
+    """without an error"""
     FAILED = "failed"
+    """with an error"""
     NOSPACE = "nospace"
+    """out of space on the host"""
 
 
 _BlockDeviceIoStatus_VALUES = _rt.values_of(BlockDeviceIoStatus)
@@ -35,17 +40,22 @@ _BlockDeviceIoStatus_VALUES = _rt.values_of(BlockDeviceIoStatus)
 class BlockdevDetectZeroesOptions(_rt.Enum):
     """Whether writes of zeros are noticed and written as such.
 
-    Members:
-        off: they are not
-        on: they are
-        unmap: they are, and the space is given back where possible
+    Values:
+        OFF: they are not
+
+        ON: they are
+
+        UNMAP: they are, and the space is given back where possible
 
     Since: 2.1
     """
 
     OFF = "off"
+    """they are not"""
     ON = "on"
+    """they are"""
     UNMAP = "unmap"
+    """they are, and the space is given back where possible"""
 
 
 _BlockdevDetectZeroesOptions_VALUES = _rt.values_of(BlockdevDetectZeroesOptions)
@@ -54,10 +64,10 @@ _BlockdevDetectZeroesOptions_VALUES = _rt.values_of(BlockdevDetectZeroesOptions)
 class BlockdevCacheInfo(_rt.Struct):
     """How a node caches.
 
-    Members:
+    Args:
         writeback: whether writes complete once in the cache
         direct: whether the host's page cache is bypassed
-        no-flush: whether flushes are ignored
+        no_flush: whether flushes are ignored
 
     Since: 2.3
     """
@@ -65,8 +75,11 @@ class BlockdevCacheInfo(_rt.Struct):
     __slots__ = ("writeback", "direct", "no_flush")
 
     writeback: bool
+    """whether writes complete once in the cache"""
     direct: bool
+    """whether the host's page cache is bypassed"""
     no_flush: bool
+    """whether flushes are ignored"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("writeback", "direct", "no_flush")
 
@@ -130,7 +143,7 @@ def _BlockdevCacheInfo_DECODE(
 class BlockDirtyInfo(_rt.Struct):
     """A dirty bitmap of a node.
 
-    Members:
+    Args:
         name: its name
         count: how many bytes it marks dirty
         granularity: how many bytes one bit stands for
@@ -153,12 +166,19 @@ class BlockDirtyInfo(_rt.Struct):
     )
 
     name: str | None
+    """its name"""
     count: int
+    """how many bytes it marks dirty"""
     granularity: int
+    """how many bytes one bit stands for"""
     recording: bool
+    """whether writes are being recorded in it"""
     busy: bool
+    """whether an operation holds it"""
     persistent: bool
+    """whether it is kept in the image"""
     inconsistent: bool | None
+    """whether it was not stored properly and cannot be used"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -294,14 +314,14 @@ def _BlockDirtyInfo_DECODE(
 class SnapshotInfo(_rt.Struct):
     """An internal snapshot of an image.
 
-    Members:
-        id: its id
+    Args:
+        id\\_: its id
         name: its name
-        vm-state-size: bytes of machine state saved with it
-        date-sec: when it was taken: seconds since the epoch
-        date-nsec: and nanoseconds
-        vm-clock-sec: the guest's clock then: seconds
-        vm-clock-nsec: and nanoseconds
+        vm_state_size: bytes of machine state saved with it
+        date_sec: when it was taken: seconds since the epoch
+        date_nsec: and nanoseconds
+        vm_clock_sec: the guest's clock then: seconds
+        vm_clock_nsec: and nanoseconds
         icount: instructions counted then, under ``-icount``
 
     Since: 1.3
@@ -319,13 +339,21 @@ class SnapshotInfo(_rt.Struct):
     )
 
     id_: str
+    """its id"""
     name: str
+    """its name"""
     vm_state_size: int
+    """bytes of machine state saved with it"""
     date_sec: int
+    """when it was taken: seconds since the epoch"""
     date_nsec: int
+    """and nanoseconds"""
     vm_clock_sec: int
+    """the guest's clock then: seconds"""
     vm_clock_nsec: int
+    """and nanoseconds"""
     icount: int | None
+    """instructions counted then, under ``-icount``"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "id_",
@@ -456,37 +484,62 @@ def _SnapshotInfo_DECODE(
 class QCryptoCipherAlgo(_rt.Enum):
     """A cipher.
 
-    Members:
-        aes-128: AES, 128-bit key
-        aes-192: AES, 192-bit key
-        aes-256: AES, 256-bit key
-        des: DES (for VNC's authentication only)
-        3des: triple DES
-        cast5-128: CAST-128
-        serpent-128: Serpent, 128-bit key
-        serpent-192: Serpent, 192-bit key
-        serpent-256: Serpent, 256-bit key
-        twofish-128: Twofish, 128-bit key
-        twofish-192: Twofish, 192-bit key
-        twofish-256: Twofish, 256-bit key
-        sm4: SM4
+    Values:
+        AES_128: AES, 128-bit key
+
+        AES_192: AES, 192-bit key
+
+        AES_256: AES, 256-bit key
+
+        DES: DES (for VNC's authentication only)
+
+        Q_3DES: triple DES
+
+        CAST5_128: CAST-128
+
+        SERPENT_128: Serpent, 128-bit key
+
+        SERPENT_192: Serpent, 192-bit key
+
+        SERPENT_256: Serpent, 256-bit key
+
+        TWOFISH_128: Twofish, 128-bit key
+
+        TWOFISH_192: Twofish, 192-bit key
+
+        TWOFISH_256: Twofish, 256-bit key
+
+        SM4: SM4
 
     Since: 2.6
     """
 
     AES_128 = "aes-128"
+    """AES, 128-bit key"""
     AES_192 = "aes-192"
+    """AES, 192-bit key"""
     AES_256 = "aes-256"
+    """AES, 256-bit key"""
     DES = "des"
+    """DES (for VNC's authentication only)"""
     Q_3DES = "3des"
+    """triple DES"""
     CAST5_128 = "cast5-128"
+    """CAST-128"""
     SERPENT_128 = "serpent-128"
+    """Serpent, 128-bit key"""
     SERPENT_192 = "serpent-192"
+    """Serpent, 192-bit key"""
     SERPENT_256 = "serpent-256"
+    """Serpent, 256-bit key"""
     TWOFISH_128 = "twofish-128"
+    """Twofish, 128-bit key"""
     TWOFISH_192 = "twofish-192"
+    """Twofish, 192-bit key"""
     TWOFISH_256 = "twofish-256"
+    """Twofish, 256-bit key"""
     SM4 = "sm4"
+    """SM4"""
 
 
 _QCryptoCipherAlgo_VALUES = _rt.values_of(QCryptoCipherAlgo)
@@ -495,19 +548,26 @@ _QCryptoCipherAlgo_VALUES = _rt.values_of(QCryptoCipherAlgo)
 class QCryptoCipherMode(_rt.Enum):
     """A cipher's mode of operation.
 
-    Members:
-        ecb: electronic code book
-        cbc: cipher block chaining
-        xts: XEX with tweaked code book and ciphertext stealing
-        ctr: counter
+    Values:
+        ECB: electronic code book
+
+        CBC: cipher block chaining
+
+        XTS: XEX with tweaked code book and ciphertext stealing
+
+        CTR: counter
 
     Since: 2.6
     """
 
     ECB = "ecb"
+    """electronic code book"""
     CBC = "cbc"
+    """cipher block chaining"""
     XTS = "xts"
+    """XEX with tweaked code book and ciphertext stealing"""
     CTR = "ctr"
+    """counter"""
 
 
 _QCryptoCipherMode_VALUES = _rt.values_of(QCryptoCipherMode)
@@ -516,17 +576,22 @@ _QCryptoCipherMode_VALUES = _rt.values_of(QCryptoCipherMode)
 class QCryptoIVGenAlgo(_rt.Enum):
     """How initialization vectors are made.
 
-    Members:
-        plain: from the sector number, cut to 32 bits
-        plain64: from the whole 64-bit sector number
-        essiv: encrypted salt-sector
+    Values:
+        PLAIN: from the sector number, cut to 32 bits
+
+        PLAIN64: from the whole 64-bit sector number
+
+        ESSIV: encrypted salt-sector
 
     Since: 2.6
     """
 
     PLAIN = "plain"
+    """from the sector number, cut to 32 bits"""
     PLAIN64 = "plain64"
+    """from the whole 64-bit sector number"""
     ESSIV = "essiv"
+    """encrypted salt-sector"""
 
 
 _QCryptoIVGenAlgo_VALUES = _rt.values_of(QCryptoIVGenAlgo)
@@ -535,27 +600,42 @@ _QCryptoIVGenAlgo_VALUES = _rt.values_of(QCryptoIVGenAlgo)
 class QCryptoHashAlgo(_rt.Enum):
     """A hash function.
 
-    Members:
-        md5: MD5
-        sha1: SHA-1
-        sha224: SHA-224
-        sha256: SHA-256
-        sha384: SHA-384
-        sha512: SHA-512
-        ripemd160: RIPEMD-160
-        sm3: SM3
+    Values:
+        MD5: MD5
+
+        SHA1: SHA-1
+
+        SHA224: SHA-224
+
+        SHA256: SHA-256
+
+        SHA384: SHA-384
+
+        SHA512: SHA-512
+
+        RIPEMD160: RIPEMD-160
+
+        SM3: SM3
 
     Since: 2.6
     """
 
     MD5 = "md5"
+    """MD5"""
     SHA1 = "sha1"
+    """SHA-1"""
     SHA224 = "sha224"
+    """SHA-224"""
     SHA256 = "sha256"
+    """SHA-256"""
     SHA384 = "sha384"
+    """SHA-384"""
     SHA512 = "sha512"
+    """SHA-512"""
     RIPEMD160 = "ripemd160"
+    """RIPEMD-160"""
     SM3 = "sm3"
+    """SM3"""
 
 
 _QCryptoHashAlgo_VALUES = _rt.values_of(QCryptoHashAlgo)
@@ -564,11 +644,11 @@ _QCryptoHashAlgo_VALUES = _rt.values_of(QCryptoHashAlgo)
 class QCryptoBlockInfoLUKSSlot(_rt.Struct):
     """One key slot of a LUKS volume.
 
-    Members:
+    Args:
         active: whether it holds a key
         iters: PBKDF iterations, for an active slot
         stripes: anti-forensic stripes, for an active slot
-        key-offset: where its key material starts, in sectors
+        key_offset: where its key material starts, in sectors
 
     Since: 2.7
     """
@@ -576,9 +656,13 @@ class QCryptoBlockInfoLUKSSlot(_rt.Struct):
     __slots__ = ("active", "iters", "stripes", "key_offset")
 
     active: bool
+    """whether it holds a key"""
     iters: int | None
+    """PBKDF iterations, for an active slot"""
     stripes: int | None
+    """anti-forensic stripes, for an active slot"""
     key_offset: int
+    """where its key material starts, in sectors"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("active", "iters", "stripes", "key_offset")
 
@@ -662,15 +746,15 @@ def _QCryptoBlockInfoLUKSSlot_DECODE(
 class QCryptoBlockInfoLUKS(_rt.Struct):
     """A LUKS volume's header.
 
-    Members:
-        cipher-alg: the data's cipher
-        cipher-mode: its mode
-        ivgen-alg: how its initialization vectors are made
-        ivgen-hash-alg: the hash those use, if any
-        hash-alg: the hash of the key derivation
-        detached-header: whether the header is apart from the data
-        payload-offset: where the data starts, in bytes
-        master-key-iters: PBKDF iterations of the master key
+    Args:
+        cipher_alg: the data's cipher
+        cipher_mode: its mode
+        ivgen_alg: how its initialization vectors are made
+        ivgen_hash_alg: the hash those use, if any
+        hash_alg: the hash of the key derivation
+        detached_header: whether the header is apart from the data
+        payload_offset: where the data starts, in bytes
+        master_key_iters: PBKDF iterations of the master key
         uuid: the volume's UUID
         slots: its key slots
 
@@ -691,15 +775,25 @@ class QCryptoBlockInfoLUKS(_rt.Struct):
     )
 
     cipher_alg: QCryptoCipherAlgo
+    """the data's cipher"""
     cipher_mode: QCryptoCipherMode
+    """its mode"""
     ivgen_alg: QCryptoIVGenAlgo
+    """how its initialization vectors are made"""
     ivgen_hash_alg: QCryptoHashAlgo | None
+    """the hash those use, if any"""
     hash_alg: QCryptoHashAlgo
+    """the hash of the key derivation"""
     detached_header: bool
+    """whether the header is apart from the data"""
     payload_offset: int
+    """where the data starts, in bytes"""
     master_key_iters: int
+    """PBKDF iterations of the master key"""
     uuid: str
+    """the volume's UUID"""
     slots: list[QCryptoBlockInfoLUKSSlot]
+    """its key slots"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cipher_alg",
@@ -859,15 +953,18 @@ def _QCryptoBlockInfoLUKS_DECODE(
 class BlockdevQcow2EncryptionFormat(_rt.Enum):
     """How a qcow2 image is encrypted.
 
-    Members:
-        aes: the old AES-CBC scheme
-        luks: LUKS
+    Values:
+        AES: the old AES-CBC scheme
+
+        LUKS: LUKS
 
     Since: 2.10
     """
 
     AES = "aes"
+    """the old AES-CBC scheme"""
     LUKS = "luks"
+    """LUKS"""
 
 
 _BlockdevQcow2EncryptionFormat_VALUES = _rt.values_of(BlockdevQcow2EncryptionFormat)
@@ -876,8 +973,8 @@ _BlockdevQcow2EncryptionFormat_VALUES = _rt.values_of(BlockdevQcow2EncryptionFor
 class ImageInfoSpecificQCow2EncryptionBase(_rt.Struct):
     """The encryption of a qcow2 image.
 
-    Members:
-        format: its scheme
+    Args:
+        format\\_: its scheme
 
     Since: 2.10
     """
@@ -885,6 +982,7 @@ class ImageInfoSpecificQCow2EncryptionBase(_rt.Struct):
     __slots__ = ("format_",)
 
     format_: BlockdevQcow2EncryptionFormat
+    """its scheme"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("format_",)
 
@@ -932,6 +1030,9 @@ def _ImageInfoSpecificQCow2EncryptionBase_DECODE(
 class ImageInfoSpecificQCow2Encryption(ImageInfoSpecificQCow2EncryptionBase):
     """The encryption of a qcow2 image, with what its scheme tells.
 
+    Args:
+        format\\_: its scheme
+
     Since: 2.10
     """
 
@@ -977,15 +1078,15 @@ class ImageInfoSpecificQCow2Encryption_luks(ImageInfoSpecificQCow2Encryption):
 
     A LUKS volume's header.
 
-    Members:
-        cipher-alg: the data's cipher
-        cipher-mode: its mode
-        ivgen-alg: how its initialization vectors are made
-        ivgen-hash-alg: the hash those use, if any
-        hash-alg: the hash of the key derivation
-        detached-header: whether the header is apart from the data
-        payload-offset: where the data starts, in bytes
-        master-key-iters: PBKDF iterations of the master key
+    Args:
+        cipher_alg: the data's cipher
+        cipher_mode: its mode
+        ivgen_alg: how its initialization vectors are made
+        ivgen_hash_alg: the hash those use, if any
+        hash_alg: the hash of the key derivation
+        detached_header: whether the header is apart from the data
+        payload_offset: where the data starts, in bytes
+        master_key_iters: PBKDF iterations of the master key
         uuid: the volume's UUID
         slots: its key slots
 
@@ -1006,15 +1107,25 @@ class ImageInfoSpecificQCow2Encryption_luks(ImageInfoSpecificQCow2Encryption):
     )
 
     cipher_alg: QCryptoCipherAlgo
+    """the data's cipher"""
     cipher_mode: QCryptoCipherMode
+    """its mode"""
     ivgen_alg: QCryptoIVGenAlgo
+    """how its initialization vectors are made"""
     ivgen_hash_alg: QCryptoHashAlgo | None
+    """the hash those use, if any"""
     hash_alg: QCryptoHashAlgo
+    """the hash of the key derivation"""
     detached_header: bool
+    """whether the header is apart from the data"""
     payload_offset: int
+    """where the data starts, in bytes"""
     master_key_iters: int
+    """PBKDF iterations of the master key"""
     uuid: str
+    """the volume's UUID"""
     slots: list[QCryptoBlockInfoLUKSSlot]
+    """its key slots"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "format_",
@@ -1227,15 +1338,18 @@ def _ImageInfoSpecificQCow2Encryption_aes_DECODE(
 class Qcow2BitmapInfoFlags(_rt.Enum):
     """A flag of a bitmap stored in a qcow2 image.
 
-    Members:
-        in-use: it was not saved cleanly, so it cannot be trusted
-        auto: it records writes as they happen
+    Values:
+        IN_USE: it was not saved cleanly, so it cannot be trusted
+
+        AUTO: it records writes as they happen
 
     Since: 4.0
     """
 
     IN_USE = "in-use"
+    """it was not saved cleanly, so it cannot be trusted"""
     AUTO = "auto"
+    """it records writes as they happen"""
 
 
 _Qcow2BitmapInfoFlags_VALUES = _rt.values_of(Qcow2BitmapInfoFlags)
@@ -1244,7 +1358,7 @@ _Qcow2BitmapInfoFlags_VALUES = _rt.values_of(Qcow2BitmapInfoFlags)
 class Qcow2BitmapInfo(_rt.Struct):
     """A bitmap stored in a qcow2 image.
 
-    Members:
+    Args:
         name: its name
         granularity: how many bytes one bit stands for
         flags: its flags
@@ -1255,8 +1369,11 @@ class Qcow2BitmapInfo(_rt.Struct):
     __slots__ = ("name", "granularity", "flags")
 
     name: str
+    """its name"""
     granularity: int
+    """how many bytes one bit stands for"""
     flags: list[Qcow2BitmapInfoFlags]
+    """its flags"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "granularity", "flags")
 
@@ -1318,15 +1435,18 @@ def _Qcow2BitmapInfo_DECODE(
 class Qcow2CompressionType(_rt.Enum):
     """How a qcow2 image compresses its clusters.
 
-    Members:
-        zlib: with zlib
-        zstd: with zstd
+    Values:
+        ZLIB: with zlib
+
+        ZSTD: with zstd
 
     Since: 5.1
     """
 
     ZLIB = "zlib"
+    """with zlib"""
     ZSTD = "zstd"
+    """with zstd"""
 
 
 _Qcow2CompressionType_VALUES = _rt.values_of(Qcow2CompressionType)
@@ -1335,17 +1455,17 @@ _Qcow2CompressionType_VALUES = _rt.values_of(Qcow2CompressionType)
 class ImageInfoSpecificQCow2(_rt.Struct):
     """What is particular to a qcow2 image.
 
-    Members:
+    Args:
         compat: the version of the format it needs
-        data-file: the file its data is in, if apart
-        data-file-raw: whether that file is a valid raw image
-        extended-l2: whether its L2 tables have subclusters
-        lazy-refcounts: whether reference counts may lag behind
+        data_file: the file its data is in, if apart
+        data_file_raw: whether that file is a valid raw image
+        extended_l2: whether its L2 tables have subclusters
+        lazy_refcounts: whether reference counts may lag behind
         corrupt: whether it is marked corrupt
-        refcount-bits: bits of one reference count
+        refcount_bits: bits of one reference count
         encrypt: its encryption, if any
         bitmaps: the bitmaps stored in it
-        compression-type: how it compresses clusters
+        compression_type: how it compresses clusters
 
     Since: 1.7
     """
@@ -1364,15 +1484,25 @@ class ImageInfoSpecificQCow2(_rt.Struct):
     )
 
     compat: str
+    """the version of the format it needs"""
     data_file: str | None
+    """the file its data is in, if apart"""
     data_file_raw: bool | None
+    """whether that file is a valid raw image"""
     extended_l2: bool | None
+    """whether its L2 tables have subclusters"""
     lazy_refcounts: bool | None
+    """whether reference counts may lag behind"""
     corrupt: bool | None
+    """whether it is marked corrupt"""
     refcount_bits: int
+    """bits of one reference count"""
     encrypt: ImageInfoSpecificQCow2Encryption | None
+    """its encryption, if any"""
     bitmaps: list[Qcow2BitmapInfo] | None
+    """the bitmaps stored in it"""
     compression_type: Qcow2CompressionType
+    """how it compresses clusters"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "compat",
@@ -1551,11 +1681,11 @@ def _ImageInfoSpecificQCow2_DECODE(
 class VmdkExtentInfo(_rt.Struct):
     """One extent of a VMDK image.
 
-    Members:
+    Args:
         filename: its file
-        format: its format
-        virtual-size: how many bytes of the disk it holds
-        cluster-size: its cluster size, if it has clusters
+        format\\_: its format
+        virtual_size: how many bytes of the disk it holds
+        cluster_size: its cluster size, if it has clusters
         compressed: whether it is compressed
 
     Since: 8.0
@@ -1564,10 +1694,15 @@ class VmdkExtentInfo(_rt.Struct):
     __slots__ = ("filename", "format_", "virtual_size", "cluster_size", "compressed")
 
     filename: str
+    """its file"""
     format_: str
+    """its format"""
     virtual_size: int
+    """how many bytes of the disk it holds"""
     cluster_size: int | None
+    """its cluster size, if it has clusters"""
     compressed: bool | None
+    """whether it is compressed"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "filename",
@@ -1668,10 +1803,10 @@ def _VmdkExtentInfo_DECODE(
 class ImageInfoSpecificVmdk(_rt.Struct):
     """What is particular to a VMDK image.
 
-    Members:
-        create-type: the kind of VMDK it is
+    Args:
+        create_type: the kind of VMDK it is
         cid: its content id
-        parent-cid: its parent's content id
+        parent_cid: its parent's content id
         extents: its extents
 
     Since: 1.7
@@ -1680,9 +1815,13 @@ class ImageInfoSpecificVmdk(_rt.Struct):
     __slots__ = ("create_type", "cid", "parent_cid", "extents")
 
     create_type: str
+    """the kind of VMDK it is"""
     cid: int
+    """its content id"""
     parent_cid: int
+    """its parent's content id"""
     extents: list[VmdkExtentInfo]
+    """its extents"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "create_type",
@@ -1757,17 +1896,22 @@ def _ImageInfoSpecificVmdk_DECODE(
 class RbdImageEncryptionFormat(_rt.Enum):
     """How an RBD image is encrypted.
 
-    Members:
-        luks: LUKS version 1
-        luks2: LUKS version 2
-        luks-any: either
+    Values:
+        LUKS: LUKS version 1
+
+        LUKS2: LUKS version 2
+
+        LUKS_ANY: either
 
     Since: 6.1
     """
 
     LUKS = "luks"
+    """LUKS version 1"""
     LUKS2 = "luks2"
+    """LUKS version 2"""
     LUKS_ANY = "luks-any"
+    """either"""
 
 
 _RbdImageEncryptionFormat_VALUES = _rt.values_of(RbdImageEncryptionFormat)
@@ -1776,8 +1920,8 @@ _RbdImageEncryptionFormat_VALUES = _rt.values_of(RbdImageEncryptionFormat)
 class ImageInfoSpecificRbd(_rt.Struct):
     """What is particular to an RBD image.
 
-    Members:
-        encryption-format: its encryption, if any
+    Args:
+        encryption_format: its encryption, if any
 
     Since: 6.1
     """
@@ -1785,6 +1929,7 @@ class ImageInfoSpecificRbd(_rt.Struct):
     __slots__ = ("encryption_format",)
 
     encryption_format: RbdImageEncryptionFormat | None
+    """its encryption, if any"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("encryption_format",)
 
@@ -1841,8 +1986,8 @@ def _ImageInfoSpecificRbd_DECODE(
 class ImageInfoSpecificFile(_rt.Struct):
     """What is particular to an image file.
 
-    Members:
-        extent-size-hint: the extent size the file system was asked for
+    Args:
+        extent_size_hint: the extent size the file system was asked for
 
     Since: 8.0
     """
@@ -1850,6 +1995,7 @@ class ImageInfoSpecificFile(_rt.Struct):
     __slots__ = ("extent_size_hint",)
 
     extent_size_hint: int | None
+    """the extent size the file system was asked for"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("extent_size_hint",)
 
@@ -1904,30 +2050,39 @@ def _ImageInfoSpecificFile_DECODE(
 class ImageInfoSpecificKind(_rt.Enum):
     """The formats whose images tell more than any image does.
 
-    Members:
-        qcow2: qcow2
-        vmdk: VMDK
-        luks: LUKS
-        rbd: RBD
-        file: an image file
+    Values:
+        QCOW2: qcow2
+
+        VMDK: VMDK
+
+        LUKS: LUKS
+
+        RBD: RBD
+
+        FILE: an image file
 
     Since: 1.7
     """
 
     QCOW2 = "qcow2"
+    """qcow2"""
     VMDK = "vmdk"
+    """VMDK"""
     LUKS = "luks"
+    """LUKS"""
     RBD = "rbd"
+    """RBD"""
     FILE = "file"
+    """an image file"""
 
 
 _ImageInfoSpecificKind_VALUES = _rt.values_of(ImageInfoSpecificKind)
 
 
 class ImageInfoSpecificQCow2Wrapper(_rt.Struct):
-    """ImageInfoSpecificQCow2Wrapper.
+    """The struct ImageInfoSpecificQCow2Wrapper.
 
-    Members:
+    Args:
         data: what a qcow2 image tells
 
     Since: 1.7
@@ -1936,6 +2091,7 @@ class ImageInfoSpecificQCow2Wrapper(_rt.Struct):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificQCow2
+    """what a qcow2 image tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
@@ -1975,9 +2131,9 @@ def _ImageInfoSpecificQCow2Wrapper_DECODE(
 
 
 class ImageInfoSpecificVmdkWrapper(_rt.Struct):
-    """ImageInfoSpecificVmdkWrapper.
+    """The struct ImageInfoSpecificVmdkWrapper.
 
-    Members:
+    Args:
         data: what a VMDK image tells
 
     Since: 6.1
@@ -1986,6 +2142,7 @@ class ImageInfoSpecificVmdkWrapper(_rt.Struct):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificVmdk
+    """what a VMDK image tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
@@ -2025,9 +2182,9 @@ def _ImageInfoSpecificVmdkWrapper_DECODE(
 
 
 class ImageInfoSpecificLUKSWrapper(_rt.Struct):
-    """ImageInfoSpecificLUKSWrapper.
+    """The struct ImageInfoSpecificLUKSWrapper.
 
-    Members:
+    Args:
         data: what a LUKS volume tells
 
     Since: 2.7
@@ -2036,6 +2193,7 @@ class ImageInfoSpecificLUKSWrapper(_rt.Struct):
     __slots__ = ("data",)
 
     data: QCryptoBlockInfoLUKS
+    """what a LUKS volume tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
@@ -2075,9 +2233,9 @@ def _ImageInfoSpecificLUKSWrapper_DECODE(
 
 
 class ImageInfoSpecificRbdWrapper(_rt.Struct):
-    """ImageInfoSpecificRbdWrapper.
+    """The struct ImageInfoSpecificRbdWrapper.
 
-    Members:
+    Args:
         data: what an RBD image tells
 
     Since: 6.1
@@ -2086,6 +2244,7 @@ class ImageInfoSpecificRbdWrapper(_rt.Struct):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificRbd
+    """what an RBD image tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
@@ -2125,9 +2284,9 @@ def _ImageInfoSpecificRbdWrapper_DECODE(
 
 
 class ImageInfoSpecificFileWrapper(_rt.Struct):
-    """ImageInfoSpecificFileWrapper.
+    """The struct ImageInfoSpecificFileWrapper.
 
-    Members:
+    Args:
         data: what an image file tells
 
     Since: 8.0
@@ -2136,6 +2295,7 @@ class ImageInfoSpecificFileWrapper(_rt.Struct):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificFile
+    """what an image file tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
@@ -2175,11 +2335,16 @@ def _ImageInfoSpecificFileWrapper_DECODE(
 
 
 class ImageInfoSpecificBase(_rt.Struct):
-    """The common members of ImageInfoSpecific."""
+    """The common members of ImageInfoSpecific.
+
+    Args:
+        type\\_: its format
+    """
 
     __slots__ = ("type_",)
 
     type_: ImageInfoSpecificKind
+    """its format"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
 
@@ -2225,8 +2390,8 @@ def _ImageInfoSpecificBase_DECODE(
 class ImageInfoSpecific(ImageInfoSpecificBase):
     """What an image of some formats tells besides what every image does.
 
-    Members:
-        type: its format
+    Args:
+        type\\_: its format
 
     Since: 1.7
     """
@@ -2269,9 +2434,7 @@ def _ImageInfoSpecific_DECODE(
 class ImageInfoSpecific_qcow2(ImageInfoSpecific):
     """ImageInfoSpecific with type 'qcow2'.
 
-    ImageInfoSpecificQCow2Wrapper.
-
-    Members:
+    Args:
         data: what a qcow2 image tells
 
     Since: 1.7
@@ -2280,6 +2443,7 @@ class ImageInfoSpecific_qcow2(ImageInfoSpecific):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificQCow2
+    """what a qcow2 image tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_", "data")
 
@@ -2330,9 +2494,7 @@ def _ImageInfoSpecific_qcow2_DECODE(
 class ImageInfoSpecific_vmdk(ImageInfoSpecific):
     """ImageInfoSpecific with type 'vmdk'.
 
-    ImageInfoSpecificVmdkWrapper.
-
-    Members:
+    Args:
         data: what a VMDK image tells
 
     Since: 6.1
@@ -2341,6 +2503,7 @@ class ImageInfoSpecific_vmdk(ImageInfoSpecific):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificVmdk
+    """what a VMDK image tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_", "data")
 
@@ -2391,9 +2554,7 @@ def _ImageInfoSpecific_vmdk_DECODE(
 class ImageInfoSpecific_luks(ImageInfoSpecific):
     """ImageInfoSpecific with type 'luks'.
 
-    ImageInfoSpecificLUKSWrapper.
-
-    Members:
+    Args:
         data: what a LUKS volume tells
 
     Since: 2.7
@@ -2402,6 +2563,7 @@ class ImageInfoSpecific_luks(ImageInfoSpecific):
     __slots__ = ("data",)
 
     data: QCryptoBlockInfoLUKS
+    """what a LUKS volume tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_", "data")
 
@@ -2452,9 +2614,7 @@ def _ImageInfoSpecific_luks_DECODE(
 class ImageInfoSpecific_rbd(ImageInfoSpecific):
     """ImageInfoSpecific with type 'rbd'.
 
-    ImageInfoSpecificRbdWrapper.
-
-    Members:
+    Args:
         data: what an RBD image tells
 
     Since: 6.1
@@ -2463,6 +2623,7 @@ class ImageInfoSpecific_rbd(ImageInfoSpecific):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificRbd
+    """what an RBD image tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_", "data")
 
@@ -2513,9 +2674,7 @@ def _ImageInfoSpecific_rbd_DECODE(
 class ImageInfoSpecific_file(ImageInfoSpecific):
     """ImageInfoSpecific with type 'file'.
 
-    ImageInfoSpecificFileWrapper.
-
-    Members:
+    Args:
         data: what an image file tells
 
     Since: 8.0
@@ -2524,6 +2683,7 @@ class ImageInfoSpecific_file(ImageInfoSpecific):
     __slots__ = ("data",)
 
     data: ImageInfoSpecificFile
+    """what an image file tells"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_", "data")
 
@@ -2574,20 +2734,20 @@ def _ImageInfoSpecific_file_DECODE(
 class BlockNodeInfo(_rt.Struct):
     """What a block node's image is.
 
-    Members:
+    Args:
         filename: its file name
-        format: its format (the node's driver)
-        dirty-flag: whether it was not closed cleanly
-        actual-size: bytes it takes on the host
-        virtual-size: bytes of disk it gives the guest
-        cluster-size: its cluster size, if it has clusters
+        format\\_: its format (the node's driver)
+        dirty_flag: whether it was not closed cleanly
+        actual_size: bytes it takes on the host
+        virtual_size: bytes of disk it gives the guest
+        cluster_size: its cluster size, if it has clusters
         encrypted: whether it is encrypted
         compressed: whether it is compressed
-        backing-filename: its backing file's name, as the image says it
-        full-backing-filename: that name, made absolute
-        backing-filename-format: its backing file's format
+        backing_filename: its backing file's name, as the image says it
+        full_backing_filename: that name, made absolute
+        backing_filename_format: its backing file's format
         snapshots: its internal snapshots
-        format-specific: what its format tells besides
+        format_specific: what its format tells besides
 
     Since: 8.0
     """
@@ -2609,18 +2769,31 @@ class BlockNodeInfo(_rt.Struct):
     )
 
     filename: str
+    """its file name"""
     format_: str
+    """its format (the node's driver)"""
     dirty_flag: bool | None
+    """whether it was not closed cleanly"""
     actual_size: int | None
+    """bytes it takes on the host"""
     virtual_size: int
+    """bytes of disk it gives the guest"""
     cluster_size: int | None
+    """its cluster size, if it has clusters"""
     encrypted: bool | None
+    """whether it is encrypted"""
     compressed: bool | None
+    """whether it is compressed"""
     backing_filename: str | None
+    """its backing file's name, as the image says it"""
     full_backing_filename: str | None
+    """that name, made absolute"""
     backing_filename_format: str | None
+    """its backing file's format"""
     snapshots: list[SnapshotInfo] | None
+    """its internal snapshots"""
     format_specific: ImageInfoSpecific | None
+    """what its format tells besides"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "filename",
@@ -2857,8 +3030,21 @@ def _BlockNodeInfo_DECODE(
 class ImageInfo(BlockNodeInfo):
     """A block node's image, and the chain of images it is backed by.
 
-    Members:
-        backing-image: the image it is backed by, if any
+    Args:
+        filename: its file name
+        format\\_: its format (the node's driver)
+        dirty_flag: whether it was not closed cleanly
+        actual_size: bytes it takes on the host
+        virtual_size: bytes of disk it gives the guest
+        cluster_size: its cluster size, if it has clusters
+        encrypted: whether it is encrypted
+        compressed: whether it is compressed
+        backing_filename: its backing file's name, as the image says it
+        full_backing_filename: that name, made absolute
+        backing_filename_format: its backing file's format
+        snapshots: its internal snapshots
+        format_specific: what its format tells besides
+        backing_image: the image it is backed by, if any
 
     Since: 1.3
     """
@@ -2866,6 +3052,7 @@ class ImageInfo(BlockNodeInfo):
     __slots__ = ("backing_image",)
 
     backing_image: ImageInfo | None
+    """the image it is backed by, if any"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "filename",
@@ -3094,42 +3281,74 @@ def _ImageInfo_DECODE(
 class BlockDeviceInfo(_rt.Struct):
     """A block node, as QEMU reports it.
 
-    Members:
+    Args:
         file: its file name
-        node-name: its node name
+
+        node_name: its node name
+
         ro: whether it is read-only
+
         drv: its driver
+
         backing_file: its backing file's name, if any
+
         backing_file_depth: how many images back it
+
         active: whether this process may write to it (false once it
             was migrated away)
+
         encrypted: whether it is encrypted
+
         detect_zeroes: whether writes of zeros are noticed
+
         bps: the limit on bytes a second, 0 for none
+
         bps_rd: the same for reads
+
         bps_wr: the same for writes
+
         iops: the limit on requests a second, 0 for none
+
         iops_rd: the same for reads
+
         iops_wr: the same for writes
+
         image: its image
+
         bps_max: the burst limit on bytes a second
+
         bps_rd_max: the same for reads
+
         bps_wr_max: the same for writes
+
         iops_max: the burst limit on requests a second
+
         iops_rd_max: the same for reads
+
         iops_wr_max: the same for writes
-        bps_max_length: how long a burst of @bps_max may last, in seconds
-        bps_rd_max_length: the same for @bps_rd_max
-        bps_wr_max_length: the same for @bps_wr_max
-        iops_max_length: the same for @iops_max
-        iops_rd_max_length: the same for @iops_rd_max
-        iops_wr_max_length: the same for @iops_wr_max
+
+        bps_max_length: how long a burst of ``bps_max`` may last, in seconds
+
+        bps_rd_max_length: the same for ``bps_rd_max``
+
+        bps_wr_max_length: the same for ``bps_wr_max``
+
+        iops_max_length: the same for ``iops_max``
+
+        iops_rd_max_length: the same for ``iops_rd_max``
+
+        iops_wr_max_length: the same for ``iops_wr_max``
+
         iops_size: the size one request counts as, in bytes
+
         group: the throttle group it is in
+
         cache: how it caches
+
         write_threshold: the offset whose writing raises an event, 0 for
             none
-        dirty-bitmaps: its dirty bitmaps
+
+        dirty_bitmaps: its dirty bitmaps
 
     Since: 0.14
     """
@@ -3171,38 +3390,75 @@ class BlockDeviceInfo(_rt.Struct):
     )
 
     file: str
+    """its file name"""
     node_name: str | None
+    """its node name"""
     ro: bool
+    """whether it is read-only"""
     drv: str
+    """its driver"""
     backing_file: str | None
+    """its backing file's name, if any"""
     backing_file_depth: int
+    """how many images back it"""
     active: bool
+    """whether this process may write to it (false once it
+    was migrated away)
+    """
     encrypted: bool
+    """whether it is encrypted"""
     detect_zeroes: BlockdevDetectZeroesOptions
+    """whether writes of zeros are noticed"""
     bps: int
+    """the limit on bytes a second, 0 for none"""
     bps_rd: int
+    """the same for reads"""
     bps_wr: int
+    """the same for writes"""
     iops: int
+    """the limit on requests a second, 0 for none"""
     iops_rd: int
+    """the same for reads"""
     iops_wr: int
+    """the same for writes"""
     image: ImageInfo
+    """its image"""
     bps_max: int | None
+    """the burst limit on bytes a second"""
     bps_rd_max: int | None
+    """the same for reads"""
     bps_wr_max: int | None
+    """the same for writes"""
     iops_max: int | None
+    """the burst limit on requests a second"""
     iops_rd_max: int | None
+    """the same for reads"""
     iops_wr_max: int | None
+    """the same for writes"""
     bps_max_length: int | None
+    """how long a burst of ``bps_max`` may last, in seconds"""
     bps_rd_max_length: int | None
+    """the same for ``bps_rd_max``"""
     bps_wr_max_length: int | None
+    """the same for ``bps_wr_max``"""
     iops_max_length: int | None
+    """the same for ``iops_max``"""
     iops_rd_max_length: int | None
+    """the same for ``iops_rd_max``"""
     iops_wr_max_length: int | None
+    """the same for ``iops_wr_max``"""
     iops_size: int | None
+    """the size one request counts as, in bytes"""
     group: str | None
+    """the throttle group it is in"""
     cache: BlockdevCacheInfo
+    """how it caches"""
     write_threshold: int
+    """the offset whose writing raises an event, 0 for
+    none
+    """
     dirty_bitmaps: list[BlockDirtyInfo] | None
+    """its dirty bitmaps"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "file",
@@ -3675,16 +3931,23 @@ def _BlockDeviceInfo_DECODE(
 class BlockInfo(_rt.Struct):
     """A block backend: what a device reads and writes through.
 
-    Members:
+    Args:
         device: its name (empty for one made for a ``-device`` over a
             ``-blockdev`` node)
+
         qdev: the device it is attached to: its id, else its QOM path
-        type: always "unknown"
+
+        type\\_: always "unknown"
+
         removable: whether its medium can be removed
+
         locked: whether the guest has locked the medium in
+
         inserted: its node, when a medium is in
+
         tray_open: whether the tray is open, for removable media
-        io-status: how its last I/O went, for devices that can stop the
+
+        io_status: how its last I/O went, for devices that can stop the
             guest on an error
 
     Since: 0.14
@@ -3702,13 +3965,25 @@ class BlockInfo(_rt.Struct):
     )
 
     device: str
+    """its name (empty for one made for a ``-device`` over a
+    ``-blockdev`` node)
+    """
     qdev: str | None
+    """the device it is attached to: its id, else its QOM path"""
     type_: str
+    """always "unknown" """
     removable: bool
+    """whether its medium can be removed"""
     locked: bool
+    """whether the guest has locked the medium in"""
     inserted: BlockDeviceInfo | None
+    """its node, when a medium is in"""
     tray_open: bool | None
+    """whether the tray is open, for removable media"""
     io_status: BlockDeviceIoStatus | None
+    """how its last I/O went, for devices that can stop the
+    guest on an error
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "device",
@@ -3858,11 +4133,19 @@ def _BlockInfo_DECODE(
 
 
 class QueryNamedBlockNodesArguments(_rt.Struct):
-    """The arguments of query-named-block-nodes."""
+    """The arguments of query-named-block-nodes.
+
+    Args:
+        flat: list each node's image alone, without the images backing
+            it (default: false)
+    """
 
     __slots__ = ("flat",)
 
     flat: bool | None
+    """list each node's image alone, without the images backing
+    it (default: false)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("flat",)
 

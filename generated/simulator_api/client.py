@@ -483,11 +483,12 @@ class Client(_client.AsyncClient):
         """List the machine's virtual CPUs, in index order, without stopping
         them.
 
-        Returns: one @CpuInfoFast for each virtual CPU
+        Returns:
+            list[CpuInfoFast]: one ``CpuInfoFast`` for each virtual CPU
 
         Since: 2.12
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-cpus-fast" }
             <- { "return": [ { "thread-id": 5527,
@@ -503,7 +504,8 @@ class Client(_client.AsyncClient):
         """List every place for a virtual CPU the machine has, up to
         ``-smp maxcpus``, last place first.
 
-        Returns: one @HotpluggableCPU for each place
+        Returns:
+            list[HotpluggableCPU]: one ``HotpluggableCPU`` for each place
 
         Since: 2.7
         """
@@ -513,15 +515,19 @@ class Client(_client.AsyncClient):
     async def qom_list(self, *, path: str) -> list[ObjectPropertyInfo]:
         """List the properties of the object at a QOM path.
 
-        Members:
+        Args:
             path: the object's path: absolute (``/machine/peripheral``) or
                 partial (the end of exactly one absolute path)
 
-        Returns: one @ObjectPropertyInfo for each property
+        Returns:
+            list[ObjectPropertyInfo]: one ``ObjectPropertyInfo`` for each property
 
-        Errors:
-            - DeviceNotFound if no object has that path
-            - GenericError if a partial path names several objects
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no object has that path.
+
+            qapigen.runtime.client.GenericError:
+                If a partial path names several objects.
 
         Since: 1.2
         """
@@ -532,15 +538,19 @@ class Client(_client.AsyncClient):
     async def qom_get(self, *, path: str, property_: str) -> _rt.JSONValue:
         """Read one property of the object at a QOM path.
 
-        Members:
-            path: the object's path, as for @qom-list
-            property: the property's name
+        Args:
+            path: the object's path, as for ``qom-list``
+            property\\_: the property's name
 
-        Returns: the property's value, as its type has it in JSON
+        Returns:
+            qapigen.runtime.JSONValue: the property's value, as its type has it in JSON
 
-        Errors:
-            - DeviceNotFound if no object has that path
-            - GenericError if the object has no such property
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no object has that path.
+
+            qapigen.runtime.client.GenericError:
+                If the object has no such property.
 
         Since: 1.2
         """
@@ -551,7 +561,8 @@ class Client(_client.AsyncClient):
     async def query_block(self) -> list[BlockInfo]:
         """List the machine's block backends.
 
-        Returns: one @BlockInfo for each backend
+        Returns:
+            list[BlockInfo]: one ``BlockInfo`` for each backend
 
         Since: 0.14
         """
@@ -563,11 +574,12 @@ class Client(_client.AsyncClient):
     ) -> list[BlockDeviceInfo]:
         """List the machine's named block nodes.
 
-        Members:
+        Args:
             flat: list each node's image alone, without the images backing
                 it (default: false)
 
-        Returns: one @BlockDeviceInfo for each node
+        Returns:
+            list[BlockDeviceInfo]: one ``BlockDeviceInfo`` for each node
 
         Since: 2.0
         """
@@ -1337,11 +1349,12 @@ class SyncClient(_client.SyncClient):
         """List the machine's virtual CPUs, in index order, without stopping
         them.
 
-        Returns: one @CpuInfoFast for each virtual CPU
+        Returns:
+            list[CpuInfoFast]: one ``CpuInfoFast`` for each virtual CPU
 
         Since: 2.12
 
-        .. qmp-example::
+        Example::
 
             -> { "execute": "query-cpus-fast" }
             <- { "return": [ { "thread-id": 5527,
@@ -1356,7 +1369,8 @@ class SyncClient(_client.SyncClient):
         """List every place for a virtual CPU the machine has, up to
         ``-smp maxcpus``, last place first.
 
-        Returns: one @HotpluggableCPU for each place
+        Returns:
+            list[HotpluggableCPU]: one ``HotpluggableCPU`` for each place
 
         Since: 2.7
         """
@@ -1365,15 +1379,19 @@ class SyncClient(_client.SyncClient):
     def qom_list(self, *, path: str) -> list[ObjectPropertyInfo]:
         """List the properties of the object at a QOM path.
 
-        Members:
+        Args:
             path: the object's path: absolute (``/machine/peripheral``) or
                 partial (the end of exactly one absolute path)
 
-        Returns: one @ObjectPropertyInfo for each property
+        Returns:
+            list[ObjectPropertyInfo]: one ``ObjectPropertyInfo`` for each property
 
-        Errors:
-            - DeviceNotFound if no object has that path
-            - GenericError if a partial path names several objects
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no object has that path.
+
+            qapigen.runtime.client.GenericError:
+                If a partial path names several objects.
 
         Since: 1.2
         """
@@ -1382,15 +1400,19 @@ class SyncClient(_client.SyncClient):
     def qom_get(self, *, path: str, property_: str) -> _rt.JSONValue:
         """Read one property of the object at a QOM path.
 
-        Members:
-            path: the object's path, as for @qom-list
-            property: the property's name
+        Args:
+            path: the object's path, as for ``qom-list``
+            property\\_: the property's name
 
-        Returns: the property's value, as its type has it in JSON
+        Returns:
+            qapigen.runtime.JSONValue: the property's value, as its type has it in JSON
 
-        Errors:
-            - DeviceNotFound if no object has that path
-            - GenericError if the object has no such property
+        Raises:
+            qapigen.runtime.client.DeviceNotFound:
+                If no object has that path.
+
+            qapigen.runtime.client.GenericError:
+                If the object has no such property.
 
         Since: 1.2
         """
@@ -1399,7 +1421,8 @@ class SyncClient(_client.SyncClient):
     def query_block(self) -> list[BlockInfo]:
         """List the machine's block backends.
 
-        Returns: one @BlockInfo for each backend
+        Returns:
+            list[BlockInfo]: one ``BlockInfo`` for each backend
 
         Since: 0.14
         """
@@ -1410,11 +1433,12 @@ class SyncClient(_client.SyncClient):
     ) -> list[BlockDeviceInfo]:
         """List the machine's named block nodes.
 
-        Members:
+        Args:
             flat: list each node's image alone, without the images backing
                 it (default: false)
 
-        Returns: one @BlockDeviceInfo for each node
+        Returns:
+            list[BlockDeviceInfo]: one ``BlockDeviceInfo`` for each node
 
         Since: 2.0
         """

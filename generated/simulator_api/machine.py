@@ -16,69 +16,126 @@ else:
 class SysEmuTarget(_rt.Enum):
     """The guest architectures QEMU can emulate.
 
-    Members:
-        aarch64: 64-bit Arm
-        alpha: Alpha
-        arm: 32-bit Arm
-        avr: AVR microcontrollers
-        hppa: PA-RISC
-        i386: 32-bit x86
-        loongarch64: 64-bit LoongArch
-        m68k: Motorola 68000 and ColdFire
-        microblaze: MicroBlaze, big-endian
-        microblazeel: MicroBlaze, little-endian
-        mips: 32-bit MIPS, big-endian
-        mips64: 64-bit MIPS, big-endian
-        mips64el: 64-bit MIPS, little-endian
-        mipsel: 32-bit MIPS, little-endian
-        or1k: OpenRISC 1000
-        ppc: 32-bit PowerPC
-        ppc64: 64-bit PowerPC
-        riscv32: 32-bit RISC-V
-        riscv64: 64-bit RISC-V
-        rx: Renesas RX
-        s390x: IBM Z
-        sh4: SuperH SH-4, little-endian
-        sh4eb: SuperH SH-4, big-endian
-        sparc: 32-bit SPARC
-        sparc64: 64-bit SPARC
-        tricore: TriCore
-        x86_64: 64-bit x86 (the simulator's)
-        xtensa: Xtensa, little-endian
-        xtensaeb: Xtensa, big-endian
+    Values:
+        AARCH64: 64-bit Arm
+
+        ALPHA: Alpha
+
+        ARM: 32-bit Arm
+
+        AVR: AVR microcontrollers
+
+        HPPA: PA-RISC
+
+        I386: 32-bit x86
+
+        LOONGARCH64: 64-bit LoongArch
+
+        M68K: Motorola 68000 and ColdFire
+
+        MICROBLAZE: MicroBlaze, big-endian
+
+        MICROBLAZEEL: MicroBlaze, little-endian
+
+        MIPS: 32-bit MIPS, big-endian
+
+        MIPS64: 64-bit MIPS, big-endian
+
+        MIPS64EL: 64-bit MIPS, little-endian
+
+        MIPSEL: 32-bit MIPS, little-endian
+
+        OR1K: OpenRISC 1000
+
+        PPC: 32-bit PowerPC
+
+        PPC64: 64-bit PowerPC
+
+        RISCV32: 32-bit RISC-V
+
+        RISCV64: 64-bit RISC-V
+
+        RX: Renesas RX
+
+        S390X: IBM Z
+
+        SH4: SuperH SH-4, little-endian
+
+        SH4EB: SuperH SH-4, big-endian
+
+        SPARC: 32-bit SPARC
+
+        SPARC64: 64-bit SPARC
+
+        TRICORE: TriCore
+
+        X86_64: 64-bit x86 (the simulator's)
+
+        XTENSA: Xtensa, little-endian
+
+        XTENSAEB: Xtensa, big-endian
 
     Since: 3.0
     """
 
     AARCH64 = "aarch64"
+    """64-bit Arm"""
     ALPHA = "alpha"
+    """Alpha"""
     ARM = "arm"
+    """32-bit Arm"""
     AVR = "avr"
+    """AVR microcontrollers"""
     HPPA = "hppa"
+    """PA-RISC"""
     I386 = "i386"
+    """32-bit x86"""
     LOONGARCH64 = "loongarch64"
+    """64-bit LoongArch"""
     M68K = "m68k"
+    """Motorola 68000 and ColdFire"""
     MICROBLAZE = "microblaze"
+    """MicroBlaze, big-endian"""
     MICROBLAZEEL = "microblazeel"
+    """MicroBlaze, little-endian"""
     MIPS = "mips"
+    """32-bit MIPS, big-endian"""
     MIPS64 = "mips64"
+    """64-bit MIPS, big-endian"""
     MIPS64EL = "mips64el"
+    """64-bit MIPS, little-endian"""
     MIPSEL = "mipsel"
+    """32-bit MIPS, little-endian"""
     OR1K = "or1k"
+    """OpenRISC 1000"""
     PPC = "ppc"
+    """32-bit PowerPC"""
     PPC64 = "ppc64"
+    """64-bit PowerPC"""
     RISCV32 = "riscv32"
+    """32-bit RISC-V"""
     RISCV64 = "riscv64"
+    """64-bit RISC-V"""
     RX = "rx"
+    """Renesas RX"""
     S390X = "s390x"
+    """IBM Z"""
     SH4 = "sh4"
+    """SuperH SH-4, little-endian"""
     SH4EB = "sh4eb"
+    """SuperH SH-4, big-endian"""
     SPARC = "sparc"
+    """32-bit SPARC"""
     SPARC64 = "sparc64"
+    """64-bit SPARC"""
     TRICORE = "tricore"
+    """TriCore"""
     X86_64 = "x86_64"
+    """64-bit x86 (the simulator's)"""
     XTENSA = "xtensa"
+    """Xtensa, little-endian"""
     XTENSAEB = "xtensaeb"
+    """Xtensa, big-endian"""
 
 
 _SysEmuTarget_VALUES = _rt.values_of(SysEmuTarget)
@@ -87,21 +144,30 @@ _SysEmuTarget_VALUES = _rt.values_of(SysEmuTarget)
 class S390CpuState(_rt.Enum):
     """What an IBM Z virtual CPU is doing.
 
-    Members:
-        uninitialized: not yet set up
-        stopped: stopped
-        check-stop: stopped by a machine check
-        operating: executing
-        load: loading its initial program
+    Values:
+        UNINITIALIZED: not yet set up
+
+        STOPPED: stopped
+
+        CHECK_STOP: stopped by a machine check
+
+        OPERATING: executing
+
+        LOAD: loading its initial program
 
     Since: 2.12
     """
 
     UNINITIALIZED = "uninitialized"
+    """not yet set up"""
     STOPPED = "stopped"
+    """stopped"""
     CHECK_STOP = "check-stop"
+    """stopped by a machine check"""
     OPERATING = "operating"
+    """executing"""
     LOAD = "load"
+    """loading its initial program"""
 
 
 _S390CpuState_VALUES = _rt.values_of(S390CpuState)
@@ -110,19 +176,26 @@ _S390CpuState_VALUES = _rt.values_of(S390CpuState)
 class S390CpuEntitlement(_rt.Enum):
     """The share of the host's processors an IBM Z virtual CPU may claim.
 
-    Members:
-        auto: decided by the machine
-        low: a low share
-        medium: a medium share
-        high: a high share
+    Values:
+        AUTO: decided by the machine
+
+        LOW: a low share
+
+        MEDIUM: a medium share
+
+        HIGH: a high share
 
     Since: 8.2
     """
 
     AUTO = "auto"
+    """decided by the machine"""
     LOW = "low"
+    """a low share"""
     MEDIUM = "medium"
+    """a medium share"""
     HIGH = "high"
+    """a high share"""
 
 
 _S390CpuEntitlement_VALUES = _rt.values_of(S390CpuEntitlement)
@@ -131,8 +204,8 @@ _S390CpuEntitlement_VALUES = _rt.values_of(S390CpuEntitlement)
 class CpuInfoS390(_rt.Struct):
     """What only an IBM Z virtual CPU reports.
 
-    Members:
-        cpu-state: what the CPU is doing
+    Args:
+        cpu_state: what the CPU is doing
         dedicated: whether a host processor is reserved for it
         entitlement: its share of the host's processors
 
@@ -142,8 +215,11 @@ class CpuInfoS390(_rt.Struct):
     __slots__ = ("cpu_state", "dedicated", "entitlement")
 
     cpu_state: S390CpuState
+    """what the CPU is doing"""
     dedicated: bool | None
+    """whether a host processor is reserved for it"""
     entitlement: S390CpuEntitlement | None
+    """its share of the host's processors"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("cpu_state", "dedicated", "entitlement")
 
@@ -227,16 +303,16 @@ class CpuInstanceProperties(_rt.Struct):
     ``pc`` machines number sockets, cores and threads, and dies and
     modules when ``-smp`` asks for more than one.
 
-    Members:
-        node-id: its NUMA node
-        drawer-id: its drawer
-        book-id: its book
-        socket-id: its socket
-        die-id: its die within the socket
-        cluster-id: its cluster
-        module-id: its module
-        core-id: its core
-        thread-id: its thread within the core
+    Args:
+        node_id: its NUMA node
+        drawer_id: its drawer
+        book_id: its book
+        socket_id: its socket
+        die_id: its die within the socket
+        cluster_id: its cluster
+        module_id: its module
+        core_id: its core
+        thread_id: its thread within the core
 
     Since: 2.7
     """
@@ -254,14 +330,23 @@ class CpuInstanceProperties(_rt.Struct):
     )
 
     node_id: int | None
+    """its NUMA node"""
     drawer_id: int | None
+    """its drawer"""
     book_id: int | None
+    """its book"""
     socket_id: int | None
+    """its socket"""
     die_id: int | None
+    """its die within the socket"""
     cluster_id: int | None
+    """its cluster"""
     module_id: int | None
+    """its module"""
     core_id: int | None
+    """its core"""
     thread_id: int | None
+    """its thread within the core"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "node_id",
@@ -448,15 +533,35 @@ def _CpuInstanceProperties_DECODE(
 
 
 class CpuInfoFastBase(_rt.Struct):
-    """The common members of CpuInfoFast."""
+    """The common members of CpuInfoFast.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+
+        target: the guest architecture
+    """
 
     __slots__ = ("cpu_index", "qom_path", "thread_id", "props", "target")
 
     cpu_index: int
+    """its index, from 0"""
     qom_path: str
+    """its path in the QOM tree"""
     thread_id: int
+    """the host thread that runs it (the simulator runs every
+    CPU on its one thread)
+    """
     props: CpuInstanceProperties | None
+    """where it sits in the topology"""
     target: SysEmuTarget
+    """the guest architecture"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -548,12 +653,16 @@ def _CpuInfoFastBase_DECODE(
 class CpuInfoFast(CpuInfoFastBase):
     """One virtual CPU of the machine.
 
-    Members:
-        cpu-index: its index, from 0
-        qom-path: its path in the QOM tree
-        thread-id: the host thread that runs it (the simulator runs every
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
             CPU on its one thread)
+
         props: where it sits in the topology
+
         target: the guest architecture
 
     Since: 2.12
@@ -626,9 +735,20 @@ class CpuInfoFast_s390x(CpuInfoFast):
 
     What only an IBM Z virtual CPU reports.
 
-    Members:
-        cpu-state: what the CPU is doing
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+
+        cpu_state: what the CPU is doing
+
         dedicated: whether a host processor is reserved for it
+
         entitlement: its share of the host's processors
 
     Since: 2.12
@@ -637,8 +757,11 @@ class CpuInfoFast_s390x(CpuInfoFast):
     __slots__ = ("cpu_state", "dedicated", "entitlement")
 
     cpu_state: S390CpuState
+    """what the CPU is doing"""
     dedicated: bool | None
+    """whether a host processor is reserved for it"""
     entitlement: S390CpuEntitlement | None
+    """its share of the host's processors"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -778,7 +901,18 @@ def _CpuInfoFast_s390x_DECODE(
 
 
 class CpuInfoFast_aarch64(CpuInfoFast):
-    """CpuInfoFast with target 'aarch64'."""
+    """CpuInfoFast with target 'aarch64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -861,7 +995,18 @@ def _CpuInfoFast_aarch64_DECODE(
 
 
 class CpuInfoFast_alpha(CpuInfoFast):
-    """CpuInfoFast with target 'alpha'."""
+    """CpuInfoFast with target 'alpha'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -944,7 +1089,18 @@ def _CpuInfoFast_alpha_DECODE(
 
 
 class CpuInfoFast_arm(CpuInfoFast):
-    """CpuInfoFast with target 'arm'."""
+    """CpuInfoFast with target 'arm'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1027,7 +1183,18 @@ def _CpuInfoFast_arm_DECODE(
 
 
 class CpuInfoFast_avr(CpuInfoFast):
-    """CpuInfoFast with target 'avr'."""
+    """CpuInfoFast with target 'avr'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1110,7 +1277,18 @@ def _CpuInfoFast_avr_DECODE(
 
 
 class CpuInfoFast_hppa(CpuInfoFast):
-    """CpuInfoFast with target 'hppa'."""
+    """CpuInfoFast with target 'hppa'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1193,7 +1371,18 @@ def _CpuInfoFast_hppa_DECODE(
 
 
 class CpuInfoFast_i386(CpuInfoFast):
-    """CpuInfoFast with target 'i386'."""
+    """CpuInfoFast with target 'i386'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1276,7 +1465,18 @@ def _CpuInfoFast_i386_DECODE(
 
 
 class CpuInfoFast_loongarch64(CpuInfoFast):
-    """CpuInfoFast with target 'loongarch64'."""
+    """CpuInfoFast with target 'loongarch64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1359,7 +1559,18 @@ def _CpuInfoFast_loongarch64_DECODE(
 
 
 class CpuInfoFast_m68k(CpuInfoFast):
-    """CpuInfoFast with target 'm68k'."""
+    """CpuInfoFast with target 'm68k'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1442,7 +1653,18 @@ def _CpuInfoFast_m68k_DECODE(
 
 
 class CpuInfoFast_microblaze(CpuInfoFast):
-    """CpuInfoFast with target 'microblaze'."""
+    """CpuInfoFast with target 'microblaze'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1525,7 +1747,18 @@ def _CpuInfoFast_microblaze_DECODE(
 
 
 class CpuInfoFast_microblazeel(CpuInfoFast):
-    """CpuInfoFast with target 'microblazeel'."""
+    """CpuInfoFast with target 'microblazeel'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1608,7 +1841,18 @@ def _CpuInfoFast_microblazeel_DECODE(
 
 
 class CpuInfoFast_mips(CpuInfoFast):
-    """CpuInfoFast with target 'mips'."""
+    """CpuInfoFast with target 'mips'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1691,7 +1935,18 @@ def _CpuInfoFast_mips_DECODE(
 
 
 class CpuInfoFast_mips64(CpuInfoFast):
-    """CpuInfoFast with target 'mips64'."""
+    """CpuInfoFast with target 'mips64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1774,7 +2029,18 @@ def _CpuInfoFast_mips64_DECODE(
 
 
 class CpuInfoFast_mips64el(CpuInfoFast):
-    """CpuInfoFast with target 'mips64el'."""
+    """CpuInfoFast with target 'mips64el'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1857,7 +2123,18 @@ def _CpuInfoFast_mips64el_DECODE(
 
 
 class CpuInfoFast_mipsel(CpuInfoFast):
-    """CpuInfoFast with target 'mipsel'."""
+    """CpuInfoFast with target 'mipsel'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1940,7 +2217,18 @@ def _CpuInfoFast_mipsel_DECODE(
 
 
 class CpuInfoFast_or1k(CpuInfoFast):
-    """CpuInfoFast with target 'or1k'."""
+    """CpuInfoFast with target 'or1k'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2023,7 +2311,18 @@ def _CpuInfoFast_or1k_DECODE(
 
 
 class CpuInfoFast_ppc(CpuInfoFast):
-    """CpuInfoFast with target 'ppc'."""
+    """CpuInfoFast with target 'ppc'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2106,7 +2405,18 @@ def _CpuInfoFast_ppc_DECODE(
 
 
 class CpuInfoFast_ppc64(CpuInfoFast):
-    """CpuInfoFast with target 'ppc64'."""
+    """CpuInfoFast with target 'ppc64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2189,7 +2499,18 @@ def _CpuInfoFast_ppc64_DECODE(
 
 
 class CpuInfoFast_riscv32(CpuInfoFast):
-    """CpuInfoFast with target 'riscv32'."""
+    """CpuInfoFast with target 'riscv32'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2272,7 +2593,18 @@ def _CpuInfoFast_riscv32_DECODE(
 
 
 class CpuInfoFast_riscv64(CpuInfoFast):
-    """CpuInfoFast with target 'riscv64'."""
+    """CpuInfoFast with target 'riscv64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2355,7 +2687,18 @@ def _CpuInfoFast_riscv64_DECODE(
 
 
 class CpuInfoFast_rx(CpuInfoFast):
-    """CpuInfoFast with target 'rx'."""
+    """CpuInfoFast with target 'rx'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2438,7 +2781,18 @@ def _CpuInfoFast_rx_DECODE(
 
 
 class CpuInfoFast_sh4(CpuInfoFast):
-    """CpuInfoFast with target 'sh4'."""
+    """CpuInfoFast with target 'sh4'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2521,7 +2875,18 @@ def _CpuInfoFast_sh4_DECODE(
 
 
 class CpuInfoFast_sh4eb(CpuInfoFast):
-    """CpuInfoFast with target 'sh4eb'."""
+    """CpuInfoFast with target 'sh4eb'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2604,7 +2969,18 @@ def _CpuInfoFast_sh4eb_DECODE(
 
 
 class CpuInfoFast_sparc(CpuInfoFast):
-    """CpuInfoFast with target 'sparc'."""
+    """CpuInfoFast with target 'sparc'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2687,7 +3063,18 @@ def _CpuInfoFast_sparc_DECODE(
 
 
 class CpuInfoFast_sparc64(CpuInfoFast):
-    """CpuInfoFast with target 'sparc64'."""
+    """CpuInfoFast with target 'sparc64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2770,7 +3157,18 @@ def _CpuInfoFast_sparc64_DECODE(
 
 
 class CpuInfoFast_tricore(CpuInfoFast):
-    """CpuInfoFast with target 'tricore'."""
+    """CpuInfoFast with target 'tricore'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2853,7 +3251,18 @@ def _CpuInfoFast_tricore_DECODE(
 
 
 class CpuInfoFast_x86_64(CpuInfoFast):
-    """CpuInfoFast with target 'x86_64'."""
+    """CpuInfoFast with target 'x86_64'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2936,7 +3345,18 @@ def _CpuInfoFast_x86_64_DECODE(
 
 
 class CpuInfoFast_xtensa(CpuInfoFast):
-    """CpuInfoFast with target 'xtensa'."""
+    """CpuInfoFast with target 'xtensa'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -3019,7 +3439,18 @@ def _CpuInfoFast_xtensa_DECODE(
 
 
 class CpuInfoFast_xtensaeb(CpuInfoFast):
-    """CpuInfoFast with target 'xtensaeb'."""
+    """CpuInfoFast with target 'xtensaeb'.
+
+    Args:
+        cpu_index: its index, from 0
+
+        qom_path: its path in the QOM tree
+
+        thread_id: the host thread that runs it (the simulator runs every
+            CPU on its one thread)
+
+        props: where it sits in the topology
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -3104,11 +3535,14 @@ def _CpuInfoFast_xtensaeb_DECODE(
 class HotpluggableCPU(_rt.Struct):
     """A place for a virtual CPU, filled or not.
 
-    Members:
-        type: the QOM type of a CPU that goes there
-        vcpus-count: how many virtual CPUs such a CPU brings
+    Args:
+        type\\_: the QOM type of a CPU that goes there
+
+        vcpus_count: how many virtual CPUs such a CPU brings
+
         props: where the place is in the topology
-        qom-path: the path of the CPU there; absent while the place is
+
+        qom_path: the path of the CPU there; absent while the place is
             empty
 
     Since: 2.7
@@ -3117,9 +3551,15 @@ class HotpluggableCPU(_rt.Struct):
     __slots__ = ("type_", "vcpus_count", "props", "qom_path")
 
     type_: str
+    """the QOM type of a CPU that goes there"""
     vcpus_count: int
+    """how many virtual CPUs such a CPU brings"""
     props: CpuInstanceProperties
+    """where the place is in the topology"""
     qom_path: str | None
+    """the path of the CPU there; absent while the place is
+    empty
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "type_",
@@ -3201,13 +3641,16 @@ def _HotpluggableCPU_DECODE(
 class ObjectPropertyInfo(_rt.Struct):
     """One property of a QOM object.
 
-    Members:
+    Args:
         name: its name
-        type: its type: a QAPI type's name, ``child<TYPE>`` for a child
+
+        type\\_: its type: a QAPI type's name, ``child<TYPE>`` for a child
             object, ``link<TYPE>`` for a reference to one, or a name of
             QEMU's own
+
         description: what it is, when the type says
-        default-value: its default, when the type says
+
+        default_value: its default, when the type says
 
     Since: 1.2
     """
@@ -3215,9 +3658,16 @@ class ObjectPropertyInfo(_rt.Struct):
     __slots__ = ("name", "type_", "description", "default_value")
 
     name: str
+    """its name"""
     type_: str
+    """its type: a QAPI type's name, ``child<TYPE>`` for a child
+    object, ``link<TYPE>`` for a reference to one, or a name of
+    QEMU's own
+    """
     description: str | None
+    """what it is, when the type says"""
     default_value: _rt.JSONValue | _rt.Absent
+    """its default, when the type says"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "name",
@@ -3303,11 +3753,19 @@ def _ObjectPropertyInfo_DECODE(
 
 
 class QomListArguments(_rt.Struct):
-    """The arguments of qom-list."""
+    """The arguments of qom-list.
+
+    Args:
+        path: the object's path: absolute (``/machine/peripheral``) or
+            partial (the end of exactly one absolute path)
+    """
 
     __slots__ = ("path",)
 
     path: str
+    """the object's path: absolute (``/machine/peripheral``) or
+    partial (the end of exactly one absolute path)
+    """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("path",)
 
@@ -3348,12 +3806,19 @@ def _QomListArguments_DECODE(
 
 
 class QomGetArguments(_rt.Struct):
-    """The arguments of qom-get."""
+    """The arguments of qom-get.
+
+    Args:
+        path: the object's path, as for ``qom-list``
+        property\\_: the property's name
+    """
 
     __slots__ = ("path", "property_")
 
     path: str
+    """the object's path, as for ``qom-list``"""
     property_: str
+    """the property's name"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("path", "property_")
 
