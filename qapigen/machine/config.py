@@ -7,25 +7,66 @@ option QEMU blames (:class:`~qapigen.machine.errors.ConfigError`).  It knows
 only the options the simulator models (``-S``, ``-action``, ``-no-shutdown``,
 ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic``/``pvpanic-pci``/``ib700``,
 ``-nodefaults``, ``-vga``, ``-nographic``, ``-nic none``/``-net none``, ``-m``,
-``-accel`` and ``-machine accel=``); splitting ``argv`` is the program's job.
+``-accel`` and ``-machine accel=``), and what shows in the machine's queries
+(``-machine``'s type and properties, ``-cpu``, ``-smp``, ``-object``,
+``-blockdev``, the other ``-device`` drivers); splitting ``argv`` and reading
+JSON is the program's job.  What the emulator being impersonated has (device
+models, machine types, CPU models) comes from a :class:`Catalogue`, which the
+program makes from its profile.
 """
 
 from __future__ import annotations
 
+from ..runtime.key_order import qdict_order
 from ..runtime.records import NamedTuple, Record
 from .actions import ActionOptions, Actions
 from .errors import ConfigError
 from .options import id_wellformed, parse_bool, parse_opts, parse_pci_addr, parse_size, parse_uint64
 from .pvpanic import DEFAULT_IOPORT, PVPANIC_EVENTS, PvpanicDevice, PvpanicISA, PvpanicPCI
+from .topology import CpuTopology, SmpOptions
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Literal, TypeAlias
+    from collections.abc import Mapping
+    from typing import Literal, Protocol, TypeAlias
 
     PvpanicDriver: TypeAlias = Literal["pvpanic", "pvpanic-pci"]
     DeviceConfig: TypeAlias = "PvpanicConfig | WatchdogConfig"
+    #: A property value as the command line gives it: text (``key=value``) or
+    #: a JSON scalar (``-device '{...}'``).
+    OptionValue: TypeAlias = "str | int | float | bool | list[object] | dict[str, object] | None"
+
+    class Catalogue(Protocol):
+        """What the impersonated emulator has, as its profile says."""
+
+        def has_device(self, driver: str) -> bool:
+            """Whether ``-device driver`` names a device model it has."""
+
+        def device_properties(self, driver: str) -> frozenset[str] | None:
+            """The properties of device model ``driver`` (None: not known)."""
+
+        def machine_type(self, name: str) -> str | None:
+            """The machine type ``name`` (or its alias) names, or None."""
+
+        def machine_properties(self, machine_type: str) -> frozenset[str] | None:
+            """The properties ``-machine machine_type,...`` takes (None: not known)."""
+
+        def max_cpus(self, machine_type: str) -> int:
+            """How many vCPUs the machine type takes at most."""
+
+        def cpu_type(self, model: str) -> str | None:
+            """The QOM type of CPU model ``model`` (``qemu64-x86_64-cpu``), or None."""
+
+    class CpuFacts(Protocol):
+        """What the CPU's QOM properties are and hold (from a recording)."""
+
+        def properties(self, cpu_type: str) -> list[tuple[str, str]] | None:
+            """The CPU's properties (name, type), in ``qom-list``'s order."""
+
+        def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
+            """Whether property ``name`` has a recorded value, and that value."""
 
 
 # Not dataclasses: see qapigen.records.
@@ -61,6 +102,32 @@ class WatchdogConfig(NamedTuple):
     id: str | None = None
 
 
+class PeripheralConfig(NamedTuple):
+    """A ``-device`` whose model the emulator has but the simulator does not
+    simulate (``ide-hd``, ...): it is in the object tree, and the block node of
+    its ``drive`` is attached to it; it does nothing."""
+
+    driver: str
+    id: str | None = None
+    #: The node name of the block node it uses (``drive=``), if any.
+    drive: str | None = None
+
+
+class BlockNodeConfig(NamedTuple):
+    """A ``-blockdev`` (or ``-drive``'s) block node: an image file."""
+
+    node_name: str
+    driver: str
+    filename: str
+    read_only: bool = False
+    #: ``-drive``'s id: the block backend's name (``-blockdev``'s have none).
+    backend: str | None = None
+
+
+#: The CPU model of the pc machines when ``-cpu`` is not given.
+DEFAULT_CPU_TYPE = "qemu64-x86_64-cpu"
+
+
 #: The size of RAM without ``-m`` (QEMU's default for the pc machine).
 DEFAULT_RAM_SIZE = 128 << 20
 
@@ -70,14 +137,21 @@ class MachineConfig(Record):
 
     __slots__ = (
         "actions",
+        "block_nodes",
+        "cpu_facts",
+        "cpu_type",
+        "default_drives",
         "default_nic",
         "default_vga",
         "devices",
+        "machine_type",
         "manual_clock",
         "parallel_ports",
+        "peripherals",
         "ram_size",
         "serial_ports",
         "start_paused",
+        "topology",
     )
     _FIELDS = (
         "start_paused",
@@ -89,6 +163,13 @@ class MachineConfig(Record):
         "parallel_ports",
         "ram_size",
         "manual_clock",
+        "machine_type",
+        "cpu_type",
+        "topology",
+        "peripherals",
+        "block_nodes",
+        "cpu_facts",
+        "default_drives",
     )
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
@@ -110,6 +191,21 @@ class MachineConfig(Record):
     ram_size: int
     #: ``-accel qtest``: the virtual clock moves only when a test moves it.
     manual_clock: bool
+    #: The machine type, as the command line names it (``pc``, ``none`` ...).
+    machine_type: str
+    #: The vCPUs' QOM type (``-cpu``), and how many there are (``-smp``).
+    cpu_type: str
+    topology: CpuTopology
+    #: Every ``-device``, in order, as the object tree lists them (the
+    #: simulated ones are in :attr:`devices` too).
+    peripherals: tuple[PeripheralConfig, ...]
+    #: The block nodes of ``-blockdev`` and ``-drive``, in order.
+    block_nodes: tuple[BlockNodeConfig, ...]
+    #: What the CPU's QOM properties hold (None: none are known).
+    cpu_facts: CpuFacts | None
+    #: The pc machine's default drives (a CD-ROM, a floppy), empty; off with
+    #: ``-nodefaults``.
+    default_drives: bool
 
     def __init__(
         self,
@@ -123,6 +219,13 @@ class MachineConfig(Record):
         parallel_ports: int = 1,
         ram_size: int = DEFAULT_RAM_SIZE,
         manual_clock: bool = False,
+        machine_type: str = "pc",
+        cpu_type: str = DEFAULT_CPU_TYPE,
+        topology: CpuTopology | None = None,
+        peripherals: tuple[PeripheralConfig, ...] = (),
+        block_nodes: tuple[BlockNodeConfig, ...] = (),
+        cpu_facts: CpuFacts | None = None,
+        default_drives: bool = False,
     ) -> None:
         self.start_paused = start_paused
         self.actions = Actions() if actions is None else actions
@@ -133,6 +236,13 @@ class MachineConfig(Record):
         self.parallel_ports = parallel_ports
         self.ram_size = ram_size
         self.manual_clock = manual_clock
+        self.machine_type = machine_type
+        self.cpu_type = cpu_type
+        self.topology = CpuTopology() if topology is None else topology
+        self.peripherals = peripherals
+        self.block_nodes = block_nodes
+        self.cpu_facts = cpu_facts
+        self.default_drives = default_drives
 
     def validate(self) -> dict[int, int]:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
@@ -196,8 +306,15 @@ _PROPERTIES: dict[str, dict[str, str | None]] = {
     "ib700": {},
 }
 _LIMITS = {"uint8_t": 0xFF, "uint16_t": 0xFFFF}
+# Disks that need to write to their node (a CD-ROM does not).
+_WRITABLE_DISKS = ("ide-hd", "scsi-hd")
+_UINT64_END = 1 << 64
 # The accelerators QEMU 10.0 knows; the first one given is the one used.
 _ACCELERATORS = ("qtest", "tcg", "kvm", "xen", "hvf", "whpx", "nvmm")
+# Those Debian's x86_64 binary has (``-accel help`` lists all but qtest).
+_ACCELERATORS_BUILT = ("qtest", "tcg", "kvm")
+# Machine types every x86_64 QEMU has, known without asking the catalogue.
+_COMMON_MACHINES = ("none", "pc", "q35")
 _VGA_TYPES = ("std", "none")
 
 
@@ -212,14 +329,22 @@ class CommandLine:
 
     __slots__ = (
         "_accel",
-        "_accel_option",
+        "_accel_options",
         "_actions",
+        "_blockdevs",
+        "_boot",
+        "_cpu",
         "_defaults",
         "_device_ids",
         "_devices",
         "_machine_accel",
+        "_machine_props",
+        "_machine_type",
+        "_memory_given",
+        "_objects",
         "_parallel",
         "_serial",
+        "_smp",
         "_vga",
         "default_nic",
         "default_vga",
@@ -229,10 +354,23 @@ class CommandLine:
 
     def __init__(self) -> None:
         self._actions = ActionOptions()
-        self._devices: list[tuple[str, str | None, dict[str, str]]] = []
+        #: -device: (location, id, properties, whether they came as JSON).
+        self._devices: list[tuple[str, str | None, dict[str, OptionValue], bool]] = []
+        #: -accel: (location, accelerator, its properties), in order.
+        self._accel_options: list[tuple[str, str, list[tuple[str, str]]]] = []
+        self._machine_type: str | None = None
+        self._machine_props: dict[str, str] = {}
+        self._cpu: str | None = None
+        self._smp = SmpOptions()
+        self._memory_given = False
+        self._boot: list[str] = []
+        #: -object: (location, qom-type, id, properties, given as key=value), in order.
+        self._objects: list[tuple[str, str, str, dict[str, OptionValue], bool]] = []
+        #: -blockdev and -drive: (location, node).
+        self._blockdevs: list[tuple[str, BlockNodeConfig]] = []
         self._device_ids: set[str] = set()
+        #: -machine accel='s accelerators, in order.
         self._accel: list[str] = []
-        self._accel_option = False
         self._machine_accel = False
         self._vga: str | None = None
         self._defaults = True
@@ -249,7 +387,7 @@ class CommandLine:
     @property
     def accelerators(self) -> tuple[str, ...]:
         """The accelerators asked for (``-accel``, ``-machine accel=``), in order."""
-        return tuple(self._accel)
+        return tuple(name for _, name, _ in self._accel_options) + tuple(self._accel)
 
     @property
     def warnings(self) -> list[str]:
@@ -288,13 +426,61 @@ class CommandLine:
             if ident in self._device_ids:
                 raise ConfigError(f"Duplicate ID '{ident}' for device", location)
             self._device_ids.add(ident)
-        props: dict[str, str] = {}
+        props: dict[str, OptionValue] = {}
         for item in items:
             if item.flag_warning is not None:
                 self._actions.warnings.append(f"{location}: {item.flag_warning}")
             if item.name != "id":
                 props[item.name] = item.value  # a repeated key: the last one counts
-        self._devices.append((location, ident, props))
+        self._devices.append((location, ident, props, False))
+
+    def device_json(self, location: str, props: Mapping[str, OptionValue]) -> None:
+        """``-device '{"driver": ..., ...}'``: the properties as JSON gave them."""
+        props = dict(props)
+        given = props.pop("id", None)
+        # QEMU takes a string id as it is (checked only against the other
+        # devices, once this one is made) and anything else as no id at all.
+        ident = given if isinstance(given, str) else None
+        if not isinstance(props.get("driver"), str):
+            props.pop("driver", None)  # QEMU reads only a string as the driver
+        self._devices.append((location, ident, props, True))
+
+    def boot(self, devices: str) -> None:
+        """``-boot order=..`` or ``once=..``: boot device letters (checked at :meth:`build`)."""
+        self._boot.append(devices)
+
+    def cpu(self, text: str) -> None:
+        """``-cpu MODEL[,feature...]``: the vCPUs' model (checked at :meth:`build`)."""
+        self._cpu = text.split(",", 1)[0]
+
+    def smp(self, text: str) -> None:
+        """``-smp [cpus=]N[,sockets=..][,cores=..][,threads=..][,maxcpus=..]``."""
+        self._smp.add(text)
+
+    def object(
+        self,
+        location: str,
+        qom_type: str,
+        ident: str,
+        props: Mapping[str, OptionValue],
+        *,
+        keyval: bool = False,
+    ) -> None:
+        """``-object``: an object of a type the emulator has (the program checks
+        the type and its members' syntax; what the simulator reads of them,
+        a memory backend's size and a secret's source, is checked at :meth:`build`).
+        ``keyval``: given as ``key=value``, whose ids QEMU checks at once."""
+        if keyval and any(kv and other == ident for _, _, other, _, kv in self._objects):
+            raise ConfigError(f"Duplicate ID '{ident}' for object", location)
+        self._objects.append((location, qom_type, ident, dict(props), keyval))
+
+    def blockdev(self, location: str, node: BlockNodeConfig) -> None:
+        """``-blockdev``, or ``-drive``: a block node (its file is opened by the
+        program, as QEMU opens it, before it comes here)."""
+        for _other_location, other in self._blockdevs:
+            if other.node_name == node.node_name:
+                raise ConfigError(f"Duplicate nodes with node-name='{node.node_name}'", location)
+        self._blockdevs.append((location, node))
 
     def nodefaults(self) -> None:
         """``-nodefaults``: no default VGA, network adapter, serial nor parallel port."""
@@ -341,42 +527,70 @@ class CommandLine:
                     raise ConfigError(_SIZE_EXPECTED, location)
         if size:
             self.ram_size = size
+            self._memory_given = True
 
     def accel(self, text: str) -> None:
         """``-accel NAME[,prop=value...]``: the first one QEMU has is used."""
-        location = f"-accel {text}"
         items = parse_opts(text, implied="accel")
         name = items[0].value if items and items[0].name == "accel" else ""
-        if name == "qtest":
-            for item in items[1:]:
-                raise ConfigError(f"Property 'qtest-accel.{item.name}' not found", location)
-        self._accel_option = True
-        if name in _ACCELERATORS:
-            self._accel.append(name)
+        props = [(item.name, item.value) for item in items[1:]]
+        self._accel_options.append((f"-accel {text}", name, props))
 
     def machine(self, text: str) -> None:
-        """``-machine [type=]TYPE[,accel=A:B...][,...]``: only ``accel`` matters here."""
+        """``-machine [type=]TYPE[,accel=A:B...][,prop=value...]`` (several merge;
+        the type and properties are checked at :meth:`build`)."""
         for item in parse_opts(text, implied="type"):
             if item.name == "accel":
                 self._machine_accel = True
                 self._accel += [a for a in item.value.split(":") if a in _ACCELERATORS]
+            elif item.name == "type":
+                self._machine_type = item.value
+            else:
+                self._machine_props[item.name] = item.value
 
-    def build(self) -> MachineConfig:
-        """The configuration; raises :class:`ConfigError` as QEMU would at start-up."""
-        if self._accel_option and self._machine_accel:
+    def build(
+        self, catalogue: Catalogue | None = None, cpu_facts: CpuFacts | None = None
+    ) -> MachineConfig:
+        """The configuration; raises :class:`ConfigError` as QEMU would at start-up.
+
+        ``catalogue`` says which devices, machine types and CPU models the
+        emulator has (None: only those the simulator simulates); ``cpu_facts``
+        what the CPU's properties hold.
+        """
+        if self._accel_options and self._machine_accel:
             raise ConfigError('The -accel and "-machine accel=" options are incompatible')
         if self._vga is not None and self._vga not in _VGA_TYPES:
             raise ConfigError(f"unknown vga type: {self._vga}")
+        machine_type = self._check_machine(catalogue)
+        accelerator = self._accelerator()
+        topology = self._topology(catalogue, machine_type)
+        for boot_order in self._boot:
+            _check_boot_devices(boot_order, machine_type != "none")
+        memory_backends = self._check_objects()
+        block_nodes = tuple(node for _, node in self._blockdevs)
+        cpu_type = self._cpu_type(catalogue)
+        ram_size = self._ram_size(memory_backends)
         actions = self._actions.resolve()
         devices: list[DeviceConfig] = []
+        peripherals: list[PeripheralConfig] = []
+        locations: list[str] = []  # the modelled devices' options
         isa = 0
-        for location, ident, props in self._devices:
-            dev = _device(location, ident, props)
+        nodes = {node.node_name: node for node in block_nodes}
+        # QEMU creates the key=value devices first, then the JSON ones.
+        ordered = sorted(self._devices, key=lambda device: device[3])
+        made: set[str] = set()
+        for location, ident, props, typed in ordered:
+            dev = _device(location, ident, props, typed, catalogue, nodes, made)
+            if isinstance(dev, PeripheralConfig):
+                peripherals.append(dev)
+                continue
+            peripherals.append(PeripheralConfig(dev.driver, dev.id))
             if isinstance(dev, PvpanicConfig) and dev.driver == "pvpanic":
                 isa += 1
                 if isa > 1:
                     raise ConfigError(_DUPLICATE_FW_CFG, location)
             devices.append(dev)
+            locations.append(location)
         config = MachineConfig(
             start_paused=self.start_paused,
             actions=actions,
@@ -385,16 +599,192 @@ class CommandLine:
             default_nic=self.default_nic,
             serial_ports=_serial_ports(self._serial, self._defaults),
             parallel_ports=_parallel_ports(self._parallel, self._defaults),
-            ram_size=self.ram_size,
-            manual_clock=self._accel[:1] == ["qtest"],
+            ram_size=ram_size,
+            manual_clock=accelerator == "qtest",
+            machine_type=self._machine_type or "pc",
+            cpu_type=cpu_type,
+            topology=topology,
+            peripherals=tuple(peripherals),
+            block_nodes=block_nodes,
+            cpu_facts=cpu_facts,
+            default_drives=self._defaults and machine_type != "none",
         )
         from .pc import PlacementError, place_pci_functions
 
         try:
             place_pci_functions(config)
         except PlacementError as err:
-            raise ConfigError(err.message, self._devices[err.index][0]) from None
+            raise ConfigError(err.message, locations[err.index]) from None
         return config
+
+    def _accelerator(self) -> str | None:
+        """The accelerator used: the first ``-accel`` this QEMU has, its
+        properties checked (the ones it does not have are reported on the way,
+        as QEMU reports them, and none at all ends it); else ``-machine accel=``'s."""
+        if not self._accel_options:
+            return self._accel[0] if self._accel else None
+        invalid: list[tuple[str, str]] = []
+        for location, name, props in self._accel_options:
+            if name not in _ACCELERATORS_BUILT:
+                invalid.append((location, f"invalid accelerator {name}"))
+                continue
+            self.warnings.extend(f"{where}: {what}" for where, what in invalid)
+            for prop, value in props:
+                message = _accel_property(name, prop, value)
+                if message is not None:
+                    raise ConfigError(message, location)
+            if invalid:
+                self.warnings.append(f"falling back to {_ACCEL_NAMES.get(name, name)}")
+            return name
+        last_location, last_message = invalid.pop()
+        self.warnings.extend(f"{where}: {what}" for where, what in invalid)
+        raise ConfigError(last_message, last_location)
+
+    def _check_machine(self, catalogue: Catalogue | None) -> str:
+        """The machine type's full name; QEMU's errors for an unknown type or property."""
+        name = self._machine_type
+        if name is None or (name in _COMMON_MACHINES and not self._machine_props):
+            return name or "pc"
+        full = catalogue.machine_type(name) if catalogue is not None else None
+        if full is None and (catalogue is not None or name not in _COMMON_MACHINES):
+            raise ConfigError(
+                f'unsupported machine type: "{name}"\nUse -machine help to list supported machines'
+            )
+        if catalogue is None or full is None:
+            return name
+        known = catalogue.machine_properties(full)
+        if known is not None:
+            for prop in self._machine_props:
+                if prop not in known:
+                    raise ConfigError(f"Property '{full}-machine.{prop}' not found")
+        return full
+
+    def _topology(self, catalogue: Catalogue | None, machine_type: str) -> CpuTopology:
+        none = machine_type == "none"
+        if not self._smp.given:
+            return CpuTopology(pc_levels=not none)  # one vCPU: no limit to look up
+        if catalogue is not None:
+            limit = catalogue.max_cpus(machine_type)
+            machine_type = catalogue.machine_type(machine_type) or machine_type
+        else:
+            limit = 1 if none else 255
+        return self._smp.topology(not none, limit, machine_type)
+
+    def _check_objects(self) -> dict[str, int]:
+        """Create the objects as QEMU does (secrets first, memory backends once the
+        accelerator is set up); the memory backends' sizes by id."""
+        ids: set[str] = set()
+        backends: dict[str, int] = {}
+        ordered = sorted(self._objects, key=lambda o: o[1].startswith("memory-backend-"))
+        for _location, qom_type, ident, props, _keyval in ordered:
+            if ident in ids:
+                raise ConfigError(
+                    f"attempt to add duplicate property '{ident}' to object (type 'container')"
+                )
+            ids.add(ident)
+            if qom_type == "secret":
+                _check_secret(props)
+            size = props.get("size")
+            if qom_type.startswith("memory-backend-") and isinstance(size, int):
+                backends[ident] = size
+        return backends
+
+    def _cpu_type(self, catalogue: Catalogue | None) -> str:
+        if self._cpu is None:
+            return DEFAULT_CPU_TYPE
+        if catalogue is None:
+            if self._cpu == "qemu64":
+                return DEFAULT_CPU_TYPE
+            raise ConfigError(f"unable to find CPU model '{self._cpu}'")
+        found = catalogue.cpu_type(self._cpu)
+        if found is None:
+            raise ConfigError(f"unable to find CPU model '{self._cpu}'")
+        return found
+
+    def _ram_size(self, backends: dict[str, int]) -> int:
+        """RAM's size: ``-m``, or the size of ``-machine memory-backend=ID``."""
+        backend = self._machine_props.get("memory-backend")
+        if backend is None:
+            return self.ram_size
+        size = backends.get(backend)
+        if size is None:
+            raise ConfigError(f"Memory backend '{backend}' not found")
+        if self._memory_given and size != self.ram_size:
+            raise ConfigError("Machine memory size does not match the size of the memory backend")
+        return size
+
+
+# How QEMU names an accelerator when it falls back to it.
+_ACCEL_NAMES = {"kvm": "KVM"}
+# The properties of TCG (``-accel tcg,...``): their kinds.
+_TCG_PROPERTIES = {
+    "thread": "thread",
+    "tb-size": "uint",
+    "one-insn-per-tb": "bool",
+    "split-wx": "bool",
+}
+
+
+def _accel_property(accel: str, prop: str, value: str) -> str | None:
+    """QEMU's complaint about ``-accel accel,prop=value``, or None (KVM's many
+    properties are taken as given)."""
+    if accel == "kvm":
+        return None
+    kind = _TCG_PROPERTIES.get(prop) if accel == "tcg" else None
+    if kind is None:
+        return f"Property '{accel}-accel.{prop}' not found"
+    if kind == "thread" and value not in ("single", "multi"):
+        return f"Invalid 'thread' setting {value}"
+    if kind == "uint" and parse_uint64(value) is None:
+        return f"Parameter '{prop}' expects uint64"
+    if kind == "bool" and parse_bool(value) is None:
+        return f"Parameter '{prop}' expects 'on' or 'off'"
+    return None
+
+
+def _check_secret(props: Mapping[str, OptionValue]) -> None:
+    """A secret's source: ``data``, or a ``file`` QEMU can read (GLib's words)."""
+    import os
+
+    path = props.get("file")
+    if path is None and "data" not in props:
+        raise ConfigError("Either 'file' or 'data' must be provided")
+    if isinstance(path, str):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            why = os.strerror(err.errno or 0)
+            raise ConfigError(
+                f"Unable to read {path}: Failed to open file \u201c{path}\u201d: {why}"
+            ) from None
+        try:
+            os.read(fd, 1)
+        except OSError as err:
+            why = os.strerror(err.errno or 0)
+            raise ConfigError(
+                f"Unable to read {path}: Error reading file \u201c{path}\u201d: {why}"
+            ) from None
+        finally:
+            os.close(fd)
+
+
+def _check_boot_devices(devices: str, pc: bool) -> None:
+    """QEMU's checks of a boot order: letters ``a`` to ``p``, each once; a pc
+    machine boots from at most three of floppy (a, b), disk (c), CD (d), net (n)."""
+    seen: set[str] = set()
+    for letter in devices:
+        if not "a" <= letter <= "p":
+            raise ConfigError(f"Invalid boot device '{letter}'")
+        if letter in seen:
+            raise ConfigError(f"Boot device '{letter}' was given twice")
+        seen.add(letter)
+    if not pc:
+        return
+    for letter in devices[:3]:
+        if letter not in "abcdn":
+            raise ConfigError(f"Invalid boot device for PC: '{letter}'")
+    if len(devices) > 3:
+        raise ConfigError("Too many boot devices for PC")
 
 
 def _serial_ports(given: list[str] | None, defaults: bool) -> tuple[bool, ...]:
@@ -419,40 +809,83 @@ _SIZE_EXPECTED = (
 )
 
 
-def _device(location: str, ident: str | None, props: dict[str, str]) -> DeviceConfig:
+def _device(
+    location: str,
+    ident: str | None,
+    props: dict[str, OptionValue],
+    typed: bool,
+    catalogue: Catalogue | None,
+    nodes: Mapping[str, BlockNodeConfig],
+    made: set[str],
+) -> DeviceConfig | PeripheralConfig:
+    """The device of one ``-device``; ``typed``: its properties came as JSON;
+    ``made``: the ids of the devices made so far (this one's is added)."""
     props = dict(props)
     driver = props.pop("driver", None)
     props.pop("bus", None)  # there is one bus of each kind: any name will do
-    if driver is None:
+    if not isinstance(driver, str):
         raise ConfigError("Parameter 'driver' is missing", location)
     known = _PROPERTIES.get(driver)
-    if known is None:
+    if known is None and (catalogue is None or not catalogue.has_device(driver)):
         raise UnknownDeviceError(f"'{driver}' is not a valid device model name", location)
+    if ident is not None:
+        if ident in made:  # only a JSON one's can be (QEMU checks key=value ids first)
+            raise ConfigError(f"Duplicate device ID '{ident}'", location)
+        made.add(ident)
+    # QEMU sets the properties in its QDict's order.
+    props = {name: props[name] for name in qdict_order(props)}
+    if known is None:
+        assert catalogue is not None
+        listed = catalogue.device_properties(driver)
+        for name in props:
+            if listed is not None and name not in listed:
+                raise ConfigError(f"Property '{driver}.{name}' not found", location)
+        drive = props.get("drive")
+        if drive is not None:
+            drive = str(drive)
+            node = nodes.get(drive)
+            if node is None:
+                raise ConfigError(f"Property '{driver}.drive' can't find value '{drive}'", location)
+            if node.read_only and driver in _WRITABLE_DISKS:
+                raise ConfigError("Block node is read-only", location)
+        return PeripheralConfig(driver, ident, drive)
     values: dict[str, int] = {}
     addr: int | None = None
     multifunction = False
-    for name, text in props.items():
+    for name, given in props.items():
         if name not in known:
             raise ConfigError(f"Property '{driver}.{name}' not found", location)
         kind = known[name]
         if kind is None:
             continue
         if kind == "pci-devfn":
-            addr = parse_pci_addr(text)
+            if isinstance(given, int) and not isinstance(given, bool):
+                addr = given  # a number is the devfn itself
+            elif isinstance(given, str):
+                addr = parse_pci_addr(given)
+            else:
+                addr = None
             if addr is None:
                 raise ConfigError(
-                    f"Property '{driver}.{name}' doesn't take value '{text}'", location
+                    f"Property '{driver}.{name}' doesn't take value '{given}'", location
                 )
             continue
         if kind == "bool":
-            flag = parse_bool(text)
-            if flag is None:
+            flag = parse_bool(given) if isinstance(given, str) and not typed else given
+            if isinstance(flag, bool):
+                multifunction = flag
+                continue
+            if isinstance(given, str) and not typed:
                 raise ConfigError(f"Parameter '{name}' expects 'on' or 'off'", location)
-            multifunction = flag
-            continue
-        number = parse_uint64(text)
-        if number is None:
-            raise ConfigError(f"Parameter '{name}' expects integer", location)
+            raise ConfigError(f"Invalid parameter type for '{name}', expected: boolean", location)
+        if isinstance(given, str) and not typed:
+            number = parse_uint64(given)
+            if number is None:
+                raise ConfigError(f"Parameter '{name}' expects integer", location)
+        elif isinstance(given, int) and not isinstance(given, bool):
+            number = given % _UINT64_END  # QEMU takes a negative number modulo 2**64
+        else:
+            raise ConfigError(f"Parameter '{name}' expects uint64", location)
         if number > _LIMITS[kind]:
             raise ConfigError(f"Parameter '{name}' expects {kind}", location)
         values[name] = number

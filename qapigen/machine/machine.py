@@ -81,6 +81,7 @@ from .dump import CoreLayout, DumpWriteError, guest_memory_blocks, write_core
 from .errors import GuestNotRunning, MachineExited
 from .pc import PcBoard, ram_layout
 from .pvpanic import PvpanicDevice
+from .queries import MachineObjects
 from .runstate import RunStateMachine
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -88,6 +89,14 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import BinaryIO
+
+    from qapigen.simulator_api import (
+        BlockDeviceInfo,
+        BlockInfo,
+        CpuInfoFast,
+        HotpluggableCPU,
+        ObjectPropertyInfo,
+    )
 
     from .bus import AddressSpace
     from .dump import DumpFiles
@@ -217,6 +226,8 @@ class Machine(Handler):
         self.guest = Guest(self)
         #: What a test program (qtest) may do from outside the guest.
         self.qtest_access = QtestAccess(self)
+        #: The vCPUs, QOM objects and block devices the queries read back.
+        self.objects = MachineObjects(config)
         #: Where dumps go: opens ``fd:NAME`` and ``file:PATH`` targets (the
         #: program's monitors and host; None: dump-guest-memory has none).
         self.dump_files: DumpFiles | None = None
@@ -407,6 +418,39 @@ class Machine(Handler):
         with self._handling:
             self._actions.shutdown = ShutdownAction.POWEROFF  # as QEMU's signal handler does
             self.request_shutdown(ShutdownCause.HOST_SIGNAL)
+
+    # -- what the command line made, read back ----------------------------------
+
+    def query_cpus_fast(self) -> list[CpuInfoFast]:
+        """``query-cpus-fast``: the vCPUs of ``-smp``."""
+        self.check_alive()
+        return self.objects.cpus_fast()
+
+    def query_hotpluggable_cpus(self) -> list[HotpluggableCPU]:
+        """``query-hotpluggable-cpus``: every place for a vCPU, up to ``maxcpus``."""
+        self.check_alive()
+        return self.objects.hotpluggable_cpus()
+
+    def qom_list(self, *, path: str) -> list[ObjectPropertyInfo]:
+        """``qom-list`` of ``/machine/peripheral``, ``-anon`` or a vCPU."""
+        self.check_alive()
+        return self.objects.qom_list(path)
+
+    def qom_get(self, *, path: str, property: str) -> rt.JSONValue:
+        """``qom-get`` of a property of a vCPU or of a device's container."""
+        self.check_alive()
+        return self.objects.qom_get(path, property)
+
+    def query_block(self) -> list[BlockInfo]:
+        """``query-block``: the default drives and the devices' block nodes."""
+        self.check_alive()
+        return self.objects.block()
+
+    def query_named_block_nodes(self, *, flat: bool | None = None) -> list[BlockDeviceInfo]:
+        """``query-named-block-nodes``: the ``-blockdev`` nodes (file nodes have no
+        backing chain, so ``flat`` changes nothing)."""
+        self.check_alive()
+        return self.objects.named_block_nodes()
 
     def dump_guest_memory(
         self,

@@ -5,7 +5,7 @@ writes (:mod:`qapigen.profiles.recorder`).  It holds, for one binary:
 
 * ``emulator``: its ``query-version`` and ``query-target`` answers, the
   binary's path when recorded, and ``greeting``, its QMP greeting;
-* ``help``: what it printed (and its exit status) for ``-version``,
+* ``help``: what it printed (and its exit status) for ``-version``, ``-h``,
   ``-machine help``, ``-device help`` and ``-cpu help``;
 * ``host``: the host it was recorded on (``kvm``: whether KVM was in use in
   the first probe round; ``cpu``: the host CPU's model name);

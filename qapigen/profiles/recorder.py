@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 _START_TIMEOUT = 60.0  # seconds for a probe's parent to exit, or a monitor to answer
 _REPLY_TIMEOUT = 60.0  # seconds for one reply
 _STOP_TIMEOUT = 10.0  # seconds for a process to go after SIGTERM, then after SIGKILL
-HELP_OPTIONS = ("-version", "-machine help", "-device help", "-cpu help")
+HELP_OPTIONS = ("-version", "-h", "-machine help", "-device help", "-cpu help")
 
 # Commands whose answers depend on the host's devices rather than the binary.
 _HOST_DEVICE_COMMANDS = ("query-sev-capabilities", "query-sgx-capabilities")

@@ -35,7 +35,8 @@ class SocketFile:
     __slots__ = ("_identity", "path")
 
     def __init__(self, path: str, st: os.stat_result) -> None:
-        self.path = path
+        # Absolute: a daemon changes to / once its sockets are made.
+        self.path = os.path.abspath(path)
         self._identity = (st.st_dev, st.st_ino)
 
     def remove(self) -> None:

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Fleet"]
 
+_NO_MONITOR = (
+    "no monitor: nothing could drive the simulated machine; "
+    "give -qmp, -chardev with -mon, -qtest or --qmp-dir"
+)
+
 # Signals that end the machines as QEMU's termsig_handler() does.
 _TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -60,14 +65,17 @@ class Fleet:
         self.alive = options.count
         self.status = 0
 
-    def serve(self) -> int:
+    def serve(self, ready: Callable[[], None] | None = None) -> int:
         """Serve the machines until they have all exited, or a signal ends them;
-        the exit status."""
+        the exit status.  ``ready`` is called once they are built and their
+        sockets listen (``-daemonize``'s parent exits then)."""
         try:
             # From here a terminating signal shuts the machines down, once the loop runs.
             for signum in _TERMINATING:
                 self.loop.add_signal_handler(signum, self._on_signal)
             self._start()
+            if ready is not None:
+                ready()
             self.loop.run()
         finally:
             self._close()
@@ -95,9 +103,16 @@ class Fleet:
             qtest_conn.opened()  # QEMU opens it before it looks at anything else
         mon_sockets = _monitor_sockets(options, sockets)
         try:
-            config = options.cmdline.build()
+            config = options.cmdline.build(options.catalogue, options.catalogue)
         except ConfigError as err:
-            raise CommandLineError(err.location, err.message) from None
+            error = CommandLineError(err.location, err.message)
+            error.warnings = list(options.cmdline.warnings)
+            raise error from None
+        for warning in options.cmdline.warnings:
+            print_stderr(f"{PROG}: {warning}\n")
+        if not options.has_monitor:
+            # QEMU would run; the simulated machine could not be driven at all.
+            raise CommandLineError(None, _NO_MONITOR)
         # Only a watchdog's timer must wake the host (the PIT's fire when the
         # machine is next looked at): the loop asks every deadline at every turn,
         # which for a fleet would cost each request in proportion to its size.

@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from ..machine import CommandLine
+    from .catalogue import ProfileCatalogue
     from .chardev import ChardevSpec
 
 __all__ = [
@@ -33,6 +34,18 @@ __all__ = [
 PROG = "qapigen vm"
 
 _MODELLED_WITH_ARG = {
+    "-object",
+    "-blockdev",
+    "-audiodev",
+    "-uuid",
+    "-rtc",
+    "-overcommit",
+    "-sandbox",
+    "-msg",
+    "-boot",
+    "-smp",
+    "-cpu",
+    "-display",
     "-qmp",
     "-action",
     "-watchdog-action",
@@ -56,11 +69,7 @@ _MODELLED_WITH_ARG = {
     "-parallel",
 }
 _IGNORED_WITH_ARG = {
-    "-cpu",
-    "-smp",
-    "-display",
     "-monitor",
-    "-boot",
     "-d",
     "-D",
     # The oracle's guest: its disk, its debug console, its firmware.
@@ -70,14 +79,44 @@ _IGNORED_WITH_ARG = {
     "-global",
 }
 _IGNORED_FLAGS = {"-enable-kvm", "-no-user-config"}
+_MODELLED_FLAGS = {
+    "-S",
+    "-no-shutdown",
+    "-no-reboot",
+    "-nodefaults",
+    "-nographic",
+    "-daemonize",
+    "-version",
+    "-h",
+    "-help",
+}
+# The program's own options (two dashes), and whether they take an argument.
+_OWN_OPTIONS = {"--count": True, "--qmp-dir": True, "--profile": True, "--help": False}
+# The help options QEMU answers once the line is read, and the profile's key for each.
+HELP_QUERIES = {"-device": "-device help", "-cpu": "-cpu help"}
+# -display's types (QEMU's DisplayType), and those Debian's binary has without
+# its GUI packages.
+_DISPLAY_TYPES = (
+    "default",
+    "none",
+    "gtk",
+    "sdl",
+    "egl-headless",
+    "curses",
+    "cocoa",
+    "spice-app",
+    "dbus",
+)
+_DISPLAYS_BUILT = ("none", "curses")
 
 
 class CommandLineError(Exception):
     """A command line the program refuses: ``location`` (None: QEMU names no
-    option) and QEMU's message."""
+    option) and QEMU's message; ``warnings``, what QEMU printed before it."""
 
     def __init__(self, location: str | None, message: str) -> None:
         super().__init__(message if location is None else f"{location}: {message}")
+        self.warnings: list[str] = []
 
 
 def _qmp_monitor(value: str) -> UnixMonitor | TcpMonitor:
@@ -117,11 +156,12 @@ class TcpMonitor(NamedTuple):
 
 
 class ChardevMonitor(NamedTuple):
-    """``-mon chardev=ID,mode=control``: a QMP monitor on a character device."""
+    """``-mon chardev=ID[,id=NAME],mode=control``: a QMP monitor on a character device."""
 
     chardev: str
     mode: str | None
     location: str
+    id: str | None = None
 
 
 class Options:
@@ -143,14 +183,36 @@ class Options:
         #: The ``-qmp`` monitors and ``-chardev`` sockets in command-line order
         #: (the order QEMU makes their character devices in).
         self.backends: list[UnixMonitor | TcpMonitor | ChardevSpec] = []
-        #: ``--profile FILE``: the impersonation profile served (None: the shipped one).
-        self.profile: str | None = None
         #: Fleet size, and the folder of its sockets.
         self.count = 1
         self.qmp_dir: str | None = None
         #: ``-d guest_errors``, and the ``-D`` file (None: stderr, as QEMU's log).
         self.guest_errors = False
         self.logfile: str | None = None
+        #: ``-daemonize``: the parent exits once the machine serves.
+        self.daemonize = False
+        #: What to print instead of running: ``-version``, ``-h``, ``-machine
+        #: help`` ... (the profile's key), or ``--help`` (the program's own).
+        self.help: str | None = None
+        #: ``--profile FILE``: the impersonation profile served (None: the
+        #: shipped one), and what it says the impersonated QEMU has (read when
+        #: first asked).
+        self.profile: str | None = None
+        self._catalogue: ProfileCatalogue | None = None
+
+    @property
+    def catalogue(self) -> ProfileCatalogue:
+        """The impersonated QEMU's device models, types and CPU models."""
+        if self._catalogue is None:
+            from .catalogue import ProfileCatalogue
+
+            self._catalogue = ProfileCatalogue(self.profile)
+        return self._catalogue
+
+    @property
+    def has_monitor(self) -> bool:
+        """Whether anything can drive the machine: a QMP monitor or qtest."""
+        return bool(self.monitors or self.mons or self.qtest or self.qmp_dir)
 
 
 def parse(argv: Sequence[str]) -> Options:
@@ -160,110 +222,161 @@ def parse(argv: Sequence[str]) -> Options:
     depends on the whole line is checked as the machine is built.
     """
     from ..machine import CommandLine, ConfigError
+    from ..machine.options import parse_opts
     from .chardev import ChardevError, parse_chardev
 
     cmdline = CommandLine()
     options = Options(cmdline)
     monitors = options.monitors
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        opt = args[i]
-        if opt.startswith("--") and opt not in ("--count", "--qmp-dir", "--profile"):
-            opt = opt[1:]  # QEMU accepts --option too
-        needs_arg = (
-            opt in _MODELLED_WITH_ARG
-            or opt in _IGNORED_WITH_ARG
-            or opt
-            in (
-                "--count",
-                "--qmp-dir",
-                "--profile",
-            )
-        )
-        if needs_arg:
-            if i + 1 >= len(args):
-                raise CommandLineError(opt, "requires an argument")
-            value = args[i + 1]
-            i += 2
-        else:
-            value = ""
-            i += 1
-        try:
-            if opt == "-qmp":
-                monitors.append(_qmp_monitor(value))
-                options.backends.append(monitors[-1])
-            elif opt == "-S":
-                cmdline.option_S()
-            elif opt == "-action":
-                cmdline.action(value)
-            elif opt == "-no-shutdown":
-                cmdline.no_shutdown()
-            elif opt == "-no-reboot":
-                cmdline.no_reboot()
-            elif opt == "-watchdog-action":
-                cmdline.watchdog_action(value)
-            elif opt == "-device":
-                cmdline.device(value)
-            elif opt in ("-machine", "-M"):
-                cmdline.machine(value)
-            elif opt == "-accel":
-                cmdline.accel(value)
-            elif opt == "-m":
-                cmdline.memory(value)
-            elif opt == "-nodefaults":
-                cmdline.nodefaults()
-            elif opt == "-nographic":
-                cmdline.nographic()
-            elif opt == "-vga":
-                cmdline.vga(value)
-            elif opt == "-serial":
-                cmdline.serial(value)
-            elif opt == "-parallel":
-                cmdline.parallel(value)
-            elif opt in ("-nic", "-net"):
-                cmdline.nic(value, spelling=opt)
-            elif opt == "-chardev":
-                spec = parse_chardev(value)
-                if any(c.id == spec.id for c in options.chardevs):
-                    raise CommandLineError(
-                        f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
+    items = _split(argv)
+    if any(opt == "--help" for opt, _ in items):
+        options.help = "--help"
+        return options
+    try:
+        for opt, value in items:
+            try:
+                if opt in ("-version", "-h", "-help"):
+                    # QEMU answers these as it meets them, and exits.
+                    options.help = "-h" if opt == "-help" else opt
+                    return options
+                if opt in ("-machine", "-M") and _asks_help("-machine", value):
+                    options.help = "-machine help"  # answered at once, as -version
+                    return options
+                if opt in HELP_QUERIES and _asks_help(opt, value):
+                    # Answered once the whole line is read; the CPUs before the devices.
+                    if options.help != "-cpu help":
+                        options.help = HELP_QUERIES[opt]
+                    continue
+                if opt == "-qmp":
+                    monitors.append(_qmp_monitor(value))
+                    options.backends.append(monitors[-1])
+                elif opt == "-S":
+                    cmdline.option_S()
+                elif opt == "-action":
+                    cmdline.action(value)
+                elif opt == "-no-shutdown":
+                    cmdline.no_shutdown()
+                elif opt == "-no-reboot":
+                    cmdline.no_reboot()
+                elif opt == "-watchdog-action":
+                    cmdline.watchdog_action(value)
+                elif opt == "-device":
+                    from .structured import device
+
+                    device(cmdline, value)
+                elif opt == "-object":
+                    from .structured import object_
+
+                    object_(cmdline, options.catalogue, value)
+                elif opt == "-blockdev":
+                    from .structured import blockdev
+
+                    blockdev(cmdline, options.catalogue, value)
+                elif opt == "-audiodev":
+                    from .structured import audiodev
+
+                    audiodev(options.catalogue, value)
+                elif opt == "-smp":
+                    cmdline.smp(value)
+                elif opt == "-cpu":
+                    cmdline.cpu(value)
+                elif opt == "-daemonize":
+                    options.daemonize = True
+                elif opt == "-uuid":
+                    _check_uuid(value)
+                elif opt == "-name":
+                    _check_keys(
+                        f"-name {value}",
+                        value,
+                        "guest",
+                        {"guest": None, "process": None, "debug-threads": "bool"},
                     )
-                options.chardevs.append(spec)
-                options.backends.append(spec)
-            elif opt == "-mon":
-                options.mons.append(_parse_mon(value))
-            elif opt == "-qtest":
-                options.qtest = value
-            elif opt == "-qtest-log":
-                options.qtest_log = value
-            elif opt == "-audio":
-                _check_audio(value)
-            elif opt == "-trace":
-                pass  # accepted; no trace event is written (docs/behaviour.md)
-            elif opt == "-pidfile":
-                options.pidfile = value
-            elif opt == "-d":
-                # QEMU's other log items concern what is not simulated.
-                options.guest_errors = "guest_errors" in value.split(",")
-            elif opt == "-D":
-                options.logfile = value
-            elif opt == "--count":
-                if not value.isdigit() or int(value) < 1:
-                    raise CommandLineError("--count", f"'{value}' is not a positive number")
-                options.count = int(value)
-            elif opt == "--qmp-dir":
-                options.qmp_dir = value
-            elif opt == "--profile":
-                options.profile = value
-            elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS or opt == "-name":
-                pass
-            else:
-                raise CommandLineError(opt, "invalid option")
-        except ConfigError as err:
-            raise CommandLineError(err.location or opt, err.message) from None
-        except ChardevError as err:
-            raise CommandLineError(err.location or opt, err.message) from None
+                elif opt == "-rtc":
+                    _check_rtc(value)
+                elif opt == "-overcommit":
+                    _check_keys(
+                        f"-overcommit {value}",
+                        value,
+                        None,
+                        {"mem-lock": "mem-lock", "cpu-pm": "bool"},
+                    )
+                elif opt == "-sandbox":
+                    _check_sandbox(value)
+                elif opt == "-msg":
+                    _check_keys(
+                        f"-msg {value}", value, None, {"timestamp": "bool", "guest-name": "bool"}
+                    )
+                elif opt == "-boot":
+                    _check_boot(value)
+                    for item in parse_opts(value, implied="order"):
+                        if item.name in ("order", "once"):
+                            cmdline.boot(item.value)
+                elif opt == "-display":
+                    _check_display(value)
+                elif opt in ("-machine", "-M"):
+                    cmdline.machine(value)
+                elif opt == "-accel":
+                    cmdline.accel(value)
+                elif opt == "-m":
+                    cmdline.memory(value)
+                elif opt == "-nodefaults":
+                    cmdline.nodefaults()
+                elif opt == "-nographic":
+                    cmdline.nographic()
+                elif opt == "-vga":
+                    cmdline.vga(value)
+                elif opt == "-serial":
+                    cmdline.serial(value)
+                elif opt == "-parallel":
+                    cmdline.parallel(value)
+                elif opt in ("-nic", "-net"):
+                    cmdline.nic(value, spelling=opt)
+                elif opt == "-chardev":
+                    spec = parse_chardev(value)
+                    if any(c.id == spec.id for c in options.chardevs):
+                        raise CommandLineError(
+                            f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
+                        )
+                    options.chardevs.append(spec)
+                    options.backends.append(spec)
+                elif opt == "-mon":
+                    options.mons.append(_parse_mon(value, options.mons))
+                elif opt == "-qtest":
+                    options.qtest = value
+                elif opt == "-qtest-log":
+                    options.qtest_log = value
+                elif opt == "-audio":
+                    _check_audio(value)
+                elif opt == "-trace":
+                    pass  # accepted; no trace event is written (docs/behaviour.md)
+                elif opt == "-pidfile":
+                    options.pidfile = value
+                elif opt == "-d":
+                    # QEMU's other log items concern what is not simulated.
+                    options.guest_errors = "guest_errors" in value.split(",")
+                elif opt == "-D":
+                    options.logfile = value
+                elif opt == "--count":
+                    if not value.isdigit() or int(value) < 1:
+                        raise CommandLineError("--count", f"'{value}' is not a positive number")
+                    options.count = int(value)
+                elif opt == "--qmp-dir":
+                    options.qmp_dir = value
+                elif opt == "--profile":
+                    options.profile = value
+                elif opt in _IGNORED_WITH_ARG or opt in _IGNORED_FLAGS:
+                    pass
+                else:
+                    raise AssertionError(opt)  # _split() let through only what is handled
+            except ConfigError as err:
+                raise CommandLineError(err.location or opt, err.message) from None
+            except ChardevError as err:
+                raise CommandLineError(err.location or opt, err.message) from None
+    except CommandLineError as err:
+        err.warnings = list(cmdline.warnings)  # QEMU printed them as it read the line
+        raise
+    if options.help is not None:
+        return options
     if options.count > 1 and options.qmp_dir is None:
         raise CommandLineError("--count", "a fleet needs --qmp-dir")
     if options.count > 1 and (options.qtest or options.mons):
@@ -272,18 +385,181 @@ def parse(argv: Sequence[str]) -> Options:
     return options
 
 
-def _parse_mon(text: str) -> ChardevMonitor:
+def _split(argv: Sequence[str]) -> list[tuple[str, str]]:
+    """The options and their arguments, checked first as QEMU does: an unknown
+    option or a missing argument is refused before anything else is looked at."""
+    items: list[tuple[str, str]] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        opt = args[i]
+        if opt in _OWN_OPTIONS:
+            needs_arg = _OWN_OPTIONS[opt]
+        else:
+            if opt.startswith("--"):
+                opt = opt[1:]  # QEMU accepts --option too
+            needs_arg = opt in _MODELLED_WITH_ARG or opt in _IGNORED_WITH_ARG
+            if not needs_arg and opt not in _MODELLED_FLAGS and opt not in _IGNORED_FLAGS:
+                raise CommandLineError(opt, "invalid option")
+        if needs_arg:
+            if i + 1 >= len(args):
+                raise CommandLineError(opt, "requires an argument")
+            items.append((opt, args[i + 1]))
+            i += 2
+        else:
+            items.append((opt, ""))
+            i += 1
+    return items
+
+
+def _asks_help(opt: str, value: str) -> bool:
+    """Whether ``-machine``/``-device``/``-cpu`` asks for the list of models."""
+    first = value.split(",", 1)[0]
+    if opt == "-machine" and first.startswith("type="):
+        first = first[5:]
+    return first in ("help", "?")
+
+
+_UUID_GROUPS = (8, 4, 4, 4, 12)
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _check_uuid(text: str) -> None:
+    """``-uuid``: 36 characters, hexadecimal digits in groups of 8-4-4-4-12."""
+    groups = text.split("-")
+    if (
+        len(text) != 36
+        or [len(g) for g in groups] != list(_UUID_GROUPS)
+        or not all(set(g) <= _HEX_DIGITS for g in groups)
+    ):
+        raise CommandLineError(f"-uuid {text}", "failed to parse UUID string: wrong format")
+
+
+def _check_keys(location: str, text: str, implied: str | None, keys: dict[str, str | None]) -> None:
+    """An option's ``key=value`` items: known keys, and (where typed) their values."""
     from ..machine import ConfigError
     from ..machine.options import parse_bool, parse_opts
+
+    for item in parse_opts(text, implied=implied):
+        if item.name not in keys:
+            raise ConfigError(f"Invalid parameter '{item.name}'", location)
+        kind = keys[item.name]
+        if kind == "bool" and parse_bool(item.value) is None:
+            raise ConfigError(f"Parameter '{item.name}' expects 'on' or 'off'", location)
+        if kind == "mem-lock" and item.value not in ("on", "off", "on-fault"):
+            raise ConfigError(
+                f"parameter '{item.name}' expects one of 'on', 'off', 'on-fault'", location
+            )
+
+
+def _check_rtc(text: str) -> None:
+    """``-rtc [base=utc|localtime|DATE][,clock=host|rt|vm][,driftfix=none|slew]``:
+    checked, then without effect (the simulated board has no clock chip)."""
+    from ..machine.options import parse_opts
+
+    location = f"-rtc {text}"
+    _check_keys(location, text, None, {"base": None, "clock": None, "driftfix": None})
+    for item in parse_opts(text):
+        if item.name == "base" and item.value not in ("utc", "localtime", *_dates(item.value)):
+            raise CommandLineError(
+                None,
+                "invalid datetime format\nvalid formats: '2006-06-17T16:01:21' or '2006-06-17'",
+            )
+        allowed = {"clock": ("host", "rt", "vm"), "driftfix": ("none", "slew")}.get(item.name)
+        if allowed is not None and item.value not in allowed:
+            raise CommandLineError(None, f"invalid option value '{item.value}'")
+
+
+def _dates(text: str) -> tuple[str, ...]:
+    """``(text,)`` if ``-rtc base=`` is a date (``2006-06-17``) or a time
+    (``2006-06-17T16:01:21``), else nothing."""
+    import re
+
+    return (text,) if re.match(r"\d+-\d+-\d+(T\d+:\d+:\d+)?\Z", text) else ()
+
+
+_SANDBOX_VALUES = {
+    "obsolete": ("allow", "deny"),
+    "elevateprivileges": ("allow", "deny", "children"),
+    "spawn": ("allow", "deny"),
+    "resourcecontrol": ("allow", "deny"),
+}
+
+
+def _check_sandbox(text: str) -> None:
+    """``-sandbox on|off[,obsolete=..][,elevateprivileges=..][,spawn=..][,resourcecontrol=..]``:
+    checked, then without effect (the simulator makes no system calls a filter would stop)."""
+    from ..machine import ConfigError
+    from ..machine.options import parse_bool, parse_opts
+
+    location = f"-sandbox {text}"
+    for item in parse_opts(text, implied="enable"):
+        if item.name == "enable":
+            if parse_bool(item.value) is None:
+                raise ConfigError("Parameter 'enable' expects 'on' or 'off'", location)
+        elif item.name not in _SANDBOX_VALUES:
+            raise ConfigError(f"Invalid parameter '{item.name}'", location)
+        elif item.value not in _SANDBOX_VALUES[item.name]:
+            raise ConfigError(f"invalid argument for {item.name}", location)
+
+
+_BOOT_KEYS = ("order", "once", "menu", "splash", "splash-time", "reboot-timeout", "strict")
+
+
+def _check_boot(text: str) -> None:
+    """``-boot``: the machine's ``boot`` property (QEMU names no option in its errors)."""
+    from ..machine.options import parse_bool, parse_opts
+
+    for item in parse_opts(text, implied="order"):
+        if item.name not in _BOOT_KEYS:
+            raise CommandLineError(None, f"Parameter 'boot.{item.name}' is unexpected")
+        if item.name in ("menu", "strict") and parse_bool(item.value) is None:
+            raise CommandLineError(None, f"Parameter 'boot.{item.name}' expects 'on' or 'off'")
+
+
+def _check_display(text: str) -> None:
+    from ..machine import ConfigError
+    from ..machine.options import parse_opts
+
+    items = parse_opts(text, implied="type")
+    kind = items[0].value if items and items[0].name == "type" else ""
+    if kind not in _DISPLAY_TYPES:
+        raise ConfigError(f"Parameter 'type' does not accept value '{kind}'", f"-display {text}")
+    for item in items[1:]:
+        raise ConfigError(f"Parameter '{item.name}' is unexpected", f"-display {text}")
+    if kind not in _DISPLAYS_BUILT:
+        raise CommandLineError(
+            None,
+            f"Display '{kind}' is not available. "
+            "Perhaps you want to install qemu-system-gui package?",
+        )
+
+
+def _parse_mon(text: str, earlier: list[ChardevMonitor]) -> ChardevMonitor:
+    from ..machine import ConfigError
+    from ..machine.options import id_wellformed, parse_bool, parse_opts
 
     location = f"-mon {text}"
     chardev: str | None = None
     mode: str | None = None
+    ident: str | None = None
     for item in parse_opts(text, implied="chardev"):
         if item.name == "chardev":
             chardev = item.value
         elif item.name == "mode":
             mode = item.value
+        elif item.name == "id":
+            # The monitor's name: nothing shows it, but QEMU checks it at once.
+            if not id_wellformed(item.value):
+                raise ConfigError(
+                    "Parameter 'id' expects an identifier\n"
+                    "Identifiers consist of letters, digits, '-', '.', '_', "
+                    "starting with a letter.",
+                    location,
+                )
+            if any(mon.id == item.value for mon in earlier):
+                raise ConfigError(f"Duplicate ID '{item.value}' for mon", location)
+            ident = item.value
         elif item.name == "pretty":
             if parse_bool(item.value) is None:
                 raise ConfigError("Parameter 'pretty' expects 'on' or 'off'", location)
@@ -291,7 +567,7 @@ def _parse_mon(text: str) -> ChardevMonitor:
                 raise ConfigError("pretty=on is not simulated", location)
         else:
             raise ConfigError(f"Invalid parameter '{item.name}'", location)
-    return ChardevMonitor(chardev or "", mode, location)
+    return ChardevMonitor(chardev or "", mode, location, ident)
 
 
 def _check_audio(text: str) -> None:

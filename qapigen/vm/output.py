@@ -15,7 +15,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
-__all__ = ["FileLog", "StreamLog", "print_stderr", "quiet_streams"]
+__all__ = ["FileLog", "StreamLog", "print_stderr", "print_stdout", "quiet_streams"]
+
+
+def print_stdout(text: str) -> None:
+    """Write ``text`` to stdout now; nothing if nobody reads it any more."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # nobody reads stdout any more: that must not change the exit status
 
 
 def print_stderr(text: str) -> None:

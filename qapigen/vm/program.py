@@ -5,24 +5,36 @@ starts ``qemu-system-x86_64`` can start it unchanged:
 
 - modelled: ``-qmp unix:PATH[,server=on][,wait=off]`` and ``-qmp
   tcp:HOST:PORT,...`` (several allowed), ``-chardev socket,...`` with ``-mon
-  chardev=ID,mode=control`` (a QMP monitor on a socket the program listens on,
-  connects to, or was passed as ``fd=N``: QEMU's own harness passes one end of
-  a socket pair; see :mod:`.chardev`), ``-qtest CHARDEV`` (QEMU's
-  test protocol, :mod:`qapigen.qtest`) with ``-qtest-log FILE|none``, ``-S``,
-  ``-action``, ``-no-shutdown``, ``-no-reboot``, ``-watchdog-action``,
-  ``-device pvpanic[,ioport=..][,events=..]``, ``-device pvpanic-pci[,addr=..]``,
-  ``-device ib700``, ``-nodefaults``, ``-nographic``, ``-vga std|none``, ``-nic
-  none``, ``-net none``, ``-m``, ``-accel`` and ``-machine accel=`` (``qtest``:
-  the virtual clock moves only when a test moves it), ``-name``, ``-pidfile``,
-  ``-d guest_errors`` with ``-D FILE`` (what QEMU logs of the guest's errors, to
-  FILE, else to stderr);
-- accepted and without effect (nothing the simulator shows depends on them):
-  ``-machine``'s other keys, ``-cpu``, ``-smp``, ``-display``, ``-serial`` and
-  ``-parallel`` (but which ports exist), ``-monitor``, ``-boot``,
-  ``-enable-kvm``, ``-no-user-config``, ``-d``'s other items, ``-drive``,
-  ``-debugcon``, ``-bios``, ``-global``, ``-audio none``, ``-trace PATTERN``
-  (no trace event is written); ``-daemonize`` is refused;
-- anything else is refused as QEMU refuses an unknown option.
+  chardev=ID[,id=NAME],mode=control`` (a QMP monitor on a socket the program
+  listens on, connects to, or was passed as ``fd=N``: QEMU's own harness passes
+  one end of a socket pair, libvirt a listening socket; see :mod:`.chardev`),
+  ``-qtest CHARDEV`` (QEMU's test protocol, :mod:`qapigen.qtest`) with
+  ``-qtest-log FILE|none``, ``-S``, ``-action``, ``-no-shutdown``,
+  ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic[,ioport=..][,events=..]``,
+  ``-device pvpanic-pci[,addr=..]``, ``-device ib700`` (key=value or JSON),
+  ``-nodefaults``, ``-nographic``, ``-vga std|none``, ``-nic none``, ``-net
+  none``, ``-m [size=]SIZE``, ``-accel`` and ``-machine accel=`` (``qtest``: the
+  virtual clock moves only when a test moves it), ``-machine TYPE`` with
+  ``memory-backend=ID`` and ``-object memory-backend-*``, ``-smp`` and ``-cpu``
+  (the vCPUs the queries list), ``-blockdev`` (the nodes ``query-block`` and
+  ``query-named-block-nodes`` list), ``-name``, ``-pidfile``, ``-daemonize``
+  (:mod:`.daemon`), ``-d guest_errors`` with ``-D FILE`` (what QEMU logs of the
+  guest's errors, to FILE, else to stderr), and ``-version``, ``-h``, ``-machine
+  help``, ``-device help``, ``-cpu help`` (what the impersonated QEMU printed,
+  from its profile: :mod:`.help`);
+- checked as QEMU checks them, then without effect (nothing the simulator
+  shows depends on them): the other ``-device`` models and ``-object`` types
+  the profile's QEMU has, ``-audiodev``, ``-uuid``, ``-rtc``, ``-overcommit``,
+  ``-sandbox``, ``-msg``, ``-boot``, ``-display``, ``-machine``'s other
+  properties;
+- accepted and without effect: ``-serial`` and ``-parallel`` (but which ports
+  exist), ``-monitor``, ``-enable-kvm``, ``-no-user-config``, ``-d``'s other
+  items, ``-drive``, ``-debugcon``, ``-bios``, ``-global``, ``-audio none``,
+  ``-trace PATTERN`` (no trace event is written);
+- anything else is refused as QEMU refuses an unknown option; a line without
+  any monitor is refused too (nothing could drive the machine);
+- ``--help`` prints the program's own help, ``--profile FILE`` impersonates the
+  QEMU recorded in FILE (default: the shipped profile).
 
 A bad option gets QEMU's message and exit status 1.  SIGTERM, SIGINT and
 SIGHUP shut the machine down as QEMU does (``SHUTDOWN`` with reason
@@ -203,6 +215,15 @@ def _main(argv: Sequence[str]) -> int:
     pidfile = None
     try:
         options = parse(argv)
+        if options.help is not None:
+            from .help import print_help
+
+            return print_help(options)
+        daemon = None
+        if options.daemonize:
+            from .daemon import Daemon
+
+            daemon = Daemon()  # from here on, this is the daemon
         if options.count > 1:
             _descriptor_room(options)
         if options.qmp_dir is not None:
@@ -221,8 +242,10 @@ def _main(argv: Sequence[str]) -> int:
         if options.pidfile:
             pidfile = _PidFile(options.pidfile)
         # The fleet refuses a socket that cannot be made, a machine QEMU would refuse.
-        return Fleet(options, log).serve()
+        return Fleet(options, log).serve(daemon.ready if daemon is not None else None)
     except CommandLineError as err:
+        for warning in err.warnings:
+            print_stderr(f"{PROG}: {warning}\n")
         print_stderr(f"{PROG}: {err}\n")
         return 1
     finally:

@@ -2,8 +2,7 @@
 
 Every libvirt test runs once per emulator (``emulator``): real QEMU 10.0.2,
 and ``qapigen vm`` behind an ``<emulator>`` wrapper; one compares the two side
-by side.  What libvirt cannot do yet with ``qapigen vm`` is listed, with
-why, in :data:`QAPIGEN_VM_FAILS`: those tests are strict xfails.
+by side.  Both are held to the same reviewed data.
 """
 
 from __future__ import annotations
@@ -17,38 +16,7 @@ import pytest
 from ..support.guest_images import GuestImages
 from ..support.libvirt_domain import REAL_QEMU, qapigen_vm_wrapper
 from ..support.libvirt_guests import Guest, PlayedGuest
-from ..support.libvirtd import Libvirtd, LibvirtError, missing
-
-# The tests libvirt cannot pass yet with qapigen vm, by name (all of a test's
-# parameters) or by name and parameters: each is a strict xfail, with why and
-# the exception it ends in.  The probe fails first, at -daemonize.
-_PROBE_FAILS = (
-    "libvirt's probe fails: 'qapigen vm: -daemonize: invalid option' (issue 14 item 3: "
-    "-daemonize and the rest of libvirt's command line)",
-    LibvirtError,
-)
-QAPIGEN_VM_FAILS: dict[str, tuple[str, type[Exception]]] = {
-    "test_the_probe_asks_what_the_reviewed_record_lists": _PROBE_FAILS,
-    "test_a_domain_starts_with_the_reviewed_command_line_and_questions": _PROBE_FAILS,
-    "test_libvirt_writes_the_same_command_line_for_qapigen_vm_as_for_real_qemu": _PROBE_FAILS,
-    "test_start_shutdown_reboot_suspend_resume_reset_destroy": _PROBE_FAILS,
-    "test_shutdown_and_reboot_when_the_guest_answers_the_power_button": _PROBE_FAILS,
-    "test_the_first_crash_ends_as_the_policy_says": _PROBE_FAILS,
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what still fails with qapigen vm (:data:`QAPIGEN_VM_FAILS`) a strict xfail."""
-    for item in items:
-        if not isinstance(item, pytest.Function):
-            continue
-        params = item.callspec.params if hasattr(item, "callspec") else {}
-        if params.get("emulator") != "qapigen-vm" and "qapigen_vm" not in item.fixturenames:
-            continue
-        known = QAPIGEN_VM_FAILS.get(item.name) or QAPIGEN_VM_FAILS.get(item.originalname)
-        if known is not None:
-            reason, raises = known
-            item.add_marker(pytest.mark.xfail(raises=raises, strict=True, reason=reason))
+from ..support.libvirtd import Libvirtd, missing
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,209 @@
+"""The options whose argument is a QAPI object: ``-object``, ``-blockdev``,
+``-audiodev``, and ``-device`` in its JSON form.
+
+Each takes either JSON (an argument that starts with ``{``, read as QEMU reads
+it) or ``key=value,...``.  The discriminator (``qom-type``, ``driver``) is
+checked against the impersonated QEMU's schema (its profile); of the other
+members, those the simulator reads are checked with QEMU's messages (an
+object's ``id``, a memory backend's ``size``, a block node's ``node-name``,
+``filename`` and ``read-only``, an audio backend's ``id``), the rest are
+taken as given.
+"""
+
+from __future__ import annotations
+
+from ..machine import ConfigError
+from ..machine.options import parse_bool, parse_opts, parse_size
+from ..runtime.key_order import first_unexpected
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from ..machine import CommandLine
+    from .catalogue import ProfileCatalogue
+
+__all__ = ["audiodev", "blockdev", "device", "object_"]
+
+
+def _json(location: str, text: str) -> dict[str, object]:
+    """``text`` read as QEMU reads a JSON option; it must be an object."""
+    from ..qmp.json_reader import JSONError, JSONStreamReader
+
+    results = JSONStreamReader().feed(text.encode("utf-8", "surrogateescape"))
+    if not results:
+        raise ConfigError("JSON parse error, premature EOI", location)
+    first = results[0]
+    if isinstance(first, JSONError):
+        raise ConfigError(first.desc, location)
+    if not isinstance(first.value, dict):
+        raise ConfigError("Invalid parameter type, expected: object", location)
+    return dict(first.value)
+
+
+def _keyval(location: str, text: str, implied: str) -> dict[str, object]:
+    """``key=value,...``; dotted keys (``file.filename=``) go into nested members,
+    as QEMU's keyval parser makes them."""
+    values: dict[str, object] = {}
+    for item in parse_opts(text, implied=implied):
+        head, dot, rest = item.name.partition(".")
+        if dot:
+            nested = values.setdefault(head, {})
+            if isinstance(nested, dict):
+                nested[rest] = item.value
+        else:
+            values[item.name] = item.value
+    return values
+
+
+def _check_members(
+    location: str,
+    values: dict[str, object],
+    members: list[tuple[str, bool]] | None,
+    unexpected: str = "Parameter '{}' is unexpected",
+) -> None:
+    """QEMU's visitor's checks of an object's members: the first required one
+    missing (in the type's order), then the first one the type does not have
+    (in QEMU's hash table order)."""
+    if members is None:
+        return
+    for name, required in members:
+        if required and name not in values:
+            raise ConfigError(f"Parameter '{name}' is missing", location)
+    known = [name for name, _ in members if name in values]
+    extra = first_unexpected(list(values), known)
+    if extra is not None:
+        raise ConfigError(unexpected.format(extra), location)
+
+
+def _read(location: str, text: str, implied: str) -> tuple[dict[str, object], bool]:
+    """The members, and whether they came as JSON (typed) rather than text."""
+    if text.startswith("{"):
+        return _json(location, text), True
+    return _keyval(location, text, implied), False
+
+
+def _enum_member(
+    location: str, values: dict[str, object], member: str, allowed: tuple[str, ...]
+) -> str:
+    given = values.get(member)
+    if given is None:
+        raise ConfigError(f"Parameter '{member}' is missing", location)
+    if not isinstance(given, str):
+        raise ConfigError(f"Invalid parameter type for '{member}', expected: string", location)
+    if given not in allowed:
+        raise ConfigError(f"Parameter '{member}' does not accept value '{given}'", location)
+    return given
+
+
+def _str_member(location: str, values: dict[str, object], member: str) -> str:
+    given = values.get(member)
+    if given is None:
+        raise ConfigError(f"Parameter '{member}' is missing", location)
+    if not isinstance(given, str):
+        raise ConfigError(f"Invalid parameter type for '{member}', expected: string", location)
+    return given
+
+
+def _bool_member(location: str, values: dict[str, object], member: str, typed: bool) -> bool | None:
+    given = values.get(member)
+    if given is None:
+        return None
+    if typed:
+        if not isinstance(given, bool):
+            raise ConfigError(f"Invalid parameter type for '{member}', expected: boolean", location)
+        return given
+    flag = parse_bool(str(given)) if given in ("on", "off") else None
+    if flag is None:
+        raise ConfigError(f"Parameter '{member}' expects 'on' or 'off'", location)
+    return flag
+
+
+def object_(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> None:
+    """``-object '{"qom-type": T, "id": ID, ...}'`` or ``-object T,id=ID,...``."""
+    location = f"-object {text}"
+    values, typed = _read(location, text, "qom-type")
+    qom_type = _enum_member(
+        location, values, "qom-type", catalogue.enum_values("object-add", "qom-type")
+    )
+    ident = _str_member(location, values, "id")
+    if qom_type.startswith("memory-backend-"):
+        size = values.get("size")
+        if size is None:
+            raise ConfigError("Parameter 'size' is missing", location)
+        if typed:
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise ConfigError("Parameter 'size' expects uint64", location)
+            values["size"] = size % (1 << 64)
+        else:
+            parsed = parse_size(str(size)) if str(size)[-1:].isalpha() else parse_size(f"{size}b")
+            if parsed is None:
+                raise ConfigError("Parameter 'size' expects a size value", location)
+            values["size"] = parsed
+    # A key=value -object is QEMU's older option syntax, and words it so.
+    unexpected = "Parameter '{}' is unexpected" if typed else "Invalid parameter '{}'"
+    _check_members(location, values, catalogue.members("object-add", qom_type), unexpected)
+    rest = {k: v for k, v in values.items() if k not in ("qom-type", "id")}
+    cmdline.object(location, qom_type, ident, rest, keyval=not typed)  # type: ignore[arg-type]
+
+
+def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> None:
+    """``-blockdev '{"driver": D, "node-name": N, ...}'`` or ``driver=D,...``."""
+    from ..machine.config import BlockNodeConfig
+
+    location = f"-blockdev {text}"
+    values, typed = _read(location, text, "driver")
+    driver = _enum_member(
+        location, values, "driver", catalogue.enum_values("blockdev-add", "driver")
+    )
+    node_name = values.get("node-name")
+    if node_name is not None and not isinstance(node_name, str):
+        raise ConfigError("Invalid parameter type for 'node-name', expected: string", location)
+    read_only = _bool_member(location, values, "read-only", typed)
+    filename = ""
+    if driver in ("file", "host_device", "host_cdrom"):
+        filename = _str_member(location, values, "filename")
+    _check_members(location, values, catalogue.members("blockdev-add", driver))
+    if node_name is None:
+        raise ConfigError("'node-name' must be specified for the root node", location)
+    if filename:
+        _open_image(location, filename, bool(read_only))
+    node = BlockNodeConfig(node_name, driver, filename, bool(read_only))
+    cmdline.blockdev(location, node)
+
+
+def _open_image(location: str, filename: str, read_only: bool) -> None:
+    """Open the image as QEMU does at start-up, to see that it can; QEMU's error."""
+    import os
+
+    try:
+        fd = os.open(filename, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
+    except OSError as err:
+        raise ConfigError(
+            f"Could not open '{filename}': {os.strerror(err.errno or 0)}", location
+        ) from None
+    os.close(fd)
+
+
+def audiodev(catalogue: ProfileCatalogue, text: str) -> None:
+    """``-audiodev '{"id": ID, "driver": D}'`` or ``D,id=ID``: checked, then
+    without effect (sound is not simulated)."""
+    location = f"-audiodev {text}"
+    values, _typed = _read(location, text, "driver")
+    _str_member(location, values, "id")
+    driver = _enum_member(
+        location,
+        values,
+        "driver",
+        catalogue.enum_values("query-audiodevs", "driver", returns=True),
+    )
+    _check_members(location, values, catalogue.members("query-audiodevs", driver, returns=True))
+
+
+def device(cmdline: CommandLine, text: str) -> None:
+    """``-device '{"driver": D, ...}'`` (JSON) or ``-device D,key=value,...``."""
+    if text.startswith("{"):
+        location = f"-device {text}"
+        cmdline.device_json(location, _json(location, text))  # type: ignore[arg-type]
+    else:
+        cmdline.device(text)
