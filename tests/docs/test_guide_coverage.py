@@ -1,7 +1,8 @@
 """docs/guide.md cannot fall behind the code: every label ``qapigen diff`` can print and
 every message ``qapigen validate`` can report is documented in its section of the guide,
 read from the code itself (a new kind of change, or a new message, fails here until the
-guide says what it means)."""
+guide says what it means); and the options ``qapigen vm --help`` lists are the ones the
+guide's section on it describes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import fields
 import pytest
 
 from qapigen.backends import diff, diff_definitions, validate
+from qapigen.vm.help import OWN_HELP
 
 from ..support.guide import GUIDE
 from ..support.paths import REPO
@@ -35,6 +37,9 @@ def _table_rows(text: str) -> list[str]:
 
 DIFF = "What changed between two versions"
 VALIDATE = "Does it fit the schema"
+VM = "`qapigen vm`"
+# An option's name, as help texts and the guide write it (``-qmp``, ``--count``).
+_OPTION = re.compile(r"(?<![\w.-])(--?[A-Za-z][\w-]*)")
 
 
 def test_every_kind_of_change_on_the_wire_has_a_row() -> None:
@@ -134,3 +139,22 @@ def test_every_message_validate_reports_is_documented(message: str) -> None:
     pattern = "[^`|\n]+?".join(re.escape(part) for part in message.split(_PLACEHOLDER))
     rows = _table_rows(_section(VALIDATE))
     assert any(re.search(f"^\\| `{pattern}`", row) for row in rows), message
+
+
+def test_every_option_qapigen_vm_help_lists_is_in_the_guide() -> None:
+    """What ``qapigen vm --help`` names, the guide's section on ``qapigen vm`` explains."""
+    listed = set(_OPTION.findall(OWN_HELP))
+    assert {"-qmp", "-daemonize", "--count", "--profile", "-uuid"} <= listed
+    missing = listed - set(_OPTION.findall(_section(VM)))
+    assert not missing, f"qapigen vm --help lists what the guide does not: {sorted(missing)}"
+
+
+def test_every_option_the_guide_tables_for_qapigen_vm_is_in_its_help() -> None:
+    """Each option in the first column of the guide's tables of ``qapigen vm`` options is
+    one that ``qapigen vm --help`` lists (a guide row for an option gone fails here)."""
+    tabled = {
+        option for row in _table_rows(_section(VM)) for option in _OPTION.findall(row.split("|")[1])
+    }
+    assert {"-qmp", "-chardev", "--count"} <= tabled
+    unlisted = tabled - set(_OPTION.findall(OWN_HELP))
+    assert not unlisted, f"the guide tables options --help does not list: {sorted(unlisted)}"
