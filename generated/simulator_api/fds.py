@@ -126,7 +126,7 @@ class AddfdInfo(_rt.Struct):
     Since: 1.2
     """
 
-    __slots__ = ("fdset_id", "fd")
+    __slots__ = ("fd", "fdset_id")
 
     fdset_id: int
     """the set it joined"""
@@ -280,7 +280,7 @@ class RemoveFdArguments(_rt.Struct):
             set is closed.
     """
 
-    __slots__ = ("fdset_id", "fd")
+    __slots__ = ("fd", "fdset_id")
 
     fdset_id: int
     """the set"""
@@ -432,7 +432,7 @@ class FdsetInfo(_rt.Struct):
     Since: 1.2
     """
 
-    __slots__ = ("fdset_id", "fds")
+    __slots__ = ("fds", "fdset_id")
 
     fdset_id: int
     """its number"""

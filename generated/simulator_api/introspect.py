@@ -72,7 +72,7 @@ class SchemaInfoBase(_rt.Struct):
             remaining kinds)
     """
 
-    __slots__ = ("name", "meta_type", "features")
+    __slots__ = ("features", "meta_type", "name")
 
     name: str
     """the entity's name.  Commands and events appear under the name
@@ -300,12 +300,9 @@ def _SchemaInfo_builtin_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "builtin":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["json-type"]
@@ -352,7 +349,7 @@ class SchemaInfo_enum(SchemaInfo):
     Since: 2.5
     """
 
-    __slots__ = ("members", "_deprecated_values")
+    __slots__ = ("_deprecated_values", "members")
 
     members: list[SchemaInfoEnumMember]
     """the enumeration's values, each with its features, in no
@@ -436,12 +433,9 @@ def _SchemaInfo_enum_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "enum":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
@@ -539,12 +533,9 @@ def _SchemaInfo_array_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "array":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["element-type"]
@@ -671,12 +662,9 @@ def _SchemaInfo_object__DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "object":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
@@ -788,12 +776,9 @@ def _SchemaInfo_alternate_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "alternate":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
@@ -836,7 +821,7 @@ class SchemaInfo_command(SchemaInfo):
     Since: 2.5
     """
 
-    __slots__ = ("arg_type", "ret_type", "allow_oob")
+    __slots__ = ("allow_oob", "arg_type", "ret_type")
 
     arg_type: str
     """the name of the object type listing the command's
@@ -915,12 +900,9 @@ def _SchemaInfo_command_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "command":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["arg-type"]
@@ -1037,12 +1019,9 @@ def _SchemaInfo_event_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "event":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["arg-type"]
@@ -1176,7 +1155,7 @@ class SchemaInfoEnum(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("members", "_deprecated_values")
+    __slots__ = ("_deprecated_values", "members")
 
     members: list[SchemaInfoEnumMember]
     """the enumeration's values, each with its features, in no
@@ -1254,7 +1233,7 @@ class SchemaInfoEnumMember(_rt.Struct):
     Since: 6.2
     """
 
-    __slots__ = ("name", "features")
+    __slots__ = ("features", "name")
 
     name: str
     """the value, spelled as a client sends and receives it"""
@@ -1492,7 +1471,7 @@ class SchemaInfoObjectMember(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("name", "type_", "default", "features")
+    __slots__ = ("default", "features", "name", "type_")
 
     name: str
     """the member's name on the wire"""
@@ -1781,7 +1760,7 @@ class SchemaInfoCommand(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("arg_type", "ret_type", "allow_oob")
+    __slots__ = ("allow_oob", "arg_type", "ret_type")
 
     arg_type: str
     """the name of the object type listing the command's
