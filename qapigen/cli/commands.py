@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
         "vm",
-        help="run a simulated machine behind QMP sockets, with QEMU's options (see qapigen.vm)",
+        help="run a simulated machine behind QMP sockets, with QEMU's options (see docs/guide.md)",
     )
     check = commands.add_parser("check", help="check a schema (exit 1 on error)")
     _add_schema_args(check)

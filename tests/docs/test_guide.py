@@ -1,23 +1,30 @@
-"""docs/guide.md's examples run as written.
+"""docs/guide.md's examples run as written, and print what the guide shows.
 
-Each Python block of the guide carries a note (``<!-- example: KIND -->``) saying what runs
-beside it, and runs in a fresh private folder (its current directory):
+Each example block of the guide carries a note (``<!-- example: KIND -->``, see
+``tests/support/guide.py``) saying what runs beside it. Python examples of these kinds
+run each in a fresh private folder (its current directory):
 
 - ``vm``: ``qapigen vm -S`` with its QMP monitor on ``qmp.sock``;
 - ``qemu``: QEMU 10.0 (``-S -machine none``) on ``qmp.sock``, and QEMU's bindings
   importable as ``qemu_api``;
 - ``qga``: qemu-ga on ``qga.sock`` (allowed only commands that read), and its bindings
   importable as ``qga_api``;
-- ``plain``: nothing (the example starts what it needs);
-- ``pytest``: the block is a test file, which pytest runs.
+- ``plain``: nothing (the example starts what it needs).
 
-A block passes when it exits with status 0 (the examples assert what they show).
+A section's ``console`` examples (shell transcripts: ``$ COMMAND`` lines, each followed by
+what it prints, standard error included) and ``section`` examples (Python) run in order
+in one folder of the section's own, with the section's ``file`` blocks written as the
+guide reaches them, and QEMU's schemas (the shared data's) at ``qemu/``.
+
+A Python example passes when it exits with status 0 (the examples assert what they
+claim) and prints what the ``output`` block after it shows (nothing, without one). A
+console command passes when it prints what the guide shows, and exits with status 0
+unless the next command is ``echo $?``, which shows its status.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -40,39 +47,97 @@ from ..support.emulators import (
     qemu_ga,
     wait_for_socket,
 )
-from ..support.paths import REPO
+from ..support.guide import Block, blocks, matches, results, script, transcript
+from ..support.paths import shared_dir
 
-GUIDE = REPO / "docs" / "guide.md"
-KINDS = ("vm", "qemu", "qga", "plain", "pytest")
-_BLOCK = re.compile(r"^<!-- example: (\S+) -->\n```python\n(.*?)^```$", re.M | re.S)
-
-
-def _examples() -> list[tuple[int, str, str]]:
-    """(line, kind, code) of each noted Python block of the guide."""
-    text = GUIDE.read_text()
-    return [
-        (text.count("\n", 0, m.start()) + 2, m.group(1), m.group(2)) for m in _BLOCK.finditer(text)
-    ]
+ALONE = ("vm", "qemu", "qga", "plain")
+IN_SECTION = ("console", "section")
+_BLOCKS = blocks()
 
 
-def test_every_python_block_is_an_example() -> None:
-    """No Python block escapes the test: each has a note, of a known kind."""
-    blocks = GUIDE.read_text().count("```python\n")
-    examples = _examples()
-    assert len(examples) == blocks
-    assert {kind for _, kind, _ in examples} <= set(KINDS)
+def _shown_output(index: int) -> str:
+    """The output the guide shows after the block at ``index`` ("" if none)."""
+    following = _BLOCKS[index + 1] if index + 1 < len(_BLOCKS) else None
+    return following.text if following is not None and following.note == "output" else ""
+
+
+def _examples() -> list[tuple[Block, str]]:
+    """Each Python example run alone, and the output shown for it."""
+    return [(b, _shown_output(i)) for i, b in enumerate(_BLOCKS) if b.kind in ALONE]
+
+
+def _sections() -> dict[str, list[tuple[Block, str]]]:
+    """The sections' own examples and files, in order, by section."""
+    found: dict[str, list[tuple[Block, str]]] = {}
+    for i, block in enumerate(_BLOCKS):
+        if block.kind in IN_SECTION or block.file_name is not None:
+            found.setdefault(block.section, []).append((block, _shown_output(i)))
+    return found
+
+
+def test_every_block_is_run_or_checked() -> None:
+    """No example escapes the tests: every Python and console block is an example of a
+    known kind (or a file a section's examples use), every output follows an example,
+    every file block's section runs examples, and the only other blocks are the install
+    commands (``test_install_names_real_extras``)."""
+    for i, block in enumerate(_BLOCKS):
+        where = f"docs/guide.md:{block.line}"
+        if block.note == "output":
+            before = _BLOCKS[i - 1]
+            assert before.lang == "python" and before.kind is not None, where
+        elif block.file_name is not None:
+            section = _sections()[block.section]
+            assert any(b.kind in IN_SECTION for b, _ in section), where
+        elif block.lang in ("python", "console"):
+            kinds = (*ALONE, "section") if block.lang == "python" else ("console",)
+            assert block.kind in kinds, where
+        else:
+            assert block.lang == "sh" and block.text.startswith("pip install"), where
+
+
+def test_install_names_real_extras() -> None:
+    """The install commands name the package and extras that pyproject.toml defines, and
+    what an extra brings (in brackets in the comment) is among its dependencies."""
+    import tomllib
+
+    from ..support.paths import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    commands = [b for b in _BLOCKS if b.lang == "sh"]
+    assert commands
+    for block in commands:
+        for line in block.text.splitlines():
+            command, _, comment = line.partition("#")
+            name, _, extras = command.split()[2].strip("'").partition("[")
+            assert name == project["name"]
+            needed: list[str] = []
+            for extra in filter(None, extras.rstrip("]").split(",")):
+                assert extra in project["optional-dependencies"], line
+                needed += project["optional-dependencies"][extra]
+            brought = comment.partition("(")[2].rstrip(") ").split(", ")
+            for dependency in filter(None, brought):
+                assert any(n.lower().startswith(dependency.lower()) for n in needed), line
 
 
 def _package_folder(module: object) -> str:
     return str(Path(str(getattr(module, "__file__", ""))).parent.parent)
 
 
-@contextmanager
-def _beside(kind: str, folder: Path) -> Iterator[dict[str, str]]:
-    """Start what ``kind`` needs in ``folder``; the environment for the example."""
+def _environment() -> dict[str, str]:
     env = dict(os.environ)
     # The installed qapigen command, as a user's shell finds it.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # Standard error and output in the order a terminal shows them.
+    env["PYTHONUNBUFFERED"] = "1"
+    # What fits the width goes by the terminal's: the guide shows 80 columns.
+    env["COLUMNS"] = "80"
+    return env
+
+
+@contextmanager
+def _beside(kind: str, folder: Path) -> Iterator[dict[str, str]]:
+    """Start what ``kind`` needs in ``folder``; the environment for the example."""
+    env = _environment()
     with ExitStack() as stack:
         if kind in ("vm", "qemu"):
             if kind == "qemu" and not HAVE_QEMU:
@@ -100,19 +165,113 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
         proc.stderr.close()
 
 
+def _check_output(block: Block, shown: str, proc: subprocess.CompletedProcess[str]) -> None:
+    where = f"docs/guide.md:{block.line}"
+    assert proc.returncode == 0, f"{where}\n{proc.stdout}{proc.stderr}"
+    assert matches(shown, proc.stdout), f"{where} shows\n{shown}but it printed\n{proc.stdout}"
+
+
 @pytest.mark.parametrize(
-    ("line", "kind", "code"), _examples(), ids=[f"line{n}-{k}" for n, k, _ in _examples()]
+    ("block", "shown"), _examples(), ids=[f"line{b.line}-{b.kind}" for b, _ in _examples()]
 )
-def test_example(line: int, kind: str, code: str, tmp_path: Path) -> None:
+def test_example(block: Block, shown: str, tmp_path: Path) -> None:
+    assert block.kind is not None
     folder = private_folder(tmp_path)
-    with _beside(kind, folder) as env:
-        if kind == "pytest":
-            (folder / "test_example.py").write_text(code)
-            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        else:
-            (folder / "example.py").write_text(code)
-            argv = [sys.executable, "example.py"]
+    with _beside(block.kind, folder) as env:
+        (folder / "example.py").write_text(block.text)
         proc = subprocess.run(
-            argv, cwd=folder, env=env, capture_output=True, text=True, timeout=10 * TIMEOUT
+            [sys.executable, "example.py"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10 * TIMEOUT,
         )
-    assert proc.returncode == 0, f"docs/guide.md:{line}\n{proc.stdout}{proc.stderr}"
+    _check_output(block, shown, proc)
+
+
+def _needs(section: list[tuple[Block, str]]) -> None:
+    """Skip, saying why, a section whose examples need what is missing here."""
+    text = "".join(block.text for block, _ in section)
+    if "qemu/" in text and shared_dir() is None:
+        pytest.skip("QEMU's schemas are absent: set QAPIGEN_SHARED or put them at ../shared")
+    if "qemu-system-x86_64" in text and not HAVE_QEMU:
+        pytest.skip(NO_QEMU)
+
+
+def _run_console(block: Block, folder: Path, env: dict[str, str]) -> None:
+    commands = transcript(block)
+    proc = subprocess.run(
+        ["sh", "-c", script(commands)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10 * TIMEOUT,
+    )
+    outcomes = results(proc.stdout)
+    assert len(outcomes) == len(commands), f"docs/guide.md:{block.line}\n{proc.stdout}"
+    for i, (command, (printed, status)) in enumerate(zip(commands, outcomes, strict=True)):
+        where = f"docs/guide.md:{command.line}: $ {command.command}"
+        assert matches(command.shown, printed), f"{where}\nshows\n{command.shown}prints\n{printed}"
+        shows_status = i + 1 < len(commands) and commands[i + 1].command == "echo $?"
+        assert status == 0 or shows_status, f"{where}\nexit status {status}, not shown"
+
+
+@pytest.mark.parametrize("section", sorted(_sections()))
+def test_section(section: str, tmp_path: Path) -> None:
+    examples = _sections()[section]
+    _needs(examples)
+    folder = private_folder(tmp_path)
+    shared = shared_dir()
+    if shared is not None:
+        (folder / "qemu").symlink_to(shared / "qemu" / "10.0" / "schema")
+    env = _environment()
+    env["PYTHONPATH"] = str(folder)
+    for block, shown in examples:
+        if block.file_name is not None:
+            (folder / block.file_name).write_text(block.text)
+        elif block.kind == "console":
+            _run_console(block, folder, env)
+        else:
+            proc = subprocess.run(
+                [sys.executable, "-"],
+                input=block.text,
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=10 * TIMEOUT,
+            )
+            _check_output(block, shown, proc)
+
+
+@pytest.mark.parametrize(
+    ("shown", "printed", "agree"),
+    [
+        ("a\nb\n", "a\nb\n", True),
+        ("a\nb\n", "a\nc\n", False),
+        ("a\n", "a\nb\n", False),
+        ("a ... c\n", "a b b c\n", True),
+        ("a ... c\n", "a b\nb c\n", False),
+        ("a\n...\nz\n", "a\nz\n", True),
+        ("a\n...\nz\n", "a\nb\nc\nz\n", True),
+        ("a\n...\nz\n", "a\nb\n", False),
+        ("", "", True),
+        ("", "x\n", False),
+    ],
+)
+def test_shown_outputs_match_only_what_they_say(shown: str, printed: str, agree: bool) -> None:
+    """The checks of shown outputs can fail: ``...`` stands for a line's rest or for
+    lines, nothing else does."""
+    assert matches(shown, printed) is agree
+
+
+def test_console_results_carry_each_commands_status(tmp_path: Path) -> None:
+    """A transcript's script tells each command's output and exit status apart, and
+    ``echo $?`` shows the status of the command before it."""
+    block = Block(1, "", "console", "example: console", "$ echo a\n$ false\n$ echo $?\n")
+    proc = subprocess.run(
+        ["sh", "-c", script(transcript(block))], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert results(proc.stdout) == [("a\n", 0), ("", 1), ("1\n", 0)]
