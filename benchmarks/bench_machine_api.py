@@ -44,7 +44,7 @@ def panic_pause_cont_quit() -> None:
     machine.guest.pvpanic_write(1)
     assert machine.query_status().status is simulator_api.RunState.GUEST_PANICKED
     machine.cont()
-    machine.quit_()
+    machine.quit()
     assert len(got) == 4 and machine.exit_status == 0
 
 

@@ -15,8 +15,10 @@ the servers', not a client library's):
   connects as soon as the socket accepts, median of N starts, alternating.
 
 Targets (issue 4): round trips at least 2x QEMU's; start to greeting at most
-2x QEMU's.  The oracle's anchor on this host (fact 32): 4,447/s one at a time,
-5,430/s pipelined, 22.9 ms to the greeting.
+2x QEMU's, and (issue 14) at most 1.0x with the default profile, which ``qapigen
+vm`` serves unless told otherwise: it must load it lazily.  The oracle's anchor
+on this host (fact 32): 4,447/s one at a time, 5,430/s pipelined, 22.9 ms to the
+greeting.
 
 ``qapigen vm`` is measured as a user runs it: the ``qapigen`` script of a
 fresh virtual environment with a regular install of this checkout (``pip
@@ -52,28 +54,30 @@ BENCH_VENV = Path(tempfile.gettempdir()) / "qapigen-bench-venv"
 
 TARGET_RATE = 2.0  # ours / QEMU's, at least
 TARGET_START = 2.0  # ours / QEMU's, at most
+# ours / QEMU's, at most, serving the default profile (issue 14: loaded lazily)
+TARGET_START_PROFILE = 1.0
 
 
 # -- processes ------------------------------------------------------------------------
 
 
-def install() -> Path:
+def install(venv: Path = BENCH_VENV) -> Path:
     """A fresh virtual environment with this checkout installed as users install it."""
-    if BENCH_VENV.exists():
-        shutil.rmtree(BENCH_VENV)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(BENCH_VENV)], check=True)
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(BENCH_VENV / "bin" / "python"), "install",
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
          "-q", "--no-deps", str(REPO)],
         check=True,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    return BENCH_VENV
+    return venv
 
 
-def qapigen_vm(*args: str) -> list[str]:
+def qapigen_vm(*args: str, venv: Path = BENCH_VENV) -> list[str]:
     """The command that starts ``qapigen vm`` with ``args``, as installed by :func:`install`."""
-    return [str(BENCH_VENV / "bin" / "qapigen"), "vm", *args]
+    return [str(venv / "bin" / "qapigen"), "vm", *args]
 
 
 def unix(path: str) -> str:
@@ -324,8 +328,11 @@ def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
     for name in names:
         print(f"  {name:12} {describe_times(starts[name])}")
     ratio = statistics.median(starts[names[0]]) / statistics.median(starts[names[1]])
-    verdict = "met" if ratio <= TARGET_START else "MISSED"
-    print(f"  ratio qapigen vm/QEMU: {ratio:.2f} (target <= {TARGET_START:g}: {verdict})")
+    verdicts = ", ".join(
+        f"target <= {target:g} ({issue}): {'met' if ratio <= target else 'MISSED'}"
+        for target, issue in ((TARGET_START, "issue 4"), (TARGET_START_PROFILE, "issue 14"))
+    )
+    print(f"  ratio qapigen vm/QEMU: {ratio:.2f} ({verdicts})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,7 +54,7 @@ from .introspect import (
     SchemaInfo_command,
     SchemaInfo_enum,
     SchemaInfo_event,
-    SchemaInfo_object_,
+    SchemaInfo_object,
     SchemaInfoAlternate,
     SchemaInfoAlternateMember,
     SchemaInfoArray,
@@ -208,7 +208,7 @@ COMMANDS: dict[str, _rt.CommandInfo] = {
     ),
     "quit": _rt.CommandInfo(
         name="quit",
-        method="quit_",
+        method="quit",
         arg_type=None,
         unpack=False,
         ret_type=None,
@@ -580,7 +580,7 @@ class Handler:
         raise _rt.CommandNotImplemented
 
     @_rt.not_implemented
-    def quit_(self) -> None:
+    def quit(self) -> None:
         """End the emulator process in an orderly fashion.
 
         The server tries to send the reply before it exits, but may not
@@ -784,7 +784,7 @@ class Handler:
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """Write the guest's memory to a file.
 
@@ -810,7 +810,7 @@ class Handler:
 
             length: how many bytes to dump from ``begin``; needs ``begin``
 
-            format\\_: the file format; ELF when absent.  (since 2.0)
+            format: the file format; ELF when absent.  (since 2.0)
 
         Raises:
             qapigen.runtime.CommandError:
@@ -1158,7 +1158,7 @@ __all__ = [
     "SchemaInfo_command",
     "SchemaInfo_enum",
     "SchemaInfo_event",
-    "SchemaInfo_object_",
+    "SchemaInfo_object",
     "SchemaMetaType",
     "SetActionArguments",
     "ShutdownAction",

@@ -275,7 +275,7 @@ class Client(_client.AsyncClient):
         _result = await self._call("query-commands", None)
         return _t.cast("list[CommandInfo]", _result)
 
-    async def quit_(self) -> None:
+    async def quit(self) -> None:
         """End the emulator process in an orderly fashion.
 
         The server tries to send the reply before it exits, but may not
@@ -479,7 +479,7 @@ class Client(_client.AsyncClient):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """Write the guest's memory to a file.
 
@@ -505,7 +505,7 @@ class Client(_client.AsyncClient):
 
             length: how many bytes to dump from ``begin``; needs ``begin``
 
-            format\\_: the file format; ELF when absent.  (since 2.0)
+            format: the file format; ELF when absent.  (since 2.0)
 
         Raises:
             qapigen.runtime.client.GenericError:
@@ -537,7 +537,7 @@ class Client(_client.AsyncClient):
             detach=detach,
             begin=begin,
             length=length,
-            format_=format_,
+            format=format,
         )
         await self._call("dump-guest-memory", _arguments.to_wire())
 
@@ -1034,7 +1034,7 @@ class SyncClient(_client.SyncClient):
         """
         return self._run(self.client.query_commands())
 
-    def quit_(self) -> None:
+    def quit(self) -> None:
         """End the emulator process in an orderly fashion.
 
         The server tries to send the reply before it exits, but may not
@@ -1048,7 +1048,7 @@ class SyncClient(_client.SyncClient):
             -> { "execute": "quit" }
             <- { "return": {} }
         """
-        self._run(self.client.quit_())
+        self._run(self.client.quit())
 
     def query_qmp_schema(self) -> list[SchemaInfo]:
         """Describe the server's QMP interface.
@@ -1231,7 +1231,7 @@ class SyncClient(_client.SyncClient):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """Write the guest's memory to a file.
 
@@ -1257,7 +1257,7 @@ class SyncClient(_client.SyncClient):
 
             length: how many bytes to dump from ``begin``; needs ``begin``
 
-            format\\_: the file format; ELF when absent.  (since 2.0)
+            format: the file format; ELF when absent.  (since 2.0)
 
         Raises:
             qapigen.runtime.client.GenericError:
@@ -1290,7 +1290,7 @@ class SyncClient(_client.SyncClient):
                 detach=detach,
                 begin=begin,
                 length=length,
-                format_=format_,
+                format=format,
             )
         )
 

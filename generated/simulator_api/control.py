@@ -32,14 +32,9 @@ class QmpCapabilitiesArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("enable",)
 
-    def __init__(
-        self,
-        *,
-        enable: list[QMPCapability] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, enable: list[QMPCapability] | None = None) -> None:
         self.enable = enable
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"enable"})
 
@@ -121,18 +116,11 @@ class VersionTriple(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("major", "minor", "micro")
 
-    def __init__(
-        self,
-        *,
-        major: int,
-        minor: int,
-        micro: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, major: int, minor: int, micro: int) -> None:
         self.major = major
         self.minor = minor
         self.micro = micro
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"major", "minor", "micro"})
 
@@ -206,16 +194,10 @@ class VersionInfo(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("qemu", "package")
 
-    def __init__(
-        self,
-        *,
-        qemu: VersionTriple,
-        package: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, qemu: VersionTriple, package: str) -> None:
         self.qemu = qemu
         self.package = package
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"qemu", "package"})
 
@@ -265,11 +247,9 @@ class CommandInfo(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name",)
 
-    def __init__(
-        self, *, name: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, name: str) -> None:
         self.name = name
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name"})
 

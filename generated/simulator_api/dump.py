@@ -84,10 +84,10 @@ class DumpGuestMemoryArguments(_rt.Struct):
 
         length: how many bytes to dump from ``begin``; needs ``begin``
 
-        format\\_: the file format; ELF when absent.  (since 2.0)
+        format: the file format; ELF when absent.  (since 2.0)
     """
 
-    __slots__ = ("begin", "detach", "format_", "length", "paging", "protocol")
+    __slots__ = ("begin", "detach", "format", "length", "paging", "protocol")
 
     paging: bool
     """whether to translate the guest's virtual addresses
@@ -109,7 +109,7 @@ class DumpGuestMemoryArguments(_rt.Struct):
     """the first physical address to dump; needs ``length``"""
     length: int | None
     """how many bytes to dump from ``begin``; needs ``begin``"""
-    format_: DumpGuestMemoryFormat | None
+    format: DumpGuestMemoryFormat | None
     """the file format; ELF when absent.  (since 2.0)"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
@@ -118,7 +118,7 @@ class DumpGuestMemoryArguments(_rt.Struct):
         "detach",
         "begin",
         "length",
-        "format_",
+        "format",
     )
 
     def __init__(
@@ -129,16 +129,15 @@ class DumpGuestMemoryArguments(_rt.Struct):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         self.paging = paging
         self.protocol = protocol
         self.detach = detach
         self.begin = begin
         self.length = length
-        self.format_ = format_
-        self._unknown = _unknown
+        self.format = format
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"paging", "protocol", "detach", "begin", "length", "format"}
@@ -153,8 +152,8 @@ class DumpGuestMemoryArguments(_rt.Struct):
             out["begin"] = self.begin
         if self.length is not None:
             out["length"] = self.length
-        if self.format_ is not None:
-            out["format"] = self.format_.to_wire()
+        if self.format is not None:
+            out["format"] = self.format.to_wire()
 
 
 @_rt.decodes(DumpGuestMemoryArguments)
@@ -168,7 +167,7 @@ def _DumpGuestMemoryArguments_DECODE(
     self.detach = None
     self.begin = None
     self.length = None
-    self.format_ = None
+    self.format = None
     try:
         left = len(obj) - 2
         v = obj["paging"]
@@ -213,9 +212,9 @@ def _DumpGuestMemoryArguments_DECODE(
         if "format" in obj:
             v = obj["format"]
             try:
-                self.format_ = _DumpGuestMemoryFormat_VALUES[v]
+                self.format = _DumpGuestMemoryFormat_VALUES[v]
             except (KeyError, TypeError):
-                self.format_ = DumpGuestMemoryFormat._decode_named(v, "format", strict)
+                self.format = DumpGuestMemoryFormat._decode_named(v, "format", strict)
             left -= 1
             if not left:
                 return self
@@ -279,18 +278,11 @@ class DumpQueryResult(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("status", "completed", "total")
 
-    def __init__(
-        self,
-        *,
-        status: DumpStatus,
-        completed: int,
-        total: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, status: DumpStatus, completed: int, total: int) -> None:
         self.status = status
         self.completed = completed
         self.total = total
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"status", "completed", "total"}
@@ -363,16 +355,10 @@ class DumpCompletedEvent(_rt.Event):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("result", "error")
 
-    def __init__(
-        self,
-        *,
-        result: DumpQueryResult,
-        error: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, result: DumpQueryResult, error: str | None = None) -> None:
         self.result = result
         self.error = error
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "DUMP_COMPLETED"
     HAS_DATA: _t.ClassVar[bool] = True

@@ -30,11 +30,9 @@ class GetfdArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdname",)
 
-    def __init__(
-        self, *, fdname: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, fdname: str) -> None:
         self.fdname = fdname
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fdname"})
 
@@ -80,11 +78,9 @@ class ClosefdArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdname",)
 
-    def __init__(
-        self, *, fdname: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, fdname: str) -> None:
         self.fdname = fdname
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fdname"})
 
@@ -135,16 +131,10 @@ class AddfdInfo(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "fd")
 
-    def __init__(
-        self,
-        *,
-        fdset_id: int,
-        fd: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, fdset_id: int, fd: int) -> None:
         self.fdset_id = fdset_id
         self.fd = fd
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fdset-id", "fd"})
 
@@ -209,15 +199,11 @@ class AddFdArguments(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "opaque")
 
     def __init__(
-        self,
-        *,
-        fdset_id: int | None = None,
-        opaque: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, fdset_id: int | None = None, opaque: str | None = None
     ) -> None:
         self.fdset_id = fdset_id
         self.opaque = opaque
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fdset-id", "opaque"})
 
@@ -291,16 +277,10 @@ class RemoveFdArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "fd")
 
-    def __init__(
-        self,
-        *,
-        fdset_id: int,
-        fd: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, fdset_id: int, fd: int | None = None) -> None:
         self.fdset_id = fdset_id
         self.fd = fd
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fdset-id", "fd"})
 
@@ -366,16 +346,10 @@ class FdsetFdInfo(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fd", "opaque")
 
-    def __init__(
-        self,
-        *,
-        fd: int,
-        opaque: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, fd: int, opaque: str | None = None) -> None:
         self.fd = fd
         self.opaque = opaque
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fd", "opaque"})
 
@@ -441,16 +415,10 @@ class FdsetInfo(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("fdset_id", "fds")
 
-    def __init__(
-        self,
-        *,
-        fdset_id: int,
-        fds: list[FdsetFdInfo],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, fdset_id: int, fds: list[FdsetFdInfo]) -> None:
         self.fdset_id = fdset_id
         self.fds = fds
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"fdset-id", "fds"})
 

@@ -27,11 +27,9 @@ class GuestRegisterValue(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value",)
 
-    def __init__(
-        self, *, value: int, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, value: int) -> None:
         self.value = value
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value"})
 
@@ -86,16 +84,10 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("value", "device")
 
-    def __init__(
-        self,
-        *,
-        value: int,
-        device: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, value: int, device: str | None = None) -> None:
         self.value = value
         self.device = device
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"value", "device"})
 
@@ -161,14 +153,9 @@ class XGuestPvpanicReadArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("device",)
 
-    def __init__(
-        self,
-        *,
-        device: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, device: str | None = None) -> None:
         self.device = device
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"device"})
 
@@ -226,12 +213,10 @@ class XGuestIoWriteArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port", "value")
 
-    def __init__(
-        self, *, port: int, value: int, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, port: int, value: int) -> None:
         self.port = port
         self.value = value
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port", "value"})
 
@@ -283,11 +268,9 @@ class XGuestIoReadArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("port",)
 
-    def __init__(
-        self, *, port: int, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, port: int) -> None:
         self.port = port
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"port"})
 

@@ -91,17 +91,12 @@ class SchemaInfoBase(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "meta_type", "features")
 
     def __init__(
-        self,
-        *,
-        name: str,
-        meta_type: SchemaMetaType,
-        features: list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, meta_type: SchemaMetaType, features: list[str] | None = None
     ) -> None:
         self.name = name
         self.meta_type = meta_type
         self.features = features
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features"}
@@ -255,18 +250,13 @@ class SchemaInfo_builtin(SchemaInfo):
     )
 
     def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        json_type: JSONType,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, features: list[str] | None = None, json_type: JSONType
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.BUILTIN
         self.features = features
         self.json_type = json_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "json-type"}
@@ -372,14 +362,13 @@ class SchemaInfo_enum(SchemaInfo):
         features: list[str] | None = None,
         members: list[SchemaInfoEnumMember],
         values: list[str],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.ENUM
         self.features = features
         self.members = members
         self._deprecated_values = values
-        self._unknown = _unknown
+        self._unknown = None
         _rt.warn_deprecated("member 'values' of SchemaInfo (meta-type: enum)")
 
     @property
@@ -488,18 +477,13 @@ class SchemaInfo_array(SchemaInfo):
     )
 
     def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        element_type: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, features: list[str] | None = None, element_type: str
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.ARRAY
         self.features = features
         self.element_type = element_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "element-type"}
@@ -553,7 +537,7 @@ def _SchemaInfo_array_DECODE(
     return self
 
 
-class SchemaInfo_object_(SchemaInfo):
+class SchemaInfo_object(SchemaInfo):
     """SchemaInfo with meta-type 'object'.
 
     What introspection adds for an object type.
@@ -614,7 +598,6 @@ class SchemaInfo_object_(SchemaInfo):
         members: list[SchemaInfoObjectMember],
         tag: str | None = None,
         variants: list[SchemaInfoObjectVariant] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.OBJECT
@@ -622,7 +605,7 @@ class SchemaInfo_object_(SchemaInfo):
         self.members = members
         self.tag = tag
         self.variants = variants
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members", "tag", "variants"}
@@ -637,13 +620,13 @@ class SchemaInfo_object_(SchemaInfo):
             out["variants"] = [e.to_wire() for e in self.variants]
 
 
-@_rt.decodes(SchemaInfo_object_)
-def _SchemaInfo_object__DECODE(
+@_rt.decodes(SchemaInfo_object)
+def _SchemaInfo_object_DECODE(
     obj: object, name: str | int | None = None, strict: bool = True
-) -> SchemaInfo_object_:
+) -> SchemaInfo_object:
     if type(obj) is not dict:
         raise _rt.WireError.wrong_type("object").inside(name)
-    self = _rt.new(SchemaInfo_object_)
+    self = _rt.new(SchemaInfo_object)
     self._unknown = None
     self.features = None
     self.tag = None
@@ -736,13 +719,12 @@ class SchemaInfo_alternate(SchemaInfo):
         name: str,
         features: list[str] | None = None,
         members: list[SchemaInfoAlternateMember],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.ALTERNATE
         self.features = features
         self.members = members
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "members"}
@@ -852,7 +834,6 @@ class SchemaInfo_command(SchemaInfo):
         arg_type: str,
         ret_type: str,
         allow_oob: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.COMMAND
@@ -860,7 +841,7 @@ class SchemaInfo_command(SchemaInfo):
         self.arg_type = arg_type
         self.ret_type = ret_type
         self.allow_oob = allow_oob
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "arg-type", "ret-type", "allow-oob"}
@@ -974,18 +955,13 @@ class SchemaInfo_event(SchemaInfo):
     )
 
     def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        arg_type: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, name: str, features: list[str] | None = None, arg_type: str
     ) -> None:
         self.name = name
         self.meta_type = SchemaMetaType.EVENT
         self.features = features
         self.arg_type = arg_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features", "arg-type"}
@@ -1055,11 +1031,9 @@ class SchemaInfoBuiltin(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("json_type",)
 
-    def __init__(
-        self, *, json_type: JSONType, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, json_type: JSONType) -> None:
         self.json_type = json_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"json-type"})
 
@@ -1166,15 +1140,11 @@ class SchemaInfoEnum(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members", "values")
 
     def __init__(
-        self,
-        *,
-        members: list[SchemaInfoEnumMember],
-        values: list[str],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, members: list[SchemaInfoEnumMember], values: list[str]
     ) -> None:
         self.members = members
         self._deprecated_values = values
-        self._unknown = _unknown
+        self._unknown = None
         _rt.warn_deprecated("member 'values' of SchemaInfoEnum")
 
     @property
@@ -1242,16 +1212,10 @@ class SchemaInfoEnumMember(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "features")
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        features: list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, name: str, features: list[str] | None = None) -> None:
         self.name = name
         self.features = features
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"name", "features"})
 
@@ -1313,11 +1277,9 @@ class SchemaInfoArray(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("element_type",)
 
-    def __init__(
-        self, *, element_type: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, element_type: str) -> None:
         self.element_type = element_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"element-type"})
 
@@ -1390,12 +1352,11 @@ class SchemaInfoObject(_rt.Struct):
         members: list[SchemaInfoObjectMember],
         tag: str | None = None,
         variants: list[SchemaInfoObjectVariant] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.members = members
         self.tag = tag
         self.variants = variants
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members", "tag", "variants"})
 
@@ -1456,7 +1417,7 @@ class SchemaInfoObjectMember(_rt.Struct):
     Args:
         name: the member's name on the wire
 
-        type\\_: the name of the member's type
+        type: the name of the member's type
 
         default: tells whether the member may be left out of a command's
             arguments.  Absent means the member is required.  Present means
@@ -1471,11 +1432,11 @@ class SchemaInfoObjectMember(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("default", "features", "name", "type_")
+    __slots__ = ("default", "features", "name", "type")
 
     name: str
     """the member's name on the wire"""
-    type_: str
+    type: str
     """the name of the member's type"""
     default: _rt.JSONValue | _rt.Absent
     """tells whether the member may be left out of a command's
@@ -1490,22 +1451,21 @@ class SchemaInfoObjectMember(_rt.Struct):
     (since 5.0)
     """
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "type_", "default", "features")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("name", "type", "default", "features")
 
     def __init__(
         self,
         *,
         name: str,
-        type_: str,
+        type: str,
         default: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
         features: list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.name = name
-        self.type_ = type_
+        self.type = type
         self.default = default
         self.features = features
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "type", "default", "features"}
@@ -1513,7 +1473,7 @@ class SchemaInfoObjectMember(_rt.Struct):
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["name"] = self.name
-        out["type"] = self.type_
+        out["type"] = self.type
         if self.default is not _rt.ABSENT:
             out["default"] = self.default
         if self.features is not None:
@@ -1539,9 +1499,9 @@ def _SchemaInfoObjectMember_DECODE(
             self.name = _rt.d_str(v, "name", strict)
         v = obj["type"]
         if type(v) is str:
-            self.type_ = v
+            self.type = v
         else:
-            self.type_ = _rt.d_str(v, "type", strict)
+            self.type = _rt.d_str(v, "type", strict)
         if not left:
             return self
         if "default" in obj:
@@ -1568,41 +1528,35 @@ class SchemaInfoObjectVariant(_rt.Struct):
     """The extra members an object has for one value of its tag.
 
     Args:
-        case\\_: the value of the tag member that selects this variant
+        case: the value of the tag member that selects this variant
 
-        type\\_: the name of an object type whose members are added when the
+        type: the name of an object type whose members are added when the
             tag has that value
 
     Since: 2.5
     """
 
-    __slots__ = ("case_", "type_")
+    __slots__ = ("case", "type")
 
-    case_: str
+    case: str
     """the value of the tag member that selects this variant"""
-    type_: str
+    type: str
     """the name of an object type whose members are added when the
     tag has that value
     """
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("case_", "type_")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("case", "type")
 
-    def __init__(
-        self,
-        *,
-        case_: str,
-        type_: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
-        self.case_ = case_
-        self.type_ = type_
-        self._unknown = _unknown
+    def __init__(self, *, case: str, type: str) -> None:
+        self.case = case
+        self.type = type
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"case", "type"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["case"] = self.case_
-        out["type"] = self.type_
+        out["case"] = self.case
+        out["type"] = self.type
 
 
 @_rt.decodes(SchemaInfoObjectVariant)
@@ -1616,14 +1570,14 @@ def _SchemaInfoObjectVariant_DECODE(
     try:
         v = obj["case"]
         if type(v) is str:
-            self.case_ = v
+            self.case = v
         else:
-            self.case_ = _rt.d_str(v, "case", strict)
+            self.case = _rt.d_str(v, "case", strict)
         v = obj["type"]
         if type(v) is str:
-            self.type_ = v
+            self.type = v
         else:
-            self.type_ = _rt.d_str(v, "type", strict)
+            self.type = _rt.d_str(v, "type", strict)
         if len(obj) != 2:
             self._extra(obj, strict)
     except KeyError as err:
@@ -1655,14 +1609,9 @@ class SchemaInfoAlternate(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("members",)
 
-    def __init__(
-        self,
-        *,
-        members: list[SchemaInfoAlternateMember],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, members: list[SchemaInfoAlternateMember]) -> None:
         self.members = members
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"members"})
 
@@ -1696,28 +1645,26 @@ class SchemaInfoAlternateMember(_rt.Struct):
     """One of the types an alternate accepts.
 
     Args:
-        type\\_: the type's name
+        type: the type's name
 
     Since: 2.5
     """
 
-    __slots__ = ("type_",)
+    __slots__ = ("type",)
 
-    type_: str
+    type: str
     """the type's name"""
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type",)
 
-    def __init__(
-        self, *, type_: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
-        self.type_ = type_
-        self._unknown = _unknown
+    def __init__(self, *, type: str) -> None:
+        self.type = type
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["type"] = self.type_
+        out["type"] = self.type
 
 
 @_rt.decodes(SchemaInfoAlternateMember)
@@ -1731,9 +1678,9 @@ def _SchemaInfoAlternateMember_DECODE(
     try:
         v = obj["type"]
         if type(v) is str:
-            self.type_ = v
+            self.type = v
         else:
-            self.type_ = _rt.d_str(v, "type", strict)
+            self.type = _rt.d_str(v, "type", strict)
         if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
@@ -1777,17 +1724,12 @@ class SchemaInfoCommand(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type", "ret_type", "allow_oob")
 
     def __init__(
-        self,
-        *,
-        arg_type: str,
-        ret_type: str,
-        allow_oob: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, arg_type: str, ret_type: str, allow_oob: bool | None = None
     ) -> None:
         self.arg_type = arg_type
         self.ret_type = ret_type
         self.allow_oob = allow_oob
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"arg-type", "ret-type", "allow-oob"}
@@ -1863,11 +1805,9 @@ class SchemaInfoEvent(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg_type",)
 
-    def __init__(
-        self, *, arg_type: str, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, arg_type: str) -> None:
         self.arg_type = arg_type
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"arg-type"})
 
@@ -1903,7 +1843,7 @@ _SchemaInfo_BRANCHES: _rt.Branches[SchemaInfo] = {
     "builtin": _SchemaInfo_builtin_DECODE,
     "enum": _SchemaInfo_enum_DECODE,
     "array": _SchemaInfo_array_DECODE,
-    "object": _SchemaInfo_object__DECODE,
+    "object": _SchemaInfo_object_DECODE,
     "alternate": _SchemaInfo_alternate_DECODE,
     "command": _SchemaInfo_command_DECODE,
     "event": _SchemaInfo_event_DECODE,
@@ -1916,7 +1856,7 @@ SchemaInfo.QAPI_INFO = _rt.TypeInfo("SchemaInfo", since="2.5")
 SchemaInfo_builtin.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: builtin)")
 SchemaInfo_enum.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: enum)")
 SchemaInfo_array.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: array)")
-SchemaInfo_object_.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: object)")
+SchemaInfo_object.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: object)")
 SchemaInfo_alternate.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: alternate)")
 SchemaInfo_command.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: command)")
 SchemaInfo_event.QAPI_INFO = _rt.TypeInfo("SchemaInfo (meta-type: event)")

@@ -224,16 +224,10 @@ class StatusInfo(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("running", "status")
 
-    def __init__(
-        self,
-        *,
-        running: bool,
-        status: RunState,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, running: bool, status: RunState) -> None:
         self.running = running
         self.status = status
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"running", "status"})
 
@@ -306,16 +300,10 @@ class ShutdownEvent(_rt.Event):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("guest", "reason")
 
-    def __init__(
-        self,
-        *,
-        guest: bool,
-        reason: ShutdownCause,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, guest: bool, reason: ShutdownCause) -> None:
         self.guest = guest
         self.reason = reason
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "SHUTDOWN"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -422,16 +410,10 @@ class ResetEvent(_rt.Event):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("guest", "reason")
 
-    def __init__(
-        self,
-        *,
-        guest: bool,
-        reason: ShutdownCause,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, guest: bool, reason: ShutdownCause) -> None:
         self.guest = guest
         self.reason = reason
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "RESET"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -673,14 +655,9 @@ class WatchdogEvent(_rt.Event):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action",)
 
-    def __init__(
-        self,
-        *,
-        action: WatchdogAction,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, action: WatchdogAction) -> None:
         self.action = action
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "WATCHDOG"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -852,14 +829,9 @@ class WatchdogSetActionArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action",)
 
-    def __init__(
-        self,
-        *,
-        action: WatchdogAction,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, action: WatchdogAction) -> None:
         self.action = action
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"action"})
 
@@ -921,13 +893,12 @@ class SetActionArguments(_rt.Struct):
         shutdown: ShutdownAction | None = None,
         panic: PanicAction | None = None,
         watchdog: WatchdogAction | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.reboot = reboot
         self.shutdown = shutdown
         self.panic = panic
         self.watchdog = watchdog
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"reboot", "shutdown", "panic", "watchdog"}
@@ -1039,15 +1010,11 @@ class GuestPanickedEvent(_rt.Event):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action", "info")
 
     def __init__(
-        self,
-        *,
-        action: GuestPanicAction,
-        info: GuestPanicInformation | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, action: GuestPanicAction, info: GuestPanicInformation | None = None
     ) -> None:
         self.action = action
         self.info = info
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "GUEST_PANICKED"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -1125,15 +1092,11 @@ class GuestCrashloadedEvent(_rt.Event):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("action", "info")
 
     def __init__(
-        self,
-        *,
-        action: GuestPanicAction,
-        info: GuestPanicInformation | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, action: GuestPanicAction, info: GuestPanicInformation | None = None
     ) -> None:
         self.action = action
         self.info = info
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "GUEST_CRASHLOADED"
     HAS_DATA: _t.ClassVar[bool] = True
@@ -1267,29 +1230,24 @@ class GuestPanicInformationBase(_rt.Struct):
     """The common members of GuestPanicInformation.
 
     Args:
-        type\\_: the kind of details, which selects the remaining members
+        type: the kind of details, which selects the remaining members
     """
 
-    __slots__ = ("type_",)
+    __slots__ = ("type",)
 
-    type_: GuestPanicInformationType
+    type: GuestPanicInformationType
     """the kind of details, which selects the remaining members"""
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type_",)
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("type",)
 
-    def __init__(
-        self,
-        *,
-        type_: GuestPanicInformationType,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
-        self.type_ = type_
-        self._unknown = _unknown
+    def __init__(self, *, type: GuestPanicInformationType) -> None:
+        self.type = type
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["type"] = self.type_.to_wire()
+        out["type"] = self.type.to_wire()
 
 
 @_rt.decodes(GuestPanicInformationBase)
@@ -1303,9 +1261,9 @@ def _GuestPanicInformationBase_DECODE(
     try:
         v = obj["type"]
         try:
-            self.type_ = _GuestPanicInformationType_VALUES[v]
+            self.type = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
-            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+            self.type = GuestPanicInformationType._decode_named(v, "type", strict)
         if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
@@ -1321,7 +1279,7 @@ class GuestPanicInformation(GuestPanicInformationBase):
     depends on the kind of details.
 
     Args:
-        type\\_: the kind of details, which selects the remaining members
+        type: the kind of details, which selects the remaining members
 
     Since: 2.9
     """
@@ -1348,9 +1306,9 @@ def _GuestPanicInformation_DECODE(
     try:
         v = obj["type"]
         try:
-            self.type_ = _GuestPanicInformationType_VALUES[v]
+            self.type = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
-            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+            self.type = GuestPanicInformationType._decode_named(v, "type", strict)
         if len(obj) != 1:
             self._extra(obj, strict)
     except KeyError as err:
@@ -1414,7 +1372,7 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
     """
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
-        "type_",
+        "type",
         "arg1",
         "arg2",
         "arg3",
@@ -1423,22 +1381,15 @@ class GuestPanicInformation_hyper_v(GuestPanicInformation):
     )
 
     def __init__(
-        self,
-        *,
-        arg1: int,
-        arg2: int,
-        arg3: int,
-        arg4: int,
-        arg5: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, arg1: int, arg2: int, arg3: int, arg4: int, arg5: int
     ) -> None:
-        self.type_ = GuestPanicInformationType.HYPER_V
+        self.type = GuestPanicInformationType.HYPER_V
         self.arg1 = arg1
         self.arg2 = arg2
         self.arg3 = arg3
         self.arg4 = arg4
         self.arg5 = arg5
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"type", "arg1", "arg2", "arg3", "arg4", "arg5"}
@@ -1464,9 +1415,9 @@ def _GuestPanicInformation_hyper_v_DECODE(
     try:
         v = obj["type"]
         try:
-            self.type_ = _GuestPanicInformationType_VALUES[v]
+            self.type = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
-            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+            self.type = GuestPanicInformationType._decode_named(v, "type", strict)
         if v != "hyper-v":
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj["arg1"]
@@ -1531,7 +1482,7 @@ class GuestPanicInformation_s390(GuestPanicInformation):
     """why the CPU is considered crashed"""
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
-        "type_",
+        "type",
         "core",
         "psw_mask",
         "psw_addr",
@@ -1539,20 +1490,14 @@ class GuestPanicInformation_s390(GuestPanicInformation):
     )
 
     def __init__(
-        self,
-        *,
-        core: int,
-        psw_mask: int,
-        psw_addr: int,
-        reason: S390CrashReason,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, core: int, psw_mask: int, psw_addr: int, reason: S390CrashReason
     ) -> None:
-        self.type_ = GuestPanicInformationType.S390
+        self.type = GuestPanicInformationType.S390
         self.core = core
         self.psw_mask = psw_mask
         self.psw_addr = psw_addr
         self.reason = reason
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"type", "core", "psw-mask", "psw-addr", "reason"}
@@ -1577,9 +1522,9 @@ def _GuestPanicInformation_s390_DECODE(
     try:
         v = obj["type"]
         try:
-            self.type_ = _GuestPanicInformationType_VALUES[v]
+            self.type = _GuestPanicInformationType_VALUES[v]
         except (KeyError, TypeError):
-            self.type_ = GuestPanicInformationType._decode_named(v, "type", strict)
+            self.type = GuestPanicInformationType._decode_named(v, "type", strict)
         if v != "s390":
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj["core"]
@@ -1665,21 +1610,14 @@ class GuestPanicInformationHyperV(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("arg1", "arg2", "arg3", "arg4", "arg5")
 
     def __init__(
-        self,
-        *,
-        arg1: int,
-        arg2: int,
-        arg3: int,
-        arg4: int,
-        arg5: int,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, arg1: int, arg2: int, arg3: int, arg4: int, arg5: int
     ) -> None:
         self.arg1 = arg1
         self.arg2 = arg2
         self.arg3 = arg3
         self.arg4 = arg4
         self.arg5 = arg5
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"arg1", "arg2", "arg3", "arg4", "arg5"}
@@ -1809,19 +1747,13 @@ class GuestPanicInformationS390(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("core", "psw_mask", "psw_addr", "reason")
 
     def __init__(
-        self,
-        *,
-        core: int,
-        psw_mask: int,
-        psw_addr: int,
-        reason: S390CrashReason,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, core: int, psw_mask: int, psw_addr: int, reason: S390CrashReason
     ) -> None:
         self.core = core
         self.psw_mask = psw_mask
         self.psw_addr = psw_addr
         self.reason = reason
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"core", "psw-mask", "psw-addr", "reason"}

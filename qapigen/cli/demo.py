@@ -48,7 +48,7 @@ def _session(client: SyncClient) -> None:
     print("event:", events.wait_for(qmp.ResumeEvent))
     print("status:", client.query_status())
     print("-> quit")
-    client.quit_()
+    client.quit()
     print("event:", events.wait_for(qmp.ShutdownEvent))
 
 

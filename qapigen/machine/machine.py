@@ -369,7 +369,7 @@ class Machine(Handler):
         with self._handling:
             self.request_powerdown()
 
-    def quit_(self) -> None:
+    def quit(self) -> None:
         """``quit``: SHUTDOWN{guest: false, reason: host-qmp-quit}, then exit 0."""
         self.check_alive()
         with self._handling:
@@ -416,7 +416,7 @@ class Machine(Handler):
         detach: bool | None = None,
         begin: int | None = None,
         length: int | None = None,
-        format_: DumpGuestMemoryFormat | None = None,
+        format: DumpGuestMemoryFormat | None = None,
     ) -> None:
         """``dump-guest-memory``: the guest's memory as an ELF core (see :mod:`.dump`).
 
@@ -431,7 +431,7 @@ class Machine(Handler):
                 raise rt.QMPError("GenericError", "Dump not allowed during incoming migration.")
             if self._dump.status is DumpStatus.ACTIVE:
                 raise rt.QMPError("GenericError", "There is a dump in process, please wait.")
-            fmt = DumpGuestMemoryFormat.ELF if format_ is None else format_
+            fmt = DumpGuestMemoryFormat.ELF if format is None else format
             if fmt is not DumpGuestMemoryFormat.ELF and (
                 paging or begin is not None or length is not None
             ):

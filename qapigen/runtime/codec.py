@@ -283,8 +283,9 @@ class _FieldTable:
     triple a bindings package's import time.  They remain dataclasses to
     :func:`dataclasses.fields`, ``replace``, ``asdict`` and ``is_dataclass``,
     which find this table: the fields a ``@dataclass(slots=True,
-    kw_only=True)`` of the same members would have (``_unknown`` first, not in
-    the repr; a union branch's fixed tag not in ``__init__``).
+    kw_only=True)`` of the same members would have (a union branch's fixed tag
+    not in ``__init__``).  The members lenient decoding kept (``_unknown``)
+    are no field: they are the wire's, not the program's.
     """
 
     def __get__(self, obj: object, cls: type) -> dict[str, Any]:
@@ -306,7 +307,7 @@ def _build_field_table(cls: type) -> dict[str, Any]:
         annotations.update(inspect.get_annotations(klass))
     params = inspect.signature(cls).parameters
     specs: list[tuple[str, Any, Any]] = []
-    for name in ("_unknown", *cls._FIELDS) if issubclass(cls, Struct) else cls._FIELDS:  # type: ignore[attr-defined]
+    for name in cls._FIELDS:  # type: ignore[attr-defined]
         param = params.get(name)
         if param is None:  # not initialised by __init__: a branch's tag
             spec = dataclasses.field(init=False)
@@ -314,9 +315,7 @@ def _build_field_table(cls: type) -> dict[str, Any]:
             spec = dataclasses.field(kw_only=param.kind is param.KEYWORD_ONLY)
         else:
             spec = dataclasses.field(
-                default=param.default,
-                kw_only=param.kind is param.KEYWORD_ONLY,
-                repr=name != "_unknown",
+                default=param.default, kw_only=param.kind is param.KEYWORD_ONLY
             )
         # A deprecated member lives in a private slot behind a property.
         annotation = annotations.get(name) or annotations.get(
@@ -337,15 +336,17 @@ class Struct(Record):
     """Base of generated structs, unions, argument and event types.
 
     Generated classes are slotted and take their members as keywords; they
-    compare (``_unknown`` included) and print as dataclasses do (see
-    :class:`_FieldTable`).
+    print as dataclasses do (see :class:`_FieldTable`), and compare so too,
+    the members lenient decoding kept (``_unknown``, no field) included: two
+    values that differ on the wire are not equal.
     """
 
     # _timestamp is an event's (see events.Event): here, as a slot of an Event
     # subclass would clash with a struct base of the same generated class.
     __slots__ = ("_timestamp", "_unknown")
 
-    #: Members this schema does not know, kept by lenient decoding.
+    #: Members this schema does not know, kept by lenient decoding (and sent
+    #: again by :meth:`to_wire`); None when there were none.
     _unknown: dict[str, JSONValue] | None
 
     if TYPE_CHECKING:
@@ -364,8 +365,8 @@ class Struct(Record):
     _FIELDS = ()
     _WIRE_NAMES = frozenset()
 
-    def __init__(self, *, _unknown: dict[str, JSONValue] | None = None) -> None:
-        self._unknown = _unknown
+    def __init__(self) -> None:
+        self._unknown = None
 
     def _values(self) -> tuple[Any, ...]:
         return (self._unknown, *[getattr(self, name) for name in self._FIELDS])

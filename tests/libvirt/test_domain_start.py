@@ -10,6 +10,7 @@ the simulator's can be compared with real QEMU's.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ..support.guest_images import GuestImages
@@ -77,3 +78,26 @@ def test_a_domain_starts_with_the_reviewed_command_line_and_questions(
     assert asked["cpu_paths"] == [expected["cpu"][0][1]["path"]]
     for part in ("before_cpu", "cpu", "cpu_properties", "after_cpu"):
         assert asked[part] == expected[part], part
+
+
+def _started_command_line(libvirtd: Libvirtd, emulator: str, image: Path, name: str) -> list[str]:
+    """The command line libvirt ran ``emulator`` with for domain ``name``, normalised."""
+    xml = libvirtd.root / f"{name}.xml"
+    xml.write_text(domain_xml(name, emulator, image))
+    with libvirtd.define_and_watch(xml) as events:
+        libvirtd.virsh("start", name)
+        events.wait_for("lifecycle: Started Booted")
+    return normalise(
+        command_lines(libvirtd.domain_log(name))[-1], emulator=emulator, image=image, name=name
+    )
+
+
+def test_libvirt_writes_the_same_command_line_for_qapigen_vm_as_for_real_qemu(
+    libvirtd: Libvirtd, real_qemu: str, qapigen_vm: str, images: GuestImages
+) -> None:
+    # The same domain, one after the other: what libvirt writes follows from
+    # what the probe found, so the two agree only if the emulators answered alike.
+    name = "same-command-line"
+    theirs = _started_command_line(libvirtd, real_qemu, images.idle, name)
+    ours = _started_command_line(libvirtd, qapigen_vm, images.idle, name)
+    assert ours == theirs

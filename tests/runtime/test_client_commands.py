@@ -162,7 +162,7 @@ def test_out_of_band_execution(real_qemu: tuple[subprocess.Popen[bytes], socket.
             await client.connect(real_qemu[1])
             assert client.oob_enabled
             instances = await client.with_options(oob=True).query_yank()
-            assert q.YankInstance_chardev(id_="mon") in instances
+            assert q.YankInstance_chardev(id="mon") in instances
             with pytest.raises(GenericError) as err:
                 await client.with_options(oob=True).query_status()
             assert err.value.desc == "The command query-status does not support OOB"
@@ -256,7 +256,7 @@ def test_connect_to_a_path_or_an_address(kind: str, tmp_path: Path) -> None:
                         raise
                     time.sleep(0.02)
             assert client.query_status().status is qmp.RunState.RUNNING
-            client.quit_()
+            client.quit()
         assert proc.wait(TIMEOUT) == 0
     finally:
         if proc.poll() is None:
@@ -287,7 +287,7 @@ def test_accept_a_qemu_that_connects_to_us(tmp_path: Path) -> None:
                 await accepting
                 assert not os.path.exists(path)
                 assert (await client.query_status()).status is qmp.RunState.RUNNING
-                await client.quit_()
+                await client.quit()
                 assert proc.wait(TIMEOUT) == 0
             finally:
                 if proc.poll() is None:
@@ -365,5 +365,5 @@ def test_the_blocking_client_end_to_end(
         assert client.events.wait_for(qmp.StopEvent).timestamp is not None
         with pytest.raises(GenericError, match="does not support OOB"):
             client.with_options(oob=True).cont()
-        client.quit_()
+        client.quit()
     assert proc.wait(TIMEOUT) == 0

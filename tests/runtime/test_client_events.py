@@ -179,7 +179,7 @@ def test_async_and_sync_streams_iterate_until_the_connection_ends(server: socket
         client.connect(server)
         with client.listen(qmp.ShutdownEvent, "RESUME") as chosen:
             client.cont()
-            client.quit_()
+            client.quit()
             assert [_name(e) for e in chosen] == ["RESUME", "SHUTDOWN"]
         assert [_name(e) for e in client.events] == ["RESUME", "SHUTDOWN"]
         with pytest.raises(EOFError, match="the connection closed before STOP event came"):
@@ -193,7 +193,7 @@ def test_async_iteration(server: socket.socket) -> None:
         async with Client(timeout=TIMEOUT) as client:
             await client.connect(server)
             await client.cont()
-            await client.quit_()
+            await client.quit()
             return [_name(event) async for event in client.events]
 
     assert asyncio.run(scenario()) == ["RESUME", "SHUTDOWN"]

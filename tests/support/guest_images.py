@@ -49,6 +49,40 @@ def panicking_once() -> bytes:
     return _sector(_ONCE + _PANIC + _HALT)
 
 
+# The power button, answered as an ACPI operating system answers it, but polling
+# at each timer tick (BIOS's IRQ 0) instead of taking the SCI: the PIIX4 PM
+# function's I/O base from its PCI configuration (00:01.3, register 0x40;
+# SeaBIOS puts it at 0x600), PWRBTN_EN set in PM1_EN (base + 2), then PWRBTN_STS
+# awaited in PM1_STS (base), then SLP_EN with SLP_TYP 0, soft off, in PM1_CNT
+# (base + 4):
+#   mov eax, 0x80000b40; mov dx, 0xcf8; out dx, eax; mov dl, 0xfc; in ax, dx
+#   and al, 0xc0; mov bx, ax; lea dx, [bx+2]; mov ax, 0x100; out dx, ax
+#   wait: sti; hlt; mov dx, bx; in ax, dx; test ah, 1; jz wait
+#   lea dx, [bx+4]; mov ax, 0x2000; out dx, ax
+_POWER_BUTTON = bytes.fromhex(
+    "66b8400b0080 baf80c 66ef b2fc ed 24c0 89c3 8d5702 b80001 ef"
+    " fb f4 89da ed f6c401 74f6 8d5704 b80020 ef"
+)
+
+
+# Where the guest waits for the button, in memory (SeaBIOS loads it at 0x7c00):
+# a CPU there has enabled the button, so that a press now is heard.
+_LOAD_ADDRESS = 0x7C00
+POWER_BUTTON_WAIT = range(
+    _LOAD_ADDRESS + _POWER_BUTTON.index(b"\xfb\xf4"),  # sti; hlt
+    _LOAD_ADDRESS + _POWER_BUTTON.index(b"\x74\xf6") + 2,  # jz wait
+)
+
+
+def answering_power_button() -> bytes:
+    """Waits for the power button and powers the machine off, at every boot.
+
+    The machine needs ACPI (libvirt: ``<features><acpi/></features>``): without
+    it the PC has no PIIX4 power management and the button goes unheard.
+    """
+    return _sector(_POWER_BUTTON + _HALT)
+
+
 def idle() -> bytes:
     """Halts at once, and runs until stopped."""
     return _sector(_HALT)
@@ -63,3 +97,5 @@ class GuestImages:
         self.panicking_once.write_bytes(panicking_once())
         self.idle = folder / "idle.img"
         self.idle.write_bytes(idle())
+        self.answering_power_button = folder / "answering-power-button.img"
+        self.answering_power_button.write_bytes(answering_power_button())

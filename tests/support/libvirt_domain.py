@@ -21,12 +21,16 @@ REAL_QEMU = "/usr/bin/qemu-system-x86_64"
 ON_CRASH = ("destroy", "restart", "preserve", "coredump-destroy", "coredump-restart")
 
 
-def domain_xml(name: str, emulator: str, image: Path, on_crash: str = "destroy") -> str:
+def domain_xml(
+    name: str, emulator: str, image: Path, on_crash: str = "destroy", *, acpi: bool = False
+) -> str:
     """A TCG PC of 64 MiB with an ISA pvpanic at 0x505, booting ``image``.
 
-    Nothing else: no USB, no balloon, no network, no graphics.  Its uuid
-    follows from its name, so that defining it again updates it.
+    Nothing else: no USB, no balloon, no network, no graphics; ACPI only with
+    ``acpi`` (for a guest that answers the power button).  Its uuid follows
+    from its name, so that defining it again updates it.
     """
+    features = "  <features>\n    <acpi/>\n  </features>\n" if acpi else ""
     return f"""\
 <domain type='qemu'>
   <name>{escape(name)}</name>
@@ -37,7 +41,7 @@ def domain_xml(name: str, emulator: str, image: Path, on_crash: str = "destroy")
     <type arch='x86_64' machine='pc'>hvm</type>
     <boot dev='hd'/>
   </os>
-  <on_poweroff>destroy</on_poweroff>
+{features}  <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>{escape(on_crash)}</on_crash>
   <devices>
@@ -219,6 +223,9 @@ def matches(seen: list[str], pattern: list[str]) -> bool:
 # Commands libvirt sends after each RESET to refresh what it knows; when,
 # relative to the rest, varies.
 _REFRESH = ("qom-list", "query-block")
+# The commands of a simulated guest, played over libvirt's monitor
+# (libvirt_guests.py); QEMU has none by this prefix, so libvirt sends none.
+GUEST_COMMAND_PREFIX = "x-guest-"
 
 
 def qmp_summary(log: str, *, after_cont: bool) -> tuple[list[str], list[str]]:
@@ -226,8 +233,9 @@ def qmp_summary(log: str, *, after_cont: bool) -> tuple[list[str], list[str]]:
 
     Events as ``NAME {data}``; commands as ``execute {arguments}`` (`` +fd`` when
     libvirt passed a descriptor with it), without the refreshing ``qom-list`` and
-    ``query-block``.  With ``after_cont``, from the first ``cont`` on (what comes
-    before is the domain's start).
+    ``query-block`` and without a simulated guest's ``x-guest-*``.  With
+    ``after_cont``, from the first ``cont`` on (what comes before is the
+    domain's start).
     """
     traffic = monitor_traffic(log)
     if after_cont:
@@ -238,6 +246,8 @@ def qmp_summary(log: str, *, after_cont: bool) -> tuple[list[str], list[str]]:
     commands = [
         m.brief()[3:] + (" +fd" if m.fd is not None else "")
         for m in traffic
-        if m.direction == "->" and m.json["execute"] not in _REFRESH
+        if m.direction == "->"
+        and m.json["execute"] not in _REFRESH
+        and not m.json["execute"].startswith(GUEST_COMMAND_PREFIX)
     ]
     return events, commands

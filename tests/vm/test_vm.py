@@ -504,7 +504,7 @@ def test_reconnecting_client_learns_of_the_panic(
             client.cont()
             assert isinstance(events.wait_for(timeout=5), simulator_api.ResumeEvent)
         assert client.query_status().status is simulator_api.RunState.RUNNING
-        client.quit_()
+        client.quit()
     finally:
         client.close()
     assert vm.wait() == 0

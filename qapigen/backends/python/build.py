@@ -108,24 +108,15 @@ class _Builder(SchemaVisitor):
         self._enum_values: dict[str, dict[str, str]] = {}
         self.skip: set[str] = set()
         self.docs = Documenter(schema, defines, self.class_of)
-        # Method names of the handler and the clients, with theirs reserved.
-        self.methods = naming.Scope(
-            frozenset(
-                {
-                    "connect",
-                    "disconnect",
-                    "close",
-                    "listen",
-                    "greeting",
-                    "qmp",
-                    "strict",
-                    "client",
-                    "async_client",
-                    "COMMANDS",
-                    "EVENTS",
-                }
-            )
-        )
+        # Method names of the handler and the clients: the clients' own names
+        # and the builtins the classes' annotations name are taken.
+        self.methods = naming.Scope(naming.KEYWORDS | naming.CLIENT_NAMES | naming.CLASS_BODY_NAMES)
+        # What every member's scope has taken (set once the classes are named).
+        self.member_taken: frozenset[str] = frozenset()
+        # Object types whose members are an event's (its data, and its bases).
+        self.event_data: set[str] = set()
+        # Object type name → its members' Python names by wire name, the base's first.
+        self._member_names: dict[str, dict[str, str]] = {}
 
     # -- conditions -----------------------------------------------------
 
@@ -225,13 +216,47 @@ class _Builder(SchemaVisitor):
             branches.append(AlternateBranch(qtype, self.value(v.type)))
         return tuple(branches)
 
-    def field(self, member: ObjectMember, scope: naming.Scope, doc: Doc | None) -> PyField:
-        """A member's field; ``self.docs`` documents it with its class (``doc``
-        describes it)."""
+    def member_scope(
+        self, members: Iterable[ObjectMember], taken: Iterable[str] = (), *, event: bool = False
+    ) -> naming.Scope:
+        """A scope for a class's own ``members``: what every class has taken (the
+        struct's API, the builtins its body names, the package's classes, to
+        which its ``__init__`` refers), what a body with deprecated members
+        names, an event's API for an event's, and ``taken``."""
+        reserved = self.member_taken | frozenset(taken)
+        if event:
+            reserved |= naming.EVENT_NAMES
+        if any(m.is_deprecated() for m in self.defines.kept(members)):
+            reserved |= naming.DEPRECATED_BODY_NAMES
+        return naming.Scope(reserved)
+
+    def member_names(self, typ: ObjectType) -> dict[str, str]:
+        """The Python names of ``typ``'s members (those the conditions keep), by
+        wire name: its base's as the base names them, then its own."""
+        names = self._member_names.get(typ.name)
+        if names is None:
+            names = dict(self.member_names(typ.base)) if typ.base is not None else {}
+            own = typ.local_members
+            scope = self.member_scope(own, names.values(), event=typ.name in self.event_data)
+            for m in self.defines.kept(own):
+                names[m.name] = scope.claim(naming.member_name(m.name))
+            self._member_names[typ.name] = names
+        return names
+
+    def fields(
+        self, typ: ObjectType, members: Iterable[ObjectMember], doc: Doc | None
+    ) -> list[PyField]:
+        """``members`` of ``typ`` (kept by the conditions), named as ``typ`` names them."""
+        names = self.member_names(typ)
+        return [self.field(m, names[m.name], doc) for m in self.defines.kept(members)]
+
+    def field(self, member: ObjectMember, name: str, doc: Doc | None) -> PyField:
+        """A member's field, called ``name``; ``self.docs`` documents it with its
+        class (``doc`` describes it)."""
         typ = member.type
         self.require(typ, f"member '{member.name}' of '{member.defined_in}'")
         field = PyField(
-            name=scope.claim(naming.member_name(member.name)),
+            name=name,
             wire=member.name,
             value=self.value(typ, member=True),
             optional=member.optional,
@@ -263,6 +288,20 @@ class _Builder(SchemaVisitor):
                 elif isinstance(entity, Event) and self.defn_wanted(entity):
                     cls = self.top.claim(naming.camel(entity.name) + "Event")
                     self.class_of["event " + entity.name] = (path, cls)
+        # Members' names: what every class defines, the builtins its body
+        # names, and the package's classes, to which an ``__init__`` (a
+        # branch's fixed tag) and a client's method (its arguments) refer.
+        self.member_taken = (
+            naming.KEYWORDS
+            | naming.STRUCT_NAMES
+            | naming.CLASS_BODY_NAMES
+            | frozenset(cls for _, cls in self.class_of.values())
+        )
+        for event in self.schema.events():
+            data = event.arg_type
+            while data is not None and data.branches is None:
+                self.event_data.add(data.name)
+                data = data.base
         self.schema.visit(self)
         for pymod in self.modules.values():
             pymod.classes = _creation_order(pymod.classes)
@@ -337,14 +376,11 @@ class _Builder(SchemaVisitor):
     def visit_object_type(self, typ: ObjectType) -> None:
         if not self.defn_wanted(typ) or typ.name in self.skip:
             return
-        scope = naming.Scope(naming.API_NAMES)
         base_fields: list[PyField] = []
         if typ.base is not None:
             self.require(typ.base, f"'{typ.name}'")
-            base_fields = [
-                self.field(m, scope, typ.base.doc) for m in self.defines.kept(typ.base.members)
-            ]
-        fields = [self.field(m, scope, typ.doc) for m in self.defines.kept(typ.local_members)]
+            base_fields = self.fields(typ, typ.base.members, typ.base.doc)
+        fields = self.fields(typ, typ.local_members, typ.doc)
         resolve = self.docs.member_resolver(base_fields + fields)
         self.docs.document(base_fields + fields, resolve)
         cls = PyClass(
@@ -378,11 +414,10 @@ class _Builder(SchemaVisitor):
             vtype = variant.type
             assert isinstance(vtype, ObjectType)
             self.require(vtype, f"branch '{variant.name}' of '{union.schema_name}'")
-            branch_scope = naming.Scope(
-                frozenset(f.name for f in union.all_fields) | naming.API_NAMES
-            )
+            branch_scope = self.member_scope(vtype.members, (f.name for f in union.all_fields))
             fields = [
-                self.field(m, branch_scope, vtype.doc) for m in self.defines.kept(vtype.members)
+                self.field(m, branch_scope.claim(naming.member_name(m.name)), vtype.doc)
+                for m in self.defines.kept(vtype.members)
             ]
             resolve = self.docs.member_resolver(union.all_fields + fields)
             self.docs.document(fields, resolve)
@@ -441,18 +476,15 @@ class _Builder(SchemaVisitor):
         if not self.defn_wanted(event):
             return
         name = self.class_of["event " + event.name][1]
-        scope = naming.Scope(naming.API_NAMES)
         arg = event.arg_type
         fields: list[PyField] = []
         base_fields: list[PyField] = []
         if arg is not None:
             self.require(arg, f"event '{event.name}'")
             if arg.is_implicit():
-                fields = [self.field(m, scope, event.doc) for m in self.defines.kept(arg.members)]
+                fields = self.fields(arg, arg.members, event.doc)
             elif arg.branches is None:
-                base_fields = [
-                    self.field(m, scope, arg.doc) for m in self.defines.kept(arg.members)
-                ]
+                base_fields = self.fields(arg, arg.members, arg.doc)
         assert self.current is not None
         resolve = self.docs.member_resolver(base_fields + fields)
         self.docs.document(base_fields + fields, resolve)
@@ -502,13 +534,18 @@ class _Builder(SchemaVisitor):
         arguments = None
         unpack = False
         params: list[PyField] = []
+        extra = None
         if arg is not None:
             self.require(arg, f"command '{command.name}'")
             arguments = self.ref(arg)
             unpack = arg.is_implicit() and not command.boxed
-            if unpack:
-                scope = naming.Scope(frozenset({"self"}))
-                params = [self.field(m, scope, command.doc) for m in self.defines.kept(arg.members)]
+            # Not generated (QEMU's 'gen': false): the client takes the
+            # members, and whatever else the command takes as it is.
+            typed = unpack or (not command.gen and arg.branches is None)
+            if typed:
+                params = self.fields(arg, arg.members, command.doc if unpack else arg.doc)
+        if not command.gen and (arg is None or arg.branches is None):
+            extra = naming.Scope(frozenset(f.name for f in params)).claim("extra")
         ret = command.ret_type
         if ret is not None:
             self.require(ret, f"command '{command.name}'")
@@ -520,9 +557,12 @@ class _Builder(SchemaVisitor):
                 arguments=arguments,
                 unpack=unpack,
                 params=params,
+                extra=extra,
                 returns=returns,
                 doc=self.docs.command_doc(command, params, arguments, returns, client=False),
-                client_doc=self.docs.command_doc(command, params, arguments, returns, client=True),
+                client_doc=self.docs.command_doc(
+                    command, params, arguments, returns, client=True, extra=extra
+                ),
                 gen=command.gen,
                 success_response=command.success_response,
                 boxed=command.boxed,

@@ -280,13 +280,15 @@ def init_def(cls: PyClass) -> str:
     """The ``def __init__`` line of a struct, union branch or event class.
 
     Every member is a keyword parameter (optional ones default to their absent
-    value); a branch's tag is fixed, not a parameter.
+    value); a branch's tag is fixed, not a parameter.  Unknown members are
+    none of a program's business: only lenient decoding keeps them.
     """
-    params = ["self", "*"]
+    params = ["self"]
     if cls.wraps:
         params.append(f"data: {ref(cls.wraps.cls)}")
     params.extend(field_param(f) for f in cls.members if not f.fixed)
-    params.append("_unknown: dict[str, _rt.JSONValue] | None = None")
+    if len(params) > 1:
+        params.insert(1, "*")
     return function("def __init__", params, " -> None:", 4)
 
 
@@ -311,7 +313,7 @@ def init_body(cls: PyClass, indent: int) -> str:
             lines.append((0, f"self.{f.name} = {fixed_value(f)}"))
         else:
             lines.append((0, f"self.{f.attr} = {f.name}"))
-    lines.append((0, "self._unknown = _unknown"))
+    lines.append((0, "self._unknown = None"))
     for f in cls.deprecated_fields:
         lines += _warn_if_set(cls, f, f.name)
     return _indented(lines, indent)
@@ -773,26 +775,32 @@ def _argument_params(command: PyCommand) -> list[str]:
     return params
 
 
-def _argument_names(command: PyCommand) -> list[str]:
-    """The names of ``_argument_params`` (a client method's, after ``self``)."""
-    if command.gen and command.unpack:
-        return [f.name for f in command.params]
-    return ["arguments"] if not command.gen or command.arguments else []
+def _client_params(command: PyCommand) -> list[str]:
+    """A client method's parameters, after ``self``: as the handler's, but a
+    command not generated takes its members and ``**extra`` (the rest, as it
+    is), or one JSON object."""
+    if command.gen:
+        return _argument_params(command)
+    if command.extra is None:
+        return ["arguments: dict[str, _t.Any]"]
+    params = [field_param(f) for f in command.params]
+    return (
+        ["*", *params, f"**{command.extra}: _t.Any"] if params else [f"**{command.extra}: _t.Any"]
+    )
 
 
 def client_names(commands: list[PyCommand]) -> list[str]:
     """The classes the client's methods name (what ``client.py`` imports), in
-    the order of an import."""
+    the order of an import: as ``_client_params``, ``client_body`` and
+    ``_returns`` name them."""
     classes: set[ClassRef] = set()
     for c in commands:
-        if not c.gen:
-            continue
-        if c.unpack:
+        if c.unpack if c.gen else c.extra is not None:
             for f in c.params:
                 classes.update(_classes(f.value))
-            if c.params and c.arguments:
-                classes.add(c.arguments)
-        elif c.arguments:
+        elif c.gen and c.arguments:
+            classes.add(c.arguments)
+        if c.params and (c.unpack or c.extra is not None) and c.arguments:
             classes.add(c.arguments)
         if c.returns is not None:
             classes.update(_classes(c.returns))
@@ -800,8 +808,9 @@ def client_names(commands: list[PyCommand]) -> list[str]:
 
 
 def client_uses_typing(commands: list[PyCommand]) -> bool:
-    """Whether a client method names ``_t`` (a result's cast, or an untyped command)."""
-    return any(not _returns_nothing(c) for c in commands)
+    """Whether a client method names ``_t`` (a result's cast, or a command not
+    generated: its JSON object, or ``**extra``)."""
+    return any(not c.gen or c.returns is not None for c in commands)
 
 
 def client_uses_runtime(commands: list[PyCommand]) -> bool:
@@ -824,50 +833,44 @@ def package_all(exports: list[tuple[str, str]]) -> list[str]:
 
 def client_signature(command: PyCommand, is_async: bool) -> str:
     """The ``def`` line of ``command``'s client method."""
-    if not command.gen:
-        params, ret = ["arguments: dict[str, _t.Any]"], "_t.Any"
-    else:
-        params, ret = _argument_params(command), _returns(command)
     head = f"{'async ' if is_async else ''}def {command.method}"
-    return function(head, ["self", *params], f" -> {ret}:", 4)
-
-
-def _returns_nothing(command: PyCommand) -> bool:
-    """Whether a client method of ``command`` returns None."""
-    return command.gen and command.returns is None
-
-
-def _client_returns(command: PyCommand) -> str:
-    return _returns(command) if command.gen else "_t.Any"
+    return function(head, ["self", *_client_params(command)], f" -> {_returns(command)}:", 4)
 
 
 def client_body(command: PyCommand, call: str, indent: int) -> str:
     """The body of ``command``'s async client method."""
     lines: Lines = []
-    if not command.gen:
-        args = "arguments"
-    elif command.unpack and command.params:
+    typed = command.params and (command.unpack or command.extra is not None)
+    if typed:
         assert command.arguments is not None
         kwargs = ", ".join(f"{f.name}={f.name}" for f in command.params)
         # Locals start with "_": no member's Python name does.
         lines.append((0, f"_arguments = {ref(command.arguments)}({kwargs})"))
         args = "_arguments.to_wire()"
-    elif command.arguments and not command.unpack:
-        args = "arguments.to_wire()"
+        if command.extra is not None:
+            args = f"{{**{args}, **{command.extra}}}"
+    elif command.extra is not None:
+        args = command.extra
+    elif not command.gen or (command.arguments and not command.unpack):
+        args = "arguments" if not command.gen else "arguments.to_wire()"
     else:
         args = "None"
     invocation = f"{call}({pystr(command.name)}, {args})"
-    if _returns_nothing(command):
+    if command.returns is None:
         lines.append((0, invocation))
     else:
         lines.append((0, f"_result = {invocation}"))
-        lines.append((0, f"return _t.cast({pystr(_client_returns(command))}, _result)"))
+        lines.append((0, f"return _t.cast({pystr(_returns(command))}, _result)"))
     return _indented(lines, indent)
 
 
 def sync_body(command: PyCommand, indent: int) -> str:
     """The body of ``command``'s blocking client method."""
-    names = _argument_names(command)
-    args = [f"{n}={n}" for n in names] if command.unpack and command.params else names
-    outer = "self._run" if _returns_nothing(command) else "return self._run"
+    if command.extra is not None or (command.gen and command.unpack):
+        args = [f"{f.name}={f.name}" for f in command.params]
+        if command.extra is not None:
+            args.append(f"**{command.extra}")
+    else:
+        args = ["arguments"] if not command.gen or command.arguments else []
+    outer = "self._run" if command.returns is None else "return self._run"
     return f"{' ' * indent}{outer}(self.client.{command.method}({', '.join(args)}))"

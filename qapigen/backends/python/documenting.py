@@ -217,6 +217,7 @@ class Documenter:
         returns: Value | None,
         *,
         client: bool,
+        extra: str | None = None,
     ) -> str:
         """A command's docstring, for its client methods (``client``: their
         exceptions in ``Raises:``) or its handler method: ``Args:`` names the
@@ -224,7 +225,10 @@ class Documenter:
         resolve = self.member_resolver(params)
         self.document(params, resolve)
         args = [(f.name, f.description) for f in params if f.description]
-        if not command.gen:
+        if not command.gen and client and extra is not None:
+            # The client takes the members, and the rest as they are.
+            args.append((extra, "Further arguments, as keywords: sent as they are."))
+        elif not command.gen:
             # Not generated: the arguments come as the JSON object they are.
             members = doctext.entries("Its members", args)
             what = "The command's arguments, a JSON object."

@@ -1,9 +1,11 @@
 """How schema names become Python names (see docs/bindings.md, "Names").
 
 One rule, applied the same way everywhere: non-identifier characters become
-``_``; enum values are upper-cased; a leading digit gets a ``_`` in front;
-names Python or the generated API reserve get a ``_`` behind; and a name
-already taken in its scope gets more ``_`` until it is free.
+``_``; enum values are upper-cased; a leading digit gets a prefix; a keyword
+gets a ``_`` behind; and a name already taken in its scope (by another
+member, or by what the generated class, module or client defines or names
+there) gets ``_`` behind until it is free.  Nothing else: a member ``id``,
+``type`` or ``format`` is called so.
 """
 
 from __future__ import annotations
@@ -12,211 +14,102 @@ import re
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
 
-# Names of the generated API that a member must not shadow.  (Enums' ``value``
-# and ``known`` need no place here: enum members are upper-cased, and an
-# alternate's one field ``value`` is no member's.)
-API_NAMES = frozenset(
+# Python 3.11's keywords, fixed here so that the generated names do not depend
+# on the Python that runs the generator.  Soft keywords (``match``, ``case``,
+# ``type``, ``_``) are not among them: they are valid names wherever a member's
+# name goes.  Builtins are not either: a member ``id`` or ``format`` shadows
+# nothing the generated code uses where the member lives.
+KEYWORDS = frozenset(
     {
-        "from_wire",
-        "to_wire",
-        "NAME",
-        "HAS_DATA",
-        "QAPI_INFO",
-        # Method parameters' names in generated code.
-        "self",
-        "cls",
-    }
-)
-
-# Python 3.11's keywords, soft keywords and builtins, fixed here so that the
-# generated names do not depend on the Python that runs the generator.
-RESERVED = frozenset(
-    {
-        "ArithmeticError",
-        "AssertionError",
-        "AttributeError",
-        "BaseException",
-        "BaseExceptionGroup",
-        "BlockingIOError",
-        "BrokenPipeError",
-        "BufferError",
-        "BytesWarning",
-        "ChildProcessError",
-        "ConnectionAbortedError",
-        "ConnectionError",
-        "ConnectionRefusedError",
-        "ConnectionResetError",
-        "DeprecationWarning",
-        "EOFError",
-        "Ellipsis",
-        "EncodingWarning",
-        "EnvironmentError",
-        "Exception",
-        "ExceptionGroup",
         "False",
-        "FileExistsError",
-        "FileNotFoundError",
-        "FloatingPointError",
-        "FutureWarning",
-        "GeneratorExit",
-        "IOError",
-        "ImportError",
-        "ImportWarning",
-        "IndentationError",
-        "IndexError",
-        "InterruptedError",
-        "IsADirectoryError",
-        "KeyError",
-        "KeyboardInterrupt",
-        "LookupError",
-        "MemoryError",
-        "ModuleNotFoundError",
-        "NameError",
         "None",
-        "NotADirectoryError",
-        "NotImplemented",
-        "NotImplementedError",
-        "OSError",
-        "OverflowError",
-        "PendingDeprecationWarning",
-        "PermissionError",
-        "ProcessLookupError",
-        "RecursionError",
-        "ReferenceError",
-        "ResourceWarning",
-        "RuntimeError",
-        "RuntimeWarning",
-        "StopAsyncIteration",
-        "StopIteration",
-        "SyntaxError",
-        "SyntaxWarning",
-        "SystemError",
-        "SystemExit",
-        "TabError",
-        "TimeoutError",
         "True",
-        "TypeError",
-        "UnboundLocalError",
-        "UnicodeDecodeError",
-        "UnicodeEncodeError",
-        "UnicodeError",
-        "UnicodeTranslateError",
-        "UnicodeWarning",
-        "UserWarning",
-        "ValueError",
-        "Warning",
-        "ZeroDivisionError",
-        "abs",
-        "aiter",
-        "all",
         "and",
-        "anext",
-        "any",
         "as",
-        "ascii",
         "assert",
         "async",
         "await",
-        "bin",
-        "bool",
         "break",
-        "breakpoint",
-        "bytearray",
-        "bytes",
-        "callable",
-        "case",
-        "chr",
         "class",
-        "classmethod",
-        "compile",
-        "complex",
         "continue",
-        "copyright",
-        "credits",
         "def",
         "del",
-        "delattr",
-        "dict",
-        "dir",
-        "divmod",
         "elif",
         "else",
-        "enumerate",
-        "eval",
         "except",
-        "exec",
-        "exit",
-        "filter",
         "finally",
-        "float",
         "for",
-        "format",
         "from",
-        "frozenset",
-        "getattr",
         "global",
-        "globals",
-        "hasattr",
-        "hash",
-        "help",
-        "hex",
-        "id",
         "if",
         "import",
         "in",
-        "input",
-        "int",
         "is",
-        "isinstance",
-        "issubclass",
-        "iter",
         "lambda",
-        "len",
-        "license",
-        "list",
-        "locals",
-        "map",
-        "match",
-        "max",
-        "memoryview",
-        "min",
-        "next",
         "nonlocal",
         "not",
-        "object",
-        "oct",
-        "open",
         "or",
-        "ord",
         "pass",
-        "pow",
-        "print",
-        "property",
-        "quit",
         "raise",
-        "range",
-        "repr",
         "return",
-        "reversed",
-        "round",
-        "set",
-        "setattr",
-        "slice",
-        "sorted",
-        "staticmethod",
-        "str",
-        "sum",
-        "super",
         "try",
-        "tuple",
-        "type",
-        "vars",
         "while",
         "with",
         "yield",
-        "zip",
     }
 )
+
+# The builtins a generated class's body names (its annotations): a member or
+# method of that name would stand for them there, to mypy and to
+# ``typing.get_type_hints``.
+CLASS_BODY_NAMES = frozenset({"bool", "dict", "float", "frozenset", "int", "list", "str", "tuple"})
+
+# What the body of a class with deprecated members names besides (each such
+# member is a property).
+DEPRECATED_BODY_NAMES = frozenset({"property"})
+
+# What generated structs (and the runtime's ``Struct``) define, and the
+# parameter every method has: a member must not take their place.  (Enums'
+# ``value`` and ``known`` need no place here: enum members are upper-cased,
+# and an alternate's one field ``value`` is no member's.)
+STRUCT_NAMES = frozenset({"from_wire", "to_wire", "QAPI_INFO", "self"})
+
+# What generated events (and the runtime's ``Event``) add: a member of an
+# event's data must not take their place.
+EVENT_NAMES = frozenset({"NAME", "HAS_DATA", "timestamp"})
+
+# What the typed clients (``qapigen.runtime.client``'s ``AsyncClient`` and
+# ``SyncClient``, and the generated ``SyncClient``'s ``client``) define, public:
+# no command's method may take their place.  tests/backends/python/
+# test_naming.py holds this list equal to the runtime's.
+CLIENT_NAMES = frozenset(
+    {
+        "COMMANDS",
+        "EVENTS",
+        "accept",
+        "async_client",
+        "client",
+        "close",
+        "closed",
+        "connect",
+        "disconnect",
+        "events",
+        "execute",
+        "greeting",
+        "is_guest_agent",
+        "listen",
+        "oob_enabled",
+        "pass_fd",
+        "qmp",
+        "strict",
+        "timeout",
+        "with_options",
+    }
+)
+
+# The capitalised builtins that generated modules name (their decoders catch
+# them): no type may take their names.
+MODULE_NAMES = frozenset({"KeyError", "TypeError"})
 
 
 def identifier(name: str, prefix: str = "q_") -> str:
@@ -233,16 +126,18 @@ def identifier(name: str, prefix: str = "q_") -> str:
 
 
 def member_name(name: str) -> str:
-    """The Python name of a member or type (before de-duplication in its scope)."""
+    """The Python name of a member, command or module (before de-duplication
+    in its scope): a keyword gets a ``_`` behind."""
     ident = identifier(name)
-    if ident in RESERVED or ident in API_NAMES:
-        ident += "_"
-    return ident
+    return ident + "_" if ident in KEYWORDS else ident
 
 
 def type_name(name: str) -> str:
     """The Python name of a type (before de-duplication)."""
-    return member_name(name) if name[:1].isalpha() else identifier(name, "Q_")
+    if not name[:1].isalpha():
+        return identifier(name, "Q_")
+    ident = identifier(name)
+    return ident + "_" if ident in KEYWORDS or ident in MODULE_NAMES else ident
 
 
 def enum_member_name(value: str) -> str:

@@ -235,6 +235,10 @@ class PyCommand:
     arguments: ClassRef | None
     unpack: bool
     params: list[PyField]
+    #: A command not generated (``'gen': false``): the name of its client
+    #: methods' parameter ``**extra``, which takes what its members do not
+    #: (None: the methods take the arguments as one JSON object).
+    extra: str | None
     returns: Value | None
     #: The handler method's docstring; the client methods' (their exceptions differ).
     doc: str

@@ -295,18 +295,19 @@ def test_enum_value_starting_with_a_digit_per_docs() -> None:
 
 
 def test_member_and_type_names() -> None:
-    """Builtins as members get ``_``; implicit types, events, branches are named as documented."""
+    """Builtins and soft keywords as members keep their names; implicit types, events,
+    branches are named as documented."""
     fields = {f.name for f in dataclasses.fields(ev.Parent)}
-    assert {"id_", "note", "legacy", "shown"} <= fields
-    assert "id" not in fields and "hidden" not in fields  # GOLDEN_OFF member left out
-    assert "bytes_" in {f.name for f in dataclasses.fields(ev.Lists)}
-    assert "type_" in {f.name for f in dataclasses.fields(ev.CountThingsArguments)}
+    assert {"id", "note", "legacy", "shown"} <= fields
+    assert "id_" not in fields and "hidden" not in fields  # GOLDEN_OFF member left out
+    assert "bytes" in {f.name for f in dataclasses.fields(ev.Lists)}
+    assert "type" in {f.name for f in dataclasses.fields(ev.CountThingsArguments)}
     assert ev.ShapeBase in ev.Shape.__mro__  # the implicit base: <Union>Base
     assert issubclass(ev.ChangedEvent, rt.Event) and ev.ChangedEvent.NAME == "CHANGED"
     assert ev.Shape_circle.__mro__[1] is ev.Shape
     assert ev.Shape_nested_fancy.__mro__[1] is ev.Shape_nested
     assert ev.Lists(
-        strs=[], bytes_=[], colours=[], kids=[], shapes=[], alts=[], anys=[], extras=[]
+        strs=[], bytes=[], colours=[], kids=[], shapes=[], alts=[], anys=[], extras=[]
     ).to_wire() == {
         "strs": [],
         "bytes": [],
@@ -393,13 +394,13 @@ def test_struct_round_trip_and_member_order() -> None:
     wire = {"count": 2, "id": "k", "older": True, "note": "n", "colour": "green", "legacy": 1}
     child = ev.Child.from_wire(wire)
     assert isinstance(child, ev.Parent)
-    assert (child.id_, child.count, child.colour, child.legacy) == ("k", 2, ev.Colour.GREEN, 1)
+    assert (child.id, child.count, child.colour, child.legacy) == ("k", 2, ev.Colour.GREEN, 1)
     assert list(child.to_wire()) == ["id", "note", "legacy", "count", "colour", "older"]
     assert child.to_wire() == wire
     assert ev.Child.from_wire(child.to_wire()) == child
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        built = ev.Child(id_="k", count=2, older=True, note="n", colour=ev.Colour.GREEN, legacy=1)
+        built = ev.Child(id="k", count=2, older=True, note="n", colour=ev.Colour.GREEN, legacy=1)
     assert built == child
 
 
@@ -463,7 +464,7 @@ def test_optionals_round_trip() -> None:
     }
     value = ev.Optionals.from_wire(wire)
     assert value.o_enum is ev.Colour("2nd-best")
-    assert value.o_alt == ev.Child(id_="c", count=0)
+    assert value.o_alt == ev.Child(id="c", count=0)
     assert value.o_alt_null == [1, 2] and value.o_count == ["x"]
     assert isinstance(value.o_union, ev.Shape_point)
     assert wire_equal(value.to_wire(), wire)
@@ -494,7 +495,7 @@ def test_arrays_round_trip() -> None:
     value = ev.Lists.from_wire(_lists(maybe=[1, 2.5]))
     assert value.colours == [ev.Colour.RED, ev.Colour.SEPIA]
     assert [type(s) for s in value.shapes] == [ev.Shape_circle, ev.Shape_square]
-    assert value.alts == ["name", ev.Child(id_="c", count=3)]
+    assert value.alts == ["name", ev.Child(id="c", count=3)]
     assert isinstance(value.extras[0], ev.Extra)
     assert wire_equal(value.to_wire(), _lists(maybe=[1, 2.5]))
     assert ev.Lists.from_wire(value.to_wire()) == value
@@ -659,7 +660,7 @@ def test_alternate_members_hold_the_branch_value() -> None:
     made = ev.Optionals(o_alt="name", o_count=3, o_alt_null=None)
     assert made.to_wire() == {"o-alt-null": None, "o-alt": "name", "o-count": 3}
     assert ev.Optionals.from_wire(made.to_wire()) == made
-    child = ev.Child(id_="c", count=1)
+    child = ev.Child(id="c", count=1)
     lists = ev.Lists.from_wire(_lists(alts=[{"id": "c", "count": 1}, "n"]))
     assert lists.alts == [child, "n"] and type(lists.alts[0]) is ev.Child
     assert lists.alts[0] == ev.NameOrChild.from_wire({"id": "c", "count": 1}).value
@@ -742,7 +743,28 @@ def test_unknown_members_lenient_and_strict() -> None:
     assert wire_equal(child.to_wire(), wire)
     assert list(child.to_wire()) == ["id", "count", "future", "later"]
     assert ev.Child.from_wire(child.to_wire(), strict=False) == child
-    assert child != ev.Child.from_wire({"id": "a", "count": 1})
+    assert child != ev.Child.from_wire({"id": "a", "count": 1})  # they differ on the wire
+
+
+def test_unknown_members_are_the_wires_not_the_programs() -> None:
+    """What lenient decoding kept is in no constructor, no field, no ``asdict``: it
+    only goes back to the wire."""
+    assert "_unknown" not in inspect.signature(ev.Child).parameters
+    for cls in (ev.Child, ev.Shape_circle, ev.ChildBornEvent, ev.CountThingsArguments):
+        assert "_unknown" not in inspect.signature(cls).parameters
+        assert "_unknown" not in {f.name for f in dataclasses.fields(cls)}
+    child = ev.Child.from_wire({"id": "a", "count": 1, "future": 2}, strict=False)
+    assert dataclasses.asdict(child) == {
+        "id": "a",
+        "note": None,
+        "legacy": None,
+        "shown": None,
+        "count": 1,
+        "older": None,
+        "colour": None,
+    }
+    assert child.to_wire() == {"id": "a", "count": 1, "future": 2}
+    assert "future" not in repr(child)
 
 
 # -- deprecated members --------------------------------------------------------------
@@ -759,16 +781,16 @@ def _deprecations(make: Any) -> list[str]:
 
 def test_deprecated_members_warn_when_set() -> None:
     """Setting a deprecated member warns; leaving it out, or decoding it, does not."""
-    assert _deprecations(lambda: ev.Parent(id_="a", legacy=1)) == [
+    assert _deprecations(lambda: ev.Parent(id="a", legacy=1)) == [
         "member 'legacy' of Parent is deprecated"
     ]
-    assert len(_deprecations(lambda: ev.Child(id_="a", count=1, older=False))) == 1
+    assert len(_deprecations(lambda: ev.Child(id="a", count=1, older=False))) == 1
     assert len(_deprecations(lambda: ev.Square(side=1, rotated=True))) == 1
     assert len(_deprecations(lambda: ev.Shape_square(side=1, rotated=True))) == 1
     assert len(_deprecations(lambda: ev.ChangedEvent(who="w", old_way=1))) == 1
     assert len(_deprecations(lambda: ev.Shape_circle(radius=1.0, legacy_tag="t"))) == 1
-    assert _deprecations(lambda: ev.Parent(id_="a")) == []
-    assert _deprecations(lambda: ev.Child(id_="a", count=1)) == []
+    assert _deprecations(lambda: ev.Parent(id="a")) == []
+    assert _deprecations(lambda: ev.Child(id="a", count=1)) == []
     assert _deprecations(lambda: ev.Child.from_wire({"id": "a", "count": 1, "legacy": 1})) == []
     assert _deprecations(lambda: ev.Shape.from_wire({"kind": "point", "legacy-tag": "t"})) == []
 
@@ -776,7 +798,7 @@ def test_deprecated_members_warn_when_set() -> None:
 def test_deprecated_members_warn_when_assigned() -> None:
     """Assigning a deprecated member after construction warns too; reading it, encoding
     it, printing or comparing the object, or assigning its absent value does not."""
-    parent = ev.Parent(id_="a")
+    parent = ev.Parent(id="a")
 
     def assign() -> None:
         parent.legacy = 2
@@ -809,7 +831,7 @@ def test_deprecated_members_warn_when_assigned() -> None:
 
 def test_inherited_deprecated_members_warn() -> None:
     """A deprecated member of the base warns in a subclass that has deprecated members too."""
-    assert len(_deprecations(lambda: ev.Child(id_="a", count=1, legacy=1))) == 1
+    assert len(_deprecations(lambda: ev.Child(id="a", count=1, legacy=1))) == 1
     assert len(_deprecations(lambda: ev.Shape_square(side=1, legacy_tag="t"))) == 1
 
 
@@ -894,7 +916,7 @@ def test_commands_registry() -> None:
     assert list_names is not None and describe is not None
     assert list_names.decode(["a", "b"], None, True) == ["a", "b"]
     kids = describe.decode([{"id": "k", "count": 1}], None, True)
-    assert kids == [ev.Child(id_="k", count=1)]
+    assert kids == [ev.Child(id="k", count=1)]
 
 
 def test_handler_signatures() -> None:
@@ -903,7 +925,7 @@ def test_handler_signatures() -> None:
     assert [(p.name, p.kind, p.default) for p in count.parameters.values()][1:] == [
         ("first", inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty),
         ("second", inspect.Parameter.KEYWORD_ONLY, None),
-        ("type_", inspect.Parameter.KEYWORD_ONLY, None),
+        ("type", inspect.Parameter.KEYWORD_ONLY, None),
     ]
     opt = inspect.signature(ev.Handler.optional_everything).parameters
     assert opt["maybe_any"].default is rt.ABSENT and opt["maybe_alt"].default is rt.ABSENT
@@ -922,8 +944,8 @@ def _dispatcher() -> tuple[rt.Dispatcher, list[tuple[str, Any]]]:
         def ping(self) -> None:
             calls.append(("ping", None))
 
-        def count_things(self, *, first: int, second: int | None = None, type_: Any = None) -> int:
-            calls.append(("count-things", (first, second, type_)))
+        def count_things(self, *, first: int, second: int | None = None, type: Any = None) -> int:
+            calls.append(("count-things", (first, second, type)))
             return first + (second or 0)
 
         def list_names(self) -> list[str]:
@@ -935,7 +957,7 @@ def _dispatcher() -> tuple[rt.Dispatcher, list[tuple[str, Any]]]:
 
         def describe(self, arguments: Any) -> Any:
             calls.append(("describe", arguments))
-            return [ev.Child(id_=arguments.pattern, count=arguments.limit or 0)]
+            return [ev.Child(id=arguments.pattern, count=arguments.limit or 0)]
 
         def draw(self, arguments: Any) -> None:
             calls.append(("draw", arguments))
@@ -964,7 +986,7 @@ def test_dispatch_results() -> None:
     assert calls[-1:] == [("count-things", (2, 3, ev.Letter.NONE_))]
     assert d.dispatch("list-names", None) == ["a", "b"]
     assert d.dispatch("make-child", {"id": "c", "count": 1}) == {"id": "c", "count": 2}
-    assert calls[-1:] == [("make-child", ev.Child(id_="c", count=1))]
+    assert calls[-1:] == [("make-child", ev.Child(id="c", count=1))]
     assert d.dispatch("describe", {"pattern": "p", "limit": 2}) == [{"id": "p", "count": 2}]
     assert calls[-1:] == [("describe", ev.Query(pattern="p", limit=2))]
     assert d.dispatch("draw", {"kind": "nested", "style": "bare"}) == {}
@@ -1081,7 +1103,7 @@ def test_event_message() -> None:
     seconds, microseconds = now["seconds"], now["microseconds"]
     assert isinstance(seconds, int) and seconds > 1_600_000_000
     assert isinstance(microseconds, int) and 0 <= microseconds < 1_000_000
-    assert rt.event_message(ev.ChildBornEvent(id_="c", count=1), 0.0)["data"] == {
+    assert rt.event_message(ev.ChildBornEvent(id="c", count=1), 0.0)["data"] == {
         "id": "c",
         "count": 1,
     }
@@ -1103,7 +1125,7 @@ class _Ping(rt.Event):
 
 def _twin(name: str, fields: list[tuple[str, Any]], init_false: tuple[str, ...] = ()) -> Any:
     """A real ``@dataclass(slots=True, kw_only=True)`` with these fields (None: required)."""
-    specs: list[Any] = [("_unknown", Any, dataclasses.field(default=None, repr=False))]
+    specs: list[Any] = []
     for field, default in fields:
         if field in init_false:
             specs.append((field, Any, dataclasses.field(init=False)))
@@ -1118,20 +1140,18 @@ def test_generated_classes_are_dataclasses() -> None:
     """Generated classes (plain classes, for import speed) are dataclasses to the
     dataclasses module, and print and compare as the stdlib's own dataclass would."""
     required = dataclasses.MISSING
-    parent = ev.Parent(id_="a", note="n")
+    parent = ev.Parent(id="a", note="n")
     assert dataclasses.is_dataclass(ev.Parent) and dataclasses.is_dataclass(parent)
-    fields = [("id_", required), ("note", None), ("legacy", None), ("shown", None)]
-    assert [(f.name, f.default) for f in dataclasses.fields(parent)] == [
-        ("_unknown", None),
-        *fields,
-    ]
+    fields = [("id", required), ("note", None), ("legacy", None), ("shown", None)]
+    assert [(f.name, f.default) for f in dataclasses.fields(parent)] == fields
     twin = _twin("Parent", fields)
-    assert repr(parent) == repr(twin(id_="a", note="n"))
-    assert dataclasses.asdict(parent) == dataclasses.asdict(twin(id_="a", note="n"))
+    assert repr(parent) == repr(twin(id="a", note="n"))
+    assert dataclasses.asdict(parent) == dataclasses.asdict(twin(id="a", note="n"))
     changed = dataclasses.replace(parent, note="m")
-    assert changed == ev.Parent(id_="a", note="m") and changed != parent
-    assert parent == ev.Parent(id_="a", note="n")
-    assert parent != ev.Parent(id_="a", note="n", _unknown={"x": 1})  # as a dataclass compares
+    assert changed == ev.Parent(id="a", note="m") and changed != parent
+    assert parent == ev.Parent(id="a", note="n")
+    # What lenient decoding kept is no field, but the values differ on the wire.
+    assert parent != ev.Parent.from_wire({"id": "a", "note": "n", "x": 1}, strict=False)
     with pytest.raises(TypeError):
         hash(parent)  # mutable: not hashable, as a dataclass that is not frozen
     with pytest.raises(TypeError):
@@ -1142,7 +1162,7 @@ def test_generated_classes_are_dataclasses() -> None:
     # A union branch: the tag is fixed, a field but not a parameter.
     circle = ev.Shape_circle(label="c", radius=2)
     kinds = [(f.name, f.init) for f in dataclasses.fields(circle)]
-    assert kinds[:2] == [("_unknown", True), ("kind", False)]
+    assert kinds[:1] == [("kind", False)]
     assert "kind" not in inspect.signature(ev.Shape_circle).parameters
     names = ev.Shape_circle._FIELDS
     twin = _twin("Shape_circle", [(n, None) for n in names], init_false=("kind",))

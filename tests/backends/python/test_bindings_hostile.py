@@ -14,8 +14,11 @@ with the bug in the reason.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
+import importlib
+import inspect
 import keyword
 import os
 import re
@@ -98,6 +101,45 @@ _COLLISIONS_SCHEMA = """
 { 'union': 'Uu', 'base': { 'k': 'Kay' }, 'discriminator': 'k', 'data': { 'a': 'UuBase' } }
 { 'event': 'FOO_BAR' }
 { 'event': 'FOO__BAR', 'data': { 'n': 'int' } }
+"""
+
+# Names that clash only where the generated code uses them (docs/bindings.md, "Names"):
+# members named after the classes and builtins a class's body names, after what a
+# class, an event or the client defines; and names that clash with nothing.
+_SCOPES_SCHEMA = """
+{ 'pragma': { 'member-name-exceptions': [ 'Shadow', 'ShadowUnion', 'StampBase', 'Stamped',
+                                          'KeyError' ] } }
+{ 'enum': 'ShadowKind', 'data': [ 'one', 'two' ] }
+{ 'struct': 'Shadow',
+  'data': { 'ShadowKind': 'ShadowKind', 'Shadow': 'int', 'property': 'int',
+            '*old': { 'type': 'int', 'features': [ 'deprecated' ] },
+            'str': 'str', 'type': 'str', 'id': 'int', 'match': 'int', 'case': 'int',
+            'format': 'int', 'len': 'int', 'help': 'int', 'object': 'int',
+            'timestamp': 'int', 'NAME': 'int', 'self': 'int', 'to_wire': 'int' } }
+{ 'union': 'ShadowUnion', 'base': { 'kind': 'ShadowKind', 'ShadowKind': 'str' },
+  'discriminator': 'kind', 'data': { 'one': 'KeyError' } }
+{ 'struct': 'KeyError', 'data': { 'TypeError': 'TypeError' } }
+{ 'enum': 'TypeError', 'data': [ 'a' ] }
+{ 'struct': 'StampBase', 'data': { 'timestamp': 'int', 'HAS_DATA': 'bool' } }
+{ 'struct': 'Stamped', 'base': 'StampBase', 'data': { 'NAME': 'str', 'when': 'int' } }
+{ 'struct': 'StampChild', 'base': 'StampBase', 'data': { 'property': 'int' } }
+{ 'event': 'STAMPED', 'data': 'Stamped' }
+{ 'event': 'STAMPED_INLINE', 'data': { 'timestamp': 'int', 'match': 'str' } }
+{ 'command': 'connect' }
+{ 'command': 'execute', 'data': { 'name': 'str' } }
+{ 'command': 'listen' }
+{ 'command': 'events', 'returns': 'StampChild' }
+{ 'command': 'timeout' }
+{ 'command': 'close' }
+{ 'command': 'float', 'returns': 'Shadow' }
+{ 'command': 'list', 'data': { 'str': 'str', 'type': 'str' }, 'returns': [ 'Shadow' ] }
+{ 'command': 'quit' }
+{ 'command': 'id', 'data': { 'id': 'int', 'format': 'str' } }
+{ 'command': 'shadow-call', 'data': { 'self': 'int', 'key': 'KeyError' } }
+{ 'command': 'raw-add', 'data': { 'driver': 'str', '*bus': 'str', '*id': 'str', '*extra': 'int' },
+  'gen': false }
+{ 'command': 'raw-bare', 'gen': false, 'returns': 'StampChild' }
+{ 'command': 'raw-union', 'data': 'ShadowUnion', 'boxed': true, 'gen': false }
 """
 
 _TYPE_NAMES_SCHEMA = """
@@ -229,6 +271,7 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "api_names": ({"schema.json": _API_SCHEMA}, []),
     "collisions": ({"schema.json": _COLLISIONS_SCHEMA}, []),
     "type_names": ({"schema.json": _TYPE_NAMES_SCHEMA}, []),
+    "scopes": ({"schema.json": _SCOPES_SCHEMA}, []),
     "docstrings": ({"schema.json": _DOCSTRINGS_SCHEMA}, []),
     "deep": ({"schema.json": _deep_schema()}, []),
     "odd_module_names": (
@@ -485,9 +528,13 @@ def _check_keywords(pkg: ModuleType) -> None:
     names = KEYWORDS + SOFT_KEYWORDS + BUILTINS + LOCALS
     fields = _fields(pkg.Keywords)
     assert len(fields) == len(names) + 1
+    # A suffix for keywords and the builtins a class's body names; soft keywords
+    # and other builtins keep their names.
+    body = {"bool", "dict", "float", "frozenset", "int", "list", "str", "tuple"}
     for name, field in zip(names, fields, strict=False):
         assert field.isidentifier() and not keyword.iskeyword(field), field
-        assert field == name or field == name + "_", (name, field)
+        suffixed = name in KEYWORDS or name in body
+        assert field == (name + "_" if suffixed else name), (name, field)
     wire: dict[str, Any] = {n: i for i, n in enumerate(names)}
     wire["optional-class"] = "class"
     value = pkg.Keywords.from_wire(wire)
@@ -530,7 +577,7 @@ def _check_api_names(pkg: ModuleType) -> None:
     assert pkg.ApiKind.VALUE.value == "value" and pkg.ApiKind.KNOWN.known is True
     union = pkg.ApiUnion.from_wire({"kind": "from-wire", **wire})
     assert union.to_wire() == {"kind": "from-wire", **wire}
-    assert type(union) is pkg.ApiUnion_from_wire_
+    assert type(union) is pkg.ApiUnion_from_wire
     assert type(pkg.ApiUnion.from_wire({"kind": "value", "NAME": "", "value": 0})) is (
         pkg.ApiUnion_value
     )
@@ -540,16 +587,89 @@ def _check_api_names(pkg: ModuleType) -> None:
 
 
 def _check_collisions(pkg: ModuleType) -> None:
-    # Rule 4, in schema order: 'type_' is first, so 'type' becomes 'type__'.
-    assert _fields(pkg.Clash) == ["type_", "type__", "id_", "id__"]
+    # Soft keywords and builtins are names like any other: nothing clashes.
+    assert _fields(pkg.Clash) == ["type_", "type", "id", "id_"]
     wire = {"type_": 1, "type": 2, "id": "a", "id_": "b"}
     clash = pkg.Clash.from_wire(wire)
-    assert (clash.type_, clash.type__) == (1, 2) and clash.to_wire() == wire
+    assert (clash.type_, clash.type) == (1, 2) and clash.to_wire() == wire
     assert [m.name for m in pkg.ClashValues] == ["NONE", "NONE_", "A_B", "A_B_", "X", "X_"]
     assert pkg.COMMANDS["foo"].arg_type is pkg.FooArguments_
     assert _fields(pkg.FooArguments) == ["x"] and _fields(pkg.FooArguments_) == ["y"]
     assert pkg.UuBase_ in pkg.Uu.__mro__ and pkg.UuBase not in pkg.Uu.__mro__
     assert (pkg.EVENTS["FOO_BAR"], pkg.EVENTS["FOO__BAR"]) == (pkg.FooBarEvent, pkg.FooBarEvent_)
+
+
+def _check_scopes(pkg: ModuleType) -> None:
+    # A suffix only for a name the class's body uses (its classes, builtins in its
+    # annotations, @property) or defines (to_wire, self); none for the rest.
+    assert _fields(pkg.Shadow) == [
+        "ShadowKind_", "Shadow_", "property_", "old", "str_", "type", "id", "match", "case",
+        "format", "len", "help", "object", "timestamp", "NAME", "self_", "to_wire_",
+    ]  # fmt: skip
+    wire: dict[str, Any] = {
+        n: i for i, n in enumerate(["Shadow", "property", "old", "id", "match", "case"])
+    }
+    wire |= {n: i for i, n in enumerate(["format", "len", "help", "object", "timestamp"])}
+    wire |= {"ShadowKind": "two", "str": "s", "type": "t", "NAME": 1, "self": 2, "to_wire": 3}
+    shadow = pkg.Shadow.from_wire(wire)
+    assert shadow.to_wire() == wire and shadow.ShadowKind_ is pkg.ShadowKind.TWO
+    assert (shadow.type, shadow.id, shadow.str_, shadow.timestamp) == ("t", 3, "s", 4)
+    # The branch's __init__ sets its tag to pkg.ShadowKind.ONE, beside a member ShadowKind_.
+    branch = pkg.ShadowUnion_one(ShadowKind_="k", TypeError=pkg.TypeError_.A)
+    assert branch.kind is pkg.ShadowKind.ONE
+    assert branch.to_wire() == {"kind": "one", "ShadowKind": "k", "TypeError": "a"}
+    assert pkg.ShadowUnion.from_wire(branch.to_wire()) == branch
+    with pytest.raises(rt.WireError, match="'TypeError'"):  # KeyError_ decodes with KeyError
+        pkg.KeyError_.from_wire({"TypeError": "b"})
+    # Events: what Event defines gets a suffix in the data's class and its bases (so
+    # in the bases' other subclasses too), nowhere else.
+    assert _fields(pkg.StampedEvent) == ["timestamp_", "HAS_DATA_", "NAME_", "when"]
+    # (@property is named only in the body of a class with deprecated members.)
+    assert _fields(pkg.StampChild) == ["timestamp_", "HAS_DATA_", "property"]
+    assert _fields(pkg.StampedInlineEvent) == ["timestamp_", "match"]
+    event = pkg.StampedEvent.from_wire({"timestamp": 7, "HAS_DATA": True, "NAME": "n", "when": 1})
+    event._received_at({"timestamp": {"seconds": 1, "microseconds": 500000}})
+    assert (event.timestamp, event.timestamp_, event.NAME, event.NAME_) == (1.5, 7, "STAMPED", "n")
+    # Commands: the clients' names and builtins the classes' annotations name get a
+    # suffix; other names do not.
+    methods = {name: info.method for name, info in pkg.COMMANDS.items()}
+    assert methods == {
+        "connect": "connect_", "execute": "execute_", "listen": "listen_", "events": "events_",
+        "timeout": "timeout_", "close": "close_", "float": "float_", "list": "list_",
+        "quit": "quit", "id": "id", "shadow-call": "shadow_call", "raw-add": "raw_add",
+        "raw-bare": "raw_bare", "raw-union": "raw_union", "hostile-ping": "hostile_ping",
+    }  # fmt: skip
+    client = importlib.import_module(f"{pkg.__name__}.client")
+    for name in ("connect", "execute", "listen", "events", "timeout", "close"):
+        for cls in (client.Client, client.SyncClient):
+            assert name not in vars(cls), (cls, name)
+    params = inspect.signature(client.Client.shadow_call).parameters
+    assert list(params) == ["self", "self_", "key"]
+    assert list(inspect.signature(client.Client.id).parameters) == ["self", "id", "format"]
+    # 'gen': false: the members, typed, and **extra (a member takes "extra" first).
+    assert list(inspect.signature(client.Client.raw_add).parameters) == [
+        "self", "driver", "bus", "id", "extra", "extra_",
+    ]  # fmt: skip
+    sent: list[tuple[str, Any]] = []
+
+    class Recording(client.Client):  # type: ignore[misc,name-defined]
+        async def _call(self, name: str, arguments: Any) -> Any:
+            sent.append((name, arguments))
+
+    async def calls() -> None:
+        recording = Recording()
+        await recording.raw_add(driver="d", id="x", extra=1, addr="0x3", **{"disable-legacy": "on"})
+        await recording.raw_bare(anything=[1])
+        await recording.raw_union({"kind": "two", "ShadowKind": "k"})  # a union: the object
+        await recording.shadow_call(self_=1, key=pkg.KeyError_(TypeError=pkg.TypeError_.A))
+
+    asyncio.run(calls())
+    assert sent == [
+        ("raw-add", {"driver": "d", "id": "x", "extra": 1, "addr": "0x3", "disable-legacy": "on"}),
+        ("raw-bare", {"anything": [1]}),
+        ("raw-union", {"kind": "two", "ShadowKind": "k"}),
+        ("shadow-call", {"self": 1, "key": {"TypeError": "a"}}),
+    ]
 
 
 def _check_type_names(pkg: ModuleType) -> None:
@@ -667,6 +787,7 @@ BEHAVIOUR: dict[str, Callable[[ModuleType], None]] = {
     "api_names": _check_api_names,
     "collisions": _check_collisions,
     "type_names": _check_type_names,
+    "scopes": _check_scopes,
     "docstrings": _check_docstrings,
     "deep": _check_deep,
     "odd_module_names": _check_odd_module_names,

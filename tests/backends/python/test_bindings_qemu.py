@@ -9,6 +9,8 @@ the recorded bad inputs as QEMU did.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import re
 from pathlib import Path
@@ -154,6 +156,35 @@ def test_ruff_check_every_rule(qemu_out: Path, package: str) -> None:
     packages."""
     proc = run_ruff_check(qemu_out / package)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr
+
+
+def test_names_suffixed_only_where_python_requires(qemu10: ModuleType) -> None:
+    """QEMU 10.0's members and commands keep their names but for keywords (and ``str``,
+    which class bodies name): ``quit()``, ``id=``, ``type=``, ``format=``, ``property=``."""
+    suffixed = {i.method for i in qemu10.COMMANDS.values() if i.method.endswith("_")}
+    for name in qemu10.__all__:
+        cls = getattr(qemu10, name)
+        if isinstance(cls, type) and issubclass(cls, rt.Struct):
+            suffixed |= {f for f in cls._FIELDS if f.endswith("_")}
+    assert suffixed == {"in_", "pass_", "class_", "str_"}
+    assert qemu10.COMMANDS["quit"].method == "quit"
+    assert list(inspect.signature(qemu10.Handler.qom_get).parameters) == [
+        "self",
+        "path",
+        "property",
+    ]
+    assert "type" in qemu10.ObjectPropertyInfo._FIELDS
+    assert "format" in qemu10.VmdkExtentInfo._FIELDS and "id" in qemu10.DeviceAddArguments._FIELDS
+    # device_add ('gen': false): its documented members, typed, and **extra for the rest.
+    client = importlib.import_module("qemu10.client")
+    params = inspect.signature(client.SyncClient.device_add).parameters
+    assert [(p.name, p.kind.name) for p in params.values()] == [
+        ("self", "POSITIONAL_OR_KEYWORD"),
+        ("driver", "KEYWORD_ONLY"),
+        ("bus", "KEYWORD_ONLY"),
+        ("id", "KEYWORD_ONLY"),
+        ("extra", "VAR_KEYWORD"),
+    ]
 
 
 # -- docstrings ----------------------------------------------------------------------

@@ -192,14 +192,14 @@ class Handler:
 
     @_rt.not_implemented
     def count_things(
-        self, *, first: int, second: int | None = None, type_: Letter | None = None
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
         Args:
             first: a required integer
             second: an optional one
-            type\\_: a keyword-ish member name
+            type: a keyword-ish member name
 
         Returns:
             int: the sum

@@ -25,6 +25,7 @@ from . import (
     OptionalEverythingArguments,
     Optionals,
     Query,
+    RawPassthroughArguments,
     Shape,
     Size,
     WhenOn,
@@ -43,19 +44,19 @@ class Client(_client.AsyncClient):
         await self._call("ping", None)
 
     async def count_things(
-        self, *, first: int, second: int | None = None, type_: Letter | None = None
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
         Args:
             first: a required integer
             second: an optional one
-            type\\_: a keyword-ish member name
+            type: a keyword-ish member name
 
         Returns:
             int: the sum
         """
-        _arguments = CountThingsArguments(first=first, second=second, type_=type_)
+        _arguments = CountThingsArguments(first=first, second=second, type=type)
         _result = await self._call("count-things", _arguments.to_wire())
         return _t.cast("int", _result)
 
@@ -100,20 +101,21 @@ class Client(_client.AsyncClient):
         """
         await self._call("draw", arguments.to_wire())
 
-    async def raw_passthrough(self, arguments: dict[str, _t.Any]) -> _t.Any:
+    async def raw_passthrough(
+        self, *, blob: _rt.JSONValue, **extra: _t.Any
+    ) -> _rt.JSONValue:
         """Not generated: the handler gets the arguments as they came.
 
         Args:
-            arguments: The command's arguments, a JSON object.
-
-                Its members:
-                    blob: whatever the client sends
+            blob: whatever the client sends
+            extra: Further arguments, as keywords: sent as they are.
 
         Returns:
             qapigen.runtime.JSONValue: anything
         """
-        _result = await self._call("raw-passthrough", arguments)
-        return _t.cast("_t.Any", _result)
+        _arguments = RawPassthroughArguments(blob=blob)
+        _result = await self._call("raw-passthrough", {**_arguments.to_wire(), **extra})
+        return _t.cast("_rt.JSONValue", _result)
 
     async def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.
@@ -198,20 +200,20 @@ class SyncClient(_client.SyncClient):
         self._run(self.client.ping())
 
     def count_things(
-        self, *, first: int, second: int | None = None, type_: Letter | None = None
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> int:
         """Implicit arguments; returns a built-in type (by a pragma).
 
         Args:
             first: a required integer
             second: an optional one
-            type\\_: a keyword-ish member name
+            type: a keyword-ish member name
 
         Returns:
             int: the sum
         """
         return self._run(
-            self.client.count_things(first=first, second=second, type_=type_)
+            self.client.count_things(first=first, second=second, type=type)
         )
 
     def list_names(self) -> list[str]:
@@ -252,19 +254,17 @@ class SyncClient(_client.SyncClient):
         """
         self._run(self.client.draw(arguments))
 
-    def raw_passthrough(self, arguments: dict[str, _t.Any]) -> _t.Any:
+    def raw_passthrough(self, *, blob: _rt.JSONValue, **extra: _t.Any) -> _rt.JSONValue:
         """Not generated: the handler gets the arguments as they came.
 
         Args:
-            arguments: The command's arguments, a JSON object.
-
-                Its members:
-                    blob: whatever the client sends
+            blob: whatever the client sends
+            extra: Further arguments, as keywords: sent as they are.
 
         Returns:
             qapigen.runtime.JSONValue: anything
         """
-        return self._run(self.client.raw_passthrough(arguments=arguments))
+        return self._run(self.client.raw_passthrough(blob=blob, **extra))
 
     def fire_and_forget(self, *, delay: int | None = None) -> None:
         """No response on success.

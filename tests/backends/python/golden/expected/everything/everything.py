@@ -224,7 +224,6 @@ class Numbers(_rt.Struct):
         num: float,
         flag: bool,
         text: str,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.i = i
         self.i8 = i8
@@ -239,7 +238,7 @@ class Numbers(_rt.Struct):
         self.num = num
         self.flag = flag
         self.text = text
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {
@@ -363,7 +362,7 @@ class Parent(_rt.Struct):
     """A base type.
 
     Args:
-        id\\_: names the thing (a Python builtin as a member name)
+        id: names the thing (a Python builtin as a member name)
 
         note: free text
 
@@ -377,9 +376,9 @@ class Parent(_rt.Struct):
         deprecated: a feature of the member ``legacy``
     """
 
-    __slots__ = ("_deprecated_legacy", "id_", "note", "shown")
+    __slots__ = ("_deprecated_legacy", "id", "note", "shown")
 
-    id_: str
+    id: str
     """names the thing (a Python builtin as a member name)"""
     note: str | None
     """free text"""
@@ -390,22 +389,21 @@ class Parent(_rt.Struct):
     Only in builds where GOLDEN_ON.
     """
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id", "note", "legacy", "shown")
 
     def __init__(
         self,
         *,
-        id_: str,
+        id: str,
         note: str | None = None,
         legacy: int | None = None,
         shown: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
-        self.id_ = id_
+        self.id = id
         self.note = note
         self._deprecated_legacy = legacy
         self.shown = shown
-        self._unknown = _unknown
+        self._unknown = None
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of Parent")
 
@@ -428,7 +426,7 @@ class Parent(_rt.Struct):
     )
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
-        out["id"] = self.id_
+        out["id"] = self.id
         if self.note is not None:
             out["note"] = self.note
         if self._deprecated_legacy is not None:
@@ -452,9 +450,9 @@ def _Parent_DECODE(
         left = len(obj) - 1
         v = obj["id"]
         if type(v) is str:
-            self.id_ = v
+            self.id = v
         else:
-            self.id_ = _rt.d_str(v, "id", strict)
+            self.id = _rt.d_str(v, "id", strict)
         if not left:
             return self
         if "note" in obj:
@@ -498,7 +496,7 @@ class Child(Parent):
     """A struct with a base.
 
     Args:
-        id\\_: names the thing (a Python builtin as a member name)
+        id: names the thing (a Python builtin as a member name)
 
         note: free text
 
@@ -529,7 +527,7 @@ class Child(Parent):
     _deprecated_older: bool | None
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
-        "id_",
+        "id",
         "note",
         "legacy",
         "shown",
@@ -541,23 +539,22 @@ class Child(Parent):
     def __init__(
         self,
         *,
-        id_: str,
+        id: str,
         note: str | None = None,
         legacy: int | None = None,
         shown: str | None = None,
         count: int,
         colour: Colour | None = None,
         older: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
-        self.id_ = id_
+        self.id = id
         self.note = note
         self._deprecated_legacy = legacy
         self.shown = shown
         self.count = count
         self.colour = colour
         self._deprecated_older = older
-        self._unknown = _unknown
+        self._unknown = None
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of Child")
         if older is not None:
@@ -609,9 +606,9 @@ def _Child_DECODE(
             left = -1
         v = obj["id"]
         if type(v) is str:
-            self.id_ = v
+            self.id = v
         else:
-            self.id_ = _rt.d_str(v, "id", strict)
+            self.id = _rt.d_str(v, "id", strict)
         if left:
             if "note" in obj:
                 v = obj["note"]
@@ -753,7 +750,6 @@ class Optionals(_rt.Struct):
         o_alt: str | Child | None = None,
         o_union: Shape | None = None,
         o_count: int | list[str] | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.o_str = o_str
         self.o_int = o_int
@@ -766,7 +762,7 @@ class Optionals(_rt.Struct):
         self.o_alt = o_alt
         self.o_union = o_union
         self.o_count = o_count
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {
@@ -954,7 +950,7 @@ class Lists(_rt.Struct):
 
     Args:
         strs: strings
-        bytes\\_: unsigned bytes (a builtin's name as a member name)
+        bytes: unsigned bytes (a builtin's name as a member name)
         colours: enumeration values
         kids: structs
         shapes: unions
@@ -967,7 +963,7 @@ class Lists(_rt.Struct):
     __slots__ = (
         "alts",
         "anys",
-        "bytes_",
+        "bytes",
         "colours",
         "extras",
         "kids",
@@ -978,7 +974,7 @@ class Lists(_rt.Struct):
 
     strs: list[str]
     """strings"""
-    bytes_: list[int]
+    bytes: list[int]
     """unsigned bytes (a builtin's name as a member name)"""
     colours: list[Colour]
     """enumeration values"""
@@ -997,7 +993,7 @@ class Lists(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "strs",
-        "bytes_",
+        "bytes",
         "colours",
         "kids",
         "shapes",
@@ -1011,7 +1007,7 @@ class Lists(_rt.Struct):
         self,
         *,
         strs: list[str],
-        bytes_: list[int],
+        bytes: list[int],
         colours: list[Colour],
         kids: list[Child],
         shapes: list[Shape],
@@ -1019,10 +1015,9 @@ class Lists(_rt.Struct):
         anys: list[_rt.JSONValue],
         maybe: list[float] | None = None,
         extras: list[_m_parts_extra.Extra],
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.strs = strs
-        self.bytes_ = bytes_
+        self.bytes = bytes
         self.colours = colours
         self.kids = kids
         self.shapes = shapes
@@ -1030,7 +1025,7 @@ class Lists(_rt.Struct):
         self.anys = anys
         self.maybe = maybe
         self.extras = extras
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {
@@ -1048,7 +1043,7 @@ class Lists(_rt.Struct):
 
     def _encode_fields(self, out: dict[str, _rt.JSONValue]) -> None:
         out["strs"] = list(self.strs)
-        out["bytes"] = list(self.bytes_)
+        out["bytes"] = list(self.bytes)
         out["colours"] = [e.to_wire() for e in self.colours]
         out["kids"] = [e.to_wire() for e in self.kids]
         out["shapes"] = [e.to_wire() for e in self.shapes]
@@ -1073,7 +1068,7 @@ def _Lists_DECODE(
         if "extras" not in obj:
             left = -1
         self.strs = _rt.d_list(_rt.d_str, obj["strs"], "strs", strict)
-        self.bytes_ = _rt.d_list(_rt.d_uint8, obj["bytes"], "bytes", strict)
+        self.bytes = _rt.d_list(_rt.d_uint8, obj["bytes"], "bytes", strict)
         self.colours = _rt.d_list(
             Colour._decode_named, obj["colours"], "colours", strict
         )
@@ -1113,11 +1108,9 @@ class WhenOn(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("yes",)
 
-    def __init__(
-        self, *, yes: OnlyWhenOn, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, yes: OnlyWhenOn) -> None:
         self.yes = yes
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"yes"})
 
@@ -1166,16 +1159,10 @@ class Query(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("pattern", "limit")
 
-    def __init__(
-        self,
-        *,
-        pattern: str,
-        limit: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, pattern: str, limit: int | None = None) -> None:
         self.pattern = pattern
         self.limit = limit
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"pattern", "limit"})
 
@@ -1296,11 +1283,9 @@ class Circle(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("radius",)
 
-    def __init__(
-        self, *, radius: float, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, radius: float) -> None:
         self.radius = radius
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"radius"})
 
@@ -1351,16 +1336,10 @@ class Square(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("side", "rotated")
 
-    def __init__(
-        self,
-        *,
-        side: int,
-        rotated: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, side: int, rotated: bool | None = None) -> None:
         self.side = side
         self._deprecated_rotated = rotated
-        self._unknown = _unknown
+        self._unknown = None
         if rotated is not None:
             _rt.warn_deprecated("member 'rotated' of Square")
 
@@ -1448,12 +1427,11 @@ class ShapeBase(_rt.Struct):
         kind: ShapeKind,
         label: str | None = None,
         legacy_tag: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = kind
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
@@ -1548,12 +1526,11 @@ class Shape(ShapeBase):
         kind: ShapeKind,
         label: str | None = None,
         legacy_tag: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = kind
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape")
 
@@ -1634,18 +1611,13 @@ class Shape_circle(Shape):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag", "radius")
 
     def __init__(
-        self,
-        *,
-        label: str | None = None,
-        legacy_tag: str | None = None,
-        radius: float,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, label: str | None = None, legacy_tag: str | None = None, radius: float
     ) -> None:
         self.kind = ShapeKind.CIRCLE
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
         self.radius = radius
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: circle)")
 
@@ -1743,14 +1715,13 @@ class Shape_square(Shape):
         legacy_tag: str | None = None,
         side: int,
         rotated: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = ShapeKind.SQUARE
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
         self.side = side
         self._deprecated_rotated = rotated
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: square)")
         if rotated is not None:
@@ -1878,14 +1849,13 @@ class Shape_nested(Shape):
         legacy_tag: str | None = None,
         style: InnerStyle,
         depth: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
         self.style = style
         self.depth = depth
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: nested)")
 
@@ -2018,14 +1988,13 @@ class Shape_nested_plain(Shape_nested):
         label: str | None = None,
         legacy_tag: str | None = None,
         depth: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
         self.style = InnerStyle.PLAIN
         self.depth = depth
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated(
                 "member 'legacy-tag' of Shape (kind: nested) (style: plain)"
@@ -2133,7 +2102,6 @@ class Shape_nested_fancy(Shape_nested):
         depth: int | None = None,
         ribbons: int,
         tint: Colour | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
@@ -2142,7 +2110,7 @@ class Shape_nested_fancy(Shape_nested):
         self.depth = depth
         self.ribbons = ribbons
         self.tint = tint
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated(
                 "member 'legacy-tag' of Shape (kind: nested) (style: fancy)"
@@ -2262,14 +2230,13 @@ class Shape_nested_bare(Shape_nested):
         label: str | None = None,
         legacy_tag: str | None = None,
         depth: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = ShapeKind.NESTED
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
         self.style = InnerStyle.BARE
         self.depth = depth
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated(
                 "member 'legacy-tag' of Shape (kind: nested) (style: bare)"
@@ -2377,14 +2344,13 @@ class Shape_extra(Shape):
         legacy_tag: str | None = None,
         tone: Colour,
         weight: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.kind = ShapeKind.EXTRA
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
         self.tone = tone
         self.weight = weight
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: extra)")
 
@@ -2473,16 +2439,12 @@ class Shape_point(Shape):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
 
     def __init__(
-        self,
-        *,
-        label: str | None = None,
-        legacy_tag: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, label: str | None = None, legacy_tag: str | None = None
     ) -> None:
         self.kind = ShapeKind.POINT
         self.label = label
         self._deprecated_legacy_tag = legacy_tag
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_tag is not None:
             _rt.warn_deprecated("member 'legacy-tag' of Shape (kind: point)")
 
@@ -2552,16 +2514,10 @@ class InnerBase(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
-    def __init__(
-        self,
-        *,
-        style: InnerStyle,
-        depth: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, style: InnerStyle, depth: int | None = None) -> None:
         self.style = style
         self.depth = depth
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -2625,16 +2581,10 @@ class Fancy(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("ribbons", "tint")
 
-    def __init__(
-        self,
-        *,
-        ribbons: int,
-        tint: Colour | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, ribbons: int, tint: Colour | None = None) -> None:
         self.ribbons = ribbons
         self.tint = tint
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"ribbons", "tint"})
 
@@ -2748,15 +2698,10 @@ class Inner_plain(Inner):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
-    def __init__(
-        self,
-        *,
-        depth: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, depth: int | None = None) -> None:
         self.style = InnerStyle.PLAIN
         self.depth = depth
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -2815,18 +2760,13 @@ class Inner_fancy(Inner):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth", "ribbons", "tint")
 
     def __init__(
-        self,
-        *,
-        depth: int | None = None,
-        ribbons: int,
-        tint: Colour | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, depth: int | None = None, ribbons: int, tint: Colour | None = None
     ) -> None:
         self.style = InnerStyle.FANCY
         self.depth = depth
         self.ribbons = ribbons
         self.tint = tint
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"style", "depth", "ribbons", "tint"}
@@ -2902,15 +2842,10 @@ class Inner_bare(Inner):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
-    def __init__(
-        self,
-        *,
-        depth: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, depth: int | None = None) -> None:
         self.style = InnerStyle.BARE
         self.depth = depth
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
@@ -3067,32 +3002,27 @@ class CountThingsArguments(_rt.Struct):
     Args:
         first: a required integer
         second: an optional one
-        type\\_: a keyword-ish member name
+        type: a keyword-ish member name
     """
 
-    __slots__ = ("first", "second", "type_")
+    __slots__ = ("first", "second", "type")
 
     first: int
     """a required integer"""
     second: int | None
     """an optional one"""
-    type_: Letter | None
+    type: Letter | None
     """a keyword-ish member name"""
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("first", "second", "type_")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("first", "second", "type")
 
     def __init__(
-        self,
-        *,
-        first: int,
-        second: int | None = None,
-        type_: Letter | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, first: int, second: int | None = None, type: Letter | None = None
     ) -> None:
         self.first = first
         self.second = second
-        self.type_ = type_
-        self._unknown = _unknown
+        self.type = type
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"first", "second", "type"})
 
@@ -3100,8 +3030,8 @@ class CountThingsArguments(_rt.Struct):
         out["first"] = self.first
         if self.second is not None:
             out["second"] = self.second
-        if self.type_ is not None:
-            out["type"] = self.type_.to_wire()
+        if self.type is not None:
+            out["type"] = self.type.to_wire()
 
 
 @_rt.decodes(CountThingsArguments)
@@ -3113,7 +3043,7 @@ def _CountThingsArguments_DECODE(
     self = _rt.new(CountThingsArguments)
     self._unknown = None
     self.second = None
-    self.type_ = None
+    self.type = None
     try:
         left = len(obj) - 1
         v = obj["first"]
@@ -3135,9 +3065,9 @@ def _CountThingsArguments_DECODE(
         if "type" in obj:
             v = obj["type"]
             try:
-                self.type_ = _Letter_VALUES[v]
+                self.type = _Letter_VALUES[v]
             except (KeyError, TypeError):
-                self.type_ = Letter._decode_named(v, "type", strict)
+                self.type = Letter._decode_named(v, "type", strict)
             left -= 1
             if not left:
                 return self
@@ -3165,11 +3095,9 @@ class RawPassthroughArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("blob",)
 
-    def __init__(
-        self, *, blob: _rt.JSONValue, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, blob: _rt.JSONValue) -> None:
         self.blob = blob
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"blob"})
 
@@ -3211,14 +3139,9 @@ class FireAndForgetArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("delay",)
 
-    def __init__(
-        self,
-        *,
-        delay: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, delay: int | None = None) -> None:
         self.delay = delay
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"delay"})
 
@@ -3287,12 +3210,11 @@ class OptionalEverythingArguments(_rt.Struct):
             Size | Numbers | list[int] | float | bool | _rt.Absent | None
         ) = _rt.ABSENT,
         maybe_str: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
         self.maybe_any = maybe_any
         self.maybe_alt = maybe_alt
         self.maybe_str = maybe_str
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"maybe-any", "maybe-alt", "maybe-str"}
@@ -3379,14 +3301,9 @@ class XNewCommandArguments(_rt.Struct):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("legacy_arg",)
 
-    def __init__(
-        self,
-        *,
-        legacy_arg: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
-    ) -> None:
+    def __init__(self, *, legacy_arg: str | None = None) -> None:
         self._deprecated_legacy_arg = legacy_arg
-        self._unknown = _unknown
+        self._unknown = None
         if legacy_arg is not None:
             _rt.warn_deprecated("member 'legacy-arg' of x-new-command")
 
@@ -3492,17 +3409,12 @@ class ChangedEvent(_rt.Event):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("who", "colour", "old_way")
 
     def __init__(
-        self,
-        *,
-        who: str,
-        colour: Colour | None = None,
-        old_way: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, who: str, colour: Colour | None = None, old_way: int | None = None
     ) -> None:
         self.who = who
         self.colour = colour
         self._deprecated_old_way = old_way
-        self._unknown = _unknown
+        self._unknown = None
         if old_way is not None:
             _rt.warn_deprecated("member 'old-way' of CHANGED")
 
@@ -3584,7 +3496,7 @@ class ChildBornEvent(Child, _rt.Event):
     """A boxed event whose data is a struct.
 
     Args:
-        id\\_: names the thing (a Python builtin as a member name)
+        id: names the thing (a Python builtin as a member name)
 
         note: free text
 
@@ -3604,23 +3516,22 @@ class ChildBornEvent(Child, _rt.Event):
     def __init__(
         self,
         *,
-        id_: str,
+        id: str,
         note: str | None = None,
         legacy: int | None = None,
         shown: str | None = None,
         count: int,
         colour: Colour | None = None,
         older: bool | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
-        self.id_ = id_
+        self.id = id
         self.note = note
         self._deprecated_legacy = legacy
         self.shown = shown
         self.count = count
         self.colour = colour
         self._deprecated_older = older
-        self._unknown = _unknown
+        self._unknown = None
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of CHILD_BORN")
         if older is not None:
@@ -3653,9 +3564,9 @@ def _ChildBornEvent_DECODE(
             left = -1
         v = obj["id"]
         if type(v) is str:
-            self.id_ = v
+            self.id = v
         else:
-            self.id_ = _rt.d_str(v, "id", strict)
+            self.id = _rt.d_str(v, "id", strict)
         if left:
             if "note" in obj:
                 v = obj["note"]
@@ -3723,11 +3634,9 @@ class ShapeSeenEvent(_rt.Event):
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("data",)
 
-    def __init__(
-        self, *, data: Shape, _unknown: dict[str, _rt.JSONValue] | None = None
-    ) -> None:
+    def __init__(self, *, data: Shape) -> None:
         self.data = data
-        self._unknown = _unknown
+        self._unknown = None
 
     NAME: _t.ClassVar[str] = "SHAPE_SEEN"
     HAS_DATA: _t.ClassVar[bool] = True

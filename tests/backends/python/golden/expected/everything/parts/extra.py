@@ -34,15 +34,11 @@ class Extra(_rt.Struct):
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("tone", "weight")
 
     def __init__(
-        self,
-        *,
-        tone: _m_everything.Colour,
-        weight: int | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
+        self, *, tone: _m_everything.Colour, weight: int | None = None
     ) -> None:
         self.tone = tone
         self.weight = weight
-        self._unknown = _unknown
+        self._unknown = None
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"tone", "weight"})
 
@@ -93,7 +89,7 @@ class ExtraChild(_m_everything.Parent):
     """A struct whose base is in the main module.
 
     Args:
-        id\\_: names the thing (a Python builtin as a member name)
+        id: names the thing (a Python builtin as a member name)
 
         note: free text
 
@@ -111,24 +107,23 @@ class ExtraChild(_m_everything.Parent):
     toy: str | None
     """what it plays with"""
 
-    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id_", "note", "legacy", "shown", "toy")
+    _FIELDS: _t.ClassVar[tuple[str, ...]] = ("id", "note", "legacy", "shown", "toy")
 
     def __init__(
         self,
         *,
-        id_: str,
+        id: str,
         note: str | None = None,
         legacy: int | None = None,
         shown: str | None = None,
         toy: str | None = None,
-        _unknown: dict[str, _rt.JSONValue] | None = None,
     ) -> None:
-        self.id_ = id_
+        self.id = id
         self.note = note
         self._deprecated_legacy = legacy
         self.shown = shown
         self.toy = toy
-        self._unknown = _unknown
+        self._unknown = None
         if legacy is not None:
             _rt.warn_deprecated("member 'legacy' of ExtraChild")
 
@@ -158,9 +153,9 @@ def _ExtraChild_DECODE(
         left = len(obj) - 1
         v = obj["id"]
         if type(v) is str:
-            self.id_ = v
+            self.id = v
         else:
-            self.id_ = _rt.d_str(v, "id", strict)
+            self.id = _rt.d_str(v, "id", strict)
         if not left:
             return self
         if "note" in obj:
