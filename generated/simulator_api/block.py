@@ -72,7 +72,7 @@ class BlockdevCacheInfo(_rt.Struct):
     Since: 2.3
     """
 
-    __slots__ = ("writeback", "direct", "no_flush")
+    __slots__ = ("direct", "no_flush", "writeback")
 
     writeback: bool
     """whether writes complete once in the cache"""
@@ -149,13 +149,13 @@ class BlockDirtyInfo(_rt.Struct):
     """
 
     __slots__ = (
-        "name",
+        "busy",
         "count",
         "granularity",
-        "recording",
-        "busy",
-        "persistent",
         "inconsistent",
+        "name",
+        "persistent",
+        "recording",
     )
 
     name: str | None
@@ -249,14 +249,13 @@ def _BlockDirtyInfo_DECODE(
             left = -1
         if "persistent" not in obj:
             left = -1
-        if left:
-            if "name" in obj:
-                v = obj["name"]
-                if type(v) is str:
-                    self.name = v
-                else:
-                    self.name = _rt.d_str(v, "name", strict)
-                left -= 1
+        if left and "name" in obj:
+            v = obj["name"]
+            if type(v) is str:
+                self.name = v
+            else:
+                self.name = _rt.d_str(v, "name", strict)
+            left -= 1
         v = obj["count"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.count = v
@@ -320,14 +319,14 @@ class SnapshotInfo(_rt.Struct):
     """
 
     __slots__ = (
+        "date_nsec",
+        "date_sec",
+        "icount",
         "id",
         "name",
-        "vm_state_size",
-        "date_sec",
-        "date_nsec",
-        "vm_clock_sec",
         "vm_clock_nsec",
-        "icount",
+        "vm_clock_sec",
+        "vm_state_size",
     )
 
     id: str
@@ -644,7 +643,7 @@ class QCryptoBlockInfoLUKSSlot(_rt.Struct):
     Since: 2.7
     """
 
-    __slots__ = ("active", "iters", "stripes", "key_offset")
+    __slots__ = ("active", "iters", "key_offset", "stripes")
 
     active: bool
     """whether it holds a key"""
@@ -754,14 +753,14 @@ class QCryptoBlockInfoLUKS(_rt.Struct):
     __slots__ = (
         "cipher_alg",
         "cipher_mode",
+        "detached_header",
+        "hash_alg",
         "ivgen_alg",
         "ivgen_hash_alg",
-        "hash_alg",
-        "detached_header",
-        "payload_offset",
         "master_key_iters",
-        "uuid",
+        "payload_offset",
         "slots",
+        "uuid",
     )
 
     cipher_alg: QCryptoCipherAlgo
@@ -891,16 +890,15 @@ def _QCryptoBlockInfoLUKS_DECODE(
             self.ivgen_alg = _QCryptoIVGenAlgo_VALUES[v]
         except (KeyError, TypeError):
             self.ivgen_alg = QCryptoIVGenAlgo._decode_named(v, "ivgen-alg", strict)
-        if left:
-            if "ivgen-hash-alg" in obj:
-                v = obj["ivgen-hash-alg"]
-                try:
-                    self.ivgen_hash_alg = _QCryptoHashAlgo_VALUES[v]
-                except (KeyError, TypeError):
-                    self.ivgen_hash_alg = QCryptoHashAlgo._decode_named(
-                        v, "ivgen-hash-alg", strict
-                    )
-                left -= 1
+        if left and "ivgen-hash-alg" in obj:
+            v = obj["ivgen-hash-alg"]
+            try:
+                self.ivgen_hash_alg = _QCryptoHashAlgo_VALUES[v]
+            except (KeyError, TypeError):
+                self.ivgen_hash_alg = QCryptoHashAlgo._decode_named(
+                    v, "ivgen-hash-alg", strict
+                )
+            left -= 1
         v = obj["hash-alg"]
         try:
             self.hash_alg = _QCryptoHashAlgo_VALUES[v]
@@ -1080,14 +1078,14 @@ class ImageInfoSpecificQCow2Encryption_luks(ImageInfoSpecificQCow2Encryption):
     __slots__ = (
         "cipher_alg",
         "cipher_mode",
+        "detached_header",
+        "hash_alg",
         "ivgen_alg",
         "ivgen_hash_alg",
-        "hash_alg",
-        "detached_header",
-        "payload_offset",
         "master_key_iters",
-        "uuid",
+        "payload_offset",
         "slots",
+        "uuid",
     )
 
     cipher_alg: QCryptoCipherAlgo
@@ -1230,16 +1228,15 @@ def _ImageInfoSpecificQCow2Encryption_luks_DECODE(
             self.ivgen_alg = _QCryptoIVGenAlgo_VALUES[v]
         except (KeyError, TypeError):
             self.ivgen_alg = QCryptoIVGenAlgo._decode_named(v, "ivgen-alg", strict)
-        if left:
-            if "ivgen-hash-alg" in obj:
-                v = obj["ivgen-hash-alg"]
-                try:
-                    self.ivgen_hash_alg = _QCryptoHashAlgo_VALUES[v]
-                except (KeyError, TypeError):
-                    self.ivgen_hash_alg = QCryptoHashAlgo._decode_named(
-                        v, "ivgen-hash-alg", strict
-                    )
-                left -= 1
+        if left and "ivgen-hash-alg" in obj:
+            v = obj["ivgen-hash-alg"]
+            try:
+                self.ivgen_hash_alg = _QCryptoHashAlgo_VALUES[v]
+            except (KeyError, TypeError):
+                self.ivgen_hash_alg = QCryptoHashAlgo._decode_named(
+                    v, "ivgen-hash-alg", strict
+                )
+            left -= 1
         v = obj["hash-alg"]
         try:
             self.hash_alg = _QCryptoHashAlgo_VALUES[v]
@@ -1349,7 +1346,7 @@ class Qcow2BitmapInfo(_rt.Struct):
     Since: 4.0
     """
 
-    __slots__ = ("name", "granularity", "flags")
+    __slots__ = ("flags", "granularity", "name")
 
     name: str
     """its name"""
@@ -1449,16 +1446,16 @@ class ImageInfoSpecificQCow2(_rt.Struct):
     """
 
     __slots__ = (
+        "bitmaps",
         "compat",
+        "compression_type",
+        "corrupt",
         "data_file",
         "data_file_raw",
+        "encrypt",
         "extended_l2",
         "lazy_refcounts",
-        "corrupt",
         "refcount_bits",
-        "encrypt",
-        "bitmaps",
-        "compression_type",
     )
 
     compat: str
@@ -1611,14 +1608,13 @@ def _ImageInfoSpecificQCow2_DECODE(
                 else:
                     self.lazy_refcounts = _rt.d_bool(v, "lazy-refcounts", strict)
                 left -= 1
-        if left:
-            if "corrupt" in obj:
-                v = obj["corrupt"]
-                if type(v) is bool:
-                    self.corrupt = v
-                else:
-                    self.corrupt = _rt.d_bool(v, "corrupt", strict)
-                left -= 1
+        if left and "corrupt" in obj:
+            v = obj["corrupt"]
+            if type(v) is bool:
+                self.corrupt = v
+            else:
+                self.corrupt = _rt.d_bool(v, "corrupt", strict)
+            left -= 1
         v = obj["refcount-bits"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.refcount_bits = v
@@ -1668,7 +1664,7 @@ class VmdkExtentInfo(_rt.Struct):
     Since: 8.0
     """
 
-    __slots__ = ("filename", "format", "virtual_size", "cluster_size", "compressed")
+    __slots__ = ("cluster_size", "compressed", "filename", "format", "virtual_size")
 
     filename: str
     """its file"""
@@ -1788,7 +1784,7 @@ class ImageInfoSpecificVmdk(_rt.Struct):
     Since: 1.7
     """
 
-    __slots__ = ("create_type", "cid", "parent_cid", "extents")
+    __slots__ = ("cid", "create_type", "extents", "parent_cid")
 
     create_type: str
     """the kind of VMDK it is"""
@@ -2665,19 +2661,19 @@ class BlockNodeInfo(_rt.Struct):
     """
 
     __slots__ = (
+        "actual_size",
+        "backing_filename",
+        "backing_filename_format",
+        "cluster_size",
+        "compressed",
+        "dirty_flag",
+        "encrypted",
         "filename",
         "format",
-        "dirty_flag",
-        "actual_size",
-        "virtual_size",
-        "cluster_size",
-        "encrypted",
-        "compressed",
-        "backing_filename",
-        "full_backing_filename",
-        "backing_filename_format",
-        "snapshots",
         "format_specific",
+        "full_backing_filename",
+        "snapshots",
+        "virtual_size",
     )
 
     filename: str
@@ -3264,39 +3260,39 @@ class BlockDeviceInfo(_rt.Struct):
     """
 
     __slots__ = (
-        "file",
-        "node_name",
-        "ro",
-        "drv",
+        "active",
         "backing_file",
         "backing_file_depth",
-        "active",
-        "encrypted",
-        "detect_zeroes",
         "bps",
-        "bps_rd",
-        "bps_wr",
-        "iops",
-        "iops_rd",
-        "iops_wr",
-        "image",
         "bps_max",
-        "bps_rd_max",
-        "bps_wr_max",
-        "iops_max",
-        "iops_rd_max",
-        "iops_wr_max",
         "bps_max_length",
+        "bps_rd",
+        "bps_rd_max",
         "bps_rd_max_length",
+        "bps_wr",
+        "bps_wr_max",
         "bps_wr_max_length",
-        "iops_max_length",
-        "iops_rd_max_length",
-        "iops_wr_max_length",
-        "iops_size",
-        "group",
         "cache",
-        "write_threshold",
+        "detect_zeroes",
         "dirty_bitmaps",
+        "drv",
+        "encrypted",
+        "file",
+        "group",
+        "image",
+        "iops",
+        "iops_max",
+        "iops_max_length",
+        "iops_rd",
+        "iops_rd_max",
+        "iops_rd_max_length",
+        "iops_size",
+        "iops_wr",
+        "iops_wr_max",
+        "iops_wr_max_length",
+        "node_name",
+        "ro",
+        "write_threshold",
     )
 
     file: str
@@ -3631,14 +3627,13 @@ def _BlockDeviceInfo_DECODE(
             self.file = v
         else:
             self.file = _rt.d_str(v, "file", strict)
-        if left:
-            if "node-name" in obj:
-                v = obj["node-name"]
-                if type(v) is str:
-                    self.node_name = v
-                else:
-                    self.node_name = _rt.d_str(v, "node-name", strict)
-                left -= 1
+        if left and "node-name" in obj:
+            v = obj["node-name"]
+            if type(v) is str:
+                self.node_name = v
+            else:
+                self.node_name = _rt.d_str(v, "node-name", strict)
+            left -= 1
         v = obj["ro"]
         if type(v) is bool:
             self.ro = v
@@ -3649,14 +3644,13 @@ def _BlockDeviceInfo_DECODE(
             self.drv = v
         else:
             self.drv = _rt.d_str(v, "drv", strict)
-        if left:
-            if "backing_file" in obj:
-                v = obj["backing_file"]
-                if type(v) is str:
-                    self.backing_file = v
-                else:
-                    self.backing_file = _rt.d_str(v, "backing_file", strict)
-                left -= 1
+        if left and "backing_file" in obj:
+            v = obj["backing_file"]
+            if type(v) is str:
+                self.backing_file = v
+            else:
+                self.backing_file = _rt.d_str(v, "backing_file", strict)
+            left -= 1
         v = obj["backing_file_depth"]
         if type(v) is int and -(1 << 63) <= v < 1 << 63:
             self.backing_file_depth = v
@@ -3864,13 +3858,13 @@ class BlockInfo(_rt.Struct):
 
     __slots__ = (
         "device",
-        "qdev",
-        "type",
-        "removable",
-        "locked",
         "inserted",
-        "tray_open",
         "io_status",
+        "locked",
+        "qdev",
+        "removable",
+        "tray_open",
+        "type",
     )
 
     device: str
@@ -3980,14 +3974,13 @@ def _BlockInfo_DECODE(
             self.device = v
         else:
             self.device = _rt.d_str(v, "device", strict)
-        if left:
-            if "qdev" in obj:
-                v = obj["qdev"]
-                if type(v) is str:
-                    self.qdev = v
-                else:
-                    self.qdev = _rt.d_str(v, "qdev", strict)
-                left -= 1
+        if left and "qdev" in obj:
+            v = obj["qdev"]
+            if type(v) is str:
+                self.qdev = v
+            else:
+                self.qdev = _rt.d_str(v, "qdev", strict)
+            left -= 1
         v = obj["type"]
         if type(v) is str:
             self.type = v

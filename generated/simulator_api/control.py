@@ -105,7 +105,7 @@ class VersionTriple(_rt.Struct):
     Since: 2.4
     """
 
-    __slots__ = ("major", "minor", "micro")
+    __slots__ = ("major", "micro", "minor")
 
     major: int
     """first part"""
@@ -179,7 +179,7 @@ class VersionInfo(_rt.Struct):
     Since: 0.14
     """
 
-    __slots__ = ("qemu", "package")
+    __slots__ = ("package", "qemu")
 
     qemu: VersionTriple
     """the release number.  A ``micro`` part of 50 marks a development

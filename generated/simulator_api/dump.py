@@ -87,7 +87,7 @@ class DumpGuestMemoryArguments(_rt.Struct):
         format: the file format; ELF when absent.  (since 2.0)
     """
 
-    __slots__ = ("paging", "protocol", "detach", "begin", "length", "format")
+    __slots__ = ("begin", "detach", "format", "length", "paging", "protocol")
 
     paging: bool
     """whether to translate the guest's virtual addresses
@@ -267,7 +267,7 @@ class DumpQueryResult(_rt.Struct):
     Since: 2.6
     """
 
-    __slots__ = ("status", "completed", "total")
+    __slots__ = ("completed", "status", "total")
 
     status: DumpStatus
     """how it stands"""
@@ -346,7 +346,7 @@ class DumpCompletedEvent(_rt.Event):
              "timestamp": { "seconds": 1648244171, "microseconds": 950544 } }
     """
 
-    __slots__ = ("result", "error")
+    __slots__ = ("error", "result")
 
     result: DumpQueryResult
     """the dump's final status and byte counts"""

@@ -122,7 +122,7 @@ class AddfdInfo(_rt.Struct):
     Since: 1.2
     """
 
-    __slots__ = ("fdset_id", "fd")
+    __slots__ = ("fd", "fdset_id")
 
     fdset_id: int
     """the set it joined"""
@@ -266,7 +266,7 @@ class RemoveFdArguments(_rt.Struct):
             set is closed.
     """
 
-    __slots__ = ("fdset_id", "fd")
+    __slots__ = ("fd", "fdset_id")
 
     fdset_id: int
     """the set"""
@@ -406,7 +406,7 @@ class FdsetInfo(_rt.Struct):
     Since: 1.2
     """
 
-    __slots__ = ("fdset_id", "fds")
+    __slots__ = ("fds", "fdset_id")
 
     fdset_id: int
     """its number"""

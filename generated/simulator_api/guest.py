@@ -72,7 +72,7 @@ class XGuestPvpanicWriteArguments(_rt.Struct):
             device.
     """
 
-    __slots__ = ("value", "device")
+    __slots__ = ("device", "value")
 
     value: int
     """the byte written"""

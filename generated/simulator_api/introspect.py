@@ -72,7 +72,7 @@ class SchemaInfoBase(_rt.Struct):
             remaining kinds)
     """
 
-    __slots__ = ("name", "meta_type", "features")
+    __slots__ = ("features", "meta_type", "name")
 
     name: str
     """the entity's name.  Commands and events appear under the name
@@ -290,12 +290,9 @@ def _SchemaInfo_builtin_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "builtin":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["json-type"]
@@ -342,7 +339,7 @@ class SchemaInfo_enum(SchemaInfo):
     Since: 2.5
     """
 
-    __slots__ = ("members", "_deprecated_values")
+    __slots__ = ("_deprecated_values", "members")
 
     members: list[SchemaInfoEnumMember]
     """the enumeration's values, each with its features, in no
@@ -425,12 +422,9 @@ def _SchemaInfo_enum_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "enum":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
@@ -523,12 +517,9 @@ def _SchemaInfo_array_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "array":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["element-type"]
@@ -654,12 +645,9 @@ def _SchemaInfo_object_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "object":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
@@ -770,12 +758,9 @@ def _SchemaInfo_alternate_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "alternate":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         self.members = _rt.d_list(
@@ -818,7 +803,7 @@ class SchemaInfo_command(SchemaInfo):
     Since: 2.5
     """
 
-    __slots__ = ("arg_type", "ret_type", "allow_oob")
+    __slots__ = ("allow_oob", "arg_type", "ret_type")
 
     arg_type: str
     """the name of the object type listing the command's
@@ -896,12 +881,9 @@ def _SchemaInfo_command_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "command":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["arg-type"]
@@ -1013,12 +995,9 @@ def _SchemaInfo_event_DECODE(
             self.meta_type = _SchemaMetaType_VALUES[v]
         except (KeyError, TypeError):
             self.meta_type = SchemaMetaType._decode_named(v, "meta-type", strict)
-        if left:
-            if "features" in obj:
-                self.features = _rt.d_list(
-                    _rt.d_str, obj["features"], "features", strict
-                )
-                left -= 1
+        if left and "features" in obj:
+            self.features = _rt.d_list(_rt.d_str, obj["features"], "features", strict)
+            left -= 1
         if obj["meta-type"] != "event":
             raise _rt.WireError.not_this_branch("meta-type", obj)
         v = obj["arg-type"]
@@ -1150,7 +1129,7 @@ class SchemaInfoEnum(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("members", "_deprecated_values")
+    __slots__ = ("_deprecated_values", "members")
 
     members: list[SchemaInfoEnumMember]
     """the enumeration's values, each with its features, in no
@@ -1224,7 +1203,7 @@ class SchemaInfoEnumMember(_rt.Struct):
     Since: 6.2
     """
 
-    __slots__ = ("name", "features")
+    __slots__ = ("features", "name")
 
     name: str
     """the value, spelled as a client sends and receives it"""
@@ -1453,7 +1432,7 @@ class SchemaInfoObjectMember(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("name", "type", "default", "features")
+    __slots__ = ("default", "features", "name", "type")
 
     name: str
     """the member's name on the wire"""
@@ -1728,7 +1707,7 @@ class SchemaInfoCommand(_rt.Struct):
     Since: 2.5
     """
 
-    __slots__ = ("arg_type", "ret_type", "allow_oob")
+    __slots__ = ("allow_oob", "arg_type", "ret_type")
 
     arg_type: str
     """the name of the object type listing the command's

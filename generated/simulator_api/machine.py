@@ -317,14 +317,14 @@ class CpuInstanceProperties(_rt.Struct):
     """
 
     __slots__ = (
-        "node_id",
-        "drawer_id",
         "book_id",
-        "socket_id",
-        "die_id",
         "cluster_id",
-        "module_id",
         "core_id",
+        "die_id",
+        "drawer_id",
+        "module_id",
+        "node_id",
+        "socket_id",
         "thread_id",
     )
 
@@ -546,7 +546,7 @@ class CpuInfoFastBase(_rt.Struct):
         target: the guest architecture
     """
 
-    __slots__ = ("cpu_index", "qom_path", "thread_id", "props", "target")
+    __slots__ = ("cpu_index", "props", "qom_path", "target", "thread_id")
 
     cpu_index: int
     """its index, from 0"""
@@ -626,12 +626,9 @@ def _CpuInfoFastBase_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -706,12 +703,9 @@ def _CpuInfoFast_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -846,12 +840,9 @@ def _CpuInfoFast_s390x_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -966,12 +957,9 @@ def _CpuInfoFast_aarch64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1059,12 +1047,9 @@ def _CpuInfoFast_alpha_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1152,12 +1137,9 @@ def _CpuInfoFast_arm_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1245,12 +1227,9 @@ def _CpuInfoFast_avr_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1338,12 +1317,9 @@ def _CpuInfoFast_hppa_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1431,12 +1407,9 @@ def _CpuInfoFast_i386_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1524,12 +1497,9 @@ def _CpuInfoFast_loongarch64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1617,12 +1587,9 @@ def _CpuInfoFast_m68k_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1710,12 +1677,9 @@ def _CpuInfoFast_microblaze_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1803,12 +1767,9 @@ def _CpuInfoFast_microblazeel_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1896,12 +1857,9 @@ def _CpuInfoFast_mips_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -1989,12 +1947,9 @@ def _CpuInfoFast_mips64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2082,12 +2037,9 @@ def _CpuInfoFast_mips64el_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2175,12 +2127,9 @@ def _CpuInfoFast_mipsel_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2268,12 +2217,9 @@ def _CpuInfoFast_or1k_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2361,12 +2307,9 @@ def _CpuInfoFast_ppc_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2454,12 +2397,9 @@ def _CpuInfoFast_ppc64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2547,12 +2487,9 @@ def _CpuInfoFast_riscv32_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2640,12 +2577,9 @@ def _CpuInfoFast_riscv64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2733,12 +2667,9 @@ def _CpuInfoFast_rx_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2826,12 +2757,9 @@ def _CpuInfoFast_sh4_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -2919,12 +2847,9 @@ def _CpuInfoFast_sh4eb_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3012,12 +2937,9 @@ def _CpuInfoFast_sparc_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3105,12 +3027,9 @@ def _CpuInfoFast_sparc64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3198,12 +3117,9 @@ def _CpuInfoFast_tricore_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3291,12 +3207,9 @@ def _CpuInfoFast_x86_64_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3384,12 +3297,9 @@ def _CpuInfoFast_xtensa_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3477,12 +3387,9 @@ def _CpuInfoFast_xtensaeb_DECODE(
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
-        if left:
-            if "props" in obj:
-                self.props = _CpuInstanceProperties_DECODE(
-                    obj["props"], "props", strict
-                )
-                left -= 1
+        if left and "props" in obj:
+            self.props = _CpuInstanceProperties_DECODE(obj["props"], "props", strict)
+            left -= 1
         v = obj["target"]
         try:
             self.target = _SysEmuTarget_VALUES[v]
@@ -3516,7 +3423,7 @@ class HotpluggableCPU(_rt.Struct):
     Since: 2.7
     """
 
-    __slots__ = ("type", "vcpus_count", "props", "qom_path")
+    __slots__ = ("props", "qom_path", "type", "vcpus_count")
 
     type: str
     """the QOM type of a CPU that goes there"""
@@ -3617,7 +3524,7 @@ class ObjectPropertyInfo(_rt.Struct):
     Since: 1.2
     """
 
-    __slots__ = ("name", "type", "description", "default_value")
+    __slots__ = ("default_value", "description", "name", "type")
 
     name: str
     """its name"""

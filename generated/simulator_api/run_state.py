@@ -873,7 +873,7 @@ class SetActionArguments(_rt.Struct):
         watchdog: reaction to a watchdog timer running out
     """
 
-    __slots__ = ("reboot", "shutdown", "panic", "watchdog")
+    __slots__ = ("panic", "reboot", "shutdown", "watchdog")
 
     reboot: RebootAction | None
     """reaction to the guest rebooting"""
@@ -1470,7 +1470,7 @@ class GuestPanicInformation_s390(GuestPanicInformation):
     Since: 2.12
     """
 
-    __slots__ = ("core", "psw_mask", "psw_addr", "reason")
+    __slots__ = ("core", "psw_addr", "psw_mask", "reason")
 
     core: int
     """identifier of the crashed CPU"""
@@ -1733,7 +1733,7 @@ class GuestPanicInformationS390(_rt.Struct):
     Since: 2.12
     """
 
-    __slots__ = ("core", "psw_mask", "psw_addr", "reason")
+    __slots__ = ("core", "psw_addr", "psw_mask", "reason")
 
     core: int
     """identifier of the crashed CPU"""

@@ -16,8 +16,10 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_check() -> None:
-    """ruff's lint rules (pyproject.toml) hold for the whole tree."""
-    proc = _run("ruff", "check", "qapigen", "tests", "benchmarks")
+    """ruff's lint rules (pyproject.toml) hold for the whole tree, the committed
+    generated bindings included (``qapigen/simulator_api`` is a link to them,
+    which ruff does not follow)."""
+    proc = _run("ruff", "check", "qapigen", "generated", "tests", "benchmarks")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

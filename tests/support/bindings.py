@@ -1,4 +1,4 @@
-"""Helpers of the bindings tests: generate a package, import it, run mypy and black on it.
+"""Helpers of the bindings tests: generate a package, import it, run mypy, black and ruff on it.
 
 Not a test module; the bindings tests (tests/backends/python) share it.
 """
@@ -131,6 +131,17 @@ def run_black_check(*paths: Path) -> subprocess.CompletedProcess[str]:
     """``black --check`` as a user runs it: default settings (line length 88)."""
     args = [sys.executable, "-m", "black", "--check", *map(str, paths)]
     return subprocess.run(args, capture_output=True, text=True, check=False)
+
+
+def run_ruff_check(*paths: Path, ignore: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """``ruff check`` under the project's own rules (pyproject.toml's [tool.ruff]), which
+    generated code keeps; no cache is written next to the package.  ``ignore``: rules
+    left out of this run."""
+    args = [sys.executable, "-m", "ruff", "check", "--config", str(REPO / "pyproject.toml")]
+    args += ["--no-cache", "--output-format", "concise"]
+    if ignore:
+        args += ["--ignore", ",".join(ignore)]
+    return subprocess.run([*args, *map(str, paths)], capture_output=True, text=True, check=False)
 
 
 def wire_equal(a: object, b: object) -> bool:

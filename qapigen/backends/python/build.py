@@ -153,11 +153,12 @@ class _Builder(SchemaVisitor):
             return self.top.claim(naming.camel(defn.origin.owner) + suffix)
         return self.top.claim(naming.type_name(defn.name))
 
-    def ref(self, typ: Type, needed_by: PyClass | None = None) -> ClassRef:
+    def ref(self, typ: Type, needed_by: PyClass | None = None, *, spelled: bool = True) -> ClassRef:
         """How the current module reaches the class of ``typ``.
 
         ``needed_by``: the class whose creation needs it (as a base, or for
-        a default value).
+        a default value).  ``spelled``: False when the code never names the
+        class (the module is then not imported for it).
         """
         assert self.current is not None
         module, cls = self.class_of[typ.name]
@@ -168,6 +169,8 @@ class _Builder(SchemaVisitor):
                 needed_by.deps.add(cls)
             return ClassRef(cls)
         alias = "_m_" + module.replace(".", "_")
+        if not spelled:
+            return ClassRef(cls, alias)
         self.current.imports[module] = alias
         if needed_by is not None:
             self.current.early_imports[module] = alias
@@ -181,8 +184,9 @@ class _Builder(SchemaVisitor):
                 f"{user} uses type '{typ.name}', which the --define symbols leave out"
             )
 
-    def value(self, typ: Type) -> Value:
-        """What a member of type ``typ`` holds."""
+    def value(self, typ: Type, *, member: bool = False) -> Value:
+        """What a member of type ``typ`` holds (``member``: the member's own
+        value, not a list's element)."""
         if isinstance(typ, BuiltinType):
             limits = INTEGER_RANGES.get(typ.name)
             if limits is not None:
@@ -193,7 +197,10 @@ class _Builder(SchemaVisitor):
         if isinstance(typ, EnumType):
             return EnumValue(self.ref(typ))
         if isinstance(typ, AlternateType):
-            return AlternateValue(self.ref(typ), typ.name, self.alternate_branches(typ))
+            # A member's alternate is decoded inline, by its branches: its own
+            # class is not named (a list's element's decoder is).
+            cls = self.ref(typ, spelled=not member)
+            return AlternateValue(cls, typ.name, self.alternate_branches(typ))
         assert isinstance(typ, ObjectType)
         if typ.branches is not None:
             return UnionValue(self.ref(typ), typ.branches.tag_member.name)
@@ -251,7 +258,7 @@ class _Builder(SchemaVisitor):
         field = PyField(
             name=name,
             wire=member.name,
-            value=self.value(typ),
+            value=self.value(typ, member=True),
             optional=member.optional,
             deprecated=member.is_deprecated(),
             ifcond=member.ifcond.expr,

@@ -14,8 +14,10 @@ import itertools
 import json
 import re
 import textwrap
+from collections.abc import Iterator
 
 from .formatting import LINE_LENGTH
+from .ordering import all_order, import_order, module_order, slots_order
 from .pymodel import (
     AlternateValue,
     ClassRef,
@@ -183,8 +185,12 @@ _SCALAR_TYPES = {
 def _annotation_parts(value: Value) -> list[str]:
     """The Python types a value of ``value`` may be (an alternate's: each branch's once)."""
     if isinstance(value, AlternateValue):
-        parts = [annotation(b.value) for b in value.branches]
-        return list(dict.fromkeys(parts)) or ["None"]
+        parts = list(dict.fromkeys(annotation(b.value) for b in value.branches))
+        # None last, where ruff wants it (RUF036); a union's order means nothing.
+        if "None" in parts:
+            parts.remove("None")
+            parts.append("None")
+        return parts or ["None"]
     return [annotation(value)]
 
 
@@ -204,6 +210,19 @@ def annotation(value: Value) -> str:
     return ref(value.cls)
 
 
+def _classes(value: Value) -> Iterator[ClassRef]:
+    """The classes ``annotation(value)`` names."""
+    if isinstance(value, ListValue):
+        yield from _classes(value.element)
+    elif isinstance(value, AlternateValue):
+        for branch in value.branches:
+            yield from _classes(branch.value)
+    elif isinstance(value, EnumValue):
+        yield value.enum
+    elif not isinstance(value, Scalar | Integer):
+        yield value.cls
+
+
 def absent(f: PyField) -> str:
     """The value of an optional member that is absent."""
     return "None" if f.absent_is_none else "_rt.ABSENT"
@@ -211,10 +230,14 @@ def absent(f: PyField) -> str:
 
 def field_annotation(f: PyField) -> str:
     """The Python type of a member's attribute (an optional one's absence included)."""
-    text = annotation(f.value)
-    if f.optional:
-        text += " | None" if f.absent_is_none else " | _rt.Absent"
-    return text
+    if not f.optional:
+        return annotation(f.value)
+    if f.absent_is_none:
+        return annotation(f.value) + " | None"
+    parts = _annotation_parts(f.value)
+    if parts[-1] == "None":  # None last (RUF036)
+        return " | ".join([*parts[:-1], "_rt.Absent", "None"])
+    return " | ".join([*parts, "_rt.Absent"])
 
 
 def _is_union(f: PyField) -> bool:
@@ -476,11 +499,17 @@ def _alternatives(
     ``returns``); ``name``: the expression naming ``v`` in messages; ``var``
     holds a union branch's decoder.
     """
-    lines: Lines = []
-    for i, branch in enumerate(alternate.branches):
-        test = _QTYPE_TESTS[branch.qtype]
-        lines.append((0, f"{'if' if returns or not i else 'elif'} {test}:"))
+    # Branches that take the value alike share one test (ruff's SIM114).
+    arms: list[tuple[list[str], Lines]] = []
+    for branch in alternate.branches:
         body = _alternative(branch.value, var, target, name, returns=returns)
+        if arms and arms[-1][1] == body:
+            arms[-1][0].append(_QTYPE_TESTS[branch.qtype])
+        else:
+            arms.append(([_QTYPE_TESTS[branch.qtype]], body))
+    lines: Lines = []
+    for i, (tests, body) in enumerate(arms):
+        lines.append((0, f"{'if' if returns or not i else 'elif'} {' or '.join(tests)}:"))
         lines += [(4 + extra, code) for extra, code in body]
     fail = f"raise _rt.WireError.no_alternative({pystr(alternate.name)}).inside({name})"
     if returns or not alternate.branches:
@@ -550,10 +579,10 @@ def decode_members(fields: list[PyField], indent: int) -> str:
         if f.fixed and prev.wire == f.wire and not prev.optional and not prev.fixed
     }
 
-    def member(f: PyField, indent: int, tail: bool) -> str:
+    def member(f: PyField, indent: int, tail: bool, guard: str = "") -> str:
         union = _union_of(f)
         var = decoders[union] if union else "decode"
-        return _decode_member(f, var, tail, indent, id(f) in tag_in_v)
+        return _decode_member(f, var, tail, indent, id(f) in tag_in_v, guard)
 
     if not any(f.optional and not f.fixed for f in fields):
         lines = [member(f, indent, False) for f in fields]
@@ -572,10 +601,13 @@ def decode_members(fields: list[PyField], indent: int) -> str:
     run: list[PyField] = []
 
     def flush() -> None:
-        if run:
+        if len(run) == 1:
+            # One member: its own test takes ``left`` (ruff's SIM102).
+            lines.append(member(run[0], indent, False, "left and "))
+        elif run:
             lines.append(f"{pad}if left:")
             lines.extend(member(g, indent + 4, False) for g in run)
-            run.clear()
+        run.clear()
 
     for f in fields[: last + 1]:
         if f.optional and not f.fixed:
@@ -604,13 +636,16 @@ def _union_of(f: PyField) -> ClassRef | None:
 
 # A base's members come again in each branch: decode each once.
 @functools.lru_cache(maxsize=4096)
-def _decode_member(f: PyField, var: str, tail: bool, indent: int, tag_in_v: bool = False) -> str:
+def _decode_member(
+    f: PyField, var: str, tail: bool, indent: int, tag_in_v: bool = False, guard: str = ""
+) -> str:
     """Decoding one member: the fast path settles the usual values inline; the
     decoder the rest, errors included.  A discriminator that a branch fixes is
     checked, not decoded (``tag_in_v``: its value is in ``v`` still).  A
     required member is looked up unguarded: the decoder's ``except KeyError``
     reports it missing.  ``tail``: return once all members present are found.
-    ``var`` holds a union branch's decoder.
+    ``var`` holds a union branch's decoder; ``guard`` starts an optional
+    member's test of presence.
     """
     wire = pystr(f.wire)
     attr = f"self.{f.attr}"
@@ -626,7 +661,7 @@ def _decode_member(f: PyField, var: str, tail: bool, indent: int, tag_in_v: bool
     lines: Lines = []
     at = 0
     if f.optional:
-        lines.append((0, f"if {wire} in obj:"))
+        lines.append((0, f"if {guard}{wire} in obj:"))
         at = 4
     value = f.value
     call = _call(value, "v", wire)
@@ -694,8 +729,10 @@ def _tuple_of(items: list[str]) -> str:
 
 
 def slots(cls: PyClass) -> str:
-    """The ``__slots__`` of a struct's class: its own members' attributes."""
-    return _tuple_of([pystr(f.attr) for f in cls.own_fields])
+    """The ``__slots__`` of a struct's class: its own members' attributes, sorted
+    (nothing goes by their order: ``_FIELDS`` orders ``repr``, equality and
+    encoding)."""
+    return _tuple_of([pystr(attr) for attr in slots_order(f.attr for f in cls.own_fields)])
 
 
 def field_names(cls: PyClass) -> str:
@@ -750,6 +787,48 @@ def _client_params(command: PyCommand) -> list[str]:
     return (
         ["*", *params, f"**{command.extra}: _t.Any"] if params else [f"**{command.extra}: _t.Any"]
     )
+
+
+def client_names(commands: list[PyCommand]) -> list[str]:
+    """The classes the client's methods name (what ``client.py`` imports), in
+    the order of an import: as ``_client_params``, ``client_body`` and
+    ``_returns`` name them."""
+    classes: set[ClassRef] = set()
+    for c in commands:
+        if c.unpack if c.gen else c.extra is not None:
+            for f in c.params:
+                classes.update(_classes(f.value))
+        elif c.gen and c.arguments:
+            classes.add(c.arguments)
+        if c.params and (c.unpack or c.extra is not None) and c.arguments:
+            classes.add(c.arguments)
+        if c.returns is not None:
+            classes.update(_classes(c.returns))
+    return import_order({cls.name for cls in classes})
+
+
+def client_uses_typing(commands: list[PyCommand]) -> bool:
+    """Whether a client method names ``_t`` (a result's cast, or a command not
+    generated: its JSON object, or ``**extra``)."""
+    return any(not c.gen or c.returns is not None for c in commands)
+
+
+def client_uses_runtime(commands: list[PyCommand]) -> bool:
+    """Whether a client method's signature names ``_rt``."""
+    return any("_rt." in client_signature(c, True) for c in commands)
+
+
+def package_imports(exports: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """The imports of ``__init__.py``: each module's exported classes, in import order."""
+    names: dict[str, list[str]] = {}
+    for path, name in exports:
+        names.setdefault(path, []).append(name)
+    return [(path, import_order(names[path])) for path in module_order(names)]
+
+
+def package_all(exports: list[tuple[str, str]]) -> list[str]:
+    """``__init__.py``'s ``__all__``: its own names and the classes it exports."""
+    return all_order(["COMMANDS", "EVENTS", "Handler", "SCHEMA_DIGEST", *(n for _, n in exports)])
 
 
 def client_signature(command: PyCommand, is_async: bool) -> str:

@@ -43,6 +43,7 @@ from ...support.bindings import (
     package_files,
     run_black_check,
     run_mypy,
+    run_ruff_check,
     wire_equal,
 )
 from ...support.docstrings import attribute_docs
@@ -153,6 +154,13 @@ def test_digest_covers_included_files(tmp_path: Path) -> None:
 def test_golden_package_passes_black() -> None:
     """``black --check`` leaves the golden package alone."""
     proc = run_black_check(EXPECTED / PACKAGE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_golden_package_passes_ruff_check() -> None:
+    """``ruff check``, under the project's rules, finds nothing in the golden package
+    (the golden folder's own ruff.toml leaves it out of the tree's run)."""
+    proc = run_ruff_check(EXPECTED / PACKAGE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -150,19 +150,19 @@ class Numbers(_rt.Struct):
     """
 
     __slots__ = (
+        "flag",
         "i",
         "i8",
         "i16",
         "i32",
         "i64",
+        "num",
+        "sz",
+        "text",
         "u8",
         "u16",
         "u32",
         "u64",
-        "sz",
-        "num",
-        "flag",
-        "text",
     )
 
     i: int
@@ -376,7 +376,7 @@ class Parent(_rt.Struct):
         deprecated: a feature of the member ``legacy``
     """
 
-    __slots__ = ("id", "note", "_deprecated_legacy", "shown")
+    __slots__ = ("_deprecated_legacy", "id", "note", "shown")
 
     id: str
     """names the thing (a Python builtin as a member name)"""
@@ -518,7 +518,7 @@ class Child(Parent):
         deprecated: a feature of the member ``older``
     """
 
-    __slots__ = ("count", "colour", "_deprecated_older")
+    __slots__ = ("_deprecated_older", "colour", "count")
 
     count: int
     """how many"""
@@ -684,17 +684,17 @@ class Optionals(_rt.Struct):
     """
 
     __slots__ = (
-        "o_str",
-        "o_int",
-        "o_enum",
-        "o_struct",
-        "o_list",
-        "o_any",
-        "o_null",
-        "o_alt_null",
         "o_alt",
-        "o_union",
+        "o_alt_null",
+        "o_any",
         "o_count",
+        "o_enum",
+        "o_int",
+        "o_list",
+        "o_null",
+        "o_str",
+        "o_struct",
+        "o_union",
     )
 
     o_str: str | None
@@ -709,9 +709,9 @@ class Optionals(_rt.Struct):
     """a list"""
     o_any: _rt.JSONValue | _rt.Absent
     """any JSON value; null is a value, so absence is ABSENT"""
-    o_null: None | _rt.Absent
+    o_null: _rt.Absent | None
     """only null; absence is ABSENT"""
-    o_alt_null: None | Size | Numbers | list[int] | float | bool | _rt.Absent
+    o_alt_null: Size | Numbers | list[int] | float | bool | _rt.Absent | None
     """an alternate with a null branch; absence is ABSENT"""
     o_alt: str | Child | None
     """an alternate without a null branch; absence is None"""
@@ -743,9 +743,9 @@ class Optionals(_rt.Struct):
         o_struct: Numbers | None = None,
         o_list: list[str] | None = None,
         o_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
-        o_null: None | _rt.Absent = _rt.ABSENT,
+        o_null: _rt.Absent | None = _rt.ABSENT,
         o_alt_null: (
-            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+            Size | Numbers | list[int] | float | bool | _rt.Absent | None
         ) = _rt.ABSENT,
         o_alt: str | Child | None = None,
         o_union: Shape | None = None,
@@ -893,9 +893,7 @@ def _Optionals_DECODE(
                 self.o_alt_null = _Numbers_DECODE(v, "o-alt-null", strict)
             elif type(v) is list:
                 self.o_alt_null = _rt.d_list(_rt.d_int, v, "o-alt-null", strict)
-            elif type(v) is float or type(v) is int:
-                self.o_alt_null = v
-            elif type(v) is bool:
+            elif type(v) is float or type(v) is int or type(v) is bool:
                 self.o_alt_null = v
             else:
                 raise _rt.WireError.no_alternative("Anything").inside("o-alt-null")
@@ -963,15 +961,15 @@ class Lists(_rt.Struct):
     """
 
     __slots__ = (
-        "strs",
-        "bytes",
-        "colours",
-        "kids",
-        "shapes",
         "alts",
         "anys",
-        "maybe",
+        "bytes",
+        "colours",
         "extras",
+        "kids",
+        "maybe",
+        "shapes",
+        "strs",
     )
 
     strs: list[str]
@@ -1078,10 +1076,9 @@ def _Lists_DECODE(
         self.shapes = _rt.d_list(_Shape_DECODE, obj["shapes"], "shapes", strict)
         self.alts = _rt.d_list(_NameOrChild_DECODE, obj["alts"], "alts", strict)
         self.anys = _rt.d_list(_rt.d_any, obj["anys"], "anys", strict)
-        if left:
-            if "maybe" in obj:
-                self.maybe = _rt.d_list(_rt.d_number, obj["maybe"], "maybe", strict)
-                left -= 1
+        if left and "maybe" in obj:
+            self.maybe = _rt.d_list(_rt.d_number, obj["maybe"], "maybe", strict)
+            left -= 1
         self.extras = _rt.d_list(
             _m_parts_extra._Extra_DECODE, obj["extras"], "extras", strict
         )
@@ -1153,7 +1150,7 @@ class Query(_rt.Struct):
         limit: at most this many results
     """
 
-    __slots__ = ("pattern", "limit")
+    __slots__ = ("limit", "pattern")
 
     pattern: str
     """a glob"""
@@ -1331,7 +1328,7 @@ class Square(_rt.Struct):
         deprecated: a feature of ``rotated``
     """
 
-    __slots__ = ("side", "_deprecated_rotated")
+    __slots__ = ("_deprecated_rotated", "side")
 
     side: int
     """the length of a side"""
@@ -1414,7 +1411,7 @@ class ShapeBase(_rt.Struct):
         legacy_tag: an old member of the base
     """
 
-    __slots__ = ("kind", "label", "_deprecated_legacy_tag")
+    __slots__ = ("_deprecated_legacy_tag", "kind", "label")
 
     kind: ShapeKind
     """which shape"""
@@ -1697,7 +1694,7 @@ class Shape_square(Shape):
         deprecated: a feature of ``rotated``
     """
 
-    __slots__ = ("side", "_deprecated_rotated")
+    __slots__ = ("_deprecated_rotated", "side")
 
     side: int
     """the length of a side"""
@@ -1830,7 +1827,7 @@ class Shape_nested(Shape):
         depth: how deep
     """
 
-    __slots__ = ("style", "depth")
+    __slots__ = ("depth", "style")
 
     style: InnerStyle
     """the discriminator of ``Inner``"""
@@ -2050,14 +2047,13 @@ def _Shape_nested_plain_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if left:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                left -= 1
+        if left and "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
         if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
         if left:
@@ -2176,14 +2172,13 @@ def _Shape_nested_fancy_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if left:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                left -= 1
+        if left and "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
         if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj["ribbons"]
@@ -2294,14 +2289,13 @@ def _Shape_nested_bare_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if left:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                left -= 1
+        if left and "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
         if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
         if left:
@@ -2511,7 +2505,7 @@ class InnerBase(_rt.Struct):
         depth: how deep
     """
 
-    __slots__ = ("style", "depth")
+    __slots__ = ("depth", "style")
 
     style: InnerStyle
     """the discriminator of ``Inner``"""
@@ -2728,14 +2722,13 @@ def _Inner_plain_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if left:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                left -= 1
+        if left and "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
         if obj["style"] != "plain":
             raise _rt.WireError.not_this_branch("style", obj)
         if left:
@@ -2805,14 +2798,13 @@ def _Inner_fancy_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if left:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                left -= 1
+        if left and "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
         if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj["ribbons"]
@@ -2874,14 +2866,13 @@ def _Inner_bare_DECODE(
             self.style = _InnerStyle_VALUES[v]
         except (KeyError, TypeError):
             self.style = InnerStyle._decode_named(v, "style", strict)
-        if left:
-            if "depth" in obj:
-                v = obj["depth"]
-                if type(v) is int and -128 <= v < 128:
-                    self.depth = v
-                else:
-                    self.depth = _rt.d_int8(v, "depth", strict)
-                left -= 1
+        if left and "depth" in obj:
+            v = obj["depth"]
+            if type(v) is int and -128 <= v < 128:
+                self.depth = v
+            else:
+                self.depth = _rt.d_int8(v, "depth", strict)
+            left -= 1
         if obj["style"] != "bare":
             raise _rt.WireError.not_this_branch("style", obj)
         if left:
@@ -2913,19 +2904,19 @@ class Anything(_rt.Alternate):
 
     __slots__ = ("value",)
 
-    value: None | Size | Numbers | list[int] | float | bool
+    value: Size | Numbers | list[int] | float | bool | None
     """The value of the branch the JSON type picks (see the branches above)."""
 
     NAME: _t.ClassVar[str] = "Anything"
 
-    def __init__(self, value: None | Size | Numbers | list[int] | float | bool) -> None:
+    def __init__(self, value: Size | Numbers | list[int] | float | bool | None) -> None:
         self.value = value
 
 
 @_rt.decodes(Anything)
 def _Anything_DECODE(
     v: object, name: str | int | None = None, strict: bool = True
-) -> None | Size | Numbers | list[int] | float | bool:
+) -> Size | Numbers | list[int] | float | bool | None:
     if v is None:
         return v
     if type(v) is str:
@@ -2936,9 +2927,7 @@ def _Anything_DECODE(
         return _Numbers_DECODE(v, name, strict)
     if type(v) is list:
         return _rt.d_list(_rt.d_int, v, name, strict)
-    if type(v) is float or type(v) is int:
-        return v
-    if type(v) is bool:
+    if type(v) is float or type(v) is int or type(v) is bool:
         return v
     raise _rt.WireError.no_alternative("Anything").inside(name)
 
@@ -3202,11 +3191,11 @@ class OptionalEverythingArguments(_rt.Struct):
         maybe_str: a string
     """
 
-    __slots__ = ("maybe_any", "maybe_alt", "maybe_str")
+    __slots__ = ("maybe_alt", "maybe_any", "maybe_str")
 
     maybe_any: _rt.JSONValue | _rt.Absent
     """any JSON value"""
-    maybe_alt: None | Size | Numbers | list[int] | float | bool | _rt.Absent
+    maybe_alt: Size | Numbers | list[int] | float | bool | _rt.Absent | None
     """an alternate with a null branch"""
     maybe_str: str | None
     """a string"""
@@ -3218,7 +3207,7 @@ class OptionalEverythingArguments(_rt.Struct):
         *,
         maybe_any: _rt.JSONValue | _rt.Absent = _rt.ABSENT,
         maybe_alt: (
-            None | Size | Numbers | list[int] | float | bool | _rt.Absent
+            Size | Numbers | list[int] | float | bool | _rt.Absent | None
         ) = _rt.ABSENT,
         maybe_str: str | None = None,
     ) -> None:
@@ -3273,9 +3262,7 @@ def _OptionalEverythingArguments_DECODE(
                 self.maybe_alt = _Numbers_DECODE(v, "maybe-alt", strict)
             elif type(v) is list:
                 self.maybe_alt = _rt.d_list(_rt.d_int, v, "maybe-alt", strict)
-            elif type(v) is float or type(v) is int:
-                self.maybe_alt = v
-            elif type(v) is bool:
+            elif type(v) is float or type(v) is int or type(v) is bool:
                 self.maybe_alt = v
             else:
                 raise _rt.WireError.no_alternative("Anything").inside("maybe-alt")
@@ -3411,7 +3398,7 @@ class ChangedEvent(_rt.Event):
         deprecated: a feature of ``old_way``
     """
 
-    __slots__ = ("who", "colour", "_deprecated_old_way")
+    __slots__ = ("_deprecated_old_way", "colour", "who")
 
     who: str
     """who changed it"""
