@@ -540,7 +540,7 @@ class Machine(Handler):
             self._dump = DumpQueryResult(status=DumpStatus.FAILED, completed=0, total=total)
             self._end_dump(out, resume)
             raise rt.QMPError("GenericError", problem)
-        layout = CoreLayout(blocks, cpus=1)
+        layout = CoreLayout(blocks, cpus=self.config.topology.cpus)
         self._dump = DumpQueryResult(status=DumpStatus.ACTIVE, completed=0, total=layout.total)
 
         def process() -> None:

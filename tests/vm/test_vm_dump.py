@@ -12,6 +12,7 @@ import stat
 import struct
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,28 @@ def test_libvirts_detached_dump_as_qemu(
     assert memory_offset(ours) == start
     assert ours[:start] == qemu[:start]  # headers and notes
     assert ours[-11:] == qemu[-11:]  # the section names
+
+
+def test_a_dump_has_the_notes_of_every_vcpu_as_qemu_writes_them(tmp_path: Path) -> None:
+    """With ``-smp 3`` the core holds three processors' notes, headers and all as QEMU's."""
+    cores = {}
+    with contextmanager(pair)((*PC_PAUSED, "-smp", "3")) as programs:
+        for program in programs:
+            conn = negotiated(program)
+            path = tmp_path / f"{program.name}.core"
+            pass_fd(conn, path)
+            conn.send(
+                b'{"execute": "dump-guest-memory", '
+                b'"arguments": {"paging": false, "protocol": "fd:dump"}}'
+            )
+            assert until_reply(conn)[-1] == b'{"return": {}}\r\n'
+            conn.close()
+            cores[program.name] = path.read_bytes()
+    ours, qemu = cores["qapigen"], cores["qemu"]
+    start = memory_offset(qemu)
+    assert memory_offset(ours) == start
+    assert ours[:start] == qemu[:start]
+    assert ours.count(b"CORE\0") == 3  # one PRSTATUS note per vCPU
 
 
 @pytest.mark.skipif(shutil.which("readelf") is None, reason="needs readelf (binutils)")
