@@ -34,6 +34,7 @@ class ProfileCatalogue:
         self._profile: Profile | None = None
         self._devices: frozenset[str] | None = None
         self._enums: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._index: dict[str, dict[str, object]] | None = None
 
     @property
     def profile(self) -> Profile:
@@ -153,7 +154,11 @@ class ProfileCatalogue:
     # -- the QAPI types of -object, -blockdev, -audiodev ---------------------------
 
     def _entities(self) -> dict[str, dict[str, object]]:
-        return {str(e["name"]): e for e in self.profile.introspection()}
+        """The introspection's entries by name (indexed once: every -object,
+        -blockdev and -audiodev asks)."""
+        if self._index is None:
+            self._index = {str(e["name"]): e for e in self.profile.introspection()}
+        return self._index
 
     def _type_of(self, command: str, returns: bool) -> dict[str, object] | None:
         """The object type of ``command``'s arguments (or its returns' elements)."""
@@ -192,17 +197,13 @@ class ProfileCatalogue:
         with ``returns``, its return type's elements), from the introspection."""
         key = (command, member)
         if key not in self._enums:
-            entities = {str(e["name"]): e for e in self.profile.introspection()}
+            entities = self._entities()
             values: tuple[str, ...] = ()
-            found = entities.get(command)
-            if found is not None:
-                target = entities.get(str(found["ret-type" if returns else "arg-type"]))
-                if target is not None and target.get("meta-type") == "array":
-                    target = entities.get(str(target["element-type"]))
-                members = target.get("members", []) if target is not None else []
-                for m in members if isinstance(members, list) else []:
-                    if m.get("name") == member:
-                        enum = entities.get(str(m["type"]), {})
-                        values = tuple(str(v) for v in enum.get("values", []))  # type: ignore[attr-defined]
+            target = self._type_of(command, returns)
+            members = target.get("members", []) if target is not None else []
+            for m in members if isinstance(members, list) else []:
+                if m.get("name") == member:
+                    enum = entities.get(str(m["type"]), {})
+                    values = tuple(str(v) for v in enum.get("values", []))  # type: ignore[attr-defined]
             self._enums[key] = values
         return self._enums[key]
