@@ -17,7 +17,6 @@ Everything runs in a private temporary folder, removed at the end.
 from __future__ import annotations
 
 import json
-import lzma
 import os
 import platform
 import signal
@@ -27,7 +26,7 @@ import tempfile
 import time
 
 from . import libvirt
-from .profile import FORMAT, arguments_key
+from .profile import FORMAT, arguments_key, dump
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -419,9 +418,8 @@ def _arch(target: object) -> str:
 
 
 def write(document: dict[str, object], path: str) -> int:
-    """Write a profile, xz-compressed; returns its size in bytes."""
-    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    packed = lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+    """Write a profile (:func:`qapigen.profiles.profile.dump`); returns its size in bytes."""
+    packed = dump(document)
     with open(path, "wb") as fp:
         fp.write(packed)
     return len(packed)

@@ -133,7 +133,10 @@ def _xz(tmp_path: Path, document: object) -> Path:
             "line 1 column 2 (char 1))",
         ),
         (lzma.compress(b"[1]"), "not a profile: no 'qapigen-profile' member"),
-        (lzma.compress(b'{"qapigen-profile": 99}'), "profile format 99; this qapigen reads 1"),
+        (
+            lzma.compress(b'{"qapigen-profile": 99}'),
+            "profile format 99; this qapigen reads 1 and 2",
+        ),
         (
             lzma.compress(b'{"qapigen-profile": 1, "replies": []}'),
             "not a profile: 'sessions' is missing or not an object",
@@ -178,9 +181,104 @@ def test_profile_show_lists_the_sessions(capsys: pytest.CaptureFixture[str]) -> 
 def test_profile_show_of_a_bad_file_is_one_line_and_status_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _xz(tmp_path, {"qapigen-profile": 2})
+    path = _xz(tmp_path, {"qapigen-profile": 3})
     assert main(["profile", "show", str(path)]) == 1
     assert capsys.readouterr() == (
         "",
-        f"qapigen profile show: {path}: profile format 2; this qapigen reads 1\n",
+        f"qapigen profile show: {path}: profile format 3; this qapigen reads 1 and 2\n",
     )
+
+
+# -- the file: sections read when first asked for ----------------------------------------
+
+
+def _sections(data: bytes) -> tuple[list[list[object]], int]:
+    """The section table of a profile file, and where its first section starts."""
+    decompressor = lzma.LZMADecompressor()
+    header = json.loads(decompressor.decompress(data))
+    return header["sections"], len(data) - len(decompressor.unused_data)
+
+
+def test_the_shipped_profile_is_whole_and_written_as_dump_writes_it() -> None:
+    """Every section of the shipped file reads and checks; written again, it is
+    the same bytes (it was converted from format 1, not re-recorded)."""
+    data = Path(profile.SHIPPED).read_bytes()
+    document = profile.load(profile.SHIPPED).document()
+    assert profile.dump(document) == data
+    table, _ = _sections(data)
+    # The greeting and what a command line's checks read first need no section.
+    assert {"emulator", "greeting", "host"}.isdisjoint(m for m, _, _ in table)
+    assert ["help", ["-device help"]] in [row[:2] for row in table]
+
+
+def test_a_format_1_file_reads_as_its_format_2_rewrite(tmp_path: Path) -> None:
+    document = profile.load(profile.SHIPPED).document()
+    old = tmp_path / "old.json.xz"
+    old.write_bytes(lzma.compress(json.dumps({**document, "qapigen-profile": 1}).encode()))
+    new = tmp_path / "new.json.xz"
+    new.write_bytes(profile.dump(document))
+    assert profile.load(old).document() == profile.load(new).document() == document
+    assert len(_sections(new.read_bytes())[0]) > 20
+
+
+def test_a_section_is_read_only_when_asked_for(tmp_path: Path) -> None:
+    """A damaged schema section: the header, help and other replies still read;
+    the introspection says what is wrong; reading the whole file refuses it."""
+    data = bytearray(Path(profile.SHIPPED).read_bytes())
+    table, at = _sections(bytes(data))
+    schema = SHIPPED.sessions["probe"].exchange("query-qmp-schema")
+    assert schema is not None
+    for member, keys, size in table:
+        assert isinstance(size, int)
+        if member == "replies" and keys == [schema.index]:
+            data[at + size // 2] ^= 0xFF
+            break
+        at += size
+    else:
+        pytest.fail("no section holds query-qmp-schema's reply alone")
+    path = tmp_path / "p.json.xz"
+    path.write_bytes(bytes(data))
+    lazy = profile.read(path)
+    assert lazy.greeting == SHIPPED.greeting
+    assert lazy.help("-device help") == SHIPPED.help("-device help")
+    machines = lazy.reply("query-machines")
+    shipped = SHIPPED.reply("query-machines")
+    assert machines is not None and shipped is not None and machines.value == shipped.value
+    with pytest.raises(ProfileError, match=r"not an xz-compressed profile: 'replies': "):
+        lazy.introspection()
+    with pytest.raises(ProfileError, match=r"not an xz-compressed profile: 'replies': "):
+        profile.load(path)
+
+
+def test_a_member_this_version_does_not_know_is_kept(tmp_path: Path) -> None:
+    document = profile.load(profile.SHIPPED).document()
+    document["ranges"] = {"query-foo": [[0, 10]]}
+    path = tmp_path / "p.json.xz"
+    path.write_bytes(profile.dump(document))
+    assert ["ranges", None] in [row[:2] for row in _sections(path.read_bytes())[0]]
+    assert profile.read(path).member("ranges") == {"query-foo": [[0, 10]]}
+    assert profile.read(path).member("absent") is None
+
+
+@pytest.mark.parametrize(
+    ("sections", "tail", "reason"),
+    [
+        ([["help", None, 5]], b"", "its sections hold 5 bytes, the file 0"),
+        ("x", b"", "its sections are malformed (not a list)"),
+        (
+            [["help", None, 0], ["help", ["-h"], 0]],
+            b"",
+            "its sections are malformed (member 'help' is stored whole and in parts)",
+        ),
+    ],
+    ids=["short", "not-a-list", "twice"],
+)
+def test_a_bad_section_table_says_why(
+    tmp_path: Path, sections: object, tail: bytes, reason: str
+) -> None:
+    header = {"qapigen-profile": 2, "sections": sections}
+    path = tmp_path / "p.json.xz"
+    path.write_bytes(lzma.compress(json.dumps(header).encode()) + tail)
+    with pytest.raises(ProfileError) as info:
+        profile.read(path)
+    assert str(info.value) == f"{path}: not a profile: {reason}"

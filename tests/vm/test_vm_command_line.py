@@ -371,16 +371,14 @@ def test_daemonize_reports_errors_on_the_parents_stderr(program: str, tmp_path: 
 def test_profile_option_names_the_qemu_impersonated(tmp_path: Path) -> None:
     """--profile FILE: -version and the checks come from that profile; a file
     that is not one is refused, saying why, with status 1."""
-    import json
-    import lzma
+    from typing import Any
 
     from qapigen.profiles import profile
 
-    with lzma.open(profile.SHIPPED) as fp:
-        document = json.loads(fp.read())
+    document: Any = profile.load(profile.SHIPPED).document()
     document["help"]["-version"]["stdout"] = "QEMU emulator version 9.9.9\n"
     path = tmp_path / "other.json.xz"
-    path.write_bytes(lzma.compress(json.dumps(document).encode(), preset=0))
+    path.write_bytes(profile.dump(document))
     status, out, err = _run("qapigen", ["--profile", str(path), "-version"], tmp_path)
     assert (status, out, err) == (0, "QEMU emulator version 9.9.9\n", "")
 

@@ -389,15 +389,14 @@ def test_a_bad_profile_is_refused_as_a_bad_option(
 
 
 def test_another_profile_is_served(tmp_path: Path) -> None:
-    with lzma.open(profile.SHIPPED) as fp:
-        document = json.load(fp)
+    document: Any = profile.load(profile.SHIPPED).document()
     package = "Test 1:10.0.2-other"
     document["greeting"]["QMP"]["version"]["package"] = package
     for reply in document["replies"]:
         if isinstance(reply.get("return"), dict) and "package" in reply["return"]:
             reply["return"]["package"] = package
     path = tmp_path / "other.json.xz"
-    path.write_bytes(lzma.compress(json.dumps(document).encode()))
+    path.write_bytes(profile.dump(document))
     process = QMPProcess(VM, ("--profile", str(path)))
     try:
         conn = process.connect()
