@@ -12,7 +12,19 @@ the servers', not a client library's):
   the reply), and pipelined in batches of 100 (send 100, read 100), median
   over rounds that alternate between the two servers;
 * time from starting the process to receiving the greeting: the client
-  connects as soon as the socket accepts, median of N starts, alternating.
+  connects as soon as the socket accepts, median of N starts, alternating;
+  beside it the time to the reply to ``qmp_capabilities`` (what a client
+  waits for before its first real command) and the processor time of the
+  whole process (user + system, start to exit after ``quit``: the least
+  noisy of the three on a shared machine).
+
+The floor under any Python program is measured in the same rounds: the bench
+environment's interpreter running nothing (``python -c pass``, and with ``-I
+-S``, no site), and what the ``qapigen`` script that pip writes does before
+any of qapigen's code (``import re, sys``, which imports ``enum`` too).
+``--baseline CHECKOUT`` installs another checkout (main's, say) in a second
+environment and measures it in the same rounds, for a comparison that the
+machine's load cannot skew.
 
 Targets (issue 4): round trips at least 2x QEMU's; start to greeting at most
 2x QEMU's, and (issue 14) at most 1.0x with the default profile, which ``qapigen
@@ -33,6 +45,7 @@ import hook alone adds some 10 ms to every Python start.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -49,8 +62,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 QEMU = "qemu-system-x86_64"
 MACHINE_NONE = ["-machine", "none", "-display", "none", "-nodefaults"]
-#: Where the installed copy of qapigen under measurement lives.
-BENCH_VENV = Path(tempfile.gettempdir()) / "qapigen-bench-venv"
+#: Where the installed copy of qapigen under measurement lives (named for the
+#: checkout's folder: checkouts side by side do not replace each other's).
+BENCH_VENV = Path(tempfile.gettempdir()) / f"qapigen-bench-venv-{REPO.name}"
+#: Where ``--baseline``'s checkout is installed.
+BASELINE_VENV = Path(tempfile.gettempdir()) / f"qapigen-bench-baseline-venv-{REPO.name}"
 
 TARGET_RATE = 2.0  # ours / QEMU's, at least
 TARGET_START = 2.0  # ours / QEMU's, at most
@@ -61,14 +77,14 @@ TARGET_START_PROFILE = 1.0
 # -- processes ------------------------------------------------------------------------
 
 
-def install(venv: Path = BENCH_VENV) -> Path:
-    """A fresh virtual environment with this checkout installed as users install it."""
+def install(venv: Path = BENCH_VENV, checkout: Path = REPO) -> Path:
+    """A fresh virtual environment with ``checkout`` installed as users install it."""
     if venv.exists():
         shutil.rmtree(venv)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-         "-q", "--no-deps", str(REPO)],
+         "-q", "--no-deps", str(checkout)],
         check=True,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -238,6 +254,13 @@ def pipelined(qmp: QMP, batches: int, batch: int = 100) -> float:
 
 def start_to_greeting(command: list[str], sock: str, env: dict[str, str]) -> float:
     """Seconds from starting the process to holding its greeting; the process then quits."""
+    return start_timings(command, sock, env)[0]
+
+
+def start_timings(command: list[str], sock: str, env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds from starting the process to holding its greeting, and to the
+    reply to ``qmp_capabilities``; and the processor time (user + system) the
+    process took in all, to its exit after ``quit``."""
     if os.path.exists(sock):
         os.unlink(sock)
     start = time.perf_counter()
@@ -246,15 +269,30 @@ def start_to_greeting(command: list[str], sock: str, env: dict[str, str]) -> flo
     )
     try:
         qmp = QMP.connect(sock)
-        elapsed = time.perf_counter() - start
+        greeted = time.perf_counter() - start
         qmp.negotiate()
+        negotiated = time.perf_counter() - start
         qmp.execute("quit")
         qmp.until_eof()
         qmp.close()
-        proc.wait(10)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0  # reaped here, for wait4's usage
     finally:
         stop(proc)
-    return elapsed
+    return greeted, negotiated, usage.ru_utime + usage.ru_stime
+
+
+def run_timings(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall and processor seconds of a process that runs to its end by itself
+    (the interpreter's floor), as :func:`start_timings` gives them."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command} exited with status {proc.returncode}")
+    return elapsed, elapsed, usage.ru_utime + usage.ru_stime
 
 
 def describe_times(times: list[float]) -> str:
@@ -266,6 +304,8 @@ def describe_times(times: list[float]) -> str:
 
 def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
     install()
+    if args.baseline is not None:
+        install(BASELINE_VENV, args.baseline)
     env = child_env(not args.no_bytecode_cache)
     names = ("qapigen vm", "QEMU")
 
@@ -298,14 +338,28 @@ def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
         for proc in procs:
             stop(proc)
 
-    # Start to greeting.
+    # Start to greeting, and the floor, interleaved.
     sock = os.path.join(folder, "start.sock")
-    for name in names:  # untimed: fills the bytecode cache, warms the page cache
-        start_to_greeting(command(name, sock), sock, env)
-    starts: dict[str, list[float]] = {name: [] for name in names}
+    python = str(BENCH_VENV / "bin" / "python")
+    floor = {
+        "python -c pass": [python, "-c", "pass"],
+        "python -I -S -c pass": [python, "-I", "-S", "-c", "pass"],
+        "+ pip's script (re)": [python, "-c", "import re, sys"],
+    }
+    starters: dict[str, Any] = {
+        name: functools.partial(start_timings, command(name, sock), sock, env) for name in names
+    }
+    if args.baseline is not None:
+        baseline = [str(BASELINE_VENV / "bin" / "qapigen"), "vm", *MACHINE_NONE, "-qmp", unix(sock)]
+        starters["baseline"] = functools.partial(start_timings, baseline, sock, env)
+    for label, line in floor.items():
+        starters[label] = functools.partial(run_timings, line, env)
+    for starter in starters.values():  # untimed: fills the bytecode cache, warms the page cache
+        starter()
+    starts: dict[str, list[tuple[float, float, float]]] = {name: [] for name in starters}
     for _ in range(args.starts):
-        for name in names:
-            starts[name].append(start_to_greeting(command(name, sock), sock, env))
+        for name, starter in starters.items():
+            starts[name].append(starter())
 
     print(f"QEMU: {qemu_version(qemu)}")
     print(f"command line (both): {' '.join(MACHINE_NONE)} -qmp unix:SOCK,server=on,wait=off")
@@ -324,10 +378,25 @@ def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
             f"{label:24}{ours:12,.0f}{theirs:12,.0f}{ratio:9.2f}"
             f"   (target >= {TARGET_RATE:g}: {verdict})"
         )
-    print(f"start to greeting, {args.starts} starts each, alternating:")
-    for name in names:
-        print(f"  {name:12} {describe_times(starts[name])}")
-    ratio = statistics.median(starts[names[0]]) / statistics.median(starts[names[1]])
+    print(f"start to greeting, {args.starts} starts each, alternating (medians, ms):")
+    print(
+        f"  {'':24}{'greeting':>10}{'negotiated':>12}{'processor':>11}{'/QEMU':>7}{'cpu/QEMU':>10}"
+    )
+    qemu_times = starts[names[1]]
+    qemu_wall = statistics.median(t[0] for t in qemu_times)
+    qemu_cpu = statistics.median(t[2] for t in qemu_times)
+    for name, times in starts.items():
+        wall = statistics.median(t[0] for t in times)
+        negotiated = statistics.median(t[1] for t in times)
+        cpu = statistics.median(t[2] for t in times)
+        label = f"baseline ({args.baseline})" if name == "baseline" else name
+        print(
+            f"  {label[:24]:24}{wall * 1e3:10.1f}{negotiated * 1e3:12.1f}{cpu * 1e3:11.1f}"
+            f"{wall / qemu_wall:7.2f}{cpu / qemu_cpu:10.2f}"
+        )
+    ours = [t[0] for t in starts[names[0]]]
+    print(f"  qapigen vm greeting: {describe_times(ours)}")
+    ratio = statistics.median(ours) / qemu_wall
     verdicts = ", ".join(
         f"target <= {target:g} ({issue}): {'met' if ratio <= target else 'MISSED'}"
         for target, issue in ((TARGET_START, "issue 4"), (TARGET_START_PROFILE, "issue 14"))
@@ -342,6 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--count", type=int, default=5000, help="round trips per round (default 5000)"
     )
     parser.add_argument("--starts", type=int, default=15, help="starts per program (default 15)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also measure the qapigen of CHECKOUT (installed in a second environment)",
+    )
     parser.add_argument(
         "--no-bytecode-cache",
         action="store_true",
