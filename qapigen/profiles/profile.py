@@ -135,20 +135,29 @@ class Exchange:
 class Session:
     """One run of the binary: its command line, accelerator and exchanges."""
 
-    __slots__ = ("_index", "accel", "argv", "exchanges", "name")
+    __slots__ = ("_by_command", "_index", "accel", "argv", "exchanges", "name")
 
     def __init__(self, name: str, argv: list[str], accel: str, exchanges: list[Exchange]) -> None:
         self.name = name
         self.argv = argv
         self.accel = accel
         self.exchanges = exchanges
-        self._index = {(e.execute, arguments_key(e.arguments)): e for e in exchanges}
+        self._by_command: dict[str, list[Exchange]] = {}
+        for exchange in exchanges:
+            self._by_command.setdefault(exchange.execute, []).append(exchange)
+        # A command's exchanges by their arguments, indexed when first asked
+        # for (the domain's 464 qom-get alone would cost a start a millisecond).
+        self._index: dict[str, dict[str, Exchange]] = {}
 
     def exchange(
         self, execute: str, arguments: Mapping[str, object] | None = None
     ) -> Exchange | None:
         """The exchange that asked ``execute`` with ``arguments``, if this session asked it."""
-        return self._index.get((execute, arguments_key(arguments)))
+        index = self._index.get(execute)
+        if index is None:
+            asked = self._by_command.get(execute, ())
+            index = self._index[execute] = {arguments_key(e.arguments): e for e in asked}
+        return index.get(arguments_key(arguments))
 
 
 class Profile:
