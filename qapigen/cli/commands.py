@@ -13,14 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..frontend.errors import QAPIError
-
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
     from ..backends.python.generate import Origin
+    from ..frontend.errors import QAPIError
     from ..frontend.model import Schema
     from .qemu_binary import QemuIntrospection
 
@@ -337,6 +336,7 @@ def _introspected(
     import json
 
     from ..backends.python.generate import Origin
+    from ..frontend.errors import QAPIError
     from ..frontend.introspection import load_introspection, read_reply
 
     if args.from_introspection:
@@ -396,6 +396,7 @@ def _defines(args: argparse.Namespace) -> int:
             print(symbol)
         return 0
     from ..backends.defines import match_build
+    from ..frontend.errors import QAPIError
     from ..frontend.introspection import read_reply
 
     try:
@@ -427,6 +428,7 @@ def _load(path: str, legacy: bool, *, superset: bool = False) -> Schema:
     """The checked schema; its error carries :data:`LEGACY_HINT` as a note where
     only a rule of QEMU 10.0 that ``--legacy`` relaxes rejects it."""
     from ..frontend.builder import load_schema
+    from ..frontend.errors import QAPIError
 
     try:
         return load_schema(path, legacy=legacy, superset=superset)
@@ -515,6 +517,9 @@ def _main(argv: Sequence[str]) -> int:
         from ..vm.program import main as vm_main
 
         return vm_main(argv[1:])
+    # Here, not at the top: `qapigen vm` starts without the front end.
+    from ..frontend.errors import QAPIError
+
     parser = _parser()
     # QEMU's options for --from-qemu follow "--", for the binary alone.
     qemu_options = None

@@ -1,0 +1,135 @@
+"""What ``qapigen vm`` imports before its greeting: its start-path import budget.
+
+Every module imported before the greeting is paid for by every start (issue 14:
+start to greeting at most QEMU's, ``benchmarks/bench_qmp.py``).  The program is
+run for real, with ``-X importtime``: what it imported up to the greeting is on
+its standard error when the greeting arrives.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# What no start may import before the greeting.  Each is imported by some
+# other path of the package (or by a library it uses), so each can be caught.
+NEVER_BEFORE_THE_GREETING = (
+    # The schema language and its back ends: `qapigen vm` needs none of them.
+    "qapigen.frontend",
+    "qapigen.backends",
+    # The standard library's heavy or unneeded parts (QMP is read and written by
+    # qapigen.qmp's own JSON code; typing's names are for the type checker only).
+    "typing",
+    "asyncio",
+    "dataclasses",
+    "argparse",
+    "json",
+    "inspect",
+    "logging",
+    "threading",
+    "socket",
+    # The typed client and the generator's tools.
+    "qemu",
+    "jinja2",
+)
+# Not before the greeting of a line that names nothing the profile must
+# confirm: the profile, and the served schema that is built from it.
+PROFILE_AND_SCHEMA = (
+    "qapigen.profiles",
+    "lzma",
+    "qapigen.qmp.schema_info",
+    "qapigen.qmp.arguments",
+)
+
+
+def _imported_before_greeting(args: list[str], sock: Path) -> set[str]:
+    """The modules ``qapigen vm ARGS`` imported before its greeting on ``sock``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "qapigen", "vm", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    client = socket.socket(socket.AF_UNIX)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.connect(str(sock))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "no socket within 30 s"
+                time.sleep(0.005)
+        client.settimeout(30)
+        greeting = client.makefile("rb").readline()
+        assert greeting.startswith(b'{"QMP": ')
+        # What it wrote before the greeting is all in the pipe by now.
+        fd = proc.stderr.fileno()
+        os.set_blocking(fd, False)
+        text = b""
+        while select.select([fd], [], [], 0)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            text += chunk
+        client.sendall(b'{"execute": "qmp_capabilities"}{"execute": "quit"}')
+        proc.wait(30)
+    finally:
+        client.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    modules = set()
+    for line in text.decode().splitlines():
+        if line.startswith("import time:") and "|" in line and "self [us]" not in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    assert "qapigen.vm.program" in modules  # it did report its imports
+    return modules
+
+
+def _within(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in packages))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ["-machine", "none", "-display", "none", "-nodefaults"],
+        ["-S", "-machine", "pc", "-device", "pvpanic", "-nodefaults", "-display", "none"],
+    ],
+    ids=["machine-none", "pc-pvpanic"],
+)
+def test_the_greeting_comes_before_the_profile_and_any_front_end(
+    tmp_path: Path, line: list[str]
+) -> None:
+    sock = tmp_path / "q.sock"
+    modules = _imported_before_greeting([*line, "-qmp", f"unix:{sock},server=on,wait=off"], sock)
+    assert _within(modules, NEVER_BEFORE_THE_GREETING) == []
+    assert _within(modules, PROFILE_AND_SCHEMA) == []
+
+
+def test_a_line_the_profile_must_confirm_reads_it_but_no_front_end(tmp_path: Path) -> None:
+    """A device model not every x86_64 QEMU has is looked up in the profile
+    before the greeting (QEMU refuses an unknown one before it greets), which
+    does not bring in the served schema or the rest of the budget (but the
+    standard library's JSON, which the profile is read with)."""
+    sock = tmp_path / "q.sock"
+    line = ["-machine", "pc", "-device", "virtio-rng-pci", "-nodefaults", "-display", "none"]
+    modules = _imported_before_greeting([*line, "-qmp", f"unix:{sock},server=on,wait=off"], sock)
+    assert "qapigen.profiles.profile" in modules
+    budget = tuple(m for m in NEVER_BEFORE_THE_GREETING if m != "json")
+    assert _within(modules, budget) == []
+    assert _within(modules, ("qapigen.qmp.schema_info", "qapigen.qmp.arguments")) == []
