@@ -9,10 +9,8 @@ flow control (see :mod:`.service`): a client whose output piles up unread is
 not read from until it has taken it, and a client with more than
 :data:`MAX_PENDING_OUTPUT` bytes unread is disconnected.
 
-A :class:`Loop` waits on the sockets of any number of servers (a fleet of
-machines shares one); :meth:`Loop.run` returns once :meth:`Loop.stop` is
-called, from any thread or from a signal handler added with
-:meth:`Loop.add_signal_handler`.
+A :class:`.loop.Loop` (importable from here too) waits on the sockets of any
+number of servers (a fleet of machines shares one).
 """
 
 from __future__ import annotations
@@ -22,12 +20,11 @@ import contextlib
 import errno
 import os
 import selectors
-import signal
-import time
 from collections.abc import Callable
 from types import ModuleType
 
 from .fds import NamedFds, close_fds
+from .loop import Loop
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
 
@@ -50,163 +47,6 @@ _CHUNK = 65536
 # kernel closes those that do not fit.
 _MAX_FDS = 16
 _FD_SPACE = _socket.CMSG_SPACE(_MAX_FDS * 4)
-
-#: Seconds the loop keeps polling after serving, before it sleeps (see Loop.run).
-SPIN = 0.0002
-
-
-class Loop:
-    """The sockets of one thread, waited on together."""
-
-    def __init__(self) -> None:
-        self.selector = selectors.DefaultSelector()
-        self._soon: list[Callable[[], None]] = []
-        self._signals: list[int] = []
-        self._signal_handlers: dict[int, Callable[[int], None]] = {}
-        # What each signal's disposition was before the loop took it.
-        self._previous: dict[int, Any] = {}
-        self._deadlines: list[tuple[Callable[[], float | None], Callable[[], None]]] = []
-        self._stopping = False
-        # Listeners that stopped accepting for want of file descriptors.
-        self._paused: list[_Listener] = []
-        # Written to wake the loop from another thread or a signal handler.
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self.selector.register(self._wake_r, _READ, self)
-
-    def call_soon(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the sockets ready now have been served."""
-        self._soon.append(callback)
-
-    def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
-        """Run ``callback(signum)`` from the loop (never in the middle of a command)."""
-        self._signal_handlers[signum] = callback
-        previous = signal.signal(signum, self._on_signal)
-        self._previous.setdefault(signum, signal.SIG_DFL if previous is None else previous)
-
-    def add_deadline(
-        self, deadline: Callable[[], float | None], on_due: Callable[[], None]
-    ) -> None:
-        """Call ``on_due()`` from the loop once ``time.monotonic()`` reaches
-        ``deadline()`` (asked anew at every turn; None: no deadline now)."""
-        self._deadlines.append((deadline, on_due))
-
-    def _timeout(self) -> float | None:
-        """Seconds until the nearest deadline (None: none)."""
-        nearest: float | None = None
-        for deadline, _ in self._deadlines:
-            when = deadline()
-            if when is not None and (nearest is None or when < nearest):
-                nearest = when
-        return None if nearest is None else max(nearest - time.monotonic(), 0.0)
-
-    def _fire_deadlines(self) -> None:
-        now = time.monotonic()
-        for deadline, on_due in self._deadlines:
-            when = deadline()
-            if when is not None and when <= now:
-                on_due()
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        # Runs between any two bytecodes: note it, and let the loop act on it.
-        self._signals.append(signum)
-        self.wake()
-
-    def wake(self) -> None:
-        """Make the loop look at its state again (safe from any thread)."""
-        # Full (a wake-up is pending anyway) or closed: nothing to do.
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"\0")
-
-    def stop(self) -> None:
-        """Make :meth:`run` return, or return at once if it has not started
-        (safe from any thread)."""
-        self._stopping = True
-        self.wake()
-
-    def on_readable(self) -> None:
-        with contextlib.suppress(OSError):
-            while os.read(self._wake_r, 4096):
-                pass
-        while self._signals:
-            signum = self._signals.pop(0)
-            self._signal_handlers[signum](signum)
-
-    def on_writable(self) -> None:
-        """Never asked for."""
-
-    def pause_accepting(self, listener: _Listener) -> None:
-        """Stop waiting on ``listener`` until a descriptor is freed: out of
-        descriptors, its pending connections would wake the loop at every turn."""
-        self.selector.unregister(listener.sock)
-        self._paused.append(listener)
-
-    def forget(self, listener: _Listener) -> None:
-        """Stop waiting on ``listener`` for good (it is being closed)."""
-        if listener in self._paused:
-            self._paused.remove(listener)
-        else:
-            self.selector.unregister(listener.sock)
-
-    def descriptor_freed(self) -> None:
-        """A connection closed: paused listeners may accept again."""
-        while self._paused:
-            listener = self._paused.pop()
-            if not listener.closed:
-                self.selector.register(listener.sock, _READ, listener)
-
-    def run(self) -> None:
-        """Serve until :meth:`stop`.
-
-        After serving anything the loop keeps polling, without sleeping, for
-        :data:`SPIN` seconds: a client that waits for each reply sends its
-        next request within microseconds, and a processor that went to sleep
-        takes tens of microseconds to wake (in a virtual machine, more than a
-        whole round trip takes here).  The price is at most that much
-        processor time per burst of requests; an idle machine sleeps.
-        """
-        select = self.selector.select
-        clock = time.monotonic
-        spin_until = 0.0
-        while not self._stopping:
-            if spin_until:
-                ready = select(0)
-                if not ready:
-                    if clock() > spin_until:
-                        spin_until = 0.0
-                    continue
-            else:
-                ready = select(self._timeout() if self._deadlines else None)
-            for key, events in ready:
-                handler = key.data
-                if events & _READ:
-                    handler.on_readable()
-                if events & _WRITE:
-                    handler.on_writable()
-            if self._deadlines:
-                self._fire_deadlines()
-            while self._soon:
-                self._soon.pop(0)()
-            if ready:
-                spin_until = clock() + SPIN
-        self._stopping = False  # it may run again
-
-    def close(self) -> None:
-        """Release the loop's own sockets and signal handlers.
-
-        A signal's earlier disposition comes back only where the loop's handler
-        is still in place: a program that set another one on its way out (to
-        ignore a late SIGTERM, say) keeps it.
-        """
-        for signum, previous in self._previous.items():
-            if signal.getsignal(signum) == self._on_signal:
-                signal.signal(signum, previous)
-        self._signal_handlers.clear()
-        self._previous.clear()
-        self.selector.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
 
 
 class _Client:
@@ -295,6 +135,18 @@ class _Client:
 
     def unsent(self) -> int:
         return len(self._unsent)
+
+    def greeted(self, sent: bytes) -> None:
+        """``sent``, the start of the greeting, went out before this server took
+        the socket: drop it from what the connection queued (which must begin
+        with it) and send the rest."""
+        queued = self.conn.data_to_send()
+        if not queued.startswith(sent):
+            raise ValueError(f"the greeting sent, {sent!r}, is not this server's, {queued!r}")
+        self._unsent += queued[len(sent) :]
+        if self._unsent:
+            self._send()
+            self._watch()
 
     def flush(self) -> None:
         """Write what the protocol queued; drop a client over the cap."""
@@ -447,15 +299,20 @@ class SelectorServer:
         self._listen(sock)
         return int(sock.getsockname()[1])
 
-    def listen_socket(self, sock: _socket.socket) -> None:
-        """Accept clients on ``sock``, a socket that already listens."""
-        self._listen(sock)
+    def listen_socket(self, sock: _socket.socket) -> NamedFds:
+        """Accept clients on ``sock``, a socket that already listens; the names
+        its monitor keeps descriptors under (for clients it accepted before)."""
+        return self._listen(sock)
 
-    def serve_connected(self, sock: _socket.socket, named_fds: NamedFds | None = None) -> None:
+    def serve_connected(
+        self, sock: _socket.socket, named_fds: NamedFds | None = None, greeted: bytes = b""
+    ) -> None:
         """Serve the client at the other end of ``sock``, a connected socket.
 
         ``named_fds`` is the table of the monitor it belongs to (a listener's);
-        None: it is a monitor of its own.
+        None: it is a monitor of its own.  ``greeted`` is what of the greeting
+        was sent on it already (``qapigen vm`` greets before it builds the
+        machine, as QEMU greets from its monitor's I/O thread).
         """
         sock.setblocking(False)
         if sock.family != _socket.AF_UNIX:
@@ -464,12 +321,15 @@ class SelectorServer:
         client = _Client(self, sock, named_fds)
         self.loop.selector.register(sock, _READ, client)
         self.service.clients.add(client)
+        if greeted:
+            client.greeted(greeted)
         client.flush()  # the greeting
 
-    def _listen(self, sock: _socket.socket) -> None:
+    def _listen(self, sock: _socket.socket) -> NamedFds:
         listener = _Listener(self, sock)
         self.loop.selector.register(sock, _READ, listener)
         self._listeners.append(listener)
+        return listener.named_fds
 
     def close(self) -> None:
         """Stop listening (removing the unix sockets' files) and disconnect every

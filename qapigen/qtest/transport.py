@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..qmp.selector_server import Loop
+    from ..qmp.loop import Loop
     from .protocol import QtestConnection
     from .service import QtestService
 
