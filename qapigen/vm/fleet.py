@@ -2,8 +2,18 @@
 
 A :class:`Fleet` opens the sockets QEMU's options ask for in QEMU's order
 (character devices, then ``-qtest``'s, then the machine is built), serves every
-machine's monitors and the qtest socket from one :class:`.selector_server.Loop`,
+machine's monitors and the qtest socket from one :class:`qapigen.qmp.loop.Loop`,
 and ends as QEMU ends: when its machines have exited, or on a terminating signal.
+
+One machine (the usual case) is built once the command line is checked and
+its monitors listen, but only after the greeting: clients that connect are
+greeted at once, and the machine and its QMP server are made when the first
+of them sends anything (or hangs up).  QEMU too greets from its monitor's own
+I/O thread while its main thread may still be building the machine, and runs
+the commands once its main loop does; here, as there, no command is read
+before the machine is built.  A machine that must be running before anyone
+asks (one with a watchdog's timer, or a qtest socket), and a fleet, are built
+before anything is greeted.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..machine import Machine, MachineConfig
+    from ..qmp.loop import Loop
     from ..qmp.selector_server import SelectorServer
     from ..qmp.sockets import SocketFile
     from ..qtest.protocol import QtestConnection
@@ -50,7 +61,7 @@ class Fleet:
     """
 
     def __init__(self, options: Options, log: Callable[[str], None] | None) -> None:
-        from ..qmp.selector_server import Loop
+        from ..qmp.loop import Loop
 
         self.options = options
         self.log = log
@@ -61,6 +72,7 @@ class Fleet:
         self.qtest_port: QtestPort | None = None
         self._qtest_log: FileLog | None = None
         self.served: ServedProfile | None = None
+        self._greeter: _Greeter | None = None
         #: Machines that have not exited yet, and the exit status.
         self.alive = options.count
         self.status = 0
@@ -119,10 +131,50 @@ class Fleet:
         wakes_host = not config.manual_clock and any(
             isinstance(device, WatchdogConfig) for device in config.devices
         )
+        if (
+            options.count == 1
+            and options.qmp_dir is None
+            and sockets.qtest is None
+            and not wakes_host
+        ):
+            self._greet_first(config, mon_sockets)
+            return
         for n in range(options.count):
             self._add_machine(n, config, wakes_host, mon_sockets)
         if sockets.qtest is not None:
             self._serve_qtest(qtest_log, qtest_conn)
+
+    def _greet_first(
+        self, config: MachineConfig, mon_sockets: list[tuple[_socket.socket, bool]]
+    ) -> None:
+        """Listen on the monitors' sockets and greet who connects; the machine
+        is built when a greeted client first sends anything (see the module's
+        description)."""
+        from ..qmp.json_writer import encode
+
+        assert self.served is not None and self.options.qmp_dir is None
+        version = self.served.version
+        # As qapigen.qmp.protocol's ServerConnection greets (the server checks
+        # that they agree when it takes the socket over).
+        triple = {key: version[key] for key in ("major", "minor", "micro")}
+        qmp = {"version": {"qemu": triple, "package": self.served.package}, "capabilities": ["oob"]}
+        greeting = (encode({"QMP": qmp}) + "\r\n").encode("ascii")
+        listening = [
+            (monitor, *_bind(monitor, self.sockets.files)) for monitor in self.options.monitors
+        ]
+
+        def build(greeted: list[tuple[_socket.socket, _socket.socket | None, bytes]]) -> None:
+            self._greeter = None
+            self._add_machine(0, config, False, mon_sockets, listening, greeted)
+
+        greeter = self._greeter = _Greeter(self.loop, greeting, build)
+        for _, sock, _ in listening:
+            greeter.listen(sock)
+        for sock, is_listening in mon_sockets:
+            if is_listening:
+                greeter.listen(sock)
+            else:
+                greeter.greet(sock, None)
 
     def _add_machine(
         self,
@@ -130,8 +182,17 @@ class Fleet:
         config: MachineConfig,
         wakes_host: bool,
         mon_sockets: list[tuple[_socket.socket, bool]],
+        listening: list[tuple[UnixMonitor | TcpMonitor, _socket.socket, str | tuple[str, int]]]
+        | None = None,
+        greeted: list[tuple[_socket.socket, _socket.socket | None, bytes]] | None = None,
     ) -> None:
-        """Machine ``n``, behind its server, on its monitors' sockets."""
+        """Machine ``n``, behind its server, on its monitors' sockets.
+
+        ``listening`` are its ``-qmp`` monitors' sockets if they listen already
+        (with the addresses they are bound to), and ``greeted`` the clients
+        greeted before (the socket, the listening one it came from, what of
+        the greeting was sent): see :meth:`_greet_first`.
+        """
         from qapigen import simulator_api
 
         from ..machine import Machine
@@ -171,15 +232,26 @@ class Fleet:
         if qmp_dir is not None:
             path = os.path.join(qmp_dir, f"vm{n:04d}.sock")
             monitors.append(UnixMonitor(path, f"--qmp-dir {qmp_dir}"))
-        bound = {id(m): _listen(server, m) for m in monitors}
+        # The monitors' descriptor names, by id() of their listening socket.
+        tables = {}
+        if listening is None:
+            bound = {id(m): _listen(server, m) for m in monitors}
+        else:
+            bound = {}
+            for monitor, sock, name in listening:
+                tables[id(sock)] = server.listen_socket(sock)
+                bound[id(monitor)] = name
         fleet_monitor = monitors[-1] if qmp_dir is not None else None
         assert fleet_monitor is None or isinstance(fleet_monitor, UnixMonitor)
         chardevs += _chardevs(self.options, self.sockets, bound, fleet_monitor)
-        for sock, listening in mon_sockets:
-            if listening:
-                server.listen_socket(sock)
-            else:
+        for sock, is_listening in mon_sockets:
+            if is_listening:
+                tables[id(sock)] = server.listen_socket(sock)
+            elif greeted is None:
                 server.serve_connected(sock)
+        for sock, origin, sent in greeted or ():
+            named = tables[id(origin)] if origin is not None else None
+            server.serve_connected(sock, named, greeted=sent)
 
     def _serve_qtest(self, log: Callable[[str], None] | None, conn: QtestConnection | None) -> None:
         """Serve qtest on its socket, for the first machine."""
@@ -229,6 +301,8 @@ class Fleet:
             signal.signal(signum, signal.SIG_IGN)
         for server in self.servers:
             server.close()
+        if self._greeter is not None:
+            self._greeter.close()
         if self.qtest_port is not None:
             self.qtest_port.close()
         self.sockets.close()
@@ -263,6 +337,158 @@ def _listen(server: SelectorServer, monitor: UnixMonitor | TcpMonitor) -> str | 
             raise CommandLineError(
                 monitor.location, f"Failed to find an available port: {why}"
             ) from None
+
+
+def _bind(
+    monitor: UnixMonitor | TcpMonitor, files: list[SocketFile]
+) -> tuple[_socket.socket, str | tuple[str, int]]:
+    """A listening socket where ``monitor`` says (a unix one's file added to
+    ``files``), and the address it is bound to; QEMU's errors as
+    :class:`.options.CommandLineError` (as :func:`_listen`'s)."""
+    from ..qmp.sockets import UnlinkError, tcp_listener, unix_listener
+
+    if isinstance(monitor, UnixMonitor):
+        try:
+            sock, file = unix_listener(monitor.path)
+        except UnlinkError as err:
+            why = os.strerror(err.errno) if err.errno else str(err)
+            raise CommandLineError(
+                monitor.location, f"Failed to unlink socket {monitor.path}: {why}"
+            ) from None
+        except OSError as err:
+            why = os.strerror(err.errno) if err.errno else str(err)
+            raise CommandLineError(
+                monitor.location, f"Failed to bind socket to {monitor.path}: {why}"
+            ) from None
+        files.append(file)
+        return sock, str(sock.getsockname())
+    try:
+        sock = tcp_listener(monitor.host, monitor.port)
+    except OSError as err:
+        why = os.strerror(err.errno) if err.errno else str(err)
+        raise CommandLineError(
+            monitor.location, f"Failed to find an available port: {why}"
+        ) from None
+    return sock, (monitor.host, int(sock.getsockname()[1]))
+
+
+class _Greeter:
+    """The monitors' sockets before the machine is built: who connects is
+    greeted, and the first to send anything (or to hang up) has ``build``
+    called with every client greeted so far (socket, the listening socket it
+    came from or None, what of ``greeting`` was sent)."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        greeting: bytes,
+        build: Callable[[list[tuple[_socket.socket, _socket.socket | None, bytes]]], None],
+    ) -> None:
+        self.loop = loop
+        self.greeting = greeting
+        self._build = build
+        self._listening: list[_Accepting] = []
+        self._greeted: list[tuple[_socket.socket, _socket.socket | None, bytes]] = []
+        self.built = False
+        # A descriptor kept for building the machine (its modules are imported
+        # then), so that clients that take all the others cannot prevent it.
+        self._reserve: int | None = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def listen(self, sock: _socket.socket) -> None:
+        """Greet the clients of ``sock``, a listening socket."""
+        sock.setblocking(False)
+        accepting = _Accepting(self, sock)
+        self.loop.selector.register(sock, 1, accepting)  # EVENT_READ
+        self._listening.append(accepting)
+
+    def greet(self, sock: _socket.socket, origin: _socket.socket | None) -> None:
+        """Greet the client at the other end of ``sock`` (accepted from ``origin``)."""
+        sock.setblocking(False)
+        try:
+            sent = sock.send(self.greeting)
+        except OSError:  # full, or gone: the server sends it, or finds it gone
+            sent = 0
+        self._greeted.append((sock, origin, self.greeting[:sent]))
+        self.loop.selector.register(sock, 1, _Greeted(self))  # EVENT_READ
+
+    def build(self) -> None:
+        """Hand every socket over: the machine's server takes them from here.
+        Once only: other sockets ready in the same turn of the loop are the
+        server's by then."""
+        if self.built:
+            return
+        self.built = True
+        self._let_go()
+        greeted, self._greeted = self._greeted, []
+        self._build(greeted)
+
+    def close(self) -> None:
+        """Close every socket it still holds (the machine was never built)."""
+        greeted = self._greeted
+        for accepting in self._let_go():
+            accepting.sock.close()
+        self._greeted = []
+        for sock, _, _ in greeted:
+            sock.close()
+
+    def _let_go(self) -> list[_Accepting]:
+        """Stop waiting on the sockets; the listening ones it had."""
+        if self._reserve is not None:
+            os.close(self._reserve)
+            self._reserve = None
+        for accepting in self._listening:
+            accepting.closed = True
+            self.loop.forget(accepting)  # type: ignore[arg-type]  # as a server's listener
+        for sock, _, _ in self._greeted:
+            self.loop.selector.unregister(sock)
+        listening, self._listening = self._listening, []
+        return listening
+
+
+class _Accepting:
+    """A listening socket of a :class:`_Greeter`."""
+
+    __slots__ = ("closed", "greeter", "sock")
+
+    def __init__(self, greeter: _Greeter, sock: _socket.socket) -> None:
+        self.greeter = greeter
+        self.sock = sock
+        self.closed = False
+
+    def on_readable(self) -> None:
+        import _socket
+
+        if self.closed:  # the server's now (built earlier in this turn)
+            return
+        for _ in range(64):  # a burst of connections
+            try:
+                fd, _address = self.sock._accept()  # type: ignore[attr-defined]
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError:
+                # No descriptor left: pending connections wait (as the server's
+                # do) until a client leaves, which builds the machine.
+                self.greeter.loop.pause_accepting(self)  # type: ignore[arg-type]
+                return
+            self.greeter.greet(_socket.socket(fileno=fd), self.sock)
+
+    def on_writable(self) -> None:
+        """Never asked for."""
+
+
+class _Greeted:
+    """A greeted client's socket, until it sends anything or hangs up."""
+
+    __slots__ = ("greeter",)
+
+    def __init__(self, greeter: _Greeter) -> None:
+        self.greeter = greeter
+
+    def on_readable(self) -> None:
+        self.greeter.build()
+
+    def on_writable(self) -> None:
+        """Never asked for."""
 
 
 def _chardevs(

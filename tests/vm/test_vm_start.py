@@ -41,6 +41,16 @@ NEVER_BEFORE_THE_GREETING = (
 )
 # Not before the greeting of a line that names nothing the profile must
 # confirm: the profile, and the served schema that is built from it.
+# Not before the greeting of a line whose machine need not run before anyone
+# asks (no watchdog, no qtest, one machine): QMP's service, which comes with the
+# machine, after the greeting (as QEMU greets from its monitor's I/O thread).
+SERVICE = (
+    "qapigen.qmp.selector_server",
+    "qapigen.qmp.service",
+    "qapigen.qmp.protocol",
+    "qapigen.qmp.json_reader",
+    "qapigen.vm.dump_files",
+)
 PROFILE_AND_SCHEMA = (
     "qapigen.profiles",
     "lzma",
@@ -119,6 +129,67 @@ def test_the_greeting_comes_before_the_profile_and_any_front_end(
     modules = _imported_before_greeting([*line, "-qmp", f"unix:{sock},server=on,wait=off"], sock)
     assert _within(modules, NEVER_BEFORE_THE_GREETING) == []
     assert _within(modules, PROFILE_AND_SCHEMA) == []
+    assert _within(modules, SERVICE) == []
+
+
+def test_a_machine_with_a_watchdog_is_built_before_the_greeting(tmp_path: Path) -> None:
+    """Its timer runs whether or not anyone asks: QMP's service is there to greet."""
+    sock = tmp_path / "q.sock"
+    line = ["-machine", "pc", "-device", "ib700", "-nodefaults", "-display", "none"]
+    modules = _imported_before_greeting([*line, "-qmp", f"unix:{sock},server=on,wait=off"], sock)
+    assert "qapigen.qmp.service" in modules
+    assert _within(modules, NEVER_BEFORE_THE_GREETING) == []
+
+
+def _greeting_and_replies(client: socket.socket, count: int) -> list[bytes]:
+    reader = client.makefile("rb")
+    return [reader.readline() for _ in range(count)]
+
+
+def test_clients_greeted_before_the_machine_is_built_are_served(tmp_path: Path) -> None:
+    """Requests sent before the greeting is read are answered after it; a client
+    that leaves before asking anything stops nothing; those greeted first share
+    their monitor's descriptor names, as a listener's clients do."""
+    sock = tmp_path / "q.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qapigen", "vm", "-qmp", f"unix:{sock},server=on,wait=off"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    clients = []
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        for _ in range(3):
+            client = socket.socket(socket.AF_UNIX)
+            client.settimeout(30)
+            client.connect(str(sock))
+            clients.append(client)
+        first, leaving, third = clients
+        assert leaving.makefile("rb").readline().startswith(b'{"QMP": ')
+        leaving.close()  # before anything is built, or while it is
+        first.sendall(b'{"execute": "qmp_capabilities"}\n{"execute": "query-status"}\n')
+        greeting, negotiated, status = _greeting_and_replies(first, 3)
+        assert greeting.startswith(b'{"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, ')
+        assert negotiated == b'{"return": {}}\r\n'
+        assert status == b'{"return": {"status": "running", "running": true}}\r\n'
+        # The third, greeted with the others, is served too.
+        third.sendall(b'{"execute": "qmp_capabilities"}{"execute": "quit"}')
+        lines = _greeting_and_replies(third, 3)
+        assert lines[0] == greeting and lines[1] == negotiated
+        assert proc.wait(30) == 0
+        assert proc.stderr is not None and proc.stderr.read() == b""
+    finally:
+        for client in clients:
+            client.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def test_a_line_the_profile_must_confirm_reads_it_but_no_front_end(tmp_path: Path) -> None:
