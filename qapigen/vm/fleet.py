@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import selectors
 import signal
 
 from .options import PROG, CommandLineError, Options, UnixMonitor
@@ -398,7 +399,7 @@ class _Greeter:
         """Greet the clients of ``sock``, a listening socket."""
         sock.setblocking(False)
         accepting = _Accepting(self, sock)
-        self.loop.selector.register(sock, 1, accepting)  # EVENT_READ
+        self.loop.selector.register(sock, selectors.EVENT_READ, accepting)
         self._listening.append(accepting)
 
     def greet(self, sock: _socket.socket, origin: _socket.socket | None) -> None:
@@ -409,7 +410,7 @@ class _Greeter:
         except OSError:  # full, or gone: the server sends it, or finds it gone
             sent = 0
         self._greeted.append((sock, origin, self.greeting[:sent]))
-        self.loop.selector.register(sock, 1, _Greeted(self))  # EVENT_READ
+        self.loop.selector.register(sock, selectors.EVENT_READ, _Greeted(self))
 
     def build(self) -> None:
         """Hand every socket over: the machine's server takes them from here.
