@@ -59,7 +59,7 @@ def _props(ids: dict[str, int]) -> CpuInstanceProperties:
 class MachineObjects:
     """The machine's vCPUs, QOM objects and block devices, as ``config`` made them."""
 
-    __slots__ = ("_anonymous", "_config", "_named", "_thread_id")
+    __slots__ = ("_anonymous", "_config", "_cpu_paths", "_named", "_thread_id")
 
     def __init__(self, config: MachineConfig, thread_id: int | None = None) -> None:
         self._config = config
@@ -72,6 +72,12 @@ class MachineObjects:
                 self._named[device.id] = device.driver
             else:
                 self._anonymous.append(device.driver)
+        # Asked at every qom-get (libvirt asks 464 of its CPU at every start).
+        self._cpu_paths = (
+            frozenset(self.cpu_path(i) for i in range(config.topology.cpus))
+            if self._has_cpus
+            else frozenset()
+        )
 
     # -- vCPUs ---------------------------------------------------------------------
 
@@ -116,9 +122,7 @@ class MachineObjects:
         ]
 
     def _cpu_at(self, path: str) -> bool:
-        return self._has_cpus and any(
-            path == self.cpu_path(i) for i in range(self._config.topology.cpus)
-        )
+        return path in self._cpu_paths
 
     # -- QOM -----------------------------------------------------------------------
 
