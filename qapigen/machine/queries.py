@@ -148,6 +148,15 @@ class MachineObjects:
 
     def qom_get(self, path: str, name: str) -> rt.JSONValue:
         """``qom-get`` of a container's, a device's or a vCPU's property."""
+        if path in self._cpu_paths:  # first: libvirt asks for all of the CPU's at every start
+            cpu_type = self._config.cpu_type
+            if name == "type":
+                return cpu_type
+            facts = self._config.cpu_facts
+            found, value = facts.value(cpu_type, name) if facts is not None else (False, None)
+            if found:
+                return value  # type: ignore[return-value]
+            raise rt.QMPError("GenericError", f"Property '{cpu_type}.{name}' not found")
         if path in (_PERIPHERAL, _ANONYMOUS):
             if name == "type":
                 return "container"
@@ -161,15 +170,6 @@ class MachineObjects:
                 if name == "type":
                     return driver
                 raise rt.QMPError("GenericError", f"Property '{driver}.{name}' not found")
-        if self._cpu_at(path):
-            cpu_type = self._config.cpu_type
-            if name == "type":
-                return cpu_type
-            facts = self._config.cpu_facts
-            found, value = facts.value(cpu_type, name) if facts is not None else (False, None)
-            if found:
-                return value  # type: ignore[return-value]
-            raise rt.QMPError("GenericError", f"Property '{cpu_type}.{name}' not found")
         raise rt.QMPError("DeviceNotFound", f"Device '{path}' not found")
 
     def _children(self, container: str) -> dict[str, str]:
