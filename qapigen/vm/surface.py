@@ -39,7 +39,7 @@ from ..runtime.errors import CommandError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
     from types import ModuleType
     from typing import Any
 
@@ -142,7 +142,7 @@ class ServedProfile:
 class MachineSurface:
     """The served schema as one machine answers it (see the module's description).
 
-    ``accelerators`` are those the command line asks for, in order;
+    ``accelerator`` is the one the machine uses (its configuration's);
     ``chardevs`` the machine's character devices, and ``clients`` gives the
     sockets of its monitors' clients (for ``query-chardev``).
     """
@@ -150,14 +150,14 @@ class MachineSurface:
     def __init__(
         self,
         served: ServedProfile,
-        accelerators: Sequence[str],
+        accelerator: str,
         chardevs: list[Chardev],
         clients: Callable[[], Iterable[_socket.socket]],
     ) -> None:
         self.version = served.version
         self.package = served.package
         self.served = served
-        self.accelerators = tuple(accelerators)
+        self.accelerator = accelerator
         self.chardevs = chardevs
         self.clients = clients
         self._accel: str | None = None
@@ -198,22 +198,13 @@ class MachineSurface:
     @property
     def accel(self) -> str:
         """The accelerator whose recorded answers this machine gives: ``kvm`` if
-        it is the first usable one asked for and the profile recorded a KVM
-        session, else ``tcg``."""
+        the machine uses KVM and the profile recorded a KVM session, else ``tcg``."""
         if self._accel is None:
-            from .host import kvm_usable
-
             self._accel = "tcg"
-            for name in self.accelerators:
-                if name == "kvm":
-                    if not kvm_usable():
-                        continue  # QEMU tries the next one
-                    sessions = self.served.profile().sessions.values()
-                    if any(s.accel == "kvm" for s in sessions):
-                        self._accel = "kvm"
-                    break
-                if name in ("tcg", "qtest"):
-                    break  # others (xen, hvf ...) this host does not have: the next one
+            if self.accelerator == "kvm":
+                sessions = self.served.profile().sessions.values()
+                if any(s.accel == "kvm" for s in sessions):
+                    self._accel = "kvm"
         return self._accel
 
     def recorded(self, name: str, arguments: dict[str, Any]) -> Any:
