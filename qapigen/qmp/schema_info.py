@@ -7,6 +7,9 @@ commands and types by name, what the connection must know of a command
 commands of another one added (the simulator's own commands served beside a
 QEMU's).  Type names are what the reply calls them: masked (``"123"``) in
 QEMU's, so an added command's types are renumbered past the schema's own.
+What masking hides — the real names of types, the widths of integers — a
+profile may give (its ``schema-facts``, :mod:`qapigen.backends.schema_facts`):
+:attr:`SchemaInfo.names` and :attr:`SchemaInfo.integers`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
     Entry = dict[str, Any]
@@ -40,11 +43,24 @@ class CommandSpec:
 class SchemaInfo:
     """The entries of a ``query-qmp-schema`` reply, indexed."""
 
-    def __init__(self, entries: list[Entry], extensions: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        extensions: Iterable[str] = (),
+        facts: Mapping[str, Any] | None = None,
+    ) -> None:
         #: The reply, in its order.
         self.entries = entries
         #: The commands added by :meth:`extended`.
         self.extensions = tuple(extensions)
+        #: The schema facts this was made with (None: introspection alone).
+        self.facts = facts
+        #: Real names of masked types (objects, alternates), where known.
+        self.names: dict[str, str] = dict(facts["names"]) if facts else {}
+        #: Integer types other than ``int``/``int64``: masked type name -> member
+        #: (an alternate's branch: ``int``, ``[int]``) -> type name.  None when
+        #: unknown: then every integer of -2**63 to 2**64-1 is taken.
+        self.integers: dict[str, dict[str, str]] | None = dict(facts["integers"]) if facts else None
         #: Commands by name, in the reply's order.
         self.commands: dict[str, Entry] = {}
         #: Types (builtins, enums, arrays, objects, alternates) by name.
@@ -113,7 +129,9 @@ class SchemaInfo:
                 features.append(feature)
             entry["features"] = features
             commands.append(entry)
-        return SchemaInfo([*self.entries, *commands, *added], (*self.extensions, *names))
+        return SchemaInfo(
+            [*self.entries, *commands, *added], (*self.extensions, *names), self.facts
+        )
 
     def query_commands(self) -> list[dict[str, str]]:
         """``query-commands``' reply: the commands, last registered first (QEMU

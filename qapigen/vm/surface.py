@@ -115,7 +115,11 @@ class ServedProfile:
             from ..qmp.schema_info import SchemaInfo
 
             try:
-                own = SchemaInfo(as_written(self.profile().introspection()))  # type: ignore[arg-type]
+                loaded = self.profile()
+                own = SchemaInfo(
+                    as_written(loaded.introspection()),  # type: ignore[arg-type]
+                    facts=loaded.schema_facts(),
+                )
             except ReadError as err:
                 raise ProfileError(str(err).removeprefix(f"{self.path}: ")) from None
             except (KeyError, TypeError, AttributeError) as err:
