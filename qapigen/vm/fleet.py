@@ -153,6 +153,7 @@ class Fleet:
             self.options.cmdline.accelerators,
             chardevs,
             functools.partial(_client_sockets, self.servers, n),
+            config.machine_type,
         )
         server = SelectorServer(simulator_api, machine, self.loop, surface=surface)
         machine.subscribe(server.service.broadcast)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ..profiles.profile import Exchange, Profile, Reply, Session
     from ..qmp.schema_info import CommandSpec, SchemaInfo
     from .chardev_info import Chardev
+    from .device_add import DeviceModels
 
 __all__ = ["NOT_RECORDED", "SHIPPED_GREETING", "MachineSurface", "ProfileError", "ServedProfile"]
 
@@ -146,7 +147,8 @@ class MachineSurface:
 
     ``accelerators`` are those the command line asks for, in order;
     ``chardevs`` the machine's character devices, and ``clients`` gives the
-    sockets of its monitors' clients (for ``query-chardev``).
+    sockets of its monitors' clients (for ``query-chardev``); ``machine_type``
+    is ``-machine``'s type (for ``device_add``'s refusals, :mod:`.device_add`).
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class MachineSurface:
         accelerators: Sequence[str],
         chardevs: list[Chardev],
         clients: Callable[[], Iterable[_socket.socket]],
+        machine_type: str = "pc",
     ) -> None:
         self.version = served.version
         self.package = served.package
@@ -162,7 +165,9 @@ class MachineSurface:
         self.accelerators = tuple(accelerators)
         self.chardevs = chardevs
         self.clients = clients
+        self.machine_type = machine_type
         self._accel: str | None = None
+        self._device_models: DeviceModels | None = None
         #: ``migrate-set-capabilities``, as set: capability -> state.
         self.migration_capabilities: dict[str, bool] = {}
 
@@ -192,6 +197,8 @@ class MachineSurface:
             for item in arguments["capabilities"]:
                 self.migration_capabilities[item["capability"]] = item["state"]
             return {}
+        if name == "device_add":
+            self._device_add(arguments)
         value = self.recorded(name, arguments)
         if name == "query-migrate-capabilities" and isinstance(value, list):
             value = [
@@ -199,6 +206,16 @@ class MachineSurface:
                 for c in value
             ]
         return value
+
+    def _device_add(self, arguments: dict[str, Any]) -> None:
+        """QEMU's refusal of ``device_add`` where this machine and the profile tell it."""
+        from .device_add import DeviceModels, refusal
+
+        if self._device_models is None:
+            self._device_models = DeviceModels(self.served.profile())
+        desc = refusal(self._device_models, self.machine_type, arguments)
+        if desc is not None:
+            raise CommandError("GenericError", desc)
 
     @property
     def accel(self) -> str:
