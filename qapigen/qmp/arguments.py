@@ -80,7 +80,9 @@ def check_arguments(schema: SchemaInfo, command: str, arguments: dict[str, Any])
     """Check ``arguments`` of ``command`` (a command of ``schema``) as QEMU does;
     :class:`WireError` with QEMU's message at the first fault."""
     entry = schema.commands[command]
-    checker = _Checker(schema)
+    checker = schema.checker
+    if type(checker) is not _Checker:
+        checker = schema.checker = _Checker(schema)
     hand = HAND_MARSHALLED.get(command)
     limit = sys.getrecursionlimit()
     # Arguments nested as deep as QEMU reads them (a chain of blockdev-add's

@@ -72,6 +72,8 @@ class SchemaInfo:
             elif meta != "event":
                 self.types[entry["name"]] = entry
         self._specs: dict[str, CommandSpec] = {}
+        #: What :mod:`.arguments` made of this schema to check arguments (made once).
+        self.checker: object = None
 
     def command(self, name: str) -> CommandSpec | None:
         """The command ``name`` as the connection sees it, or None if the schema lacks it."""
