@@ -22,12 +22,33 @@ if TYPE_CHECKING:
 
     Entry = dict[str, Any]
 
-__all__ = ["HAND_MARSHALLED", "CommandSpec", "SchemaInfo"]
+__all__ = ["HAND_MARSHALLED", "INTEGER_TYPES", "CommandSpec", "SchemaInfo"]
 
 #: Commands QEMU marshals by hand ('gen': false, which introspection does not
 #: show): the members introspection lists that its code checks (``device_add``
 #: takes its device's properties besides).  QEMU registers them after the others.
 HAND_MARSHALLED = {"device_add": ("driver",)}
+
+
+#: The integer types schema facts may name (``int`` and ``int64`` are introspection's ``int``).
+INTEGER_TYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64", "size")
+
+
+def _names(value: object) -> dict[str, str]:
+    """Schema facts' ``names``; ValueError if it is not an object of strings."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("'names' is not an object of type names")
+    return dict(value)
+
+
+def _integers(value: object) -> dict[str, dict[str, str]]:
+    """Schema facts' ``integers``; ValueError if it names what is not an integer type."""
+    if not isinstance(value, dict):
+        raise ValueError("'integers' is not an object")
+    for type_name, members in value.items():
+        if not isinstance(members, dict) or not all(v in INTEGER_TYPES for v in members.values()):
+            raise ValueError(f"'integers' of {type_name!r}: not an object of integer types")
+    return dict(value)
 
 
 class CommandSpec:
@@ -56,11 +77,13 @@ class SchemaInfo:
         #: The schema facts this was made with (None: introspection alone).
         self.facts = facts
         #: Real names of masked types (objects, alternates), where known.
-        self.names: dict[str, str] = dict(facts["names"]) if facts else {}
+        self.names: dict[str, str] = _names(facts.get("names")) if facts else {}
         #: Integer types other than ``int``/``int64``: masked type name -> member
         #: (an alternate's branch: ``int``, ``[int]``) -> type name.  None when
         #: unknown: then every integer of -2**63 to 2**64-1 is taken.
-        self.integers: dict[str, dict[str, str]] | None = dict(facts["integers"]) if facts else None
+        self.integers: dict[str, dict[str, str]] | None = (
+            _integers(facts.get("integers")) if facts else None
+        )
         #: Commands by name, in the reply's order.
         self.commands: dict[str, Entry] = {}
         #: Types (builtins, enums, arrays, objects, alternates) by name.

@@ -121,6 +121,10 @@ class ServedProfile:
                     as_written(loaded.introspection()),  # type: ignore[arg-type]
                     facts=loaded.schema_facts(),
                 )
+            except ValueError as err:
+                raise ProfileError(
+                    f"not a profile: its schema-facts are malformed ({err})"
+                ) from None
             except ReadError as err:
                 raise ProfileError(str(err).removeprefix(f"{self.path}: ")) from None
             except (KeyError, TypeError, AttributeError) as err:
