@@ -99,6 +99,14 @@ def _show(path: str) -> int:
     return 0
 
 
+def _describe_facts(facts: dict[str, object] | None) -> str:
+    if facts is None:
+        return "schema facts: none (integer widths and type names as introspection shows them)"
+    names, integers = facts.get("names"), facts.get("integers")
+    counts = [len(v) if isinstance(v, dict) else 0 for v in (names, integers)]
+    return f"schema facts: {counts[0]} type names, the integer members of {counts[1]} types"
+
+
 def describe(loaded: profile.Profile) -> str:
     """What a profile holds, for people: the binary, the host, each session's exchanges."""
     host = loaded.host
@@ -107,6 +115,7 @@ def describe(loaded: profile.Profile) -> str:
         f"recorded on: {host.get('machine')}, KVM {'in use' if host.get('kvm') else 'not in use'}"
         f", CPU {host.get('cpu')!r}",
         "help: " + ", ".join(o for o in recorder.HELP_OPTIONS if loaded.help(o) is not None),
+        _describe_facts(loaded.schema_facts()),
     ]
     for session in loaded.sessions.values():
         lines.append(
