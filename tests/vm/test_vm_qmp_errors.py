@@ -21,6 +21,7 @@ from ..support.qemu import VM, QMPProcess, normalized
 
 Case = dict[str, Any]
 
+
 def _cases() -> list[Any]:
     base = shared_dir()
     path = base / "oracle" / "qmp-errors.json" if base else None
