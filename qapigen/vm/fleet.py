@@ -160,6 +160,7 @@ class Fleet:
             config.accelerator,
             chardevs,
             functools.partial(_client_sockets, self.servers, n),
+            config.machine_type,
         )
         server = SelectorServer(simulator_api, machine, self.loop, surface=surface)
         machine.subscribe(server.service.broadcast)

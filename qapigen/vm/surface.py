@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ..profiles.profile import Exchange, Profile, Reply, Session
     from ..qmp.schema_info import CommandSpec, SchemaInfo
     from .chardev_info import Chardev
+    from .device_add import DeviceModels
     from .migration import Migration
 
 __all__ = ["NOT_RECORDED", "SHIPPED_GREETING", "MachineSurface", "ProfileError", "ServedProfile"]
@@ -117,7 +118,15 @@ class ServedProfile:
             from ..qmp.schema_info import SchemaInfo
 
             try:
-                own = SchemaInfo(as_written(self.profile().introspection()))  # type: ignore[arg-type]
+                loaded = self.profile()
+                own = SchemaInfo(
+                    as_written(loaded.introspection()),  # type: ignore[arg-type]
+                    facts=loaded.schema_facts(),
+                )
+            except ValueError as err:
+                raise ProfileError(
+                    f"not a profile: its schema-facts are malformed ({err})"
+                ) from None
             except ReadError as err:
                 raise ProfileError(str(err).removeprefix(f"{self.path}: ")) from None
             except (KeyError, TypeError, AttributeError) as err:
@@ -144,7 +153,8 @@ class MachineSurface:
 
     ``accelerator`` is the one the machine uses (its configuration's);
     ``chardevs`` the machine's character devices, and ``clients`` gives the
-    sockets of its monitors' clients (for ``query-chardev``).
+    sockets of its monitors' clients (for ``query-chardev``); ``machine_type``
+    is ``-machine``'s type (for ``device_add``'s refusals, :mod:`.device_add`).
     """
 
     def __init__(
@@ -153,6 +163,7 @@ class MachineSurface:
         accelerator: str,
         chardevs: list[Chardev],
         clients: Callable[[], Iterable[_socket.socket]],
+        machine_type: str = "pc",
     ) -> None:
         self.version = served.version
         self.package = served.package
@@ -160,7 +171,9 @@ class MachineSurface:
         self.accelerator = accelerator
         self.chardevs = chardevs
         self.clients = clients
+        self.machine_type = machine_type
         self._accel: str | None = None
+        self._device_models: DeviceModels | None = None
         self._migration: Migration | None = None
 
     def lookup(self, name: str) -> CommandSpec | None:
@@ -193,7 +206,19 @@ class MachineSurface:
 
                 self._migration = Migration(self.recorded)
             return self._migration.answer(name, arguments)
+        if name == "device_add":
+            self._device_add(arguments)
         return self.recorded(name, arguments)
+
+    def _device_add(self, arguments: dict[str, Any]) -> None:
+        """QEMU's refusal of ``device_add`` where this machine and the profile tell it."""
+        from .device_add import DeviceModels, refusal
+
+        if self._device_models is None:
+            self._device_models = DeviceModels(self.served.profile())
+        desc = refusal(self._device_models, self.machine_type, arguments)
+        if desc is not None:
+            raise CommandError("GenericError", desc)
 
     @property
     def accel(self) -> str:

@@ -335,6 +335,29 @@ def test_a_bad_profile_is_refused_as_a_bad_option(
     assert not (tmp_path / "q.sock").exists()
 
 
+@pytest.mark.parametrize(
+    ("facts", "message"),
+    [
+        ({"names": {"1": 2}, "integers": {}}, "'names' is not an object of type names"),
+        ({"integers": {}}, "'names' is not an object of type names"),
+        ({"names": {}, "integers": {"7": {"x": "uint7"}}}, "'integers' of '7': not an object"),
+    ],
+)
+def test_a_profile_with_malformed_schema_facts_is_refused(
+    tmp_path: Path, facts: dict[str, Any], message: str
+) -> None:
+    with lzma.open(profile.SHIPPED) as fp:
+        document = json.load(fp)
+    document[profile.SCHEMA_FACTS] = facts
+    path = tmp_path / "p.json.xz"
+    path.write_bytes(lzma.compress(json.dumps(document).encode(), preset=0))
+    result = _vm("--profile", str(path), "-qmp", f"unix:{tmp_path}/q.sock,server=on,wait=off")
+    assert result.returncode == 1
+    prefix = f"qapigen vm: --profile {path}: not a profile: its schema-facts are malformed ("
+    assert result.stderr.startswith(prefix + message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_another_profile_is_served(tmp_path: Path) -> None:
     with lzma.open(profile.SHIPPED) as fp:
         document = json.load(fp)
