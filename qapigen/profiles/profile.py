@@ -19,7 +19,14 @@ A profile is one JSON document, stored xz-compressed in one file that
   ``exchanges``: ``[execute, arguments or null, reply, marks]``, in the order
   asked, where reply indexes ``replies``;
 * ``replies``: each distinct reply once, as QEMU sent it but for its ``id``
-  (``{"return": ...}`` or ``{"error": {"class": ..., "desc": ...}}``).
+  (``{"return": ...}`` or ``{"error": {"class": ..., "desc": ...}}``);
+* ``schema-facts`` (optional): what the introspection masks, recovered from
+  the QAPI schema of the binary's QEMU (:mod:`qapigen.backends.schema_facts`):
+  ``names`` (masked type name -> real name, for objects and alternates),
+  ``integers`` (masked type name -> member, or an alternate's branch ``int``
+  or ``[int]``, -> its integer type when not ``int``/``int64``),
+  ``defines`` and ``schema-only``.  A profile without it is served with
+  integers checked as introspection shows them.
 
 ``marks`` says what an answer depends on besides the binary, so that the
 simulator can answer it for the host it runs on: ``accel`` (it differed
@@ -61,6 +68,7 @@ FORMAT = 2  # the header's "qapigen-profile" member, as written
 FORMATS = (1, 2)  # as read (1: the whole document in one stream)
 # The members kept in the header: small, and what a start may need.
 HEADER = ("emulator", "greeting", "host")
+SCHEMA_FACTS = "schema-facts"  # the document's optional member of facts from QEMU's schema
 MARKS = ("accel", "host-cpu", "host-devices", "machine")
 SESSIONS = ("probe", "probe-tcg", "domain")
 # The profile shipped with the package: Debian's QEMU 10.0.2 for x86_64.
@@ -369,6 +377,11 @@ class Profile:
             raise ProfileError(f"{self.source}: no query-qmp-schema answer")
         return reply.value
 
+    def schema_facts(self) -> dict[str, object] | None:
+        """The ``schema-facts`` section (see the module's description), or None."""
+        facts = self.member(SCHEMA_FACTS)
+        return facts if isinstance(facts, dict) else None
+
     def commands(self) -> list[str]:
         """The names of the commands the binary's schema lists."""
         return [e["name"] for e in self.introspection() if e.get("meta-type") == "command"]  # type: ignore[misc]
@@ -428,6 +441,14 @@ def read(path: str | os.PathLike[str]) -> Profile:
     if form == 1 and "sections" in header:
         raise ProfileError(f"{source}: not a profile: format 1 has no sections")
     return Profile(header, decompressor.unused_data, source)
+
+
+def from_document(document: Mapping[str, object], source: str) -> Profile:
+    """A profile over ``document`` as held in memory (a recording not yet
+    written); ``source`` names it in messages."""
+    members = {name: value for name, value in document.items() if name != "qapigen-profile"}
+    members.pop("sections", None)
+    return Profile(members, b"", source)
 
 
 _default: list[Profile] = []

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 from . import libvirt
-from .profile import FORMAT, arguments_key, dump
+from .profile import FORMAT, arguments_key, dump, load
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -427,3 +427,11 @@ def write(document: dict[str, object], path: str) -> int:
     with open(path, "wb") as fp:
         fp.write(packed)
     return len(packed)
+
+
+def with_section(path: str, key: str, section: dict[str, object]) -> dict[str, object]:
+    """The profile at ``path`` as a document, with ``section`` as its member ``key``
+    (replacing any); :class:`~.profile.ProfileError` if ``path`` is not a profile."""
+    document = load(path).document()
+    document[key] = section
+    return document

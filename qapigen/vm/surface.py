@@ -39,13 +39,14 @@ from ..runtime.errors import CommandError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
     from types import ModuleType
     from typing import Any
 
     from ..profiles.profile import Exchange, Profile, Reply, Session
     from ..qmp.schema_info import CommandSpec, SchemaInfo
     from .chardev_info import Chardev
+    from .device_add import DeviceModels
     from .migration import Migration
 
 __all__ = ["NOT_RECORDED", "SHIPPED_GREETING", "MachineSurface", "ProfileError", "ServedProfile"]
@@ -81,6 +82,9 @@ class ServedProfile:
         self._package = package
         self._profile: Profile | None = None
         self._schema: SchemaInfo | None = None
+        # How many of the schema's entries are the profile's; its reply, as written.
+        self._recorded_entries = 0
+        self._written: list[Any] | None = None
         # Recorded values ready to be written as QEMU wrote them, by id() of their Reply.
         self._values: dict[int, Any] = {}
         if path is None:
@@ -113,11 +117,18 @@ class ServedProfile:
         """The served schema: the profile's, with the simulator's commands it lacks."""
         if self._schema is None:
             from ..profiles.profile import ProfileError as ReadError
-            from ..qmp.json_writer import as_written
             from ..qmp.schema_info import SchemaInfo
 
             try:
-                own = SchemaInfo(as_written(self.profile().introspection()))  # type: ignore[arg-type]
+                # Indexed as read; put in QEMU's written order only when
+                # query-qmp-schema is asked (see written_schema()): most clients
+                # never ask, and every start's first command would wait for it.
+                loaded = self.profile()
+                own = SchemaInfo(loaded.introspection(), facts=loaded.schema_facts())
+            except ValueError as err:
+                raise ProfileError(
+                    f"not a profile: its schema-facts are malformed ({err})"
+                ) from None
             except ReadError as err:
                 raise ProfileError(str(err).removeprefix(f"{self.path}: ")) from None
             except (KeyError, TypeError, AttributeError) as err:
@@ -127,7 +138,20 @@ class ServedProfile:
             simulator = SchemaInfo(_package_introspection(self._package))
             extensions = [n for n in simulator.commands if n not in own.commands]
             self._schema = own.extended(simulator, extensions, _EXTENSION_FEATURE)
+            self._recorded_entries = len(own.entries)
         return self._schema
+
+    def written_schema(self) -> list[Any]:
+        """The served schema's ``query-qmp-schema`` reply, to be written as QEMU
+        wrote the recorded part (the simulator's commands after it)."""
+        if self._written is None:
+            from ..qmp.json_writer import as_written
+
+            entries = self.schema().entries
+            recorded = self._recorded_entries
+            written: list[Any] = as_written(entries[:recorded])  # type: ignore[assignment]
+            self._written = written + entries[recorded:]
+        return self._written
 
     def value(self, reply: Reply) -> Any:
         """A recorded reply's ``return`` value, to be written as QEMU wrote it."""
@@ -142,25 +166,29 @@ class ServedProfile:
 class MachineSurface:
     """The served schema as one machine answers it (see the module's description).
 
-    ``accelerators`` are those the command line asks for, in order;
+    ``accelerator`` is the one the machine uses (its configuration's);
     ``chardevs`` the machine's character devices, and ``clients`` gives the
-    sockets of its monitors' clients (for ``query-chardev``).
+    sockets of its monitors' clients (for ``query-chardev``); ``machine_type``
+    is ``-machine``'s type (for ``device_add``'s refusals, :mod:`.device_add`).
     """
 
     def __init__(
         self,
         served: ServedProfile,
-        accelerators: Sequence[str],
+        accelerator: str,
         chardevs: list[Chardev],
         clients: Callable[[], Iterable[_socket.socket]],
+        machine_type: str = "pc",
     ) -> None:
         self.version = served.version
         self.package = served.package
         self.served = served
-        self.accelerators = tuple(accelerators)
+        self.accelerator = accelerator
         self.chardevs = chardevs
         self.clients = clients
+        self.machine_type = machine_type
         self._accel: str | None = None
+        self._device_models: DeviceModels | None = None
         self._migration: Migration | None = None
 
     def lookup(self, name: str) -> CommandSpec | None:
@@ -180,7 +208,7 @@ class MachineSurface:
         if name == "query-commands":
             return schema.query_commands()
         if name == "query-qmp-schema":
-            return schema.entries
+            return self.served.written_schema()
         if name == "query-chardev":
             from .chardev_info import query_chardev
 
@@ -193,27 +221,30 @@ class MachineSurface:
 
                 self._migration = Migration(self.recorded)
             return self._migration.answer(name, arguments)
+        if name == "device_add":
+            self._device_add(arguments)
         return self.recorded(name, arguments)
+
+    def _device_add(self, arguments: dict[str, Any]) -> None:
+        """QEMU's refusal of ``device_add`` where this machine and the profile tell it."""
+        from .device_add import DeviceModels, refusal
+
+        if self._device_models is None:
+            self._device_models = DeviceModels(self.served.profile())
+        desc = refusal(self._device_models, self.machine_type, arguments)
+        if desc is not None:
+            raise CommandError("GenericError", desc)
 
     @property
     def accel(self) -> str:
         """The accelerator whose recorded answers this machine gives: ``kvm`` if
-        it is the first usable one asked for and the profile recorded a KVM
-        session, else ``tcg``."""
+        the machine uses KVM and the profile recorded a KVM session, else ``tcg``."""
         if self._accel is None:
-            from .host import kvm_usable
-
             self._accel = "tcg"
-            for name in self.accelerators:
-                if name == "kvm":
-                    if not kvm_usable():
-                        continue  # QEMU tries the next one
-                    sessions = self.served.profile().sessions.values()
-                    if any(s.accel == "kvm" for s in sessions):
-                        self._accel = "kvm"
-                    break
-                if name in ("tcg", "qtest"):
-                    break  # others (xen, hvf ...) this host does not have: the next one
+            if self.accelerator == "kvm":
+                sessions = self.served.profile().sessions.values()
+                if any(s.accel == "kvm" for s in sessions):
+                    self._accel = "kvm"
         return self._accel
 
     def recorded(self, name: str, arguments: dict[str, Any]) -> Any:
