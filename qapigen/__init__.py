@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     # The front end is imported on first use, so that importing the package
-    # (as generated bindings and `qapigen vm` do) stays cheap.
+    # (as generated bindings do) stays cheap.
     if name == "QAPIError":
         from .frontend.errors import QAPIError
 
@@ -36,3 +36,7 @@ def __getattr__(name: str) -> Any:
 
         return Schema
     raise AttributeError(f"module 'qapigen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
