@@ -29,7 +29,7 @@ from .topology import CpuTopology, SmpOptions
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Literal, Protocol, TypeAlias
 
     PvpanicDriver: TypeAlias = Literal["pvpanic", "pvpanic-pci"]
@@ -114,7 +114,9 @@ class PeripheralConfig(NamedTuple):
 
 
 class BlockNodeConfig(NamedTuple):
-    """A ``-blockdev`` (or ``-drive``'s) block node: an image file."""
+    """A ``-blockdev`` (or ``-drive``'s) block node: an image file, read by a
+    protocol driver (``file``) or a format driver (``raw``, ``qcow2``) over
+    its ``child``, the protocol node."""
 
     node_name: str
     driver: str
@@ -122,6 +124,25 @@ class BlockNodeConfig(NamedTuple):
     read_only: bool = False
     #: ``-drive``'s id: the block backend's name (``-blockdev``'s have none).
     backend: str | None = None
+    #: A format node's protocol node (``-drive`` makes both).
+    child: BlockNodeConfig | None = None
+
+
+class DriveConfig(NamedTuple):
+    """A ``-drive`` (or a positional image, or the board's default drives): a
+    block backend named ``name``, on interface ``interface`` at ``bus`` and
+    ``unit``, with its image's node (None: an empty drive)."""
+
+    name: str
+    interface: str
+    bus: int
+    unit: int
+    cdrom: bool = False
+    node: BlockNodeConfig | None = None
+    #: The option that made it (None: a default drive).
+    location: str | None = None
+    #: Whether ``index``, ``bus`` or ``unit`` placed it (else the first free place).
+    placed: bool = False
 
 
 #: The CPU model of the pc machines when ``-cpu`` is not given.
@@ -140,10 +161,10 @@ class MachineConfig(Record):
         "block_nodes",
         "cpu_facts",
         "cpu_type",
-        "default_drives",
         "default_nic",
         "default_vga",
         "devices",
+        "drives",
         "machine_type",
         "manual_clock",
         "parallel_ports",
@@ -169,7 +190,7 @@ class MachineConfig(Record):
         "peripherals",
         "block_nodes",
         "cpu_facts",
-        "default_drives",
+        "drives",
     )
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
@@ -203,9 +224,10 @@ class MachineConfig(Record):
     block_nodes: tuple[BlockNodeConfig, ...]
     #: What the CPU's QOM properties hold (None: none are known).
     cpu_facts: CpuFacts | None
-    #: The pc machine's default drives (a CD-ROM, a floppy), empty; off with
-    #: ``-nodefaults``.
-    default_drives: bool
+    #: The block backends of ``-drive`` (and positional images), then the
+    #: board's default drives (an empty CD-ROM and floppy, unless ``-nodefaults``
+    #: or a drive in their place), in the order QEMU makes them.
+    drives: tuple[DriveConfig, ...]
 
     def __init__(
         self,
@@ -225,7 +247,7 @@ class MachineConfig(Record):
         peripherals: tuple[PeripheralConfig, ...] = (),
         block_nodes: tuple[BlockNodeConfig, ...] = (),
         cpu_facts: CpuFacts | None = None,
-        default_drives: bool = False,
+        drives: tuple[DriveConfig, ...] = (),
     ) -> None:
         self.start_paused = start_paused
         self.actions = Actions() if actions is None else actions
@@ -242,7 +264,7 @@ class MachineConfig(Record):
         self.peripherals = peripherals
         self.block_nodes = block_nodes
         self.cpu_facts = cpu_facts
-        self.default_drives = default_drives
+        self.drives = drives
 
     def validate(self) -> dict[int, int]:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
@@ -337,11 +359,13 @@ class CommandLine:
         "_defaults",
         "_device_ids",
         "_devices",
+        "_drives",
         "_machine_accel",
         "_machine_props",
         "_machine_type",
         "_memory_given",
         "_objects",
+        "_openers",
         "_parallel",
         "_serial",
         "_smp",
@@ -368,6 +392,9 @@ class CommandLine:
         self._objects: list[tuple[str, str, str, dict[str, OptionValue], bool]] = []
         #: -blockdev and -drive: (location, node).
         self._blockdevs: list[tuple[str, BlockNodeConfig]] = []
+        #: -drive: what each asked for, placed at :meth:`build`.
+        self._drives: list[_DriveRequest] = []
+        self._openers: list[Callable[[], None]] = []
         self._device_ids: set[str] = set()
         #: -machine accel='s accelerators, in order.
         self._accel: list[str] = []
@@ -482,6 +509,30 @@ class CommandLine:
                 raise ConfigError(f"Duplicate nodes with node-name='{node.node_name}'", location)
         self._blockdevs.append((location, node))
 
+    def drive(
+        self,
+        location: str,
+        ident: str | None,
+        interface: str,
+        place: tuple[int | None, int | None, int | None],
+        *,
+        cdrom: bool = False,
+        node: BlockNodeConfig | None = None,
+    ) -> None:
+        """``-drive``: a block backend on ``interface`` (``ide``, ``floppy``,
+        ``virtio``, ``none``), at ``place`` (its ``index``, ``bus``, ``unit``;
+        None: not given), its image's node (None: empty); placed and named at
+        :meth:`build`, once the machine type is known.  (Called by a backend
+        opener, see :meth:`open_later`.)"""
+        if node is not None:
+            self.blockdev(location, node)
+        self._drives.append(_DriveRequest(location, ident, interface, place, cdrom, node))
+
+    def open_later(self, opener: Callable[[], None]) -> None:
+        """Have ``opener`` called where QEMU opens its drives' images: once the
+        machine type is known, before anything else is made (``-drive``)."""
+        self._openers.append(opener)
+
     def nodefaults(self) -> None:
         """``-nodefaults``: no default VGA, network adapter, serial nor parallel port."""
         self._defaults = self.default_vga = self.default_nic = False
@@ -562,12 +613,18 @@ class CommandLine:
         if self._vga is not None and self._vga not in _VGA_TYPES:
             raise ConfigError(f"unknown vga type: {self._vga}")
         machine_type = self._check_machine(catalogue)
+        for opener in self._openers:
+            opener()
+        self._openers.clear()
         accelerator = self._accelerator()
         topology = self._topology(catalogue, machine_type)
         for boot_order in self._boot:
             _check_boot_devices(boot_order, machine_type != "none")
         memory_backends = self._check_objects()
-        block_nodes = tuple(node for _, node in self._blockdevs)
+        drives = self._place_drives(machine_type)
+        # QEMU makes the -blockdev nodes first, then the drives'.
+        ordered_nodes = sorted(self._blockdevs, key=lambda b: not b[0].startswith("-blockdev"))
+        block_nodes = tuple(node for _, node in ordered_nodes)
         cpu_type = self._cpu_type(catalogue)
         ram_size = self._ram_size(memory_backends)
         actions = self._actions.resolve()
@@ -576,11 +633,20 @@ class CommandLine:
         locations: list[str] = []  # the modelled devices' options
         isa = 0
         nodes = {node.node_name: node for node in block_nodes}
-        # QEMU creates the key=value devices first, then the JSON ones.
+        backends = _Backends(nodes, drives)
+        # QEMU creates the key=value devices first (those -drive if=virtio
+        # asks for after them), then the JSON ones.
         ordered = sorted(self._devices, key=lambda device: device[3])
+        virtio: list[tuple[str, str | None, dict[str, OptionValue], bool]] = [
+            (drive.location or "", None, {"driver": "virtio-blk-pci", "drive": drive.name}, False)
+            for drive in drives
+            if drive.interface == "virtio"
+        ]
+        keyval = sum(not typed for *_, typed in ordered)
+        ordered[keyval:keyval] = virtio
         made: set[str] = set()
         for location, ident, props, typed in ordered:
-            dev = _device(location, ident, props, typed, catalogue, nodes, made)
+            dev = _device(location, ident, props, typed, catalogue, backends, made)
             if isinstance(dev, PeripheralConfig):
                 peripherals.append(dev)
                 continue
@@ -607,7 +673,7 @@ class CommandLine:
             peripherals=tuple(peripherals),
             block_nodes=block_nodes,
             cpu_facts=cpu_facts,
-            default_drives=self._defaults and machine_type != "none",
+            drives=drives,
         )
         from .pc import PlacementError, place_pci_functions
 
@@ -616,6 +682,87 @@ class CommandLine:
         except PlacementError as err:
             raise ConfigError(err.message, locations[err.index]) from None
         return config
+
+    def _place_drives(self, machine_type: str) -> tuple[DriveConfig, ...]:
+        """The drives at their places, named as QEMU names them, then the
+        default ones; QEMU's errors for a place taken or one the board lacks."""
+        q35 = "q35" in machine_type
+        pc = machine_type != "none"
+        # Units per bus (0: the index is the unit) and buses, of each interface.
+        layout = {
+            "ide": (1 if q35 else 2, (6 if q35 else 2) if pc else 0),
+            "floppy": (0, 1 if pc else 0),
+            "virtio": (0, 1),
+            "none": (0, 1),
+        }
+        placed: list[DriveConfig] = []
+
+        def taken(interface: str, bus: int, unit: int) -> bool:
+            return any(d.interface == interface and (d.bus, d.unit) == (bus, unit) for d in placed)
+
+        for request in self._drives:
+            units, _buses = layout[request.interface]
+            index, bus, unit = request.place
+            location = request.location
+            if index is not None:
+                bus, unit = (index // units, index % units) if units else (0, index)
+            elif unit is None:
+                bus = bus or 0
+                unit = 0
+                while taken(request.interface, bus, unit):
+                    unit += 1
+                    if units and unit >= units:
+                        unit -= units
+                        bus += 1
+            bus = bus or 0
+            if units and unit >= units:
+                raise ConfigError(f"unit {unit} too big (max is {units - 1})", location)
+            if taken(request.interface, bus, unit):
+                where = unit if not units else bus * units + unit
+                raise ConfigError(
+                    f"drive with bus={bus}, unit={unit} (index={where}) exists", location
+                )
+            name = request.ident
+            if name is None:
+                if request.interface == "ide":
+                    kind = "-cd" if request.cdrom else "-hd"
+                    name = f"ide{bus}{kind}{unit}"
+                else:
+                    name = f"{request.interface}{unit}"
+            placed.append(
+                DriveConfig(
+                    name,
+                    request.interface,
+                    bus,
+                    unit,
+                    request.cdrom,
+                    request.node,
+                    location,
+                    request.place != (None, None, None),
+                )
+            )
+        if self._defaults and pc:
+            cd = (2, 0) if q35 else (1, 0)
+            if not taken("ide", *cd):
+                placed.append(DriveConfig(f"ide{cd[0]}-cd{cd[1]}", "ide", *cd, cdrom=True))
+            if not q35 and not taken("floppy", 0, 0):
+                placed.append(DriveConfig("floppy0", "floppy", 0, 0))
+        for drive in placed:
+            units, buses = layout[drive.interface]
+            if drive.bus >= buses or (drive.interface == "floppy" and drive.unit > 1):
+                raise ConfigError(
+                    f"machine type does not support if={drive.interface},"
+                    f"bus={drive.bus},unit={drive.unit}",
+                    drive.location,
+                )
+        for drive in placed:
+            # The board makes an IDE disk's device, which needs a writable image.
+            if drive.interface == "ide" and not drive.cdrom:
+                if drive.node is None:
+                    raise ConfigError("Device needs media, but drive is empty")
+                if drive.node.read_only:
+                    raise ConfigError("Block node is read-only")
+        return tuple(placed)
 
     def _accelerator(self) -> str | None:
         """The accelerator used: the first ``-accel`` this QEMU has, its
@@ -802,6 +949,32 @@ def _parallel_ports(given: list[str] | None, defaults: bool) -> int:
     return sum(value != "none" for value in given)
 
 
+class _DriveRequest(NamedTuple):
+    """A ``-drive`` as given, before :meth:`CommandLine.build` places it."""
+
+    location: str
+    ident: str | None
+    interface: str
+    place: tuple[int | None, int | None, int | None]
+    cdrom: bool
+    node: BlockNodeConfig | None
+
+
+class _Backends:
+    """What a device's ``drive=`` can name: a drive (by its name), else a
+    block node (by its node name); and which are attached already."""
+
+    __slots__ = ("drives", "nodes", "used")
+
+    def __init__(
+        self, nodes: Mapping[str, BlockNodeConfig], drives: tuple[DriveConfig, ...]
+    ) -> None:
+        self.nodes = nodes
+        self.drives = {d.name: d for d in drives}
+        # The board's drives are attached to its own devices.
+        self.used = {d.name for d in drives if d.interface in ("ide", "floppy")}
+
+
 _SIZE_EXPECTED = (
     "Parameter 'size' expects a non-negative number below 2^64\n"
     "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
@@ -815,7 +988,7 @@ def _device(
     props: dict[str, OptionValue],
     typed: bool,
     catalogue: Catalogue | None,
-    nodes: Mapping[str, BlockNodeConfig],
+    backends: _Backends,
     made: set[str],
 ) -> DeviceConfig | PeripheralConfig:
     """The device of one ``-device``; ``typed``: its properties came as JSON;
@@ -843,10 +1016,24 @@ def _device(
         drive = props.get("drive")
         if drive is not None:
             drive = str(drive)
-            node = nodes.get(drive)
-            if node is None:
+            backend = backends.drives.get(drive)
+            node = backend.node if backend is not None else backends.nodes.get(drive)
+            if backend is None and node is None:
                 raise ConfigError(f"Property '{driver}.drive' can't find value '{drive}'", location)
-            if node.read_only and driver in _WRITABLE_DISKS:
+            if backend is not None:
+                if drive in backends.used:
+                    if backend.interface != "none":
+                        raise ConfigError(
+                            f"Drive '{drive}' is already in use because it has been "
+                            "automatically connected to another device "
+                            "(did you need 'if=none' in the drive options?)",
+                            location,
+                        )
+                    raise ConfigError(
+                        f"Drive '{drive}' is already in use by another device", location
+                    )
+                backends.used.add(drive)
+            if node is not None and node.read_only and driver in _WRITABLE_DISKS:
                 raise ConfigError("Block node is read-only", location)
         return PeripheralConfig(driver, ident, drive)
     values: dict[str, int] = {}

@@ -29,21 +29,20 @@ from qapigen.simulator_api import (
     HotpluggableCPU,
     ImageInfo,
     ImageInfoSpecific_file,
+    ImageInfoSpecific_qcow2,
     ImageInfoSpecificFile,
+    ImageInfoSpecificQCow2,
     ObjectPropertyInfo,
+    Qcow2CompressionType,
 )
 
-from .config import BlockNodeConfig, MachineConfig
+from .config import BlockNodeConfig, DriveConfig, MachineConfig
 
 __all__ = ["MachineObjects"]
 
 _PERIPHERAL = "/machine/peripheral"
 _ANONYMOUS = "/machine/peripheral-anon"
 _UNATTACHED = "/machine/unattached/device"
-# The pc machine's default drives, and how far past the vCPUs their devices
-# come among /machine/unattached's (QEMU 10.0.2's pc-i440fx-10.0 and q35).
-_I440FX_DEFAULT_DRIVES = (("ide1-cd0", 3, True), ("floppy0", 13, False))
-_Q35_DEFAULT_DRIVES = (("ide2-cd0", 14, True),)
 
 
 def _props(ids: dict[str, int]) -> CpuInstanceProperties:
@@ -175,61 +174,164 @@ class MachineObjects:
 
     # -- block devices ---------------------------------------------------------------
 
-    def block(self) -> list[BlockInfo]:
-        """``query-block``: the default drives, then the devices' nodes."""
+    def _board_device(self, drive: DriveConfig) -> str:
+        """The QOM path of the device the board makes for an IDE or floppy drive:
+        /machine/unattached's, numbered in the order the board makes its devices
+        (observed on QEMU 10.0.2's pc-i440fx-10.0 and q35: the IDE drives in index
+        order, the floppies; other devices in between, as the options make them)."""
         config = self._config
-        found: list[BlockInfo] = []
-        if config.default_drives:
-            defaults = (
-                _Q35_DEFAULT_DRIVES if "q35" in config.machine_type else _I440FX_DEFAULT_DRIVES
-            )
-            for name, offset, cdrom in defaults:
-                found.append(
-                    BlockInfo(
-                        device=name,
-                        qdev=f"{_UNATTACHED}[{config.topology.cpus + offset}]",
-                        type="unknown",
-                        removable=True,
-                        locked=False,
-                        tray_open=False if cdrom else None,
-                        io_status=BlockDeviceIoStatus.OK if cdrom else None,
-                    )
-                )
-        nodes = {node.node_name: node for node in config.block_nodes}
+        ide = sorted((d.bus, d.unit) for d in config.drives if d.interface == "ide" and d.bus < 6)
+        floppies = sorted(d.unit for d in config.drives if d.interface == "floppy")
+        ports = sum(config.serial_ports) + config.parallel_ports
+        start = config.topology.cpus
+        if "q35" in config.machine_type:
+            if drive.interface == "floppy":
+                return f"{_UNATTACHED}[{start + 8 + ports + floppies.index(drive.unit)}]"
+            offset = 12 + ports + (2 if floppies else 0)
+            return f"{_UNATTACHED}[{start + offset + ide.index((drive.bus, drive.unit))}]"
+        if drive.interface == "floppy":
+            offset = 9 + config.default_vga + ports + len(ide) + floppies.index(drive.unit)
+            return f"{_UNATTACHED}[{start + offset}]"
+        return f"{_UNATTACHED}[{start + 3 + ide.index((drive.bus, drive.unit))}]"
+
+    def _attached(self) -> list[tuple[str, str, str]]:
+        """The devices' ``drive=``, in order: the drive or node each names, the
+        device's path (its block backend's, for virtio) and driver."""
+        found: list[tuple[str, str, str]] = []
         anonymous = 0
-        for device in config.peripherals:
+        for device in self._config.peripherals:
             qdev = device.id
             if qdev is None:
                 qdev = f"{_ANONYMOUS}/device[{anonymous}]"
                 anonymous += 1
-            node = nodes.get(device.drive) if device.drive is not None else None
-            if node is None:
-                continue
-            found.append(
-                BlockInfo(
-                    device="",
-                    qdev=qdev,
-                    type="unknown",
-                    removable=False,
-                    locked=False,
-                    inserted=_node_info(node),
-                    io_status=BlockDeviceIoStatus.OK,
+            if device.drive is not None:
+                if device.driver.startswith("virtio-blk"):
+                    qdev += "/virtio-backend"
+                found.append((device.drive, qdev, device.driver))
+        return found
+
+    def block(self) -> list[BlockInfo]:
+        """``query-block``: the drives, then the nodes devices use directly."""
+        config = self._config
+        attached = self._attached()
+        found: list[BlockInfo] = []
+        for drive in config.drives:
+            if drive.interface in ("ide", "floppy"):
+                qdev: str | None = self._board_device(drive)
+                driver = (
+                    ("ide-cd" if drive.cdrom else "ide-hd")
+                    if drive.interface == "ide"
+                    else "floppy"
                 )
-            )
+            else:
+                users = [(path, model) for name, path, model in attached if name == drive.name]
+                qdev, driver = users[0] if users else (None, "")
+            found.append(_block_info(drive.name, qdev, driver, drive.node))
+        drives = {drive.name for drive in config.drives}
+        nodes = {node.node_name: node for node in config.block_nodes}
+        for name, qdev, driver in attached:
+            node = nodes.get(name)
+            if name not in drives and node is not None:
+                found.append(_block_info("", qdev, driver, node))
         return found
 
     def named_block_nodes(self) -> list[BlockDeviceInfo]:
         """``query-named-block-nodes``: the nodes, the last made first (as QEMU lists them)."""
-        return [_node_info(node) for node in reversed(self._config.block_nodes)]
+        nodes: list[BlockNodeConfig] = []
+        for node in self._config.block_nodes:
+            if node.child is not None:
+                nodes.append(node.child)  # made before the format node over it
+            nodes.append(node)
+        return [_node_info(node) for node in reversed(nodes)]
+
+
+# Devices whose media can be changed, and those with a tray.
+_REMOVABLE = ("ide-cd", "scsi-cd", "floppy")
+_TRAYS = ("ide-cd", "scsi-cd")
+
+
+def _block_info(
+    name: str, qdev: str | None, driver: str, node: BlockNodeConfig | None
+) -> BlockInfo:
+    """A block backend as ``query-block`` shows it: with no device, its media
+    count as removable."""
+    return BlockInfo(
+        device=name,
+        qdev=qdev,
+        type="unknown",
+        removable=qdev is None or driver in _REMOVABLE,
+        locked=False,
+        tray_open=False if driver in _TRAYS else None,
+        io_status=BlockDeviceIoStatus.OK if qdev is not None and driver != "floppy" else None,
+        inserted=_node_info(node) if node is not None else None,
+    )
+
+
+_QCOW2_MAGIC = b"QFI\xfb"
+
+
+def _qcow2_header(path: str) -> bytes:
+    try:
+        with open(path, "rb") as image:
+            return image.read(112)
+    except OSError:
+        return b""
+
+
+def _image(node: BlockNodeConfig) -> ImageInfo:
+    """The image of a node: its sizes and what its format says, read now."""
+    try:
+        st = os.stat(node.filename)
+        file_size, actual_size = st.st_size, st.st_blocks * 512
+    except OSError:
+        file_size, actual_size = 0, 0
+    if node.driver != "qcow2":
+        return ImageInfo(
+            filename=node.filename,
+            format=node.driver,
+            dirty_flag=False,
+            actual_size=actual_size,
+            virtual_size=file_size,
+            format_specific=(
+                ImageInfoSpecific_file(data=ImageInfoSpecificFile())
+                if node.child is None and node.driver != "raw"
+                else None
+            ),
+        )
+    header = _qcow2_header(node.filename).ljust(112, b"\0")
+    version = int.from_bytes(header[4:8], "big")
+    cluster_bits = int.from_bytes(header[20:24], "big")
+    incompatible = int.from_bytes(header[72:80], "big") if version >= 3 else 0
+    compatible = int.from_bytes(header[80:88], "big") if version >= 3 else 0
+    refcount_order = int.from_bytes(header[96:100], "big") if version >= 3 else 4
+    compression = (
+        header[104] if version >= 3 and int.from_bytes(header[100:104], "big") > 104 else 0
+    )
+    v3 = version >= 3
+    return ImageInfo(
+        filename=node.filename,
+        format="qcow2",
+        dirty_flag=bool(incompatible & 1),
+        actual_size=actual_size,
+        virtual_size=int.from_bytes(header[24:32], "big"),
+        cluster_size=1 << cluster_bits,
+        format_specific=ImageInfoSpecific_qcow2(
+            data=ImageInfoSpecificQCow2(
+                compat="1.1" if v3 else "0.10",
+                lazy_refcounts=bool(compatible & 1) if v3 else None,
+                corrupt=bool(incompatible & 2) if v3 else None,
+                extended_l2=bool(incompatible & 16) if v3 else None,
+                refcount_bits=1 << refcount_order,
+                compression_type=(
+                    Qcow2CompressionType.ZSTD if compression else Qcow2CompressionType.ZLIB
+                ),
+            )
+        ),
+    )
 
 
 def _node_info(node: BlockNodeConfig) -> BlockDeviceInfo:
-    """A file node as QEMU reports it: its image's sizes read now."""
-    try:
-        st = os.stat(node.filename)
-        virtual_size, actual_size = st.st_size, st.st_blocks * 512
-    except OSError:
-        virtual_size, actual_size = 0, 0
+    """A node as QEMU reports it: its image read now."""
     return BlockDeviceInfo(
         file=node.filename,
         node_name=node.node_name,
@@ -245,14 +347,7 @@ def _node_info(node: BlockNodeConfig) -> BlockDeviceInfo:
         iops=0,
         iops_rd=0,
         iops_wr=0,
-        image=ImageInfo(
-            filename=node.filename,
-            format=node.driver,
-            dirty_flag=False,
-            actual_size=actual_size,
-            virtual_size=virtual_size,
-            format_specific=ImageInfoSpecific_file(data=ImageInfoSpecificFile()),
-        ),
+        image=_image(node),
         cache=BlockdevCacheInfo(writeback=True, direct=False, no_flush=False),
         write_threshold=0,
     )

@@ -31,13 +31,15 @@ Simulated:
   -machine TYPE[,accel=..][,memory-backend=ID][,...], -accel, -m [size=]SIZE
   -smp, -cpu MODEL           (query-cpus-fast, query-hotpluggable-cpus, qom-*)
   -blockdev (file nodes)     (query-block, query-named-block-nodes)
+  -drive file=..,format=raw|qcow2,if=ide|floppy|virtio|none,..., IMAGE (-hda)
+                             (query-block, query-named-block-nodes)
   -object memory-backend-*,id=..,size=.. / secret,file=.. (key=value or JSON)
   -nodefaults, -nographic, -vga std|none, -nic none, -net none, -serial,
   -parallel, -name, -pidfile, -daemonize, -d guest_errors [-D FILE]
 Checked, then without effect:
   other -device models and -object types the profile's QEMU has, -audiodev,
   -uuid, -rtc, -overcommit, -sandbox, -msg, -boot, -display, -trace,
-  -no-user-config, -enable-kvm, -audio none, -monitor, -drive, -global
+  -no-user-config, -enable-kvm, -audio none, -monitor, -global
 Its own:
   --count N --qmp-dir DIR    N machines in one process, socket DIR/vmNNNN.sock
   --profile FILE             impersonate the QEMU recorded in FILE

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..machine import CommandLine
     from .catalogue import ProfileCatalogue
     from .chardev import ChardevSpec
+    from .drives import DriveParser
 
 __all__ = [
     "PROG",
@@ -36,6 +37,7 @@ PROG = "qapigen vm"
 _MODELLED_WITH_ARG = {
     "-object",
     "-blockdev",
+    "-drive",
     "-audiodev",
     "-uuid",
     "-rtc",
@@ -72,8 +74,7 @@ _IGNORED_WITH_ARG = {
     "-monitor",
     "-d",
     "-D",
-    # The oracle's guest: its disk, its debug console, its firmware.
-    "-drive",
+    # The oracle's guest: its debug console, its firmware.
     "-debugcon",
     "-bios",
     "-global",
@@ -92,6 +93,8 @@ _MODELLED_FLAGS = {
 }
 # The program's own options (two dashes), and whether they take an argument.
 _OWN_OPTIONS = {"--count": True, "--qmp-dir": True, "--profile": True, "--help": False}
+# What a positional argument (a disk image, QEMU's -hda) is filed under.
+_IMAGE = ""
 # The help options QEMU answers once the line is read, and the profile's key for each.
 HELP_QUERIES = {"-device": "-device help", "-cpu": "-cpu help"}
 # -display's types (QEMU's DisplayType), and those Debian's binary has without
@@ -199,6 +202,8 @@ class Options:
         #: first asked).
         self.profile: str | None = None
         self._catalogue: ProfileCatalogue | None = None
+        #: The ``-drive`` options' reader (made by the first one).
+        self.drives: DriveParser | None = None
 
     @property
     def catalogue(self) -> ProfileCatalogue:
@@ -272,6 +277,16 @@ def parse(argv: Sequence[str]) -> Options:
                     from .structured import blockdev
 
                     blockdev(cmdline, options.catalogue, value)
+                elif opt in ("-drive", _IMAGE):
+                    drives = options.drives
+                    if drives is None:
+                        from .drives import DriveParser
+
+                        drives = options.drives = DriveParser()
+                    if opt == _IMAGE:
+                        drives.positional(cmdline, value)
+                    else:
+                        drives.drive(cmdline, options.catalogue, value)
                 elif opt == "-audiodev":
                     from .structured import audiodev
 
@@ -393,6 +408,10 @@ def _split(argv: Sequence[str]) -> list[tuple[str, str]]:
     i = 0
     while i < len(args):
         opt = args[i]
+        if not opt.startswith("-"):
+            items.append((_IMAGE, opt))  # QEMU's -hda
+            i += 1
+            continue
         if opt in _OWN_OPTIONS:
             needs_arg = _OWN_OPTIONS[opt]
         else:
