@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from ..machine import CommandLine
+    from ..qmp.schema_info import SchemaInfo
     from .catalogue import ProfileCatalogue
 
 __all__ = ["audiodev", "blockdev", "device", "object_"]
@@ -74,6 +75,55 @@ def _check_members(
     extra = first_unexpected(list(values), known)
     if extra is not None:
         raise ConfigError(unexpected.format(extra), location)
+
+
+# The profile's schema indexed for the argument checker, for the catalogue it
+# is of (one per program run).
+_schema: tuple[ProfileCatalogue, SchemaInfo] | None = None
+
+
+def _check_typed(
+    location: str, catalogue: ProfileCatalogue, command: str, values: dict[str, object]
+) -> None:
+    """A JSON option's members, nested ones too, checked as QEMU's QObject input
+    visitor checks them: as ``command``'s arguments (its type is the option's)."""
+    global _schema
+    from ..qmp.arguments import check_arguments
+    from ..qmp.schema_info import SchemaInfo
+    from ..runtime.errors import WireError
+
+    if _schema is None or _schema[0] is not catalogue:
+        _schema = (catalogue, SchemaInfo(catalogue.profile.introspection()))
+    try:
+        check_arguments(_schema[1], command, values)
+    except WireError as err:
+        message = _unmasked(_schema[1], err.desc)
+        name = message.removeprefix("Invalid parameter type for '")[: -len("', expected: integer")]
+        if command == "object-add" and message.endswith("', expected: integer") and "." not in name:
+            # An object's own properties (not the members of a struct one) are
+            # QOM properties, whose setters word a number they cannot read by
+            # its C type; introspection shows only "int": the unsigned word,
+            # every integer property's of the types -object takes but a few.
+            message = f"Parameter '{name}' expects uint64"
+        raise ConfigError(message, location) from None
+
+
+def _unmasked(schema: SchemaInfo, message: str) -> str:
+    """``message`` with an alternate's masked name (introspection numbers the
+    types) made the name QEMU's message gives: of the alternates -blockdev and
+    -object meet, the one whose branches these are."""
+    head, marker, masked = message.rpartition("', expected: ")
+    alternate = schema.types.get(masked) if marker and masked.isdigit() else None
+    if alternate is None or alternate.get("meta-type") != "alternate":
+        return message
+    kinds = [schema.types.get(m["type"], {}).get("meta-type") for m in alternate["members"]]
+    if "builtin" in kinds and any(m["type"] == "null" for m in alternate["members"]):
+        name = "BlockdevRefOrNull"
+    elif "enum" in kinds:
+        name = "Qcow2OverlapChecks"
+    else:
+        name = "BlockdevRef"
+    return f"{head}{marker}{name}"
 
 
 def _read(location: str, text: str, implied: str) -> tuple[dict[str, object], bool]:
@@ -135,11 +185,14 @@ def object_(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> Non
             if not isinstance(size, int) or isinstance(size, bool):
                 raise ConfigError("Parameter 'size' expects uint64", location)
             values["size"] = size % (1 << 64)
+            _check_typed(location, catalogue, "object-add", {**values, "size": size})
         else:
             parsed = parse_size(str(size)) if str(size)[-1:].isalpha() else parse_size(f"{size}b")
             if parsed is None:
                 raise ConfigError("Parameter 'size' expects a size value", location)
             values["size"] = parsed
+    if typed and not qom_type.startswith("memory-backend-"):
+        _check_typed(location, catalogue, "object-add", values)
     # A key=value -object is QEMU's older option syntax, and words it so.
     unexpected = "Parameter '{}' is unexpected" if typed else "Invalid parameter '{}'"
     _check_members(location, values, catalogue.members("object-add", qom_type), unexpected)
@@ -153,6 +206,8 @@ def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> No
 
     location = f"-blockdev {text}"
     values, typed = _read(location, text, "driver")
+    if typed:
+        _check_typed(location, catalogue, "blockdev-add", values)
     driver = _enum_member(
         location, values, "driver", catalogue.enum_values("blockdev-add", "driver")
     )
