@@ -248,9 +248,14 @@ def parse(argv: Sequence[str]) -> Options:
                     options.help = "-machine help"  # answered at once, as -version
                     return options
                 if opt in HELP_QUERIES and _asks_help(opt, value):
-                    # Answered once the whole line is read; the CPUs before the devices.
-                    if options.help != "-cpu help":
+                    # Answered once the whole line is read; the CPUs before the
+                    # devices, the first -device that asks among them.
+                    if options.help is None or opt == "-cpu":
                         options.help = HELP_QUERIES[opt]
+                    continue
+                if opt == "-device" and _asks_properties(value):
+                    if options.help is None:
+                        options.help = f"-device {value}"  # -device DRIVER,help
                     continue
                 if opt == "-qmp":
                     monitors.append(_qmp_monitor(value))
@@ -437,6 +442,16 @@ def _asks_help(opt: str, value: str) -> bool:
     if opt == "-machine" and first.startswith("type="):
         first = first[5:]
     return first in ("help", "?")
+
+
+def _asks_properties(value: str) -> bool:
+    """Whether a key=value ``-device`` asks for its driver's properties (``help``
+    or ``?`` among its items)."""
+    from ..machine.options import parse_opts
+
+    if value.startswith("{") or not ("help" in value or "?" in value):
+        return False
+    return any(item.is_help for item in parse_opts(value, implied="driver"))
 
 
 _UUID_GROUPS = (8, 4, 4, 4, 12)

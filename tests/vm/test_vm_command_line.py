@@ -296,6 +296,21 @@ HELP = [
     ["-device", "help", "-cpu", "help"],
     ["-machine", "help", "-uuid", "x"],
     ["-device", "help", "-version"],
+    # A recorded model's properties (device-list-properties), as QEMU prints them.
+    ["-device", "ide-hd,help"],
+    ["-device", "virtio-blk,?"],
+    ["-device", "scsi-hd,id=x,help"],
+    ["-device", "virtio-gpu-pci,help"],
+    ["-device", "usb-redir,help"],
+    ["-device", "kvm-pit,help"],
+    ["-device", "virtio-net-ccw,help"],
+    ["-device", "nosuch,help"],
+    ["-device", "ide-hd,help", "-device", "scsi-hd,help"],
+    ["-device", "help", "-device", "ide-hd,help"],
+    ["-device", "ide-hd,help", "-device", "help"],
+    ["-device", "ide-hd,help", "-cpu", "help"],
+    ["-device", "ide-hd,help", "-machine", "nosuch"],
+    ["-device", "ide-hd,help", "-version"],
 ]
 
 
@@ -311,6 +326,17 @@ def test_help_prints_what_qemu_prints(args: list[str], tmp_path: Path) -> None:
     expected = qemu[1].replace("usage: qemu-system-x86_64 ", "usage: qapigen vm ", 1)
     assert qemu[0] == 0
     assert ours == (0, expected, qemu[2])
+
+
+def test_properties_of_a_model_not_recorded_are_not_made_up(tmp_path: Path) -> None:
+    """-device MODEL,help of a model QEMU has whose properties the profile did not
+    record: said so, status 1 (QEMU prints them; the simulator cannot)."""
+    status, out, err = _run("qapigen", ["-device", "pvpanic,help"], tmp_path)
+    assert (status, out) == (1, "")
+    assert err == (
+        "PROG: -device pvpanic,help: the properties of 'pvpanic' were not recorded in the "
+        "profile (its device-list-properties answers: the models libvirt asks about)\n"
+    )
 
 
 def test_libvirts_domain_line_is_accepted_as_qemu_accepts_it(disk: Path) -> None:
