@@ -36,13 +36,75 @@ from qapigen.simulator_api import (
     Qcow2CompressionType,
 )
 
-from .config import BlockNodeConfig, DriveConfig, MachineConfig
+from .config import BlockNodeConfig, DriveConfig, MachineConfig, PvpanicConfig
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .config import DeviceConfig
 
 __all__ = ["MachineObjects"]
 
 _PERIPHERAL = "/machine/peripheral"
 _ANONYMOUS = "/machine/peripheral-anon"
 _UNATTACHED = "/machine/unattached/device"
+
+
+# The simulated devices' QOM properties (name, type), in the order QEMU
+# 10.0.2's qom-list gives them.
+_DEVICE_BASE = (
+    ("type", "string"),
+    ("parent_bus", "link<bus>"),
+    ("realized", "bool"),
+    ("hotplugged", "bool"),
+    ("hotpluggable", "bool"),
+)
+_DEVICE_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "pvpanic": (
+        *_DEVICE_BASE,
+        ("ioport", "uint16"),
+        ("events", "uint8"),
+        ("pvpanic[0]", "child<memory-region>"),
+    ),
+    "pvpanic-pci": (
+        *_DEVICE_BASE,
+        ("failover_pair_id", "str"),
+        ("romfile", "str"),
+        ("x-pcie-ext-tag", "bool"),
+        ("addr", "str"),
+        ("romsize", "uint32"),
+        ("x-pcie-lnksta-dllla", "bool"),
+        ("rombar", "int32"),
+        ("x-max-bounce-buffer-size", "size"),
+        ("x-pcie-ari-nextfn-1", "bool"),
+        ("x-pcie-err-unc-mask", "bool"),
+        ("x-pcie-extcap-init", "bool"),
+        ("busnr", "busnr"),
+        ("acpi-index", "uint32"),
+        ("multifunction", "bool"),
+        ("legacy-addr", "str"),
+        ("events", "uint8"),
+        ("pvpanic[0]", "child<memory-region>"),
+        ("bus master[0]", "child<memory-region>"),
+        ("bus master container[0]", "child<memory-region>"),
+    ),
+    "ib700": (*_DEVICE_BASE, ("ib700[0]", "child<memory-region>")),
+}
+# A PCI device's properties the simulator leaves at QEMU's defaults.
+_PCI_DEFAULTS: dict[str, object] = {
+    "failover_pair_id": "",
+    "romfile": "",
+    "x-pcie-ext-tag": True,
+    "romsize": 0xFFFFFFFF,
+    "x-pcie-lnksta-dllla": True,
+    "rombar": -1,
+    "x-max-bounce-buffer-size": 4096,
+    "x-pcie-ari-nextfn-1": False,
+    "x-pcie-err-unc-mask": True,
+    "x-pcie-extcap-init": True,
+    "busnr": 0,
+    "acpi-index": 0,
+}
 
 
 def _props(ids: dict[str, int]) -> CpuInstanceProperties:
@@ -121,6 +183,60 @@ class MachineObjects:
 
     # -- QOM -----------------------------------------------------------------------
 
+    def _simulated(self, path: str) -> tuple[DeviceConfig, int] | None:
+        """The simulated device (pvpanic, pvpanic-pci, ib700) at ``path``, with its
+        index among the simulated devices; None: no simulated device is there."""
+        anonymous = 0
+        index = 0
+        for device in self._config.peripherals:
+            if device.id is not None:
+                here = f"{_PERIPHERAL}/{device.id}"
+            else:
+                here = f"{_ANONYMOUS}/device[{anonymous}]"
+                anonymous += 1
+            if device.driver in _DEVICE_PROPERTIES:
+                if here == path:
+                    return self._config.devices[index], index
+                index += 1
+        return None
+
+    def _device_value(self, path: str, device: DeviceConfig, index: int, name: str) -> object:
+        """A simulated device's property, as QEMU 10.0.2 answers ``qom-get``."""
+        config = self._config
+        q35 = "q35" in config.machine_type
+        values: dict[str, object] = {
+            "type": device.driver,
+            "realized": True,
+            "hotplugged": False,
+            # q35's PCI Express root bus takes no hot-plugged device.
+            "hotpluggable": device.driver == "pvpanic-pci" and not q35,
+        }
+        if device.driver == "pvpanic-pci":
+            from .pc import place_pci_functions
+
+            where = place_pci_functions(config).get(index, 0)
+            assert isinstance(device, PvpanicConfig)
+            values.update(_PCI_DEFAULTS)
+            values.update(
+                parent_bus="/machine/q35/pcie.0" if q35 else "/machine/i440fx/pci.0",
+                events=device.events,
+                addr=where,
+                multifunction=device.multifunction,
+                **{"legacy-addr": f"{where >> 3:02x}.{where & 7}"},
+            )
+            values["bus master[0]"] = f"{path}/bus master[0]"
+            values["bus master container[0]"] = f"{path}/bus master container[0]"
+        else:
+            bridge = config.topology.cpus + (1 if q35 else 2)
+            values["parent_bus"] = f"{_UNATTACHED}[{bridge}]/isa.0"
+            if isinstance(device, PvpanicConfig):
+                values.update(ioport=device.ioport, events=device.events)
+        region = "ib700[0]" if device.driver == "ib700" else "pvpanic[0]"
+        values[region] = f"{path}/{region}"
+        if name not in values:
+            raise rt.QMPError("GenericError", f"Property '{device.driver}.{name}' not found")
+        return values[name]
+
     def qom_list(self, path: str) -> list[ObjectPropertyInfo]:
         """``qom-list`` of a container of devices or of a vCPU."""
         if path in (_PERIPHERAL, _ANONYMOUS):
@@ -133,6 +249,10 @@ class MachineObjects:
                     for name in reversed(order)
                 ),
             ]
+        simulated = self._simulated(path)
+        if simulated is not None:
+            own = _DEVICE_PROPERTIES[simulated[0].driver]
+            return [ObjectPropertyInfo(name=name, type=kind) for name, kind in own]
         if self._cpu_at(path):
             facts = self._config.cpu_facts
             listed = facts.properties(self._config.cpu_type) if facts is not None else None
@@ -147,6 +267,9 @@ class MachineObjects:
             if name == "type":
                 return "container"
             raise rt.QMPError("GenericError", f"Property 'container.{name}' not found")
+        simulated = self._simulated(path)
+        if simulated is not None:
+            return self._device_value(path, *simulated, name)  # type: ignore[return-value]
         for container in (_PERIPHERAL, _ANONYMOUS):
             prefix = container + "/"
             if path.startswith(prefix):

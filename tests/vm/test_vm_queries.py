@@ -199,3 +199,70 @@ def test_block_devices_as_qemu_lists_them(options: list[str], folder: Path) -> N
     options = [o.replace("<F>", str(folder)) for o in options]
     for qemu, ours in _session([*options, "-S"], commands):
         assert ours == qemu
+
+
+_DEVICE_PROPERTIES = {
+    "pvpanic": ["ioport", "events", "pvpanic[0]"],
+    "ib700": ["ib700[0]"],
+    "pvpanic-pci": [
+        "failover_pair_id",
+        "romfile",
+        "x-pcie-ext-tag",
+        "addr",
+        "romsize",
+        "x-pcie-lnksta-dllla",
+        "rombar",
+        "x-max-bounce-buffer-size",
+        "x-pcie-ari-nextfn-1",
+        "x-pcie-err-unc-mask",
+        "x-pcie-extcap-init",
+        "busnr",
+        "acpi-index",
+        "multifunction",
+        "legacy-addr",
+        "events",
+        "pvpanic[0]",
+        "bus master[0]",
+        "bus master container[0]",
+    ],
+}
+SIMULATED_DEVICES = [
+    (["-machine", "pc"], [("pvpanic,id=p", "p"), ("pvpanic-pci", None), ("ib700,id=w", "w")]),
+    (
+        ["-machine", "pc", "-smp", "3"],
+        [("pvpanic,id=p,events=3,ioport=0x600", "p"), ("pvpanic-pci,id=q,addr=5.3", "q")],
+    ),
+    (
+        ["-machine", "q35", "-smp", "2"],
+        [("pvpanic-pci,id=q,addr=5.0,multifunction=on", "q"), ("pvpanic", None)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("machine", "devices"), SIMULATED_DEVICES, ids=lambda x: " ".join(map(str, x))
+)
+def test_simulated_devices_qom_properties_as_qemus(
+    machine: list[str], devices: list[tuple[str, str | None]]
+) -> None:
+    """qom-list and qom-get of each property of the pvpanic, pvpanic-pci and ib700
+    devices (where they sit, their settings, their regions), and a property
+    they lack, as QEMU answers them."""
+    options = [*machine, "-S"]
+    commands: list[dict[str, object]] = []
+    anonymous = 0
+    for device, ident in devices:
+        options += ["-device", device]
+        if ident is None:
+            path = f"/machine/peripheral-anon/device[{anonymous}]"
+            anonymous += 1
+        else:
+            path = f"/machine/peripheral/{ident}"
+        driver = device.split(",")[0]
+        commands.append({"execute": "qom-list", "arguments": {"path": path}})
+        for name in ["type", "parent_bus", "realized", "hotplugged", "hotpluggable", "nosuch"]:
+            commands.append({"execute": "qom-get", "arguments": {"path": path, "property": name}})
+        for name in _DEVICE_PROPERTIES[driver]:
+            commands.append({"execute": "qom-get", "arguments": {"path": path, "property": name}})
+    for qemu, ours in _session(options, commands):
+        assert ours == qemu
