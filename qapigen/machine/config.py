@@ -68,6 +68,10 @@ if TYPE_CHECKING:
         def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
             """Whether property ``name`` has a recorded value, and that value."""
 
+        def machine_type(self, name: str) -> str | None:
+            """The machine type ``name`` (or its alias) names, or None (the
+            machine's QOM type is this name's ``-machine``)."""
+
 
 # Not dataclasses: see qapigen.records.
 

@@ -47,6 +47,8 @@ __all__ = ["MachineObjects"]
 
 _PERIPHERAL = "/machine/peripheral"
 _ANONYMOUS = "/machine/peripheral-anon"
+_MACHINE = "/machine"
+_UNATTACHED_CONTAINER = "/machine/unattached"
 _UNATTACHED = "/machine/unattached/device"
 
 
@@ -237,8 +239,51 @@ class MachineObjects:
             raise rt.QMPError("GenericError", f"Property '{device.driver}.{name}' not found")
         return values[name]
 
+    def _machine_class(self) -> str:
+        """The machine's QOM type (``pc-i440fx-10.0-machine`` for ``pc``)."""
+        name = self._config.machine_type
+        facts = self._config.cpu_facts
+        full = facts.machine_type(name) if facts is not None and name != "none" else None
+        return f"{full or name}-machine"
+
+    def _machine_children(self) -> list[tuple[str, str]]:
+        """/machine's children that the simulated machine has, in QEMU 10.0.2's order."""
+        container = "child<container>"
+        kind = self._config.machine_type
+        if kind == "none":
+            return [
+                ("peripheral-anon", container),
+                ("peripheral", container),
+                ("unattached", container),
+            ]
+        if "q35" in kind:
+            return [
+                ("peripheral-anon", container),
+                ("q35", "child<q35-pcihost>"),
+                ("peripheral", container),
+                ("unattached", container),
+            ]
+        return [
+            ("unattached", container),
+            ("peripheral-anon", container),
+            ("peripheral", container),
+            ("i440fx", "child<i440FX-pcihost>"),
+        ]
+
     def qom_list(self, path: str) -> list[ObjectPropertyInfo]:
-        """``qom-list`` of a container of devices or of a vCPU."""
+        """``qom-list`` of /machine (its type and the children simulated), a
+        container of devices, a simulated device or a vCPU."""
+        if path == _MACHINE:
+            return [
+                ObjectPropertyInfo(name="type", type="string"),
+                *(ObjectPropertyInfo(name=n, type=t) for n, t in self._machine_children()),
+            ]
+        if path == _UNATTACHED_CONTAINER:
+            raise rt.QMPError(
+                "GenericError",
+                "qom-list of /machine/unattached is not simulated "
+                "(qom-get of its vCPUs' properties is)",
+            )
         if path in (_PERIPHERAL, _ANONYMOUS):
             children = self._children(path)
             order = ghash_order(list(children))
@@ -262,7 +307,17 @@ class MachineObjects:
         raise rt.QMPError("DeviceNotFound", f"Device '{path}' not found")
 
     def qom_get(self, path: str, name: str) -> rt.JSONValue:
-        """``qom-get`` of a container's, a device's or a vCPU's property."""
+        """``qom-get`` of /machine's type, a container's, a device's or a vCPU's property."""
+        if path == _MACHINE:
+            cls = self._machine_class()
+            if name == "type":
+                return cls
+            # The machine's own properties are not simulated.
+            raise rt.QMPError("GenericError", f"Property '{cls}.{name}' not found")
+        if path == _UNATTACHED_CONTAINER:
+            if name == "type":
+                return "container"
+            raise rt.QMPError("GenericError", f"Property 'container.{name}' not found")
         if path in (_PERIPHERAL, _ANONYMOUS):
             if name == "type":
                 return "container"

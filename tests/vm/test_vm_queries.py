@@ -266,3 +266,28 @@ def test_simulated_devices_qom_properties_as_qemus(
             commands.append({"execute": "qom-get", "arguments": {"path": path, "property": name}})
     for qemu, ours in _session(options, commands):
         assert ours == qemu
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35", "none", "pc-i440fx-9.2"])
+def test_machine_and_its_containers_as_qemu_has_them(machine: str) -> None:
+    """/machine's type and /machine/unattached's as QEMU answers them; qom-list
+    /machine: QEMU's list but for what the simulator does not have (the
+    machine's own properties, fw_cfg), in QEMU's order."""
+    commands: list[dict[str, object]] = [
+        {"execute": "qom-get", "arguments": {"path": "/machine", "property": "type"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine", "property": "nosuch"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/unattached", "property": "type"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/unattached", "property": "x"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/peripheral", "property": "type"}},
+        {"execute": "qom-list", "arguments": {"path": "/machine/peripheral/nosuch"}},
+    ]
+    listing = [{"execute": "qom-list", "arguments": {"path": "/machine"}}]
+    for qemu, ours in _session(["-machine", machine, "-S"], commands + listing):
+        assert ours[:-1] == qemu[:-1]
+        theirs = json.loads(qemu[-1])["return"]
+        kept = [
+            p
+            for p in theirs
+            if p["name"] == "type" or (p["type"].startswith("child<") and p["name"] != "fw_cfg")
+        ]
+        assert json.loads(ours[-1])["return"] == kept
