@@ -42,6 +42,7 @@ from .config import BlockNodeConfig, DriveConfig, MachineConfig, PvpanicConfig
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .config import DeviceConfig
+    from .vcpu_threads import VcpuThreads
 
 __all__ = ["MachineObjects"]
 
@@ -122,12 +123,12 @@ def _props(ids: dict[str, int]) -> CpuInstanceProperties:
 class MachineObjects:
     """The machine's vCPUs, QOM objects and block devices, as ``config`` made them."""
 
-    __slots__ = ("_anonymous", "_config", "_named", "_thread_id")
+    __slots__ = ("__weakref__", "_anonymous", "_config", "_named", "_threads")
 
-    def __init__(self, config: MachineConfig, thread_id: int | None = None) -> None:
+    def __init__(self, config: MachineConfig) -> None:
         self._config = config
-        #: The host thread that runs the vCPUs (the simulator's only one).
-        self._thread_id = os.getpid() if thread_id is None else thread_id
+        #: The host threads that stand for the vCPUs (made when first asked for).
+        self._threads: VcpuThreads | None = None
         self._named: dict[str, str] = {}
         self._anonymous: list[str] = []
         for device in config.peripherals:
@@ -153,11 +154,19 @@ class MachineObjects:
         if not self._has_cpus:
             return []
         topology = self._config.topology
+        if self._threads is None:
+            import weakref
+
+            from .vcpu_threads import VcpuThreads
+
+            self._threads = VcpuThreads()
+            weakref.finalize(self, self._threads.close)
+        threads = self._threads.ids(topology.cpus)
         return [
             CpuInfoFast_x86_64(
                 cpu_index=index,
                 qom_path=self.cpu_path(index),
-                thread_id=self._thread_id,
+                thread_id=threads[index],
                 props=_props(topology.ids(index)),
             )
             for index in range(topology.cpus)

@@ -45,6 +45,9 @@ class Facts:
     def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
         return (True, False) if name == "pse36" else (False, None)
 
+    def machine_type(self, name: str) -> str | None:
+        return {"pc": "pc-i440fx-10.0", "q35": "pc-q35-10.0"}.get(name)
+
 
 def _machine(*setup: tuple[str, str]) -> Machine:
     cl = CommandLine()
@@ -171,3 +174,13 @@ def test_the_none_machine_has_no_vcpus() -> None:
     with pytest.raises(rt.QMPError, match="machine does not support hot-plugging CPUs"):
         machine.query_hotpluggable_cpus()
     assert machine.query_block() == []
+
+
+def test_machine_type_named_as_its_qom_type() -> None:
+    """qom-get /machine type: the machine type's full name (the catalogue's), then
+    ``-machine``; without a catalogue, the name as given."""
+    machine = _machine(("machine", "q35"))
+    assert machine.qom_get(path="/machine", property="type") == "pc-q35-10.0-machine"
+    cl = CommandLine()
+    cl.machine("none")
+    assert Machine(cl.build()).qom_get(path="/machine", property="type") == "none-machine"

@@ -1,11 +1,13 @@
 """What the machine's queries read back of the command line, side by side with
 real QEMU 10.0.2 started with the same options: the replies' bytes must be
-QEMU's, but for the vCPUs' host thread ids (each of QEMU's vCPUs has a thread;
-the simulator has one for all) and paths of the temporary folder."""
+QEMU's, but for the vCPUs' host thread ids (each vCPU's own thread in both,
+but thread ids differ between any two processes: what holds of them is
+checked apart) and paths of the temporary folder."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -281,7 +283,7 @@ def test_machine_and_its_containers_as_qemu_has_them(machine: str) -> None:
         {"execute": "qom-get", "arguments": {"path": "/machine/peripheral", "property": "type"}},
         {"execute": "qom-list", "arguments": {"path": "/machine/peripheral/nosuch"}},
     ]
-    listing = [{"execute": "qom-list", "arguments": {"path": "/machine"}}]
+    listing: list[dict[str, object]] = [{"execute": "qom-list", "arguments": {"path": "/machine"}}]
     for qemu, ours in _session(["-machine", machine, "-S"], commands + listing):
         assert ours[:-1] == qemu[:-1]
         theirs = json.loads(qemu[-1])["return"]
@@ -291,3 +293,29 @@ def test_machine_and_its_containers_as_qemu_has_them(machine: str) -> None:
             if p["name"] == "type" or (p["type"].startswith("child<") and p["name"] != "fw_cfg")
         ]
         assert json.loads(ours[-1])["return"] == kept
+
+
+@pytest.mark.parametrize("smp", ["1", "4", "2,maxcpus=4"])
+def test_each_vcpu_has_a_thread_of_its_own(smp: str) -> None:
+    """query-cpus-fast's thread ids, in both: one per vCPU, all different, none
+    the process's main thread, each a live thread of the process (libvirt pins
+    them), the same when asked again."""
+    commands: list[dict[str, object]] = [{"execute": "query-cpus-fast"}] * 2
+    for qemu, ours in pair(["-machine", "pc", "-smp", smp, "-S"]):
+        for process in (qemu, ours):
+            conn: RawQMP = process.connect()
+            try:
+                conn.command(b'{"execute": "qmp_capabilities"}\n')
+                replies = [
+                    json.loads(conn.command(json.dumps(c).encode() + b"\n")) for c in commands
+                ]
+            finally:
+                conn.close()
+            ids = [cpu["thread-id"] for cpu in replies[0]["return"]]
+            assert [cpu["thread-id"] for cpu in replies[1]["return"]] == ids
+            assert len(ids) == int(smp.split(",")[0])
+            assert len(set(ids)) == len(ids)
+            pid = process.proc.pid
+            assert pid not in ids
+            for tid in ids:
+                assert os.path.exists(f"/proc/{pid}/task/{tid}"), (process.name, tid)
