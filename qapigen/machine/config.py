@@ -357,6 +357,7 @@ class CommandLine:
         "_accel",
         "_accel_options",
         "_actions",
+        "_auto_names",
         "_blockdevs",
         "_boot",
         "_cpu",
@@ -399,6 +400,7 @@ class CommandLine:
         #: -drive: what each asked for, placed at :meth:`build`.
         self._drives: list[_DriveRequest] = []
         self._openers: list[Callable[[], None]] = []
+        self._auto_names = 0
         self._device_ids: set[str] = set()
         #: -machine accel='s accelerators, in order.
         self._accel: list[str] = []
@@ -531,6 +533,23 @@ class CommandLine:
         if node is not None:
             self.blockdev(location, node)
         self._drives.append(_DriveRequest(location, ident, interface, place, cdrom, node))
+
+    def block_node(self, name: str) -> BlockNodeConfig | None:
+        """The block node named ``name`` so far (a ``-blockdev``'s, a drive's), or None."""
+        for _location, node in self._blockdevs:
+            for found in (node, node.child):
+                if found is not None and found.node_name == name:
+                    return found
+        return None
+
+    def auto_node_name(self) -> str:
+        """A name for a node the command line does not name, as QEMU makes one:
+        ``#block``, a counter, then two random digits."""
+        import os
+
+        name = f"#block{self._auto_names}{os.urandom(1)[0] % 100:02d}"
+        self._auto_names += 1
+        return name
 
     def open_later(self, opener: Callable[[], None]) -> None:
         """Have ``opener`` called where QEMU opens its drives' images: once the

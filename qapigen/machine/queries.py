@@ -425,8 +425,9 @@ class MachineObjects:
     def named_block_nodes(self) -> list[BlockDeviceInfo]:
         """``query-named-block-nodes``: the nodes, the last made first (as QEMU lists them)."""
         nodes: list[BlockNodeConfig] = []
+        named = {node.node_name for node in self._config.block_nodes}
         for node in self._config.block_nodes:
-            if node.child is not None:
+            if node.child is not None and node.child.node_name not in named:
                 nodes.append(node.child)  # made before the format node over it
             nodes.append(node)
         return [_node_info(node) for node in reversed(nodes)]

@@ -55,17 +55,10 @@ class DriveParser:
     """The ``-drive`` options of one command line, in order (the automatic
     node names count across them)."""
 
-    __slots__ = ("_counter", "_ids")
+    __slots__ = ("_ids",)
 
     def __init__(self) -> None:
-        self._counter = 0
         self._ids: set[str] = set()
-
-    def _auto_name(self) -> str:
-        # QEMU's generated ids: a counter, then two random digits.
-        name = f"#block{self._counter}{os.urandom(1)[0] % 100:02d}"
-        self._counter += 1
-        return name
 
     def positional(self, cmdline: CommandLine, path: str) -> None:
         """``qemu-system-x86_64 IMAGE``: QEMU's ``-hda IMAGE``, the first IDE disk."""
@@ -145,7 +138,9 @@ class DriveParser:
                 raise ConfigError("Must specify either driver or file", location)
             node = None
         else:
-            node = self._open(location, filename, fmt, values, read_only, node_name, catalogue)
+            node = self._open(
+                cmdline, location, filename, fmt, values, read_only, node_name, catalogue
+            )
         if interface not in _SIMULATED_INTERFACES:
             raise ConfigError(
                 f"if={interface} is not simulated (only ide, floppy, virtio and none)", location
@@ -161,6 +156,7 @@ class DriveParser:
 
     def _open(
         self,
+        cmdline: CommandLine,
         location: str,
         filename: str,
         fmt: str | None,
@@ -207,6 +203,6 @@ class DriveParser:
                     f"Block protocol 'file' doesn't support the option '{option}'", location
                 )
             raise ConfigError(f"Block format '{fmt}' does not support the option '{key}'", location)
-        child = BlockNodeConfig(self._auto_name(), "file", filename, read_only)
-        name = node_name if node_name is not None else self._auto_name()
+        child = BlockNodeConfig(cmdline.auto_node_name(), "file", filename, read_only)
+        name = node_name if node_name is not None else cmdline.auto_node_name()
         return BlockNodeConfig(name, fmt, filename, read_only, child=child)

@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from ..machine import CommandLine
+    from ..machine.config import BlockNodeConfig
     from ..qmp.schema_info import SchemaInfo
     from .catalogue import ProfileCatalogue
 
@@ -216,15 +217,51 @@ def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> No
         raise ConfigError("Invalid parameter type for 'node-name', expected: string", location)
     read_only = _bool_member(location, values, "read-only", typed)
     filename = ""
-    if driver in ("file", "host_device", "host_cdrom"):
+    if driver in _FILE_DRIVERS:
         filename = _str_member(location, values, "filename")
     _check_members(location, values, catalogue.members("blockdev-add", driver))
     if node_name is None:
         raise ConfigError("'node-name' must be specified for the root node", location)
     if filename:
         _open_image(location, filename, bool(read_only))
-    node = BlockNodeConfig(node_name, driver, filename, bool(read_only))
+    child = _child(cmdline, location, driver, values.get("file"), bool(read_only))
+    if child is not None:
+        filename = child.filename
+    node = BlockNodeConfig(node_name, driver, filename, bool(read_only), child=child)
     cmdline.blockdev(location, node)
+
+
+def _child(
+    cmdline: CommandLine, location: str, driver: str, ref: object, read_only: bool
+) -> BlockNodeConfig | None:
+    """A raw or qcow2 node's ``file``: a node named earlier, or one made here
+    (a file node, named ``node-name`` or as QEMU names nodes); QEMU's errors."""
+    from ..machine.config import BlockNodeConfig
+
+    if driver not in ("raw", "qcow2"):
+        return None  # listed as given: its children are not simulated
+    if isinstance(ref, str):
+        child = cmdline.block_node(ref)
+        if child is None:
+            raise ConfigError(f"Cannot find device='{ref}' nor node-name='{ref}'", location)
+    elif isinstance(ref, dict) and ref.get("driver") in _FILE_DRIVERS:
+        filename, name = ref.get("filename"), ref.get("node-name")
+        if not isinstance(filename, str):
+            return None  # (key=value) taken as given
+        _open_image(location, filename, read_only)
+        if not isinstance(name, str):
+            name = cmdline.auto_node_name()
+        child = BlockNodeConfig(name, str(ref["driver"]), filename, read_only)
+    else:
+        return None
+    if driver == "qcow2":
+        with open(child.filename, "rb") as image:
+            if image.read(4) != b"QFI\xfb":
+                raise ConfigError("Image is not in qcow2 format", location)
+    return child
+
+
+_FILE_DRIVERS = ("file", "host_device", "host_cdrom")
 
 
 def _open_image(location: str, filename: str, read_only: bool) -> None:

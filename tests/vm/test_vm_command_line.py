@@ -127,6 +127,12 @@ REFUSED = [
     ["-object", '{"qom-type":"memory-backend-ram","id":1,"size":1}'],
     ["-object", '{"qom-type":"throttle-group","id":"t","limits":{"iops-total":"x"}}'],
     ["-object", '{"qom-type":"throttle-group","id":"t","limits":{"bogus":1}}'],
+    ["-blockdev", '{"driver":"qcow2","node-name":"q","file":"nosuch"}'],
+    [
+        "-blockdev",
+        '{"driver":"qcow2","node-name":"q","file":{"driver":"file","filename":"<TMP>/disk.img"}}',
+    ],
+    ["-blockdev", '{"driver":"raw","node-name":"r","file":{"driver":"file","filename":"/x"}}'],
     # -drive and a positional image (a raw one: QEMU's probing warning first).
     ["-drive", "bogus=1"],
     ["-drive", "file=/nonexistent"],

@@ -128,6 +128,40 @@ DRIVES: list[tuple[list[str], bool]] = [
 ]
 
 
+B = "-blockdev"
+# -blockdev format nodes over a file node: named earlier, or nested (and named
+# as QEMU names nodes, counting on into the drives' names).
+BLOCKDEVS: list[tuple[list[str], bool]] = [
+    (
+        [
+            B,
+            '{"driver":"file","filename":"<F>/v3.qcow2","node-name":"s"}',
+            B,
+            '{"driver":"qcow2","node-name":"f","file":"s"}',
+            B,
+            '{"driver":"raw","node-name":"r","file":{"driver":"file","filename":"<F>/r1.img"}}',
+            "-device",
+            "ide-hd,drive=f,id=d",
+            "-device",
+            "ide-hd,drive=r",
+        ],
+        False,
+    ),
+    (
+        [
+            B,
+            '{"driver":"qcow2","node-name":"q","read-only":true,'
+            '"file":{"driver":"file","filename":"<F>/lazy.qcow2","node-name":"qf"}}',
+            D,
+            "file=<F>/r2.img,format=raw,if=none,id=x",
+            "-device",
+            '{"driver":"ide-cd","drive":"q"}',
+        ],
+        False,
+    ),
+]
+
+
 def _ask(process: QMPProcess) -> list[bytes]:
     conn: RawQMP = process.connect()
     try:
@@ -139,8 +173,8 @@ def _ask(process: QMPProcess) -> list[bytes]:
 
 @pytest.mark.parametrize(
     ("options", "defaults"),
-    DRIVES,
-    ids=[" ".join(o) + (" (defaults)" if d else "") for o, d in DRIVES],
+    DRIVES + BLOCKDEVS,
+    ids=[" ".join(o) + (" (defaults)" if d else "") for o, d in DRIVES + BLOCKDEVS],
 )
 def test_drives_listed_as_qemu_lists_them(options: list[str], defaults: bool, images: Path) -> None:
     """The drives' backends (names, devices, trays), their format and protocol
