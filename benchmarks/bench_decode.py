@@ -6,8 +6,8 @@ in a tight loop, by
 - the bindings qapigen generates (``T.from_wire(obj)``),
 - msgspec (``msgspec.convert(obj, T)``, strict: its default) into
   ``msgspec.Struct`` models of the same shape, built here from the same schema model
-  (``forbid_unknown_fields``, tagged unions, integer ranges, optional members
-  that may be absent but not null),
+  (``forbid_unknown_fields``, tagged unions, integer ranges, enums as
+  ``enum.Enum``, optional members that may be absent but not null),
 - pydantic v2 models of the same shape (strict mode, ``extra='forbid'``,
   discriminated unions), and
 - ``jsonschema`` validating against the JSON Schema qapigen exports (which
@@ -123,10 +123,12 @@ def shared_dir() -> Path:
 class MsgspecBuilder:
     """msgspec Structs for schema types, built from qapigen's model.
 
-    A struct forbids unknown members; an optional member may be absent but not
-    null (``UnsetType``), as in QEMU; a union is msgspec's tagged union of its
-    branches (the base's members in each); an enum is a ``Literal`` of its
-    values; integers carry their ranges.  References between models are
+    A struct forbids unknown members, as strict decoding does (msgspec's
+    default, to ignore them, would skip the check that each member is known);
+    an optional member may be absent but not null (``UnsetType``), as in QEMU;
+    a union is msgspec's tagged union of its branches (the base's members in
+    each); an enum is an ``enum.Enum`` of its values; integers carry their
+    ranges.  References between models are
     forward references into a module of their own (the schema is recursive).
     """
 
@@ -140,7 +142,7 @@ class MsgspecBuilder:
         self.namespace: dict[str, Any] = self.module.__dict__
 
     def annotation(self, typ: Type) -> Any:
-        from typing import Annotated, Literal, Union
+        from typing import Annotated, Union
 
         ms = self.ms
         if isinstance(typ, BuiltinType):
@@ -157,7 +159,7 @@ class MsgspecBuilder:
         if isinstance(typ, ArrayType):
             return list[self.annotation(typ.element_type)]  # type: ignore[misc]
         if isinstance(typ, EnumType):
-            return Literal[tuple(m.name for m in typ.members)]
+            return self.enum(typ)
         if isinstance(typ, AlternateType):
             return Union[tuple(self.annotation(v.type) for v in typ.alternatives.variants)]  # noqa: UP007
         assert isinstance(typ, ObjectType)
@@ -166,6 +168,18 @@ class MsgspecBuilder:
             self.namespace[key] = None  # being built: recursive references
             self.namespace[key] = self.object_annotation(typ, key)
         return key  # a forward reference, resolved in the models' module
+
+    def enum(self, typ: EnumType) -> Any:
+        """An ``enum.Enum`` of the enum type's values: msgspec then gives enum
+        members, as qapigen's bindings do (a ``Literal`` would give the string,
+        work that is not the same)."""
+        import enum
+
+        key = "E_" + typ.name.replace("-", "_")
+        if key not in self.namespace:
+            members = [(f"m{i}", m.name) for i, m in enumerate(typ.members)]
+            self.namespace[key] = enum.Enum(key, members, module=self.module.__name__)
+        return self.namespace[key]
 
     def fields(self, members: Any, skip: str | None = None) -> list[tuple[str, Any, Any]]:
         from typing import Union

@@ -109,17 +109,17 @@ def _BlockdevCacheInfo_DECODE(
     self._unknown = None
     try:
         v = obj["writeback"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.writeback = v
         else:
             self.writeback = _rt.d_bool(v, "writeback", strict)
         v = obj["direct"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.direct = v
         else:
             self.direct = _rt.d_bool(v, "direct", strict)
         v = obj["no-flush"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.no_flush = v
         else:
             self.no_flush = _rt.d_bool(v, "no-flush", strict)
@@ -257,27 +257,27 @@ def _BlockDirtyInfo_DECODE(
                 self.name = _rt.d_str(v, "name", strict)
             left -= 1
         v = obj["count"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.count = v
         else:
             self.count = _rt.d_int(v, "count", strict)
         v = obj["granularity"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.granularity = v
         else:
             self.granularity = _rt.d_uint32(v, "granularity", strict)
         v = obj["recording"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.recording = v
         else:
             self.recording = _rt.d_bool(v, "recording", strict)
         v = obj["busy"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.busy = v
         else:
             self.busy = _rt.d_bool(v, "busy", strict)
         v = obj["persistent"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.persistent = v
         else:
             self.persistent = _rt.d_bool(v, "persistent", strict)
@@ -285,7 +285,7 @@ def _BlockDirtyInfo_DECODE(
             return self
         if "inconsistent" in obj:
             v = obj["inconsistent"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.inconsistent = v
             else:
                 self.inconsistent = _rt.d_bool(v, "inconsistent", strict)
@@ -426,27 +426,27 @@ def _SnapshotInfo_DECODE(
         else:
             self.name = _rt.d_str(v, "name", strict)
         v = obj["vm-state-size"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.vm_state_size = v
         else:
             self.vm_state_size = _rt.d_int(v, "vm-state-size", strict)
         v = obj["date-sec"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.date_sec = v
         else:
             self.date_sec = _rt.d_int(v, "date-sec", strict)
         v = obj["date-nsec"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.date_nsec = v
         else:
             self.date_nsec = _rt.d_int(v, "date-nsec", strict)
         v = obj["vm-clock-sec"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.vm_clock_sec = v
         else:
             self.vm_clock_sec = _rt.d_int(v, "vm-clock-sec", strict)
         v = obj["vm-clock-nsec"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.vm_clock_nsec = v
         else:
             self.vm_clock_nsec = _rt.d_int(v, "vm-clock-nsec", strict)
@@ -454,7 +454,7 @@ def _SnapshotInfo_DECODE(
             return self
         if "icount" in obj:
             v = obj["icount"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.icount = v
             else:
                 self.icount = _rt.d_int(v, "icount", strict)
@@ -698,27 +698,27 @@ def _QCryptoBlockInfoLUKSSlot_DECODE(
         if "key-offset" not in obj:
             left = -1
         v = obj["active"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.active = v
         else:
             self.active = _rt.d_bool(v, "active", strict)
         if left:
             if "iters" in obj:
                 v = obj["iters"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iters = v
                 else:
                     self.iters = _rt.d_int(v, "iters", strict)
                 left -= 1
             if "stripes" in obj:
                 v = obj["stripes"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.stripes = v
                 else:
                     self.stripes = _rt.d_int(v, "stripes", strict)
                 left -= 1
         v = obj["key-offset"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.key_offset = v
         else:
             self.key_offset = _rt.d_int(v, "key-offset", strict)
@@ -905,17 +905,17 @@ def _QCryptoBlockInfoLUKS_DECODE(
         except (KeyError, TypeError):
             self.hash_alg = QCryptoHashAlgo._decode_named(v, "hash-alg", strict)
         v = obj["detached-header"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.detached_header = v
         else:
             self.detached_header = _rt.d_bool(v, "detached-header", strict)
         v = obj["payload-offset"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.payload_offset = v
         else:
             self.payload_offset = _rt.d_int(v, "payload-offset", strict)
         v = obj["master-key-iters"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.master_key_iters = v
         else:
             self.master_key_iters = _rt.d_int(v, "master-key-iters", strict)
@@ -1243,17 +1243,17 @@ def _ImageInfoSpecificQCow2Encryption_luks_DECODE(
         except (KeyError, TypeError):
             self.hash_alg = QCryptoHashAlgo._decode_named(v, "hash-alg", strict)
         v = obj["detached-header"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.detached_header = v
         else:
             self.detached_header = _rt.d_bool(v, "detached-header", strict)
         v = obj["payload-offset"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.payload_offset = v
         else:
             self.payload_offset = _rt.d_int(v, "payload-offset", strict)
         v = obj["master-key-iters"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.master_key_iters = v
         else:
             self.master_key_iters = _rt.d_int(v, "master-key-iters", strict)
@@ -1390,7 +1390,7 @@ def _Qcow2BitmapInfo_DECODE(
         else:
             self.name = _rt.d_str(v, "name", strict)
         v = obj["granularity"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.granularity = v
         else:
             self.granularity = _rt.d_uint32(v, "granularity", strict)
@@ -1589,34 +1589,34 @@ def _ImageInfoSpecificQCow2_DECODE(
                 left -= 1
             if "data-file-raw" in obj:
                 v = obj["data-file-raw"]
-                if type(v) is bool:
+                if v is True or v is False:
                     self.data_file_raw = v
                 else:
                     self.data_file_raw = _rt.d_bool(v, "data-file-raw", strict)
                 left -= 1
             if "extended-l2" in obj:
                 v = obj["extended-l2"]
-                if type(v) is bool:
+                if v is True or v is False:
                     self.extended_l2 = v
                 else:
                     self.extended_l2 = _rt.d_bool(v, "extended-l2", strict)
                 left -= 1
             if "lazy-refcounts" in obj:
                 v = obj["lazy-refcounts"]
-                if type(v) is bool:
+                if v is True or v is False:
                     self.lazy_refcounts = v
                 else:
                     self.lazy_refcounts = _rt.d_bool(v, "lazy-refcounts", strict)
                 left -= 1
         if left and "corrupt" in obj:
             v = obj["corrupt"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.corrupt = v
             else:
                 self.corrupt = _rt.d_bool(v, "corrupt", strict)
             left -= 1
         v = obj["refcount-bits"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.refcount_bits = v
         else:
             self.refcount_bits = _rt.d_int(v, "refcount-bits", strict)
@@ -1738,7 +1738,7 @@ def _VmdkExtentInfo_DECODE(
         else:
             self.format = _rt.d_str(v, "format", strict)
         v = obj["virtual-size"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.virtual_size = v
         else:
             self.virtual_size = _rt.d_int(v, "virtual-size", strict)
@@ -1746,7 +1746,7 @@ def _VmdkExtentInfo_DECODE(
             return self
         if "cluster-size" in obj:
             v = obj["cluster-size"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.cluster_size = v
             else:
                 self.cluster_size = _rt.d_int(v, "cluster-size", strict)
@@ -1755,7 +1755,7 @@ def _VmdkExtentInfo_DECODE(
                 return self
         if "compressed" in obj:
             v = obj["compressed"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.compressed = v
             else:
                 self.compressed = _rt.d_bool(v, "compressed", strict)
@@ -1842,12 +1842,12 @@ def _ImageInfoSpecificVmdk_DECODE(
         else:
             self.create_type = _rt.d_str(v, "create-type", strict)
         v = obj["cid"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cid = v
         else:
             self.cid = _rt.d_int(v, "cid", strict)
         v = obj["parent-cid"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.parent_cid = v
         else:
             self.parent_cid = _rt.d_int(v, "parent-cid", strict)
@@ -1993,7 +1993,7 @@ def _ImageInfoSpecificFile_DECODE(
             return self
         if "extent-size-hint" in obj:
             v = obj["extent-size-hint"]
-            if type(v) is int and 0 <= v < 1 << 64:
+            if type(v) is int and v >= 0 and v < 1 << 64:
                 self.extent_size_hint = v
             else:
                 self.extent_size_hint = _rt.d_size(v, "extent-size-hint", strict)
@@ -2830,20 +2830,20 @@ def _BlockNodeInfo_DECODE(
         if left:
             if "dirty-flag" in obj:
                 v = obj["dirty-flag"]
-                if type(v) is bool:
+                if v is True or v is False:
                     self.dirty_flag = v
                 else:
                     self.dirty_flag = _rt.d_bool(v, "dirty-flag", strict)
                 left -= 1
             if "actual-size" in obj:
                 v = obj["actual-size"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.actual_size = v
                 else:
                     self.actual_size = _rt.d_int(v, "actual-size", strict)
                 left -= 1
         v = obj["virtual-size"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.virtual_size = v
         else:
             self.virtual_size = _rt.d_int(v, "virtual-size", strict)
@@ -2851,7 +2851,7 @@ def _BlockNodeInfo_DECODE(
             return self
         if "cluster-size" in obj:
             v = obj["cluster-size"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.cluster_size = v
             else:
                 self.cluster_size = _rt.d_int(v, "cluster-size", strict)
@@ -2860,7 +2860,7 @@ def _BlockNodeInfo_DECODE(
                 return self
         if "encrypted" in obj:
             v = obj["encrypted"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.encrypted = v
             else:
                 self.encrypted = _rt.d_bool(v, "encrypted", strict)
@@ -2869,7 +2869,7 @@ def _BlockNodeInfo_DECODE(
                 return self
         if "compressed" in obj:
             v = obj["compressed"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.compressed = v
             else:
                 self.compressed = _rt.d_bool(v, "compressed", strict)
@@ -3073,20 +3073,20 @@ def _ImageInfo_DECODE(
         if left:
             if "dirty-flag" in obj:
                 v = obj["dirty-flag"]
-                if type(v) is bool:
+                if v is True or v is False:
                     self.dirty_flag = v
                 else:
                     self.dirty_flag = _rt.d_bool(v, "dirty-flag", strict)
                 left -= 1
             if "actual-size" in obj:
                 v = obj["actual-size"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.actual_size = v
                 else:
                     self.actual_size = _rt.d_int(v, "actual-size", strict)
                 left -= 1
         v = obj["virtual-size"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.virtual_size = v
         else:
             self.virtual_size = _rt.d_int(v, "virtual-size", strict)
@@ -3094,7 +3094,7 @@ def _ImageInfo_DECODE(
             return self
         if "cluster-size" in obj:
             v = obj["cluster-size"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.cluster_size = v
             else:
                 self.cluster_size = _rt.d_int(v, "cluster-size", strict)
@@ -3103,7 +3103,7 @@ def _ImageInfo_DECODE(
                 return self
         if "encrypted" in obj:
             v = obj["encrypted"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.encrypted = v
             else:
                 self.encrypted = _rt.d_bool(v, "encrypted", strict)
@@ -3112,7 +3112,7 @@ def _ImageInfo_DECODE(
                 return self
         if "compressed" in obj:
             v = obj["compressed"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.compressed = v
             else:
                 self.compressed = _rt.d_bool(v, "compressed", strict)
@@ -3635,7 +3635,7 @@ def _BlockDeviceInfo_DECODE(
                 self.node_name = _rt.d_str(v, "node-name", strict)
             left -= 1
         v = obj["ro"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.ro = v
         else:
             self.ro = _rt.d_bool(v, "ro", strict)
@@ -3652,17 +3652,17 @@ def _BlockDeviceInfo_DECODE(
                 self.backing_file = _rt.d_str(v, "backing_file", strict)
             left -= 1
         v = obj["backing_file_depth"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.backing_file_depth = v
         else:
             self.backing_file_depth = _rt.d_int(v, "backing_file_depth", strict)
         v = obj["active"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.active = v
         else:
             self.active = _rt.d_bool(v, "active", strict)
         v = obj["encrypted"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.encrypted = v
         else:
             self.encrypted = _rt.d_bool(v, "encrypted", strict)
@@ -3674,32 +3674,32 @@ def _BlockDeviceInfo_DECODE(
                 v, "detect_zeroes", strict
             )
         v = obj["bps"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.bps = v
         else:
             self.bps = _rt.d_int(v, "bps", strict)
         v = obj["bps_rd"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.bps_rd = v
         else:
             self.bps_rd = _rt.d_int(v, "bps_rd", strict)
         v = obj["bps_wr"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.bps_wr = v
         else:
             self.bps_wr = _rt.d_int(v, "bps_wr", strict)
         v = obj["iops"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.iops = v
         else:
             self.iops = _rt.d_int(v, "iops", strict)
         v = obj["iops_rd"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.iops_rd = v
         else:
             self.iops_rd = _rt.d_int(v, "iops_rd", strict)
         v = obj["iops_wr"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.iops_wr = v
         else:
             self.iops_wr = _rt.d_int(v, "iops_wr", strict)
@@ -3707,28 +3707,28 @@ def _BlockDeviceInfo_DECODE(
         if left:
             if "bps_max" in obj:
                 v = obj["bps_max"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.bps_max = v
                 else:
                     self.bps_max = _rt.d_int(v, "bps_max", strict)
                 left -= 1
             if "bps_rd_max" in obj:
                 v = obj["bps_rd_max"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.bps_rd_max = v
                 else:
                     self.bps_rd_max = _rt.d_int(v, "bps_rd_max", strict)
                 left -= 1
             if "bps_wr_max" in obj:
                 v = obj["bps_wr_max"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.bps_wr_max = v
                 else:
                     self.bps_wr_max = _rt.d_int(v, "bps_wr_max", strict)
                 left -= 1
             if "iops_max" in obj:
                 v = obj["iops_max"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_max = v
                 else:
                     self.iops_max = _rt.d_int(v, "iops_max", strict)
@@ -3736,28 +3736,28 @@ def _BlockDeviceInfo_DECODE(
         if left:
             if "iops_rd_max" in obj:
                 v = obj["iops_rd_max"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_rd_max = v
                 else:
                     self.iops_rd_max = _rt.d_int(v, "iops_rd_max", strict)
                 left -= 1
             if "iops_wr_max" in obj:
                 v = obj["iops_wr_max"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_wr_max = v
                 else:
                     self.iops_wr_max = _rt.d_int(v, "iops_wr_max", strict)
                 left -= 1
             if "bps_max_length" in obj:
                 v = obj["bps_max_length"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.bps_max_length = v
                 else:
                     self.bps_max_length = _rt.d_int(v, "bps_max_length", strict)
                 left -= 1
             if "bps_rd_max_length" in obj:
                 v = obj["bps_rd_max_length"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.bps_rd_max_length = v
                 else:
                     self.bps_rd_max_length = _rt.d_int(v, "bps_rd_max_length", strict)
@@ -3765,28 +3765,28 @@ def _BlockDeviceInfo_DECODE(
         if left:
             if "bps_wr_max_length" in obj:
                 v = obj["bps_wr_max_length"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.bps_wr_max_length = v
                 else:
                     self.bps_wr_max_length = _rt.d_int(v, "bps_wr_max_length", strict)
                 left -= 1
             if "iops_max_length" in obj:
                 v = obj["iops_max_length"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_max_length = v
                 else:
                     self.iops_max_length = _rt.d_int(v, "iops_max_length", strict)
                 left -= 1
             if "iops_rd_max_length" in obj:
                 v = obj["iops_rd_max_length"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_rd_max_length = v
                 else:
                     self.iops_rd_max_length = _rt.d_int(v, "iops_rd_max_length", strict)
                 left -= 1
             if "iops_wr_max_length" in obj:
                 v = obj["iops_wr_max_length"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_wr_max_length = v
                 else:
                     self.iops_wr_max_length = _rt.d_int(v, "iops_wr_max_length", strict)
@@ -3794,7 +3794,7 @@ def _BlockDeviceInfo_DECODE(
         if left:
             if "iops_size" in obj:
                 v = obj["iops_size"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.iops_size = v
                 else:
                     self.iops_size = _rt.d_int(v, "iops_size", strict)
@@ -3808,7 +3808,7 @@ def _BlockDeviceInfo_DECODE(
                 left -= 1
         self.cache = _BlockdevCacheInfo_DECODE(obj["cache"], "cache", strict)
         v = obj["write_threshold"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.write_threshold = v
         else:
             self.write_threshold = _rt.d_int(v, "write_threshold", strict)
@@ -3987,12 +3987,12 @@ def _BlockInfo_DECODE(
         else:
             self.type = _rt.d_str(v, "type", strict)
         v = obj["removable"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.removable = v
         else:
             self.removable = _rt.d_bool(v, "removable", strict)
         v = obj["locked"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.locked = v
         else:
             self.locked = _rt.d_bool(v, "locked", strict)
@@ -4005,7 +4005,7 @@ def _BlockInfo_DECODE(
                 return self
         if "tray_open" in obj:
             v = obj["tray_open"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.tray_open = v
             else:
                 self.tray_open = _rt.d_bool(v, "tray_open", strict)
@@ -4076,7 +4076,7 @@ def _QueryNamedBlockNodesArguments_DECODE(
             return self
         if "flat" in obj:
             v = obj["flat"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.flat = v
             else:
                 self.flat = _rt.d_bool(v, "flat", strict)

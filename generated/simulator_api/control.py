@@ -140,17 +140,17 @@ def _VersionTriple_DECODE(
     self._unknown = None
     try:
         v = obj["major"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.major = v
         else:
             self.major = _rt.d_int(v, "major", strict)
         v = obj["minor"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.minor = v
         else:
             self.minor = _rt.d_int(v, "minor", strict)
         v = obj["micro"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.micro = v
         else:
             self.micro = _rt.d_int(v, "micro", strict)

@@ -171,7 +171,7 @@ def _DumpGuestMemoryArguments_DECODE(
     try:
         left = len(obj) - 2
         v = obj["paging"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.paging = v
         else:
             self.paging = _rt.d_bool(v, "paging", strict)
@@ -184,7 +184,7 @@ def _DumpGuestMemoryArguments_DECODE(
             return self
         if "detach" in obj:
             v = obj["detach"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.detach = v
             else:
                 self.detach = _rt.d_bool(v, "detach", strict)
@@ -193,7 +193,7 @@ def _DumpGuestMemoryArguments_DECODE(
                 return self
         if "begin" in obj:
             v = obj["begin"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.begin = v
             else:
                 self.begin = _rt.d_int(v, "begin", strict)
@@ -202,7 +202,7 @@ def _DumpGuestMemoryArguments_DECODE(
                 return self
         if "length" in obj:
             v = obj["length"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.length = v
             else:
                 self.length = _rt.d_int(v, "length", strict)
@@ -309,12 +309,12 @@ def _DumpQueryResult_DECODE(
         except (KeyError, TypeError):
             self.status = DumpStatus._decode_named(v, "status", strict)
         v = obj["completed"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.completed = v
         else:
             self.completed = _rt.d_int(v, "completed", strict)
         v = obj["total"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.total = v
         else:
             self.total = _rt.d_int(v, "total", strict)

@@ -153,12 +153,12 @@ def _AddfdInfo_DECODE(
     self._unknown = None
     try:
         v = obj["fdset-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.fdset_id = v
         else:
             self.fdset_id = _rt.d_int(v, "fdset-id", strict)
         v = obj["fd"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.fd = v
         else:
             self.fd = _rt.d_int(v, "fd", strict)
@@ -230,7 +230,7 @@ def _AddFdArguments_DECODE(
             return self
         if "fdset-id" in obj:
             v = obj["fdset-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.fdset_id = v
             else:
                 self.fdset_id = _rt.d_int(v, "fdset-id", strict)
@@ -302,7 +302,7 @@ def _RemoveFdArguments_DECODE(
     try:
         left = len(obj) - 1
         v = obj["fdset-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.fdset_id = v
         else:
             self.fdset_id = _rt.d_int(v, "fdset-id", strict)
@@ -310,7 +310,7 @@ def _RemoveFdArguments_DECODE(
             return self
         if "fd" in obj:
             v = obj["fd"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.fd = v
             else:
                 self.fd = _rt.d_int(v, "fd", strict)
@@ -371,7 +371,7 @@ def _FdsetFdInfo_DECODE(
     try:
         left = len(obj) - 1
         v = obj["fd"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.fd = v
         else:
             self.fd = _rt.d_int(v, "fd", strict)
@@ -437,7 +437,7 @@ def _FdsetInfo_DECODE(
     self._unknown = None
     try:
         v = obj["fdset-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.fdset_id = v
         else:
             self.fdset_id = _rt.d_int(v, "fdset-id", strict)

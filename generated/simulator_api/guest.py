@@ -47,7 +47,7 @@ def _GuestRegisterValue_DECODE(
     self._unknown = None
     try:
         v = obj["value"]
-        if type(v) is int and 0 <= v < 256:
+        if type(v) is int and v >= 0 and v < 256:
             self.value = v
         else:
             self.value = _rt.d_uint8(v, "value", strict)
@@ -109,7 +109,7 @@ def _XGuestPvpanicWriteArguments_DECODE(
     try:
         left = len(obj) - 1
         v = obj["value"]
-        if type(v) is int and 0 <= v < 256:
+        if type(v) is int and v >= 0 and v < 256:
             self.value = v
         else:
             self.value = _rt.d_uint8(v, "value", strict)
@@ -235,12 +235,12 @@ def _XGuestIoWriteArguments_DECODE(
     self._unknown = None
     try:
         v = obj["port"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.port = v
         else:
             self.port = _rt.d_uint16(v, "port", strict)
         v = obj["value"]
-        if type(v) is int and 0 <= v < 256:
+        if type(v) is int and v >= 0 and v < 256:
             self.value = v
         else:
             self.value = _rt.d_uint8(v, "value", strict)
@@ -288,7 +288,7 @@ def _XGuestIoReadArguments_DECODE(
     self._unknown = None
     try:
         v = obj["port"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.port = v
         else:
             self.port = _rt.d_uint16(v, "port", strict)

@@ -900,7 +900,7 @@ def _SchemaInfo_command_DECODE(
             return self
         if "allow-oob" in obj:
             v = obj["allow-oob"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.allow_oob = v
             else:
                 self.allow_oob = _rt.d_bool(v, "allow-oob", strict)
@@ -1767,7 +1767,7 @@ def _SchemaInfoCommand_DECODE(
             return self
         if "allow-oob" in obj:
             v = obj["allow-oob"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.allow_oob = v
             else:
                 self.allow_oob = _rt.d_bool(v, "allow-oob", strict)

@@ -268,7 +268,7 @@ def _CpuInfoS390_DECODE(
             return self
         if "dedicated" in obj:
             v = obj["dedicated"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.dedicated = v
             else:
                 self.dedicated = _rt.d_bool(v, "dedicated", strict)
@@ -441,7 +441,7 @@ def _CpuInstanceProperties_DECODE(
             return self
         if "node-id" in obj:
             v = obj["node-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.node_id = v
             else:
                 self.node_id = _rt.d_int(v, "node-id", strict)
@@ -450,7 +450,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "drawer-id" in obj:
             v = obj["drawer-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.drawer_id = v
             else:
                 self.drawer_id = _rt.d_int(v, "drawer-id", strict)
@@ -459,7 +459,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "book-id" in obj:
             v = obj["book-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.book_id = v
             else:
                 self.book_id = _rt.d_int(v, "book-id", strict)
@@ -468,7 +468,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "socket-id" in obj:
             v = obj["socket-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.socket_id = v
             else:
                 self.socket_id = _rt.d_int(v, "socket-id", strict)
@@ -477,7 +477,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "die-id" in obj:
             v = obj["die-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.die_id = v
             else:
                 self.die_id = _rt.d_int(v, "die-id", strict)
@@ -486,7 +486,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "cluster-id" in obj:
             v = obj["cluster-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.cluster_id = v
             else:
                 self.cluster_id = _rt.d_int(v, "cluster-id", strict)
@@ -495,7 +495,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "module-id" in obj:
             v = obj["module-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.module_id = v
             else:
                 self.module_id = _rt.d_int(v, "module-id", strict)
@@ -504,7 +504,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "core-id" in obj:
             v = obj["core-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.core_id = v
             else:
                 self.core_id = _rt.d_int(v, "core-id", strict)
@@ -513,7 +513,7 @@ def _CpuInstanceProperties_DECODE(
                 return self
         if "thread-id" in obj:
             v = obj["thread-id"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.thread_id = v
             else:
                 self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -612,7 +612,7 @@ def _CpuInfoFastBase_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -622,7 +622,7 @@ def _CpuInfoFastBase_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -689,7 +689,7 @@ def _CpuInfoFast_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -699,7 +699,7 @@ def _CpuInfoFast_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -826,7 +826,7 @@ def _CpuInfoFast_s390x_DECODE(
         if "cpu-state" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -836,7 +836,7 @@ def _CpuInfoFast_s390x_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -859,7 +859,7 @@ def _CpuInfoFast_s390x_DECODE(
             return self
         if "dedicated" in obj:
             v = obj["dedicated"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self.dedicated = v
             else:
                 self.dedicated = _rt.d_bool(v, "dedicated", strict)
@@ -943,7 +943,7 @@ def _CpuInfoFast_aarch64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -953,7 +953,7 @@ def _CpuInfoFast_aarch64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1033,7 +1033,7 @@ def _CpuInfoFast_alpha_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1043,7 +1043,7 @@ def _CpuInfoFast_alpha_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1123,7 +1123,7 @@ def _CpuInfoFast_arm_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1133,7 +1133,7 @@ def _CpuInfoFast_arm_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1213,7 +1213,7 @@ def _CpuInfoFast_avr_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1223,7 +1223,7 @@ def _CpuInfoFast_avr_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1303,7 +1303,7 @@ def _CpuInfoFast_hppa_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1313,7 +1313,7 @@ def _CpuInfoFast_hppa_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1393,7 +1393,7 @@ def _CpuInfoFast_i386_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1403,7 +1403,7 @@ def _CpuInfoFast_i386_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1483,7 +1483,7 @@ def _CpuInfoFast_loongarch64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1493,7 +1493,7 @@ def _CpuInfoFast_loongarch64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1573,7 +1573,7 @@ def _CpuInfoFast_m68k_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1583,7 +1583,7 @@ def _CpuInfoFast_m68k_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1663,7 +1663,7 @@ def _CpuInfoFast_microblaze_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1673,7 +1673,7 @@ def _CpuInfoFast_microblaze_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1753,7 +1753,7 @@ def _CpuInfoFast_microblazeel_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1763,7 +1763,7 @@ def _CpuInfoFast_microblazeel_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1843,7 +1843,7 @@ def _CpuInfoFast_mips_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1853,7 +1853,7 @@ def _CpuInfoFast_mips_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -1933,7 +1933,7 @@ def _CpuInfoFast_mips64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -1943,7 +1943,7 @@ def _CpuInfoFast_mips64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2023,7 +2023,7 @@ def _CpuInfoFast_mips64el_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2033,7 +2033,7 @@ def _CpuInfoFast_mips64el_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2113,7 +2113,7 @@ def _CpuInfoFast_mipsel_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2123,7 +2123,7 @@ def _CpuInfoFast_mipsel_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2203,7 +2203,7 @@ def _CpuInfoFast_or1k_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2213,7 +2213,7 @@ def _CpuInfoFast_or1k_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2293,7 +2293,7 @@ def _CpuInfoFast_ppc_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2303,7 +2303,7 @@ def _CpuInfoFast_ppc_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2383,7 +2383,7 @@ def _CpuInfoFast_ppc64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2393,7 +2393,7 @@ def _CpuInfoFast_ppc64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2473,7 +2473,7 @@ def _CpuInfoFast_riscv32_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2483,7 +2483,7 @@ def _CpuInfoFast_riscv32_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2563,7 +2563,7 @@ def _CpuInfoFast_riscv64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2573,7 +2573,7 @@ def _CpuInfoFast_riscv64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2653,7 +2653,7 @@ def _CpuInfoFast_rx_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2663,7 +2663,7 @@ def _CpuInfoFast_rx_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2743,7 +2743,7 @@ def _CpuInfoFast_sh4_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2753,7 +2753,7 @@ def _CpuInfoFast_sh4_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2833,7 +2833,7 @@ def _CpuInfoFast_sh4eb_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2843,7 +2843,7 @@ def _CpuInfoFast_sh4eb_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -2923,7 +2923,7 @@ def _CpuInfoFast_sparc_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -2933,7 +2933,7 @@ def _CpuInfoFast_sparc_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -3013,7 +3013,7 @@ def _CpuInfoFast_sparc64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -3023,7 +3023,7 @@ def _CpuInfoFast_sparc64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -3103,7 +3103,7 @@ def _CpuInfoFast_tricore_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -3113,7 +3113,7 @@ def _CpuInfoFast_tricore_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -3193,7 +3193,7 @@ def _CpuInfoFast_x86_64_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -3203,7 +3203,7 @@ def _CpuInfoFast_x86_64_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -3283,7 +3283,7 @@ def _CpuInfoFast_xtensa_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -3293,7 +3293,7 @@ def _CpuInfoFast_xtensa_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -3373,7 +3373,7 @@ def _CpuInfoFast_xtensaeb_DECODE(
         if "target" not in obj:
             left = -1
         v = obj["cpu-index"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.cpu_index = v
         else:
             self.cpu_index = _rt.d_int(v, "cpu-index", strict)
@@ -3383,7 +3383,7 @@ def _CpuInfoFast_xtensaeb_DECODE(
         else:
             self.qom_path = _rt.d_str(v, "qom-path", strict)
         v = obj["thread-id"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.thread_id = v
         else:
             self.thread_id = _rt.d_int(v, "thread-id", strict)
@@ -3481,7 +3481,7 @@ def _HotpluggableCPU_DECODE(
         else:
             self.type = _rt.d_str(v, "type", strict)
         v = obj["vcpus-count"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.vcpus_count = v
         else:
             self.vcpus_count = _rt.d_int(v, "vcpus-count", strict)

@@ -246,7 +246,7 @@ def _StatusInfo_DECODE(
     self._unknown = None
     try:
         v = obj["running"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.running = v
         else:
             self.running = _rt.d_bool(v, "running", strict)
@@ -325,7 +325,7 @@ def _ShutdownEvent_DECODE(
     self._unknown = None
     try:
         v = obj["guest"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.guest = v
         else:
             self.guest = _rt.d_bool(v, "guest", strict)
@@ -435,7 +435,7 @@ def _ResetEvent_DECODE(
     self._unknown = None
     try:
         v = obj["guest"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.guest = v
         else:
             self.guest = _rt.d_bool(v, "guest", strict)
@@ -1421,27 +1421,27 @@ def _GuestPanicInformation_hyper_v_DECODE(
         if v != "hyper-v":
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj["arg1"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg1 = v
         else:
             self.arg1 = _rt.d_uint64(v, "arg1", strict)
         v = obj["arg2"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg2 = v
         else:
             self.arg2 = _rt.d_uint64(v, "arg2", strict)
         v = obj["arg3"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg3 = v
         else:
             self.arg3 = _rt.d_uint64(v, "arg3", strict)
         v = obj["arg4"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg4 = v
         else:
             self.arg4 = _rt.d_uint64(v, "arg4", strict)
         v = obj["arg5"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg5 = v
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
@@ -1528,17 +1528,17 @@ def _GuestPanicInformation_s390_DECODE(
         if v != "s390":
             raise _rt.WireError.not_this_branch("type", obj)
         v = obj["core"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.core = v
         else:
             self.core = _rt.d_uint32(v, "core", strict)
         v = obj["psw-mask"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.psw_mask = v
         else:
             self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
         v = obj["psw-addr"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.psw_addr = v
         else:
             self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)
@@ -1641,27 +1641,27 @@ def _GuestPanicInformationHyperV_DECODE(
     self._unknown = None
     try:
         v = obj["arg1"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg1 = v
         else:
             self.arg1 = _rt.d_uint64(v, "arg1", strict)
         v = obj["arg2"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg2 = v
         else:
             self.arg2 = _rt.d_uint64(v, "arg2", strict)
         v = obj["arg3"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg3 = v
         else:
             self.arg3 = _rt.d_uint64(v, "arg3", strict)
         v = obj["arg4"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg4 = v
         else:
             self.arg4 = _rt.d_uint64(v, "arg4", strict)
         v = obj["arg5"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.arg5 = v
         else:
             self.arg5 = _rt.d_uint64(v, "arg5", strict)
@@ -1776,17 +1776,17 @@ def _GuestPanicInformationS390_DECODE(
     self._unknown = None
     try:
         v = obj["core"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.core = v
         else:
             self.core = _rt.d_uint32(v, "core", strict)
         v = obj["psw-mask"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.psw_mask = v
         else:
             self.psw_mask = _rt.d_uint64(v, "psw-mask", strict)
         v = obj["psw-addr"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.psw_addr = v
         else:
             self.psw_addr = _rt.d_uint64(v, "psw-addr", strict)

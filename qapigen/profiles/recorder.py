@@ -40,6 +40,9 @@ _REPLY_TIMEOUT = 60.0  # seconds for one reply
 _STOP_TIMEOUT = 10.0  # seconds for a process to go after SIGTERM, then after SIGKILL
 HELP_OPTIONS = ("-version", "-h", "-machine help", "-device help", "-cpu help")
 
+# Asked in the first probe round besides libvirt's questions: where what the
+# simulator keeps live starts from (qapigen/vm/migration.py).
+_SIMULATOR_QUESTIONS: Sequence[Question] = (("query-migrate-parameters", None),)
 # Commands whose answers depend on the host's devices rather than the binary.
 _HOST_DEVICE_COMMANDS = ("query-sev-capabilities", "query-sgx-capabilities")
 # Questions of a domain's start whose answers reflect that domain or change it.
@@ -365,7 +368,8 @@ def record(binary: str, progress: Callable[[str], None] | None = None) -> dict[s
     say = progress or (lambda _text: None)
     with tempfile.TemporaryDirectory(prefix="qapigen-profile-") as workdir:
         say("probe, accel=kvm:tcg")
-        probe, greeting = _probe(binary, "kvm:tcg", libvirt.PROBE, workdir, "probe")
+        questions = [*libvirt.PROBE, *_SIMULATOR_QUESTIONS]
+        probe, greeting = _probe(binary, "kvm:tcg", questions, workdir, "probe")
         say("probe, accel=tcg")
         tcg_questions = list(libvirt.PROBE)
         tcg_questions += [q for q in libvirt.PROBE_TCG if q not in tcg_questions]

@@ -11,8 +11,9 @@ with the simulator's own commands that the profile's QEMU lacks (the guest's
    (:mod:`qapigen.qmp.arguments`);
 2. what reflects this machine is answered from it: ``query-commands`` and
    ``query-qmp-schema`` (the served schema), ``query-chardev`` (its
-   monitors, :mod:`.chardev_info`), ``migrate-set-capabilities`` (remembered)
-   and ``query-migrate-capabilities`` (the recorded answer, with what was set);
+   monitors, :mod:`.chardev_info`), migration (:mod:`.migration`: what is set
+   is checked and remembered, the commands that need a migration under way
+   fail as QEMU's do without one);
 3. anything else gets the recorded reply to the same command and arguments, as
    this host would give it (:mod:`.host`): answers that depended on the
    accelerator come from a session that used the accelerator this machine
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from ..profiles.profile import Exchange, Profile, Reply, Session
     from ..qmp.schema_info import CommandSpec, SchemaInfo
     from .chardev_info import Chardev
+    from .migration import Migration
 
 __all__ = ["NOT_RECORDED", "SHIPPED_GREETING", "MachineSurface", "ProfileError", "ServedProfile"]
 
@@ -159,8 +161,7 @@ class MachineSurface:
         self.chardevs = chardevs
         self.clients = clients
         self._accel: str | None = None
-        #: ``migrate-set-capabilities``, as set: capability -> state.
-        self.migration_capabilities: dict[str, bool] = {}
+        self._migration: Migration | None = None
 
     def lookup(self, name: str) -> CommandSpec | None:
         """The command ``name`` of the served schema, or None."""
@@ -184,17 +185,15 @@ class MachineSurface:
             from .chardev_info import query_chardev
 
             return query_chardev(self.chardevs, self.clients)
-        if name == "migrate-set-capabilities":
-            for item in arguments["capabilities"]:
-                self.migration_capabilities[item["capability"]] = item["state"]
-            return {}
-        value = self.recorded(name, arguments)
-        if name == "query-migrate-capabilities" and isinstance(value, list):
-            value = [
-                dict(c, state=self.migration_capabilities.get(c["capability"], c["state"]))
-                for c in value
-            ]
-        return value
+        from .migration import COMMANDS
+
+        if name in COMMANDS:
+            if self._migration is None:
+                from .migration import Migration
+
+                self._migration = Migration(self.recorded)
+            return self._migration.answer(name, arguments)
+        return self.recorded(name, arguments)
 
     @property
     def accel(self) -> str:

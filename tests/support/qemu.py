@@ -10,6 +10,7 @@ compare the two start both with :func:`pair` and skip, saying why, when QEMU
 from __future__ import annotations
 
 import array
+import json
 import os
 import re
 import shutil
@@ -18,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -178,3 +180,46 @@ def pair(
     finally:
         qemu.close()
         ours.close()
+
+
+NEGOTIATE = b'{"execute": "qmp_capabilities"}\n'
+
+
+def command(conn: RawQMP, execute: str, arguments: dict[str, Any] | None = None) -> bytes:
+    """The raw reply to ``execute`` with ``arguments`` (one reply, no event expected)."""
+    request: dict[str, Any] = {"execute": execute}
+    if arguments is not None:
+        request["arguments"] = arguments
+    return conn.command(json.dumps(request).encode() + b"\n")
+
+
+class Both:
+    """Real QEMU and ``qapigen vm``, each with a negotiated connection."""
+
+    def __init__(self, qemu: QMPProcess, ours: QMPProcess) -> None:
+        self.processes = (qemu, ours)
+        self.conns = (qemu.connect(), ours.connect())
+        for conn in self.conns:
+            assert conn.command(NEGOTIATE) == b'{"return": {}}\r\n'
+
+    def ask(self, execute: str, arguments: dict[str, Any] | None = None) -> tuple[bytes, bytes]:
+        """The raw replies of QEMU and of the simulator (socket folders masked)."""
+        q, o = (command(conn, execute, arguments) for conn in self.conns)
+        for process, _ in zip(self.processes, (q, o), strict=True):
+            folder = process.folder.encode()
+            q, o = q.replace(folder, b"<F>"), o.replace(folder, b"<F>")
+        return q, o
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+
+
+def both_running(options: Sequence[str]) -> Iterator[Both]:
+    """:class:`Both` with ``options`` (a fixture's body); skips without QEMU 10.0."""
+    for qemu, ours in pair(options):
+        both = Both(qemu, ours)
+        try:
+            yield both
+        finally:
+            both.close()

@@ -284,52 +284,52 @@ def _Numbers_DECODE(
     self._unknown = None
     try:
         v = obj["i"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.i = v
         else:
             self.i = _rt.d_int(v, "i", strict)
         v = obj["i8"]
-        if type(v) is int and -128 <= v < 128:
+        if type(v) is int and v >= -128 and v < 128:
             self.i8 = v
         else:
             self.i8 = _rt.d_int8(v, "i8", strict)
         v = obj["i16"]
-        if type(v) is int and -32768 <= v < 32768:
+        if type(v) is int and v >= -32768 and v < 32768:
             self.i16 = v
         else:
             self.i16 = _rt.d_int16(v, "i16", strict)
         v = obj["i32"]
-        if type(v) is int and -(1 << 31) <= v < 1 << 31:
+        if type(v) is int and v >= -(1 << 31) and v < 1 << 31:
             self.i32 = v
         else:
             self.i32 = _rt.d_int32(v, "i32", strict)
         v = obj["i64"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.i64 = v
         else:
             self.i64 = _rt.d_int64(v, "i64", strict)
         v = obj["u8"]
-        if type(v) is int and 0 <= v < 256:
+        if type(v) is int and v >= 0 and v < 256:
             self.u8 = v
         else:
             self.u8 = _rt.d_uint8(v, "u8", strict)
         v = obj["u16"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.u16 = v
         else:
             self.u16 = _rt.d_uint16(v, "u16", strict)
         v = obj["u32"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.u32 = v
         else:
             self.u32 = _rt.d_uint32(v, "u32", strict)
         v = obj["u64"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.u64 = v
         else:
             self.u64 = _rt.d_uint64(v, "u64", strict)
         v = obj["sz"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.sz = v
         else:
             self.sz = _rt.d_size(v, "sz", strict)
@@ -339,7 +339,7 @@ def _Numbers_DECODE(
         else:
             self.num = _rt.d_number(v, "num", strict)
         v = obj["flag"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.flag = v
         else:
             self.flag = _rt.d_bool(v, "flag", strict)
@@ -466,7 +466,7 @@ def _Parent_DECODE(
                 return self
         if "legacy" in obj:
             v = obj["legacy"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self._deprecated_legacy = v
             else:
                 self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
@@ -619,7 +619,7 @@ def _Child_DECODE(
                 left -= 1
             if "legacy" in obj:
                 v = obj["legacy"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self._deprecated_legacy = v
                 else:
                     self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
@@ -632,7 +632,7 @@ def _Child_DECODE(
                     self.shown = _rt.d_str(v, "shown", strict)
                 left -= 1
         v = obj["count"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.count = v
         else:
             self.count = _rt.d_int(v, "count", strict)
@@ -649,7 +649,7 @@ def _Child_DECODE(
                 return self
         if "older" in obj:
             v = obj["older"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self._deprecated_older = v
             else:
                 self._deprecated_older = _rt.d_bool(v, "older", strict)
@@ -839,7 +839,7 @@ def _Optionals_DECODE(
                 return self
         if "o-int" in obj:
             v = obj["o-int"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.o_int = v
             else:
                 self.o_int = _rt.d_int(v, "o-int", strict)
@@ -893,7 +893,7 @@ def _Optionals_DECODE(
                 self.o_alt_null = _Numbers_DECODE(v, "o-alt-null", strict)
             elif type(v) is list:
                 self.o_alt_null = _rt.d_list(_rt.d_int, v, "o-alt-null", strict)
-            elif type(v) is float or type(v) is int or type(v) is bool:
+            elif type(v) is float or type(v) is int or v is True or v is False:
                 self.o_alt_null = v
             else:
                 raise _rt.WireError.no_alternative("Anything").inside("o-alt-null")
@@ -924,7 +924,7 @@ def _Optionals_DECODE(
         if "o-count" in obj:
             v = obj["o-count"]
             if type(v) is float or type(v) is int:
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self.o_count = v
                 else:
                     self.o_count = _rt.d_int(v, "o-count", strict)
@@ -1192,7 +1192,7 @@ def _Query_DECODE(
             return self
         if "limit" in obj:
             v = obj["limit"]
-            if type(v) is int and 0 <= v < 256:
+            if type(v) is int and v >= 0 and v < 256:
                 self.limit = v
             else:
                 self.limit = _rt.d_uint8(v, "limit", strict)
@@ -1377,7 +1377,7 @@ def _Square_DECODE(
     try:
         left = len(obj) - 1
         v = obj["side"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.side = v
         else:
             self.side = _rt.d_uint32(v, "side", strict)
@@ -1385,7 +1385,7 @@ def _Square_DECODE(
             return self
         if "rotated" in obj:
             v = obj["rotated"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self._deprecated_rotated = v
             else:
                 self._deprecated_rotated = _rt.d_bool(v, "rotated", strict)
@@ -1790,7 +1790,7 @@ def _Shape_square_DECODE(
         if obj["kind"] != "square":
             raise _rt.WireError.not_this_branch("kind", obj)
         v = obj["side"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.side = v
         else:
             self.side = _rt.d_uint32(v, "side", strict)
@@ -1798,7 +1798,7 @@ def _Shape_square_DECODE(
             return self
         if "rotated" in obj:
             v = obj["rotated"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self._deprecated_rotated = v
             else:
                 self._deprecated_rotated = _rt.d_bool(v, "rotated", strict)
@@ -1924,7 +1924,7 @@ def _Shape_nested_DECODE(
             return self
         if "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2049,7 +2049,7 @@ def _Shape_nested_plain_DECODE(
             self.style = InnerStyle._decode_named(v, "style", strict)
         if left and "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2174,7 +2174,7 @@ def _Shape_nested_fancy_DECODE(
             self.style = InnerStyle._decode_named(v, "style", strict)
         if left and "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2182,7 +2182,7 @@ def _Shape_nested_fancy_DECODE(
         if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj["ribbons"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.ribbons = v
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
@@ -2291,7 +2291,7 @@ def _Shape_nested_bare_DECODE(
             self.style = InnerStyle._decode_named(v, "style", strict)
         if left and "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2411,7 +2411,7 @@ def _Shape_extra_DECODE(
             return self
         if "weight" in obj:
             v = obj["weight"]
-            if type(v) is int and 0 <= v < 1 << 64:
+            if type(v) is int and v >= 0 and v < 1 << 64:
                 self.weight = v
             else:
                 self.weight = _rt.d_size(v, "weight", strict)
@@ -2547,7 +2547,7 @@ def _InnerBase_DECODE(
             return self
         if "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2606,7 +2606,7 @@ def _Fancy_DECODE(
     try:
         left = len(obj) - 1
         v = obj["ribbons"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.ribbons = v
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
@@ -2670,7 +2670,7 @@ def _Inner_DECODE(
             return self
         if "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2724,7 +2724,7 @@ def _Inner_plain_DECODE(
             self.style = InnerStyle._decode_named(v, "style", strict)
         if left and "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2800,7 +2800,7 @@ def _Inner_fancy_DECODE(
             self.style = InnerStyle._decode_named(v, "style", strict)
         if left and "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2808,7 +2808,7 @@ def _Inner_fancy_DECODE(
         if obj["style"] != "fancy":
             raise _rt.WireError.not_this_branch("style", obj)
         v = obj["ribbons"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.ribbons = v
         else:
             self.ribbons = _rt.d_uint16(v, "ribbons", strict)
@@ -2868,7 +2868,7 @@ def _Inner_bare_DECODE(
             self.style = InnerStyle._decode_named(v, "style", strict)
         if left and "depth" in obj:
             v = obj["depth"]
-            if type(v) is int and -128 <= v < 128:
+            if type(v) is int and v >= -128 and v < 128:
                 self.depth = v
             else:
                 self.depth = _rt.d_int8(v, "depth", strict)
@@ -2927,7 +2927,7 @@ def _Anything_DECODE(
         return _Numbers_DECODE(v, name, strict)
     if type(v) is list:
         return _rt.d_list(_rt.d_int, v, name, strict)
-    if type(v) is float or type(v) is int or type(v) is bool:
+    if type(v) is float or type(v) is int or v is True or v is False:
         return v
     raise _rt.WireError.no_alternative("Anything").inside(name)
 
@@ -2988,7 +2988,7 @@ def _CountOrNames_DECODE(
     v: object, name: str | int | None = None, strict: bool = True
 ) -> int | list[str]:
     if type(v) is float or type(v) is int:
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             return v
         return _rt.d_int(v, name, strict)
     if type(v) is list:
@@ -3047,7 +3047,7 @@ def _CountThingsArguments_DECODE(
     try:
         left = len(obj) - 1
         v = obj["first"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.first = v
         else:
             self.first = _rt.d_int(v, "first", strict)
@@ -3055,7 +3055,7 @@ def _CountThingsArguments_DECODE(
             return self
         if "second" in obj:
             v = obj["second"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self.second = v
             else:
                 self.second = _rt.d_int(v, "second", strict)
@@ -3165,7 +3165,7 @@ def _FireAndForgetArguments_DECODE(
             return self
         if "delay" in obj:
             v = obj["delay"]
-            if type(v) is int and 0 <= v < 1 << 64:
+            if type(v) is int and v >= 0 and v < 1 << 64:
                 self.delay = v
             else:
                 self.delay = _rt.d_uint64(v, "delay", strict)
@@ -3262,7 +3262,7 @@ def _OptionalEverythingArguments_DECODE(
                 self.maybe_alt = _Numbers_DECODE(v, "maybe-alt", strict)
             elif type(v) is list:
                 self.maybe_alt = _rt.d_list(_rt.d_int, v, "maybe-alt", strict)
-            elif type(v) is float or type(v) is int or type(v) is bool:
+            elif type(v) is float or type(v) is int or v is True or v is False:
                 self.maybe_alt = v
             else:
                 raise _rt.WireError.no_alternative("Anything").inside("maybe-alt")
@@ -3475,7 +3475,7 @@ def _ChangedEvent_DECODE(
                 return self
         if "old-way" in obj:
             v = obj["old-way"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self._deprecated_old_way = v
             else:
                 self._deprecated_old_way = _rt.d_int(v, "old-way", strict)
@@ -3577,7 +3577,7 @@ def _ChildBornEvent_DECODE(
                 left -= 1
             if "legacy" in obj:
                 v = obj["legacy"]
-                if type(v) is int and -(1 << 63) <= v < 1 << 63:
+                if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                     self._deprecated_legacy = v
                 else:
                     self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
@@ -3590,7 +3590,7 @@ def _ChildBornEvent_DECODE(
                     self.shown = _rt.d_str(v, "shown", strict)
                 left -= 1
         v = obj["count"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.count = v
         else:
             self.count = _rt.d_int(v, "count", strict)
@@ -3607,7 +3607,7 @@ def _ChildBornEvent_DECODE(
                 return self
         if "older" in obj:
             v = obj["older"]
-            if type(v) is bool:
+            if v is True or v is False:
                 self._deprecated_older = v
             else:
                 self._deprecated_older = _rt.d_bool(v, "older", strict)
@@ -3706,52 +3706,52 @@ def _NumbersReadEvent_DECODE(
     self._unknown = None
     try:
         v = obj["i"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.i = v
         else:
             self.i = _rt.d_int(v, "i", strict)
         v = obj["i8"]
-        if type(v) is int and -128 <= v < 128:
+        if type(v) is int and v >= -128 and v < 128:
             self.i8 = v
         else:
             self.i8 = _rt.d_int8(v, "i8", strict)
         v = obj["i16"]
-        if type(v) is int and -32768 <= v < 32768:
+        if type(v) is int and v >= -32768 and v < 32768:
             self.i16 = v
         else:
             self.i16 = _rt.d_int16(v, "i16", strict)
         v = obj["i32"]
-        if type(v) is int and -(1 << 31) <= v < 1 << 31:
+        if type(v) is int and v >= -(1 << 31) and v < 1 << 31:
             self.i32 = v
         else:
             self.i32 = _rt.d_int32(v, "i32", strict)
         v = obj["i64"]
-        if type(v) is int and -(1 << 63) <= v < 1 << 63:
+        if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
             self.i64 = v
         else:
             self.i64 = _rt.d_int64(v, "i64", strict)
         v = obj["u8"]
-        if type(v) is int and 0 <= v < 256:
+        if type(v) is int and v >= 0 and v < 256:
             self.u8 = v
         else:
             self.u8 = _rt.d_uint8(v, "u8", strict)
         v = obj["u16"]
-        if type(v) is int and 0 <= v < 65536:
+        if type(v) is int and v >= 0 and v < 65536:
             self.u16 = v
         else:
             self.u16 = _rt.d_uint16(v, "u16", strict)
         v = obj["u32"]
-        if type(v) is int and 0 <= v < 1 << 32:
+        if type(v) is int and v >= 0 and v < 1 << 32:
             self.u32 = v
         else:
             self.u32 = _rt.d_uint32(v, "u32", strict)
         v = obj["u64"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.u64 = v
         else:
             self.u64 = _rt.d_uint64(v, "u64", strict)
         v = obj["sz"]
-        if type(v) is int and 0 <= v < 1 << 64:
+        if type(v) is int and v >= 0 and v < 1 << 64:
             self.sz = v
         else:
             self.sz = _rt.d_size(v, "sz", strict)
@@ -3761,7 +3761,7 @@ def _NumbersReadEvent_DECODE(
         else:
             self.num = _rt.d_number(v, "num", strict)
         v = obj["flag"]
-        if type(v) is bool:
+        if v is True or v is False:
             self.flag = v
         else:
             self.flag = _rt.d_bool(v, "flag", strict)

@@ -68,7 +68,7 @@ def _Extra_DECODE(
             return self
         if "weight" in obj:
             v = obj["weight"]
-            if type(v) is int and 0 <= v < 1 << 64:
+            if type(v) is int and v >= 0 and v < 1 << 64:
                 self.weight = v
             else:
                 self.weight = _rt.d_size(v, "weight", strict)
@@ -169,7 +169,7 @@ def _ExtraChild_DECODE(
                 return self
         if "legacy" in obj:
             v = obj["legacy"]
-            if type(v) is int and -(1 << 63) <= v < 1 << 63:
+            if type(v) is int and v >= -(1 << 63) and v < 1 << 63:
                 self._deprecated_legacy = v
             else:
                 self._deprecated_legacy = _rt.d_int(v, "legacy", strict)
