@@ -365,6 +365,7 @@ class CommandLine:
         "_device_ids",
         "_devices",
         "_drives",
+        "_layout_for",
         "_machine_accel",
         "_machine_props",
         "_machine_type",
@@ -397,8 +398,9 @@ class CommandLine:
         self._objects: list[tuple[str, str, str, dict[str, OptionValue], bool]] = []
         #: -blockdev and -drive: (location, node).
         self._blockdevs: list[tuple[str, BlockNodeConfig]] = []
-        #: -drive: what each asked for, placed at :meth:`build`.
-        self._drives: list[_DriveRequest] = []
+        #: -drive: the drives placed so far; the machine type they are placed for.
+        self._drives: list[DriveConfig] = []
+        self._layout_for = "pc"
         self._openers: list[Callable[[], None]] = []
         self._auto_names = 0
         self._device_ids: set[str] = set()
@@ -523,16 +525,46 @@ class CommandLine:
         place: tuple[int | None, int | None, int | None],
         *,
         cdrom: bool = False,
-        node: BlockNodeConfig | None = None,
+        open_image: Callable[[], BlockNodeConfig | None] = lambda: None,
     ) -> None:
         """``-drive``: a block backend on ``interface`` (``ide``, ``floppy``,
         ``virtio``, ``none``), at ``place`` (its ``index``, ``bus``, ``unit``;
-        None: not given), its image's node (None: empty); placed and named at
-        :meth:`build`, once the machine type is known.  (Called by a backend
-        opener, see :meth:`open_later`.)"""
+        None: not given), placed and named as QEMU does, then its image opened
+        (``open_image``: its node, None for an empty drive).  Called by a
+        backend opener (:meth:`open_later`), once the machine type is known."""
+        units, _buses = _drive_layout(self._layout_for)[interface]
+        index, bus, unit = place
+        if index is not None:
+            bus, unit = (index // units, index % units) if units else (0, index)
+        elif unit is None:
+            bus = bus or 0
+            unit = 0
+            while self._drive_at(interface, bus, unit):
+                unit += 1
+                if units and unit >= units:
+                    unit -= units
+                    bus += 1
+        bus = bus or 0
+        if units and unit >= units:
+            raise ConfigError(f"unit {unit} too big (max is {units - 1})", location)
+        if self._drive_at(interface, bus, unit):
+            where = unit if not units else bus * units + unit
+            raise ConfigError(f"drive with bus={bus}, unit={unit} (index={where}) exists", location)
+        name = ident
+        if name is None:
+            kind = ("-cd" if cdrom else "-hd") if interface == "ide" else ""
+            name = f"ide{bus}{kind}{unit}" if interface == "ide" else f"{interface}{unit}"
+        node = open_image()
         if node is not None:
             self.blockdev(location, node)
-        self._drives.append(_DriveRequest(location, ident, interface, place, cdrom, node))
+        self._drives.append(
+            DriveConfig(name, interface, bus, unit, cdrom, node, location, place != (None,) * 3)
+        )
+
+    def _drive_at(self, interface: str, bus: int, unit: int) -> bool:
+        return any(
+            d.interface == interface and (d.bus, d.unit) == (bus, unit) for d in self._drives
+        )
 
     def block_node(self, name: str) -> BlockNodeConfig | None:
         """The block node named ``name`` so far (a ``-blockdev``'s, a drive's), or None."""
@@ -636,6 +668,7 @@ class CommandLine:
         if self._vga is not None and self._vga not in _VGA_TYPES:
             raise ConfigError(f"unknown vga type: {self._vga}")
         machine_type = self._check_machine(catalogue)
+        self._layout_for = machine_type
         for opener in self._openers:
             opener()
         self._openers.clear()
@@ -707,71 +740,20 @@ class CommandLine:
         return config
 
     def _place_drives(self, machine_type: str) -> tuple[DriveConfig, ...]:
-        """The drives at their places, named as QEMU names them, then the
-        default ones; QEMU's errors for a place taken or one the board lacks."""
+        """The drives, then the board's default ones where no drive is; QEMU's
+        errors for a place the board lacks, a disk it cannot use."""
         q35 = "q35" in machine_type
         pc = machine_type != "none"
-        # Units per bus (0: the index is the unit) and buses, of each interface.
-        layout = {
-            "ide": (1 if q35 else 2, (6 if q35 else 2) if pc else 0),
-            "floppy": (0, 1 if pc else 0),
-            "virtio": (0, 1),
-            "none": (0, 1),
-        }
-        placed: list[DriveConfig] = []
-
-        def taken(interface: str, bus: int, unit: int) -> bool:
-            return any(d.interface == interface and (d.bus, d.unit) == (bus, unit) for d in placed)
-
-        for request in self._drives:
-            units, _buses = layout[request.interface]
-            index, bus, unit = request.place
-            location = request.location
-            if index is not None:
-                bus, unit = (index // units, index % units) if units else (0, index)
-            elif unit is None:
-                bus = bus or 0
-                unit = 0
-                while taken(request.interface, bus, unit):
-                    unit += 1
-                    if units and unit >= units:
-                        unit -= units
-                        bus += 1
-            bus = bus or 0
-            if units and unit >= units:
-                raise ConfigError(f"unit {unit} too big (max is {units - 1})", location)
-            if taken(request.interface, bus, unit):
-                where = unit if not units else bus * units + unit
-                raise ConfigError(
-                    f"drive with bus={bus}, unit={unit} (index={where}) exists", location
-                )
-            name = request.ident
-            if name is None:
-                if request.interface == "ide":
-                    kind = "-cd" if request.cdrom else "-hd"
-                    name = f"ide{bus}{kind}{unit}"
-                else:
-                    name = f"{request.interface}{unit}"
-            placed.append(
-                DriveConfig(
-                    name,
-                    request.interface,
-                    bus,
-                    unit,
-                    request.cdrom,
-                    request.node,
-                    location,
-                    request.place != (None, None, None),
-                )
-            )
+        layout = _drive_layout(machine_type)
+        placed = list(self._drives)
         if self._defaults and pc:
             cd = (2, 0) if q35 else (1, 0)
-            if not taken("ide", *cd):
+            if not self._drive_at("ide", *cd):
                 placed.append(DriveConfig(f"ide{cd[0]}-cd{cd[1]}", "ide", *cd, cdrom=True))
-            if not q35 and not taken("floppy", 0, 0):
+            if not q35 and not self._drive_at("floppy", 0, 0):
                 placed.append(DriveConfig("floppy0", "floppy", 0, 0))
         for drive in placed:
-            units, buses = layout[drive.interface]
+            _units, buses = layout[drive.interface]
             if drive.bus >= buses or (drive.interface == "floppy" and drive.unit > 1):
                 raise ConfigError(
                     f"machine type does not support if={drive.interface},"
@@ -972,15 +954,17 @@ def _parallel_ports(given: list[str] | None, defaults: bool) -> int:
     return sum(value != "none" for value in given)
 
 
-class _DriveRequest(NamedTuple):
-    """A ``-drive`` as given, before :meth:`CommandLine.build` places it."""
-
-    location: str
-    ident: str | None
-    interface: str
-    place: tuple[int | None, int | None, int | None]
-    cdrom: bool
-    node: BlockNodeConfig | None
+def _drive_layout(machine_type: str) -> dict[str, tuple[int, int]]:
+    """Each interface's units per bus (0: the index is the unit) and buses on
+    the board ``machine_type``."""
+    q35 = "q35" in machine_type
+    pc = machine_type != "none"
+    return {
+        "ide": (1 if q35 else 2, (6 if q35 else 2) if pc else 0),
+        "floppy": (0, 1 if pc else 0),
+        "virtio": (0, 1),
+        "none": (0, 1),
+    }
 
 
 class _Backends:

@@ -65,6 +65,18 @@ class DriveParser:
         values = {"file": path, "index": "0", "media": "disk"}
         cmdline.open_later(lambda: self._drive(cmdline, path, values, None))
 
+    def legacy(self, cmdline: CommandLine, option: str, path: str) -> None:
+        """``-hda``..``-hdd`` (IDE disks 0-3), ``-cdrom`` (the IDE CD-ROM at 2),
+        ``-fda``/``-fdb`` (floppies 0-1): QEMU's shorthands for a ``-drive``."""
+        if option in ("-fda", "-fdb"):
+            values = {"file": path, "index": str(ord(option[-1]) - ord("a")), "if": "floppy"}
+        elif option == "-cdrom":
+            values = {"file": path, "index": "2", "media": "cdrom"}
+        else:
+            values = {"file": path, "index": str(ord(option[-1]) - ord("a")), "media": "disk"}
+        location = f"{option} {path}"
+        cmdline.open_later(lambda: self._drive(cmdline, location, values, None))
+
     def drive(self, cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> None:
         """``-drive file=..,format=..,if=..,index=..,media=..,readonly=..,id=..,...``."""
         location = f"-drive {text}"
@@ -133,25 +145,27 @@ class DriveParser:
         for key in _INERT_KEYS:
             values.pop(key, None)
         filename = values.pop("file", None)
-        if filename is None:
-            if values or fmt is not None:
-                raise ConfigError("Must specify either driver or file", location)
-            node = None
-        else:
-            node = self._open(
-                cmdline, location, filename, fmt, values, read_only, node_name, catalogue
-            )
+        if filename is None and (values or fmt is not None):
+            raise ConfigError("Must specify either driver or file", location)
         if interface not in _SIMULATED_INTERFACES:
             raise ConfigError(
                 f"if={interface} is not simulated (only ide, floppy, virtio and none)", location
             )
+
+        def open_image() -> BlockNodeConfig | None:
+            if filename is None:
+                return None
+            return self._open(
+                cmdline, location, filename, fmt, values, read_only, node_name, catalogue
+            )
+
         cmdline.drive(
             location,
             ident,
             interface,
             (place[0], place[1], place[2]),
             cdrom=cdrom,
-            node=node,
+            open_image=open_image,
         )
 
     def _open(

@@ -32,7 +32,8 @@ Simulated:
   -machine TYPE[,accel=..][,memory-backend=ID][,...], -accel, -m [size=]SIZE
   -smp, -cpu MODEL           (query-cpus-fast, query-hotpluggable-cpus, qom-*)
   -blockdev (file nodes)     (query-block, query-named-block-nodes)
-  -drive file=..,format=raw|qcow2,if=ide|floppy|virtio|none,..., IMAGE (-hda)
+  -drive file=..,format=raw|qcow2,if=ide|floppy|virtio|none,..., IMAGE,
+  -hda..-hdd, -cdrom, -fda, -fdb
                              (query-block, query-named-block-nodes)
   -object memory-backend-*,id=..,size=.. / secret,file=.. (key=value or JSON)
   -nodefaults, -nographic, -vga std|none, -nic none, -net none, -serial,

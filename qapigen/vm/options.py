@@ -38,6 +38,13 @@ _MODELLED_WITH_ARG = {
     "-object",
     "-blockdev",
     "-drive",
+    "-hda",
+    "-hdb",
+    "-hdc",
+    "-hdd",
+    "-cdrom",
+    "-fda",
+    "-fdb",
     "-audiodev",
     "-uuid",
     "-rtc",
@@ -95,6 +102,8 @@ _MODELLED_FLAGS = {
 _OWN_OPTIONS = {"--count": True, "--qmp-dir": True, "--profile": True, "--help": False}
 # What a positional argument (a disk image, QEMU's -hda) is filed under.
 _IMAGE = ""
+# QEMU's shorthands for a -drive.
+_LEGACY_DRIVES = ("-hda", "-hdb", "-hdc", "-hdd", "-cdrom", "-fda", "-fdb")
 # The help options QEMU answers once the line is read, and the profile's key for each.
 HELP_QUERIES = {"-device": "-device help", "-cpu": "-cpu help"}
 # -display's types (QEMU's DisplayType), and those Debian's binary has without
@@ -282,7 +291,7 @@ def parse(argv: Sequence[str]) -> Options:
                     from .structured import blockdev
 
                     blockdev(cmdline, options.catalogue, value)
-                elif opt in ("-drive", _IMAGE):
+                elif opt in ("-drive", _IMAGE) or opt in _LEGACY_DRIVES:
                     drives = options.drives
                     if drives is None:
                         from .drives import DriveParser
@@ -290,6 +299,8 @@ def parse(argv: Sequence[str]) -> Options:
                         drives = options.drives = DriveParser()
                     if opt == _IMAGE:
                         drives.positional(cmdline, value)
+                    elif opt in _LEGACY_DRIVES:
+                        drives.legacy(cmdline, opt, value)
                     else:
                         drives.drive(cmdline, options.catalogue, value)
                 elif opt == "-audiodev":

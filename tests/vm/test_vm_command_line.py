@@ -159,6 +159,12 @@ REFUSED = [
     ["-drive", "file=<TMP>/disk.img,if=none,id=a", "-drive", "if=none,id=a"],
     ["-drive", "if=none,index=0", "-drive", "if=none,index=0"],
     ["<TMP>/disk.img", "-drive", "file=<TMP>/disk.img,format=raw,index=0,readonly=on"],
+    ["-hda", "/nonexistent"],
+    ["-cdrom", "/nonexistent"],
+    ["-fdb", "/nonexistent"],
+    ["-hdb", "<TMP>/disk.img", "-hdb", "/nonexistent"],
+    ["-hdc", "<TMP>/disk.img", "-cdrom", "/nonexistent"],
+    ["-hda", "<TMP>/disk.img", "-drive", "file=/nonexistent,index=0"],
     [
         "-drive",
         "file=<TMP>/disk.img,format=raw,if=none,node-name=n",

@@ -69,6 +69,8 @@ DRIVES: list[tuple[list[str], bool]] = [
     ([D, "file=<F>/r1.img,format=raw,if=floppy,index=1,readonly=on"], True),
     ([D, "file=<F>/r1.img,format=raw,if=floppy", "-serial", "null", "-vga", "std"], False),
     ([D, "file=<F>/lazy.qcow2,format=qcow2,if=none,id=lazy", D, "file=<F>/v2.qcow2"], False),
+    (["-hdb", "<F>/r1.img", "-cdrom", "<F>/cd.iso", "-hdd", "<F>/v3.qcow2"], True),
+    (["-fda", "<F>/r1.img", "-fdb", "<F>/r2.img"], False),
     (
         [
             "-machine",
