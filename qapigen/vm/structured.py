@@ -2,12 +2,15 @@
 ``-audiodev``, and ``-device`` in its JSON form.
 
 Each takes either JSON (an argument that starts with ``{``, read as QEMU reads
-it) or ``key=value,...``.  The discriminator (``qom-type``, ``driver``) is
-checked against the impersonated QEMU's schema (its profile); of the other
-members, those the simulator reads are checked with QEMU's messages (an
-object's ``id``, a memory backend's ``size``, a block node's ``node-name``,
-``filename`` and ``read-only``, an audio backend's ``id``), the rest are
-taken as given.
+it) or ``key=value,...``.  JSON ``-object`` and ``-blockdev`` are checked
+whole, nested members too, as QEMU's visitor checks them (the QMP argument
+checker, over the impersonated QEMU's schema from its profile).  Otherwise the
+discriminator (``qom-type``, ``driver``) is checked against that schema, and of
+the other members those the simulator reads, with QEMU's messages (an object's
+``id``, a memory backend's ``size``, a block node's ``node-name``, ``filename``
+and ``read-only``, an audio backend's ``id``); the rest are taken as given.
+A raw or qcow2 node's ``file`` (a node named earlier, or a nested file node)
+is made its child, as QEMU makes it.
 """
 
 from __future__ import annotations
@@ -247,7 +250,7 @@ def _child(
     elif isinstance(ref, dict) and ref.get("driver") in _FILE_DRIVERS:
         filename, name = ref.get("filename"), ref.get("node-name")
         if not isinstance(filename, str):
-            return None  # (key=value) taken as given
+            return None  # no file name: the visitor's checks said what was wrong
         _open_image(location, filename, read_only)
         if not isinstance(name, str):
             name = cmdline.auto_node_name()

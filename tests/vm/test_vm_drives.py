@@ -152,6 +152,15 @@ BLOCKDEVS: list[tuple[list[str], bool]] = [
     (
         [
             B,
+            "driver=raw,node-name=r,file.driver=file,file.filename=<F>/r1.img,file.node-name=ff",
+            B,
+            "driver=qcow2,node-name=q,file.driver=file,file.filename=<F>/v3.qcow2,read-only=on",
+        ],
+        False,
+    ),
+    (
+        [
+            B,
             '{"driver":"qcow2","node-name":"q","read-only":true,'
             '"file":{"driver":"file","filename":"<F>/lazy.qcow2","node-name":"qf"}}',
             D,
