@@ -250,7 +250,7 @@ def _child(
     elif isinstance(ref, dict) and ref.get("driver") in _FILE_DRIVERS:
         filename, name = ref.get("filename"), ref.get("node-name")
         if not isinstance(filename, str):
-            return None  # no file name: the visitor's checks said what was wrong
+            return None  # (key=value, unchecked) no file name: taken as given
         _open_image(location, filename, read_only)
         if not isinstance(name, str):
             name = cmdline.auto_node_name()
