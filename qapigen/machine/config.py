@@ -47,6 +47,9 @@ if TYPE_CHECKING:
         def device_properties(self, driver: str) -> frozenset[str] | None:
             """The properties of device model ``driver`` (None: not known)."""
 
+        def device_property_types(self, driver: str) -> dict[str, str] | None:
+            """Those properties' QOM types (``uint32``, ``OnOffAuto`` ...)."""
+
         def machine_type(self, name: str) -> str | None:
             """The machine type ``name`` (or its alias) names, or None."""
 
@@ -989,6 +992,41 @@ _SIZE_EXPECTED = (
 )
 
 
+_SIGNED = {"int32": 32, "int": 64, "int64": 64}
+_UNSIGNED = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
+
+
+def _json_property(kind: str, name: str, value: object) -> str | None:
+    """QEMU's complaint about a JSON ``-device`` property ``name`` of QOM type
+    ``kind`` given ``value``, or None.  Checked: strings (and links, enums:
+    their values are not known), booleans, the integer types; other types
+    (a PCI ``addr``, sizes, lists ...) are taken as given."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if (
+        kind in ("str", "string")
+        or kind.startswith("link<")
+        or (kind[:1].isupper() and kind != "QemuUUID")
+    ):
+        if not isinstance(value, str):
+            return f"Invalid parameter type for '{name}', expected: string"
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            return f"Invalid parameter type for '{name}', expected: boolean"
+    elif kind in _SIGNED and name != "addr":
+        if not is_int:
+            return f"Invalid parameter type for '{name}', expected: integer"
+        bits = _SIGNED[kind]
+        if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):  # type: ignore[operator]
+            return f"Parameter '{name}' expects int{bits}_t"
+    elif kind in _UNSIGNED:
+        if not is_int:
+            return f"Parameter '{name}' expects uint64"
+        bits = _UNSIGNED[kind]
+        if value % _UINT64_END >= 1 << bits:  # type: ignore[operator]
+            return f"Parameter '{name}' expects uint{bits}_t"
+    return None
+
+
 def _device(
     location: str,
     ident: str | None,
@@ -1017,9 +1055,13 @@ def _device(
     if known is None:
         assert catalogue is not None
         listed = catalogue.device_properties(driver)
-        for name in props:
+        types = catalogue.device_property_types(driver) if typed and listed else None
+        for name, given in props.items():
             if listed is not None and name not in listed:
                 raise ConfigError(f"Property '{driver}.{name}' not found", location)
+            problem = _json_property(types.get(name, ""), name, given) if types else None
+            if problem is not None:
+                raise ConfigError(problem, location)
         drive = props.get("drive")
         if drive is not None:
             drive = str(drive)

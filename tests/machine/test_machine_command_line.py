@@ -23,6 +23,9 @@ class Catalogue:
     def device_properties(self, driver: str) -> frozenset[str] | None:
         return frozenset({"drive", "unit"}) if driver == "ide-hd" else None
 
+    def device_property_types(self, driver: str) -> dict[str, str] | None:
+        return {"drive": "str", "unit": "uint32"} if driver == "ide-hd" else None
+
     def machine_type(self, name: str) -> str | None:
         return "pc-i440fx-10.0" if name in ("pc", "pc-i440fx-10.0") else None
 
