@@ -169,6 +169,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     record.add_argument("binary", help="the emulator, e.g. /usr/bin/qemu-system-x86_64")
     record.add_argument("-o", "--output", required=True, metavar="FILE", help="the profile")
+    record.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="the QAPI schema (qapi/qapi-schema.json) of the binary's QEMU: add the facts "
+        "its introspection masks (real type names, integer widths)",
+    )
+    facts = verbs.add_parser(
+        "schema-facts",
+        help="add to a profile the facts its introspection masks, from the QAPI schema "
+        "of its QEMU (real type names, integer widths)",
+    )
+    facts.add_argument("file", help="the profile")
+    facts.add_argument("schema", help="the QAPI schema's main file (qapi/qapi-schema.json)")
+    facts.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write the profile (default: FILE)"
+    )
+    for verb in (record, facts):
+        verb.add_argument(
+            "--legacy", action="store_true", help="the schema is QEMU 5.0 to 9.2's (as for check)"
+        )
     show = verbs.add_parser("show", help="list what a profile holds")
     show.add_argument("file", nargs="?", help="the profile (default: the shipped one)")
     return parser

@@ -1,4 +1,4 @@
-"""``qapigen profile record`` and ``qapigen profile show``."""
+"""``qapigen profile record``, ``qapigen profile schema-facts`` and ``qapigen profile show``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ..profiles import profile, recorder
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 # Runs of one command longer than this are shown as one line.
 _RUN = 4
@@ -18,22 +19,71 @@ _RUN = 4
 def main(args: argparse.Namespace) -> int:
     """Run the verb; returns the exit status (1 with a message on stderr on failure)."""
     if args.verb == "record":
-        return _record(args.binary, args.output)
+        return _record(args.binary, args.output, args.schema, args.legacy)
+    if args.verb == "schema-facts":
+        return _schema_facts(args.file, args.schema, args.output or args.file, args.legacy)
     return _show(args.file or profile.SHIPPED)
 
 
-def _record(binary: str, output: str) -> int:
+def _record(binary: str, output: str, schema: str | None, legacy: bool) -> int:
     def progress(text: str) -> None:
         print(f"qapigen profile record: {text}", file=sys.stderr)
 
     try:
+        # The schema is read first: a bad one should not cost a recording.
+        facts = _facts_maker(schema, legacy) if schema else None
         document = recorder.record(binary, progress)
+        if facts is not None:
+            document[profile.SCHEMA_FACTS] = facts(profile.Profile(document, output))
         size = recorder.write(document, output)
-    except recorder.RecordError as err:
+    except (recorder.RecordError, _FactsError) as err:
         print(f"qapigen profile record: {err}", file=sys.stderr)
         return 1
     except OSError as err:
         print(f"qapigen profile record: {output}: {err.strerror}", file=sys.stderr)
+        return 1
+    print(f"{output}: {size} bytes")
+    return 0
+
+
+class _FactsError(Exception):
+    """The schema could not be read, or does not describe the profile's introspection."""
+
+
+def _facts_maker(path: str, legacy: bool) -> Callable[[profile.Profile], dict[str, object]]:
+    """Read the QAPI schema at ``path``; returns what makes a profile's section from it."""
+    from ..backends.schema_facts import SchemaFactsError, schema_facts
+    from ..frontend.errors import QAPIError
+    from ..frontend.schema import load_schema
+
+    try:
+        schema = load_schema(path, legacy=legacy)
+    except QAPIError as err:
+        raise _FactsError(str(err)) from None
+
+    def make(loaded: profile.Profile) -> dict[str, object]:
+        try:
+            facts = schema_facts(schema, loaded.introspection())
+        except (SchemaFactsError, profile.ProfileError) as err:
+            raise _FactsError(f"{path} does not describe {loaded.source}: {err}") from None
+        lacking = facts.section["schema-only"]
+        how = "exactly" if facts.exact else f"but for members the schema has: {lacking}"
+        print(f"{path}: its build reproduces the introspection {how}", file=sys.stderr)
+        return facts.section
+
+    return make
+
+
+def _schema_facts(path: str, schema: str, output: str, legacy: bool) -> int:
+    try:
+        section = _facts_maker(schema, legacy)(profile.load(path))
+        document = recorder.with_section(path, profile.SCHEMA_FACTS, section)
+        size = recorder.write(document, output)
+    except (_FactsError, profile.ProfileError) as err:
+        print(f"qapigen profile schema-facts: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"qapigen profile schema-facts: {output}: {err.strerror}", file=sys.stderr)
         return 1
     print(f"{output}: {size} bytes")
     return 0
@@ -49,6 +99,14 @@ def _show(path: str) -> int:
     return 0
 
 
+def _describe_facts(facts: dict[str, object] | None) -> str:
+    if facts is None:
+        return "schema facts: none (integer widths and type names as introspection shows them)"
+    names, integers = facts.get("names"), facts.get("integers")
+    counts = [len(v) if isinstance(v, dict) else 0 for v in (names, integers)]
+    return f"schema facts: {counts[0]} type names, the integer members of {counts[1]} types"
+
+
 def describe(loaded: profile.Profile) -> str:
     """What a profile holds, for people: the binary, the host, each session's exchanges."""
     host = loaded.host
@@ -57,6 +115,7 @@ def describe(loaded: profile.Profile) -> str:
         f"recorded on: {host.get('machine')}, KVM {'in use' if host.get('kvm') else 'not in use'}"
         f", CPU {host.get('cpu')!r}",
         "help: " + ", ".join(o for o in recorder.HELP_OPTIONS if loaded.help(o) is not None),
+        _describe_facts(loaded.schema_facts()),
     ]
     for session in loaded.sessions.values():
         lines.append(

@@ -164,6 +164,7 @@ class MachineConfig(Record):
     """Everything the simulated machine is made from."""
 
     __slots__ = (
+        "accelerator",
         "actions",
         "block_nodes",
         "cpu_facts",
@@ -173,7 +174,6 @@ class MachineConfig(Record):
         "devices",
         "drives",
         "machine_type",
-        "manual_clock",
         "parallel_ports",
         "peripherals",
         "ram_size",
@@ -190,7 +190,7 @@ class MachineConfig(Record):
         "serial_ports",
         "parallel_ports",
         "ram_size",
-        "manual_clock",
+        "accelerator",
         "machine_type",
         "cpu_type",
         "topology",
@@ -217,8 +217,9 @@ class MachineConfig(Record):
     parallel_ports: int
     #: Bytes of RAM (``-m``).
     ram_size: int
-    #: ``-accel qtest``: the virtual clock moves only when a test moves it.
-    manual_clock: bool
+    #: The accelerator in use: the first of those asked for (``-accel``,
+    #: ``-machine accel=``, ``-enable-kvm``) that started here.
+    accelerator: str
     #: The machine type, as the command line names it (``pc``, ``none`` ...).
     machine_type: str
     #: The vCPUs' QOM type (``-cpu``), and how many there are (``-smp``).
@@ -247,7 +248,7 @@ class MachineConfig(Record):
         serial_ports: tuple[bool, ...] = (True,),
         parallel_ports: int = 1,
         ram_size: int = DEFAULT_RAM_SIZE,
-        manual_clock: bool = False,
+        accelerator: str = "tcg",
         machine_type: str = "pc",
         cpu_type: str = DEFAULT_CPU_TYPE,
         topology: CpuTopology | None = None,
@@ -264,7 +265,7 @@ class MachineConfig(Record):
         self.serial_ports = serial_ports
         self.parallel_ports = parallel_ports
         self.ram_size = ram_size
-        self.manual_clock = manual_clock
+        self.accelerator = accelerator
         self.machine_type = machine_type
         self.cpu_type = cpu_type
         self.topology = CpuTopology() if topology is None else topology
@@ -272,6 +273,11 @@ class MachineConfig(Record):
         self.block_nodes = block_nodes
         self.cpu_facts = cpu_facts
         self.drives = drives
+
+    @property
+    def manual_clock(self) -> bool:
+        """``-accel qtest``: the virtual clock moves only when a test moves it."""
+        return self.accelerator == "qtest"
 
     def validate(self) -> dict[int, int]:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
@@ -338,8 +344,6 @@ _LIMITS = {"uint8_t": 0xFF, "uint16_t": 0xFFFF}
 # Disks that need to write to their node (a CD-ROM does not).
 _WRITABLE_DISKS = ("ide-hd", "scsi-hd")
 _UINT64_END = 1 << 64
-# The accelerators QEMU 10.0 knows; the first one given is the one used.
-_ACCELERATORS = ("qtest", "tcg", "kvm", "xen", "hvf", "whpx", "nvmm")
 # Those Debian's x86_64 binary has (``-accel help`` lists all but qtest).
 _ACCELERATORS_BUILT = ("qtest", "tcg", "kvm")
 # Machine types every x86_64 QEMU has, known without asking the catalogue.
@@ -651,20 +655,28 @@ class CommandLine:
         for item in parse_opts(text, implied="type"):
             if item.name == "accel":
                 self._machine_accel = True
-                self._accel += [a for a in item.value.split(":") if a in _ACCELERATORS]
+                # A later accel= replaces an earlier one, as any repeated key.
+                self._accel = item.value.split(":")
             elif item.name == "type":
                 self._machine_type = item.value
             else:
                 self._machine_props[item.name] = item.value
 
     def build(
-        self, catalogue: Catalogue | None = None, cpu_facts: CpuFacts | None = None
+        self,
+        catalogue: Catalogue | None = None,
+        cpu_facts: CpuFacts | None = None,
+        *,
+        kvm_error: str | None = None,
+        qtest: bool = False,
     ) -> MachineConfig:
         """The configuration; raises :class:`ConfigError` as QEMU would at start-up.
 
         ``catalogue`` says which devices, machine types and CPU models the
         emulator has (None: only those the simulator simulates); ``cpu_facts``
-        what the CPU's properties hold.
+        what the CPU's properties hold; ``kvm_error`` why this host's KVM
+        cannot be opened (``strerror``; None: it can); ``qtest``, whether
+        ``-qtest`` is given (QEMU is quieter about accelerators then).
         """
         if self._accel_options and self._machine_accel:
             raise ConfigError('The -accel and "-machine accel=" options are incompatible')
@@ -675,7 +687,7 @@ class CommandLine:
         for opener in self._openers:
             opener()
         self._openers.clear()
-        accelerator = self._accelerator()
+        accelerator = self._accelerator(kvm_error, qtest)
         topology = self._topology(catalogue, machine_type)
         for boot_order in self._boot:
             _check_boot_devices(boot_order, machine_type != "none")
@@ -725,7 +737,7 @@ class CommandLine:
             serial_ports=_serial_ports(self._serial, self._defaults),
             parallel_ports=_parallel_ports(self._parallel, self._defaults),
             ram_size=ram_size,
-            manual_clock=accelerator == "qtest",
+            accelerator=accelerator,
             machine_type=self._machine_type or "pc",
             cpu_type=cpu_type,
             topology=topology,
@@ -772,28 +784,48 @@ class CommandLine:
                     raise ConfigError("Block node is read-only")
         return tuple(placed)
 
-    def _accelerator(self) -> str | None:
-        """The accelerator used: the first ``-accel`` this QEMU has, its
-        properties checked (the ones it does not have are reported on the way,
-        as QEMU reports them, and none at all ends it); else ``-machine accel=``'s."""
-        if not self._accel_options:
-            return self._accel[0] if self._accel else None
-        invalid: list[tuple[str, str]] = []
-        for location, name, props in self._accel_options:
+    def _accelerator(self, kvm_error: str | None, qtest: bool) -> str:
+        """The accelerator used, chosen as QEMU chooses it: each ``-accel`` in
+        turn, else ``-machine accel=``'s list (``tcg:kvm`` when neither is
+        given), the first that starts here; the others' failures reported on
+        the way (a ``-accel``'s with its location), as QEMU reports them."""
+        failed = False  # QEMU's init_failed
+        if self._accel_options:
+            entries = self._accel_options
+        else:
+            entries = []
+            for name in self._accel if self._machine_accel else ["tcg", "kvm"]:
+                if name in _ACCELERATORS_BUILT:
+                    entries.append(("", name, []))
+                else:
+                    failed = True
+                    self.warnings.append(f"invalid accelerator {name}")
+        for location, name, props in entries:
+            where = f"{location}: " if location else ""
+            # QEMU lets a qtest run on a host without KVM quietly.
+            quiet = qtest and name == "kvm"
             if name not in _ACCELERATORS_BUILT:
-                invalid.append((location, f"invalid accelerator {name}"))
+                failed = True
+                if not quiet:
+                    self.warnings.append(f"{where}invalid accelerator {name}")
                 continue
-            self.warnings.extend(f"{where}: {what}" for where, what in invalid)
             for prop, value in props:
                 message = _accel_property(name, prop, value)
                 if message is not None:
                     raise ConfigError(message, location)
-            if invalid:
+            if name == "kvm" and kvm_error is not None:
+                failed = True
+                self.warnings.append(f"{where}Could not access KVM kernel module: {kvm_error}")
+                if not (quiet and kvm_error == _NO_SUCH_FILE):
+                    self.warnings.append(f"{where}failed to initialize kvm: {kvm_error}")
+                continue
+            if failed and not qtest:
                 self.warnings.append(f"falling back to {_ACCEL_NAMES.get(name, name)}")
             return name
-        last_location, last_message = invalid.pop()
-        self.warnings.extend(f"{where}: {what}" for where, what in invalid)
-        raise ConfigError(last_message, last_location)
+        if not failed:
+            raise ConfigError("no accelerator found")
+        # QEMU exits with what it last said: the last warning is the error.
+        raise ConfigError(self.warnings.pop() if self.warnings else "no accelerator found")
 
     def _check_machine(self, catalogue: Catalogue | None) -> str:
         """The machine type's full name; QEMU's errors for an unknown type or property."""
@@ -869,6 +901,8 @@ class CommandLine:
         return size
 
 
+# strerror(ENOENT): KVM's device is absent.
+_NO_SUCH_FILE = "No such file or directory"
 # How QEMU names an accelerator when it falls back to it.
 _ACCEL_NAMES = {"kvm": "KVM"}
 # The properties of TCG (``-accel tcg,...``): their kinds.

@@ -18,7 +18,14 @@ writes (:mod:`qapigen.profiles.recorder`).  It holds, for one binary:
   ``exchanges``: ``[execute, arguments or null, reply, marks]``, in the order
   asked, where reply indexes ``replies``;
 * ``replies``: each distinct reply once, as QEMU sent it but for its ``id``
-  (``{"return": ...}`` or ``{"error": {"class": ..., "desc": ...}}``).
+  (``{"return": ...}`` or ``{"error": {"class": ..., "desc": ...}}``);
+* ``schema-facts`` (optional): what the introspection masks, recovered from
+  the QAPI schema of the binary's QEMU (:mod:`qapigen.backends.schema_facts`):
+  ``names`` (masked type name -> real name, for objects and alternates),
+  ``integers`` (masked type name -> member, or an alternate's branch ``int``
+  or ``[int]``, -> its integer type when not ``int``/``int64``),
+  ``defines`` and ``schema-only``.  A profile without it is served with
+  integers checked as introspection shows them.
 
 ``marks`` says what an answer depends on besides the binary, so that the
 simulator can answer it for the host it runs on: ``accel`` (it differed
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 FORMAT = 1  # the document's "qapigen-profile" member
+SCHEMA_FACTS = "schema-facts"  # the document's optional member of facts from QEMU's schema
 MARKS = ("accel", "host-cpu", "host-devices", "machine")
 SESSIONS = ("probe", "probe-tcg", "domain")
 # The profile shipped with the package: Debian's QEMU 10.0.2 for x86_64.
@@ -190,6 +198,11 @@ class Profile:
         if reply is None or not isinstance(reply.value, list):
             raise ProfileError(f"{self.source}: no query-qmp-schema answer")
         return reply.value
+
+    def schema_facts(self) -> dict[str, object] | None:
+        """The ``schema-facts`` section (see the module's description), or None."""
+        facts = self._document.get(SCHEMA_FACTS)
+        return facts if isinstance(facts, dict) else None
 
     def commands(self) -> list[str]:
         """The names of the commands the binary's schema lists."""

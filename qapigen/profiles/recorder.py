@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from . import libvirt
-from .profile import FORMAT, arguments_key
+from .profile import FORMAT, arguments_key, load
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -429,3 +429,13 @@ def write(document: dict[str, object], path: str) -> int:
     with open(path, "wb") as fp:
         fp.write(packed)
     return len(packed)
+
+
+def with_section(path: str, key: str, section: dict[str, object]) -> dict[str, object]:
+    """The profile at ``path`` as a document, with ``section`` as its member ``key``
+    (replacing any); :class:`~.profile.ProfileError` if ``path`` is not a profile."""
+    load(path)
+    with lzma.open(path, "rb") as fp:
+        document: dict[str, object] = json.load(fp)
+    document[key] = section
+    return document

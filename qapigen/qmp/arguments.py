@@ -14,22 +14,28 @@ runtime's :class:`~..runtime.errors.WireError`, whose messages are QEMU's:
   ``number``, ``boolean``, ``null``, ``object``, ``array``);
 - ``Parameter 'b' does not accept value 'v'`` (enums name the member only);
 - for an alternate whose branches do not take the value's JSON type,
-  ``Invalid parameter type for 'b', expected: NAME``.
+  ``Invalid parameter type for 'b', expected: NAME``;
+- for an integer, as its type says: ``int``/``int64`` take -2**63 to 2**63-1
+  (``expected: integer``), ``uint64`` and ``size`` any integer from -2**63 to
+  2**64-1 (``Parameter 'a.b' expects uint64``), the narrower types their range
+  besides (``Parameter 'b' expects uint8_t``).
 
-What introspection does not show cannot be checked as QEMU checks it (see
-docs/behaviour.md): every integer type shows as ``int``, so an integer is
-taken if QEMU's JSON parser keeps it as one (from -2**63 to 2**64-1) and
-anything else is ``expected: integer``, where QEMU names the narrower types'
-ranges (``Parameter 'x' expects uint8_t``); and type names are masked, so an
-alternate's NAME is its masked one.  ``device_add`` takes its device's
-properties besides the members introspection lists ('gen': false, which
-introspection does not show either): only ``driver`` is checked there.
+Introspection masks what the last two need: every integer type shows as
+``int``, and type names are numbers.  A profile's schema facts
+(:attr:`.schema_info.SchemaInfo.integers` and ``names``, recovered from
+QEMU's schema) give them back.  Without them (see docs/behaviour.md) an
+integer is taken if QEMU's JSON parser keeps it as one (from -2**63 to
+2**64-1), anything else is ``expected: integer``, and an alternate's NAME is
+its masked one.  ``device_add`` takes its device's properties besides the
+members introspection lists ('gen': false, which introspection does not show
+either): only ``driver`` is checked there.
 """
 
 from __future__ import annotations
 
 import sys
 
+from ..runtime import codec
 from ..runtime.errors import WireError
 from ..runtime.key_order import first_unexpected
 from .schema_info import HAND_MARSHALLED
@@ -64,11 +70,19 @@ _QTYPE_OF_BUILTIN = {
 }
 
 
+# An integer type's check, by its name: the codec's decoders raise QEMU's errors.
+_INTEGER_CHECKS: dict[str, Any] = {
+    name: getattr(codec, "d_" + name) for name in codec.INTEGER_RANGES if name != "int"
+}
+
+
 def check_arguments(schema: SchemaInfo, command: str, arguments: dict[str, Any]) -> None:
     """Check ``arguments`` of ``command`` (a command of ``schema``) as QEMU does;
     :class:`WireError` with QEMU's message at the first fault."""
     entry = schema.commands[command]
-    checker = _Checker(schema)
+    checker = schema.checker
+    if type(checker) is not _Checker:
+        checker = schema.checker = _Checker(schema)
     hand = HAND_MARSHALLED.get(command)
     limit = sys.getrecursionlimit()
     # Arguments nested as deep as QEMU reads them (a chain of blockdev-add's
@@ -76,8 +90,9 @@ def check_arguments(schema: SchemaInfo, command: str, arguments: dict[str, Any])
     sys.setrecursionlimit(max(limit, _FRAMES))
     try:
         if hand is not None:
-            members = schema.types[entry["arg-type"]]["members"]
-            checker.members([m for m in members if m["name"] in hand], arguments, [])
+            arg_type = schema.types[entry["arg-type"]]
+            hand_members = [m for m in arg_type["members"] if m["name"] in hand]
+            checker.members(hand_members, arguments, [], None)
             return
         checker.object_members(schema.types[entry["arg-type"]], arguments)
     finally:
@@ -100,17 +115,26 @@ def _qtype(value: object) -> str:
 
 
 class _Checker:
-    __slots__ = ("types",)
+    __slots__ = ("integers", "names", "plain_int", "types")
 
     def __init__(self, schema: SchemaInfo) -> None:
         self.types = schema.types
+        self.names = schema.names
+        # Without facts, nothing tells the widths: {} is never consulted.
+        self.integers = schema.integers if schema.integers is not None else {}
+        # An integer of no known width: ``int64`` if the facts are known, else anything QEMU
+        # keeps as an integer.
+        self.plain_int = _INTEGER_CHECKS["int64"] if schema.integers is not None else None
 
-    def value(self, type_name: str, value: object, name: str | int | None) -> None:
-        """Visit ``value`` as a ``type_name`` standing under ``name``."""
+    def value(
+        self, type_name: str, value: object, name: str | int | None, width: str | None = None
+    ) -> None:
+        """Visit ``value`` as a ``type_name`` standing under ``name`` (``width``: the
+        integer type that ``int`` stands for, for it or its elements)."""
         entry = self.types[type_name]
         meta = entry["meta-type"]
         if meta == "builtin":
-            self.builtin(entry["json-type"], value, name)
+            self.builtin(entry["json-type"], value, name, width)
         elif meta == "enum":
             if type(value) is not str:
                 raise WireError.wrong_type("string").inside(name)
@@ -124,7 +148,7 @@ class _Checker:
             element = entry["element-type"]
             try:
                 for index, item in enumerate(value):
-                    self.value(element, item, index)
+                    self.value(element, item, index, width)
             except WireError as err:
                 raise err.inside(name) from None
         elif meta == "object":
@@ -137,13 +161,21 @@ class _Checker:
         else:  # alternate
             self.alternate(entry, value, name)
 
-    def builtin(self, json_type: str, value: object, name: str | int | None) -> None:
+    def builtin(
+        self, json_type: str, value: object, name: str | int | None, width: str | None
+    ) -> None:
         if json_type == "value":
             return
-        if json_type == "string":
-            ok = type(value) is str
-        elif json_type == "int":
+        if json_type == "int":
+            if width is not None:
+                _INTEGER_CHECKS[width](value, name, True)
+                return
+            if self.plain_int is not None:
+                self.plain_int(value, name, True)
+                return
             ok = type(value) is int and _INT_MIN <= value < _INT_END
+        elif json_type == "string":
+            ok = type(value) is str
         elif json_type == "number":
             ok = type(value) is int or type(value) is float
         elif json_type == "boolean":
@@ -166,9 +198,12 @@ class _Checker:
             else:
                 takes = meta  # object, array
             if takes == qtype:
-                self.value(member["type"], value, name)
+                widths = self.integers.get(entry["name"])
+                width = widths.get(member["type"]) if widths else None
+                self.value(member["type"], value, name, width)
                 return
-        raise WireError.no_alternative(entry["name"]).inside(name)
+        alternate: str = entry["name"]
+        raise WireError.no_alternative(self.names.get(alternate) or alternate).inside(name)
 
     def object_members(self, entry: Entry, obj: dict[str, Any]) -> None:
         """An object's members, its branch's, then what is left over."""
@@ -179,7 +214,7 @@ class _Checker:
             raise WireError.unexpected(unexpected)
 
     def variant_members(self, entry: Entry, obj: dict[str, Any], visited: list[str]) -> None:
-        self.members(entry["members"], obj, visited)
+        self.members(entry["members"], obj, visited, self.integers.get(entry["name"]))
         tag = entry.get("tag")
         if tag is None:
             return
@@ -189,7 +224,13 @@ class _Checker:
                 self.variant_members(self.types[variant["type"]], obj, visited)
                 return
 
-    def members(self, members: list[Entry], obj: dict[str, Any], visited: list[str]) -> None:
+    def members(
+        self,
+        members: list[Entry],
+        obj: dict[str, Any],
+        visited: list[str],
+        widths: dict[str, str] | None,
+    ) -> None:
         for member in members:
             name = member["name"]
             if name not in obj:
@@ -197,4 +238,4 @@ class _Checker:
                     continue  # optional
                 raise WireError.missing(name)
             visited.append(name)
-            self.value(member["type"], obj[name], name)
+            self.value(member["type"], obj[name], name, widths.get(name) if widths else None)

@@ -7,6 +7,9 @@ commands and types by name, what the connection must know of a command
 commands of another one added (the simulator's own commands served beside a
 QEMU's).  Type names are what the reply calls them: masked (``"123"``) in
 QEMU's, so an added command's types are renumbered past the schema's own.
+What masking hides — the real names of types, the widths of integers — a
+profile may give (its ``schema-facts``, :mod:`qapigen.backends.schema_facts`):
+:attr:`SchemaInfo.names` and :attr:`SchemaInfo.integers`.
 """
 
 from __future__ import annotations
@@ -14,17 +17,38 @@ from __future__ import annotations
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
     Entry = dict[str, Any]
 
-__all__ = ["HAND_MARSHALLED", "CommandSpec", "SchemaInfo"]
+__all__ = ["HAND_MARSHALLED", "INTEGER_TYPES", "CommandSpec", "SchemaInfo"]
 
 #: Commands QEMU marshals by hand ('gen': false, which introspection does not
 #: show): the members introspection lists that its code checks (``device_add``
 #: takes its device's properties besides).  QEMU registers them after the others.
 HAND_MARSHALLED = {"device_add": ("driver",)}
+
+
+#: The integer types schema facts may name (``int`` and ``int64`` are introspection's ``int``).
+INTEGER_TYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64", "size")
+
+
+def _names(value: object) -> dict[str, str]:
+    """Schema facts' ``names``; ValueError if it is not an object of strings."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("'names' is not an object of type names")
+    return dict(value)
+
+
+def _integers(value: object) -> dict[str, dict[str, str]]:
+    """Schema facts' ``integers``; ValueError if it names what is not an integer type."""
+    if not isinstance(value, dict):
+        raise ValueError("'integers' is not an object")
+    for type_name, members in value.items():
+        if not isinstance(members, dict) or not all(v in INTEGER_TYPES for v in members.values()):
+            raise ValueError(f"'integers' of {type_name!r}: not an object of integer types")
+    return dict(value)
 
 
 class CommandSpec:
@@ -40,11 +64,26 @@ class CommandSpec:
 class SchemaInfo:
     """The entries of a ``query-qmp-schema`` reply, indexed."""
 
-    def __init__(self, entries: list[Entry], extensions: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        extensions: Iterable[str] = (),
+        facts: Mapping[str, Any] | None = None,
+    ) -> None:
         #: The reply, in its order.
         self.entries = entries
         #: The commands added by :meth:`extended`.
         self.extensions = tuple(extensions)
+        #: The schema facts this was made with (None: introspection alone).
+        self.facts = facts
+        #: Real names of masked types (objects, alternates), where known.
+        self.names: dict[str, str] = _names(facts.get("names")) if facts else {}
+        #: Integer types other than ``int``/``int64``: masked type name -> member
+        #: (an alternate's branch: ``int``, ``[int]``) -> type name.  None when
+        #: unknown: then every integer of -2**63 to 2**64-1 is taken.
+        self.integers: dict[str, dict[str, str]] | None = (
+            _integers(facts.get("integers")) if facts else None
+        )
         #: Commands by name, in the reply's order.
         self.commands: dict[str, Entry] = {}
         #: Types (builtins, enums, arrays, objects, alternates) by name.
@@ -56,6 +95,8 @@ class SchemaInfo:
             elif meta != "event":
                 self.types[entry["name"]] = entry
         self._specs: dict[str, CommandSpec] = {}
+        #: What :mod:`.arguments` made of this schema to check arguments (made once).
+        self.checker: object = None
 
     def command(self, name: str) -> CommandSpec | None:
         """The command ``name`` as the connection sees it, or None if the schema lacks it."""
@@ -113,7 +154,9 @@ class SchemaInfo:
                 features.append(feature)
             entry["features"] = features
             commands.append(entry)
-        return SchemaInfo([*self.entries, *commands, *added], (*self.extensions, *names))
+        return SchemaInfo(
+            [*self.entries, *commands, *added], (*self.extensions, *names), self.facts
+        )
 
     def query_commands(self) -> list[dict[str, str]]:
         """``query-commands``' reply: the commands, last registered first (QEMU

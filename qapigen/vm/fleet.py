@@ -102,8 +102,15 @@ class Fleet:
             qtest_conn = QtestConnection(qtest_log)
             qtest_conn.opened()  # QEMU opens it before it looks at anything else
         mon_sockets = _monitor_sockets(options, sockets)
+        kvm = None
+        if "kvm" in options.cmdline.accelerators:
+            from .host import kvm_error
+
+            kvm = kvm_error()
         try:
-            config = options.cmdline.build(options.catalogue, options.catalogue)
+            config = options.cmdline.build(
+                options.catalogue, options.catalogue, kvm_error=kvm, qtest=sockets.qtest is not None
+            )
         except ConfigError as err:
             error = CommandLineError(err.location, err.message)
             error.warnings = list(options.cmdline.warnings)
@@ -150,9 +157,10 @@ class Fleet:
         chardevs: list[Chardev] = []
         surface = MachineSurface(
             self.served,
-            self.options.cmdline.accelerators,
+            config.accelerator,
             chardevs,
             functools.partial(_client_sockets, self.servers, n),
+            config.machine_type,
         )
         server = SelectorServer(simulator_api, machine, self.loop, surface=surface)
         machine.subscribe(server.service.broadcast)

@@ -29,7 +29,8 @@ Simulated:
   -qtest CHARDEV [-qtest-log FILE|none]                   QEMU's test protocol
   -S, -action, -no-shutdown, -no-reboot, -watchdog-action
   -device pvpanic|pvpanic-pci|ib700[,...] (key=value or JSON)
-  -machine TYPE[,accel=..][,memory-backend=ID][,...], -accel, -m [size=]SIZE
+  -machine TYPE[,accel=..][,memory-backend=ID][,...], -accel, -enable-kvm
+  -m [size=]SIZE
   -smp, -cpu MODEL           (query-cpus-fast, query-hotpluggable-cpus, qom-*)
   -blockdev (file nodes)     (query-block, query-named-block-nodes)
   -drive file=..,format=raw|qcow2,if=ide|floppy|virtio|none,..., IMAGE,
@@ -41,7 +42,7 @@ Simulated:
 Checked, then without effect:
   other -device models and -object types the profile's QEMU has, -audiodev,
   -uuid, -rtc, -overcommit, -sandbox, -msg, -boot, -display, -trace,
-  -no-user-config, -enable-kvm, -audio none, -monitor, -global
+  -no-user-config, -audio none, -monitor, -global
 Its own:
   --count N --qmp-dir DIR    N machines in one process, socket DIR/vmNNNN.sock
   --profile FILE             impersonate the QEMU recorded in FILE

@@ -2,7 +2,7 @@
 
 A profile's answers that depend on the host (see
 :mod:`qapigen.profiles.profile`, ``marks``) are answered for this one: whether
-KVM is usable decides the accelerator a ``kvm:tcg`` machine uses, and the host
+KVM can be opened decides the accelerator a ``kvm:tcg`` machine uses, and the host
 CPU's model name whether the recorded ``host`` CPU model's expansions are this
 host's.  Each is read when first asked.
 """
@@ -12,24 +12,29 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["cpu_model", "kvm_usable"]
+__all__ = ["cpu_model", "kvm_error"]
 
 KVM_DEVICE = "/dev/kvm"
 CPUINFO = "/proc/cpuinfo"
 
 
 @functools.cache
-def kvm_usable(device: str = KVM_DEVICE) -> bool:
-    """Whether KVM can be used: ``device`` opens read-write as a character device
-    (QEMU opens it so; a ``/dev/null`` in its place is not KVM)."""
+def kvm_error(device: str = KVM_DEVICE) -> str | None:
+    """Why KVM cannot be used here, as QEMU says it (``strerror`` of opening
+    ``device`` read-write), or None when it can.  A device that opens but is not
+    KVM's (a ``/dev/null`` in its place) is ``No such device``."""
     try:
         fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
+    except OSError as err:
+        return err.strerror or str(err)
     try:
+        import errno
         import stat
 
-        return stat.S_ISCHR(os.fstat(fd).st_mode) and os.major(os.fstat(fd).st_rdev) == 10
+        info = os.fstat(fd)
+        if stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == 10:
+            return None
+        return os.strerror(errno.ENODEV)
     finally:
         os.close(fd)
 

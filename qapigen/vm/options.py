@@ -86,9 +86,10 @@ _IGNORED_WITH_ARG = {
     "-bios",
     "-global",
 }
-_IGNORED_FLAGS = {"-enable-kvm", "-no-user-config"}
+_IGNORED_FLAGS = {"-no-user-config"}
 _MODELLED_FLAGS = {
     "-S",
+    "-enable-kvm",
     "-no-shutdown",
     "-no-reboot",
     "-nodefaults",
@@ -348,6 +349,8 @@ def parse(argv: Sequence[str]) -> Options:
                     cmdline.machine(value)
                 elif opt == "-accel":
                     cmdline.accel(value)
+                elif opt == "-enable-kvm":
+                    cmdline.machine("accel=kvm")  # QEMU's own spelling of it
                 elif opt == "-m":
                     cmdline.memory(value)
                 elif opt == "-nodefaults":

@@ -28,7 +28,7 @@ starts ``qemu-system-x86_64`` can start it unchanged:
   ``-sandbox``, ``-msg``, ``-boot``, ``-display``, ``-machine``'s other
   properties;
 - accepted and without effect: ``-serial`` and ``-parallel`` (but which ports
-  exist), ``-monitor``, ``-enable-kvm``, ``-no-user-config``, ``-d``'s other
+  exist), ``-monitor``, ``-no-user-config``, ``-d``'s other
   items, ``-debugcon``, ``-bios``, ``-global``, ``-audio none``,
   ``-trace PATTERN`` (no trace event is written);
 - anything else is refused as QEMU refuses an unknown option; a line without

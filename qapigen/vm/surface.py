@@ -39,13 +39,14 @@ from ..runtime.errors import CommandError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
     from types import ModuleType
     from typing import Any
 
     from ..profiles.profile import Exchange, Profile, Reply, Session
     from ..qmp.schema_info import CommandSpec, SchemaInfo
     from .chardev_info import Chardev
+    from .device_add import DeviceModels
     from .migration import Migration
 
 __all__ = ["NOT_RECORDED", "SHIPPED_GREETING", "MachineSurface", "ProfileError", "ServedProfile"]
@@ -117,7 +118,15 @@ class ServedProfile:
             from ..qmp.schema_info import SchemaInfo
 
             try:
-                own = SchemaInfo(as_written(self.profile().introspection()))  # type: ignore[arg-type]
+                loaded = self.profile()
+                own = SchemaInfo(
+                    as_written(loaded.introspection()),  # type: ignore[arg-type]
+                    facts=loaded.schema_facts(),
+                )
+            except ValueError as err:
+                raise ProfileError(
+                    f"not a profile: its schema-facts are malformed ({err})"
+                ) from None
             except ReadError as err:
                 raise ProfileError(str(err).removeprefix(f"{self.path}: ")) from None
             except (KeyError, TypeError, AttributeError) as err:
@@ -142,25 +151,29 @@ class ServedProfile:
 class MachineSurface:
     """The served schema as one machine answers it (see the module's description).
 
-    ``accelerators`` are those the command line asks for, in order;
+    ``accelerator`` is the one the machine uses (its configuration's);
     ``chardevs`` the machine's character devices, and ``clients`` gives the
-    sockets of its monitors' clients (for ``query-chardev``).
+    sockets of its monitors' clients (for ``query-chardev``); ``machine_type``
+    is ``-machine``'s type (for ``device_add``'s refusals, :mod:`.device_add`).
     """
 
     def __init__(
         self,
         served: ServedProfile,
-        accelerators: Sequence[str],
+        accelerator: str,
         chardevs: list[Chardev],
         clients: Callable[[], Iterable[_socket.socket]],
+        machine_type: str = "pc",
     ) -> None:
         self.version = served.version
         self.package = served.package
         self.served = served
-        self.accelerators = tuple(accelerators)
+        self.accelerator = accelerator
         self.chardevs = chardevs
         self.clients = clients
+        self.machine_type = machine_type
         self._accel: str | None = None
+        self._device_models: DeviceModels | None = None
         self._migration: Migration | None = None
 
     def lookup(self, name: str) -> CommandSpec | None:
@@ -193,27 +206,30 @@ class MachineSurface:
 
                 self._migration = Migration(self.recorded)
             return self._migration.answer(name, arguments)
+        if name == "device_add":
+            self._device_add(arguments)
         return self.recorded(name, arguments)
+
+    def _device_add(self, arguments: dict[str, Any]) -> None:
+        """QEMU's refusal of ``device_add`` where this machine and the profile tell it."""
+        from .device_add import DeviceModels, refusal
+
+        if self._device_models is None:
+            self._device_models = DeviceModels(self.served.profile())
+        desc = refusal(self._device_models, self.machine_type, arguments)
+        if desc is not None:
+            raise CommandError("GenericError", desc)
 
     @property
     def accel(self) -> str:
         """The accelerator whose recorded answers this machine gives: ``kvm`` if
-        it is the first usable one asked for and the profile recorded a KVM
-        session, else ``tcg``."""
+        the machine uses KVM and the profile recorded a KVM session, else ``tcg``."""
         if self._accel is None:
-            from .host import kvm_usable
-
             self._accel = "tcg"
-            for name in self.accelerators:
-                if name == "kvm":
-                    if not kvm_usable():
-                        continue  # QEMU tries the next one
-                    sessions = self.served.profile().sessions.values()
-                    if any(s.accel == "kvm" for s in sessions):
-                        self._accel = "kvm"
-                    break
-                if name in ("tcg", "qtest"):
-                    break  # others (xen, hvf ...) this host does not have: the next one
+            if self.accelerator == "kvm":
+                sessions = self.served.profile().sessions.values()
+                if any(s.accel == "kvm" for s in sessions):
+                    self._accel = "kvm"
         return self._accel
 
     def recorded(self, name: str, arguments: dict[str, Any]) -> Any:

@@ -8,7 +8,6 @@ the reply, exactly.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,30 +21,11 @@ from qapigen.cli.commands import main
 from qapigen.frontend.builds import symbols
 
 from ..support.qemu_introspect import qemu_introspect
+from ..support.qemu_schemas import BACKPORTS
+from ..support.qemu_schemas import schema_10_0 as _schema_10_0
+from ..support.qemu_schemas import without_backports as _without_backports
 
 Reply = list[dict[str, Any]]
-
-# What QEMU's stable releases after 10.0.2 backported into the schema the
-# shared data holds (10.0.13): (file, member, its doc comment).  Real QEMU
-# 10.0.2 does not have them; no --define set can make them go.
-BACKPORTS = [("block-core.json", "delay-ns", r"# @delay-ns:[^\n]*\n(?:#  [^\n]*\n)*")]
-
-
-def _schema_10_0(qemu_schemas: Path) -> Path:
-    return qemu_schemas / "10.0" / "schema" / "qapi" / "qapi-schema.json"
-
-
-def _without_backports(qemu_schemas: Path, folder: Path) -> Path:
-    """A copy of QEMU 10.0's schema as 10.0.2 had it."""
-    copy = folder / "qapi"
-    shutil.copytree(_schema_10_0(qemu_schemas).parent, copy)
-    for name, member, doc in BACKPORTS:
-        path = copy / name
-        text, found = re.subn(doc, "", path.read_text())
-        text, found_too = re.subn(rf"\s*'\*{member}': [^\n]*,\n", "\n", text)
-        assert found == found_too == 1, member
-        path.write_text(text)
-    return copy / "qapi-schema.json"
 
 
 def test_real_qemu_build_is_found_and_reproduced_exactly(

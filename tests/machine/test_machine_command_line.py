@@ -187,3 +187,34 @@ def test_machine_type_named_as_its_qom_type() -> None:
     cl = CommandLine()
     cl.machine("none")
     assert Machine(cl.build()).qom_get(path="/machine", property="type") == "none-machine"
+
+
+def test_a_qtest_run_hears_nothing_of_an_absent_kvm() -> None:
+    """With -qtest, QEMU reports neither KVM's missing device as a failure to
+    initialise nor the fallback (vl.c's qtest_with_kvm), but still says it
+    could not access the module; without -qtest it says all three."""
+    absent = "No such file or directory"
+    for qtest, said in (
+        (True, ["Could not access KVM kernel module: No such file or directory"]),
+        (
+            False,
+            [
+                "Could not access KVM kernel module: No such file or directory",
+                "failed to initialize kvm: No such file or directory",
+                "falling back to tcg",
+            ],
+        ),
+    ):
+        cl = CommandLine()
+        cl.machine("accel=kvm:tcg")
+        assert cl.build(kvm_error=absent, qtest=qtest).accelerator == "tcg"
+        assert cl.warnings == said
+
+
+def test_kvm_alone_and_absent_ends_with_its_failure() -> None:
+    cl = CommandLine()
+    cl.accel("kvm")
+    with pytest.raises(ConfigError) as caught:
+        cl.build(kvm_error="No such device")
+    assert caught.value.message == "-accel kvm: failed to initialize kvm: No such device"
+    assert cl.warnings == ["-accel kvm: Could not access KVM kernel module: No such device"]

@@ -169,6 +169,11 @@ def test_profile_show_lists_the_sessions(capsys: pytest.CaptureFixture[str]) -> 
         f"{profile.SHIPPED}: QEMU 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1), target x86_64"
     )
     assert "session probe-tcg (accel tcg): 52 exchanges" in lines
+    # Every object and alternate of the introspection is named.
+    named = [
+        e for e in profile.default().introspection() if e["meta-type"] in ("object", "alternate")
+    ]
+    assert f"schema facts: {len(named)} type names, the integer members of 139 types" in lines
     assert (
         "  query-sev-capabilities -> GenericError: KVM not enabled  [accel, host-devices]" in lines
     )

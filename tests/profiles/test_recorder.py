@@ -24,6 +24,8 @@ from qapigen.cli.commands import main
 from qapigen.profiles import profile, recorder
 from qapigen.profiles.profile import Profile
 
+from ..support.paths import shared_dir
+
 QEMU = "/usr/bin/qemu-system-x86_64"
 
 
@@ -40,11 +42,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _schema() -> Path | None:
+    """QEMU 10.0's QAPI schema in the shared data, if it is there."""
+    base = shared_dir()
+    path = base / "qemu" / "10.0" / "schema" / "qapi" / "qapi-schema.json" if base else None
+    return path if path is not None and path.exists() else None
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Profile:
-    """A fresh recording of the installed QEMU, written and read back as a file."""
+    """A fresh recording of the installed QEMU, written and read back as a file (with the
+    schema facts of QEMU's schema, when the shared data has it)."""
     path = tmp_path_factory.mktemp("profile") / "qemu.json.xz"
-    assert main(["profile", "record", QEMU, "-o", str(path)]) == 0
+    schema = _schema()
+    extra = ["--schema", str(schema)] if schema else []
+    assert main(["profile", "record", QEMU, "-o", str(path), *extra]) == 0
     return profile.load(path)
 
 
@@ -162,6 +174,27 @@ def test_the_shipped_profile_is_the_installed_qemus(recorded: Profile) -> None:
                 differ.append((name, exchange.execute, exchange.arguments))
     assert differ == []
     assert compared > 500
+
+
+def test_recording_with_the_schema_adds_the_shipped_facts(recorded: Profile) -> None:
+    if _schema() is None:
+        pytest.skip("QEMU's schema is absent: set QAPIGEN_SHARED or put it at ../shared")
+    facts = recorded.schema_facts()
+    assert facts is not None and facts["names"]
+    assert facts == profile.default().schema_facts()
+
+
+def test_a_schema_that_cannot_be_read_is_refused_before_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "p.json.xz"
+    schema = tmp_path / "nosuch.json"
+    assert main(["profile", "record", QEMU, "-o", str(out), "--schema", str(schema)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"qapigen profile record: can't read schema file '{schema}': No such file or directory"
+    ]
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

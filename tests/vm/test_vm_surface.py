@@ -241,8 +241,8 @@ def test_query_chardev_lists_the_monitors_as_qemu_does(tmp_path: Path) -> None:
 # -- without QEMU: the profile's reading, --profile -----------------------------------
 
 
-def _surface(accelerators: Sequence[str] = ()) -> MachineSurface:
-    return MachineSurface(ServedProfile(None, simulator_api), accelerators, [], list)
+def _surface(accelerator: str = "tcg") -> MachineSurface:
+    return MachineSurface(ServedProfile(None, simulator_api), accelerator, [], list)
 
 
 def test_answers_describing_the_recorded_domain_are_not_served() -> None:
@@ -252,35 +252,30 @@ def test_answers_describing_the_recorded_domain_are_not_served() -> None:
     assert machine.recorded("query-iothreads", {}) == []
 
 
-def test_kvm_is_used_when_asked_first_and_usable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(host, "kvm_usable", lambda: True)
-    assert _surface(["kvm", "tcg"]).accel == "kvm"
-    assert _surface(["tcg", "kvm"]).accel == "tcg"
-    assert _surface([]).accel == "tcg"  # QEMU's default
-    assert _surface(["xen", "kvm"]).accel == "kvm"  # what is not here is passed over
-    assert _surface(["kvm", "tcg"]).recorded("query-kvm", {}) == {"present": True, "enabled": True}
-    monkeypatch.setattr(host, "kvm_usable", lambda: False)
-    assert _surface(["kvm", "tcg"]).accel == "tcg"
-    assert _surface(["kvm", "tcg"]).recorded("query-kvm", {}) == {"present": True, "enabled": False}
+def test_kvm_answers_when_the_machine_uses_kvm() -> None:
+    assert _surface("kvm").accel == "kvm"
+    assert _surface("tcg").accel == "tcg"
+    assert _surface("qtest").accel == "tcg"
+    assert _surface("kvm").recorded("query-kvm", {}) == {"present": True, "enabled": True}
+    assert _surface("tcg").recorded("query-kvm", {}) == {"present": True, "enabled": False}
 
 
 def test_the_host_cpu_under_kvm_is_answered_only_on_the_recording_hosts_cpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(host, "kvm_usable", lambda: True)
     arguments = {"type": "static", "model": {"name": "host"}}
     monkeypatch.setattr(host, "cpu_model", lambda: profile.default().host["cpu"])
-    assert "model" in _surface(["kvm"]).recorded("query-cpu-model-expansion", arguments)
+    assert "model" in _surface("kvm").recorded("query-cpu-model-expansion", arguments)
     monkeypatch.setattr(host, "cpu_model", lambda: "Some Other CPU")
     with pytest.raises(Exception, match="query-cpu-model-expansion is not simulated"):
-        _surface(["kvm"]).recorded("query-cpu-model-expansion", arguments)
+        _surface("kvm").recorded("query-cpu-model-expansion", arguments)
     # Under TCG the host model's expansion is TCG's, whatever the host.
-    assert "model" in _surface(["tcg"]).recorded("query-cpu-model-expansion", arguments)
+    assert "model" in _surface("tcg").recorded("query-cpu-model-expansion", arguments)
 
 
 def test_kvm_needs_a_kvm_device(tmp_path: Path) -> None:
-    assert not host.kvm_usable("/dev/null")
-    assert not host.kvm_usable(str(tmp_path / "none"))
+    assert host.kvm_error("/dev/null") == "No such device"
+    assert host.kvm_error(str(tmp_path / "none")) == "No such file or directory"
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU @ 1GHz\nflags\t: fpu\n")
     assert host.cpu_model(str(cpuinfo)) == "Test CPU @ 1GHz"
@@ -293,7 +288,7 @@ def test_starting_reads_no_profile() -> None:
         "from qapigen import simulator_api\n"
         "from qapigen.vm.surface import MachineSurface, ServedProfile\n"
         "served = ServedProfile(None, simulator_api)\n"
-        "MachineSurface(served, ['kvm'], [], list)\n"
+        "MachineSurface(served, 'kvm', [], list)\n"
         "print(*sorted(m for m in sys.modules if m in ('lzma', 'qapigen.profiles')))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -338,6 +333,29 @@ def test_a_bad_profile_is_refused_as_a_bad_option(
     assert result.stderr.startswith(f"qapigen vm: --profile {path}: {message}")
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "q.sock").exists()
+
+
+@pytest.mark.parametrize(
+    ("facts", "message"),
+    [
+        ({"names": {"1": 2}, "integers": {}}, "'names' is not an object of type names"),
+        ({"integers": {}}, "'names' is not an object of type names"),
+        ({"names": {}, "integers": {"7": {"x": "uint7"}}}, "'integers' of '7': not an object"),
+    ],
+)
+def test_a_profile_with_malformed_schema_facts_is_refused(
+    tmp_path: Path, facts: dict[str, Any], message: str
+) -> None:
+    with lzma.open(profile.SHIPPED) as fp:
+        document = json.load(fp)
+    document[profile.SCHEMA_FACTS] = facts
+    path = tmp_path / "p.json.xz"
+    path.write_bytes(lzma.compress(json.dumps(document).encode(), preset=0))
+    result = _vm("--profile", str(path), "-qmp", f"unix:{tmp_path}/q.sock,server=on,wait=off")
+    assert result.returncode == 1
+    prefix = f"qapigen vm: --profile {path}: not a profile: its schema-facts are malformed ("
+    assert result.stderr.startswith(prefix + message), result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_another_profile_is_served(tmp_path: Path) -> None:
