@@ -528,17 +528,20 @@ class CommandLine:
         self,
         location: str,
         ident: str | None,
-        interface: str,
+        interface: str | None,
         place: tuple[int | None, int | None, int | None],
         *,
         cdrom: bool = False,
         open_image: Callable[[], BlockNodeConfig | None] = lambda: None,
     ) -> None:
         """``-drive``: a block backend on ``interface`` (``ide``, ``floppy``,
-        ``virtio``, ``none``), at ``place`` (its ``index``, ``bus``, ``unit``;
-        None: not given), placed and named as QEMU does, then its image opened
-        (``open_image``: its node, None for an empty drive).  Called by a
-        backend opener (:meth:`open_later`), once the machine type is known."""
+        ``virtio``, ``none``; None: the machine type's default), at ``place``
+        (its ``index``, ``bus``, ``unit``; None: not given), placed and named as
+        QEMU does, then its image opened (``open_image``: its node, None for an
+        empty drive).  Called by a backend opener (:meth:`open_later`), once
+        the machine type is known."""
+        if interface is None:  # the machine type's default interface
+            interface = "none" if self._layout_for == "none" else "ide"
         units, _buses = _drive_layout(self._layout_for)[interface]
         index, bus, unit = place
         if index is not None:
@@ -708,6 +711,9 @@ class CommandLine:
         # QEMU creates the key=value devices first (those -drive if=virtio
         # asks for after them), then the JSON ones.
         ordered = sorted(self._devices, key=lambda device: device[3])
+        for drive in drives:
+            if drive.interface == "virtio" and machine_type == "none":
+                raise ConfigError("No 'PCI' bus found for device 'virtio-blk-pci'", drive.location)
         virtio: list[tuple[str, str | None, dict[str, OptionValue], bool]] = [
             (drive.location or "", None, {"driver": "virtio-blk-pci", "drive": drive.name}, False)
             for drive in drives

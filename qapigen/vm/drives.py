@@ -126,8 +126,9 @@ class DriveParser:
             raise ConfigError("invalid cache option", location)
         if values.pop("aio", "threads") not in _AIO_MODES:
             raise ConfigError("invalid aio option", location)
-        interface = values.pop("if", "ide")
-        if interface not in _INTERFACES:
+        # None: the machine type's default (ide, or none for the none machine).
+        interface = values.pop("if", None)
+        if interface is not None and interface not in _INTERFACES:
             raise ConfigError(f"unsupported bus type '{interface}'", location)
         media = values.pop("media", "disk")
         if media not in ("disk", "cdrom"):
@@ -147,7 +148,7 @@ class DriveParser:
         filename = values.pop("file", None)
         if filename is None and (values or fmt is not None):
             raise ConfigError("Must specify either driver or file", location)
-        if interface not in _SIMULATED_INTERFACES:
+        if interface is not None and interface not in _SIMULATED_INTERFACES:
             raise ConfigError(
                 f"if={interface} is not simulated (only ide, floppy, virtio and none)", location
             )
