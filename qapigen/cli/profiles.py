@@ -29,18 +29,26 @@ def _record(binary: str, output: str, schema: str | None, legacy: bool) -> int:
     def progress(text: str) -> None:
         print(f"qapigen profile record: {text}", file=sys.stderr)
 
-    try:
+    def document() -> dict[str, object]:
         # The schema is read first: a bad one should not cost a recording.
         facts = _facts_maker(schema, legacy) if schema else None
-        document = recorder.record(binary, progress)
+        made = recorder.record(binary, progress)
         if facts is not None:
-            document[profile.SCHEMA_FACTS] = facts(profile.Profile(document, output))
-        size = recorder.write(document, output)
-    except (recorder.RecordError, _FactsError) as err:
-        print(f"qapigen profile record: {err}", file=sys.stderr)
+            made[profile.SCHEMA_FACTS] = facts(profile.Profile(made, output))
+        return made
+
+    return _write("record", document, output)
+
+
+def _write(verb: str, document: Callable[[], dict[str, object]], output: str) -> int:
+    """Write the profile ``document()`` makes to ``output``; the exit status."""
+    try:
+        size = recorder.write(document(), output)
+    except (recorder.RecordError, _FactsError, profile.ProfileError) as err:
+        print(f"qapigen profile {verb}: {err}", file=sys.stderr)
         return 1
     except OSError as err:
-        print(f"qapigen profile record: {output}: {err.strerror}", file=sys.stderr)
+        print(f"qapigen profile {verb}: {output}: {err.strerror}", file=sys.stderr)
         return 1
     print(f"{output}: {size} bytes")
     return 0
@@ -75,18 +83,11 @@ def _facts_maker(path: str, legacy: bool) -> Callable[[profile.Profile], dict[st
 
 
 def _schema_facts(path: str, schema: str, output: str, legacy: bool) -> int:
-    try:
+    def document() -> dict[str, object]:
         section = _facts_maker(schema, legacy)(profile.load(path))
-        document = recorder.with_section(path, profile.SCHEMA_FACTS, section)
-        size = recorder.write(document, output)
-    except (_FactsError, profile.ProfileError) as err:
-        print(f"qapigen profile schema-facts: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"qapigen profile schema-facts: {output}: {err.strerror}", file=sys.stderr)
-        return 1
-    print(f"{output}: {size} bytes")
-    return 0
+        return recorder.with_section(path, profile.SCHEMA_FACTS, section)
+
+    return _write("schema-facts", document, output)
 
 
 def _show(path: str) -> int:

@@ -123,7 +123,7 @@ def _props(ids: dict[str, int]) -> CpuInstanceProperties:
 class MachineObjects:
     """The machine's vCPUs, QOM objects and block devices, as ``config`` made them."""
 
-    __slots__ = ("__weakref__", "_anonymous", "_config", "_named", "_threads")
+    __slots__ = ("__weakref__", "_anonymous", "_config", "_cpu_paths", "_named", "_threads")
 
     def __init__(self, config: MachineConfig) -> None:
         self._config = config
@@ -136,6 +136,12 @@ class MachineObjects:
                 self._named[device.id] = device.driver
             else:
                 self._anonymous.append(device.driver)
+        # Asked at every qom-get (libvirt asks 464 of its CPU at every start).
+        self._cpu_paths = (
+            frozenset(self.cpu_path(i) for i in range(config.topology.cpus))
+            if self._has_cpus
+            else frozenset()
+        )
 
     # -- vCPUs ---------------------------------------------------------------------
 
@@ -188,9 +194,7 @@ class MachineObjects:
         ]
 
     def _cpu_at(self, path: str) -> bool:
-        return self._has_cpus and any(
-            path == self.cpu_path(i) for i in range(self._config.topology.cpus)
-        )
+        return path in self._cpu_paths
 
     # -- QOM -----------------------------------------------------------------------
 
@@ -317,6 +321,15 @@ class MachineObjects:
 
     def qom_get(self, path: str, name: str) -> rt.JSONValue:
         """``qom-get`` of /machine's type, a container's, a device's or a vCPU's property."""
+        if path in self._cpu_paths:  # first: libvirt asks for all of the CPU's at every start
+            cpu_type = self._config.cpu_type
+            if name == "type":
+                return cpu_type
+            facts = self._config.cpu_facts
+            found, value = facts.value(cpu_type, name) if facts is not None else (False, None)
+            if found:
+                return value  # type: ignore[return-value]
+            raise rt.QMPError("GenericError", f"Property '{cpu_type}.{name}' not found")
         if path == _MACHINE:
             cls = self._machine_class()
             if name == "type":
@@ -343,15 +356,6 @@ class MachineObjects:
                 if name == "type":
                     return driver
                 raise rt.QMPError("GenericError", f"Property '{driver}.{name}' not found")
-        if self._cpu_at(path):
-            cpu_type = self._config.cpu_type
-            if name == "type":
-                return cpu_type
-            facts = self._config.cpu_facts
-            found, value = facts.value(cpu_type, name) if facts is not None else (False, None)
-            if found:
-                return value  # type: ignore[return-value]
-            raise rt.QMPError("GenericError", f"Property '{cpu_type}.{name}' not found")
         raise rt.QMPError("DeviceNotFound", f"Device '{path}' not found")
 
     def _children(self, container: str) -> dict[str, str]:

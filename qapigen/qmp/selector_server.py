@@ -303,10 +303,21 @@ class _Client:
         data = self.conn.data_to_send()
         if not data:
             return
-        was_waiting = bool(self._unsent)
-        self._unsent += data
-        if not was_waiting:
-            self._send()
+        if self._unsent:
+            self._unsent += data
+        else:  # the usual case: written at once, not copied first
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:  # the client is gone
+                self.close()
+                return
+            if sent == len(data):
+                if self._events & _WRITE:
+                    self._watch()
+                return
+            self._unsent += memoryview(data)[sent:]
         if len(self._unsent) > MAX_PENDING_OUTPUT:
             self.close()
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from ..profiles.profile import Profile
+    from ..profiles.profile import Profile, Reply
 
 __all__ = ["ProfileCatalogue"]
 
@@ -35,6 +35,10 @@ class ProfileCatalogue:
         self._devices: frozenset[str] | None = None
         self._enums: dict[tuple[str, str], tuple[str, ...]] = {}
         self._index: dict[str, dict[str, object]] | None = None
+        # The recorded CPU's qom-get replies by property, indexed once (libvirt
+        # asks for each of its 464 at every domain start).
+        # (With the recorded CPU's type.)
+        self._cpu_replies: tuple[str | None, dict[str, Reply]] | None = None
 
     @property
     def profile(self) -> Profile:
@@ -150,13 +154,32 @@ class ProfileCatalogue:
 
     def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
         """The recorded CPU's ``qom-get`` of ``name``, if recorded."""
-        path = self._cpu_path()
-        if path is None or cpu_type != self._recorded_cpu_type():
-            return False, None
-        reply = self.profile.reply("qom-get", {"path": path, "property": name}, session="domain")
-        if reply is None or not reply.ok:
+        recorded = self._cpu_replies
+        if recorded is None:
+            recorded = self._cpu_replies = (self._recorded_cpu_type(), self._recorded_cpu_replies())
+        reply = recorded[1].get(name)
+        if reply is None or not reply.ok or cpu_type != recorded[0]:
             return False, None
         return True, reply.value
+
+    def _recorded_cpu_replies(self) -> dict[str, Reply]:
+        """The domain session's ``qom-get`` replies for the recorded CPU, by
+        property (the last of a repeated question, as ``Profile.reply`` finds it)."""
+        path = self._cpu_path()
+        replies: dict[str, Reply] = {}
+        if path is None:
+            return replies
+        for exchange in self.profile.sessions["domain"].exchanges:
+            arguments = exchange.arguments
+            if (
+                exchange.execute == "qom-get"
+                and arguments is not None
+                and arguments.keys() == {"path", "property"}
+                and arguments["path"] == path
+                and isinstance(arguments["property"], str)
+            ):
+                replies[arguments["property"]] = exchange.reply
+        return replies
 
     # -- the QAPI types of -object, -blockdev, -audiodev ---------------------------
 

@@ -82,6 +82,9 @@ class ServedProfile:
         self._package = package
         self._profile: Profile | None = None
         self._schema: SchemaInfo | None = None
+        # How many of the schema's entries are the profile's; its reply, as written.
+        self._recorded_entries = 0
+        self._written: list[Any] | None = None
         # Recorded values ready to be written as QEMU wrote them, by id() of their Reply.
         self._values: dict[int, Any] = {}
         if path is None:
@@ -114,15 +117,14 @@ class ServedProfile:
         """The served schema: the profile's, with the simulator's commands it lacks."""
         if self._schema is None:
             from ..profiles.profile import ProfileError as ReadError
-            from ..qmp.json_writer import as_written
             from ..qmp.schema_info import SchemaInfo
 
             try:
+                # Indexed as read; put in QEMU's written order only when
+                # query-qmp-schema is asked (see written_schema()): most clients
+                # never ask, and every start's first command would wait for it.
                 loaded = self.profile()
-                own = SchemaInfo(
-                    as_written(loaded.introspection()),  # type: ignore[arg-type]
-                    facts=loaded.schema_facts(),
-                )
+                own = SchemaInfo(loaded.introspection(), facts=loaded.schema_facts())
             except ValueError as err:
                 raise ProfileError(
                     f"not a profile: its schema-facts are malformed ({err})"
@@ -136,7 +138,20 @@ class ServedProfile:
             simulator = SchemaInfo(_package_introspection(self._package))
             extensions = [n for n in simulator.commands if n not in own.commands]
             self._schema = own.extended(simulator, extensions, _EXTENSION_FEATURE)
+            self._recorded_entries = len(own.entries)
         return self._schema
+
+    def written_schema(self) -> list[Any]:
+        """The served schema's ``query-qmp-schema`` reply, to be written as QEMU
+        wrote the recorded part (the simulator's commands after it)."""
+        if self._written is None:
+            from ..qmp.json_writer import as_written
+
+            entries = self.schema().entries
+            recorded = self._recorded_entries
+            written: list[Any] = as_written(entries[:recorded])  # type: ignore[assignment]
+            self._written = written + entries[recorded:]
+        return self._written
 
     def value(self, reply: Reply) -> Any:
         """A recorded reply's ``return`` value, to be written as QEMU wrote it."""
@@ -193,7 +208,7 @@ class MachineSurface:
         if name == "query-commands":
             return schema.query_commands()
         if name == "query-qmp-schema":
-            return schema.entries
+            return self.served.written_schema()
         if name == "query-chardev":
             from .chardev_info import query_chardev
 

@@ -11,7 +11,6 @@ reached it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from qapigen.qmp.protocol import (
 )
 from qapigen.runtime import JSONValue
 
+from ..support.oracle_payloads import payload
 from ..support.paths import need_shared
 
 VERSION = {"major": 10, "minor": 0, "micro": 2}
@@ -104,23 +104,6 @@ def dispatch(conn: ServerConnection, received: list[Received]) -> list[Request]:
     return unhandled
 
 
-def payload(sent: dict[str, Any]) -> bytes:
-    """The exact bytes of a "sent" record, rebuilt from head and tail when summarised."""
-    if "hex" in sent:
-        return bytes.fromhex(sent["hex"])
-    if "text" in sent:
-        data: bytes = sent["text"].encode()
-        return data
-    head, tail, length = sent["text_head"].encode(), sent["text_tail"].encode(), sent["len"]
-    middle = length - len(head) - len(tail)
-    for period in range(1, 9):
-        unit = head[-period:]
-        data = head + (unit * (middle // period + 1))[:middle] + tail
-        if hashlib.sha256(data).hexdigest() == sent["sha256"]:
-            return data
-    raise AssertionError("cannot rebuild the summarised payload")
-
-
 def oracle() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(need_shared("oracle", "qmp-errors.json").read_text())
     return data
@@ -155,9 +138,13 @@ def test_oracle_case(name: str) -> None:
     for step, data, expected in transcript_steps(case):
         unhandled = dispatch(conn, conn.receive_data(data))
         if unhandled:
-            # The request reached the dispatcher, as in QEMU; its reply is not ours to give.
+            # The request reached the dispatcher, as in QEMU: the protocol's part is
+            # done; the reply is the dispatcher's (tests/vm/test_vm_qmp_errors.py
+            # holds qapigen vm's equal to QEMU's).
             assert step == "bad-input" and name in NEEDS_DISPATCHER, unhandled
-            pytest.skip(f"needs the dispatcher: {expected[0].strip()}")
+            assert [r.name for r in unhandled] == [json.loads(data)["execute"]]
+            assert conn.data_to_send() == b""
+            return
         expected = DIFFERENCES.get(name, {}).get(step, expected)
         assert conn.data_to_send().decode() == "".join(expected), step
     assert name not in NEEDS_DISPATCHER
