@@ -123,7 +123,7 @@ def _props(ids: dict[str, int]) -> CpuInstanceProperties:
 class MachineObjects:
     """The machine's vCPUs, QOM objects and block devices, as ``config`` made them."""
 
-    __slots__ = ("__weakref__", "_anonymous", "_config", "_cpu_paths", "_named", "_threads")
+    __slots__ = ("_anonymous", "_config", "_cpu_paths", "_named", "_threads")
 
     def __init__(self, config: MachineConfig) -> None:
         self._config = config
@@ -143,6 +143,12 @@ class MachineObjects:
             else frozenset()
         )
 
+    def __del__(self) -> None:
+        # The vCPUs' threads end with the machine (weakref.finalize would cost
+        # an import on libvirt's start path).
+        if self._threads is not None:
+            self._threads.close()
+
     # -- vCPUs ---------------------------------------------------------------------
 
     @property
@@ -161,12 +167,9 @@ class MachineObjects:
             return []
         topology = self._config.topology
         if self._threads is None:
-            import weakref
-
             from .vcpu_threads import VcpuThreads
 
             self._threads = VcpuThreads()
-            weakref.finalize(self, self._threads.close)
         threads = self._threads.ids(topology.cpus)
         return [
             CpuInfoFast_x86_64(
