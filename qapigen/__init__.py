@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from .frontend.errors import QAPIError
-
 __version__ = "0.1.0"
 
 __all__ = ["QAPIError", "Schema", "__version__", "load_schema"]
@@ -18,12 +16,17 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .frontend.builder import load_schema
+    from .frontend.errors import QAPIError
     from .frontend.model import Schema
 
 
 def __getattr__(name: str) -> Any:
     # The front end is imported on first use, so that importing the package
     # (as generated bindings do) stays cheap.
+    if name == "QAPIError":
+        from .frontend.errors import QAPIError
+
+        return QAPIError
     if name == "load_schema":
         from .frontend.builder import load_schema
 
@@ -33,3 +36,7 @@ def __getattr__(name: str) -> Any:
 
         return Schema
     raise AttributeError(f"module 'qapigen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -54,7 +54,27 @@ if TYPE_CHECKING:
             ...
 
 
-__all__ = ["CoreLayout", "DumpWriteError", "MemoryBlock", "guest_memory_blocks", "write_core"]
+__all__ = [
+    "KDUMP_FORMATS",
+    "CoreLayout",
+    "DumpWriteError",
+    "MemoryBlock",
+    "guest_memory_blocks",
+    "write_core",
+]
+
+#: ``dump-guest-memory``'s kdump formats (wire values), which are not
+#: simulated: the machine writes ELF cores only.
+KDUMP_FORMATS = frozenset(
+    {
+        "kdump-zlib",
+        "kdump-lzo",
+        "kdump-snappy",
+        "kdump-raw-zlib",
+        "kdump-raw-lzo",
+        "kdump-raw-snappy",
+    }
+)
 
 _KiB = 1024
 _MiB = 1024 * _KiB

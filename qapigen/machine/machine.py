@@ -45,10 +45,6 @@ from collections.abc import Callable
 
 from qapigen import runtime as rt
 from qapigen.simulator_api import (
-    DumpCompletedEvent,
-    DumpGuestMemoryFormat,
-    DumpQueryResult,
-    DumpStatus,
     GuestCrashloadedEvent,
     GuestPanicAction,
     GuestPanicInformation,
@@ -77,11 +73,9 @@ from .accel import QtestAccess
 from .actions import Actions, caused_by_guest, exit_status, panic_response, reset_is_shutdown
 from .clock import VirtualClock
 from .config import MachineConfig
-from .dump import CoreLayout, DumpWriteError, guest_memory_blocks, write_core
 from .errors import GuestNotRunning, MachineExited
 from .pc import PcBoard, ram_layout
 from .pvpanic import PvpanicDevice
-from .queries import MachineObjects
 from .runstate import RunStateMachine
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -94,13 +88,16 @@ if TYPE_CHECKING:
         BlockDeviceInfo,
         BlockInfo,
         CpuInfoFast,
+        DumpGuestMemoryFormat,
+        DumpQueryResult,
         HotpluggableCPU,
         ObjectPropertyInfo,
     )
 
     from .bus import AddressSpace
-    from .dump import DumpFiles
+    from .dump import CoreLayout, DumpFiles
     from .pci import PciBus
+    from .queries import MachineObjects
     from .watchdog import Ib700
 
 #: A subscriber: receives every event with its time (seconds since the epoch).
@@ -112,17 +109,6 @@ _RESET_KEEPS = frozenset({RunState.RUNNING, RunState.INMIGRATE, RunState.FINISH_
 # Resets QEMU carries out without a RESET event.
 _SILENT_RESETS = frozenset(
     {ShutdownCause.NONE, ShutdownCause.SUBSYSTEM_RESET, ShutdownCause.SNAPSHOT_LOAD}
-)
-# The formats dump-guest-memory writes; QEMU's kdump formats are not simulated.
-_KDUMP_FORMATS = frozenset(
-    {
-        DumpGuestMemoryFormat.KDUMP_ZLIB,
-        DumpGuestMemoryFormat.KDUMP_LZO,
-        DumpGuestMemoryFormat.KDUMP_SNAPPY,
-        DumpGuestMemoryFormat.KDUMP_RAW_ZLIB,
-        DumpGuestMemoryFormat.KDUMP_RAW_LZO,
-        DumpGuestMemoryFormat.KDUMP_RAW_SNAPPY,
-    }
 )
 # Rounds of requests and due timers one main-loop pass may take (timers that
 # keep posting requests cannot hold it forever).
@@ -226,15 +212,15 @@ class Machine(Handler):
         self.guest = Guest(self)
         #: What a test program (qtest) may do from outside the guest.
         self.qtest_access = QtestAccess(self)
-        #: The vCPUs, QOM objects and block devices the queries read back.
-        self.objects = MachineObjects(config)
+        self._objects: MachineObjects | None = None
         #: Where dumps go: opens ``fd:NAME`` and ``file:PATH`` targets (the
         #: program's monitors and host; None: dump-guest-memory has none).
         self.dump_files: DumpFiles | None = None
         #: Runs what QEMU does on a thread of its own (a detached dump) once the
         #: current command is answered; None: at once, before the answer.
         self.defer: Callable[[Callable[[], None]], None] | None = None
-        self._dump = DumpQueryResult(status=DumpStatus.NONE, completed=0, total=0)
+        # The latest dump's status; None: there has been none.
+        self._dump: DumpQueryResult | None = None
         if not config.start_paused:
             self._vm_start()
 
@@ -421,6 +407,16 @@ class Machine(Handler):
 
     # -- what the command line made, read back ----------------------------------
 
+    @property
+    def objects(self) -> MachineObjects:
+        """The vCPUs, QOM objects and block devices the queries read back
+        (made, and their types imported, when a query first asks)."""
+        if self._objects is None:
+            from .queries import MachineObjects
+
+            self._objects = MachineObjects(self.config)
+        return self._objects
+
     def query_cpus_fast(self) -> list[CpuInfoFast]:
         """``query-cpus-fast``: the vCPUs of ``-smp``."""
         self.check_alive()
@@ -469,11 +465,16 @@ class Machine(Handler):
         DUMP_COMPLETED comes in between.  With ``detach`` the file is written
         through :attr:`defer`, after the command's answer.
         """
+        # Here, not at start: a machine that dumps nothing never loads dumps.
+        from qapigen.simulator_api import DumpGuestMemoryFormat, DumpStatus
+
+        from .dump import KDUMP_FORMATS
+
         self.check_alive()
         with self._handling:
             if self._runstate.state is RunState.INMIGRATE:
                 raise rt.QMPError("GenericError", "Dump not allowed during incoming migration.")
-            if self._dump.status is DumpStatus.ACTIVE:
+            if self._dump is not None and self._dump.status is DumpStatus.ACTIVE:
                 raise rt.QMPError("GenericError", "There is a dump in process, please wait.")
             fmt = DumpGuestMemoryFormat.ELF if format is None else format
             if fmt is not DumpGuestMemoryFormat.ELF and (
@@ -486,7 +487,7 @@ class Machine(Handler):
                 raise rt.QMPError("GenericError", "Parameter 'length' is missing")
             if begin is None and length is not None:
                 raise rt.QMPError("GenericError", "Parameter 'begin' is missing")
-            if fmt in _KDUMP_FORMATS:
+            if fmt.value in KDUMP_FORMATS:
                 raise rt.QMPError(
                     "GenericError", f"dump format '{fmt.value}' is not simulated (only 'elf')"
                 )
@@ -496,6 +497,10 @@ class Machine(Handler):
     def query_dump(self) -> DumpQueryResult:
         """``query-dump``: the latest dump's status and byte counts."""
         self.check_alive()
+        if self._dump is None:
+            from qapigen.simulator_api import DumpQueryResult, DumpStatus
+
+            return DumpQueryResult(status=DumpStatus.NONE, completed=0, total=0)
         return self._dump
 
     def _open_dump_target(self, protocol: str) -> BinaryIO:
@@ -521,6 +526,10 @@ class Machine(Handler):
         detach: bool,
     ) -> None:
         """QEMU's dump_init(), then the dump now or deferred."""
+        from qapigen.simulator_api import DumpQueryResult, DumpStatus
+
+        from .dump import CoreLayout, guest_memory_blocks
+
         resume = self._runstate.running
         self._do_vm_stop(RunState.SAVE_VM)
         below, _ = ram_layout(self.config.ram_size)
@@ -557,6 +566,15 @@ class Machine(Handler):
         self, out: BinaryIO, fmt: DumpGuestMemoryFormat, layout: CoreLayout, resume: bool
     ) -> str | None:
         """QEMU's dump_process(): write, DUMP_COMPLETED, clean up; the error, if any."""
+        from qapigen.simulator_api import (
+            DumpCompletedEvent,
+            DumpGuestMemoryFormat,
+            DumpQueryResult,
+            DumpStatus,
+        )
+
+        from .dump import DumpWriteError, write_core
+
         if self.exited:  # the emulator is gone: nothing is written
             out.close()
             return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from ..runtime import QMPError
@@ -166,7 +166,7 @@ class MonitorCommands:
     __slots__ = ("_commands", "fdsets")
 
     def __init__(self, package: ModuleType, fdsets: FdSets) -> None:
-        self._commands: dict[str, Any] = package.COMMANDS
+        self._commands: Mapping[str, Any] = package.COMMANDS
         self.fdsets = fdsets
 
     def run(

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 
-from ..runtime import CommandInfo, Dispatcher, Event, QMPError, event_message
+from ..runtime import Commands, Dispatcher, Event, QMPError, event_message
 from ..runtime.key_order import first_unexpected
 from .fds import FD_COMMANDS, FdSets, MonitorCommands, close_fds
 from .protocol import COMMAND_NOT_FOUND, Request, ServerConnection
@@ -124,13 +124,13 @@ class QMPService:
         surface: Surface | None = None,
     ) -> None:
         # Shared, not copied: a fleet has one server per machine.
-        commands: dict[str, CommandInfo] = package.COMMANDS
-        self.commands: Mapping[str, CommandInfo] = commands
+        commands: Commands = package.COMMANDS
+        self.commands: Commands = commands
         self.package = package
         self.dispatcher = Dispatcher(commands, handler)
         self.surface = surface
         #: The commands the handler (or the monitor) runs, when a surface serves the rest.
-        self.live: dict[str, CommandInfo] = {}
+        self.live: frozenset[str] = frozenset()
         if surface is not None:
             version, package_name = surface.version, surface.package
             self.live = _live_commands(commands, handler)
@@ -158,9 +158,8 @@ class QMPService:
 
     def _lookup(self, name: str) -> CommandLike | None:
         """A live command, else the surface's."""
-        info = self.live.get(name)
-        if info is not None:
-            return info
+        if name in self.live:
+            return self.commands[name]
         assert self.surface is not None
         return self.surface.lookup(name)
 
@@ -266,17 +265,17 @@ class QMPService:
         return self._introspection
 
 
-def _live_commands(commands: Mapping[str, CommandInfo], handler: object) -> dict[str, CommandInfo]:
+def _live_commands(commands: Commands, handler: object) -> frozenset[str]:
     """The commands ``handler`` implements, and the monitor's descriptor commands
-    (the server's own left out)."""
-    live = {}
-    for name, info in commands.items():
+    (the server's own left out); found by method name, without loading their types."""
+    live = set()
+    for name in commands:
         if name in FD_COMMANDS:
-            live[name] = info
+            live.add(name)
             continue
-        method = getattr(handler, info.method, None)
+        method = getattr(handler, commands.method(name), None)
         if name in _SERVER_COMMANDS or name == "qmp_capabilities" or method is None:
             continue
         if not getattr(method, "__qapi_not_implemented__", False):
-            live[name] = info
-    return live
+            live.add(name)
+    return frozenset(live)

@@ -48,6 +48,7 @@ from .commands import (
 )
 from .errors import CommandError, CommandNotImplemented, QMPError, WireError
 from .events import Event, GenericEvent, event_message
+from .package import Commands, Events, lazy_names
 
 # TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
 # for generated modules (``if _rt.TYPE_CHECKING:``), not in __all__: a
@@ -69,9 +70,11 @@ __all__ = [
     "CommandError",
     "CommandInfo",
     "CommandNotImplemented",
+    "Commands",
     "Dispatcher",
     "Enum",
     "Event",
+    "Events",
     "GenericEvent",
     "JSONValue",
     "QMPError",
@@ -98,6 +101,7 @@ __all__ = [
     "decodes",
     "encode",
     "event_message",
+    "lazy_names",
     "list_of",
     "new",
     "not_found",

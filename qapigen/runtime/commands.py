@@ -10,7 +10,7 @@ from .records import NamedTuple
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, TypeVar
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -71,7 +71,7 @@ def not_found(name: str) -> CommandError:
 class Dispatcher:
     """Runs wire commands on a handler object and gives back wire results."""
 
-    def __init__(self, commands: dict[str, CommandInfo], handler: object) -> None:
+    def __init__(self, commands: Mapping[str, CommandInfo], handler: object) -> None:
         self.commands = commands
         self.handler = handler
 

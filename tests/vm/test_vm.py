@@ -951,6 +951,61 @@ def test_start_path_leaves_out_typing_asyncio_and_dataclasses() -> None:
     assert proc.stdout.strip() == ""
 
 
+# What benchmarks/bench_panic.py's scenario may import of the project's bindings:
+# the package, the run states with their events, and the commands that play
+# the guest.  Issue 11 measured each further module at 0.3-2 ms of every start.
+_PANIC_PATH_BINDINGS = frozenset(
+    {"qapigen.simulator_api", "qapigen.simulator_api.run_state", "qapigen.simulator_api.guest"}
+)
+# The machine's parts a panic never uses: the dump writer, the queries' answers.
+_NOT_ON_PANIC_PATH = frozenset({"qapigen.machine.dump", "qapigen.machine.queries"})
+
+
+def test_panic_scenario_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """bench_panic.py's scenario (start, negotiate, ``cont``, the guest panics,
+    GUEST_PANICKED, the process exits) imports of the bindings only the run
+    states, their events and the guest's commands: not the block layer's,
+    the queries', the dumps', the descriptors' or introspection's types, nor
+    the machine's dump writer or query answers (``-X importtime`` lists what
+    the process imported)."""
+    image = tmp_path / "panic.img"
+    image.write_bytes(bytes(510) + b"\x55\xaa")
+    sock = str(tmp_path / "qmp.sock")
+    args = [
+        *("-machine", "pc", "-accel", "tcg", "-display", "none", "-nodefaults"),
+        *("-device", "pvpanic", "-drive", f"format=raw,file={image}", "-S", "-qmp", unix(sock)),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", *VM[1:], *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(sock) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        qmp = Conn(sock, negotiate=True)
+        assert qmp.command("cont") == {"return": {}}
+        assert qmp.command("x-guest-pvpanic-write", {"value": 1}) == {"return": {}}
+        # The default action: the process exits, and the connection ends.
+        assert ("GUEST_PANICKED", {"action": "poweroff"}) in map(event, qmp.until_eof())
+        qmp.close()
+        _, stderr = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    imported = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", stderr, re.M))
+    assert "qapigen.machine.machine" in imported  # the listing is read
+    bindings = {m for m in imported if m.startswith("qapigen.simulator_api")}
+    assert bindings <= _PANIC_PATH_BINDINGS, sorted(bindings - _PANIC_PATH_BINDINGS)
+    assert not imported & _NOT_ON_PANIC_PATH, sorted(imported & _NOT_ON_PANIC_PATH)
+
+
 # -- 1e: character devices, qtest, process life ------------------------------------------
 
 

@@ -554,6 +554,7 @@ class _Builder(SchemaVisitor):
             PyCommand(
                 name=command.name,
                 method=self.methods.claim(naming.member_name(command.name)),
+                module=self.current.path,
                 arguments=arguments,
                 unpack=unpack,
                 params=params,

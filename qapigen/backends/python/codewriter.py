@@ -829,6 +829,46 @@ def package_imports(exports: list[tuple[str, str]]) -> list[tuple[str, list[str]
     return [(path, import_order(names[path])) for path in module_order(names)]
 
 
+def package_modules(exports: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What ``__init__.py`` loads when first asked for: each exported class
+    and its module, in the order of the type checker's imports."""
+    return [(name, path) for path, names in package_imports(exports) for name in names]
+
+
+# The longest name of a loader of ``COMMANDS``.
+_LOADER_NAME_LIMIT = 40
+
+
+def command_loaders(
+    commands: list[PyCommand], exports: list[tuple[str, str]]
+) -> list[tuple[str, list[tuple[str, list[str]]], list[PyCommand]]]:
+    """``__init__.py``'s loaders of ``COMMANDS``: one per schema module with
+    commands, its function's name, what it imports (the classes its commands'
+    arguments and returns name) and its commands."""
+    module_of = {name: path for path, name in exports}
+    groups: dict[str, list[PyCommand]] = {}
+    for c in commands:
+        groups.setdefault(c.module, []).append(c)
+    loaders = []
+    taken: set[str] = set()
+    for path, group in groups.items():
+        # Cut short, so that the ``def`` line fits whatever the module's name.
+        base = ("_commands_" + path.replace(".", "_"))[:_LOADER_NAME_LIMIT]
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        classes: set[str] = set()
+        for c in group:
+            if c.arguments is not None:
+                classes.add(c.arguments.name)
+            if c.returns is not None:
+                classes.update(cls.name for cls in _classes(c.returns))
+        loaders.append((name, package_imports([(module_of[n], n) for n in classes]), group))
+    return loaders
+
+
 def package_all(exports: list[tuple[str, str]]) -> list[str]:
     """``__init__.py``'s ``__all__``: its own names and the classes it exports."""
     return all_order(["COMMANDS", "EVENTS", "Handler", "SCHEMA_DIGEST", *(n for _, n in exports)])

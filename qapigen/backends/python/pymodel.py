@@ -232,6 +232,8 @@ class PyCommand:
 
     name: str
     method: str
+    #: The path of the module of the schema module that defines it.
+    module: str
     arguments: ClassRef | None
     unpack: bool
     params: list[PyField]

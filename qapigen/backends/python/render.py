@@ -42,6 +42,8 @@ _TEMPLATE_FUNCTIONS = (
     "client_uses_typing",
     "package_all",
     "package_imports",
+    "package_modules",
+    "command_loaders",
     "client_signature",
     "decode_alternatives",
     "decode_members",

@@ -17,6 +17,7 @@ import contextlib
 import copy
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from qemu.qmp import ExecuteError, QMPClient, Runstate
@@ -59,8 +60,8 @@ class AsyncClient:
     a call says otherwise: connecting, each command, each event wait.
     """
 
-    COMMANDS: ClassVar[dict[str, CommandInfo]] = {}
-    EVENTS: ClassVar[dict[str, type[Event]]] = {}
+    COMMANDS: ClassVar[Mapping[str, CommandInfo]] = {}
+    EVENTS: ClassVar[Mapping[str, type[Event]]] = {}
 
     def __init__(
         self, name: str | None = None, *, strict: bool = False, timeout: float | None = None

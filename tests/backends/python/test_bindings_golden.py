@@ -24,8 +24,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import json
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -685,6 +688,98 @@ def test_type_hints_resolve() -> None:
         obj = getattr(ev, name)
         if isinstance(obj, type):
             typing.get_type_hints(obj)
+
+
+# What a fresh interpreter finds of the package's lazy loading (the package's
+# modules are not imported until used; see qapigen.runtime.package).
+_LAZY_PROBE = r"""
+import json, pickle, sys, threading, typing
+import everything
+
+def loaded():
+    return sorted(m for m in sys.modules if m.startswith("everything."))
+
+seen = {"at_import": loaded()}
+seen["front_end"] = sorted(m for m in sys.modules if m.startswith("qapigen.frontend"))
+seen["dir_has_all"] = set(everything.__all__) <= set(dir(everything))
+seen["names_in_tables"] = (
+    "ping" in everything.COMMANDS,
+    everything.COMMANDS.method("ping"),
+    "CHANGED" in everything.EVENTS,
+    len(everything.COMMANDS),
+    len(everything.EVENTS),
+)
+seen["after_tables"] = loaded()
+try:
+    everything.Nothing
+except AttributeError as err:
+    seen["missing"] = str(err)
+
+barrier = threading.Barrier(8)
+got = []
+def use():
+    barrier.wait()
+    got.append(everything.ExtraChild)
+threads = [threading.Thread(target=use) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(10)
+seen["threads_same_class"] = len(got) == 8 and all(c is got[0] for c in got)
+seen["after_extra"] = loaded()
+import everything.parts.extra as extra
+seen["is_module_class"] = everything.ExtraChild is extra.ExtraChild
+seen["stored"] = "ExtraChild" in vars(everything)
+seen["command_loads"] = everything.COMMANDS["ping"].method
+seen["after_command"] = loaded()
+child = everything.Child(id="c", count=1)
+seen["pickles"] = pickle.loads(pickle.dumps(child)) == child
+seen["enum_pickles"] = pickle.loads(pickle.dumps(everything.Size.LARGE)) is everything.Size.LARGE
+seen["event"] = everything.EVENTS["PINGED"] is everything.PingedEvent
+
+star = {}
+exec("from everything import *", star)
+seen["star"] = sorted(n for n in star if n != "__builtins__") == sorted(everything.__all__)
+seen["handler_hints"] = sorted(typing.get_type_hints(everything.Handler.describe))
+print(json.dumps(seen))
+"""
+
+
+def test_package_loads_its_modules_at_first_use() -> None:
+    """Importing the package imports none of its modules (nor qapigen's front
+    end); a class's module is imported when the class is first used, once,
+    whatever the threads, and the class is the module's own (so it pickles by
+    it); ``COMMANDS`` and ``EVENTS`` know their names and methods without
+    loading; ``dir()``, ``from ... import *`` and ``typing.get_type_hints`` on a
+    ``Handler`` method see every name."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAZY_PROBE],
+        cwd=EXPECTED,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["at_import"] == []
+    assert seen["front_end"] == []  # qapigen's __init__ loads the front end at first use
+    assert seen["dir_has_all"] is True
+    assert seen["names_in_tables"] == [True, "ping", True, len(ev.COMMANDS), len(ev.EVENTS)]
+    assert seen["after_tables"] == []
+    assert seen["missing"] == "module 'everything' has no attribute 'Nothing'"
+    assert seen["threads_same_class"] is True
+    # ExtraChild derives from everything.everything's Parent: both, nothing else.
+    assert seen["after_extra"] == [
+        "everything.everything",
+        "everything.parts",
+        "everything.parts.extra",
+    ]
+    assert seen["is_module_class"] is True and seen["stored"] is True
+    assert seen["command_loads"] == "ping"
+    assert seen["pickles"] is True and seen["enum_pickles"] is True and seen["event"] is True
+    assert seen["star"] is True
+    assert seen["handler_hints"] == ["arguments", "return"]
 
 
 def test_alternate_errors() -> None:
