@@ -29,7 +29,7 @@ from .topology import CpuTopology, SmpOptions
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Literal, Protocol, TypeAlias
 
     PvpanicDriver: TypeAlias = Literal["pvpanic", "pvpanic-pci"]
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
         def device_properties(self, driver: str) -> frozenset[str] | None:
             """The properties of device model ``driver`` (None: not known)."""
+
+        def device_property_types(self, driver: str) -> dict[str, str] | None:
+            """Those properties' QOM types (``uint32``, ``OnOffAuto`` ...)."""
 
         def machine_type(self, name: str) -> str | None:
             """The machine type ``name`` (or its alias) names, or None."""
@@ -67,6 +70,10 @@ if TYPE_CHECKING:
 
         def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
             """Whether property ``name`` has a recorded value, and that value."""
+
+        def machine_type(self, name: str) -> str | None:
+            """The machine type ``name`` (or its alias) names, or None (the
+            machine's QOM type is this name's ``-machine``)."""
 
 
 # Not dataclasses: see qapigen.records.
@@ -114,7 +121,9 @@ class PeripheralConfig(NamedTuple):
 
 
 class BlockNodeConfig(NamedTuple):
-    """A ``-blockdev`` (or ``-drive``'s) block node: an image file."""
+    """A ``-blockdev`` (or ``-drive``'s) block node: an image file, read by a
+    protocol driver (``file``) or a format driver (``raw``, ``qcow2``) over
+    its ``child``, the protocol node."""
 
     node_name: str
     driver: str
@@ -122,6 +131,25 @@ class BlockNodeConfig(NamedTuple):
     read_only: bool = False
     #: ``-drive``'s id: the block backend's name (``-blockdev``'s have none).
     backend: str | None = None
+    #: A format node's protocol node (``-drive`` makes both).
+    child: BlockNodeConfig | None = None
+
+
+class DriveConfig(NamedTuple):
+    """A ``-drive`` (or a positional image, or the board's default drives): a
+    block backend named ``name``, on interface ``interface`` at ``bus`` and
+    ``unit``, with its image's node (None: an empty drive)."""
+
+    name: str
+    interface: str
+    bus: int
+    unit: int
+    cdrom: bool = False
+    node: BlockNodeConfig | None = None
+    #: The option that made it (None: a default drive).
+    location: str | None = None
+    #: Whether ``index``, ``bus`` or ``unit`` placed it (else the first free place).
+    placed: bool = False
 
 
 #: The CPU model of the pc machines when ``-cpu`` is not given.
@@ -141,10 +169,10 @@ class MachineConfig(Record):
         "block_nodes",
         "cpu_facts",
         "cpu_type",
-        "default_drives",
         "default_nic",
         "default_vga",
         "devices",
+        "drives",
         "machine_type",
         "parallel_ports",
         "peripherals",
@@ -169,7 +197,7 @@ class MachineConfig(Record):
         "peripherals",
         "block_nodes",
         "cpu_facts",
-        "default_drives",
+        "drives",
     )
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
@@ -204,9 +232,10 @@ class MachineConfig(Record):
     block_nodes: tuple[BlockNodeConfig, ...]
     #: What the CPU's QOM properties hold (None: none are known).
     cpu_facts: CpuFacts | None
-    #: The pc machine's default drives (a CD-ROM, a floppy), empty; off with
-    #: ``-nodefaults``.
-    default_drives: bool
+    #: The block backends of ``-drive`` (and positional images), then the
+    #: board's default drives (an empty CD-ROM and floppy, unless ``-nodefaults``
+    #: or a drive in their place), in the order QEMU makes them.
+    drives: tuple[DriveConfig, ...]
 
     def __init__(
         self,
@@ -226,7 +255,7 @@ class MachineConfig(Record):
         peripherals: tuple[PeripheralConfig, ...] = (),
         block_nodes: tuple[BlockNodeConfig, ...] = (),
         cpu_facts: CpuFacts | None = None,
-        default_drives: bool = False,
+        drives: tuple[DriveConfig, ...] = (),
     ) -> None:
         self.start_paused = start_paused
         self.actions = Actions() if actions is None else actions
@@ -243,7 +272,7 @@ class MachineConfig(Record):
         self.peripherals = peripherals
         self.block_nodes = block_nodes
         self.cpu_facts = cpu_facts
-        self.default_drives = default_drives
+        self.drives = drives
 
     @property
     def manual_clock(self) -> bool:
@@ -335,17 +364,21 @@ class CommandLine:
         "_accel",
         "_accel_options",
         "_actions",
+        "_auto_names",
         "_blockdevs",
         "_boot",
         "_cpu",
         "_defaults",
         "_device_ids",
         "_devices",
+        "_drives",
+        "_layout_for",
         "_machine_accel",
         "_machine_props",
         "_machine_type",
         "_memory_given",
         "_objects",
+        "_openers",
         "_parallel",
         "_serial",
         "_smp",
@@ -372,6 +405,11 @@ class CommandLine:
         self._objects: list[tuple[str, str, str, dict[str, OptionValue], bool]] = []
         #: -blockdev and -drive: (location, node).
         self._blockdevs: list[tuple[str, BlockNodeConfig]] = []
+        #: -drive: the drives placed so far; the machine type they are placed for.
+        self._drives: list[DriveConfig] = []
+        self._layout_for = "pc"
+        self._openers: list[Callable[[], None]] = []
+        self._auto_names = 0
         self._device_ids: set[str] = set()
         #: -machine accel='s accelerators, in order.
         self._accel: list[str] = []
@@ -486,6 +524,80 @@ class CommandLine:
                 raise ConfigError(f"Duplicate nodes with node-name='{node.node_name}'", location)
         self._blockdevs.append((location, node))
 
+    def drive(
+        self,
+        location: str,
+        ident: str | None,
+        interface: str | None,
+        place: tuple[int | None, int | None, int | None],
+        *,
+        cdrom: bool = False,
+        open_image: Callable[[], BlockNodeConfig | None] = lambda: None,
+    ) -> None:
+        """``-drive``: a block backend on ``interface`` (``ide``, ``floppy``,
+        ``virtio``, ``none``; None: the machine type's default), at ``place``
+        (its ``index``, ``bus``, ``unit``; None: not given), placed and named as
+        QEMU does, then its image opened (``open_image``: its node, None for an
+        empty drive).  Called by a backend opener (:meth:`open_later`), once
+        the machine type is known."""
+        if interface is None:  # the machine type's default interface
+            interface = "none" if self._layout_for == "none" else "ide"
+        units, _buses = _drive_layout(self._layout_for)[interface]
+        index, bus, unit = place
+        if index is not None:
+            bus, unit = (index // units, index % units) if units else (0, index)
+        elif unit is None:
+            bus = bus or 0
+            unit = 0
+            while self._drive_at(interface, bus, unit):
+                unit += 1
+                if units and unit >= units:
+                    unit -= units
+                    bus += 1
+        bus = bus or 0
+        if units and unit >= units:
+            raise ConfigError(f"unit {unit} too big (max is {units - 1})", location)
+        if self._drive_at(interface, bus, unit):
+            where = unit if not units else bus * units + unit
+            raise ConfigError(f"drive with bus={bus}, unit={unit} (index={where}) exists", location)
+        name = ident
+        if name is None:
+            kind = ("-cd" if cdrom else "-hd") if interface == "ide" else ""
+            name = f"ide{bus}{kind}{unit}" if interface == "ide" else f"{interface}{unit}"
+        node = open_image()
+        if node is not None:
+            self.blockdev(location, node)
+        self._drives.append(
+            DriveConfig(name, interface, bus, unit, cdrom, node, location, place != (None,) * 3)
+        )
+
+    def _drive_at(self, interface: str, bus: int, unit: int) -> bool:
+        return any(
+            d.interface == interface and (d.bus, d.unit) == (bus, unit) for d in self._drives
+        )
+
+    def block_node(self, name: str) -> BlockNodeConfig | None:
+        """The block node named ``name`` so far (a ``-blockdev``'s, a drive's), or None."""
+        for _location, node in self._blockdevs:
+            for found in (node, node.child):
+                if found is not None and found.node_name == name:
+                    return found
+        return None
+
+    def auto_node_name(self) -> str:
+        """A name for a node the command line does not name, as QEMU makes one:
+        ``#block``, a counter, then two random digits."""
+        import os
+
+        name = f"#block{self._auto_names}{os.urandom(1)[0] % 100:02d}"
+        self._auto_names += 1
+        return name
+
+    def open_later(self, opener: Callable[[], None]) -> None:
+        """Have ``opener`` called where QEMU opens its drives' images: once the
+        machine type is known, before anything else is made (``-drive``)."""
+        self._openers.append(opener)
+
     def nodefaults(self) -> None:
         """``-nodefaults``: no default VGA, network adapter, serial nor parallel port."""
         self._defaults = self.default_vga = self.default_nic = False
@@ -574,12 +686,19 @@ class CommandLine:
         if self._vga is not None and self._vga not in _VGA_TYPES:
             raise ConfigError(f"unknown vga type: {self._vga}")
         machine_type = self._check_machine(catalogue)
+        self._layout_for = machine_type
+        for opener in self._openers:
+            opener()
+        self._openers.clear()
         accelerator = self._accelerator(kvm_error, qtest)
         topology = self._topology(catalogue, machine_type)
         for boot_order in self._boot:
             _check_boot_devices(boot_order, machine_type != "none")
         memory_backends = self._check_objects()
-        block_nodes = tuple(node for _, node in self._blockdevs)
+        drives = self._place_drives(machine_type)
+        # QEMU makes the -blockdev nodes first, then the drives'.
+        ordered_nodes = sorted(self._blockdevs, key=lambda b: not b[0].startswith("-blockdev"))
+        block_nodes = tuple(node for _, node in ordered_nodes)
         cpu_type = self._cpu_type(catalogue)
         ram_size = self._ram_size(memory_backends)
         actions = self._actions.resolve()
@@ -588,11 +707,23 @@ class CommandLine:
         locations: list[str] = []  # the modelled devices' options
         isa = 0
         nodes = {node.node_name: node for node in block_nodes}
-        # QEMU creates the key=value devices first, then the JSON ones.
+        backends = _Backends(nodes, drives)
+        # QEMU creates the key=value devices first (those -drive if=virtio
+        # asks for after them), then the JSON ones.
         ordered = sorted(self._devices, key=lambda device: device[3])
+        for drive in drives:
+            if drive.interface == "virtio" and machine_type == "none":
+                raise ConfigError("No 'PCI' bus found for device 'virtio-blk-pci'", drive.location)
+        virtio: list[tuple[str, str | None, dict[str, OptionValue], bool]] = [
+            (drive.location or "", None, {"driver": "virtio-blk-pci", "drive": drive.name}, False)
+            for drive in drives
+            if drive.interface == "virtio"
+        ]
+        keyval = sum(not typed for *_, typed in ordered)
+        ordered[keyval:keyval] = virtio
         made: set[str] = set()
         for location, ident, props, typed in ordered:
-            dev = _device(location, ident, props, typed, catalogue, nodes, made)
+            dev = _device(location, ident, props, typed, catalogue, backends, made)
             if isinstance(dev, PeripheralConfig):
                 peripherals.append(dev)
                 continue
@@ -619,7 +750,7 @@ class CommandLine:
             peripherals=tuple(peripherals),
             block_nodes=block_nodes,
             cpu_facts=cpu_facts,
-            default_drives=self._defaults and machine_type != "none",
+            drives=drives,
         )
         from .pc import PlacementError, place_pci_functions
 
@@ -628,6 +759,36 @@ class CommandLine:
         except PlacementError as err:
             raise ConfigError(err.message, locations[err.index]) from None
         return config
+
+    def _place_drives(self, machine_type: str) -> tuple[DriveConfig, ...]:
+        """The drives, then the board's default ones where no drive is; QEMU's
+        errors for a place the board lacks, a disk it cannot use."""
+        q35 = "q35" in machine_type
+        pc = machine_type != "none"
+        layout = _drive_layout(machine_type)
+        placed = list(self._drives)
+        if self._defaults and pc:
+            cd = (2, 0) if q35 else (1, 0)
+            if not self._drive_at("ide", *cd):
+                placed.append(DriveConfig(f"ide{cd[0]}-cd{cd[1]}", "ide", *cd, cdrom=True))
+            if not q35 and not self._drive_at("floppy", 0, 0):
+                placed.append(DriveConfig("floppy0", "floppy", 0, 0))
+        for drive in placed:
+            _units, buses = layout[drive.interface]
+            if drive.bus >= buses or (drive.interface == "floppy" and drive.unit > 1):
+                raise ConfigError(
+                    f"machine type does not support if={drive.interface},"
+                    f"bus={drive.bus},unit={drive.unit}",
+                    drive.location,
+                )
+        for drive in placed:
+            # The board makes an IDE disk's device, which needs a writable image.
+            if drive.interface == "ide" and not drive.cdrom:
+                if drive.node is None:
+                    raise ConfigError("Device needs media, but drive is empty")
+                if drive.node.read_only:
+                    raise ConfigError("Block node is read-only")
+        return tuple(placed)
 
     def _accelerator(self, kvm_error: str | None, qtest: bool) -> str:
         """The accelerator used, chosen as QEMU chooses it: each ``-accel`` in
@@ -836,11 +997,74 @@ def _parallel_ports(given: list[str] | None, defaults: bool) -> int:
     return sum(value != "none" for value in given)
 
 
+def _drive_layout(machine_type: str) -> dict[str, tuple[int, int]]:
+    """Each interface's units per bus (0: the index is the unit) and buses on
+    the board ``machine_type``."""
+    q35 = "q35" in machine_type
+    pc = machine_type != "none"
+    return {
+        "ide": (1 if q35 else 2, (6 if q35 else 2) if pc else 0),
+        "floppy": (0, 1 if pc else 0),
+        "virtio": (0, 1),
+        "none": (0, 1),
+    }
+
+
+class _Backends:
+    """What a device's ``drive=`` can name: a drive (by its name), else a
+    block node (by its node name); and which are attached already."""
+
+    __slots__ = ("drives", "nodes", "used")
+
+    def __init__(
+        self, nodes: Mapping[str, BlockNodeConfig], drives: tuple[DriveConfig, ...]
+    ) -> None:
+        self.nodes = nodes
+        self.drives = {d.name: d for d in drives}
+        # The board's drives are attached to its own devices.
+        self.used = {d.name for d in drives if d.interface in ("ide", "floppy")}
+
+
 _SIZE_EXPECTED = (
     "Parameter 'size' expects a non-negative number below 2^64\n"
     "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
     "and exabytes, respectively."
 )
+
+
+_SIGNED = {"int32": 32, "int": 64, "int64": 64}
+_UNSIGNED = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
+
+
+def _json_property(kind: str, name: str, value: object) -> str | None:
+    """QEMU's complaint about a JSON ``-device`` property ``name`` of QOM type
+    ``kind`` given ``value``, or None.  Checked: strings (and links, enums:
+    their values are not known), booleans, the integer types; other types
+    (a PCI ``addr``, sizes, lists ...) are taken as given."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if (
+        kind in ("str", "string")
+        or kind.startswith("link<")
+        or (kind[:1].isupper() and kind != "QemuUUID")
+    ):
+        if not isinstance(value, str):
+            return f"Invalid parameter type for '{name}', expected: string"
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            return f"Invalid parameter type for '{name}', expected: boolean"
+    elif kind in _SIGNED and name != "addr":
+        if not is_int:
+            return f"Invalid parameter type for '{name}', expected: integer"
+        bits = _SIGNED[kind]
+        if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):  # type: ignore[operator]
+            return f"Parameter '{name}' expects int{bits}_t"
+    elif kind in _UNSIGNED:
+        if not is_int:
+            return f"Parameter '{name}' expects uint64"
+        bits = _UNSIGNED[kind]
+        if value % _UINT64_END >= 1 << bits:  # type: ignore[operator]
+            return f"Parameter '{name}' expects uint{bits}_t"
+    return None
 
 
 def _device(
@@ -849,7 +1073,7 @@ def _device(
     props: dict[str, OptionValue],
     typed: bool,
     catalogue: Catalogue | None,
-    nodes: Mapping[str, BlockNodeConfig],
+    backends: _Backends,
     made: set[str],
 ) -> DeviceConfig | PeripheralConfig:
     """The device of one ``-device``; ``typed``: its properties came as JSON;
@@ -871,16 +1095,34 @@ def _device(
     if known is None:
         assert catalogue is not None
         listed = catalogue.device_properties(driver)
-        for name in props:
+        types = catalogue.device_property_types(driver) if typed and listed else None
+        for name, given in props.items():
             if listed is not None and name not in listed:
                 raise ConfigError(f"Property '{driver}.{name}' not found", location)
+            problem = _json_property(types.get(name, ""), name, given) if types else None
+            if problem is not None:
+                raise ConfigError(problem, location)
         drive = props.get("drive")
         if drive is not None:
             drive = str(drive)
-            node = nodes.get(drive)
-            if node is None:
+            backend = backends.drives.get(drive)
+            node = backend.node if backend is not None else backends.nodes.get(drive)
+            if backend is None and node is None:
                 raise ConfigError(f"Property '{driver}.drive' can't find value '{drive}'", location)
-            if node.read_only and driver in _WRITABLE_DISKS:
+            if backend is not None:
+                if drive in backends.used:
+                    if backend.interface != "none":
+                        raise ConfigError(
+                            f"Drive '{drive}' is already in use because it has been "
+                            "automatically connected to another device "
+                            "(did you need 'if=none' in the drive options?)",
+                            location,
+                        )
+                    raise ConfigError(
+                        f"Drive '{drive}' is already in use by another device", location
+                    )
+                backends.used.add(drive)
+            if node is not None and node.read_only and driver in _WRITABLE_DISKS:
                 raise ConfigError("Block node is read-only", location)
         return PeripheralConfig(driver, ident, drive)
     values: dict[str, int] = {}

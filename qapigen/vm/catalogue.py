@@ -81,6 +81,13 @@ class ProfileCatalogue:
             return None
         return frozenset(str(p["name"]) for p in reply.value if isinstance(p, dict))
 
+    def device_property_types(self, driver: str) -> dict[str, str] | None:
+        """The device's properties and their types, if the probe listed them."""
+        reply = self.profile.reply("device-list-properties", {"typename": driver})
+        if reply is None or not isinstance(reply.value, list):
+            return None
+        return {str(p["name"]): str(p["type"]) for p in reply.value if isinstance(p, dict)}
+
     def _machines(self) -> list[dict[str, object]]:
         reply = self.profile.reply("query-machines")
         value = reply.value if reply is not None else None

@@ -1,6 +1,7 @@
 """What ``qapigen vm`` prints instead of running: QEMU's ``-version``, ``-h``,
 ``-machine help``, ``-device help`` and ``-cpu help`` as the impersonated QEMU
-printed them (from its profile), and ``--help``, the program's own help.
+printed them (from its profile), ``-device MODEL,help`` from the properties it
+listed for MODEL, and ``--help``, the program's own help.
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ Simulated:
   -m [size=]SIZE
   -smp, -cpu MODEL           (query-cpus-fast, query-hotpluggable-cpus, qom-*)
   -blockdev (file nodes)     (query-block, query-named-block-nodes)
+  -drive file=..,format=raw|qcow2,if=ide|floppy|virtio|none,..., IMAGE,
+  -hda..-hdd, -cdrom, -fda, -fdb
+                             (query-block, query-named-block-nodes)
   -object memory-backend-*,id=..,size=.. / secret,file=.. (key=value or JSON)
   -nodefaults, -nographic, -vga std|none, -nic none, -net none, -serial,
   -parallel, -name, -pidfile, -daemonize, -d guest_errors [-D FILE]
 Checked, then without effect:
   other -device models and -object types the profile's QEMU has, -audiodev,
   -uuid, -rtc, -overcommit, -sandbox, -msg, -boot, -display, -trace,
-  -no-user-config, -audio none, -monitor, -drive, -global
+  -no-user-config, -audio none, -monitor, -global
 Its own:
   --count N --qmp-dir DIR    N machines in one process, socket DIR/vmNNNN.sock
   --profile FILE             impersonate the QEMU recorded in FILE
@@ -50,6 +54,72 @@ could drive the machine.  Where it differs from QEMU: docs/behaviour.md.
 """
 
 
+def _typename(device_list: str, driver: str) -> str | None:
+    """The device model ``driver`` names (itself or by its alias), from what
+    ``-device help`` printed; None: it has none of that name."""
+    for line in device_list.splitlines():
+        if not line.startswith('name "'):
+            continue
+        name = line[6 : line.index('"', 6)]
+        alias = line.partition(', alias "')[2].partition('"')[0]
+        if driver in (name, alias):
+            return name
+    return None
+
+
+def _default_text(value: object) -> str:
+    """A property's default as QEMU's help writes it: strings bare, booleans
+    on/off, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    from ..qmp.json_writer import encode
+
+    return encode(value)
+
+
+def _device_properties(options: Options, location: str) -> int:
+    """``-device DRIVER,help``: the model's properties, as QEMU prints them (from
+    the profile's ``device-list-properties`` answer for it)."""
+    from ..machine.options import parse_opts
+    from .output import print_stderr
+
+    driver = parse_opts(location.removeprefix("-device "), implied="driver")[0].value
+    profile = options.catalogue.profile
+    listed = profile.help("-device help")
+    typename = _typename(listed[0] if listed else "", driver) or driver
+    reply = profile.reply("device-list-properties", {"typename": typename})
+    if reply is None:
+        if _typename(listed[0] if listed else "", driver) is None:
+            print_stderr(f"{PROG}: {location}: Device '{driver}' not found\n")
+            return 0
+        raise CommandLineError(
+            location,
+            f"the properties of '{typename}' were not recorded in the profile "
+            "(its device-list-properties answers: the models libvirt asks about)",
+        )
+    if reply.error is not None or not isinstance(reply.value, list):
+        # QEMU reports the error, then exits as from any help.
+        print_stderr(f"{PROG}: {location}: {reply.error[1] if reply.error else ''}\n")
+        return 0
+    lines = []
+    for prop in reply.value:
+        assert isinstance(prop, dict)
+        line = f"  {prop['name']}=<{prop['type']}>"
+        description, default = prop.get("description"), prop.get("default-value")
+        if description is not None or "default-value" in prop:
+            line = f"{line:<24} - "
+        if description is not None:
+            line += str(description)
+        if "default-value" in prop:
+            line += f" (default: {_default_text(default)})"
+        lines.append(line)
+    head = f"{typename} options:" if lines else f"There are no options for {typename}."
+    print_stdout("".join(f"{line}\n" for line in [head, *sorted(lines)]))
+    return 0
+
+
 def print_help(options: Options) -> int:
     """Print what ``options.help`` asks for; the exit status (0, as QEMU's)."""
     if options.help == "--help":
@@ -57,6 +127,12 @@ def print_help(options: Options) -> int:
         return 0
     assert options.help is not None
     from ..machine import ConfigError
+
+    if options.help.startswith("-device ") and options.help != "-device help":
+        try:
+            return _device_properties(options, options.help)
+        except ConfigError as err:
+            raise CommandLineError(err.location, err.message) from None
 
     try:
         recorded = options.catalogue.profile.help(options.help)

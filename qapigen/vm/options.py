@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..machine import CommandLine
     from .catalogue import ProfileCatalogue
     from .chardev import ChardevSpec
+    from .drives import DriveParser
 
 __all__ = [
     "PROG",
@@ -36,6 +37,14 @@ PROG = "qapigen vm"
 _MODELLED_WITH_ARG = {
     "-object",
     "-blockdev",
+    "-drive",
+    "-hda",
+    "-hdb",
+    "-hdc",
+    "-hdd",
+    "-cdrom",
+    "-fda",
+    "-fdb",
     "-audiodev",
     "-uuid",
     "-rtc",
@@ -72,8 +81,7 @@ _IGNORED_WITH_ARG = {
     "-monitor",
     "-d",
     "-D",
-    # The oracle's guest: its disk, its debug console, its firmware.
-    "-drive",
+    # The oracle's guest: its debug console, its firmware.
     "-debugcon",
     "-bios",
     "-global",
@@ -93,6 +101,10 @@ _MODELLED_FLAGS = {
 }
 # The program's own options (two dashes), and whether they take an argument.
 _OWN_OPTIONS = {"--count": True, "--qmp-dir": True, "--profile": True, "--help": False}
+# What a positional argument (a disk image, QEMU's -hda) is filed under.
+_IMAGE = ""
+# QEMU's shorthands for a -drive.
+_LEGACY_DRIVES = ("-hda", "-hdb", "-hdc", "-hdd", "-cdrom", "-fda", "-fdb")
 # The help options QEMU answers once the line is read, and the profile's key for each.
 HELP_QUERIES = {"-device": "-device help", "-cpu": "-cpu help"}
 # -display's types (QEMU's DisplayType), and those Debian's binary has without
@@ -200,6 +212,8 @@ class Options:
         #: first asked).
         self.profile: str | None = None
         self._catalogue: ProfileCatalogue | None = None
+        #: The ``-drive`` options' reader (made by the first one).
+        self.drives: DriveParser | None = None
 
     @property
     def catalogue(self) -> ProfileCatalogue:
@@ -244,9 +258,14 @@ def parse(argv: Sequence[str]) -> Options:
                     options.help = "-machine help"  # answered at once, as -version
                     return options
                 if opt in HELP_QUERIES and _asks_help(opt, value):
-                    # Answered once the whole line is read; the CPUs before the devices.
-                    if options.help != "-cpu help":
+                    # Answered once the whole line is read; the CPUs before the
+                    # devices, the first -device that asks among them.
+                    if options.help is None or opt == "-cpu":
                         options.help = HELP_QUERIES[opt]
+                    continue
+                if opt == "-device" and _asks_properties(value):
+                    if options.help is None:
+                        options.help = f"-device {value}"  # -device DRIVER,help
                     continue
                 if opt == "-qmp":
                     monitors.append(_qmp_monitor(value))
@@ -273,6 +292,18 @@ def parse(argv: Sequence[str]) -> Options:
                     from .structured import blockdev
 
                     blockdev(cmdline, options.catalogue, value)
+                elif opt in ("-drive", _IMAGE) or opt in _LEGACY_DRIVES:
+                    drives = options.drives
+                    if drives is None:
+                        from .drives import DriveParser
+
+                        drives = options.drives = DriveParser()
+                    if opt == _IMAGE:
+                        drives.positional(cmdline, value)
+                    elif opt in _LEGACY_DRIVES:
+                        drives.legacy(cmdline, opt, value)
+                    else:
+                        drives.drive(cmdline, options.catalogue, value)
                 elif opt == "-audiodev":
                     from .structured import audiodev
 
@@ -396,6 +427,10 @@ def _split(argv: Sequence[str]) -> list[tuple[str, str]]:
     i = 0
     while i < len(args):
         opt = args[i]
+        if not opt.startswith("-"):
+            items.append((_IMAGE, opt))  # QEMU's -hda
+            i += 1
+            continue
         if opt in _OWN_OPTIONS:
             needs_arg = _OWN_OPTIONS[opt]
         else:
@@ -421,6 +456,16 @@ def _asks_help(opt: str, value: str) -> bool:
     if opt == "-machine" and first.startswith("type="):
         first = first[5:]
     return first in ("help", "?")
+
+
+def _asks_properties(value: str) -> bool:
+    """Whether a key=value ``-device`` asks for its driver's properties (``help``
+    or ``?`` among its items)."""
+    from ..machine.options import parse_opts
+
+    if value.startswith("{") or not ("help" in value or "?" in value):
+        return False
+    return any(item.is_help for item in parse_opts(value, implied="driver"))
 
 
 _UUID_GROUPS = (8, 4, 4, 4, 12)

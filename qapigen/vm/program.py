@@ -29,7 +29,7 @@ starts ``qemu-system-x86_64`` can start it unchanged:
   properties;
 - accepted and without effect: ``-serial`` and ``-parallel`` (but which ports
   exist), ``-monitor``, ``-no-user-config``, ``-d``'s other
-  items, ``-drive``, ``-debugcon``, ``-bios``, ``-global``, ``-audio none``,
+  items, ``-debugcon``, ``-bios``, ``-global``, ``-audio none``,
   ``-trace PATTERN`` (no trace event is written);
 - anything else is refused as QEMU refuses an unknown option; a line without
   any monitor is refused too (nothing could drive the machine);

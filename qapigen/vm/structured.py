@@ -2,12 +2,15 @@
 ``-audiodev``, and ``-device`` in its JSON form.
 
 Each takes either JSON (an argument that starts with ``{``, read as QEMU reads
-it) or ``key=value,...``.  The discriminator (``qom-type``, ``driver``) is
-checked against the impersonated QEMU's schema (its profile); of the other
-members, those the simulator reads are checked with QEMU's messages (an
-object's ``id``, a memory backend's ``size``, a block node's ``node-name``,
-``filename`` and ``read-only``, an audio backend's ``id``), the rest are
-taken as given.
+it) or ``key=value,...``.  JSON ``-object`` and ``-blockdev`` are checked
+whole, nested members too, as QEMU's visitor checks them (the QMP argument
+checker, over the impersonated QEMU's schema from its profile).  Otherwise the
+discriminator (``qom-type``, ``driver``) is checked against that schema, and of
+the other members those the simulator reads, with QEMU's messages (an object's
+``id``, a memory backend's ``size``, a block node's ``node-name``, ``filename``
+and ``read-only``, an audio backend's ``id``); the rest are taken as given.
+A raw or qcow2 node's ``file`` (a node named earlier, or a nested file node)
+is made its child, as QEMU makes it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from ..machine import CommandLine
+    from ..machine.config import BlockNodeConfig
+    from ..qmp.schema_info import SchemaInfo
     from .catalogue import ProfileCatalogue
 
 __all__ = ["audiodev", "blockdev", "device", "object_"]
@@ -74,6 +79,55 @@ def _check_members(
     extra = first_unexpected(list(values), known)
     if extra is not None:
         raise ConfigError(unexpected.format(extra), location)
+
+
+# The profile's schema indexed for the argument checker, for the catalogue it
+# is of (one per program run).
+_schema: tuple[ProfileCatalogue, SchemaInfo] | None = None
+
+
+def _check_typed(
+    location: str, catalogue: ProfileCatalogue, command: str, values: dict[str, object]
+) -> None:
+    """A JSON option's members, nested ones too, checked as QEMU's QObject input
+    visitor checks them: as ``command``'s arguments (its type is the option's)."""
+    global _schema
+    from ..qmp.arguments import check_arguments
+    from ..qmp.schema_info import SchemaInfo
+    from ..runtime.errors import WireError
+
+    if _schema is None or _schema[0] is not catalogue:
+        _schema = (catalogue, SchemaInfo(catalogue.profile.introspection()))
+    try:
+        check_arguments(_schema[1], command, values)
+    except WireError as err:
+        message = _unmasked(_schema[1], err.desc)
+        name = message.removeprefix("Invalid parameter type for '")[: -len("', expected: integer")]
+        if command == "object-add" and message.endswith("', expected: integer") and "." not in name:
+            # An object's own properties (not the members of a struct one) are
+            # QOM properties, whose setters word a number they cannot read by
+            # its C type; introspection shows only "int": the unsigned word,
+            # every integer property's of the types -object takes but a few.
+            message = f"Parameter '{name}' expects uint64"
+        raise ConfigError(message, location) from None
+
+
+def _unmasked(schema: SchemaInfo, message: str) -> str:
+    """``message`` with an alternate's masked name (introspection numbers the
+    types) made the name QEMU's message gives: of the alternates -blockdev and
+    -object meet, the one whose branches these are."""
+    head, marker, masked = message.rpartition("', expected: ")
+    alternate = schema.types.get(masked) if marker and masked.isdigit() else None
+    if alternate is None or alternate.get("meta-type") != "alternate":
+        return message
+    kinds = [schema.types.get(m["type"], {}).get("meta-type") for m in alternate["members"]]
+    if "builtin" in kinds and any(m["type"] == "null" for m in alternate["members"]):
+        name = "BlockdevRefOrNull"
+    elif "enum" in kinds:
+        name = "Qcow2OverlapChecks"
+    else:
+        name = "BlockdevRef"
+    return f"{head}{marker}{name}"
 
 
 def _read(location: str, text: str, implied: str) -> tuple[dict[str, object], bool]:
@@ -135,11 +189,14 @@ def object_(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> Non
             if not isinstance(size, int) or isinstance(size, bool):
                 raise ConfigError("Parameter 'size' expects uint64", location)
             values["size"] = size % (1 << 64)
+            _check_typed(location, catalogue, "object-add", {**values, "size": size})
         else:
             parsed = parse_size(str(size)) if str(size)[-1:].isalpha() else parse_size(f"{size}b")
             if parsed is None:
                 raise ConfigError("Parameter 'size' expects a size value", location)
             values["size"] = parsed
+    if typed and not qom_type.startswith("memory-backend-"):
+        _check_typed(location, catalogue, "object-add", values)
     # A key=value -object is QEMU's older option syntax, and words it so.
     unexpected = "Parameter '{}' is unexpected" if typed else "Invalid parameter '{}'"
     _check_members(location, values, catalogue.members("object-add", qom_type), unexpected)
@@ -153,6 +210,8 @@ def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> No
 
     location = f"-blockdev {text}"
     values, typed = _read(location, text, "driver")
+    if typed:
+        _check_typed(location, catalogue, "blockdev-add", values)
     driver = _enum_member(
         location, values, "driver", catalogue.enum_values("blockdev-add", "driver")
     )
@@ -161,15 +220,51 @@ def blockdev(cmdline: CommandLine, catalogue: ProfileCatalogue, text: str) -> No
         raise ConfigError("Invalid parameter type for 'node-name', expected: string", location)
     read_only = _bool_member(location, values, "read-only", typed)
     filename = ""
-    if driver in ("file", "host_device", "host_cdrom"):
+    if driver in _FILE_DRIVERS:
         filename = _str_member(location, values, "filename")
     _check_members(location, values, catalogue.members("blockdev-add", driver))
     if node_name is None:
         raise ConfigError("'node-name' must be specified for the root node", location)
     if filename:
         _open_image(location, filename, bool(read_only))
-    node = BlockNodeConfig(node_name, driver, filename, bool(read_only))
+    child = _child(cmdline, location, driver, values.get("file"), bool(read_only))
+    if child is not None:
+        filename = child.filename
+    node = BlockNodeConfig(node_name, driver, filename, bool(read_only), child=child)
     cmdline.blockdev(location, node)
+
+
+def _child(
+    cmdline: CommandLine, location: str, driver: str, ref: object, read_only: bool
+) -> BlockNodeConfig | None:
+    """A raw or qcow2 node's ``file``: a node named earlier, or one made here
+    (a file node, named ``node-name`` or as QEMU names nodes); QEMU's errors."""
+    from ..machine.config import BlockNodeConfig
+
+    if driver not in ("raw", "qcow2"):
+        return None  # listed as given: its children are not simulated
+    if isinstance(ref, str):
+        child = cmdline.block_node(ref)
+        if child is None:
+            raise ConfigError(f"Cannot find device='{ref}' nor node-name='{ref}'", location)
+    elif isinstance(ref, dict) and ref.get("driver") in _FILE_DRIVERS:
+        filename, name = ref.get("filename"), ref.get("node-name")
+        if not isinstance(filename, str):
+            return None  # (key=value, unchecked) no file name: taken as given
+        _open_image(location, filename, read_only)
+        if not isinstance(name, str):
+            name = cmdline.auto_node_name()
+        child = BlockNodeConfig(name, str(ref["driver"]), filename, read_only)
+    else:
+        return None
+    if driver == "qcow2":
+        with open(child.filename, "rb") as image:
+            if image.read(4) != b"QFI\xfb":
+                raise ConfigError("Image is not in qcow2 format", location)
+    return child
+
+
+_FILE_DRIVERS = ("file", "host_device", "host_cdrom")
 
 
 def _open_image(location: str, filename: str, read_only: bool) -> None:

@@ -23,6 +23,9 @@ class Catalogue:
     def device_properties(self, driver: str) -> frozenset[str] | None:
         return frozenset({"drive", "unit"}) if driver == "ide-hd" else None
 
+    def device_property_types(self, driver: str) -> dict[str, str] | None:
+        return {"drive": "str", "unit": "uint32"} if driver == "ide-hd" else None
+
     def machine_type(self, name: str) -> str | None:
         return "pc-i440fx-10.0" if name in ("pc", "pc-i440fx-10.0") else None
 
@@ -44,6 +47,9 @@ class Facts:
 
     def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
         return (True, False) if name == "pse36" else (False, None)
+
+    def machine_type(self, name: str) -> str | None:
+        return {"pc": "pc-i440fx-10.0", "q35": "pc-q35-10.0"}.get(name)
 
 
 def _machine(*setup: tuple[str, str]) -> Machine:
@@ -171,6 +177,16 @@ def test_the_none_machine_has_no_vcpus() -> None:
     with pytest.raises(rt.QMPError, match="machine does not support hot-plugging CPUs"):
         machine.query_hotpluggable_cpus()
     assert machine.query_block() == []
+
+
+def test_machine_type_named_as_its_qom_type() -> None:
+    """qom-get /machine type: the machine type's full name (the catalogue's), then
+    ``-machine``; without a catalogue, the name as given."""
+    machine = _machine(("machine", "q35"))
+    assert machine.qom_get(path="/machine", property="type") == "pc-q35-10.0-machine"
+    cl = CommandLine()
+    cl.machine("none")
+    assert Machine(cl.build()).qom_get(path="/machine", property="type") == "none-machine"
 
 
 def test_a_qtest_run_hears_nothing_of_an_absent_kvm() -> None:

@@ -61,12 +61,17 @@ def skip_without_qemu() -> str:
 class QMPProcess:
     """``qemu-system-x86_64`` or ``qapigen vm`` serving QMP on a private unix socket."""
 
-    def __init__(self, program: Sequence[str], options: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        program: Sequence[str],
+        options: Sequence[str] = (),
+        base: Sequence[str] = BASE_OPTIONS,
+    ) -> None:
         self.folder = tempfile.mkdtemp(prefix="qapigen-pair-")
         self.path = os.path.join(self.folder, "qmp.sock")
         self.name = "qemu" if program[0] == QEMU else "qapigen"
         self.proc = subprocess.Popen(
-            [*program, *BASE_OPTIONS, *options, "-qmp", f"unix:{self.path},server=on,wait=off"],
+            [*program, *base, *options, "-qmp", f"unix:{self.path},server=on,wait=off"],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -160,13 +165,13 @@ def normalized(line: bytes) -> bytes:
 
 
 def pair(
-    options: Sequence[str] = (),
+    options: Sequence[str] = (), base: Sequence[str] = BASE_OPTIONS
 ) -> Generator[tuple[QMPProcess, QMPProcess], None, None]:
-    """Real QEMU and ``qapigen vm`` with the same options (a fixture's body); skips
-    without QEMU 10.0."""
-    qemu = QMPProcess((skip_without_qemu(),), options)
+    """Real QEMU and ``qapigen vm`` with the same options (a fixture's body), after
+    ``base`` (:data:`BASE_OPTIONS` unless given); skips without QEMU 10.0."""
+    qemu = QMPProcess((skip_without_qemu(),), options, base)
     try:
-        ours = QMPProcess(VM, options)
+        ours = QMPProcess(VM, options, base)
     except BaseException:
         qemu.close()
         raise

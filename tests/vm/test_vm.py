@@ -387,6 +387,8 @@ def _argv(argv: list[str], tmp: Path) -> tuple[list[str], str]:
         "<DEBUGCON>": tmp / "debugcon.log",
         "<DLOG>": tmp / "qemu-d.log",
     }
+    # The guest's disk (QEMU boots it; the simulator opens it, as QEMU does).
+    paths["<IMG>"].write_bytes(bytes(512))
     args = []
     for arg in argv[1:]:
         for key, path in paths.items():

@@ -103,6 +103,98 @@ REFUSED = [
     ["-blockdev", "driver=file,filename=<TMP>/disk.img"],
     ["-blockdev", "driver=file,filename=<TMP>/disk.img,node-name=a,read-only=x"],
     ["-blockdev", DISK, "-blockdev", DISK],
+    # Nested and typed members of JSON -blockdev and -object, as QEMU's visitor checks them.
+    ["-blockdev", '{"driver":"raw","node-name":"r","file":{"driver":"file"}}'],
+    ["-blockdev", '{"driver":"raw","node-name":"r","file":{"driver":"nosuch","filename":"x"}}'],
+    ["-blockdev", '{"driver":"raw","node-name":"r","file":{"driver":"file","filename":1}}'],
+    [
+        "-blockdev",
+        '{"driver":"raw","node-name":"r","file":{"driver":"file","filename":"x","bogus":1}}',
+    ],
+    ["-blockdev", '{"driver":"raw","node-name":"r","file":1}'],
+    ["-blockdev", '{"driver":"qcow2","node-name":"r","file":"x","backing":1}'],
+    ["-blockdev", '{"driver":"qcow2","node-name":"r","file":"x","overlap-check":1}'],
+    ["-blockdev", '{"driver":"file","node-name":"r","filename":"<TMP>/disk.img","read-only":"x"}'],
+    ["-blockdev", '{"driver":"file","node-name":"r","filename":"x","cache":{"direct":"x"}}'],
+    ["-blockdev", '{"driver":"file","node-name":"r","filename":"x","cache":[]}'],
+    ["-blockdev", '{"driver":"file","node-name":"r","filename":"x","discard":"x"}'],
+    ["-blockdev", '{"driver":"file","node-name":1,"filename":"x"}'],
+    ["-object", '{"qom-type":"memory-backend-ram","id":"m","size":1048576,"share":"x"}'],
+    ["-object", '{"qom-type":"memory-backend-ram","id":"m","size":1048576,"host-nodes":["x"]}'],
+    ["-object", '{"qom-type":"memory-backend-ram","id":"m","size":1048576,"host-nodes":1}'],
+    ["-object", '{"qom-type":"secret","id":"s","data":1}'],
+    ["-object", '{"qom-type":"secret","id":"s","data":"x","format":"x"}'],
+    ["-object", '{"qom-type":"memory-backend-ram","id":1,"size":1}'],
+    ["-object", '{"qom-type":"throttle-group","id":"t","limits":{"iops-total":"x"}}'],
+    ["-object", '{"qom-type":"throttle-group","id":"t","limits":{"bogus":1}}'],
+    ["-blockdev", '{"driver":"qcow2","node-name":"q","file":"nosuch"}'],
+    [
+        "-blockdev",
+        '{"driver":"qcow2","node-name":"q","file":{"driver":"file","filename":"<TMP>/disk.img"}}',
+    ],
+    ["-blockdev", '{"driver":"raw","node-name":"r","file":{"driver":"file","filename":"/x"}}'],
+    # A recorded device model's properties given JSON values of the wrong type.
+    ["-device", '{"driver":"ide-hd","drive":{"x":1}}'],
+    ["-device", '{"driver":"ide-hd","drive":null}'],
+    ["-device", '{"driver":"ide-hd","bootindex":"x"}'],
+    ["-device", '{"driver":"ide-hd","bootindex":1.5}'],
+    ["-device", '{"driver":"ide-hd","bootindex":3000000000}'],
+    ["-device", '{"driver":"ide-hd","serial":1}'],
+    ["-device", '{"driver":"ide-hd","wwn":"x"}'],
+    ["-device", '{"driver":"ide-hd","wwn":1.5}'],
+    ["-device", '{"driver":"ide-hd","account-failed":1}'],
+    ["-device", '{"driver":"ide-hd","share-rw":"x"}'],
+    ["-device", '{"driver":"ide-hd","cyls":-1}'],
+    ["-device", '{"driver":"ide-hd","cyls":"x","bogus":1}'],
+    ["-device", '{"driver":"virtio-blk-pci","num-queues":70000}'],
+    ["-device", '{"driver":"virtio-blk-pci","iothread":1}'],
+    # -drive and a positional image (a raw one: QEMU's probing warning first).
+    ["-drive", "bogus=1"],
+    ["-drive", "file=/nonexistent"],
+    ["/nonexistent.img"],
+    ["-drive", "file=<TMP>/disk.img,format=nosuch"],
+    ["-drive", "file=<TMP>/disk.img,format=qcow2"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,if=nosuch"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,media=x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,readonly=x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,index=x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,index=4"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,unit=2"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,if=floppy,index=2"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,id=1x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,node-name=1x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,bogus=1"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,file.bogus=1"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,cache=x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,aio=x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,snapshot=x"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,driver=raw"],
+    ["-drive", "file=<TMP>/disk.img,format=raw,readonly=on"],
+    ["-drive", "media=disk"],
+    ["-drive", "file=<TMP>/disk.img,if=none,id=a", "-drive", "if=none,id=a"],
+    ["-drive", "if=none,index=0", "-drive", "if=none,index=0"],
+    ["<TMP>/disk.img", "-drive", "file=<TMP>/disk.img,format=raw,index=0,readonly=on"],
+    ["-hda", "/nonexistent"],
+    ["-cdrom", "/nonexistent"],
+    ["-fdb", "/nonexistent"],
+    ["-hdb", "<TMP>/disk.img", "-hdb", "/nonexistent"],
+    ["-hdc", "<TMP>/disk.img", "-cdrom", "/nonexistent"],
+    ["-hda", "<TMP>/disk.img", "-drive", "file=/nonexistent,index=0"],
+    [
+        "-drive",
+        "file=<TMP>/disk.img,format=raw,if=none,node-name=n",
+        "-drive",
+        "if=none,file=<TMP>/disk.img,format=raw,node-name=n,readonly=on",
+    ],
+    [
+        "-drive",
+        "file=<TMP>/disk.img,format=raw,if=none,id=a",
+        "-device",
+        "ide-hd,drive=a",
+        "-device",
+        "ide-hd,drive=a",
+    ],
+    ["-drive", "file=<TMP>/disk.img,format=raw", "-device", "ide-hd,drive=ide0-hd0"],
     ["-audiodev", '{"id":"a","driver":"nosuch"}'],
     ["-audiodev", '{"driver":"none"}'],
     # The other options of libvirt's domain command line.
@@ -231,6 +323,21 @@ HELP = [
     ["-device", "help", "-cpu", "help"],
     ["-machine", "help", "-uuid", "x"],
     ["-device", "help", "-version"],
+    # A recorded model's properties (device-list-properties), as QEMU prints them.
+    ["-device", "ide-hd,help"],
+    ["-device", "virtio-blk,?"],
+    ["-device", "scsi-hd,id=x,help"],
+    ["-device", "virtio-gpu-pci,help"],
+    ["-device", "usb-redir,help"],
+    ["-device", "kvm-pit,help"],
+    ["-device", "virtio-net-ccw,help"],
+    ["-device", "nosuch,help"],
+    ["-device", "ide-hd,help", "-device", "scsi-hd,help"],
+    ["-device", "help", "-device", "ide-hd,help"],
+    ["-device", "ide-hd,help", "-device", "help"],
+    ["-device", "ide-hd,help", "-cpu", "help"],
+    ["-device", "ide-hd,help", "-machine", "nosuch"],
+    ["-device", "ide-hd,help", "-version"],
 ]
 
 
@@ -246,6 +353,17 @@ def test_help_prints_what_qemu_prints(args: list[str], tmp_path: Path) -> None:
     expected = qemu[1].replace("usage: qemu-system-x86_64 ", "usage: qapigen vm ", 1)
     assert qemu[0] == 0
     assert ours == (0, expected, qemu[2])
+
+
+def test_properties_of_a_model_not_recorded_are_not_made_up(tmp_path: Path) -> None:
+    """-device MODEL,help of a model QEMU has whose properties the profile did not
+    record: said so, status 1 (QEMU prints them; the simulator cannot)."""
+    status, out, err = _run("qapigen", ["-device", "pvpanic,help"], tmp_path)
+    assert (status, out) == (1, "")
+    assert err == (
+        "PROG: -device pvpanic,help: the properties of 'pvpanic' were not recorded in the "
+        "profile (its device-list-properties answers: the models libvirt asks about)\n"
+    )
 
 
 def test_libvirts_domain_line_is_accepted_as_qemu_accepts_it(disk: Path) -> None:

@@ -1,11 +1,13 @@
 """What the machine's queries read back of the command line, side by side with
 real QEMU 10.0.2 started with the same options: the replies' bytes must be
-QEMU's, but for the vCPUs' host thread ids (each of QEMU's vCPUs has a thread;
-the simulator has one for all) and paths of the temporary folder."""
+QEMU's, but for the vCPUs' host thread ids (each vCPU's own thread in both,
+but thread ids differ between any two processes: what holds of them is
+checked apart) and paths of the temporary folder."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -199,3 +201,121 @@ def test_block_devices_as_qemu_lists_them(options: list[str], folder: Path) -> N
     options = [o.replace("<F>", str(folder)) for o in options]
     for qemu, ours in _session([*options, "-S"], commands):
         assert ours == qemu
+
+
+_DEVICE_PROPERTIES = {
+    "pvpanic": ["ioport", "events", "pvpanic[0]"],
+    "ib700": ["ib700[0]"],
+    "pvpanic-pci": [
+        "failover_pair_id",
+        "romfile",
+        "x-pcie-ext-tag",
+        "addr",
+        "romsize",
+        "x-pcie-lnksta-dllla",
+        "rombar",
+        "x-max-bounce-buffer-size",
+        "x-pcie-ari-nextfn-1",
+        "x-pcie-err-unc-mask",
+        "x-pcie-extcap-init",
+        "busnr",
+        "acpi-index",
+        "multifunction",
+        "legacy-addr",
+        "events",
+        "pvpanic[0]",
+        "bus master[0]",
+        "bus master container[0]",
+    ],
+}
+SIMULATED_DEVICES = [
+    (["-machine", "pc"], [("pvpanic,id=p", "p"), ("pvpanic-pci", None), ("ib700,id=w", "w")]),
+    (
+        ["-machine", "pc", "-smp", "3"],
+        [("pvpanic,id=p,events=3,ioport=0x600", "p"), ("pvpanic-pci,id=q,addr=5.3", "q")],
+    ),
+    (
+        ["-machine", "q35", "-smp", "2"],
+        [("pvpanic-pci,id=q,addr=5.0,multifunction=on", "q"), ("pvpanic", None)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("machine", "devices"), SIMULATED_DEVICES, ids=lambda x: " ".join(map(str, x))
+)
+def test_simulated_devices_qom_properties_as_qemus(
+    machine: list[str], devices: list[tuple[str, str | None]]
+) -> None:
+    """qom-list and qom-get of each property of the pvpanic, pvpanic-pci and ib700
+    devices (where they sit, their settings, their regions), and a property
+    they lack, as QEMU answers them."""
+    options = [*machine, "-S"]
+    commands: list[dict[str, object]] = []
+    anonymous = 0
+    for device, ident in devices:
+        options += ["-device", device]
+        if ident is None:
+            path = f"/machine/peripheral-anon/device[{anonymous}]"
+            anonymous += 1
+        else:
+            path = f"/machine/peripheral/{ident}"
+        driver = device.split(",")[0]
+        commands.append({"execute": "qom-list", "arguments": {"path": path}})
+        for name in ["type", "parent_bus", "realized", "hotplugged", "hotpluggable", "nosuch"]:
+            commands.append({"execute": "qom-get", "arguments": {"path": path, "property": name}})
+        for name in _DEVICE_PROPERTIES[driver]:
+            commands.append({"execute": "qom-get", "arguments": {"path": path, "property": name}})
+    for qemu, ours in _session(options, commands):
+        assert ours == qemu
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35", "none", "pc-i440fx-9.2"])
+def test_machine_and_its_containers_as_qemu_has_them(machine: str) -> None:
+    """/machine's type and /machine/unattached's as QEMU answers them; qom-list
+    /machine: QEMU's list but for what the simulator does not have (the
+    machine's own properties, fw_cfg), in QEMU's order."""
+    commands: list[dict[str, object]] = [
+        {"execute": "qom-get", "arguments": {"path": "/machine", "property": "type"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine", "property": "nosuch"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/unattached", "property": "type"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/unattached", "property": "x"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/peripheral", "property": "type"}},
+        {"execute": "qom-list", "arguments": {"path": "/machine/peripheral/nosuch"}},
+    ]
+    listing: list[dict[str, object]] = [{"execute": "qom-list", "arguments": {"path": "/machine"}}]
+    for qemu, ours in _session(["-machine", machine, "-S"], commands + listing):
+        assert ours[:-1] == qemu[:-1]
+        theirs = json.loads(qemu[-1])["return"]
+        kept = [
+            p
+            for p in theirs
+            if p["name"] == "type" or (p["type"].startswith("child<") and p["name"] != "fw_cfg")
+        ]
+        assert json.loads(ours[-1])["return"] == kept
+
+
+@pytest.mark.parametrize("smp", ["1", "4", "2,maxcpus=4"])
+def test_each_vcpu_has_a_thread_of_its_own(smp: str) -> None:
+    """query-cpus-fast's thread ids, in both: one per vCPU, all different, none
+    the process's main thread, each a live thread of the process (libvirt pins
+    them), the same when asked again."""
+    commands: list[dict[str, object]] = [{"execute": "query-cpus-fast"}] * 2
+    for qemu, ours in pair(["-machine", "pc", "-smp", smp, "-S"]):
+        for process in (qemu, ours):
+            conn: RawQMP = process.connect()
+            try:
+                conn.command(b'{"execute": "qmp_capabilities"}\n')
+                replies = [
+                    json.loads(conn.command(json.dumps(c).encode() + b"\n")) for c in commands
+                ]
+            finally:
+                conn.close()
+            ids = [cpu["thread-id"] for cpu in replies[0]["return"]]
+            assert [cpu["thread-id"] for cpu in replies[1]["return"]] == ids
+            assert len(ids) == int(smp.split(",")[0])
+            assert len(set(ids)) == len(ids)
+            pid = process.proc.pid
+            assert pid not in ids
+            for tid in ids:
+                assert os.path.exists(f"/proc/{pid}/task/{tid}"), (process.name, tid)
