@@ -323,29 +323,12 @@ class Fleet:
 def _listen(server: SelectorServer, monitor: UnixMonitor | TcpMonitor) -> str | tuple[str, int]:
     """Make ``server`` listen where ``monitor`` says; QEMU's errors as
     :class:`.options.CommandLineError`.  The address the socket is bound to."""
-    from ..qmp.sockets import UnlinkError
-
-    if isinstance(monitor, UnixMonitor):
-        try:
+    try:
+        if isinstance(monitor, UnixMonitor):
             return server.listen_unix(monitor.path)
-        except UnlinkError as err:  # QEMU's words for it, here and below
-            why = os.strerror(err.errno) if err.errno else str(err)
-            raise CommandLineError(
-                monitor.location, f"Failed to unlink socket {monitor.path}: {why}"
-            ) from None
-        except OSError as err:
-            why = os.strerror(err.errno) if err.errno else str(err)
-            raise CommandLineError(
-                monitor.location, f"Failed to bind socket to {monitor.path}: {why}"
-            ) from None
-    else:
-        try:
-            return (monitor.host, server.listen_tcp(monitor.host, monitor.port))
-        except OSError as err:
-            why = os.strerror(err.errno) if err.errno else str(err)
-            raise CommandLineError(
-                monitor.location, f"Failed to find an available port: {why}"
-            ) from None
+        return (monitor.host, server.listen_tcp(monitor.host, monitor.port))
+    except OSError as err:
+        raise _socket_error(monitor, err) from None
 
 
 def _bind(
@@ -354,31 +337,29 @@ def _bind(
     """A listening socket where ``monitor`` says (a unix one's file added to
     ``files``), and the address it is bound to; QEMU's errors as
     :class:`.options.CommandLineError` (as :func:`_listen`'s)."""
-    from ..qmp.sockets import UnlinkError, tcp_listener, unix_listener
+    from ..qmp.sockets import tcp_listener, unix_listener
 
-    if isinstance(monitor, UnixMonitor):
-        try:
-            sock, file = unix_listener(monitor.path)
-        except UnlinkError as err:
-            why = os.strerror(err.errno) if err.errno else str(err)
-            raise CommandLineError(
-                monitor.location, f"Failed to unlink socket {monitor.path}: {why}"
-            ) from None
-        except OSError as err:
-            why = os.strerror(err.errno) if err.errno else str(err)
-            raise CommandLineError(
-                monitor.location, f"Failed to bind socket to {monitor.path}: {why}"
-            ) from None
-        files.append(file)
-        return sock, str(sock.getsockname())
     try:
+        if isinstance(monitor, UnixMonitor):
+            sock, file = unix_listener(monitor.path)
+            files.append(file)
+            return sock, str(sock.getsockname())
         sock = tcp_listener(monitor.host, monitor.port)
     except OSError as err:
-        why = os.strerror(err.errno) if err.errno else str(err)
-        raise CommandLineError(
-            monitor.location, f"Failed to find an available port: {why}"
-        ) from None
+        raise _socket_error(monitor, err) from None
     return sock, (monitor.host, int(sock.getsockname()[1]))
+
+
+def _socket_error(monitor: UnixMonitor | TcpMonitor, err: OSError) -> CommandLineError:
+    """QEMU's words for a monitor's socket that could not be made."""
+    from ..qmp.sockets import UnlinkError
+
+    why = os.strerror(err.errno) if err.errno else str(err)
+    if not isinstance(monitor, UnixMonitor):
+        return CommandLineError(monitor.location, f"Failed to find an available port: {why}")
+    if isinstance(err, UnlinkError):
+        return CommandLineError(monitor.location, f"Failed to unlink socket {monitor.path}: {why}")
+    return CommandLineError(monitor.location, f"Failed to bind socket to {monitor.path}: {why}")
 
 
 class _Greeter:
