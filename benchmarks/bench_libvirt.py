@@ -156,11 +156,11 @@ def read_start(log: str, emulator: str, name: str) -> tuple[datetime, list[Excha
                     break
     if started is None:
         raise NotDriven(f"libvirt's log shows no start of {emulator} for {name}")
-    asked = [e.command for e in exchanges]
-    missing_replies = [c for c in ("qmp_capabilities", "cont") if c not in asked]
+    commands = [e.command for e in exchanges]
+    missing_replies = [c for c in ("qmp_capabilities", "cont") if c not in commands]
     if missing_replies:
         raise NotDriven(f"libvirt's log shows no reply to {', '.join(missing_replies)}")
-    return started, exchanges[asked.index("qmp_capabilities") :]
+    return started, exchanges[commands.index("qmp_capabilities") :]
 
 
 def emulator_cpu(name: str) -> float | None:

@@ -216,9 +216,10 @@ class QMP:
                 if message["event"] == name:
                     del self.events[: i + 1]
                     return message
-            message = self.read()
-            if message is None:
+            read = self.read()
+            if read is None:
                 raise EOFError(f"the server closed the connection before {name}")
+            message = read
             if "event" in message:
                 self.events.append(message)
 
@@ -394,9 +395,9 @@ def measure(args: argparse.Namespace, qemu: str, folder: str) -> None:
             f"  {label[:24]:24}{wall * 1e3:10.1f}{negotiated * 1e3:12.1f}{cpu * 1e3:11.1f}"
             f"{wall / qemu_wall:7.2f}{cpu / qemu_cpu:10.2f}"
         )
-    ours = [t[0] for t in starts[names[0]]]
-    print(f"  qapigen vm greeting: {describe_times(ours)}")
-    ratio = statistics.median(ours) / qemu_wall
+    greetings = [t[0] for t in starts[names[0]]]
+    print(f"  qapigen vm greeting: {describe_times(greetings)}")
+    ratio = statistics.median(greetings) / qemu_wall
     verdicts = ", ".join(
         f"target <= {target:g} ({issue}): {'met' if ratio <= target else 'MISSED'}"
         for target, issue in ((TARGET_START, "issue 4"), (TARGET_START_PROFILE, "issue 14"))
