@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,8 +62,10 @@ def qemu_socket() -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 10
-        while not Path(sock).exists():
+        deadline = time.monotonic() + 30
+        # The file appears at bind(), a moment before listen(): wait until a
+        # connection is taken, so that the tests' clients are never refused.
+        while not _listening(sock):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"QEMU did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
             time.sleep(0.01)
@@ -71,6 +74,17 @@ def qemu_socket() -> Iterator[str]:
         proc.kill()
         proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _listening(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 @pytest.fixture(scope="module")
