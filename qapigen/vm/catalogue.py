@@ -41,6 +41,16 @@ class ProfileCatalogue:
         self._cpu_replies: tuple[str | None, dict[str, Reply]] | None = None
 
     @property
+    def loaded(self) -> Profile | None:
+        """The profile, if a question has loaded it already."""
+        return self._profile
+
+    def adopt(self, loaded: Profile) -> None:
+        """Use ``loaded`` (the same file, read elsewhere) rather than read it again."""
+        if self._profile is None:
+            self._profile = loaded
+
+    @property
     def profile(self) -> Profile:
         """The profile (loaded now if it was not)."""
         if self._profile is None:

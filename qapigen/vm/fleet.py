@@ -102,10 +102,13 @@ class Fleet:
         from .surface import ProfileError, ServedProfile
 
         options, sockets = self.options, self.sockets
+        catalogue = options.catalogue
         try:
-            self.served = ServedProfile(options.profile, simulator_api)
+            self.served = ServedProfile(options.profile, simulator_api, catalogue.loaded)
         except ProfileError as err:
             raise CommandLineError(f"--profile {options.profile}", str(err)) from None
+        if options.profile is not None:
+            catalogue.adopt(self.served.profile())  # one reading of --profile FILE
         _open_sockets(options, sockets)
         qtest_log, self._qtest_log = _qtest_log(options)
         qtest_conn = None

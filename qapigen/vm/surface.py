@@ -72,12 +72,14 @@ class ServedProfile:
     commands added.
 
     ``path`` None is the shipped profile, read when first needed; another is
-    read now (:class:`ProfileError` if it cannot be served).  ``package`` is
-    the simulator's generated bindings, whose commands the profile's schema
-    lacks are added.
+    read now, unless ``loaded`` is that file read already (:class:`ProfileError`
+    if it cannot be served).  ``package`` is the simulator's generated
+    bindings, whose commands the profile's schema lacks are added.
     """
 
-    def __init__(self, path: str | None, package: ModuleType) -> None:
+    def __init__(
+        self, path: str | None, package: ModuleType, loaded: Profile | None = None
+    ) -> None:
         self.path = path
         self._package = package
         self._profile: Profile | None = None
@@ -94,7 +96,7 @@ class ServedProfile:
         from ..profiles.profile import load
 
         try:
-            self._profile = load(path)
+            self._profile = load(path) if loaded is None else loaded
             greeting: Any = self._profile.greeting["QMP"]
             version = greeting["version"]
             self.version = {k: int(version["qemu"][k]) for k in ("major", "minor", "micro")}

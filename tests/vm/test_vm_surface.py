@@ -17,6 +17,7 @@ import lzma
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -477,3 +478,53 @@ def test_a_chardev_whose_peer_has_gone_reads_disconnected(tmp_path: Path) -> Non
     finally:
         for sock in (listener, out):
             sock.close()
+
+
+_COUNT_READS = """
+import sys
+from qapigen.profiles import profile
+from qapigen.vm.program import main
+
+real = profile.load
+def counting(path):
+    sys.stderr.write("READ\\n")
+    return real(path)
+profile.load = counting
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-machine", "pc-i440fx-10.0"],  # the served profile reads it first
+        ["-object", '{"qom-type":"secret","id":"s","data":"x"}'],  # the options' checks do
+    ],
+    ids=["served-first", "options-first"],
+)
+def test_a_profile_file_is_read_once(tmp_path: Path, options: list[str]) -> None:
+    """--profile FILE: the options' checks and the served schema share one reading."""
+    path = tmp_path / "copy.json.xz"
+    path.write_bytes(Path(profile.SHIPPED).read_bytes())
+    sock = tmp_path / "qmp.sock"
+    argv = ["--profile", str(path), "-S", *options, "-qmp", f"unix:{sock},server=on,wait=off"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _COUNT_READS, *argv],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(6000):  # up to 60 s to serve
+            if sock.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        proc.terminate()
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "terminating on signal 15" in err
+    assert err.count("READ\n") == 1, err
