@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..machine import CommandLine
     from .catalogue import ProfileCatalogue
 
-__all__ = ["DriveParser"]
+__all__ = ["DriveParser", "open_image"]
 
 _INTERFACES = ("ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen", "none")
 _SIMULATED_INTERFACES = ("ide", "floppy", "virtio", "none")
@@ -185,12 +185,7 @@ class DriveParser:
             known = catalogue.enum_values("blockdev-add", "driver") if catalogue else ()
             if fmt not in known:
                 raise ConfigError(f"Unknown driver '{fmt}'", location)
-        try:
-            fd = os.open(filename, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
-        except OSError as err:
-            raise ConfigError(
-                f"Could not open '{filename}': {os.strerror(err.errno or 0)}", location
-            ) from None
+        fd = open_image(location, filename, read_only)
         try:
             magic = os.pread(fd, 4, 0)
         except OSError:
@@ -221,3 +216,14 @@ class DriveParser:
         child = BlockNodeConfig(cmdline.auto_node_name(), "file", filename, read_only)
         name = node_name if node_name is not None else cmdline.auto_node_name()
         return BlockNodeConfig(name, fmt, filename, read_only, child=child)
+
+
+def open_image(location: str, filename: str, read_only: bool) -> int:
+    """The image's file, opened as QEMU opens it at start-up (a descriptor the
+    caller closes); QEMU's error when it cannot be."""
+    try:
+        return os.open(filename, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
+    except OSError as err:
+        raise ConfigError(
+            f"Could not open '{filename}': {os.strerror(err.errno or 0)}", location
+        ) from None

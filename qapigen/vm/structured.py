@@ -271,13 +271,9 @@ def _open_image(location: str, filename: str, read_only: bool) -> None:
     """Open the image as QEMU does at start-up, to see that it can; QEMU's error."""
     import os
 
-    try:
-        fd = os.open(filename, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
-    except OSError as err:
-        raise ConfigError(
-            f"Could not open '{filename}': {os.strerror(err.errno or 0)}", location
-        ) from None
-    os.close(fd)
+    from .drives import open_image
+
+    os.close(open_image(location, filename, read_only))
 
 
 def audiodev(catalogue: ProfileCatalogue, text: str) -> None:
