@@ -35,9 +35,8 @@ class ProfileCatalogue:
         self._devices: frozenset[str] | None = None
         self._enums: dict[tuple[str, str], tuple[str, ...]] = {}
         self._index: dict[str, dict[str, object]] | None = None
-        # The recorded CPU's qom-get replies by property, indexed once (libvirt
-        # asks for each of its 464 at every domain start).
-        # (With the recorded CPU's type.)
+        # The recorded CPU's type, and its qom-get replies by property, indexed
+        # once (libvirt asks for each of its 464 at every domain start).
         self._cpu_replies: tuple[str | None, dict[str, Reply]] | None = None
 
     @property
