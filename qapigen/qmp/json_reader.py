@@ -818,6 +818,14 @@ class JSONStreamReader:
             stack[-1].state = _ARRAY_VALUE
             pos = m.end()
 
+    def clear(self) -> None:
+        """Forget the message being read, as QEMU forgets it when its monitor's
+        input ends (its parser is made anew): what was fed of it is never read."""
+        self._state = _START
+        self._token_bytes = bytearray()
+        self._after_newline = False
+        self._reset()
+
     def _fail(self, desc: str) -> None:
         self._results.append(JSONError(desc))
         self._reset()

@@ -389,6 +389,13 @@ class ServerConnection:
         self._received = []
         return received
 
+    def input_ended(self) -> None:
+        """The client's input ended while its output stays open (a monitor on
+        standard input and output, whose input closed): what it sent of an
+        unfinished message is dropped, as QEMU drops it; the session goes on,
+        its events are still sent."""
+        self._reader.clear()
+
     def send_return(self, request: Request, value: JSONValue) -> None:
         """Answer ``request`` with success: ``{"return": value}`` (``{}`` for none)."""
         self._answer(request, _return_reply(value, request.has_id, request.id))

@@ -49,6 +49,11 @@ class ChardevSpec(NamedTuple):
     fd: int | None = None
     #: Whether it listens (``server=on``) rather than connects.
     server: bool = False
+    #: A ``stdio`` device (the program's standard input and output: see
+    #: :mod:`.stdio`) rather than a socket, and its ``signal=`` (whether a
+    #: terminal's interrupt keys still send signals).
+    stdio: bool = False
+    signal: bool = True
 
     @property
     def address(self) -> str:
@@ -124,14 +129,34 @@ def parse_chardev(text: str) -> ChardevSpec:
         )
     if backend not in _CHARDEV_BACKENDS:
         raise ChardevError(f"'{backend}' is not a valid char driver name", location)
+    if backend == "stdio":
+        return _stdio_spec(ident, location, values)
     if backend != "socket":
-        raise ChardevError("only socket chardevs are simulated", location)
+        raise ChardevError("only socket and stdio chardevs are simulated", location)
     for key in values:
         if key in _SOCKET_KEYS_NOT_SIMULATED:
             raise ChardevError(f"'{key}' is not simulated", location)
         if key not in _SOCKET_KEYS:
             raise ChardevError(f"Invalid parameter '{key}'", location)
     return _spec(ident, location, values)
+
+
+# What every backend takes, and the simulator does not model.
+_COMMON_KEYS_NOT_SIMULATED = ("mux", "logfile", "logappend")
+
+
+def _stdio_spec(ident: str, location: str, values: dict[str, str]) -> ChardevSpec:
+    """``-chardev stdio,id=ID[,signal=on|off]``; QEMU takes the other backends'
+    keys and ignores them."""
+    for key in values:
+        if key in _COMMON_KEYS_NOT_SIMULATED:
+            raise ChardevError(f"'{key}' is not simulated", location)
+        if key not in _SOCKET_KEYS and key not in _SOCKET_KEYS_NOT_SIMULATED and key != "signal":
+            raise ChardevError(f"Invalid parameter '{key}'", location)
+    signal = parse_bool(values.get("signal", "on"))
+    if signal is None:
+        raise ChardevError("Parameter 'signal' expects 'on' or 'off'", location)
+    return ChardevSpec(ident, location, stdio=True, signal=signal)
 
 
 def parse_compat(text: str, location: str, ident: str) -> ChardevSpec | None:

@@ -13,7 +13,8 @@ A device's ``filename`` is its socket's address as QEMU writes it:
 ``disconnected:unix:PATH,server=on`` without one, ``unix:PEER`` for a
 connected one (``unix:`` for an unnamed peer, as a socket pair's);
 ``tcp:HOST:PORT,server=on <-> PEERHOST:PEERPORT`` and
-``disconnected:tcp:HOST:PORT,server=on`` for TCP.  ``frontend-open`` is true
+``disconnected:tcp:HOST:PORT,server=on`` for TCP; ``stdio`` for stdio (its
+input's end changes nothing).  ``frontend-open`` is true
 for the devices a monitor or qtest uses.
 """
 
@@ -43,7 +44,16 @@ class Chardev:
     ``address`` the path QEMU shows.
     """
 
-    __slots__ = ("address", "bound", "frontend_open", "label", "listening", "local", "sock")
+    __slots__ = (
+        "_filename",
+        "address",
+        "bound",
+        "frontend_open",
+        "label",
+        "listening",
+        "local",
+        "sock",
+    )
 
     def __init__(
         self,
@@ -54,8 +64,11 @@ class Chardev:
         listening: bool = False,
         address: str | tuple[str, int] | None = None,
         bound: str | tuple[str, int] | None = None,
+        filename: str | None = None,
     ) -> None:
         self.label = label
+        # What it is called whatever happens (stdio), or None: its socket says.
+        self._filename = filename
         self.frontend_open = frontend_open
         self.sock = sock
         self.listening = listening
@@ -70,6 +83,8 @@ class Chardev:
 
     def filename(self, clients: Iterable[_socket.socket]) -> str:
         """What QEMU calls the device, given the sockets of the clients connected now."""
+        if self._filename is not None:
+            return self._filename
         if not self.listening:
             assert self.sock is not None
             if isinstance(self.address, str) or self.address is None:

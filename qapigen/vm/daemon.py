@@ -17,7 +17,15 @@ import contextlib
 import os
 import signal
 
-__all__ = ["Daemon"]
+__all__ = ["Daemon", "is_daemonized"]
+
+# Whether this process is a daemon that -daemonize made.
+_daemonized = False
+
+
+def is_daemonized() -> bool:
+    """Whether this process is the daemon (QEMU's ``is_daemonized()``)."""
+    return _daemonized
 
 
 class Daemon:
@@ -33,6 +41,8 @@ class Daemon:
         if os.fork() > 0:
             os._exit(0)
         os.umask(0o027)
+        global _daemonized
+        _daemonized = True
         for signum in (signal.SIGTSTP, signal.SIGTTOU, signal.SIGTTIN):
             signal.signal(signum, signal.SIG_IGN)
         self._pipe: int | None = write_end

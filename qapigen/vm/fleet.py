@@ -18,6 +18,7 @@ before anything is greeted.
 
 from __future__ import annotations
 
+import _socket
 import functools
 import os
 import selectors
@@ -30,7 +31,6 @@ from .output import FileLog, print_stderr
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    import _socket
     from collections.abc import Callable
 
     from ..machine import Machine, MachineConfig
@@ -41,7 +41,11 @@ if TYPE_CHECKING:
     from ..qtest.transport import QtestPort
     from .chardev_info import Chardev
     from .options import TcpMonitor
+    from .stdio import StdioChardev
     from .surface import ServedProfile
+
+    #: A character device: a socket, or stdio.
+    Channel = _socket.socket | StdioChardev
 
 __all__ = ["Fleet"]
 
@@ -147,6 +151,7 @@ class Fleet:
             and options.qmp_dir is None
             and sockets.qtest is None
             and not wakes_host
+            and all(isinstance(sock, _socket.socket) for sock, _ in mon_sockets)  # not stdio
         ):
             self._greet_first(config, mon_sockets)
             return
@@ -155,9 +160,7 @@ class Fleet:
         if sockets.qtest is not None:
             self._serve_qtest(qtest_log, qtest_conn)
 
-    def _greet_first(
-        self, config: MachineConfig, mon_sockets: list[tuple[_socket.socket, bool]]
-    ) -> None:
+    def _greet_first(self, config: MachineConfig, mon_sockets: list[tuple[Channel, bool]]) -> None:
         """Listen on the monitors' sockets and greet who connects; the machine
         is built when a greeted client first sends anything (see the module's
         description)."""
@@ -181,18 +184,19 @@ class Fleet:
         greeter = self._greeter = _Greeter(self.loop, greeting, build)
         for _, sock, _ in listening:
             greeter.listen(sock)
-        for sock, is_listening in mon_sockets:
+        for channel, is_listening in mon_sockets:
+            assert isinstance(channel, _socket.socket)  # stdio is served once built
             if is_listening:
-                greeter.listen(sock)
+                greeter.listen(channel)
             else:
-                greeter.greet(sock, None)
+                greeter.greet(channel, None)
 
     def _add_machine(
         self,
         n: int,
         config: MachineConfig,
         wakes_host: bool,
-        mon_sockets: list[tuple[_socket.socket, bool]],
+        mon_sockets: list[tuple[Channel, bool]],
         listening: list[tuple[UnixMonitor | TcpMonitor, _socket.socket, str | tuple[str, int]]]
         | None = None,
         greeted: list[tuple[_socket.socket, _socket.socket | None, bytes]] | None = None,
@@ -256,11 +260,13 @@ class Fleet:
         fleet_monitor = monitors[-1] if qmp_dir is not None else None
         assert fleet_monitor is None or isinstance(fleet_monitor, UnixMonitor)
         chardevs += _chardevs(self.options, self.sockets, bound, fleet_monitor)
-        for sock, is_listening in mon_sockets:
-            if is_listening:
-                tables[id(sock)] = server.listen_socket(sock)
+        for channel, is_listening in mon_sockets:
+            if not isinstance(channel, _socket.socket):
+                channel.serve(server, self.options, config.machine_type)
+            elif is_listening:
+                tables[id(channel)] = server.listen_socket(channel)
             elif greeted is None:
-                server.serve_connected(sock)
+                server.serve_connected(channel)
         for sock, origin, sent in greeted or ():
             named = tables[id(origin)] if origin is not None else None
             server.serve_connected(sock, named, greeted=sent)
@@ -510,8 +516,13 @@ def _chardevs(
                 Chardev(f"compat_monitor{qmp}", True, listening=True, address=address, bound=name)
             )
             qmp += 1
+        elif backend.stdio:
+            if backend.location == "-qmp stdio":
+                qmp += 1
+            out.append(Chardev(backend.id, backend.id in used, filename="stdio"))
         else:
             sock, listening = sockets.made[backend.id]
+            assert isinstance(sock, _socket.socket)
             # A unix socket it made listens under a staging name: show its path.
             path = backend.path if listening else None
             out.append(
@@ -550,14 +561,14 @@ class _Sockets:
 
     def __init__(self) -> None:
         #: chardev id -> (its socket, whether it listens).
-        self.chardevs: dict[str, tuple[_socket.socket, bool]] = {}
+        self.chardevs: dict[str, tuple[Channel, bool]] = {}
         #: The qtest socket, whether it listens, and its connection's log.
         self.qtest: tuple[_socket.socket, bool] | None = None
         #: The files of the unix sockets they listen on, removed at close().
         self.files: list[SocketFile] = []
         #: Every chardev's socket as made (``chardevs`` loses ``-qtest``'s),
         #: and ``-qtest``'s own when it names none: what ``query-chardev`` shows.
-        self.made: dict[str, tuple[_socket.socket, bool]] = {}
+        self.made: dict[str, tuple[Channel, bool]] = {}
         self.qtest_made: tuple[_socket.socket, bool, str | None] | None = None
 
     def close(self) -> None:
@@ -576,7 +587,12 @@ def _open_sockets(options: Options, sockets: _Sockets) -> None:
 
     for spec in options.chardevs:
         try:
-            sockets.chardevs[spec.id] = (open_chardev(spec, sockets.files), spec.server)
+            if spec.stdio:
+                from .stdio import open_stdio
+
+                sockets.chardevs[spec.id] = (open_stdio(spec, options), False)
+            else:
+                sockets.chardevs[spec.id] = (open_chardev(spec, sockets.files), spec.server)
             sockets.made[spec.id] = sockets.chardevs[spec.id]
         except ChardevError as err:
             raise CommandLineError(err.location or "-chardev", err.message) from None
@@ -588,7 +604,10 @@ def _open_sockets(options: Options, sockets: _Sockets) -> None:
         found = sockets.chardevs.pop(text[8:], None)
         if found is None:
             raise CommandLineError(None, failed)
-        sockets.qtest = found
+        channel, listening = found
+        if not isinstance(channel, _socket.socket):
+            raise CommandLineError(None, "qtest on stdio is not simulated")
+        sockets.qtest = (channel, listening)
         return
     qtest_spec = parse_compat(text, f"-qtest {text}", "qtest")
     if qtest_spec is None:
@@ -601,9 +620,9 @@ def _open_sockets(options: Options, sockets: _Sockets) -> None:
         raise CommandLineError(None, f"{err.message}\n{PROG}: {failed}") from None
 
 
-def _monitor_sockets(options: Options, sockets: _Sockets) -> list[tuple[_socket.socket, bool]]:
+def _monitor_sockets(options: Options, sockets: _Sockets) -> list[tuple[Channel, bool]]:
     """The sockets of the ``-mon`` monitors; QEMU's errors as :class:`CommandLineError`."""
-    used: list[tuple[_socket.socket, bool]] = []
+    used: list[tuple[Channel, bool]] = []
     taken: set[str] = set()
     for mon in options.mons:
         if not mon.chardev:

@@ -99,6 +99,8 @@ _MODELLED_FLAGS = {
     "-h",
     "-help",
 }
+# What decides which character devices use stdio besides the monitors (vm/stdio.py).
+_CHAR_OPTIONS = ("-serial", "-parallel", "-debugcon", "-monitor", "-nographic", "-nodefaults")
 # The program's own options (two dashes), and whether they take an argument.
 _OWN_OPTIONS = {"--count": True, "--qmp-dir": True, "--profile": True, "--help": False}
 # What a positional argument (a disk image, QEMU's -hda) is filed under.
@@ -214,6 +216,9 @@ class Options:
         self._catalogue: ProfileCatalogue | None = None
         #: The ``-drive`` options' reader (made by the first one).
         self.drives: DriveParser | None = None
+        #: The options of ``_CHAR_OPTIONS``: each with its value and the number
+        #: of ``-chardev`` made before it (see :mod:`.stdio`).
+        self.char_options: list[tuple[str, str, int]] = []
 
     @property
     def catalogue(self) -> ProfileCatalogue:
@@ -223,6 +228,12 @@ class Options:
 
             self._catalogue = ProfileCatalogue(self.profile)
         return self._catalogue
+
+    @property
+    def qmp_count(self) -> int:
+        """How many ``-qmp`` options there are."""
+        stdio = sum(1 for spec in self.chardevs if spec.location == "-qmp stdio")
+        return len(self.monitors) + stdio
 
     @property
     def has_monitor(self) -> bool:
@@ -267,7 +278,18 @@ def parse(argv: Sequence[str]) -> Options:
                     if options.help is None:
                         options.help = f"-device {value}"  # -device DRIVER,help
                     continue
-                if opt == "-qmp":
+                if opt in _CHAR_OPTIONS:
+                    options.char_options.append((opt, value, len(options.chardevs)))
+                if opt == "-qmp" and value == "stdio":
+                    # As QEMU makes it: a stdio chardev under a control monitor.
+                    from .chardev import ChardevSpec
+
+                    label = f"compat_monitor{options.qmp_count}"
+                    spec = ChardevSpec(label, "-qmp stdio", stdio=True)
+                    options.chardevs.append(spec)
+                    options.backends.append(spec)
+                    options.mons.append(ChardevMonitor(spec.id, "control", spec.location))
+                elif opt == "-qmp":
                     monitors.append(_qmp_monitor(value))
                     options.backends.append(monitors[-1])
                 elif opt == "-S":

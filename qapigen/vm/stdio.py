@@ -1,0 +1,159 @@
+"""``qapigen vm``'s ``stdio`` character device: a QMP monitor on the program's
+standard input and output (``-qmp stdio``, or ``-chardev stdio,id=ID`` with
+``-mon chardev=ID,mode=control``), as QEMU 10.0 has it.
+
+One character device at a time may use stdio: QEMU refuses a second one
+(``cannot use stdio by multiple character devices``), and one under
+``-daemonize`` (``cannot use stdio with -daemonize``), where the device is
+made: the ``-chardev``, ``-qmp`` and ``-monitor`` options in command-line
+order, before the machine.  The serial and parallel ports' and the debug
+console's devices (``-serial stdio``, ``-serial mon:stdio``, ``-parallel``,
+``-debugcon``, and ``-nographic``'s default serial port) are made after the
+monitors, once the QMP monitor on stdio has written its greeting: QEMU then
+fails, its greeting out (:func:`late_conflict`).
+
+The monitor itself is :class:`qapigen.qmp.stdio.StdioClient`: it goes on
+after the end of its input (its events are still written), as QEMU's does.
+With ``signal=off`` and a terminal on stdin, the terminal's interrupt keys
+are plain input for as long as the program runs (QEMU clears ``ISIG``); the
+terminal is otherwise left as it is (a QMP monitor turns echo back on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from .chardev import ChardevError
+from .daemon import is_daemonized
+from .options import PROG, CommandLineError
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..qmp.selector_server import SelectorServer
+    from .chardev import ChardevSpec
+    from .options import Options
+
+__all__ = ["STDIO_VALUES", "StdioChardev", "late_conflict", "open_stdio"]
+
+#: The short forms of a character device that use stdio.
+STDIO_VALUES = ("stdio", "mon:stdio")
+
+_MULTIPLE = "cannot use stdio by multiple character devices"
+# Whether a character device uses stdio (QEMU's stdio_in_use).
+_in_use = False
+
+
+class StdioChardev:
+    """The stdio character device of ``spec``: the claim on the program's
+    standard input and output, until :meth:`close`."""
+
+    def __init__(self, spec: ChardevSpec) -> None:
+        global _in_use
+        self.spec = spec
+        _in_use = True
+        # A terminal's settings to put back (signal=off only).
+        self._terminal: list[Any] | None = None
+        if not spec.signal:
+            self._terminal = _clear_isig()
+
+    def serve(self, server: SelectorServer, options: Options, machine_type: str) -> None:
+        """Serve ``server``'s QMP on stdin and stdout (greeted at once); then
+        :class:`CommandLineError` if a later device wants stdio too."""
+        from ..qmp.stdio import StdioClient
+
+        StdioClient(server, 0, 1)
+        error = late_conflict(options, machine_type)
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        """Let stdio go, the terminal's settings back as they were."""
+        global _in_use
+        _in_use = False
+        if self._terminal is not None:
+            import termios
+
+            # No longer a terminal: nothing to put back.
+            with contextlib.suppress(OSError, termios.error):
+                termios.tcsetattr(0, termios.TCSANOW, self._terminal)
+            self._terminal = None
+
+
+def open_stdio(spec: ChardevSpec, options: Options) -> StdioChardev:
+    """The stdio device of ``spec``, or QEMU's :class:`ChardevError`: under
+    ``-daemonize``, or when another device has stdio (a ``-monitor stdio``
+    among them, though the simulator makes no device for it: a human monitor
+    is not simulated)."""
+    if is_daemonized():
+        raise ChardevError("cannot use stdio with -daemonize", spec.location)
+    at = options.chardevs.index(spec)
+    monitors = [
+        (where, value)
+        for opt, value, where in options.char_options
+        if opt == "-monitor" and value in STDIO_VALUES
+    ]
+    if _in_use or any(where <= at for where, _ in monitors):
+        raise ChardevError(_MULTIPLE, spec.location)
+    for _, value in monitors:  # one after this device (made later in QEMU)
+        raise ChardevError(_MULTIPLE, f"-monitor {value}")
+    return StdioChardev(spec)
+
+
+def late_conflict(options: Options, machine_type: str) -> CommandLineError | None:
+    """QEMU's error for the first port or console that wants stdio once a
+    monitor has it (None: none does)."""
+    serials: list[str] = []
+    parallels: list[str] = []
+    debugcons: list[str] = []
+    nographic = nodefaults = False
+    for opt, value, _ in options.char_options:
+        if opt == "-serial":
+            serials.append(value)
+        elif opt == "-parallel":
+            parallels.append(value)
+        elif opt == "-debugcon":
+            debugcons.append(value)
+        elif opt == "-nographic":
+            nographic = True
+        elif opt == "-nodefaults":
+            nodefaults = True
+    if nographic and not serials and not nodefaults and machine_type != "none":
+        # -nographic's serial port (not muxed with a monitor: one is given).
+        return CommandLineError(None, _late_message(None, "serial", "stdio"))
+    for kind, values in (("serial", serials), ("parallel", parallels)):
+        for value in values:
+            if value in STDIO_VALUES:
+                location = f"-{kind} {value}"
+                return CommandLineError(location, _late_message(location, kind, value))
+    for value in debugcons:
+        if value in STDIO_VALUES:
+            location = f"-debugcon {value}"
+            return CommandLineError(
+                location, f"{_MULTIPLE}\n{PROG}: {location}: invalid character backend '{value}'"
+            )
+    return None
+
+
+def _late_message(location: str | None, kind: str, value: str) -> str:
+    where = f"{PROG}: " if location is None else f"{PROG}: {location}: "
+    return f"{_MULTIPLE}\n{where}could not connect {kind} device to character backend '{value}'"
+
+
+def _clear_isig() -> list[Any] | None:
+    """Clear a terminal's ``ISIG`` on stdin; its settings before (None: not a terminal)."""
+    import termios
+
+    try:
+        before = termios.tcgetattr(0)
+    except (OSError, termios.error):
+        return None
+    after = list(before)
+    after[3] = int(after[3]) & ~termios.ISIG  # the local modes
+    try:
+        termios.tcsetattr(0, termios.TCSANOW, after)
+    except (OSError, termios.error):
+        return None
+    return before
