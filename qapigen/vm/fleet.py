@@ -113,6 +113,10 @@ class Fleet:
             raise CommandLineError(f"--profile {options.profile}", str(err)) from None
         if options.profile is not None:
             catalogue.adopt(self.served.profile())  # one reading of --profile FILE
+        if options.daemonize:
+            from .stdio import refuse_nographic
+
+            refuse_nographic(options)
         _open_sockets(options, sockets)
         qtest_log, self._qtest_log = _qtest_log(options)
         qtest_conn = None

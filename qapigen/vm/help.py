@@ -24,7 +24,9 @@ the help options print what the impersonated QEMU prints (QEMU's own --help is
 
 Simulated:
   -qmp unix:PATH|tcp:HOST:PORT[,server=on][,wait=off]    a QMP monitor
+  -qmp stdio                                 a QMP monitor on stdin and stdout
   -chardev socket,id=ID,path=P|host=H,port=N|fd=N[,server=on][,wait=off]
+  -chardev stdio,id=ID[,signal=on|off]
   -mon chardev=ID[,id=NAME],mode=control                  a QMP monitor on it
   -qtest CHARDEV [-qtest-log FILE|none]                   QEMU's test protocol
   -S, -action, -no-shutdown, -no-reboot, -watchdog-action

@@ -100,7 +100,16 @@ _MODELLED_FLAGS = {
     "-help",
 }
 # What decides which character devices use stdio besides the monitors (vm/stdio.py).
-_CHAR_OPTIONS = ("-serial", "-parallel", "-debugcon", "-monitor", "-nographic", "-nodefaults")
+_CHAR_OPTIONS = (
+    "-serial",
+    "-parallel",
+    "-debugcon",
+    "-monitor",
+    "-nographic",
+    "-nodefaults",
+    "-machine",
+    "-M",
+)
 # The program's own options (two dashes), and whether they take an argument.
 _OWN_OPTIONS = {"--count": True, "--qmp-dir": True, "--profile": True, "--help": False}
 # What a positional argument (a disk image, QEMU's -hda) is filed under.
@@ -138,6 +147,11 @@ def _qmp_monitor(value: str) -> UnixMonitor | TcpMonitor:
     """The monitor a ``-qmp`` value asks for."""
     location = f"-qmp {value}"
     spec, *options = value.split(",")
+    if spec == "stdio":  # QEMU's short form is "stdio" alone
+        raise CommandLineError(
+            location,
+            f"'{value}' is not a valid char driver\n{PROG}: {location}: parse error: {value}",
+        )
     for option in options:
         key, _, val = option.partition("=")
         if key not in ("server", "wait", "nowait") or (val and val not in ("on", "off")):

@@ -8,6 +8,8 @@ starts ``qemu-system-x86_64`` can start it unchanged:
   chardev=ID[,id=NAME],mode=control`` (a QMP monitor on a socket the program
   listens on, connects to, or was passed as ``fd=N``: QEMU's own harness passes
   one end of a socket pair, libvirt a listening socket; see :mod:`.chardev`),
+  ``-qmp stdio`` and ``-chardev stdio,id=ID`` (a QMP monitor on stdin and
+  stdout: :mod:`.stdio`),
   ``-qtest CHARDEV`` (QEMU's test protocol, :mod:`qapigen.qtest`) with
   ``-qtest-log FILE|none``, ``-S``, ``-action``, ``-no-shutdown``,
   ``-no-reboot``, ``-watchdog-action``, ``-device pvpanic[,ioport=..][,events=..]``,

@@ -9,19 +9,26 @@ made: the ``-chardev``, ``-qmp`` and ``-monitor`` options in command-line
 order, before the machine.  The serial and parallel ports' and the debug
 console's devices (``-serial stdio``, ``-serial mon:stdio``, ``-parallel``,
 ``-debugcon``, and ``-nographic``'s default serial port) are made after the
-monitors, once the QMP monitor on stdio has written its greeting: QEMU then
-fails, its greeting out (:func:`late_conflict`).
+monitors: QEMU then fails (:func:`late_conflict`), its monitor's greeting
+out or not (its I/O thread races the exit; mostly not), the simulator's not.
+``-nographic`` (which puts the default ports and monitor on stdio) is refused
+under ``-daemonize`` as QEMU refuses it, before any device is made
+(:func:`refuse_nographic`).
 
 The monitor itself is :class:`qapigen.qmp.stdio.StdioClient`: it goes on
 after the end of its input (its events are still written), as QEMU's does.
-With ``signal=off`` and a terminal on stdin, the terminal's interrupt keys
-are plain input for as long as the program runs (QEMU clears ``ISIG``); the
+Stdin is made non-blocking while the program runs, as QEMU makes it (the
+flag belongs to the file, which the program's parent may share).  With
+``signal=off`` and a terminal on stdin, the terminal's interrupt keys are
+plain input for as long as the program runs (QEMU clears ``ISIG``); the
 terminal is otherwise left as it is (a QMP monitor turns echo back on).
+Both are put back as they were when the program ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 from .chardev import ChardevError
 from .daemon import is_daemonized
@@ -54,25 +61,36 @@ class StdioChardev:
         global _in_use
         self.spec = spec
         _in_use = True
+        # Whether stdin was blocking: QEMU makes it non-blocking, and puts its
+        # flags back at exit.
+        self._blocking: bool | None = None
+        with contextlib.suppress(OSError):  # no stdin
+            self._blocking = os.get_blocking(0)
+            os.set_blocking(0, False)
         # A terminal's settings to put back (signal=off only).
         self._terminal: list[Any] | None = None
         if not spec.signal:
             self._terminal = _clear_isig()
 
     def serve(self, server: SelectorServer, options: Options, machine_type: str) -> None:
-        """Serve ``server``'s QMP on stdin and stdout (greeted at once); then
-        :class:`CommandLineError` if a later device wants stdio too."""
+        """Serve ``server``'s QMP on stdin and stdout (greeted at once), unless
+        a device made after the monitors wants stdio too: QEMU's
+        :class:`CommandLineError` then."""
         from ..qmp.stdio import StdioClient
 
-        StdioClient(server, 0, 1)
         error = late_conflict(options, machine_type)
         if error is not None:
             raise error
+        StdioClient(server, 0, 1)
 
     def close(self) -> None:
         """Let stdio go, the terminal's settings back as they were."""
         global _in_use
         _in_use = False
+        if self._blocking is not None:
+            with contextlib.suppress(OSError):
+                os.set_blocking(0, self._blocking)
+            self._blocking = None
         if self._terminal is not None:
             import termios
 
@@ -100,6 +118,46 @@ def open_stdio(spec: ChardevSpec, options: Options) -> StdioChardev:
     for _, value in monitors:  # one after this device (made later in QEMU)
         raise ChardevError(_MULTIPLE, f"-monitor {value}")
     return StdioChardev(spec)
+
+
+def refuse_nographic(options: Options) -> None:
+    """``-nographic`` under ``-daemonize``, with a default port or monitor left
+    on stdio: QEMU's :class:`CommandLineError`."""
+    found = _found(options)
+    if not found["-nographic"]:
+        return
+    defaults = not found["-nodefaults"]
+    board = _machine_type(options) != "none"  # the none machine has no ports
+    serial = defaults and board and not found["-serial"]
+    parallel = defaults and board and not found["-parallel"]
+    monitor = defaults and not (options.monitors or options.mons or found["-monitor"])
+    monitor = monitor and not any(
+        value.startswith("mon:")
+        for opt, value, _ in options.char_options
+        if opt in ("-serial", "-parallel")
+    )
+    if serial or parallel or monitor:
+        raise CommandLineError(None, "-nographic cannot be used with -daemonize")
+
+
+def _found(options: Options) -> dict[str, bool]:
+    found = dict.fromkeys(("-nographic", "-nodefaults", "-serial", "-parallel", "-monitor"), False)
+    for opt, _, _ in options.char_options:
+        found[opt] = True
+    return found
+
+
+def _machine_type(options: Options) -> str | None:
+    """The machine type the ``-machine`` options name (the last one), or None."""
+    from ..machine.options import parse_opts
+
+    name = None
+    for opt, value, _ in options.char_options:
+        if opt in ("-machine", "-M"):
+            for item in parse_opts(value, implied="type"):
+                if item.name == "type":
+                    name = item.value
+    return name
 
 
 def late_conflict(options: Options, machine_type: str) -> CommandLineError | None:

@@ -126,7 +126,7 @@ def test_bad_monitor_options_get_qemus_message(template: str) -> None:
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("-chardev stdio,id=m", "only socket chardevs are simulated"),
+        ("-chardev null,id=m", "only socket and stdio chardevs are simulated"),
         ("-chardev socket,id=m,path=/nowhere,telnet=on", "'telnet' is not simulated"),
         ("-chardev socket,id=m,fd={fd},reconnect-ms=100", "'reconnect-ms' is not simulated"),
         ("-chardev socket,id=m,fd={fd} -mon chardev=m", "only mode=control monitors (QMP)"),
