@@ -79,6 +79,15 @@ if TYPE_CHECKING:
 # Not dataclasses: see qapigen.records.
 
 
+class KvmError(NamedTuple):
+    """Why KVM cannot be used on this host, as QEMU's ``kvm_init()`` says it:
+    its message, and the reason (``strerror``) QEMU gives for the accelerator's
+    failure (``failed to initialize kvm: REASON``)."""
+
+    message: str
+    reason: str
+
+
 class PvpanicConfig(NamedTuple):
     """A pvpanic device to plug in: ``-device pvpanic`` or ``-device pvpanic-pci``."""
 
@@ -670,7 +679,7 @@ class CommandLine:
         catalogue: Catalogue | None = None,
         cpu_facts: CpuFacts | None = None,
         *,
-        kvm_error: str | None = None,
+        kvm_error: KvmError | None = None,
         qtest: bool = False,
     ) -> MachineConfig:
         """The configuration; raises :class:`ConfigError` as QEMU would at start-up.
@@ -678,7 +687,7 @@ class CommandLine:
         ``catalogue`` says which devices, machine types and CPU models the
         emulator has (None: only those the simulator simulates); ``cpu_facts``
         what the CPU's properties hold; ``kvm_error`` why this host's KVM
-        cannot be opened (``strerror``; None: it can); ``qtest``, whether
+        cannot be used (None: it can); ``qtest``, whether
         ``-qtest`` is given (QEMU is quieter about accelerators then).
         """
         if self._accel_options and self._machine_accel:
@@ -790,7 +799,7 @@ class CommandLine:
                     raise ConfigError("Block node is read-only")
         return tuple(placed)
 
-    def _accelerator(self, kvm_error: str | None, qtest: bool) -> str:
+    def _accelerator(self, kvm_error: KvmError | None, qtest: bool) -> str:
         """The accelerator used, chosen as QEMU chooses it: each ``-accel`` in
         turn, else ``-machine accel=``'s list (``tcg:kvm`` when neither is
         given), the first that starts here; the others' failures reported on
@@ -821,9 +830,9 @@ class CommandLine:
                     raise ConfigError(message, location)
             if name == "kvm" and kvm_error is not None:
                 failed = True
-                self.warnings.append(f"{where}Could not access KVM kernel module: {kvm_error}")
-                if not (quiet and kvm_error == _NO_SUCH_FILE):
-                    self.warnings.append(f"{where}failed to initialize kvm: {kvm_error}")
+                self.warnings.append(f"{where}{kvm_error.message}")
+                if not (quiet and kvm_error.reason == _NO_SUCH_FILE):
+                    self.warnings.append(f"{where}failed to initialize kvm: {kvm_error.reason}")
                 continue
             if failed and not qtest:
                 self.warnings.append(f"falling back to {_ACCEL_NAMES.get(name, name)}")

@@ -12,29 +12,48 @@ from __future__ import annotations
 import functools
 import os
 
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..machine.config import KvmError
+
 __all__ = ["cpu_model", "kvm_error"]
 
 KVM_DEVICE = "/dev/kvm"
+# <linux/kvm.h>: _IO(KVMIO, 0x00), and the only version there has been.
+_KVM_GET_API_VERSION = 0xAE00
+_KVM_API_VERSION = 12
 CPUINFO = "/proc/cpuinfo"
 
 
 @functools.cache
-def kvm_error(device: str = KVM_DEVICE) -> str | None:
-    """Why KVM cannot be used here, as QEMU says it (``strerror`` of opening
-    ``device`` read-write), or None when it can.  A device that opens but is not
-    KVM's (a ``/dev/null`` in its place) is ``No such device``."""
+def kvm_error(device: str = KVM_DEVICE) -> KvmError | None:
+    """Why KVM cannot be used here, as QEMU's ``kvm_init()`` finds it, or None
+    when it can: ``device`` opened read-write (``Could not access KVM kernel
+    module: REASON``), then asked its API version, which must be 12 (``kvm
+    version too old``, its reason the ioctl's error: a device that opens but
+    is not KVM's, ``/dev/null`` in its place, does not know the request)."""
+    import errno
+
+    from ..machine.config import KvmError
+
     try:
         fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
     except OSError as err:
-        return err.strerror or str(err)
+        reason = err.strerror or str(err)
+        return KvmError(f"Could not access KVM kernel module: {reason}", reason)
     try:
-        import errno
-        import stat
+        import fcntl
 
-        info = os.fstat(fd)
-        if stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == 10:
-            return None
-        return os.strerror(errno.ENODEV)
+        try:
+            version = fcntl.ioctl(fd, _KVM_GET_API_VERSION)
+        except OSError as err:
+            return KvmError("kvm version too old", err.strerror or str(err))
+        if version < _KVM_API_VERSION:
+            return KvmError("kvm version too old", os.strerror(errno.EINVAL))
+        if version > _KVM_API_VERSION:
+            return KvmError("kvm version not supported", os.strerror(errno.EINVAL))
+        return None
     finally:
         os.close(fd)
 

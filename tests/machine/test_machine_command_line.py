@@ -10,7 +10,7 @@ import pytest
 
 from qapigen import runtime as rt
 from qapigen.machine import CommandLine, ConfigError, Machine, UnknownDeviceError
-from qapigen.machine.config import BlockNodeConfig
+from qapigen.machine.config import BlockNodeConfig, KvmError
 from qapigen.simulator_api import CpuInfoFast_x86_64
 
 
@@ -193,7 +193,8 @@ def test_a_qtest_run_hears_nothing_of_an_absent_kvm() -> None:
     """With -qtest, QEMU reports neither KVM's missing device as a failure to
     initialise nor the fallback (vl.c's qtest_with_kvm), but still says it
     could not access the module; without -qtest it says all three."""
-    absent = "No such file or directory"
+    reason = "No such file or directory"
+    absent = KvmError(f"Could not access KVM kernel module: {reason}", reason)
     for qtest, said in (
         (True, ["Could not access KVM kernel module: No such file or directory"]),
         (
@@ -215,6 +216,8 @@ def test_kvm_alone_and_absent_ends_with_its_failure() -> None:
     cl = CommandLine()
     cl.accel("kvm")
     with pytest.raises(ConfigError) as caught:
-        cl.build(kvm_error="No such device")
-    assert caught.value.message == "-accel kvm: failed to initialize kvm: No such device"
-    assert cl.warnings == ["-accel kvm: Could not access KVM kernel module: No such device"]
+        cl.build(kvm_error=KvmError("kvm version too old", "Inappropriate ioctl for device"))
+    assert caught.value.message == (
+        "-accel kvm: failed to initialize kvm: Inappropriate ioctl for device"
+    )
+    assert cl.warnings == ["-accel kvm: kvm version too old"]

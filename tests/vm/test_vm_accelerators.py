@@ -5,7 +5,9 @@ earlier), ``-enable-kvm`` (QEMU's ``-machine accel=kvm``), none of them
 (``tcg:kvm``): what is printed, the exit status, and ``query-kvm`` when the
 machine runs.  On this host as it is, and on this host without KVM (a mount
 namespace whose ``/dev`` has no ``kvm``), where QEMU reports KVM's failure and
-falls back, or gives up.
+falls back, or gives up; and on this host with a ``/dev/kvm`` that opens but is
+not KVM's (``/dev/null`` bound over it), which QEMU finds when it asks the
+device its API version.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ _WITHOUT_KVM = (
     'for n in null zero random urandom; do touch /dev/$n; mount --bind "$real/$n" /dev/$n; done; '
     'exec "$@"'
 )
+
+# Run a program whose /dev/kvm is /dev/null.
+_NOT_KVM = 'set -e; mount --bind /dev/null /dev/kvm; exec "$@"'
 
 
 def _namespaces_work() -> bool:
@@ -146,3 +151,10 @@ def test_without_kvm_qemus_failure_and_fallback(line: list[str], tmp_path: Path)
     if not _namespaces_work():
         pytest.skip("needs root and mount namespaces (unshare -m) to hide /dev/kvm")
     _both(["unshare", "-m", "sh", "-c", _WITHOUT_KVM, "sh"], line, tmp_path)
+
+
+@pytest.mark.parametrize("line", LINES, ids=" ".join)
+def test_a_kvm_device_that_is_not_kvm(line: list[str], tmp_path: Path) -> None:
+    if not _namespaces_work() or not os.path.exists("/dev/kvm"):
+        pytest.skip("needs root, mount namespaces (unshare -m) and a /dev/kvm to cover")
+    _both(["unshare", "-m", "sh", "-c", _NOT_KVM, "sh"], line, tmp_path)
