@@ -1,6 +1,7 @@
 """File descriptors clients pass to the monitors, as QEMU 10.0 keeps them.
 
-A descriptor comes with a client's bytes (SCM_RIGHTS, on unix sockets; see
+A descriptor comes with a client's bytes (SCM_RIGHTS, on unix sockets:
+:func:`recv_with_fds`, which both transport adapters read with; see
 :mod:`.protocol` for which command gets it) and a command claims it:
 
 - ``getfd`` keeps it under a name, in a table that belongs to the monitor
@@ -19,6 +20,7 @@ closes the first, and the tables close what they hold when the server closes.
 
 from __future__ import annotations
 
+import _socket  # not socket: see .sockets
 import contextlib
 import os
 from collections.abc import Callable, Mapping
@@ -34,10 +36,23 @@ if TYPE_CHECKING:
 
     from .protocol import ServerConnection
 
-__all__ = ["FD_COMMANDS", "FdSets", "MonitorCommands", "NamedFds", "close_fds"]
+__all__ = [
+    "FD_COMMANDS",
+    "MAX_FDS_PER_READ",
+    "FdSets",
+    "MonitorCommands",
+    "NamedFds",
+    "close_fds",
+    "recv_with_fds",
+]
 
 #: The commands :class:`MonitorCommands` runs.
 FD_COMMANDS = frozenset({"getfd", "closefd", "add-fd", "remove-fd", "query-fdsets"})
+
+#: Descriptors taken with one read, as QEMU's socket channels take them; the
+#: kernel closes those that do not fit.
+MAX_FDS_PER_READ = 16
+_FD_SPACE = _socket.CMSG_SPACE(MAX_FDS_PER_READ * 4)
 
 _GENERIC = "GenericError"
 _NO_FD = "No file descriptor supplied via SCM_RIGHTS"
@@ -198,6 +213,28 @@ class MonitorCommands:
         else:
             self.fdsets.remove(args.fdset_id, args.fd)
         return {}
+
+
+def recv_with_fds(sock: _socket.socket, size: int) -> tuple[bytes, list[int]]:
+    """Up to ``size`` bytes from ``sock``, a unix socket, and the descriptors
+    that came with them (SCM_RIGHTS), close-on-exec; raises what ``recvmsg`` raises."""
+    data, ancillary, _flags, _address = sock.recvmsg(size, _FD_SPACE, _socket.MSG_CMSG_CLOEXEC)
+    return data, _received_fds(ancillary)
+
+
+def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    """The descriptors of SCM_RIGHTS messages, made blocking as QEMU makes them
+    (O_NONBLOCK is the sender's file's, kept across the passing); a message's
+    bytes that make no whole descriptor are ignored."""
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds.extend(memoryview(data)[:usable].cast("i"))
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, True)
+    return fds
 
 
 def close_fds(fds: list[int]) -> None:

@@ -16,14 +16,12 @@ number of servers (a fleet of machines shares one).
 from __future__ import annotations
 
 import _socket  # not socket: see .sockets
-import contextlib
 import errno
-import os
 import selectors
 from collections.abc import Callable
 from types import ModuleType
 
-from .fds import NamedFds, close_fds
+from .fds import NamedFds, close_fds, recv_with_fds
 from .loop import Loop
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
@@ -43,10 +41,6 @@ _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 # Bytes read from a client at a time.
 _CHUNK = 65536
-# Descriptors taken with one read, as QEMU's socket channels take them; the
-# kernel closes those that do not fit.
-_MAX_FDS = 16
-_FD_SPACE = _socket.CMSG_SPACE(_MAX_FDS * 4)
 
 
 class _Client:
@@ -94,10 +88,7 @@ class _Client:
         fds: list[int] = []
         try:
             if self._unix:
-                data, ancillary, _flags, _address = self.sock.recvmsg(
-                    _CHUNK, _FD_SPACE, _socket.MSG_CMSG_CLOEXEC
-                )
-                fds = _received_fds(ancillary)
+                data, fds = recv_with_fds(self.sock, _CHUNK)
             else:
                 data = self.sock.recv(_CHUNK)
         except (BlockingIOError, InterruptedError):
@@ -216,20 +207,6 @@ class _Client:
         if self._owns_named_fds:
             self.named_fds.close_all()
         self.server.loop.descriptor_freed()
-
-
-def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
-    """The descriptors of SCM_RIGHTS messages, made blocking as QEMU makes them
-    (O_NONBLOCK is the sender's file's, kept across the passing)."""
-    fds: list[int] = []
-    for level, kind, data in ancillary:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            usable = len(data) - len(data) % 4
-            fds.extend(memoryview(data)[:usable].cast("i"))
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.set_blocking(fd, True)
-    return fds
 
 
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})

@@ -1,22 +1,25 @@
-"""Descriptors through the selectors server in this process: received with
-``recvmsg``, held, kept, put in sets and closed, counted in ``/proc/self/fd``
+"""Descriptors through the selectors server and the asyncio one in this process:
+received with ``recvmsg``, held, kept, put in sets and closed, counted in ``/proc/self/fd``
 (the kernel installs the passed descriptors in this very process), and a dump
 to one of them; no real QEMU needed (tests/vm/test_vm_fds.py compares with it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from qapigen import simulator_api
 from qapigen.machine import Machine, MachineConfig
+from qapigen.qmp.fds import MAX_FDS_PER_READ
 from qapigen.qmp.selector_server import Loop, SelectorServer
+from qapigen.qmp.server import QMPServer
 from qapigen.vm.dump_files import DumpFiles
 
 from ..support.qemu import RawQMP
@@ -27,20 +30,32 @@ def open_count() -> int:
 
 
 class Served:
-    """A machine behind a selectors server, its loop in a thread."""
+    """A machine behind a server on a unix socket, its loop in a thread:
+    the selectors server, or the asyncio one (``adapter``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, adapter: str = "selectors") -> None:
         self.folder = tempfile.mkdtemp(prefix="qapigen-fds-")
         self.path = os.path.join(self.folder, "qmp.sock")
         self.machine = Machine(MachineConfig(start_paused=True, ram_size=1 << 20))
-        self.loop = Loop()
-        self.server = SelectorServer(simulator_api, self.machine, self.loop)
+        self.server: SelectorServer | QMPServer
+        if adapter == "selectors":
+            self.loop = Loop()
+            self.server = SelectorServer(simulator_api, self.machine, self.loop)
+            self.machine.defer = self.loop.call_soon
+            self.server.listen_unix(self.path)
+            self.thread = threading.Thread(target=self.loop.run, daemon=True)
+        else:
+            self.aio = asyncio.new_event_loop()
+            self.server = QMPServer(simulator_api, self.machine)
+            self.machine.defer = self._call_soon
+            self.aio.run_until_complete(self.server.listen_unix(self.path))
+            self.thread = threading.Thread(target=self.aio.run_forever, daemon=True)
         self.machine.subscribe(self.server.broadcast)
         self.machine.dump_files = DumpFiles(self.server.service)
-        self.machine.defer = self.loop.call_soon
-        self.server.listen_unix(self.path)
-        self.thread = threading.Thread(target=self.loop.run, daemon=True)
         self.thread.start()
+
+    def _call_soon(self, callback: Callable[[], None]) -> None:
+        self.aio.call_soon(callback)
 
     def connect(self) -> RawQMP:
         conn = RawQMP(self.path)
@@ -48,16 +63,22 @@ class Served:
         return conn
 
     def close(self) -> None:
-        self.loop.stop()
-        self.thread.join(10)
-        self.server.close()
-        self.loop.close()
+        if isinstance(self.server, SelectorServer):
+            self.loop.stop()
+            self.thread.join(10)
+            self.server.close()
+            self.loop.close()
+        else:
+            self.aio.call_soon_threadsafe(self.aio.stop)
+            self.thread.join(10)
+            self.aio.run_until_complete(self.server.close())
+            self.aio.close()
         os.rmdir(self.folder)
 
 
-@pytest.fixture
-def served() -> Iterator[Served]:
-    served = Served()
+@pytest.fixture(params=["selectors", "asyncio"])
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    served = Served(str(request.param))
     try:
         yield served
     finally:
@@ -103,10 +124,46 @@ def test_descriptors_are_held_kept_and_closed(served: Served, tmp_path: Path) ->
     second.close()
 
 
-def test_closing_the_server_closes_what_it_keeps(tmp_path: Path) -> None:
+def test_at_most_sixteen_descriptors_a_read(served: Served, tmp_path: Path) -> None:
+    """Twenty descriptors in one message: the first sixteen are held (the
+    kernel closes the rest, as QEMU's sixteen-slot read leaves them), and a
+    claim keeps the first of them and closes the others."""
+    file = tmp_path / "file"
+    conn = served.connect()
+    start = open_count()
+    assert send(conn, b'{"execute": "query-status"}', 20, file).startswith(b'{"return"')
+    assert open_count() == start + MAX_FDS_PER_READ == start + 16
+    assert send(conn, b'{"execute": "getfd", "arguments": {"fdname": "x"}}', 0, file) == OK
+    assert open_count() == start + 1
+    assert served.server.service.fdsets.query() == []
+    assert send(conn, b'{"execute": "closefd", "arguments": {"fdname": "x"}}', 0, file) == OK
+    assert open_count() == start
+    conn.close()
+
+
+def test_descriptors_wait_for_the_message_they_came_with(served: Served, tmp_path: Path) -> None:
+    """Descriptors sent with the first half of a request are the request's."""
+    file = tmp_path / "file"
+    conn = served.connect()
+    start = open_count()
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        conn.send_fds(b'{"execute": "getfd", ', [fd])
+    finally:
+        os.close(fd)
+    conn.send(b'"arguments": {"fdname": "y"}}')
+    assert conn.line() == OK
+    assert open_count() == start + 1
+    assert conn.command(b'{"execute": "closefd", "arguments": {"fdname": "y"}}') == OK
+    assert open_count() == start
+    conn.close()
+
+
+@pytest.mark.parametrize("adapter", ["selectors", "asyncio"])
+def test_closing_the_server_closes_what_it_keeps(adapter: str, tmp_path: Path) -> None:
     file = tmp_path / "file"
     start = open_count()
-    served = Served()
+    served = Served(adapter)
     conn = served.connect()
     assert send(conn, b'{"execute": "getfd", "arguments": {"fdname": "x"}}', 1, file) == OK
     assert send(conn, b'{"execute": "add-fd"}', 1, file).startswith(b'{"return": {"fd"')
