@@ -20,6 +20,8 @@ __all__ = ["FileLog", "StreamLog", "print_stderr", "print_stdout", "quiet_stream
 
 def print_stdout(text: str) -> None:
     """Write ``text`` to stdout now; nothing if nobody reads it any more."""
+    if sys.stdout is None:  # there was none at start
+        return
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -29,6 +31,8 @@ def print_stdout(text: str) -> None:
 
 def print_stderr(text: str) -> None:
     """Write ``text`` to stderr now; nothing if nobody reads it any more."""
+    if sys.stderr is None:  # there was none at start
+        return
     try:
         sys.stderr.write(text)
         sys.stderr.flush()
@@ -41,6 +45,8 @@ def quiet_streams() -> None:
     /dev/null, so that Python's own flush at exit cannot fail (and turn the
     exit status into 120)."""
     for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+        if stream is None:  # there was none at start: its descriptor is not ours
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):

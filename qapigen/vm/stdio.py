@@ -17,8 +17,9 @@ under ``-daemonize`` as QEMU refuses it, before any device is made
 
 The monitor itself is :class:`qapigen.qmp.stdio.StdioClient`: it goes on
 after the end of its input (its events are still written), as QEMU's does.
-Stdin is made non-blocking while the program runs, as QEMU makes it (the
-flag belongs to the file, which the program's parent may share).  With
+Stdin and stdout are made non-blocking while the program runs, as QEMU makes
+them (the flag belongs to the file, which the program's parent may share):
+what stdout does not take at once waits for room (:mod:`qapigen.qmp.stdio`).  With
 ``signal=off`` and a terminal on stdin, the terminal's interrupt keys are
 plain input for as long as the program runs (QEMU clears ``ISIG``); the
 terminal is otherwise left as it is (a QMP monitor turns echo back on).
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 from .chardev import ChardevError
 from .daemon import is_daemonized
@@ -61,12 +63,13 @@ class StdioChardev:
         global _in_use
         self.spec = spec
         _in_use = True
-        # Whether stdin was blocking: QEMU makes it non-blocking, and puts its
-        # flags back at exit.
-        self._blocking: bool | None = None
-        with contextlib.suppress(OSError):  # no stdin
-            self._blocking = os.get_blocking(0)
-            os.set_blocking(0, False)
+        # Whether stdin and stdout were blocking: QEMU makes them non-blocking,
+        # and puts their flags back at exit.
+        self._blocking: list[tuple[int, bool]] = []
+        for fd in (0, 1):
+            with contextlib.suppress(OSError):
+                self._blocking.append((fd, os.get_blocking(fd)))
+                os.set_blocking(fd, False)
         # A terminal's settings to put back (signal=off only).
         self._terminal: list[Any] | None = None
         if not spec.signal:
@@ -87,10 +90,10 @@ class StdioChardev:
         """Let stdio go, the terminal's settings back as they were."""
         global _in_use
         _in_use = False
-        if self._blocking is not None:
+        for fd, blocking in self._blocking:
             with contextlib.suppress(OSError):
-                os.set_blocking(0, self._blocking)
-            self._blocking = None
+                os.set_blocking(fd, blocking)
+        self._blocking = []
         if self._terminal is not None:
             import termios
 
@@ -117,6 +120,11 @@ def open_stdio(spec: ChardevSpec, options: Options) -> StdioChardev:
         raise ChardevError(_MULTIPLE, spec.location)
     for _, value in monitors:  # one after this device (made later in QEMU)
         raise ChardevError(_MULTIPLE, f"-monitor {value}")
+    # Python found no stdin or stdout at start (their descriptors may be other
+    # files of the program's by now): QEMU fails to make them non-blocking
+    # (stdout's failure is an assertion that aborts it).
+    if sys.stdin is None or sys.stdout is None:
+        raise ChardevError("Failed to set FD nonblocking: Bad file descriptor", spec.location)
     return StdioChardev(spec)
 
 

@@ -345,30 +345,60 @@ def _terminal_state(fd: int) -> tuple[int, bool]:
     return lflag & (termios.ISIG | termios.ECHO | termios.ICANON), os.get_blocking(fd)
 
 
+def _read_line(fd: int) -> bytes:
+    """A line from ``fd`` (a pipe), read a byte at a time, bounded by :data:`TIMEOUT`."""
+    line = b""
+    deadline = time.monotonic() + TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no line in {TIMEOUT} s: {line!r}"
+            if selector.select(left):
+                byte = os.read(fd, 1)
+                assert byte, f"the output ended: {line!r}"
+                line += byte
+    return line
+
+
 def _on_a_terminal(program: Sequence[str], options: Sequence[str]) -> list[object]:
-    """The terminal's state before, while the program serves, and after it has
-    ended; and what it wrote to stdout."""
+    """The state of a terminal on stdin and of the pipe on stdout (whose
+    writing end the test shares, flags and all) before, while the program
+    serves, and once it has ended; its greeting and exit status."""
     master, slave = os.openpty()
+    read_end, write_end = os.pipe()
     try:
-        states: list[object] = [_terminal_state(slave)]
-        running = Running(program, [*QEMU_NONE, *options], stdin=slave)
+
+        def state() -> tuple[object, ...]:
+            return (*_terminal_state(slave), os.get_blocking(write_end))
+
+        states: list[object] = [state()]
+        proc = subprocess.Popen(
+            [*program, *QEMU_NONE, *options],
+            stdin=slave,
+            stdout=write_end,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            running.line()  # the greeting
-            states.append(_terminal_state(slave))
+            greeting = _masked(_read_line(read_end))
+            states.append(state())
             os.write(master, NEGOTIATE + QUIT)
-            out, err, status = running.finish()
+            status = proc.wait(TIMEOUT)
         finally:
-            running.kill()
-        return [*states, _terminal_state(slave), out, err, status]
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(TIMEOUT)
+        return [*states, state(), greeting, status]
     finally:
-        os.close(master)
-        os.close(slave)
+        for fd in (master, slave, read_end, write_end):
+            os.close(fd)
 
 
 @pytest.mark.parametrize("signal_option", ["", ",signal=on", ",signal=off"])
 def test_a_terminal_on_stdin(signal_option: str) -> None:
-    """A terminal on stdin is set as QEMU sets it while the program runs
-    (non-blocking; no interrupt keys with signal=off), and put back at exit."""
+    """A terminal on stdin and a pipe on stdout are set as QEMU sets them while
+    the program runs (non-blocking; no interrupt keys with signal=off), and put
+    back at exit."""
     assert QEMU is not None
     options = ["-chardev", f"stdio,id=m{signal_option}", "-mon", "chardev=m,mode=control"]
     qemu = _on_a_terminal((QEMU,), options)
@@ -376,3 +406,52 @@ def test_a_terminal_on_stdin(signal_option: str) -> None:
     assert ours == qemu
     before, running, after = ours[:3]
     assert after == before and running != before
+
+
+def _nonblocking(pid: int, fd: int) -> bool:
+    """Whether process ``pid``'s descriptor ``fd`` has O_NONBLOCK (its fdinfo)."""
+    with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as fdinfo:
+        for line in fdinfo:
+            key, _, value = line.partition(":")
+            if key == "flags":
+                return bool(int(value.strip(), 8) & os.O_NONBLOCK)
+    raise AssertionError(f"no flags in /proc/{pid}/fdinfo/{fd}")
+
+
+def test_stdin_and_stdout_are_made_non_blocking() -> None:
+    """As QEMU makes them while it serves (pipes here, which the test shares)."""
+    assert QEMU is not None
+    found = []
+    for program in ((QEMU,), VM):
+        running = Running(program, [*QEMU_NONE, "-qmp", "stdio"])
+        try:
+            running.line()
+            found.append((_nonblocking(running.proc.pid, 0), _nonblocking(running.proc.pid, 1)))
+            running.send(NEGOTIATE + QUIT)
+            assert running.finish()[2] == 0
+        finally:
+            running.kill()
+    assert found[1] == found[0] == (True, True)
+
+
+def test_a_closed_stdin_or_stdout() -> None:
+    """No stdin: QEMU's error; no stdout: QEMU aborts (an assertion), the
+    simulator refuses with the assertion's words."""
+    assert QEMU is not None
+    for closed in (0, 1):
+        results = []
+        for program in ((QEMU,), VM):
+            script = f'exec "$@" {closed}<&-'
+            proc = subprocess.run(
+                ["sh", "-c", script, "sh", *program, *QEMU_NONE, "-qmp", "stdio"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=TIMEOUT,
+                check=False,
+            )
+            results.append((_message(proc.stderr), proc.returncode))
+        if closed == 0:
+            assert results[1] == results[0]
+        message = b"<PROG>: -qmp stdio: Failed to set FD nonblocking: Bad file descriptor\n"
+        assert results[1] == (message, 1)
