@@ -10,6 +10,7 @@ exit status.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
@@ -455,3 +456,24 @@ def test_a_closed_stdin_or_stdout() -> None:
             assert results[1] == results[0]
         message = b"<PROG>: -qmp stdio: Failed to set FD nonblocking: Bad file descriptor\n"
         assert results[1] == (message, 1)
+
+
+def test_query_chardev_among_sockets(tmp_path: Path) -> None:
+    """``-qmp stdio`` is numbered among the ``-qmp`` options and listed as
+    ``stdio``, in QEMU's order, beside a listening monitor and chardev."""
+    tmp_path.chmod(0o700)
+    options = [
+        *("-qmp", f"unix:{tmp_path}/a.sock,server=on,wait=off"),
+        *("-qmp", "stdio"),
+        *("-chardev", f"socket,id=s,path={tmp_path}/b.sock,server=on,wait=off"),
+    ]
+
+    def session(running: Running) -> None:
+        running.line()
+        running.send(NEGOTIATE + b'{"execute": "query-chardev"}\n' + QUIT)
+
+    qemu, ours = _both(options, session)
+    assert ours == qemu
+    chardevs = json.loads(ours[0].split(b"\r\n")[2])["return"]
+    assert [c["label"] for c in chardevs] == ["compat_monitor1", "compat_monitor0", "s"]
+    assert chardevs[0]["filename"] == "stdio"
