@@ -68,9 +68,10 @@ from __future__ import annotations
 import os
 import stat
 
+from ..machine.action_options import HelpRequested
 from .fleet import Fleet
 from .options import PROG, CommandLineError, Options, parse
-from .output import StreamLog, print_stderr, quiet_streams
+from .output import StreamLog, print_stderr, print_stdout, quiet_streams
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -253,6 +254,10 @@ def _main(argv: Sequence[str]) -> int:
             print_stderr(f"{PROG}: {warning}\n")
         print_stderr(f"{PROG}: {err}\n")
         return 1
+    except HelpRequested as err:
+        # -action help: QEMU prints the keys as it meets the option, and exits.
+        print_stdout(err.text)
+        return err.status
     finally:
         if logfile is not None:
             logfile.close()
