@@ -25,18 +25,30 @@ from __future__ import annotations
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 __all__ = ["first_unexpected", "ghash_order", "qdict_order"]
 
 _QDICT_BUCKETS = 512
 
-# Results remembered (emptied when full): replies and requests have few keys
-# and shapes.  Plain dictionaries, not functools.lru_cache: this module is on
-# ``qapigen vm``'s start path, which does without functools and collections.
-_CACHE_SIZE = 4096
-_buckets: dict[str, int] = {}
-_hashes: dict[str, int] = {}
+
+class _Remembered(dict[str, int]):
+    """A function's results by argument, emptied when full: replies and requests
+    have few keys.  Not functools.lru_cache: this module is on ``qapigen vm``'s
+    start path, which does without functools and collections."""
+
+    __slots__ = ("_compute",)
+    SIZE = 4096
+
+    def __init__(self, compute: Callable[[str], int]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> int:
+        if len(self) >= self.SIZE:
+            self.clear()
+        value = self[key] = self._compute(key)
+        return value
 
 
 def _c_string(key: str) -> bytes:
@@ -44,17 +56,8 @@ def _c_string(key: str) -> bytes:
     return key.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
 
 
-def _qdict_bucket(key: str) -> int:
-    """The bucket of ``key`` in a QEMU QDict: ``tdb_hash`` over its modified UTF-8."""
-    bucket = _buckets.get(key)
-    if bucket is None:
-        if len(_buckets) >= _CACHE_SIZE:
-            _buckets.clear()
-        bucket = _buckets[key] = _tdb_bucket(key)
-    return bucket
-
-
 def _tdb_bucket(key: str) -> int:
+    """The bucket of ``key`` in a QEMU QDict: ``tdb_hash`` over its modified UTF-8."""
     raw = _c_string(key)
     value = 0x238F13AF * len(raw)
     if len(raw) <= 48:
@@ -65,6 +68,9 @@ def _tdb_bucket(key: str) -> int:
         for r in range(24):
             value += sum(raw[r::24]) << (r * 5 % 24)
     return ((1103515243 * value + 12345) & 0xFFFFFFFF) % _QDICT_BUCKETS
+
+
+_qdict_bucket = _Remembered(_tdb_bucket).__getitem__
 
 
 # Key sequences whose order is remembered: replies and requests have few
@@ -100,22 +106,16 @@ def _order(keys: tuple[str, ...]) -> list[str]:
     return [keys[i] for i in order]
 
 
-def _str_hash(key: str) -> int:
-    """GLib's ``g_str_hash``: djb2 over the key's bytes taken as *signed* chars."""
-    value = _hashes.get(key)
-    if value is None:
-        if len(_hashes) >= _CACHE_SIZE:
-            _hashes.clear()
-        value = _hashes[key] = _djb2(key)
-    return value
-
-
 def _djb2(key: str) -> int:
+    """GLib's ``g_str_hash``: djb2 over the key's bytes taken as *signed* chars."""
     value = 5381
     for byte in _c_string(key):
         value = (value * 33 + (byte - 256 if byte > 127 else byte)) & 0xFFFFFFFF
     # 0 and 1 mark empty slots and tombstones: GLib stores such a hash as 2.
     return value if value > 1 else 2
+
+
+_str_hash = _Remembered(_djb2).__getitem__
 
 
 # The prime below each table size 2**shift; the first probe is taken modulo it.
