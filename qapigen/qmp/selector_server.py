@@ -1,4 +1,4 @@
-"""A QMP server on the ``selectors`` module: one thread, no asyncio.
+"""A QMP server on a selector loop (:mod:`.loop`): one thread, no asyncio.
 
 ``qapigen vm`` serves through this adapter rather than :mod:`.server`
 because importing asyncio alone takes longer than the simulated machine's
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import _socket  # not socket: see .sockets
 import errno
-import selectors
 from collections.abc import Callable
 from types import ModuleType
 
 from .fds import NamedFds, close_fds, recv_with_fds
 from .loop import Loop
+from .poller import EVENT_READ as _READ
+from .poller import EVENT_WRITE as _WRITE
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
 
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
 # Bytes read from a client at a time.
 _CHUNK = 65536
 

@@ -1,5 +1,5 @@
 """QMP on a pair of descriptors, a program's standard input and output, on the
-selectors loop (QEMU's ``-qmp stdio``).
+loop of :mod:`.loop` (QEMU's ``-qmp stdio``).
 
 A :class:`StdioClient` is one client of a :class:`.selector_server.SelectorServer`
 whose requests are read from one descriptor and whose replies and events are
@@ -24,10 +24,11 @@ loop, until its end.
 from __future__ import annotations
 
 import os
-import selectors
 from collections.abc import Callable
 
 from .fds import NamedFds, close_fds
+from .poller import EVENT_READ as _READ
+from .poller import EVENT_WRITE as _WRITE
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT
 
 # Not typing.TYPE_CHECKING: each module spells it one way (docs/architecture.md).
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["StdioClient"]
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
 # Bytes read at a time (QEMU's character devices read 4 KiB; the size is not seen).
 _CHUNK = 65536
 
