@@ -113,9 +113,9 @@ class Fleet:
         if options.profile is not None:
             catalogue.adopt(self.served.profile())  # one reading of --profile FILE
         if options.daemonize:
-            from .stdio import refuse_nographic
+            from .stdio import refuse_under_daemonize
 
-            refuse_nographic(options)
+            refuse_under_daemonize(options)
         _open_sockets(options, sockets)
         qtest_log, self._qtest_log = _qtest_log(options)
         qtest_conn = None

@@ -11,9 +11,9 @@ console's devices (``-serial stdio``, ``-serial mon:stdio``, ``-parallel``,
 ``-debugcon``, and ``-nographic``'s default serial port) are made after the
 monitors: QEMU then fails (:func:`late_conflict`), its monitor's greeting
 out or not (its I/O thread races the exit; mostly not), the simulator's not.
-``-nographic`` (which puts the default ports and monitor on stdio) is refused
-under ``-daemonize`` as QEMU refuses it, before any device is made
-(:func:`refuse_nographic`).
+Under ``-daemonize`` all of them are refused (``cannot use stdio with
+-daemonize``), and ``-nographic`` (which puts the default ports and monitor on
+stdio) before any device is made (:func:`refuse_under_daemonize`).
 
 The monitor itself is :class:`qapigen.qmp.stdio.StdioClient`: it goes on
 after the end of its input (its events are still written), as QEMU's does.
@@ -45,12 +45,19 @@ if TYPE_CHECKING:
     from .chardev import ChardevSpec
     from .options import Options
 
-__all__ = ["STDIO_VALUES", "StdioChardev", "late_conflict", "open_stdio"]
+__all__ = [
+    "STDIO_VALUES",
+    "StdioChardev",
+    "late_conflict",
+    "open_stdio",
+    "refuse_under_daemonize",
+]
 
 #: The short forms of a character device that use stdio.
 STDIO_VALUES = ("stdio", "mon:stdio")
 
 _MULTIPLE = "cannot use stdio by multiple character devices"
+_DAEMONIZE = "cannot use stdio with -daemonize"
 # Whether a character device uses stdio (QEMU's stdio_in_use).
 _in_use = False
 
@@ -109,7 +116,7 @@ def open_stdio(spec: ChardevSpec, options: Options) -> StdioChardev:
     among them, though the simulator makes no device for it: a human monitor
     is not simulated)."""
     if is_daemonized():
-        raise ChardevError("cannot use stdio with -daemonize", spec.location)
+        raise ChardevError(_DAEMONIZE, spec.location)
     at = options.chardevs.index(spec)
     monitors = [
         (where, value)
@@ -128,7 +135,23 @@ def open_stdio(spec: ChardevSpec, options: Options) -> StdioChardev:
     return StdioChardev(spec)
 
 
-def refuse_nographic(options: Options) -> None:
+def refuse_under_daemonize(options: Options) -> None:
+    """What wants stdio under ``-daemonize`` and is no stdio chardev (whose
+    opening refuses it, :func:`open_stdio`): ``-nographic`` with a default
+    port or monitor left on stdio, a ``-monitor``, ``-serial``, ``-parallel``
+    or ``-debugcon`` on stdio; QEMU's :class:`CommandLineError`, in its order."""
+    _refuse_nographic(options)
+    first = next((at for at, spec in enumerate(options.chardevs) if spec.stdio), None)
+    for opt, value, at in options.char_options:
+        if opt == "-monitor" and value in STDIO_VALUES and (first is None or at <= first):
+            raise CommandLineError(f"-monitor {value}", _DAEMONIZE)
+    if first is None:
+        error = _late_conflict(options, None, _DAEMONIZE)
+        if error is not None:
+            raise error
+
+
+def _refuse_nographic(options: Options) -> None:
     """``-nographic`` under ``-daemonize``, with a default port or monitor left
     on stdio: QEMU's :class:`CommandLineError`."""
     found = _found(options)
@@ -171,6 +194,12 @@ def _machine_type(options: Options) -> str | None:
 def late_conflict(options: Options, machine_type: str) -> CommandLineError | None:
     """QEMU's error for the first port or console that wants stdio once a
     monitor has it (None: none does)."""
+    return _late_conflict(options, machine_type, _MULTIPLE)
+
+
+def _late_conflict(options: Options, machine_type: str | None, why: str) -> CommandLineError | None:
+    """The first port or console on stdio (-nographic's serial port, if
+    ``machine_type`` is given and has one), refused for ``why``."""
     serials: list[str] = []
     parallels: list[str] = []
     debugcons: list[str] = []
@@ -186,26 +215,27 @@ def late_conflict(options: Options, machine_type: str) -> CommandLineError | Non
             nographic = True
         elif opt == "-nodefaults":
             nodefaults = True
-    if nographic and not serials and not nodefaults and machine_type != "none":
+    board = machine_type is not None and machine_type != "none"
+    if nographic and not serials and not nodefaults and board:
         # -nographic's serial port (not muxed with a monitor: one is given).
-        return CommandLineError(None, _late_message(None, "serial", "stdio"))
+        return CommandLineError(None, _late_message(why, None, "serial", "stdio"))
     for kind, values in (("serial", serials), ("parallel", parallels)):
         for value in values:
             if value in STDIO_VALUES:
                 location = f"-{kind} {value}"
-                return CommandLineError(location, _late_message(location, kind, value))
+                return CommandLineError(location, _late_message(why, location, kind, value))
     for value in debugcons:
         if value in STDIO_VALUES:
             location = f"-debugcon {value}"
             return CommandLineError(
-                location, f"{_MULTIPLE}\n{PROG}: {location}: invalid character backend '{value}'"
+                location, f"{why}\n{PROG}: {location}: invalid character backend '{value}'"
             )
     return None
 
 
-def _late_message(location: str | None, kind: str, value: str) -> str:
+def _late_message(why: str, location: str | None, kind: str, value: str) -> str:
     where = f"{PROG}: " if location is None else f"{PROG}: {location}: "
-    return f"{_MULTIPLE}\n{where}could not connect {kind} device to character backend '{value}'"
+    return f"{why}\n{where}could not connect {kind} device to character backend '{value}'"
 
 
 def _clear_isig() -> list[Any] | None:

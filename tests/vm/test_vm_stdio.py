@@ -331,13 +331,28 @@ def test_no_port_on_stdio(line: str) -> None:
     assert ours[2] == 0 and ours[0].startswith(GREETING)
 
 
-def test_nographic_under_daemonize_without_stdio(tmp_path: Path) -> None:
-    """The refusal does not depend on a stdio monitor: a socket's is refused too."""
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("-machine pc -nographic", b"-nographic cannot be used with -daemonize"),
+        ("-monitor stdio", b"-monitor stdio: cannot use stdio with -daemonize"),
+        ("-monitor mon:stdio", b"-monitor mon:stdio: cannot use stdio with -daemonize"),
+        ("-serial stdio", b"-serial stdio: cannot use stdio with -daemonize"),
+        ("-serial mon:stdio", b"-serial mon:stdio: cannot use stdio with -daemonize"),
+        ("-parallel stdio", b"-parallel stdio: cannot use stdio with -daemonize"),
+        ("-debugcon stdio", b"-debugcon stdio: cannot use stdio with -daemonize"),
+        ("-monitor stdio -chardev stdio,id=m", b"-monitor stdio: cannot use stdio with"),
+        ("-chardev stdio,id=m -monitor stdio", b"-chardev stdio,id=m: cannot use stdio with"),
+    ],
+)
+def test_stdio_under_daemonize_whatever_the_monitor(line: str, said: bytes, tmp_path: Path) -> None:
+    """What wants stdio is refused under -daemonize, a socket's monitor or not."""
     tmp_path.chmod(0o700)
     qmp = f"unix:{tmp_path}/qmp.sock,server=on,wait=off"
-    qemu, ours = _refused(["-machine", "pc", "-nographic", "-daemonize", "-qmp", qmp], ())
+    base = () if "-machine" in line else QEMU_NONE
+    qemu, ours = _refused([*line.split(), "-daemonize", "-qmp", qmp], base)
     assert ours == qemu
-    assert ours[1] == b"<PROG>: -nographic cannot be used with -daemonize\n" and ours[2] == 1
+    assert ours[1].startswith(b"<PROG>: " + said) and ours[2] == 1
 
 
 def _terminal_state(fd: int) -> tuple[int, bool]:
