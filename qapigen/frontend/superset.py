@@ -15,7 +15,9 @@ It is made from the checked expressions, before the model is built
 (``load_schema(..., superset=True)``), so ``generate``, ``validate``,
 ``jsonschema`` and ``introspect`` all get it unchanged.  The conditions are
 not lost to readers: each doc comment says, where the part it describes had
-one, "Only in builds where CONDITION" (generated docstrings show it).
+one, "Only in builds where CONDITION" (generated docstrings show it); of a
+union's branch, which doc comments do not describe, its union's doc says it
+apart from the descriptions (``Doc.branch_notes``).
 """
 
 from __future__ import annotations
@@ -49,14 +51,25 @@ def make_superset(exprs: list[Expression]) -> None:
                 assert isinstance(name, str)
                 _drop(value, _section(doc, name))
                 _features(value, doc)
-        elif "alternate" in expr or "union" in expr:
+        elif "alternate" in expr:
+            # An alternate's descriptions are its branches'.
+            branches = expr["data"]
+            assert isinstance(branches, dict)
+            for name, branch in branches.items():
+                assert isinstance(branch, dict)
+                _drop(branch, _section(doc, name))
+        elif "union" in expr:
             if isinstance(expr.get("base"), dict):
                 expr["base"] = _members(expr["base"], doc)
             branches = expr["data"]
             assert isinstance(branches, dict)
             for name, branch in branches.items():
                 assert isinstance(branch, dict)
-                _drop(branch, _section(doc, name))
+                # A union's descriptions are its members' (a base member may
+                # have a branch's name): the note goes with the branch.
+                cond = branch.pop("if", None)
+                if cond is not None and doc is not None:
+                    doc.note_branch(name, _condition_note(cond))
         elif isinstance(expr.get("data"), dict):
             # A struct's members, or a command's or event's arguments.
             expr["data"] = _members(expr["data"], doc)
@@ -102,10 +115,14 @@ def _drop(
     return cond
 
 
-def _note(section: Section, cond: Value, optional: bool = False) -> None:
+def _condition_note(cond: Value, optional: bool = False) -> str:
     assert isinstance(cond, (str, dict))
     note = f"Only in builds where {condition_text(cond)}"
-    note += " (so optional here)." if optional else "."
+    return note + (" (so optional here)." if optional else ".")
+
+
+def _note(section: Section, cond: Value, optional: bool = False) -> None:
+    note = _condition_note(cond, optional)
     text = section.text.rstrip("\n")
     # As indented as the lines that continue the text, for those that dedent it.
     rest = [line for line in text.splitlines()[1:] if line.strip()]

@@ -72,6 +72,18 @@ SCHEMA = """\
   'data': { 'turbo': { 'type': 'Turbo', 'if': 'CONFIG_TURBO' } } }
 
 ##
+# @Pick:
+#
+# @mode: which
+#
+# @turbo: a member named as a branch
+##
+{ 'union': 'Pick',
+  'base': { 'mode': 'Mode', '*turbo': 'str' },
+  'discriminator': 'mode',
+  'data': { 'turbo': { 'type': 'Info', 'if': 'CONFIG_PICK' } } }
+
+##
 # @Either:
 #
 # @n: a number
@@ -164,6 +176,30 @@ def test_docs_say_each_condition(superset: Schema) -> None:
     go = superset.lookup("go")
     assert go is not None and go.doc is not None
     assert go.doc.body.text == "Only in builds where not CONFIG_STOPPED.\n"
+    # An alternate's branches are its descriptions.
+    either = superset.lookup("Either")
+    assert either is not None and either.doc is not None
+    assert either.doc.args["l"].text == "a list\n\nOnly in builds where CONFIG_L.\n"
+
+
+def test_a_union_branchs_condition_is_noted_with_the_branch(superset: Schema) -> None:
+    """A union's doc describes its members, not its branches: a branch's
+    condition is noted apart, by branch name, even where a base member has
+    the branch's name (whose description stays its own)."""
+    pick = superset.lookup("Pick")
+    assert pick is not None and pick.doc is not None
+    assert pick.doc.args["turbo"].text == "a member named as a branch"
+    assert pick.doc.branch_notes == {"turbo": "Only in builds where CONFIG_PICK."}
+    choice = superset.lookup("Choice")
+    assert choice is not None and choice.doc is not None
+    assert choice.doc.branch_notes == {"turbo": "Only in builds where CONFIG_TURBO."}
+    assert [(name, s.text) for name, s in choice.doc.args.items()] == [
+        ("mode", "which"),
+        ("level", "how deep\n\nOnly in builds where CONFIG_DEEP (so optional here).\n"),
+    ]
+    # Nothing is noted where nothing was conditional.
+    info = superset.lookup("Info")
+    assert info is not None and info.doc is not None and info.doc.branch_notes == {}
 
 
 def test_one_validator_takes_every_builds_values(superset: Schema) -> None:
