@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from qapigen import load_schema
+from qapigen import QAPIError, load_schema
 from qapigen.backends.validate import Validator
 from qapigen.frontend.builds import symbols
 from qapigen.frontend.schema import (
@@ -82,6 +82,25 @@ SCHEMA = """\
   'base': { 'mode': 'Mode', '*turbo': 'str' },
   'discriminator': 'mode',
   'data': { 'turbo': { 'type': 'Info', 'if': 'CONFIG_PICK' } } }
+
+##
+# @Moded:
+#
+# @mode: which
+##
+{ 'struct': 'Moded', 'data': { 'mode': 'Mode' } }
+
+##
+# @Based:
+#
+# @depth: how deep
+##
+{ 'struct': 'Based', 'base': 'Moded', 'data': { 'depth': 'int' } }
+
+##
+# @Plain:
+##
+{ 'union': 'Plain', 'base': 'Based', 'discriminator': 'mode', 'data': { 'fast': 'Info' } }
 
 ##
 # @Either:
@@ -197,6 +216,11 @@ def test_a_union_branchs_condition_is_noted_with_the_branch(superset: Schema) ->
         ("mode", "which"),
         ("level", "how deep\n\nOnly in builds where CONFIG_DEEP (so optional here).\n"),
     ]
+    # An implicit branch (a tag value without one) has its value's condition;
+    # here the tag is the base's base's member.
+    plain = superset.lookup("Plain")
+    assert plain is not None and plain.doc is not None
+    assert plain.doc.branch_notes == {"turbo": "Only in builds where CONFIG_TURBO."}
     # Nothing is noted where nothing was conditional.
     info = superset.lookup("Info")
     assert info is not None and info.doc is not None and info.doc.branch_notes == {}
@@ -259,3 +283,33 @@ def test_qemu_superset_is_qemus_model_with_every_condition_true(
         ("model", False),
         ("deprecated-props", True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "error"),
+    [
+        (
+            "{ 'union': 'Un', 'base': 'Nowhere', 'discriminator': 'k', 'data': {} }",
+            "'base' uses unknown type 'Nowhere'",
+        ),
+        (
+            "{ 'enum': 'Kind', 'data': [ { 'name': 'v', 'if': 'C' } ] }\n"
+            "{ 'struct': 'Ab', 'base': 'Ba', 'data': { 'k': 'Kind' } }\n"
+            "{ 'struct': 'Ba', 'base': 'Ab', 'data': {} }\n"
+            "{ 'union': 'Un', 'base': 'Ab', 'discriminator': 'k', 'data': {} }",
+            "object Ab contains itself",
+        ),
+    ],
+)
+def test_a_wrong_union_base_is_reported_as_without_superset(
+    tmp_path: Path, schema: str, error: str
+) -> None:
+    """Finding a union's tag values does not trip over what building reports."""
+    path = tmp_path / "s.json"
+    path.write_text(schema + "\n")
+    reported = []
+    for superset in (False, True):
+        with pytest.raises(QAPIError) as caught:
+            load_schema(str(path), superset=superset)
+        reported.append(str(caught.value))
+    assert reported[0] == reported[1] and error in reported[0]

@@ -391,6 +391,17 @@ def test_a_union_branchs_condition_is_said_of_the_branch(
         assert _doc(bindings.Way_slow) == way_slow
         assert _doc(bindings.Way_fast) == way_fast
         assert attribute_docs(bindings.WayBase)["slow"] == "a member named as a branch"
+    # An implicit branch (a tag value without one) has its value's condition.
+    assert _doc(superset_pkg.Way_turbo) == textwrap.dedent(
+        """\
+        Way with mode 'turbo'.
+
+        Only in builds where CONFIG_TURBO.
+
+        Args:
+            slow: a member named as a branch"""
+    )
+    assert not hasattr(pkg, "Way_turbo")
 
 
 # -- the markup, piece by piece ------------------------------------------------------
