@@ -22,12 +22,21 @@ quarter full; iteration goes slot by slot.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["first_unexpected", "ghash_order", "qdict_order"]
 
 _QDICT_BUCKETS = 512
+
+# Results remembered (emptied when full): replies and requests have few keys
+# and shapes.  Plain dictionaries, not functools.lru_cache: this module is on
+# ``qapigen vm``'s start path, which does without functools and collections.
+_CACHE_SIZE = 4096
+_buckets: dict[str, int] = {}
+_hashes: dict[str, int] = {}
 
 
 def _c_string(key: str) -> bytes:
@@ -35,9 +44,17 @@ def _c_string(key: str) -> bytes:
     return key.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
 
 
-@functools.lru_cache(maxsize=4096)
 def _qdict_bucket(key: str) -> int:
     """The bucket of ``key`` in a QEMU QDict: ``tdb_hash`` over its modified UTF-8."""
+    bucket = _buckets.get(key)
+    if bucket is None:
+        if len(_buckets) >= _CACHE_SIZE:
+            _buckets.clear()
+        bucket = _buckets[key] = _tdb_bucket(key)
+    return bucket
+
+
+def _tdb_bucket(key: str) -> int:
     raw = _c_string(key)
     value = 0x238F13AF * len(raw)
     if len(raw) <= 48:
@@ -55,6 +72,7 @@ def _qdict_bucket(key: str) -> int:
 _ORDERS_KEPT = 1024
 _KEPT_KEYS = 16
 _KEPT_CHARS = 256
+_kept: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def qdict_order(members: Iterable[str]) -> list[str]:
@@ -67,7 +85,12 @@ def qdict_order(members: Iterable[str]) -> list[str]:
     if len(keys) < 2:
         return list(keys)
     if len(keys) <= _KEPT_KEYS and sum(map(len, keys)) <= _KEPT_CHARS:
-        return list(_kept_order(keys))
+        kept = _kept.get(keys)
+        if kept is None:
+            if len(_kept) >= _ORDERS_KEPT:
+                _kept.clear()
+            kept = _kept[keys] = tuple(_order(keys))
+        return list(kept)
     return _order(keys)
 
 
@@ -77,14 +100,17 @@ def _order(keys: tuple[str, ...]) -> list[str]:
     return [keys[i] for i in order]
 
 
-@functools.lru_cache(maxsize=_ORDERS_KEPT)
-def _kept_order(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_order(keys))
-
-
-@functools.lru_cache(maxsize=4096)
 def _str_hash(key: str) -> int:
     """GLib's ``g_str_hash``: djb2 over the key's bytes taken as *signed* chars."""
+    value = _hashes.get(key)
+    if value is None:
+        if len(_hashes) >= _CACHE_SIZE:
+            _hashes.clear()
+        value = _hashes[key] = _djb2(key)
+    return value
+
+
+def _djb2(key: str) -> int:
     value = 5381
     for byte in _c_string(key):
         value = (value * 33 + (byte - 256 if byte > 127 else byte)) & 0xFFFFFFFF
