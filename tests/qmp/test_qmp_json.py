@@ -580,14 +580,19 @@ def test_chunking_does_not_matter(data: bytes, cuts: list[int]) -> None:
 
 
 # Messages of the shape the reader takes in one step (objects of plain strings,
-# short integers, keywords and such objects), near misses (escapes, floats,
-# long integers, arrays, deeper nesting, repeated keys) and blanks between.
+# short integers, keywords, and arrays and objects of those, up to four deep),
+# near misses (escapes, control characters and DEL in strings, floats, NaN,
+# long integers, deeper nesting, repeated keys, colons in strings) and blanks
+# between.
 _blank = st.sampled_from([b"", b" ", b"\n", b"\t", b"\r\n", b"  "])
-_key = st.sampled_from([b'"a"', b'"b"', b'"execute"', b'"id"', b'"x y"', b'""', b'"a\\"'])
+_key = st.sampled_from(
+    [b'"a"', b'"b"', b'"execute"', b'"id"', b'"x y"', b'""', b'"a\\"', b'"a:b"', b'"\x7f"']
+)
 _scalar = st.sampled_from(
     [
         *(b'"query-status"', b'""', b'"\\n"', b'"\xc3\xa9"', b"0", b"-7", b"123456789012345678"),
         *(b"1234567890123456789", b"1.5", b"-0", b"00", b"true", b"false", b"null", b"nul", b"[]"),
+        *(b"-123456789012345678", b"1e5", b"NaN", b"-Infinity", b'"\t"', b'":"', b"[1,]"),
     ]
 )
 
@@ -599,7 +604,20 @@ def _object(values: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
     return st.lists(member, max_size=4).map(lambda ms: b"{" + b",".join(ms) + b"}")
 
 
-_message = _object(_scalar | _object(_scalar | _object(_scalar)))
+def _array(values: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    element = st.tuples(_blank, values, _blank).map(b"".join)
+    return st.lists(element, max_size=3).map(lambda es: b"[" + b",".join(es) + b"]")
+
+
+def _nested(depth: int) -> st.SearchStrategy[bytes]:
+    """Scalars, and arrays and objects of them up to ``depth`` deep."""
+    if depth == 0:
+        return _scalar
+    inner = _nested(depth - 1)
+    return _scalar | _object(inner) | _array(inner)
+
+
+_message = _object(_nested(4))
 simple_inputs = st.lists(st.tuples(_blank, _message), max_size=4).map(
     lambda ms: b"".join(b + m for b, m in ms) + b"\n"
 )
