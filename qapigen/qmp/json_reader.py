@@ -225,10 +225,11 @@ _DQ_PLAIN = rb"\x20\x21\x23-\x5b\x5d-\xfd"
 _SQ_PLAIN = rb"\x20-\x26\x28-\x5b\x5d-\xfd"
 
 
-# Regular expressions other than _TOKEN_RE are compiled on first use (the
-# functions below, cached): a short-lived `qapigen vm` answering a handful of
-# commands never needs most of them, and compiling them all took longer than
-# reading its whole schema package.
+# Regular expressions are compiled on first use (the functions below,
+# cached): a short-lived `qapigen vm` answering a handful of commands never
+# needs most of them, and compiling them all took longer than reading its
+# whole schema package; where every message is simple (libvirt's), not even
+# the token's (~1 ms).
 
 
 @functools.cache
@@ -249,15 +250,19 @@ def _run_res() -> dict[int, Callable[[bytes, int], re.Match[bytes] | None]]:
 # number or keyword followed by the byte that ends it (QEMU needs that byte
 # too). Anything else (an error, a token cut off by the end of the input) is
 # left to the transition table. Group numbers give the token type.
-_TOKEN_RE: Final = re.compile(
-    rb"[ \t\r\n]*+(?:(\{)|(\})|(\[)|(\])|(:)|(,)"
-    rb'|("[' + _DQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _DQ_PLAIN + rb']*+)*+"'
-    rb"|'[" + _SQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _SQ_PLAIN + rb"]*+)*+')"
-    rb"|(-?(?:0|[1-9][0-9]*+)\.[0-9]++(?:[eE][-+]?[0-9]++(?=[^0-9])|(?=[^0-9eE]))"
-    rb"|-?[1-9][0-9]*+[eE][-+]?[0-9]++(?=[^0-9]))"
-    rb"|(-?(?:0(?=[^0-9.])|[1-9][0-9]*+(?=[^0-9eE.])))"
-    rb"|([a-z]++(?=[^a-z])))?"
-).match
+@functools.cache
+def _token_re() -> Callable[[bytes, int], re.Match[bytes] | None]:
+    return re.compile(
+        rb"[ \t\r\n]*+(?:(\{)|(\})|(\[)|(\])|(:)|(,)"
+        rb'|("[' + _DQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _DQ_PLAIN + rb']*+)*+"'
+        rb"|'[" + _SQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _SQ_PLAIN + rb"]*+)*+')"
+        rb"|(-?(?:0|[1-9][0-9]*+)\.[0-9]++(?:[eE][-+]?[0-9]++(?=[^0-9])|(?=[^0-9eE]))"
+        rb"|-?[1-9][0-9]*+[eE][-+]?[0-9]++(?=[^0-9]))"
+        rb"|(-?(?:0(?=[^0-9.])|[1-9][0-9]*+(?=[^0-9eE.])))"
+        rb"|([a-z]++(?=[^a-z])))?"
+    ).match
+
+
 # A run of scalar array elements, each with its comma: "0,", "true, ", '"a",'.
 # Long arrays are read a run at a time (see JSONStreamReader._elements): plain
 # ASCII strings, the three keywords, numbers in QEMU's forms (not "0e5", which
@@ -645,6 +650,7 @@ class JSONStreamReader:
         max_size = self._max_size
         pos = 0
         n = len(data)
+        token_re = None
         while pos < n:
             if (
                 state == _START
@@ -658,7 +664,9 @@ class JSONStreamReader:
                     pos = end
                     continue
             if state == _START:
-                m = _TOKEN_RE(data, pos)
+                if token_re is None:
+                    token_re = _token_re()
+                m = token_re(data, pos)
                 assert m is not None  # every part of the pattern is optional
                 group = m.lastindex
                 if group is not None:
