@@ -1271,3 +1271,30 @@ def test_strings_are_written_as_qemu_writes_them_whatever_came_before(texts: lis
     for text in [*texts, "".join(chr(cp) for cp in range(0x20, 0x7F)) + "\n"]:
         raw = text.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
         assert encode(text) == ref_quoted_str(raw)
+
+
+def _qdict_written(members: dict[str, int]) -> str:
+    """How QEMU writes an object of integers: buckets (tdb_hash) in order,
+    the key inserted last first within one; keys are plain ASCII here."""
+    keys = list(members)
+    order = sorted(range(len(keys)), key=lambda i: (tdb_hash_bucket(keys[i].encode()), -i))
+    return "{" + ", ".join(f'"{keys[i]}": {members[keys[i]]}' for i in order) + "}"
+
+
+_ascii_key = st.text(st.characters(min_codepoint=0x61, max_codepoint=0x7A), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_ascii_key, max_size=24, unique=True), min_size=1, max_size=6))
+def test_objects_of_one_shape_are_written_alike_and_each_in_its_own_order(
+    shapes: list[list[str]],
+) -> None:
+    """Objects written many times over with the same keys (qom-list's 512
+    properties), the same keys inserted in another order, many keys, long ones:
+    each in QEMU's order for its own insertion order, every time."""
+    for keys in shapes:
+        for ordering in (keys, keys[::-1], keys[1:] + keys[:1]):
+            members = {key: n for n, key in enumerate(ordering)}
+            expected = _qdict_written(members)
+            assert encode([members, members]) == f"[{expected}, {expected}]"
+            assert encode({"return": members}) == '{"return": ' + expected + "}"
