@@ -11,8 +11,10 @@ The reader is :mod:`.json_reader`.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
+# collections.abc's own definition, loaded with the interpreter: importing
+# collections.abc would import the collections package, which `qapigen vm`
+# does without before its greeting (it encodes the greeting with this module).
+from _collections_abc import Mapping
 
 from ..runtime.key_order import qdict_order
 from .codepoints import is_valid_codepoint
@@ -96,9 +98,12 @@ _PLAIN_DEPTH: Final = 16
 
 # Key sequences whose layout is remembered: replies have few shapes, and a
 # reply may hold hundreds of objects of one (qom-list's 512 properties).
-# (Short ones only, so that what is kept stays small.)
+# (Short ones only, so that what is kept stays small; not functools.lru_cache:
+# this module is on the start path, which does without functools.)
+_LAYOUTS_KEPT: Final = 1024
 _LAID_OUT_KEYS: Final = 16
 _LAID_OUT_CHARS: Final = 256
+_layouts: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 
 
 def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -109,7 +114,14 @@ def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     )
 
 
-_kept_layout = functools.lru_cache(maxsize=1024)(_layout)
+def _kept_layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """:func:`_layout`, remembered (forgotten all at once when full)."""
+    layout = _layouts.get(keys)
+    if layout is None:
+        if len(_layouts) >= _LAYOUTS_KEPT:
+            _layouts.clear()
+        layout = _layouts[keys] = _layout(keys)
+    return layout
 
 
 def encode(value: object) -> str:
