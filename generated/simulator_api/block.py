@@ -1018,6 +1018,8 @@ class ImageInfoSpecificQCow2Encryption(ImageInfoSpecificQCow2EncryptionBase):
     Since: 2.10
     """
 
+    __slots__ = ()
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"format"})
 
 
@@ -1277,6 +1279,8 @@ def _ImageInfoSpecificQCow2Encryption_luks_DECODE(
 
 class ImageInfoSpecificQCow2Encryption_aes(ImageInfoSpecificQCow2Encryption):
     """ImageInfoSpecificQCow2Encryption with format 'aes'."""
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("format",)
 
@@ -2328,6 +2332,8 @@ class ImageInfoSpecific(ImageInfoSpecificBase):
 
     Since: 1.7
     """
+
+    __slots__ = ()
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 

@@ -166,6 +166,8 @@ class SchemaInfo(SchemaInfoBase):
     Since: 2.5
     """
 
+    __slots__ = ()
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"name", "meta-type", "features"}
     )

@@ -662,6 +662,8 @@ class CpuInfoFast(CpuInfoFastBase):
     Since: 2.12
     """
 
+    __slots__ = ()
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset(
         {"cpu-index", "qom-path", "thread-id", "props", "target"}
     )
@@ -901,6 +903,8 @@ class CpuInfoFast_aarch64(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -990,6 +994,8 @@ class CpuInfoFast_alpha(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1081,6 +1087,8 @@ class CpuInfoFast_arm(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -1170,6 +1178,8 @@ class CpuInfoFast_avr(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1261,6 +1271,8 @@ class CpuInfoFast_hppa(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -1350,6 +1362,8 @@ class CpuInfoFast_i386(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1441,6 +1455,8 @@ class CpuInfoFast_loongarch64(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -1530,6 +1546,8 @@ class CpuInfoFast_m68k(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1621,6 +1639,8 @@ class CpuInfoFast_microblaze(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -1710,6 +1730,8 @@ class CpuInfoFast_microblazeel(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1801,6 +1823,8 @@ class CpuInfoFast_mips(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -1890,6 +1914,8 @@ class CpuInfoFast_mips64(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -1981,6 +2007,8 @@ class CpuInfoFast_mips64el(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -2070,6 +2098,8 @@ class CpuInfoFast_mipsel(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2161,6 +2191,8 @@ class CpuInfoFast_or1k(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -2250,6 +2282,8 @@ class CpuInfoFast_ppc(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2341,6 +2375,8 @@ class CpuInfoFast_ppc64(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -2430,6 +2466,8 @@ class CpuInfoFast_riscv32(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2521,6 +2559,8 @@ class CpuInfoFast_riscv64(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -2610,6 +2650,8 @@ class CpuInfoFast_rx(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2701,6 +2743,8 @@ class CpuInfoFast_sh4(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -2790,6 +2834,8 @@ class CpuInfoFast_sh4eb(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -2881,6 +2927,8 @@ class CpuInfoFast_sparc(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -2970,6 +3018,8 @@ class CpuInfoFast_sparc64(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -3061,6 +3111,8 @@ class CpuInfoFast_tricore(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -3150,6 +3202,8 @@ class CpuInfoFast_x86_64(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
@@ -3241,6 +3295,8 @@ class CpuInfoFast_xtensa(CpuInfoFast):
         props: where it sits in the topology
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",
         "qom_path",
@@ -3330,6 +3386,8 @@ class CpuInfoFast_xtensaeb(CpuInfoFast):
 
         props: where it sits in the topology
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "cpu_index",

@@ -356,6 +356,8 @@ class PowerdownEvent(_rt.Event):
              "timestamp": { "seconds": 1700000300, "microseconds": 5 } }
     """
 
+    __slots__ = ()
+
     NAME: _t.ClassVar[str] = "POWERDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
 
@@ -465,6 +467,8 @@ class StopEvent(_rt.Event):
              "timestamp": { "seconds": 1700000100, "microseconds": 120 } }
     """
 
+    __slots__ = ()
+
     NAME: _t.ClassVar[str] = "STOP"
     HAS_DATA: _t.ClassVar[bool] = False
 
@@ -498,6 +502,8 @@ class ResumeEvent(_rt.Event):
         <- { "event": "RESUME",
              "timestamp": { "seconds": 1700000160, "microseconds": 4711 } }
     """
+
+    __slots__ = ()
 
     NAME: _t.ClassVar[str] = "RESUME"
     HAS_DATA: _t.ClassVar[bool] = False
@@ -533,6 +539,8 @@ class SuspendEvent(_rt.Event):
         <- { "event": "SUSPEND",
              "timestamp": { "seconds": 1700000600, "microseconds": 42 } }
     """
+
+    __slots__ = ()
 
     NAME: _t.ClassVar[str] = "SUSPEND"
     HAS_DATA: _t.ClassVar[bool] = False
@@ -572,6 +580,8 @@ class SuspendDiskEvent(_rt.Event):
              "timestamp": { "seconds": 1700000700, "microseconds": 8 } }
     """
 
+    __slots__ = ()
+
     NAME: _t.ClassVar[str] = "SUSPEND_DISK"
     HAS_DATA: _t.ClassVar[bool] = False
 
@@ -605,6 +615,8 @@ class WakeupEvent(_rt.Event):
         <- { "event": "WAKEUP",
              "timestamp": { "seconds": 1700000650, "microseconds": 900 } }
     """
+
+    __slots__ = ()
 
     NAME: _t.ClassVar[str] = "WAKEUP"
     HAS_DATA: _t.ClassVar[bool] = False
@@ -1159,6 +1171,8 @@ class GuestPvshutdownEvent(_rt.Event):
              "timestamp": { "seconds": 1700001000, "microseconds": 3 } }
     """
 
+    __slots__ = ()
+
     NAME: _t.ClassVar[str] = "GUEST_PVSHUTDOWN"
     HAS_DATA: _t.ClassVar[bool] = False
 
@@ -1283,6 +1297,8 @@ class GuestPanicInformation(GuestPanicInformationBase):
 
     Since: 2.9
     """
+
+    __slots__ = ()
 
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"type"})
 

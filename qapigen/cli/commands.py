@@ -11,12 +11,12 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Sequence
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
 
     from ..backends.python.generate import Origin
     from ..frontend.errors import QAPIError

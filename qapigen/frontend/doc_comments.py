@@ -88,6 +88,7 @@ class Doc(Immutable):
         "all_sections",
         "args",
         "body",
+        "branch_notes",
         "errors",
         "features",
         "info",
@@ -109,6 +110,10 @@ class Doc(Immutable):
         # Member and feature descriptions, by name.
         self.args: Mapping[str, Section] = {}
         self.features: Mapping[str, Section] = {}
+        # What is said of a union's branches, which no doc comment describes
+        # (its descriptions are its members'): the superset's notes of their
+        # conditions, by branch name (see ``note_branch``).
+        self.branch_notes: Mapping[str, str] = _NO_NOTES
         self.returns: Section | None = None
         self.errors: Section | None = None
         self.since: Section | None = None
@@ -179,6 +184,10 @@ class Doc(Immutable):
             if section.kind is not Kind.PLAIN and not section.text and not legacy:
                 raise QAPISemError(section.info, f"text required after '{section.kind}:'")
 
+    def note_branch(self, name: str, note: str) -> None:
+        """Say ``note`` of the union's branch ``name``."""
+        self.branch_notes = {**self.branch_notes, name: note}
+
     # -- connecting to the model ----------------------------------------
 
     def connect_member(self, member: Documented) -> None:
@@ -240,10 +249,13 @@ class Doc(Immutable):
         # Most blocks describe no features: they share one empty table.
         self.args = ReadOnlyDict(self.args) if self.args else _NOTHING
         self.features = ReadOnlyDict(self.features) if self.features else _NOTHING
+        if self.branch_notes:
+            self.branch_notes = ReadOnlyDict(self.branch_notes)
         seal_each(self.all_sections, Section)
 
 
 _NOTHING: Mapping[str, Section] = ReadOnlyDict()
+_NO_NOTES: Mapping[str, str] = ReadOnlyDict()
 
 # Drafts: the parser's and the builder's, until the builder seals them.
 _Section = draft(Section)

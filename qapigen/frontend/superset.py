@@ -15,7 +15,10 @@ It is made from the checked expressions, before the model is built
 (``load_schema(..., superset=True)``), so ``generate``, ``validate``,
 ``jsonschema`` and ``introspect`` all get it unchanged.  The conditions are
 not lost to readers: each doc comment says, where the part it describes had
-one, "Only in builds where CONDITION" (generated docstrings show it).
+one, "Only in builds where CONDITION" (generated docstrings show it); of a
+union's branch, which doc comments do not describe, its union's doc says it
+apart from the descriptions (``Doc.branch_notes``), of an implicit branch
+too (a tag value the union gives no branch: the value's condition).
 """
 
 from __future__ import annotations
@@ -27,11 +30,19 @@ from .parser import Expression, Value
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .doc_comments import Section
 
 
 def make_superset(exprs: list[Expression]) -> None:
     """Turn checked (normalized) expressions into the superset of their builds, in place."""
+    # A union's implicit branches (the tag values it gives no branch) have
+    # their values' conditions: read before they are dropped.
+    value_conditions = {
+        name: conditions for name, conditions in _enum_conditions(exprs) if conditions
+    }
+    structs = {expr["struct"]: expr for expr in exprs if "struct" in expr}
     for expr in exprs:
         if "include" in expr:
             continue
@@ -49,17 +60,79 @@ def make_superset(exprs: list[Expression]) -> None:
                 assert isinstance(name, str)
                 _drop(value, _section(doc, name))
                 _features(value, doc)
-        elif "alternate" in expr or "union" in expr:
+        elif "alternate" in expr:
+            # An alternate's descriptions are its branches'.
+            branches = expr["data"]
+            assert isinstance(branches, dict)
+            for name, branch in branches.items():
+                assert isinstance(branch, dict)
+                _drop(branch, _section(doc, name))
+        elif "union" in expr:
             if isinstance(expr.get("base"), dict):
                 expr["base"] = _members(expr["base"], doc)
             branches = expr["data"]
             assert isinstance(branches, dict)
             for name, branch in branches.items():
                 assert isinstance(branch, dict)
-                _drop(branch, _section(doc, name))
+                # A union's descriptions are its members' (a base member may
+                # have a branch's name): the note goes with the branch.
+                cond = branch.pop("if", None)
+                if cond is not None and doc is not None:
+                    doc.note_branch(name, _condition_note(cond))
+            tag_type = _tag_type(expr, structs)
+            implicit = value_conditions.get(tag_type, {}) if isinstance(tag_type, str) else {}
+            for name, cond in implicit.items():
+                if name not in branches and doc is not None:
+                    doc.note_branch(name, _condition_note(cond))
         elif isinstance(expr.get("data"), dict):
             # A struct's members, or a command's or event's arguments.
             expr["data"] = _members(expr["data"], doc)
+
+
+def _enum_conditions(exprs: list[Expression]) -> Iterator[tuple[Value, dict[str, Value]]]:
+    """Each enum's name, and its conditional values' conditions."""
+    for expr in exprs:
+        if "enum" in expr:
+            values = expr["data"]
+            assert isinstance(values, list)
+            conditions = {}
+            for value in values:
+                assert isinstance(value, dict)
+                name, cond = value["name"], value.get("if")
+                if cond is not None:
+                    assert isinstance(name, str)
+                    conditions[name] = cond
+            yield expr["enum"], conditions
+
+
+def _tag_type(union: Expression, structs: dict[Value, Expression]) -> Value | None:
+    """The type of a union's discriminator, from its base's members (and its
+    base's bases'); None without one (a legacy simple union), or where the
+    schema is wrong there, which building it then reports."""
+    tag = union.get("discriminator")
+    for members in _base_members(union.get("base"), structs):
+        for key, member in members.items():
+            if key.removeprefix("*") == tag:
+                assert isinstance(member, dict)
+                return member["type"]
+    return None
+
+
+def _base_members(
+    base: Value | None, structs: dict[Value, Expression]
+) -> Iterator[dict[str, Value]]:
+    """A base's members, then its bases', as far as they are defined (once each)."""
+    if isinstance(base, dict):
+        yield base
+        return
+    seen = set()
+    while isinstance(base, str) and base in structs and base not in seen:
+        seen.add(base)
+        struct = structs[base]
+        members = struct["data"]
+        assert isinstance(members, dict)
+        yield members
+        base = struct.get("base")
 
 
 def _members(members: Value, doc: Doc | None) -> dict[str, Value]:
@@ -102,10 +175,14 @@ def _drop(
     return cond
 
 
-def _note(section: Section, cond: Value, optional: bool = False) -> None:
+def _condition_note(cond: Value, optional: bool = False) -> str:
     assert isinstance(cond, (str, dict))
     note = f"Only in builds where {condition_text(cond)}"
-    note += " (so optional here)." if optional else "."
+    return note + (" (so optional here)." if optional else ".")
+
+
+def _note(section: Section, cond: Value, optional: bool = False) -> None:
+    note = _condition_note(cond, optional)
     text = section.text.rstrip("\n")
     # As indented as the lines that continue the text, for those that dedent it.
     rest = [line for line in text.splitlines()[1:] if line.strip()]

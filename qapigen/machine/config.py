@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from ..runtime.key_order import qdict_order
 from ..runtime.records import NamedTuple, Record
-from .actions import ActionOptions, Actions
+from .action_options import ActionOptions
 from .errors import ConfigError
 from .options import id_wellformed, parse_bool, parse_opts, parse_pci_addr, parse_size, parse_uint64
-from .pvpanic import DEFAULT_IOPORT, PVPANIC_EVENTS, PvpanicDevice, PvpanicISA, PvpanicPCI
+from .pvpanic_properties import DEFAULT_IOPORT, PVPANIC_EVENTS
 from .topology import CpuTopology, SmpOptions
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
@@ -31,6 +31,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Literal, Protocol, TypeAlias
+
+    from .actions import Actions
+    from .pvpanic import PvpanicDevice
 
     PvpanicDriver: TypeAlias = Literal["pvpanic", "pvpanic-pci"]
     DeviceConfig: TypeAlias = "PvpanicConfig | WatchdogConfig"
@@ -97,6 +100,8 @@ class PvpanicConfig(NamedTuple):
 
     def create(self) -> PvpanicDevice:
         """A new device as configured."""
+        from .pvpanic import PvpanicISA, PvpanicPCI
+
         if self.driver == "pvpanic":
             return PvpanicISA(id=self.id, ioport=self.ioport, events=self.events)
         return PvpanicPCI(id=self.id, events=self.events, multifunction=self.multifunction)
@@ -164,8 +169,8 @@ class MachineConfig(Record):
     """Everything the simulated machine is made from."""
 
     __slots__ = (
+        "_actions",
         "accelerator",
-        "actions",
         "block_nodes",
         "cpu_facts",
         "cpu_type",
@@ -202,8 +207,6 @@ class MachineConfig(Record):
 
     #: ``-S``: stay in ``prelaunch`` until ``cont``.
     start_paused: bool
-    #: The reaction settings the machine starts with.
-    actions: Actions
     #: The devices of ``-device``, in command-line order.
     devices: tuple[DeviceConfig, ...]
     #: The default VGA adapter (off with ``-nodefaults``, ``-vga none``, ``-nographic``).
@@ -241,7 +244,7 @@ class MachineConfig(Record):
         self,
         *,
         start_paused: bool = False,
-        actions: Actions | None = None,
+        actions: Actions | ActionOptions | None = None,
         devices: tuple[DeviceConfig, ...] = (),
         default_vga: bool = True,
         default_nic: bool = True,
@@ -258,7 +261,7 @@ class MachineConfig(Record):
         drives: tuple[DriveConfig, ...] = (),
     ) -> None:
         self.start_paused = start_paused
-        self.actions = Actions() if actions is None else actions
+        self._actions = ActionOptions() if actions is None else actions
         self.devices = devices
         self.default_vga = default_vga
         self.default_nic = default_nic
@@ -275,6 +278,19 @@ class MachineConfig(Record):
         self.drives = drives
 
     @property
+    def actions(self) -> Actions:
+        """The reaction settings the machine starts with.
+
+        Given as the command line's options (already checked), they are made
+        at first use: they are the generated bindings' enums, which ``qapigen
+        vm`` need not import before its greeting.
+        """
+        actions = self._actions
+        if isinstance(actions, ActionOptions):
+            actions = self._actions = actions.resolve()
+        return actions
+
+    @property
     def manual_clock(self) -> bool:
         """``-accel qtest``: the virtual clock moves only when a test moves it."""
         return self.accelerator == "qtest"
@@ -282,7 +298,7 @@ class MachineConfig(Record):
     def validate(self) -> dict[int, int]:
         """Raise :class:`ConfigError` for a machine QEMU would refuse to create;
         else where each PCI device goes (device index -> devfn)."""
-        from .pc import place_pci_functions
+        from .pci_placement import place_pci_functions
 
         ids: set[str] = set()
         isa = 0
@@ -701,7 +717,9 @@ class CommandLine:
         block_nodes = tuple(node for _, node in ordered_nodes)
         cpu_type = self._cpu_type(catalogue)
         ram_size = self._ram_size(memory_backends)
-        actions = self._actions.resolve()
+        # A value the line wrote is checked now (QEMU refuses a bad one at
+        # start-up); otherwise the settings are made with the machine.
+        actions = self._actions.resolve() if self._actions.written else self._actions
         devices: list[DeviceConfig] = []
         peripherals: list[PeripheralConfig] = []
         locations: list[str] = []  # the modelled devices' options
@@ -752,7 +770,7 @@ class CommandLine:
             cpu_facts=cpu_facts,
             drives=drives,
         )
-        from .pc import PlacementError, place_pci_functions
+        from .pci_placement import PlacementError, place_pci_functions
 
         try:
             place_pci_functions(config)

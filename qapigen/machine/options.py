@@ -10,8 +10,6 @@ first item may omit its key when the option has an implied one
 
 from __future__ import annotations
 
-import re
-
 from ..runtime.records import NamedTuple
 
 
@@ -84,18 +82,31 @@ def _flag_warning(prefix: str, name: str, value: str) -> str:
     )
 
 
-# Patterns as text: re compiles (and caches) them on first use, so a command
-# line that needs neither does not pay for them at start-up.
-_ID_PATTERN = r"[A-Za-z][A-Za-z0-9._-]*\Z"
+# Numbers and ids are scanned by hand, not with re: importing re (and enum
+# with it) would cost every start of ``qapigen vm`` more than all of its
+# option parsing.
+_DECIMAL = frozenset("0123456789")
+_OCTAL = frozenset("01234567")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ID_CHARS = _ASCII_LETTERS | _DECIMAL | frozenset("._-")
+#: What C's isspace() skips before a number.
+_WHITESPACE = " \t\n\v\f\r"
 
 
 def id_wellformed(ident: str) -> bool:
     """Whether QEMU accepts ``ident`` as an ``id=``: a letter, then letters,
     digits, ``-``, ``.`` or ``_``."""
-    return re.match(_ID_PATTERN, ident) is not None
+    return ident[:1] in _ASCII_LETTERS and _ID_CHARS.issuperset(ident)
 
 
-_UINT_PATTERN = r"[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z"
+def _run(text: str, start: int, digits: frozenset[str]) -> int:
+    """Where the run of ``digits`` from ``start`` ends."""
+    end = start
+    while end < len(text) and text[end] in digits:
+        end += 1
+    return end
+
 
 _UINT64_END = 1 << 64
 
@@ -105,16 +116,21 @@ def parse_uint64(text: str) -> int | None:
     base 0 (``0x`` hexadecimal, leading ``0`` octal), the whole string, no
     overflow.  A minus sign wraps modulo 2**64, as ``strtoull`` does.  None
     when QEMU would refuse the text."""
-    m = re.match(_UINT_PATTERN, text)
-    if m is None:
-        return None
-    sign, digits = m.groups()
-    if digits[:2] in ("0x", "0X"):
+    digits = text.lstrip(_WHITESPACE)
+    sign = digits[:1] if digits[:1] in ("+", "-") else ""
+    digits = digits[len(sign) :]
+    if (
+        digits[:2] in ("0x", "0X")
+        and len(digits) > 2
+        and _run(digits, 2, _HEX_DIGITS) == len(digits)
+    ):
         value = int(digits[2:], 16)
-    elif digits.startswith("0"):
+    elif digits[:1] == "0" and _run(digits, 0, _OCTAL) == len(digits):
         value = int(digits, 8)
-    else:
+    elif digits[:1] in _DECIMAL and digits[0] != "0" and _run(digits, 0, _DECIMAL) == len(digits):
         value = int(digits, 10)
+    else:
+        return None
     if value >= _UINT64_END:
         return None  # ERANGE
     return (-value) % _UINT64_END if sign == "-" else value
@@ -134,10 +150,6 @@ def parse_bool(text: str) -> bool | None:
     return None
 
 
-_WHITESPACE = " \t\n\v\f\r"
-_HEX = "0123456789abcdefABCDEF"
-
-
 def _scan_hex(text: str, pos: int) -> tuple[int, int] | None:
     """C's ``sscanf(..., "%x")`` from ``pos``: the value (an unsigned int) and
     where it stopped, or None when there is no number."""
@@ -148,10 +160,10 @@ def _scan_hex(text: str, pos: int) -> tuple[int, int] | None:
     if pos < n and text[pos] in "+-":
         negative = text[pos] == "-"
         pos += 1
-    if text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in _HEX:
+    if text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in _HEX_DIGITS:
         pos += 2
     start = pos
-    while pos < n and text[pos] in _HEX:
+    while pos < n and text[pos] in _HEX_DIGITS:
         pos += 1
     if pos == start:
         return None
@@ -176,17 +188,24 @@ def parse_pci_addr(text: str) -> int | None:
     return slot << 3 | function
 
 
-_SIZE_PATTERN = r"[ \t\n\v\f\r]*(0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?)([bBkKmMgGtTpPeE]?)\Z"
 _SIZE_UNITS = {"": 20, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 
 
 def parse_size(text: str) -> int | None:
     """A size as ``-m`` reads it: a number, in MiB unless a suffix (B, k, M, G,
     T, P, E) says otherwise, fractions allowed; None when QEMU would refuse it."""
-    m = re.match(_SIZE_PATTERN, text)
-    if m is None:
+    text = text.lstrip(_WHITESPACE)
+    if text[:2] in ("0x", "0X") and _run(text, 2, _HEX_DIGITS) > 2:
+        end = _run(text, 2, _HEX_DIGITS)
+    else:
+        end = _run(text, 0, _DECIMAL)
+        if end == 0:
+            return None
+        if text[end : end + 1] == ".":
+            end = _run(text, end + 1, _DECIMAL)
+    number, unit = text[:end], text[end:]
+    if len(unit) > 1 or unit not in "bBkKmMgGtTpPeE":  # ("" is in any string)
         return None
-    number, unit = m.groups()
     shift = _SIZE_UNITS[unit.lower()]
     if number[:2] in ("0x", "0X"):
         value = int(number, 16) << shift

@@ -30,9 +30,9 @@ from __future__ import annotations
 from qapigen.simulator_api import ShutdownCause
 
 from .bus import AddressSpace, Ram, Region, UnassignedIO, UnassignedMemory
-from .errors import ConfigError
 from .irq import GpioList, QomNode
 from .pci import Bar, PciBus, PciHost, PciKind, devfn
+from .pci_placement import place_pci_functions
 from .pit import PitChannel0
 from .pvpanic import PvpanicISA, PvpanicPCI
 from .watchdog import Ib700
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from .clock import VirtualClock
-    from .config import DeviceConfig, MachineConfig
+    from .config import MachineConfig
     from .pvpanic import PvpanicDevice, PvpanicHost
     from .watchdog import WatchdogHost
 
@@ -134,103 +134,6 @@ def _legacy_ports(serial_ports: tuple[bool, ...], parallel_ports: int) -> dict[i
         0x5F: 0x10 | (0x80 if parallel_ports else 0),
         0x67: (0x08 if com1 else 0) | (0x90 if com2 else 0),
     }
-
-
-#: The functions every pc machine has, where it has them.
-CHIPSET: tuple[tuple[int, str], ...] = (
-    (devfn(0, 0), "i440FX"),
-    (devfn(1, 0), "PIIX3"),
-    (devfn(1, 1), "piix3-ide"),
-    (devfn(1, 3), "PIIX4_PM"),
-)
-
-
-class PlacementError(ConfigError):
-    """A PCI function that cannot go where it should; ``index`` is the
-    ``-device`` (its position among the configuration's devices) to blame."""
-
-    def __init__(self, message: str, index: int) -> None:
-        super().__init__(message)
-        self.index = index
-
-
-class _Slot:
-    """What placement needs to know of a function on the bus."""
-
-    __slots__ = ("id", "multifunction", "name")
-
-    def __init__(self, name: str, id: str | None, multifunction: bool) -> None:
-        self.name = name
-        self.id = id
-        self.multifunction = multifunction
-
-
-def place_pci_functions(config: MachineConfig) -> dict[int, int]:
-    """Where each PCI ``-device`` goes: device index -> devfn.
-
-    QEMU's rules, in its order: the chipset, the default adapters, then each
-    device at its ``addr`` (which must be free) or in the first slot whose
-    function 0 is free; a function 0 without ``multifunction=on`` cannot share
-    its slot, and a slot's other functions need a multifunction function 0.
-    Raises :class:`PlacementError` with QEMU's message.
-    """
-    if not any(_is_pci(dev) for dev in config.devices):
-        return {}  # nothing to place
-    taken = {number: _Slot(name, None, False) for number, name in CHIPSET}
-    taken[devfn(1, 0)].multifunction = True
-    for wanted, name in ((config.default_vga, "VGA"), (config.default_nic, "e1000")):
-        if wanted:
-            taken[_first_free(taken)] = _Slot(name, None, False)
-    placed: dict[int, int] = {}
-    for index, dev in enumerate(config.devices):
-        if dev.driver != "pvpanic-pci":
-            continue
-        name = dev.driver
-        number = dev.addr
-        if number is None:
-            number = _first_free(taken)
-            if number < 0:
-                raise PlacementError(
-                    f"PCI: no slot/function available for {name}, all in use or reserved", index
-                )
-        elif number in taken:
-            other = taken[number]
-            raise PlacementError(
-                f"PCI: slot {number >> 3} function {number & 7} not available for {name},"
-                f" in use by {other.name},id={other.id or '(null)'}",
-                index,
-            )
-        slot, function = number >> 3, number & 7
-        if function:
-            first = taken.get(slot << 3)
-            if first is not None and not first.multifunction:
-                raise PlacementError(
-                    "PCI: single function device can't be populated in function "
-                    f"{slot:x}.{function:x}",
-                    index,
-                )
-        elif not dev.multifunction:
-            for other_function in range(1, 8):
-                if (slot << 3 | other_function) in taken:
-                    raise PlacementError(
-                        f"PCI: {slot:x}.0 indicates single function, but "
-                        f"{slot:x}.{other_function:x} is already populated.",
-                        index,
-                    )
-        taken[number] = _Slot(name, dev.id, dev.multifunction)
-        placed[index] = number
-    return placed
-
-
-def _is_pci(dev: DeviceConfig) -> bool:
-    return dev.driver == "pvpanic-pci"
-
-
-def _first_free(taken: dict[int, _Slot]) -> int:
-    for number in range(0, 256, 8):
-        if number not in taken:
-            return number
-    return -1
 
 
 def ram_layout(size: int) -> tuple[int, int]:

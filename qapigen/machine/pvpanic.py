@@ -23,21 +23,19 @@ import enum
 
 from .bus import Region
 from .pci import Bar, PciFunction, PciKind
+from .pvpanic_properties import (
+    DEFAULT_IOPORT,
+    PVPANIC_CRASH_LOADED,
+    PVPANIC_EVENTS,
+    PVPANIC_PANICKED,
+    PVPANIC_SHUTDOWN,
+)
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from typing import ClassVar, Protocol
-
-PVPANIC_PANICKED = 1 << 0
-PVPANIC_CRASH_LOADED = 1 << 1
-PVPANIC_SHUTDOWN = 1 << 2
-#: Every event bit QEMU knows; the default of ``events``.
-PVPANIC_EVENTS = PVPANIC_PANICKED | PVPANIC_CRASH_LOADED | PVPANIC_SHUTDOWN
-
-#: The ISA device's default I/O port.
-DEFAULT_IOPORT = 0x505
 
 
 class PvpanicBit(enum.Enum):

@@ -230,7 +230,7 @@ class MachineObjects:
             "hotpluggable": device.driver == "pvpanic-pci" and not q35,
         }
         if device.driver == "pvpanic-pci":
-            from .pc import place_pci_functions
+            from .pci_placement import place_pci_functions
 
             where = place_pci_functions(config).get(index, 0)
             assert isinstance(device, PvpanicConfig)

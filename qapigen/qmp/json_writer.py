@@ -11,7 +11,10 @@ The reader is :mod:`.json_reader`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+# collections.abc's own definition, loaded with the interpreter: importing
+# collections.abc would import the collections package, which `qapigen vm`
+# does without before its greeting (it encodes the greeting with this module).
+from _collections_abc import Mapping
 
 from ..runtime.key_order import qdict_order
 from .codepoints import is_valid_codepoint

@@ -1,4 +1,4 @@
-"""The loop ``qapigen vm`` runs on: sockets waited on with ``selectors``, one
+"""The loop ``qapigen vm`` runs on: sockets waited on together (:mod:`.poller`), one
 thread, no asyncio.
 
 A :class:`Loop` waits on the sockets of any number of servers (a fleet of
@@ -11,24 +11,26 @@ on it is any object with ``on_readable()`` and ``on_writable()``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import selectors
-import signal
 import time
-from collections.abc import Callable
+
+from .poller import EVENT_READ as _READ
+from .poller import EVENT_WRITE as _WRITE
+from .poller import new_poller
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal as _signal  # _signal's functions, with types
+    from collections.abc import Callable
     from typing import Any
 
     from .selector_server import _Listener
+else:
+    import _signal  # not signal: it imports enum, which a start cannot afford
 
 __all__ = ["SPIN", "Loop"]
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
 
 #: Seconds the loop keeps polling after serving, before it sleeps (see Loop.run).
 SPIN = 0.0002
@@ -38,7 +40,7 @@ class Loop:
     """The sockets of one thread, waited on together."""
 
     def __init__(self) -> None:
-        self.selector = selectors.DefaultSelector()
+        self.selector = new_poller()
         self._soon: list[Callable[[], None]] = []
         self._signals: list[int] = []
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
@@ -61,8 +63,8 @@ class Loop:
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
         """Run ``callback(signum)`` from the loop (never in the middle of a command)."""
         self._signal_handlers[signum] = callback
-        previous = signal.signal(signum, self._on_signal)
-        self._previous.setdefault(signum, signal.SIG_DFL if previous is None else previous)
+        previous = _signal.signal(signum, self._on_signal)
+        self._previous.setdefault(signum, _signal.SIG_DFL if previous is None else previous)
 
     def add_deadline(
         self, deadline: Callable[[], float | None], on_due: Callable[[], None]
@@ -94,9 +96,10 @@ class Loop:
 
     def wake(self) -> None:
         """Make the loop look at its state again (safe from any thread)."""
-        # Full (a wake-up is pending anyway) or closed: nothing to do.
-        with contextlib.suppress(OSError):
+        try:
             os.write(self._wake_w, b"\0")
+        except OSError:
+            pass  # full (a wake-up is pending anyway) or closed: nothing to do
 
     def stop(self) -> None:
         """Make :meth:`run` return, or return at once if it has not started
@@ -105,9 +108,11 @@ class Loop:
         self.wake()
 
     def on_readable(self) -> None:
-        with contextlib.suppress(OSError):
+        try:
             while os.read(self._wake_r, 4096):
                 pass
+        except OSError:
+            pass  # drained
         while self._signals:
             signum = self._signals.pop(0)
             self._signal_handlers[signum](signum)
@@ -179,8 +184,8 @@ class Loop:
         ignore a late SIGTERM, say) keeps it.
         """
         for signum, previous in self._previous.items():
-            if signal.getsignal(signum) == self._on_signal:
-                signal.signal(signum, previous)
+            if _signal.getsignal(signum) == self._on_signal:
+                _signal.signal(signum, previous)
         self._signal_handlers.clear()
         self._previous.clear()
         self.selector.close()

@@ -1,4 +1,4 @@
-"""A QMP server on the ``selectors`` module: one thread, no asyncio.
+"""A QMP server on a selector loop (:mod:`.loop`): one thread, no asyncio.
 
 ``qapigen vm`` serves through this adapter rather than :mod:`.server`
 because importing asyncio alone takes longer than the simulated machine's
@@ -19,12 +19,13 @@ import _socket  # not socket: see .sockets
 import contextlib
 import errno
 import os
-import selectors
 from collections.abc import Callable
 from types import ModuleType
 
 from .fds import NamedFds, close_fds
 from .loop import Loop
+from .poller import EVENT_READ as _READ
+from .poller import EVENT_WRITE as _WRITE
 from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT, QMPService
 from .sockets import SocketFile, tcp_listener, unix_listener
 
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
 # Bytes read from a client at a time.
 _CHUNK = 65536
 # Descriptors taken with one read, as QEMU's socket channels take them; the

@@ -9,8 +9,8 @@ the handler implements stay its own (they are *live*), the surface runs every
 other command of its schema, and the greeting is the surface's.
 
 It reads no socket: the transport adapters
-(:mod:`.server` on asyncio, :mod:`.selector_server` on the ``selectors``
-module) own the sockets and hand each client's bytes to :meth:`QMPService.received`.
+(:mod:`.server` on asyncio, :mod:`.selector_server` on a selector loop)
+own the sockets and hand each client's bytes to :meth:`QMPService.received`.
 
 Both adapters apply the same flow control (see docs/behaviour.md):
 

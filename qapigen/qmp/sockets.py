@@ -13,7 +13,6 @@ removes it only if the path still names that file.
 from __future__ import annotations
 
 import _socket
-import contextlib
 import errno
 import os
 import stat
@@ -101,8 +100,10 @@ def _bind_fresh(sock: _socket.socket, path: str) -> str:
         # No room in sun_path for a staging name: bind in place, after taking
         # away the stale socket there.
         _check_replaceable(path)
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(path)
+        except FileNotFoundError:
+            pass
         sock.bind(path)
         return path
     for _ in range(15):

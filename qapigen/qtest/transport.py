@@ -1,4 +1,4 @@
-"""A qtest connection served on the ``selectors`` loop that serves QMP.
+"""A qtest connection served on the loop that serves QMP (``selectors``' events).
 
 :class:`QtestPort` is the qtest server's character device: a connected socket
 (the program connected out, as libqtest has it) or a listening one that

@@ -22,12 +22,33 @@ quarter full; iteration goes slot by slot.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 __all__ = ["first_unexpected", "ghash_order", "qdict_order"]
 
 _QDICT_BUCKETS = 512
+
+
+class _Remembered(dict[str, int]):
+    """A function's results by argument, emptied when full: replies and requests
+    have few keys.  Not functools.lru_cache: this module is on ``qapigen vm``'s
+    start path, which does without functools and collections."""
+
+    __slots__ = ("_compute",)
+    SIZE = 4096
+
+    def __init__(self, compute: Callable[[str], int]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> int:
+        if len(self) >= self.SIZE:
+            self.clear()
+        value = self[key] = self._compute(key)
+        return value
 
 
 def _c_string(key: str) -> bytes:
@@ -35,8 +56,7 @@ def _c_string(key: str) -> bytes:
     return key.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
 
 
-@functools.lru_cache(maxsize=4096)
-def _qdict_bucket(key: str) -> int:
+def _tdb_bucket(key: str) -> int:
     """The bucket of ``key`` in a QEMU QDict: ``tdb_hash`` over its modified UTF-8."""
     raw = _c_string(key)
     value = 0x238F13AF * len(raw)
@@ -50,11 +70,15 @@ def _qdict_bucket(key: str) -> int:
     return ((1103515243 * value + 12345) & 0xFFFFFFFF) % _QDICT_BUCKETS
 
 
+_qdict_bucket = _Remembered(_tdb_bucket).__getitem__
+
+
 # Key sequences whose order is remembered: replies and requests have few
 # shapes.  (Short ones only, so that what is kept stays small.)
 _ORDERS_KEPT = 1024
 _KEPT_KEYS = 16
 _KEPT_CHARS = 256
+_kept: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def qdict_order(members: Iterable[str]) -> list[str]:
@@ -67,7 +91,12 @@ def qdict_order(members: Iterable[str]) -> list[str]:
     if len(keys) < 2:
         return list(keys)
     if len(keys) <= _KEPT_KEYS and sum(map(len, keys)) <= _KEPT_CHARS:
-        return list(_kept_order(keys))
+        kept = _kept.get(keys)
+        if kept is None:
+            if len(_kept) >= _ORDERS_KEPT:
+                _kept.clear()
+            kept = _kept[keys] = tuple(_order(keys))
+        return list(kept)
     return _order(keys)
 
 
@@ -77,19 +106,16 @@ def _order(keys: tuple[str, ...]) -> list[str]:
     return [keys[i] for i in order]
 
 
-@functools.lru_cache(maxsize=_ORDERS_KEPT)
-def _kept_order(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_order(keys))
-
-
-@functools.lru_cache(maxsize=4096)
-def _str_hash(key: str) -> int:
+def _djb2(key: str) -> int:
     """GLib's ``g_str_hash``: djb2 over the key's bytes taken as *signed* chars."""
     value = 5381
     for byte in _c_string(key):
         value = (value * 33 + (byte - 256 if byte > 127 else byte)) & 0xFFFFFFFF
     # 0 and 1 mark empty slots and tombstones: GLib stores such a hash as 2.
     return value if value > 1 else 2
+
+
+_str_hash = _Remembered(_djb2).__getitem__
 
 
 # The prime below each table size 2**shift; the first probe is taken modulo it.

@@ -4,7 +4,7 @@ each loaded from its module when first asked for.
 A program that imports a bindings package uses a few of its modules: the
 simulated machine answering a guest's panic needs the run states and events,
 not the block layer's types.  So the package's ``__init__`` imports none of
-its modules (only the type checker sees them imported): :func:`lazy_names`
+its modules (only the type checker sees them imported): :func:`.lazy.lazy_names`
 gives it a module ``__getattr__`` (PEP 562) that imports a class's module at
 the first use of the class, and :class:`Commands` and :class:`Events` are its
 tables, which load an entry's module at its first lookup.
@@ -16,11 +16,11 @@ stored whole, whichever thread stores it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Mapping
 
 from .commands import CommandInfo
 from .events import Event
+from .lazy import load_name
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
@@ -29,39 +29,7 @@ if TYPE_CHECKING:
     #: A module's commands, made when the first of them is looked up.
     CommandLoader = Callable[[], dict[str, CommandInfo]]
 
-__all__ = ["Commands", "Events", "lazy_names"]
-
-
-def _load(package: str, module: str, name: str) -> object:
-    """``name`` of the package's ``module`` (a dotted path inside it), imported."""
-    path = f"{package}.{module}"
-    __import__(path)
-    return getattr(sys.modules[path], name)
-
-
-def lazy_names(
-    package: str, modules: Mapping[str, str]
-) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of generated package ``package``,
-    whose names are the classes ``modules`` maps to their modules.
-
-    A class, once loaded, is stored in the package's namespace, so that the
-    next use finds it there without calling ``__getattr__``.
-    """
-    namespace = sys.modules[package].__dict__
-
-    def __getattr__(name: str) -> object:
-        module = modules.get(name)
-        if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = _load(package, module, name)
-        namespace[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*namespace, *modules})
-
-    return __getattr__, __dir__
+__all__ = ["Commands", "Events"]
 
 
 class Commands(Mapping[str, CommandInfo]):
@@ -118,7 +86,7 @@ class Events(Mapping[str, type[Event]]):
 
     def __getitem__(self, name: str) -> type[Event]:
         module, cls = self._classes[name]
-        loaded = _load(self._package, module, cls)
+        loaded = load_name(self._package, module, cls)
         assert isinstance(loaded, type) and issubclass(loaded, Event)
         return loaded
 

@@ -21,7 +21,7 @@ constructs are for the type checker only (``TYPE_CHECKING`` blocks), so that
 
 from __future__ import annotations
 
-import collections
+from _operator import itemgetter
 
 # Not typing.TYPE_CHECKING: importing typing is what this module avoids.
 TYPE_CHECKING = False
@@ -31,21 +31,99 @@ if TYPE_CHECKING:
 else:
 
     class _NamedTupleType(type):
-        """Makes each class that derives from :class:`NamedTuple` a
-        ``collections.namedtuple`` of its annotated fields."""
+        """Makes each class that derives from :class:`NamedTuple` a named
+        tuple of its annotated fields, as ``collections.namedtuple`` makes them
+        (``_fields``, ``_field_defaults``, ``_make``, ``_replace``, ``_asdict``,
+        its ``repr``, pickling), without ``collections``: importing it, and the
+        code ``namedtuple`` compiles for each class, would weigh on every start
+        of ``qapigen vm``."""
 
         def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> type:
             if not bases:  # NamedTuple itself
                 return super().__new__(mcs, name, bases, ns)
-            fields = list(ns.get("__annotations__", {}))
-            defaults = [ns[f] for f in fields if f in ns]
-            cls = collections.namedtuple(name, fields, defaults=defaults, module=ns["__module__"])
-            cls.__qualname__ = ns["__qualname__"]
-            for key, value in ns.items():
+            fields = tuple(ns.get("__annotations__", {}))
+            defaults = {f: ns[f] for f in fields if f in ns}
+            namespace = {
+                key: value
+                for key, value in ns.items()
                 # Methods, properties and the docstring; not the field defaults.
-                if key not in fields and key not in ("__module__", "__qualname__"):
-                    setattr(cls, key, value)
-            return cls
+                if key not in fields
+            }
+            namespace.update(_tuple_methods(name, fields, defaults))
+            for index, field in enumerate(fields):
+                namespace[field] = property(
+                    itemgetter(index), doc=f"Alias for field number {index}"
+                )
+            return type(name, (tuple,), namespace)
+
+    def _tuple_methods(
+        name: str, fields: tuple[str, ...], defaults: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What a named tuple of ``fields`` has besides its fields' properties."""
+        count = len(fields)
+        new_tuple = tuple.__new__
+
+        def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+            if not kwargs and len(args) == count:
+                return new_tuple(cls, args)
+            if len(args) > count:
+                raise TypeError(
+                    f"{name}.__new__() takes {count + 1} positional arguments "
+                    f"but {len(args) + 1} were given"
+                )
+            values = list(args)
+            for field in fields[len(args) :]:
+                if field in kwargs:
+                    values.append(kwargs.pop(field))
+                elif field in defaults:
+                    values.append(defaults[field])
+                else:
+                    raise TypeError(
+                        f"{name}.__new__() missing 1 required positional argument: {field!r}"
+                    )
+            if kwargs:
+                extra = next(iter(kwargs))
+                if extra in fields:
+                    raise TypeError(f"{name}.__new__() got multiple values for argument {extra!r}")
+                raise TypeError(f"{name}.__new__() got an unexpected keyword argument {extra!r}")
+            return new_tuple(cls, values)
+
+        def _make(cls: type, iterable: Any) -> Any:
+            values = tuple(iterable)
+            if len(values) != count:
+                raise TypeError(f"Expected {count} arguments, got {len(values)}")
+            return new_tuple(cls, values)
+
+        def _replace(self: tuple[Any, ...], **changes: Any) -> Any:
+            values = [changes.pop(field, value) for field, value in zip(fields, self, strict=True)]
+            if changes:
+                raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+            return new_tuple(type(self), values)
+
+        def _asdict(self: tuple[Any, ...]) -> dict[str, Any]:
+            return dict(zip(fields, self, strict=True))
+
+        def __repr__(self: tuple[Any, ...]) -> str:
+            shown = ", ".join(
+                f"{field}={value!r}" for field, value in zip(fields, self, strict=True)
+            )
+            return f"{type(self).__name__}({shown})"
+
+        def __getnewargs__(self: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(self)
+
+        return {
+            "__slots__": (),
+            "_fields": fields,
+            "_field_defaults": defaults,
+            "__match_args__": fields,
+            "__new__": __new__,
+            "_make": classmethod(_make),
+            "_replace": _replace,
+            "_asdict": _asdict,
+            "__repr__": __repr__,
+            "__getnewargs__": __getnewargs__,
+        }
 
     class NamedTuple(metaclass=_NamedTupleType):
         """``typing.NamedTuple``'s class syntax, without importing typing:

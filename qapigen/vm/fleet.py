@@ -18,11 +18,9 @@ before anything is greeted.
 
 from __future__ import annotations
 
-import functools
 import os
-import selectors
-import signal
 
+from ..qmp.poller import EVENT_READ
 from .options import PROG, CommandLineError, Options, UnixMonitor
 from .output import FileLog, print_stderr
 
@@ -31,6 +29,7 @@ TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import _socket
+    import signal as _signal  # _signal's functions, with types
     from collections.abc import Callable
 
     from ..machine import Machine, MachineConfig
@@ -42,6 +41,8 @@ if TYPE_CHECKING:
     from .chardev_info import Chardev
     from .options import TcpMonitor
     from .surface import ServedProfile
+else:
+    import _signal  # not signal: it imports enum, which a start cannot afford
 
 __all__ = ["Fleet"]
 
@@ -51,7 +52,7 @@ _NO_MONITOR = (
 )
 
 # Signals that end the machines as QEMU's termsig_handler() does.
-_TERMINATING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_TERMINATING = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
 
 
 class Fleet:
@@ -96,15 +97,13 @@ class Fleet:
 
     def _start(self) -> None:
         """Open the sockets, build the machines and put them behind their servers."""
-        from qapigen import simulator_api
-
         from ..machine import ConfigError, WatchdogConfig
         from .surface import ProfileError, ServedProfile
 
         options, sockets = self.options, self.sockets
         catalogue = options.catalogue
         try:
-            self.served = ServedProfile(options.profile, simulator_api, catalogue.loaded)
+            self.served = ServedProfile(options.profile, "qapigen.simulator_api", catalogue.loaded)
         except ProfileError as err:
             raise CommandLineError(f"--profile {options.profile}", str(err)) from None
         if options.profile is not None:
@@ -204,6 +203,8 @@ class Fleet:
         greeted before (the socket, the listening one it came from, what of
         the greeting was sent): see :meth:`_greet_first`.
         """
+        import functools  # here: the start path does without it (see docs/architecture.md)
+
         from qapigen import simulator_api
 
         from ..machine import Machine
@@ -283,7 +284,7 @@ class Fleet:
         # No later command runs: QEMU is on its way out.
         self.servers[index].service.halted = True
         # Reply first: the exit takes effect once the current command is answered.
-        self.loop.call_soon(functools.partial(self._finish, index, code))
+        self.loop.call_soon(lambda: self._finish(index, code))
 
     def _finish(self, index: int, code: int) -> None:
         self.alive -= 1
@@ -310,7 +311,7 @@ class Fleet:
         # SHUTDOWN, and the exit status, the files to remove and the replies
         # still due must not depend on when it lands.
         for signum in _TERMINATING:
-            signal.signal(signum, signal.SIG_IGN)
+            _signal.signal(signum, _signal.SIG_IGN)
         for server in self.servers:
             server.close()
         if self._greeter is not None:
@@ -391,7 +392,7 @@ class _Greeter:
         """Greet the clients of ``sock``, a listening socket."""
         sock.setblocking(False)
         accepting = _Accepting(self, sock)
-        self.loop.selector.register(sock, selectors.EVENT_READ, accepting)
+        self.loop.selector.register(sock, EVENT_READ, accepting)
         self._listening.append(accepting)
 
     def greet(self, sock: _socket.socket, origin: _socket.socket | None) -> None:
@@ -402,7 +403,7 @@ class _Greeter:
         except OSError:  # full, or gone: the server sends it, or finds it gone
             sent = 0
         self._greeted.append((sock, origin, self.greeting[:sent]))
-        self.loop.selector.register(sock, selectors.EVENT_READ, _Greeted(self))
+        self.loop.selector.register(sock, EVENT_READ, _Greeted(self))
 
     def build(self) -> None:
         """Hand every socket over: the machine's server takes them from here.
@@ -572,6 +573,8 @@ class _Sockets:
 def _open_sockets(options: Options, sockets: _Sockets) -> None:
     """Open the ``-chardev`` sockets, then ``-qtest``'s; QEMU's errors as
     :class:`CommandLineError`."""
+    if not options.chardevs and options.qtest is None:
+        return  # (without importing .chardev: most lines have only -qmp)
     from .chardev import ChardevError, open_chardev, parse_compat
 
     for spec in options.chardevs:

@@ -8,14 +8,14 @@ QEMU's message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..runtime.records import NamedTuple
 
 # Not typing.TYPE_CHECKING: importing typing would slow down every start.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..machine import CommandLine
     from .catalogue import ProfileCatalogue
     from .chardev import ChardevSpec
@@ -238,7 +238,6 @@ def parse(argv: Sequence[str]) -> Options:
     """
     from ..machine import CommandLine, ConfigError
     from ..machine.options import parse_opts
-    from .chardev import ChardevError, parse_chardev
 
     cmdline = CommandLine()
     options = Options(cmdline)
@@ -366,7 +365,12 @@ def parse(argv: Sequence[str]) -> Options:
                 elif opt in ("-nic", "-net"):
                     cmdline.nic(value, spelling=opt)
                 elif opt == "-chardev":
-                    spec = parse_chardev(value)
+                    from .chardev import ChardevError, parse_chardev
+
+                    try:
+                        spec = parse_chardev(value)
+                    except ChardevError as err:
+                        raise CommandLineError(err.location or opt, err.message) from None
                     if any(c.id == spec.id for c in options.chardevs):
                         raise CommandLineError(
                             f"-chardev {value}", f"Duplicate ID '{spec.id}' for chardev"
@@ -403,8 +407,6 @@ def parse(argv: Sequence[str]) -> Options:
                 else:
                     raise AssertionError(opt)  # _split() let through only what is handled
             except ConfigError as err:
-                raise CommandLineError(err.location or opt, err.message) from None
-            except ChardevError as err:
                 raise CommandLineError(err.location or opt, err.message) from None
     except CommandLineError as err:
         err.warnings = list(cmdline.warnings)  # QEMU printed them as it read the line

@@ -65,14 +65,18 @@ program writes :mod:`.output`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-from collections.abc import Callable, Sequence
 
+from ..machine.action_options import HelpRequested
 from .fleet import Fleet
 from .options import PROG, CommandLineError, Options, parse
-from .output import StreamLog, print_stderr, quiet_streams
+from .output import StreamLog, print_stderr, print_stdout, quiet_streams
+
+# Not typing.TYPE_CHECKING: importing typing would slow down every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = ["main"]
 
@@ -194,10 +198,12 @@ class _PidFile:
 
     def remove(self) -> None:
         """Remove the file if it is still the one written, then let go of the lock."""
-        with contextlib.suppress(OSError):  # gone already
+        try:
             st = os.lstat(self.path)
             if (st.st_dev, st.st_ino) == self._identity:
                 os.unlink(self.path)
+        except OSError:
+            pass  # gone already
         os.close(self._fd)
 
 
@@ -248,6 +254,10 @@ def _main(argv: Sequence[str]) -> int:
             print_stderr(f"{PROG}: {warning}\n")
         print_stderr(f"{PROG}: {err}\n")
         return 1
+    except HelpRequested as err:
+        # -action help: QEMU prints the keys as it meets the option, and exits.
+        print_stdout(err.text)
+        return err.status
     finally:
         if logfile is not None:
             logfile.close()
@@ -255,5 +265,7 @@ def _main(argv: Sequence[str]) -> int:
             pidfile.remove()
         if made_dir:
             assert options.qmp_dir is not None
-            with contextlib.suppress(OSError):  # not empty: what is in it stays
+            try:
                 os.rmdir(options.qmp_dir)
+            except OSError:
+                pass  # not empty: what is in it stays

@@ -31,6 +31,8 @@ file is refused as a bad option is.
 
 from __future__ import annotations
 
+import sys
+
 from ..runtime.errors import CommandError
 
 # What serves commands is imported by the first command that needs it, not to start.
@@ -73,13 +75,12 @@ class ServedProfile:
 
     ``path`` None is the shipped profile, read when first needed; another is
     read now, unless ``loaded`` is that file read already (:class:`ProfileError`
-    if it cannot be served).  ``package`` is the simulator's generated
-    bindings, whose commands the profile's schema lacks are added.
+    if it cannot be served).  ``package`` names the simulator's generated
+    bindings, whose commands the profile's schema lacks are added (imported
+    when the schema is first needed, after the greeting).
     """
 
-    def __init__(
-        self, path: str | None, package: ModuleType, loaded: Profile | None = None
-    ) -> None:
+    def __init__(self, path: str | None, package: str, loaded: Profile | None = None) -> None:
         self.path = path
         self._package = package
         self._profile: Profile | None = None
@@ -137,7 +138,8 @@ class ServedProfile:
                 raise ProfileError(
                     f"not a profile: no query-qmp-schema answer of its first probe ({err!r})"
                 ) from None
-            simulator = SchemaInfo(_package_introspection(self._package))
+            __import__(self._package)
+            simulator = SchemaInfo(_package_introspection(sys.modules[self._package]))
             extensions = [n for n in simulator.commands if n not in own.commands]
             self._schema = own.extended(simulator, extensions, _EXTENSION_FEATURE)
             self._recorded_entries = len(own.entries)

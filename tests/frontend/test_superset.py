@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from qapigen import load_schema
+from qapigen import QAPIError, load_schema
 from qapigen.backends.validate import Validator
 from qapigen.frontend.builds import symbols
 from qapigen.frontend.schema import (
@@ -70,6 +70,37 @@ SCHEMA = """\
   'base': { 'mode': 'Mode', 'level': { 'type': 'int', 'if': 'CONFIG_DEEP' } },
   'discriminator': 'mode',
   'data': { 'turbo': { 'type': 'Turbo', 'if': 'CONFIG_TURBO' } } }
+
+##
+# @Pick:
+#
+# @mode: which
+#
+# @turbo: a member named as a branch
+##
+{ 'union': 'Pick',
+  'base': { 'mode': 'Mode', '*turbo': 'str' },
+  'discriminator': 'mode',
+  'data': { 'turbo': { 'type': 'Info', 'if': 'CONFIG_PICK' } } }
+
+##
+# @Moded:
+#
+# @mode: which
+##
+{ 'struct': 'Moded', 'data': { 'mode': 'Mode' } }
+
+##
+# @Based:
+#
+# @depth: how deep
+##
+{ 'struct': 'Based', 'base': 'Moded', 'data': { 'depth': 'int' } }
+
+##
+# @Plain:
+##
+{ 'union': 'Plain', 'base': 'Based', 'discriminator': 'mode', 'data': { 'fast': 'Info' } }
 
 ##
 # @Either:
@@ -164,6 +195,35 @@ def test_docs_say_each_condition(superset: Schema) -> None:
     go = superset.lookup("go")
     assert go is not None and go.doc is not None
     assert go.doc.body.text == "Only in builds where not CONFIG_STOPPED.\n"
+    # An alternate's branches are its descriptions.
+    either = superset.lookup("Either")
+    assert either is not None and either.doc is not None
+    assert either.doc.args["l"].text == "a list\n\nOnly in builds where CONFIG_L.\n"
+
+
+def test_a_union_branchs_condition_is_noted_with_the_branch(superset: Schema) -> None:
+    """A union's doc describes its members, not its branches: a branch's
+    condition is noted apart, by branch name, even where a base member has
+    the branch's name (whose description stays its own)."""
+    pick = superset.lookup("Pick")
+    assert pick is not None and pick.doc is not None
+    assert pick.doc.args["turbo"].text == "a member named as a branch"
+    assert pick.doc.branch_notes == {"turbo": "Only in builds where CONFIG_PICK."}
+    choice = superset.lookup("Choice")
+    assert choice is not None and choice.doc is not None
+    assert choice.doc.branch_notes == {"turbo": "Only in builds where CONFIG_TURBO."}
+    assert [(name, s.text) for name, s in choice.doc.args.items()] == [
+        ("mode", "which"),
+        ("level", "how deep\n\nOnly in builds where CONFIG_DEEP (so optional here).\n"),
+    ]
+    # An implicit branch (a tag value without one) has its value's condition;
+    # here the tag is the base's base's member.
+    plain = superset.lookup("Plain")
+    assert plain is not None and plain.doc is not None
+    assert plain.doc.branch_notes == {"turbo": "Only in builds where CONFIG_TURBO."}
+    # Nothing is noted where nothing was conditional.
+    info = superset.lookup("Info")
+    assert info is not None and info.doc is not None and info.doc.branch_notes == {}
 
 
 def test_one_validator_takes_every_builds_values(superset: Schema) -> None:
@@ -223,3 +283,33 @@ def test_qemu_superset_is_qemus_model_with_every_condition_true(
         ("model", False),
         ("deprecated-props", True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "error"),
+    [
+        (
+            "{ 'union': 'Un', 'base': 'Nowhere', 'discriminator': 'k', 'data': {} }",
+            "'base' uses unknown type 'Nowhere'",
+        ),
+        (
+            "{ 'enum': 'Kind', 'data': [ { 'name': 'v', 'if': 'C' } ] }\n"
+            "{ 'struct': 'Ab', 'base': 'Ba', 'data': { 'k': 'Kind' } }\n"
+            "{ 'struct': 'Ba', 'base': 'Ab', 'data': {} }\n"
+            "{ 'union': 'Un', 'base': 'Ab', 'discriminator': 'k', 'data': {} }",
+            "object Ab contains itself",
+        ),
+    ],
+)
+def test_a_wrong_union_base_is_reported_as_without_superset(
+    tmp_path: Path, schema: str, error: str
+) -> None:
+    """Finding a union's tag values does not trip over what building reports."""
+    path = tmp_path / "s.json"
+    path.write_text(schema + "\n")
+    reported = []
+    for superset in (False, True):
+        with pytest.raises(QAPIError) as caught:
+            load_schema(str(path), superset=superset)
+        reported.append(str(caught.value))
+    assert reported[0] == reported[1] and error in reported[0]

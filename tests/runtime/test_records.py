@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -122,3 +123,32 @@ def test_named_tuple_behaves_as_typing_named_tuple() -> None:
         Option()  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         ours.name = "b"  # type: ignore[misc]
+
+
+def test_named_tuple_has_the_rest_of_a_named_tuples_interface() -> None:
+    """What else ``collections.namedtuple`` gives, which the class is made without:
+    ``_make``, pattern matching, hashing, copies, no instance dictionary, and the
+    same kinds of error for a bad call."""
+    import copy
+
+    ours, theirs = Option("a", "b", 3), OptionT("a", "b", 3)
+    assert Option._make(["a", "b", 3]) == ours
+    assert Option.__match_args__ == OptionT.__match_args__
+    match ours:
+        case Option(name, value, number):
+            assert (name, value, number) == ("a", "b", 3)
+    assert hash(ours) == hash(theirs) == hash(("a", "b", 3))
+    assert copy.copy(ours) == ours and copy.deepcopy(ours) == ours
+    assert type(copy.deepcopy(ours)) is Option
+    assert not hasattr(ours, "__dict__")
+    bad_calls: list[Callable[[], object]] = [
+        lambda: Option("a", "b", 3, 4),  # type: ignore[call-arg]
+        lambda: Option("a", nosuch=1),  # type: ignore[call-arg]
+        lambda: Option("a", name="b"),  # type: ignore[misc]
+        lambda: Option._make(["a"]),
+    ]
+    for bad_call in bad_calls:
+        with pytest.raises(TypeError):
+            bad_call()
+    with pytest.raises(ValueError):
+        ours._replace(nosuch=1)  # type: ignore[call-arg]

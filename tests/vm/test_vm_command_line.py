@@ -355,6 +355,24 @@ def test_help_prints_what_qemu_prints(args: list[str], tmp_path: Path) -> None:
     assert ours == (0, expected, qemu[2])
 
 
+ACTION_HELP = [
+    ["-action", "help"],
+    ["-action", "panic=pause,help"],
+    ["-action", "help", "-version"],
+    ["-action", "panic=bogus", "-action", "help"],
+    ["-no-shutdown", "-action", "help"],
+]
+
+
+@pytest.mark.parametrize("args", ACTION_HELP, ids=" ".join)
+def test_action_help_prints_the_keys_and_fails_as_qemu(args: list[str], tmp_path: Path) -> None:
+    """-action help: the keys on stdout as QEMU meets the option, exit status 1."""
+    qemu = _run("qemu", args, tmp_path)
+    ours = _run("qapigen", args, tmp_path)
+    assert qemu[0] == 1 and qemu[1].startswith("action options:\n")
+    assert ours == qemu
+
+
 def test_properties_of_a_model_not_recorded_are_not_made_up(tmp_path: Path) -> None:
     """-device MODEL,help of a model QEMU has whose properties the profile did not
     record: said so, status 1 (QEMU prints them; the simulator cannot)."""

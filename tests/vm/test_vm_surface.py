@@ -243,7 +243,7 @@ def test_query_chardev_lists_the_monitors_as_qemu_does(tmp_path: Path) -> None:
 
 
 def _surface(accelerator: str = "tcg") -> MachineSurface:
-    return MachineSurface(ServedProfile(None, simulator_api), accelerator, [], list)
+    return MachineSurface(ServedProfile(None, "qapigen.simulator_api"), accelerator, [], list)
 
 
 def test_answers_describing_the_recorded_domain_are_not_served() -> None:
@@ -286,9 +286,8 @@ def test_kvm_needs_a_kvm_device(tmp_path: Path) -> None:
 def test_starting_reads_no_profile() -> None:
     code = (
         "import sys\n"
-        "from qapigen import simulator_api\n"
         "from qapigen.vm.surface import MachineSurface, ServedProfile\n"
-        "served = ServedProfile(None, simulator_api)\n"
+        "served = ServedProfile(None, 'qapigen.simulator_api')\n"
         "MachineSurface(served, 'kvm', [], list)\n"
         "print(*sorted(m for m in sys.modules if m in ('lzma', 'qapigen.profiles')))"
     )
@@ -379,7 +378,7 @@ def test_another_profile_is_served(tmp_path: Path) -> None:
 
 
 def test_served_schema_builds_from_the_shipped_profile() -> None:
-    served = ServedProfile(None, simulator_api)
+    served = ServedProfile(None, "qapigen.simulator_api")
     schema = served.schema()
     assert schema.command("migrate-pause") is not None
     assert schema.command("migrate-pause").allow_oob  # type: ignore[union-attr]

@@ -389,7 +389,11 @@ class _Builder(SchemaVisitor):
             schema_name=typ.name,
             described=typ.origin.owner if typ.origin else typ.name,
             doc=self.docs.class_doc(
-                typ.doc, _implicit_doc(typ), typ.ifcond.expr, resolve, base_fields + fields
+                typ.doc,
+                _implicit_doc(typ),
+                doctext.condition_note(typ.ifcond.expr),
+                resolve,
+                base_fields + fields,
             ),
             fields=fields,
             base_fields=base_fields,
@@ -401,9 +405,9 @@ class _Builder(SchemaVisitor):
             cls.base = self.ref(typ.base, cls)
         self.add(cls)
         if typ.branches is not None:
-            self._branches(cls, typ.branches)
+            self._branches(cls, typ.branches, typ.doc)
 
-    def _branches(self, union: PyClass, branches: Variants) -> None:
+    def _branches(self, union: PyClass, branches: Variants, union_doc: Doc | None) -> None:
         assert self.current is not None
         tag = branches.tag_member
         union.tag = tag.name
@@ -427,7 +431,8 @@ class _Builder(SchemaVisitor):
             tags = {tag.name} | {f.wire for f in union.all_fields if f.fixed}
             described = [f for f in union.all_fields + fields if f.wire not in tags]
             vdoc = self.docs.owner_doc(vtype)
-            body = self.docs.class_doc(vdoc, "", variant.ifcond.expr, resolve, described)
+            note = self.docs.branch_note(union_doc, variant)
+            body = self.docs.class_doc(vdoc, "", note, resolve, described)
             branch = PyClass(
                 kind="branch",
                 name=self.top.claim(f"{union.name}_{naming.member_name(variant.name)}"),
@@ -448,7 +453,7 @@ class _Builder(SchemaVisitor):
             if vtype.branches is not None:
                 # A union as a branch: its own branches go one level deeper.
                 inner = dataclasses.replace(branch, fields=list(branch.fields))
-                self._branches(inner, vtype.branches)
+                self._branches(inner, vtype.branches, vtype.doc)
                 branch.kind = "union"
                 branch.tag = inner.tag
                 branch.branches = inner.branches
@@ -496,7 +501,7 @@ class _Builder(SchemaVisitor):
             doc=self.docs.class_doc(
                 event.doc,
                 f"The event {event.name}.",
-                event.ifcond.expr,
+                doctext.condition_note(event.ifcond.expr),
                 resolve,
                 base_fields + fields,
             ),

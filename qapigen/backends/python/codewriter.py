@@ -734,7 +734,7 @@ def _tuple_of(items: list[str]) -> str:
 def slots(cls: PyClass) -> str:
     """The ``__slots__`` of a struct's class: its own members' attributes, sorted
     (nothing goes by their order: ``_FIELDS`` orders ``repr``, equality and
-    encoding)."""
+    encoding); ``()`` when it has none (its bases hold theirs)."""
     return _tuple_of([pystr(attr) for attr in slots_order(f.attr for f in cls.own_fields)])
 
 

@@ -205,8 +205,10 @@ def condition_note(ifcond: object) -> str:
 
 
 def with_note(text: str, note: str) -> str:
-    """``text``, and ``note`` as a paragraph of its own."""
-    if not note:
+    """``text``, and ``note`` as a paragraph of its own, unless ``text`` ends
+    with it already (a superset's branch, whose type has the same condition:
+    its description says it)."""
+    if not note or text == note or text.endswith("\n\n" + note):
         return text
     return f"{text}\n\n{note}" if text else note
 

@@ -24,6 +24,7 @@ from ...frontend.schema import (
     ObjectMember,
     ObjectType,
     Schema,
+    Variant,
 )
 from . import codewriter, doctext
 from .pymodel import ClassRef, PyField, Value
@@ -131,29 +132,32 @@ class Documenter:
 
     # -- classes ----------------------------------------------------------
 
-    def _head(
-        self, doc: Doc | None, fallback: str, ifcond: object, resolve: doctext.Resolve
-    ) -> str:
-        """A docstring's description, and the condition of what it documents."""
-        return doctext.with_note(
-            doctext.description(doc, fallback, resolve), doctext.condition_note(ifcond)
-        )
+    def _head(self, doc: Doc | None, fallback: str, note: str, resolve: doctext.Resolve) -> str:
+        """A docstring's description, and ``note``, on the condition of what it documents."""
+        return doctext.with_note(doctext.description(doc, fallback, resolve), note)
+
+    def branch_note(self, union_doc: Doc | None, variant: Variant) -> str:
+        """What a union's branch's docstring says of its condition: this build's,
+        or the one the superset noted in the union's doc."""
+        if variant.ifcond.is_present():
+            return doctext.condition_note(variant.ifcond.expr)
+        return union_doc.branch_notes.get(variant.name, "") if union_doc is not None else ""
 
     def class_doc(
         self,
         doc: Doc | None,
         fallback: str,
-        ifcond: object,
+        note: str,
         resolve: doctext.Resolve,
         described: Iterable[PyField] = (),
     ) -> str:
-        """A struct's, union's, branch's or event's docstring: its description,
-        its members' (the constructor's arguments), features, the doc's
-        further sections."""
+        """A struct's, union's, branch's or event's docstring: its description
+        and ``note`` (see ``doctext.condition_note``), its members' (the
+        constructor's arguments), features, the doc's further sections."""
         args = [(f.name, f.description) for f in described if f.description and not f.fixed]
         return doctext.join(
             [
-                self._head(doc, fallback, ifcond, resolve),
+                self._head(doc, fallback, note, resolve),
                 doctext.entries("Args", args),
                 doctext.features(doc, resolve, self.kept_section),
                 *doctext.tagged(doc, resolve),
@@ -180,7 +184,12 @@ class Documenter:
         described = [(name, text) for name, text in descriptions.items() if text]
         doc = doctext.join(
             [
-                self._head(typ.doc, f"The enum {typ.name}.", typ.ifcond.expr, resolve),
+                self._head(
+                    typ.doc,
+                    f"The enum {typ.name}.",
+                    doctext.condition_note(typ.ifcond.expr),
+                    resolve,
+                ),
                 doctext.entries("Values", described, spaced=True),
                 doctext.features(typ.doc, resolve, self.kept_section),
                 *doctext.tagged(typ.doc, resolve),
@@ -200,7 +209,12 @@ class Documenter:
                 branches.append((v.name, text))
         return doctext.join(
             [
-                self._head(typ.doc, f"The alternate {typ.name}.", typ.ifcond.expr, resolve),
+                self._head(
+                    typ.doc,
+                    f"The alternate {typ.name}.",
+                    doctext.condition_note(typ.ifcond.expr),
+                    resolve,
+                ),
                 doctext.entries("Branches", branches, spaced=True),
                 doctext.features(typ.doc, resolve, self.kept_section),
                 *doctext.tagged(typ.doc, resolve),
@@ -241,7 +255,12 @@ class Documenter:
         doc = command.doc
         return doctext.join(
             [
-                self._head(doc, f"The command {command.name}.", command.ifcond.expr, resolve),
+                self._head(
+                    doc,
+                    f"The command {command.name}.",
+                    doctext.condition_note(command.ifcond.expr),
+                    resolve,
+                ),
                 doctext.entries("Args", args),
                 doctext.features(doc, resolve, self.kept_section),
                 *doctext.tagged(doc, resolve, returns=rtype, client=client),

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from qapigen import QAPIError, load_schema
 from qapigen.backends.python import doctext
 from qapigen.backends.python.codewriter import docstring
-from qapigen.backends.python.generate import render_package
+from qapigen.backends.python.generate import generate, render_package
 
 from ...support.bindings import generate_package, import_package, run_black_check
 from ...support.docstrings import (
@@ -129,6 +129,37 @@ SCHEMA = """
 # @class: a keyword as a member
 ##
 { 'event': 'GONE', 'data': { 'name': 'str', 'class': 'str' }, 'if': 'CONFIG_EVENTS' }
+
+##
+# @Detour:
+#
+# A longer way.
+#
+# @length: how much longer
+##
+{ 'struct': 'Detour', 'data': { 'length': 'int' } }
+
+##
+# @Shortcut:
+#
+# A shorter way.
+#
+# @gain: how much shorter
+##
+{ 'struct': 'Shortcut', 'data': { 'gain': 'int' }, 'if': 'TARGET_A' }
+
+##
+# @Way:
+#
+# Which way to go.
+#
+# @mode: how
+#
+# @slow: a member named as a branch
+##
+{ 'union': 'Way', 'base': { 'mode': 'Mode', '*slow': 'str' }, 'discriminator': 'mode',
+  'data': { 'slow': { 'type': 'Detour', 'if': 'TARGET_A' },
+            'fast': { 'type': 'Shortcut', 'if': 'TARGET_A' } } }
 """
 
 DEFINES = ["TARGET_A", "CONFIG_EVENTS"]
@@ -141,6 +172,16 @@ def pkg(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     (folder / "schema.json").write_text(SCHEMA)
     generate_package(folder / "schema.json", folder / "out", "docs_pkg", DEFINES)
     module, _ = import_package(folder / "out", "docs_pkg")
+    return module
+
+
+@pytest.fixture(scope="module")
+def superset_pkg(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The schema's bindings for every build at once (the superset)."""
+    folder = tmp_path_factory.mktemp("superset-docs")
+    (folder / "schema.json").write_text(SCHEMA)
+    generate(load_schema(str(folder / "schema.json"), superset=True), str(folder), "sup_docs")
+    module, _ = import_package(folder, "sup_docs")
     return module
 
 
@@ -285,15 +326,12 @@ def test_class_docs_list_members_and_state_conditions(pkg: ModuleType) -> None:
     )
 
 
-def test_define_build_and_superset_state_conditions_alike(pkg: ModuleType, tmp_path: Path) -> None:
+def test_define_build_and_superset_state_conditions_alike(
+    pkg: ModuleType, superset_pkg: ModuleType
+) -> None:
     """Issue 16: a --define build's docstrings say the conditions of what they
     document, in the superset's words."""
-    (tmp_path / "schema.json").write_text(SCHEMA)
-    from qapigen import load_schema
-    from qapigen.backends.python.generate import generate
-
-    generate(load_schema(str(tmp_path / "schema.json"), superset=True), str(tmp_path), "sup_docs")
-    sup, _ = import_package(tmp_path, "sup_docs")
+    sup = superset_pkg
     note = "Only in builds where TARGET_A."
     assert attribute_docs(sup.Info)["extra"].endswith(note)
     assert attribute_docs(pkg.Info)["extra"].endswith(note)
@@ -306,6 +344,64 @@ def test_define_build_and_superset_state_conditions_alike(pkg: ModuleType, tmp_p
         "only in turbo builds\n\nOnly in builds where CONFIG_TURBO."
     )
     assert "TURBO" not in attribute_docs(pkg.Mode)
+
+
+def test_a_union_branchs_condition_is_said_of_the_branch(
+    pkg: ModuleType, superset_pkg: ModuleType
+) -> None:
+    """The superset says a union's conditional branch's condition in the
+    branch's docstring, as a --define build does; not in the description of
+    the base member that has the branch's name.  Once, where the branch's
+    type has the same condition (the superset's description of the type says
+    it too)."""
+    way = textwrap.dedent(
+        """\
+        Which way to go.
+
+        Args:
+            mode: how
+            slow: a member named as a branch"""
+    )
+    way_slow = textwrap.dedent(
+        """\
+        Way with mode 'slow'.
+
+        A longer way.
+
+        Only in builds where TARGET_A.
+
+        Args:
+            slow: a member named as a branch
+            length: how much longer"""
+    )
+    way_fast = textwrap.dedent(
+        """\
+        Way with mode 'fast'.
+
+        A shorter way.
+
+        Only in builds where TARGET_A.
+
+        Args:
+            slow: a member named as a branch
+            gain: how much shorter"""
+    )
+    for bindings in (pkg, superset_pkg):
+        assert _doc(bindings.Way) == way
+        assert _doc(bindings.Way_slow) == way_slow
+        assert _doc(bindings.Way_fast) == way_fast
+        assert attribute_docs(bindings.WayBase)["slow"] == "a member named as a branch"
+    # An implicit branch (a tag value without one) has its value's condition.
+    assert _doc(superset_pkg.Way_turbo) == textwrap.dedent(
+        """\
+        Way with mode 'turbo'.
+
+        Only in builds where CONFIG_TURBO.
+
+        Args:
+            slow: a member named as a branch"""
+    )
+    assert not hasattr(pkg, "Way_turbo")
 
 
 # -- the markup, piece by piece ------------------------------------------------------

@@ -17,6 +17,8 @@ else:
 class q_empty(_rt.Struct):
     """The struct q_empty."""
 
+    __slots__ = ()
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 

@@ -1212,6 +1212,8 @@ def _Query_DECODE(
 class Empty(_rt.Struct):
     """A struct without members."""
 
+    __slots__ = ()
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset()
 
 
@@ -1519,6 +1521,8 @@ class Shape(ShapeBase):
     Features:
         deprecated: a feature of ``legacy_tag``
     """
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -1974,6 +1978,8 @@ class Shape_nested_plain(Shape_nested):
         depth: how deep
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
         "label",
@@ -2216,6 +2222,8 @@ class Shape_nested_bare(Shape_nested):
         depth: how deep
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = (
         "kind",
         "label",
@@ -2436,6 +2444,8 @@ class Shape_point(Shape):
         legacy_tag: an old member of the base
     """
 
+    __slots__ = ()
+
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("kind", "label", "legacy_tag")
 
     def __init__(
@@ -2639,6 +2649,8 @@ class Inner(InnerBase):
         depth: how deep
     """
 
+    __slots__ = ()
+
     _WIRE_NAMES: _t.ClassVar[frozenset[str]] = frozenset({"style", "depth"})
 
 
@@ -2695,6 +2707,8 @@ class Inner_plain(Inner):
     Args:
         depth: how deep
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
@@ -2839,6 +2853,8 @@ class Inner_bare(Inner):
     Args:
         depth: how deep
     """
+
+    __slots__ = ()
 
     _FIELDS: _t.ClassVar[tuple[str, ...]] = ("style", "depth")
 
@@ -3363,6 +3379,8 @@ def _XNewCommandArguments_DECODE(
 class PingedEvent(_rt.Event):
     """An event without data."""
 
+    __slots__ = ()
+
     NAME: _t.ClassVar[str] = "PINGED"
     HAS_DATA: _t.ClassVar[bool] = False
 
@@ -3512,6 +3530,8 @@ class ChildBornEvent(Child, _rt.Event):
 
         older: another old member
     """
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -3674,6 +3694,8 @@ class NumbersReadEvent(Numbers, _rt.Event):
         text: str
     """
 
+    __slots__ = ()
+
     NAME: _t.ClassVar[str] = "NUMBERS_READ"
     HAS_DATA: _t.ClassVar[bool] = True
 
@@ -3785,6 +3807,8 @@ class OnEventEvent(_rt.Event):
 
     Only in builds where GOLDEN_ON or GOLDEN_OFF.
     """
+
+    __slots__ = ()
 
     NAME: _t.ClassVar[str] = "ON_EVENT"
     HAS_DATA: _t.ClassVar[bool] = False

@@ -1,0 +1,48 @@
+"""The runtime's and the machine's names, loaded from their modules at first use.
+
+``qapigen.runtime`` and ``qapigen.machine`` import none of their modules until a
+name is asked for (``qapigen vm`` checks its command line before its greeting
+without the codec, the machine or the bindings); every name they give must
+still be there, be the object its module defines, and be listed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PACKAGES = ("qapigen.runtime", "qapigen.machine")
+
+CHECK = """
+import importlib, sys
+package = importlib.import_module({name!r})
+loaded = sorted(m for m in sys.modules if m.startswith({name!r} + "."))
+for attr in package.__all__:
+    value = getattr(package, attr)
+    home = package._HOMES.get(attr)
+    if home is not None:
+        assert value is getattr(importlib.import_module({name!r} + "." + home), attr), attr
+assert set(package.__all__) <= set(dir(package))
+print(" ".join(loaded))
+"""
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_names_load_at_first_use_and_are_their_modules(name: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK.format(name=name)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    # Importing the package loaded only the loader of its names.
+    assert proc.stdout.split() in ([], ["qapigen.runtime.lazy"])
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_an_unknown_name_is_an_attribute_error(name: str) -> None:
+    import importlib
+
+    package = importlib.import_module(name)
+    with pytest.raises(AttributeError, match="nosuch"):
+        package.nosuch  # noqa: B018
