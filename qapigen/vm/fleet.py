@@ -18,6 +18,7 @@ before anything is greeted.
 
 from __future__ import annotations
 
+import gc
 import os
 
 from ..qmp.poller import EVENT_READ
@@ -88,6 +89,10 @@ class Fleet:
             for signum in _TERMINATING:
                 self.loop.add_signal_handler(signum, self._on_signal)
             self._start()
+            # What is made by now lives as long as the program; the collector
+            # (off until now when run as `qapigen vm`) need not traverse it.
+            gc.freeze()
+            gc.enable()
             if ready is not None:
                 ready()
             self.loop.run()
@@ -269,8 +274,6 @@ class Fleet:
         # lives as long as the program: the cyclic garbage collector need not
         # traverse it again while the clients are served (libvirt's start
         # paid a collection of the middle generation, ~1 ms, for nothing).
-        import gc
-
         gc.freeze()
 
     def _serve_qtest(self, log: Callable[[str], None] | None, conn: QtestConnection | None) -> None:
