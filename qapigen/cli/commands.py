@@ -533,6 +533,11 @@ def _stdout_gone() -> bool:
 
 def _main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "vm":
+        # Until its sockets are set up, the program makes little but what lives
+        # as long as it does (modules, classes, its configuration): the cyclic
+        # garbage collector, which would traverse it all a score of times before
+        # the greeting, waits (qapigen.vm.fleet.Fleet.serve turns it back on).
+        gc.disable()
         # QEMU's option syntax, which argparse cannot take.
         from ..vm.program import main as vm_main
 

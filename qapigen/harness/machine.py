@@ -202,10 +202,21 @@ class Machine(Generic[SC]):
         return client
 
     def _wait_for_socket(self, path: str) -> None:
-        """Until the process listens at ``path``: bounded by the timeout and its life."""
+        """Until the process listens at ``path``: bounded by the timeout and its life.
+
+        The file's existence is not enough: QEMU binds the socket a moment
+        before it listens, and a connection in between is refused.  So a
+        connection is tried (and closed: the monitor greets the next one).
+        """
         assert self._proc is not None
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        while not os.path.exists(path):
+        while True:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(path)
+                    return
+                except (FileNotFoundError, ConnectionRefusedError):
+                    pass
             if self._proc.poll() is not None:
                 raise EOFError("the process ended")
             if deadline is not None and time.monotonic() > deadline:

@@ -56,6 +56,7 @@ each section when first asked for; :func:`load` reads and checks a whole file.
 
 from __future__ import annotations
 
+import gc
 import json
 import lzma
 import os
@@ -266,6 +267,11 @@ class Profile:
     def _section(self, name: str, start: int, end: int) -> object:
         """The value a section holds, decompressed and parsed on first use."""
         if start not in self._read:
+            # A section is one tree of containers, made in one go: the cyclic
+            # garbage collector would traverse it again and again while it
+            # grows (a start of libvirt's reads several), to find nothing.
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 text = lzma.decompress(self._data[start:end])
                 self._read[start] = json.loads(text)
@@ -277,6 +283,9 @@ class Profile:
                 raise ProfileError(
                     f"{self.source}: not a profile: {name!r} is not JSON ({err})"
                 ) from None
+            finally:
+                if collecting:
+                    gc.enable()
         return self._read[start]
 
     def document(self) -> dict[str, object]:

@@ -59,8 +59,9 @@ the same point of the stream (checked against QEMU's own C code in the tests).
    is why 10 MiB took 33 s. We scan runs of bytes with regular expressions (a
    10 MiB string is a handful of steps, however it is split into reads; long
    arrays of scalars are read a run of elements at a time, a whole message of
-   the usual kind, an object of plain strings, short integers, keywords and such
-   objects, in one step) and parse each token
+   the usual kind, an object of plain strings, short integers, keywords and
+   arrays and objects of those, in one step, by the standard library's JSON
+   scanner) and parse each token
    as it arrives, keeping only the partial value, which QEMU's limits bound;
    once a value is known to be an error we keep nothing but its bracket counts.
    The limits are QEMU's, so what is accepted and rejected is unchanged.
@@ -73,6 +74,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import sys
 
 from ..runtime.records import FrozenRecord
 from .codepoints import is_valid_codepoint
@@ -81,8 +83,8 @@ from .codepoints import is_valid_codepoint
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Final
+    from collections.abc import Callable, Iterable
+    from typing import Any, Final
 
     from qapigen.runtime import JSONValue
 
@@ -223,10 +225,11 @@ _DQ_PLAIN = rb"\x20\x21\x23-\x5b\x5d-\xfd"
 _SQ_PLAIN = rb"\x20-\x26\x28-\x5b\x5d-\xfd"
 
 
-# Regular expressions other than _TOKEN_RE are compiled on first use (the
-# functions below, cached): a short-lived `qapigen vm` answering a handful of
-# commands never needs most of them, and compiling them all took longer than
-# reading its whole schema package.
+# Regular expressions are compiled on first use (the functions below,
+# cached): a short-lived `qapigen vm` answering a handful of commands never
+# needs most of them, and compiling them all took longer than reading its
+# whole schema package; where every message is simple (libvirt's), not even
+# the token's (~1 ms).
 
 
 @functools.cache
@@ -247,15 +250,19 @@ def _run_res() -> dict[int, Callable[[bytes, int], re.Match[bytes] | None]]:
 # number or keyword followed by the byte that ends it (QEMU needs that byte
 # too). Anything else (an error, a token cut off by the end of the input) is
 # left to the transition table. Group numbers give the token type.
-_TOKEN_RE: Final = re.compile(
-    rb"[ \t\r\n]*+(?:(\{)|(\})|(\[)|(\])|(:)|(,)"
-    rb'|("[' + _DQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _DQ_PLAIN + rb']*+)*+"'
-    rb"|'[" + _SQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _SQ_PLAIN + rb"]*+)*+')"
-    rb"|(-?(?:0|[1-9][0-9]*+)\.[0-9]++(?:[eE][-+]?[0-9]++(?=[^0-9])|(?=[^0-9eE]))"
-    rb"|-?[1-9][0-9]*+[eE][-+]?[0-9]++(?=[^0-9]))"
-    rb"|(-?(?:0(?=[^0-9.])|[1-9][0-9]*+(?=[^0-9eE.])))"
-    rb"|([a-z]++(?=[^a-z])))?"
-).match
+@functools.cache
+def _token_re() -> Callable[[bytes, int], re.Match[bytes] | None]:
+    return re.compile(
+        rb"[ \t\r\n]*+(?:(\{)|(\})|(\[)|(\])|(:)|(,)"
+        rb'|("[' + _DQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _DQ_PLAIN + rb']*+)*+"'
+        rb"|'[" + _SQ_PLAIN + rb"]*+(?:\\[\x20-\xfd][" + _SQ_PLAIN + rb"]*+)*+')"
+        rb"|(-?(?:0|[1-9][0-9]*+)\.[0-9]++(?:[eE][-+]?[0-9]++(?=[^0-9])|(?=[^0-9eE]))"
+        rb"|-?[1-9][0-9]*+[eE][-+]?[0-9]++(?=[^0-9]))"
+        rb"|(-?(?:0(?=[^0-9.])|[1-9][0-9]*+(?=[^0-9eE.])))"
+        rb"|([a-z]++(?=[^a-z])))?"
+    ).match
+
+
 # A run of scalar array elements, each with its comma: "0,", "true, ", '"a",'.
 # Long arrays are read a run at a time (see JSONStreamReader._elements): plain
 # ASCII strings, the three keywords, numbers in QEMU's forms (not "0e5", which
@@ -280,69 +287,66 @@ def _element_res() -> tuple[re.Pattern[bytes], ...]:
 
 
 # A whole message of the usual kind, read in one step (see
-# JSONStreamReader._simple): an object whose members are plain ASCII strings
-# (printable, no quote or backslash), integers of at most 18 digits, keywords,
-# or objects of those.  The transition table reads every such message into
-# the same value, unless a key comes twice (then it says so).
-_PLAIN_STRING = rb'"[\x20\x21\x23-\x5b\x5d-\x7e]*+"'
-_SIMPLE_SCALAR = _PLAIN_STRING + rb"|" + _SMALL_INT + rb"|true|false|null"
+# JSONStreamReader._simple): an object whose members are printable ASCII
+# strings without escapes, integers of at most 18 digits, keywords, or arrays
+# and objects of those, nested at most _SIMPLE_DEPTH deep.  QEMU reads every
+# such message into the value the standard library's JSON scanner gives,
+# unless a key comes twice (QEMU's parser says so; the scanner keeps the last).
+_SIMPLE_DEPTH: Final = 4
+_SIMPLE_INT_END: Final = 10**18
 
 
 #: The values a reader reads token by token before it reads simple messages
-#: whole.  Compiling their patterns (~1 ms) costs what reading ~200 of them
-#: token by token would save; a short session (a harness that starts a
+#: whole, unless the standard library's ``json`` is imported already: that
+#: takes its scanner, and importing it (~1 ms) costs what reading some thirty
+#: messages token by token would save; a short session (a harness that starts a
 #: machine, sends a few commands and quits) does better without.
 SIMPLE_AFTER: Final = 32
 
 
-def _members(value: bytes) -> bytes:
-    """An object's pattern whose members' values are ``value``."""
-    member = _PLAIN_STRING + rb"[ \t\r\n]*+:[ \t\r\n]*+(?:" + value + rb")[ \t\r\n]*+"
-    return rb"\{[ \t\r\n]*+(?:" + member + rb"(?:,[ \t\r\n]*+" + member + rb")*+)?\}"
+# A simple message is looked for on its line, at most this long (the bytes
+# are copied for the scanner): longer ones, and messages over several
+# lines, are read token by token.
+_SIMPLE_LINE: Final = 64 << 10
 
 
 @functools.cache
-def _simple_re(nested: bool) -> Callable[[bytes, int], re.Match[bytes] | None]:
-    """A simple message between blanks (group 1): with member objects, or
-    without (a pattern a third the size, that compiles in a third the time)."""
-    value = _SIMPLE_SCALAR + rb"|" + _members(_SIMPLE_SCALAR) if nested else _SIMPLE_SCALAR
-    return re.compile(rb"[ \t\r\n]*+(" + _members(value) + rb")[ \t\r\n]*+").match
+def _json_scanner() -> tuple[Callable[[str, int], tuple[Any, int]], Callable[[bytes, int], Any]]:
+    """The standard library's JSON scanner (in C; strict: no control
+    characters in strings), and a match of QEMU's blanks (the scanner's too)."""
+    import json.scanner
+
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+    return scan, re.compile(rb"[ \t\r\n]*+").match
 
 
-@functools.cache
-def _simple_tokens() -> re.Pattern[bytes]:
-    """The tokens of a simple message but ``:`` and ``,``."""
-    return re.compile(rb'"[^"]*+"|[{}]|[-0-9]++|[a-z]++')
-
-
-def _simple_value(tokens: list[bytes]) -> dict[str, JSONValue] | None:
-    """The object of a simple message's tokens (``:`` and ``,`` left out), or
-    None when a key comes twice in one object."""
-    outer: dict[str, JSONValue] = {}
-    obj = outer
-    key = None
-    for token in tokens[1:]:  # (the first is the opening brace)
-        first = token[0]
-        if key is None:
-            if first == 0x7D:  # "}": the member object's, or the message's end
-                obj = outer
-                continue
-            key = token[1:-1].decode("ascii")
-            if key in obj:
-                return None
+def _simple_keys(container: dict[str, object] | list[object], depth: int) -> int:
+    """How many keys ``container`` (as the JSON scanner read it) and the objects
+    in it have; -1 unless it holds only strings, integers of at most 18 digits,
+    keywords, and arrays and objects of those nested at most ``depth`` deep
+    (``container`` being the first level)."""
+    if type(container) is dict:
+        count = len(container)
+        items: Iterable[object] = container.values()
+    else:
+        count = 0
+        items = container
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
             continue
-        if first == 0x22:  # '"'
-            obj[key] = token[1:-1].decode("ascii")
-        elif first == 0x7B:  # "{"
-            inner: dict[str, JSONValue] = {}
-            obj[key] = inner
-            obj = inner
-        elif first >= 0x61:  # a keyword
-            obj[key] = _KEYWORDS[token]
-        else:
-            obj[key] = int(token)
-        key = None
-    return outer
+        if kind is int:
+            if -_SIMPLE_INT_END < item < _SIMPLE_INT_END:  # type: ignore[operator]
+                continue
+            return -1
+        if (kind is dict or kind is list) and depth > 1:
+            inner = _simple_keys(item, depth - 1)  # type: ignore[arg-type]
+            if inner < 0:
+                return -1
+            count += inner
+            continue
+        return -1  # a float (NaN and Infinity too), or nested too deep
+    return count
 
 
 _GROUP_TOKEN: Final = (
@@ -615,13 +619,12 @@ class JSONStreamReader:
         self._max_count = max_token_count
         self._max_nesting = max_nesting
         # The longest simple message that cannot reach a limit: its tokens are
-        # fewer, and their bytes not more, than its length; it nests two deep.
-        self._simple_max = min(max_token_size - 1, max_token_count) if max_nesting >= 2 else 0
+        # fewer, and their bytes not more, than its length; and how deep it
+        # may nest (not past the nesting limit).
+        self._simple_max = min(max_token_size - 1, max_token_count)
+        self._simple_depth = min(max_nesting, _SIMPLE_DEPTH)
         # Values and errors read so far.
         self._read = 0
-        # The pattern of simple messages, compiled on first use (see _simple()).
-        self._simple_nested = False
-        self._simple_match: Callable[[bytes, int], re.Match[bytes] | None] | None = None
         # Lexer: state, the bytes of the token being read, whether the last
         # byte fed was a newline (for the byte before a "{" at a read's start).
         self._state = _START
@@ -647,15 +650,23 @@ class JSONStreamReader:
         max_size = self._max_size
         pos = 0
         n = len(data)
+        token_re = None
         while pos < n:
-            if state == _START and not self._tokens and self._read >= SIMPLE_AFTER:
+            if (
+                state == _START
+                and not self._tokens
+                and (self._read >= SIMPLE_AFTER or "json" in sys.modules)
+                and self._simple_depth
+            ):
                 # Between values: a whole simple message is read at once.
                 end = self._simple(data, pos)
                 if end:
                     pos = end
                     continue
             if state == _START:
-                m = _TOKEN_RE(data, pos)
+                if token_re is None:
+                    token_re = _token_re()
+                m = token_re(data, pos)
                 assert m is not None  # every part of the pattern is optional
                 group = m.lastindex
                 if group is not None:
@@ -726,24 +737,36 @@ class JSONStreamReader:
         return results
 
     def _simple(self, data: bytes, pos: int) -> int:
-        """Read a simple message at ``pos`` (see ``_simple_re``), if one is there
-        whole, as the tokens one by one would; where it ends, or 0."""
-        match = self._simple_match
-        if match is None:
-            match = self._simple_match = _simple_re(False)
-        m = match(data, pos)
-        if m is None and not self._simple_nested:
-            # Once a message is not flat, member objects are looked for too.
-            self._simple_nested = True
-            self._simple_match = _simple_re(True)
-            m = self._simple_match(data, pos)
-        if m is None or m.end(1) - m.start(1) > self._simple_max:
+        """Read a simple message at ``pos``, if one is there whole on its line,
+        as the tokens one by one would; where it ends, the blanks after it
+        read too, or 0."""
+        scan, blanks = _json_scanner()
+        start = blanks(data, pos).end()
+        if data[start : start + 1] != b"{":
             return 0
-        value = _simple_value(_simple_tokens().findall(data, m.start(1), m.end(1)))
-        if value is None:
-            return 0  # a key comes twice: the parser reports it
+        line_end = data.find(b"\n", start, start + _SIMPLE_LINE)
+        if line_end < 0 and len(data) - start > _SIMPLE_LINE:
+            return 0
+        line = data[start:] if line_end < 0 else data[start:line_end]
+        try:
+            # One character a byte: what is not ASCII is refused below.
+            value, length = scan(line.decode("latin-1"), 0)
+        except (ValueError, StopIteration, RecursionError):
+            return 0  # not JSON, or not whole yet: the tokens tell
+        if length > self._simple_max:
+            return 0
+        message = line[:length]
+        # No escapes, no byte but printable ASCII in strings (the scanner
+        # refuses control characters there, and blanks are its only others).
+        if not message.isascii() or b"\\" in message or b"\x7f" in message:
+            return 0
+        # One colon a key, unless a key comes twice (or a string holds one).
+        keys = _simple_keys(value, self._simple_depth)
+        if keys < 0 or keys != message.count(b":"):
+            return 0
         self._results.append(JSONMessage(value))
-        return m.end()
+        end: int = blanks(data, start + length).end()
+        return end
 
     # -- streamer (json-streamer.c) ------------------------------------------
 

@@ -96,6 +96,33 @@ def _elements(elements: list[object] | tuple[object, ...]) -> Iterator[tuple[str
 # How deep _plain() goes before leaving a value to the loop of _nested().
 _PLAIN_DEPTH: Final = 16
 
+# Key sequences whose layout is remembered: replies have few shapes, and a
+# reply may hold hundreds of objects of one (qom-list's 512 properties).
+# (Short ones only, so that what is kept stays small; not functools.lru_cache:
+# this module is on the start path, which does without functools.)
+_LAYOUTS_KEPT: Final = 1024
+_LAID_OUT_KEYS: Final = 16
+_LAID_OUT_CHARS: Final = 256
+_layouts: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The keys of an object in QEMU's order, each with what is written
+    before its value (``"key": ``, after a ``, `` but for the first)."""
+    return tuple(
+        (key, (", " if i else "") + _quote(key) + ": ") for i, key in enumerate(qdict_order(keys))
+    )
+
+
+def _kept_layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """:func:`_layout`, remembered (forgotten all at once when full)."""
+    layout = _layouts.get(keys)
+    if layout is None:
+        if len(_layouts) >= _LAYOUTS_KEPT:
+            _layouts.clear()
+        layout = _layouts[keys] = _layout(keys)
+    return layout
+
 
 def encode(value: object) -> str:
     """``value`` (dicts, lists or tuples, str, int, float, bool, None) as QEMU writes it.
@@ -115,16 +142,23 @@ def _plain(value: object, depth: int) -> str | None:
     if kind is dict:
         if not depth:
             return None
-        for key in value:  # type: ignore[attr-defined]
+        keys: tuple[str, ...] = tuple(value)  # type: ignore[arg-type]
+        for key in keys:
             if type(key) is not str:
                 return None  # (the loop says what is wrong with it)
-        parts = []
-        for key in qdict_order(value):  # type: ignore[arg-type]
+        if len(keys) <= _LAID_OUT_KEYS and sum(map(len, keys)) <= _LAID_OUT_CHARS:
+            layout = _kept_layout(keys)
+        else:
+            layout = _layout(keys)
+        parts = ["{"]
+        for key, head in layout:
             text = _plain(value[key], depth - 1)  # type: ignore[index]
             if text is None:
                 return None
-            parts.append(_quote(key) + ": " + text)
-        return "{" + ", ".join(parts) + "}"
+            parts.append(head)
+            parts.append(text)
+        parts.append("}")
+        return "".join(parts)
     if value is None or kind is bool or kind is int or kind is float:
         return _scalar(value)
     if kind is list:

@@ -159,7 +159,7 @@ class QMPService:
     def _lookup(self, name: str) -> CommandLike | None:
         """A live command, else the surface's."""
         if name in self.live:
-            return self.commands[name]
+            return self.commands.get(name)
         assert self.surface is not None
         return self.surface.lookup(name)
 
@@ -171,8 +171,10 @@ class QMPService:
         stay in ``peer.backlog``: the adapter stops reading the client until
         :meth:`serve_backlog` has run them all.
         """
-        received = peer.conn.receive_data(data, fds)
-        peer.backlog.extend(item for item in received if type(item) is Request)
+        backlog = peer.backlog
+        for item in peer.conn.receive_data(data, fds):
+            if type(item) is Request:
+                backlog.append(item)
         self.serve_backlog(peer)
 
     def serve_backlog(self, peer: Peer) -> None:

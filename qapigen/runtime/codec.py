@@ -10,7 +10,6 @@ QEMU may send: unknown members and unknown enum values.
 from __future__ import annotations
 
 import enum
-import warnings
 
 from .errors import WireError
 from .records import NamedTuple, Record
@@ -443,6 +442,8 @@ def warn_deprecated(what: str, stacklevel: int = 3) -> None:
     The warning points at the caller of warn_deprecated's caller, or as far up
     as ``stacklevel`` says (as :func:`warnings.warn` counts).
     """
+    import warnings  # here: a program that uses nothing deprecated does without it
+
     warnings.warn(f"{what} is deprecated", DeprecationWarning, stacklevel=stacklevel)
 
 

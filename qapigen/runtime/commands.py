@@ -100,8 +100,11 @@ class Dispatcher:
             else:
                 decoded = info.arg_type.from_wire(args)
                 if info.unpack:
-                    fields = info.arg_type._FIELDS
-                    result = method(**{name: getattr(decoded, name) for name in fields})
+                    # A loop, not a comprehension (a call of its own, at every command).
+                    kwargs = {}
+                    for field in info.arg_type._FIELDS:
+                        kwargs[field] = getattr(decoded, field)
+                    result = method(**kwargs)
                 else:
                     result = method(decoded)
         except WireError as err:

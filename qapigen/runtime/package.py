@@ -60,6 +60,13 @@ class Commands(Mapping[str, CommandInfo]):
             info = self._loaded[name]
         return info
 
+    def get(self, name: str, default: CommandInfo | None = None) -> CommandInfo | None:  # type: ignore[override]
+        """The command ``name``'s info, or ``default`` (a server asks at every request)."""
+        info = self._loaded.get(name)
+        if info is not None:
+            return info
+        return self[name] if name in self._entries else default
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

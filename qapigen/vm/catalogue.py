@@ -35,9 +35,10 @@ class ProfileCatalogue:
         self._devices: frozenset[str] | None = None
         self._enums: dict[tuple[str, str], tuple[str, ...]] = {}
         self._index: dict[str, dict[str, object]] | None = None
-        # The recorded CPU's type, and its qom-get replies by property, indexed
-        # once (libvirt asks for each of its 464 at every domain start).
-        self._cpu_replies: tuple[str | None, dict[str, Reply]] | None = None
+        # The recorded CPU's type, and its properties' values (its successful
+        # qom-get), indexed once (libvirt asks for each of its 464 at every
+        # domain start).
+        self._cpu_values: tuple[str | None, dict[str, object]] | None = None
 
     @property
     def loaded(self) -> Profile | None:
@@ -163,13 +164,15 @@ class ProfileCatalogue:
 
     def value(self, cpu_type: str, name: str) -> tuple[bool, object]:
         """The recorded CPU's ``qom-get`` of ``name``, if recorded."""
-        recorded = self._cpu_replies
+        recorded = self._cpu_values
         if recorded is None:
-            recorded = self._cpu_replies = (self._recorded_cpu_type(), self._recorded_cpu_replies())
-        reply = recorded[1].get(name)
-        if reply is None or not reply.ok or cpu_type != recorded[0]:
+            replies = self._recorded_cpu_replies()
+            values = {name: reply.value for name, reply in replies.items() if reply.ok}
+            recorded = self._cpu_values = (self._recorded_cpu_type(), values)
+        values = recorded[1]
+        if cpu_type != recorded[0] or name not in values:
             return False, None
-        return True, reply.value
+        return True, values[name]
 
     def _recorded_cpu_replies(self) -> dict[str, Reply]:
         """The domain session's ``qom-get`` replies for the recorded CPU, by

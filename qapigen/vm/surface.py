@@ -84,6 +84,7 @@ class ServedProfile:
         self.path = path
         self._package = package
         self._profile: Profile | None = None
+        self._own: SchemaInfo | None = None
         self._schema: SchemaInfo | None = None
         # How many of the schema's entries are the profile's; its reply, as written.
         self._recorded_entries = 0
@@ -116,9 +117,9 @@ class ServedProfile:
             self._profile = default()
         return self._profile
 
-    def schema(self) -> SchemaInfo:
-        """The served schema: the profile's, with the simulator's commands it lacks."""
-        if self._schema is None:
+    def own_schema(self) -> SchemaInfo:
+        """The profile's schema alone (what its own commands are served from)."""
+        if self._own is None:
             from ..profiles.profile import ProfileError as ReadError
             from ..qmp.schema_info import SchemaInfo
 
@@ -127,7 +128,7 @@ class ServedProfile:
                 # query-qmp-schema is asked (see written_schema()): most clients
                 # never ask, and every start's first command would wait for it.
                 loaded = self.profile()
-                own = SchemaInfo(loaded.introspection(), facts=loaded.schema_facts())
+                self._own = SchemaInfo(loaded.introspection(), facts=loaded.schema_facts())
             except ValueError as err:
                 raise ProfileError(
                     f"not a profile: its schema-facts are malformed ({err})"
@@ -138,12 +139,27 @@ class ServedProfile:
                 raise ProfileError(
                     f"not a profile: no query-qmp-schema answer of its first probe ({err!r})"
                 ) from None
+        return self._own
+
+    def schema(self) -> SchemaInfo:
+        """The served schema: the profile's, with the simulator's commands it lacks."""
+        if self._schema is None:
+            from ..qmp.schema_info import SchemaInfo
+
+            own = self.own_schema()
             __import__(self._package)
             simulator = SchemaInfo(_package_introspection(sys.modules[self._package]))
             extensions = [n for n in simulator.commands if n not in own.commands]
             self._schema = own.extended(simulator, extensions, _EXTENSION_FEATURE)
             self._recorded_entries = len(own.entries)
         return self._schema
+
+    def schema_of(self, name: str) -> SchemaInfo:
+        """A schema that serves command ``name`` as the served schema does: the
+        profile's own where it has the command (the simulator's commands are
+        then not read: a domain's start asks none of them), else the served one."""
+        own = self.own_schema()
+        return own if name in own.commands else self.schema()
 
     def written_schema(self) -> list[Any]:
         """The served schema's ``query-qmp-schema`` reply, to be written as QEMU
@@ -197,20 +213,19 @@ class MachineSurface:
 
     def lookup(self, name: str) -> CommandSpec | None:
         """The command ``name`` of the served schema, or None."""
-        return self.served.schema().command(name)
+        return self.served.schema_of(name).command(name)
 
     def run(self, name: str, arguments: dict[str, Any]) -> Any:
         """Answer ``name`` (not a live command); :class:`CommandError` with QEMU's error."""
         from ..qmp.arguments import check_arguments
         from ..runtime.errors import WireError
 
-        schema = self.served.schema()
         try:
-            check_arguments(schema, name, arguments)
+            check_arguments(self.served.schema_of(name), name, arguments)
         except WireError as err:
             raise CommandError("GenericError", err.desc) from None
         if name == "query-commands":
-            return schema.query_commands()
+            return self.served.schema().query_commands()
         if name == "query-qmp-schema":
             return self.served.written_schema()
         if name == "query-chardev":

@@ -153,3 +153,33 @@ def test_a_program_that_never_answers(tmp_path: Path) -> None:
         machine.launch()
     assert err.value.exitcode is None
     assert machine.exitcode == -signal.SIGKILL
+
+
+# A program that binds its monitor's socket, waits, and only then listens (as QEMU
+# does, in a shorter moment), then serves it as qapigen vm: a connection in between
+# is refused although the socket's file is there.
+_LATE_LISTENER = """
+import os, socket, sys, time
+args = sys.argv[1:]
+at = args.index("-qmp")
+path = args[at + 1].removeprefix("unix:").split(",")[0]
+del args[at : at + 2]
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.bind(path)
+time.sleep(0.5)
+sock.listen()
+os.set_inheritable(sock.fileno(), True)
+chardev = f"socket,id=m,fd={sock.fileno()},server=on,wait=off"
+os.execv(sys.executable, [sys.executable, "-m", "qapigen", "vm", *args,
+         "-chardev", chardev, "-mon", "chardev=m,mode=control"])
+"""
+
+
+def test_a_socket_bound_before_it_listens_is_waited_for(tmp_path: Path) -> None:
+    """The harness connects once the program listens, not once the file exists."""
+    program = tmp_path / "late_listener.py"
+    program.write_text(_LATE_LISTENER)
+    binary = [sys.executable, str(program)]
+    with Machine(["-S", *QEMU_NONE], binary=binary, monitor="socket") as machine:
+        assert machine.client.query_status().status is qmp.RunState.PRELAUNCH
+    assert machine.exitcode == 0

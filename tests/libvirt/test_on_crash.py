@@ -16,6 +16,7 @@ import json
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,14 @@ def _check_core(path: Path) -> None:
     assert path.stat().st_size >= _GUEST_RAM
 
 
+def _traffic_is(log: str, expected: dict[str, Any]) -> bool:
+    """Whether the QMP events and commands in ``log`` are those ``expected``."""
+    qmp_events, commands = qmp_summary(log, after_cont=True)
+    return matches(qmp_events, expected["qmp_events"]) and matches(
+        commands, expected["qmp_commands"]
+    )
+
+
 @pytest.mark.parametrize("policy", ON_CRASH)
 def test_the_first_crash_ends_as_the_policy_says(
     libvirtd: Libvirtd,
@@ -73,7 +82,9 @@ def test_the_first_crash_ends_as_the_policy_says(
             guest.firmware_reset()
         seen = events.collect(lambda e: matches(e, expected["events"]), _EVENTS_TIMEOUT)
         state = libvirtd.virsh("domstate", "--reason", name).strip()
-        log = libvirtd.log_since(offset)
+        # Crashed Panicked comes of GUEST_PANICKED: the STOP QEMU's main loop sends
+        # after it may not have reached libvirt yet.
+        log = libvirtd.log_when(offset, lambda log: _traffic_is(log, expected), _EVENTS_TIMEOUT)
     new_dumps = _dumps(libvirtd) - dumps
     for dump in new_dumps:
         _check_core(dump)

@@ -580,14 +580,19 @@ def test_chunking_does_not_matter(data: bytes, cuts: list[int]) -> None:
 
 
 # Messages of the shape the reader takes in one step (objects of plain strings,
-# short integers, keywords and such objects), near misses (escapes, floats,
-# long integers, arrays, deeper nesting, repeated keys) and blanks between.
+# short integers, keywords, and arrays and objects of those, up to four deep),
+# near misses (escapes, control characters and DEL in strings, floats, NaN,
+# long integers, deeper nesting, repeated keys, colons in strings) and blanks
+# between.
 _blank = st.sampled_from([b"", b" ", b"\n", b"\t", b"\r\n", b"  "])
-_key = st.sampled_from([b'"a"', b'"b"', b'"execute"', b'"id"', b'"x y"', b'""', b'"a\\"'])
+_key = st.sampled_from(
+    [b'"a"', b'"b"', b'"execute"', b'"id"', b'"x y"', b'""', b'"a\\"', b'"a:b"', b'"\x7f"']
+)
 _scalar = st.sampled_from(
     [
         *(b'"query-status"', b'""', b'"\\n"', b'"\xc3\xa9"', b"0", b"-7", b"123456789012345678"),
         *(b"1234567890123456789", b"1.5", b"-0", b"00", b"true", b"false", b"null", b"nul", b"[]"),
+        *(b"-123456789012345678", b"1e5", b"NaN", b"-Infinity", b'"\t"', b'":"', b"[1,]"),
     ]
 )
 
@@ -599,7 +604,20 @@ def _object(values: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
     return st.lists(member, max_size=4).map(lambda ms: b"{" + b",".join(ms) + b"}")
 
 
-_message = _object(_scalar | _object(_scalar | _object(_scalar)))
+def _array(values: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    element = st.tuples(_blank, values, _blank).map(b"".join)
+    return st.lists(element, max_size=3).map(lambda es: b"[" + b",".join(es) + b"]")
+
+
+def _nested(depth: int) -> st.SearchStrategy[bytes]:
+    """Scalars, and arrays and objects of them up to ``depth`` deep."""
+    if depth == 0:
+        return _scalar
+    inner = _nested(depth - 1)
+    return _scalar | _object(inner) | _array(inner)
+
+
+_message = _object(_nested(4))
 simple_inputs = st.lists(st.tuples(_blank, _message), max_size=4).map(
     lambda ms: b"".join(b + m for b, m in ms) + b"\n"
 )
@@ -1253,3 +1271,30 @@ def test_strings_are_written_as_qemu_writes_them_whatever_came_before(texts: lis
     for text in [*texts, "".join(chr(cp) for cp in range(0x20, 0x7F)) + "\n"]:
         raw = text.encode("utf-8", "surrogatepass").replace(b"\0", b"\xc0\x80")
         assert encode(text) == ref_quoted_str(raw)
+
+
+def _qdict_written(members: dict[str, int]) -> str:
+    """How QEMU writes an object of integers: buckets (tdb_hash) in order,
+    the key inserted last first within one; keys are plain ASCII here."""
+    keys = list(members)
+    order = sorted(range(len(keys)), key=lambda i: (tdb_hash_bucket(keys[i].encode()), -i))
+    return "{" + ", ".join(f'"{keys[i]}": {members[keys[i]]}' for i in order) + "}"
+
+
+_ascii_key = st.text(st.characters(min_codepoint=0x61, max_codepoint=0x7A), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_ascii_key, max_size=24, unique=True), min_size=1, max_size=6))
+def test_objects_of_one_shape_are_written_alike_and_each_in_its_own_order(
+    shapes: list[list[str]],
+) -> None:
+    """Objects written many times over with the same keys (qom-list's 512
+    properties), the same keys inserted in another order, many keys, long ones:
+    each in QEMU's order for its own insertion order, every time."""
+    for keys in shapes:
+        for ordering in (keys, keys[::-1], keys[1:] + keys[:1]):
+            members = {key: n for n, key in enumerate(ordering)}
+            expected = _qdict_written(members)
+            assert encode([members, members]) == f"[{expected}, {expected}]"
+            assert encode({"return": members}) == '{"return": ' + expected + "}"

@@ -10,6 +10,8 @@ the test uses exactly that input.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from functools import partial
 from types import ModuleType
@@ -385,3 +387,29 @@ def test_dispatch_successes_as_recorded() -> None:
         "CommandNotFound",
         "The command no-such-command has not been found",
     )
+
+
+def test_commands_get_loads_a_command_s_module_only_when_it_is_there() -> None:
+    """``COMMANDS.get`` (a server asks it at every request) gives what ``COMMANDS[name]``
+    gives, loading the command's module then, and ``default`` for a name the
+    package lacks, loading nothing."""
+    script = """
+import sys
+from qapigen import simulator_api
+commands = simulator_api.COMMANDS
+module = "qapigen.simulator_api.machine"
+assert module not in sys.modules
+missing = object()
+assert commands.get("no-such-command") is None
+assert commands.get("no-such-command", missing) is missing
+assert module not in sys.modules
+info = commands.get("qom-get")
+assert module in sys.modules
+assert info is commands["qom-get"] and info.name == "qom-get" and info.method == "qom_get"
+assert commands.get("qom-get", missing) is info
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout == "ok\n", done.stderr

@@ -67,6 +67,7 @@ _START_TIMEOUT = 120.0  # the first `virsh version` probes every qemu-system-* o
 _STOP_TIMEOUT = 30.0
 _LISTEN_TRIES = 60  # defines of a domain until virsh event shows one
 _LISTEN_WAIT = 0.5  # seconds for each to show
+_LOG_POLL = 0.05  # seconds between readings of the debug log while waiting on it
 
 
 def _domain_name(xml: Path) -> str:
@@ -258,6 +259,24 @@ class Libvirtd:
         with open(self.debug_log, "rb") as fp:
             fp.seek(offset)
             return fp.read().decode(errors="replace")
+
+    def log_when(self, offset: int, done: Callable[[str], bool], timeout: float) -> str:
+        """The debug log from ``offset`` on, once ``done`` holds of it, or as it is at
+        ``timeout``.
+
+        libvirt logs what the emulator sends as its monitor thread reads it, and a
+        domain event says nothing of the messages the emulator sends after the one
+        that caused it: a test that has seen the events it waited for waits on the
+        log too.
+        """
+        deadline = time.monotonic() + timeout
+        log = self.log_since(offset)
+        for _ in range(int(timeout / _LOG_POLL)):
+            if done(log) or time.monotonic() > deadline:
+                break
+            time.sleep(_LOG_POLL)
+            log = self.log_since(offset)
+        return log
 
 
 class EventStream:

@@ -393,6 +393,30 @@ def test_served_schema_builds_from_the_shipped_profile() -> None:
     assert schema.command("no-such-command") is None
 
 
+def test_the_profile_s_commands_are_served_alike_before_and_after_the_whole_schema() -> None:
+    """A command of the profile is looked up and its arguments checked from the
+    profile's schema alone until the served schema is needed (the simulator's
+    commands, ``query-commands``), and alike once it is built."""
+    bad = {"capabilities": [{"capability": "events", "state": 1}]}
+    expected = "Invalid parameter type for 'capabilities[0].state', expected: boolean"
+
+    def ask(machine: MachineSurface) -> tuple[bool | None, str]:
+        spec = machine.lookup("migrate-set-capabilities")
+        with pytest.raises(Exception, match="expected: boolean") as error:
+            machine.run("migrate-set-capabilities", bad)
+        return (spec.allow_oob if spec else None), str(error.value)
+
+    machine = _surface()
+    before = ask(machine)
+    assert machine.lookup("no-such-command") is None
+    # The simulator's own command needs the whole served schema.
+    assert machine.lookup("x-guest-reset") is not None
+    names = [c["name"] for c in machine.run("query-commands", {})]
+    assert "x-guest-reset" in names and "migrate-set-capabilities" in names
+    assert ask(machine) == before == (False, expected)
+    assert ask(_surface()) == before
+
+
 def _chardevs_over_a_socket_pair(program: Sequence[str], folder: Path) -> bytes:
     """``query-chardev`` of ``program`` whose monitor is one end of a socket pair
     (QEMUMachine's way), with a TCP ``-qmp`` a client is connected to and a
