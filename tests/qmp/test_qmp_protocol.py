@@ -195,6 +195,24 @@ def test_greeting() -> None:
 
 
 @pytest.mark.parametrize(
+    "unfinished",
+    [b'{"execute": "query-status"', b'{"execute": "query-', b"[1, {", b"123", b'"abc'],
+)
+def test_the_end_of_input_forgets_the_unfinished_message(unfinished: bytes) -> None:
+    """QEMU makes its parser anew when a monitor's input ends: what came of an
+    unfinished message is never read, nor an error reported for it; the
+    session stays negotiated (its events still go out)."""
+    conn = negotiated()
+    assert conn.receive_data(unfinished) == []
+    conn.input_ended()
+    assert conn.data_to_send() == b""
+    # Fed again (as if input came back), the reader starts afresh.
+    answer = reply(conn, b'{"execute": "query-status", "id": 5}')
+    assert answer == '{"return": ' + json.dumps(STATUS) + ', "id": 5}\r\n'
+    assert conn.negotiated
+
+
+@pytest.mark.parametrize(
     ("arguments", "desc"),
     [
         ('{"enable": ["bogus"]}', "Parameter 'null' does not accept value 'bogus'"),
