@@ -145,6 +145,10 @@ class Fleet:
             raise error from None
         for warning in options.cmdline.warnings:
             print_stderr(f"{PROG}: {warning}\n")
+        if any(spec.stdio for spec in options.chardevs):
+            from .stdio import check_ports
+
+            check_ports(options, config.machine_type)
         if not options.has_monitor:
             # QEMU would run; the simulated machine could not be driven at all.
             raise CommandLineError(None, _NO_MONITOR)
@@ -272,7 +276,7 @@ class Fleet:
         chardevs += _chardevs(self.options, self.sockets, bound, fleet_monitor)
         for channel, is_listening in mon_sockets:
             if not isinstance(channel, _socket.socket):
-                channel.serve(server, self.options, config.machine_type)
+                channel.serve(server)
             elif is_listening:
                 tables[id(channel)] = server.listen_socket(channel)
             elif greeted is None:

@@ -9,7 +9,7 @@ made: the ``-chardev``, ``-qmp`` and ``-monitor`` options in command-line
 order, before the machine.  The serial and parallel ports' and the debug
 console's devices (``-serial stdio``, ``-serial mon:stdio``, ``-parallel``,
 ``-debugcon``, and ``-nographic``'s default serial port) are made after the
-monitors: QEMU then fails (:func:`late_conflict`), its monitor's greeting
+monitors: QEMU then fails (:func:`check_ports`), its monitor's greeting
 out or not (its I/O thread races the exit; mostly not), the simulator's not.
 Under ``-daemonize`` all of them are refused (``cannot use stdio with
 -daemonize``), and ``-nographic`` (which puts the default ports and monitor on
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STDIO_VALUES",
     "StdioChardev",
-    "late_conflict",
+    "check_ports",
     "open_stdio",
     "refuse_under_daemonize",
 ]
@@ -82,15 +82,10 @@ class StdioChardev:
         if not spec.signal:
             self._terminal = _clear_isig()
 
-    def serve(self, server: SelectorServer, options: Options, machine_type: str) -> None:
-        """Serve ``server``'s QMP on stdin and stdout (greeted at once), unless
-        a device made after the monitors wants stdio too: QEMU's
-        :class:`CommandLineError` then."""
+    def serve(self, server: SelectorServer) -> None:
+        """Serve ``server``'s QMP on stdin and stdout (greeted at once)."""
         from ..qmp.stdio import StdioClient
 
-        error = late_conflict(options, machine_type)
-        if error is not None:
-            raise error
         StdioClient(server, 0, 1)
 
     def close(self) -> None:
@@ -191,10 +186,13 @@ def _machine_type(options: Options) -> str | None:
     return name
 
 
-def late_conflict(options: Options, machine_type: str) -> CommandLineError | None:
-    """QEMU's error for the first port or console that wants stdio once a
-    monitor has it (None: none does)."""
-    return _late_conflict(options, machine_type, _MULTIPLE)
+def check_ports(options: Options, machine_type: str) -> None:
+    """QEMU's :class:`CommandLineError` for the first port or console that
+    wants stdio, given a ``stdio`` chardev (made after the monitors, once the
+    machine is checked: nothing is greeted on stdio before)."""
+    error = _late_conflict(options, machine_type, _MULTIPLE)
+    if error is not None:
+        raise error
 
 
 def _late_conflict(options: Options, machine_type: str | None, why: str) -> CommandLineError | None:

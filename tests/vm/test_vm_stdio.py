@@ -342,6 +342,17 @@ def test_no_port_on_stdio(line: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "line", ["-chardev stdio,id=x -serial stdio", "-chardev stdio,id=x -parallel stdio"]
+)
+def test_a_stdio_chardev_no_monitor_uses(line: str, tmp_path: Path) -> None:
+    """A ``stdio`` chardev takes stdio from the ports even when no monitor uses it."""
+    tmp_path.chmod(0o700)
+    qmp = f"unix:{tmp_path}/qmp.sock,server=on,wait=off"
+    qemu, ours = _refused([*line.split(), "-qmp", qmp], QEMU_NONE)
+    assert ours == qemu and ours[2] == 1
+
+
+@pytest.mark.parametrize(
     ("line", "said"),
     [
         ("-machine pc -nographic", b"-nographic cannot be used with -daemonize"),
