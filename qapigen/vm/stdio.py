@@ -156,14 +156,19 @@ def _refuse_nographic(options: Options) -> None:
     board = _machine_type(options) != "none"  # the none machine has no ports
     serial = defaults and board and not found["-serial"]
     parallel = defaults and board and not found["-parallel"]
-    monitor = defaults and not (options.monitors or options.mons or found["-monitor"])
-    monitor = monitor and not any(
-        value.startswith("mon:")
-        for opt, value, _ in options.char_options
-        if opt in ("-serial", "-parallel")
-    )
-    if serial or parallel or monitor:
+    if serial or parallel or (defaults and not _has_monitor(options)):
         raise CommandLineError(None, "-nographic cannot be used with -daemonize")
+
+
+def _has_monitor(options: Options) -> bool:
+    """Whether a monitor is asked for, so that QEMU makes no default one
+    (``-qmp``, ``-mon``, ``-monitor``, a port muxed with one: ``mon:``)."""
+    if options.monitors or options.mons:
+        return True
+    return any(
+        opt == "-monitor" or (opt in ("-serial", "-parallel") and value.startswith("mon:"))
+        for opt, value, _ in options.char_options
+    )
 
 
 def _found(options: Options) -> dict[str, bool]:
@@ -215,8 +220,10 @@ def _late_conflict(options: Options, machine_type: str | None, why: str) -> Comm
             nodefaults = True
     board = machine_type is not None and machine_type != "none"
     if nographic and not serials and not nodefaults and board:
-        # -nographic's serial port (not muxed with a monitor: one is given).
-        return CommandLineError(None, _late_message(why, None, "serial", "stdio"))
+        # -nographic's serial port, with the default monitor muxed on it if
+        # no other monitor is asked for.
+        value = "stdio" if _has_monitor(options) else "mon:stdio"
+        return CommandLineError(None, _late_message(why, None, "serial", value))
     for kind, values in (("serial", serials), ("parallel", parallels)):
         for value in values:
             if value in STDIO_VALUES:

@@ -342,14 +342,25 @@ def test_no_port_on_stdio(line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["-chardev stdio,id=x -serial stdio", "-chardev stdio,id=x -parallel stdio"]
+    "line",
+    [
+        "-chardev stdio,id=x -serial stdio",
+        "-chardev stdio,id=x -parallel stdio",
+        "-machine pc -nographic -chardev stdio,id=x",
+        "-machine pc -nographic -chardev stdio,id=x -parallel mon:stdio",
+    ],
 )
 def test_a_stdio_chardev_no_monitor_uses(line: str, tmp_path: Path) -> None:
     """A ``stdio`` chardev takes stdio from the ports even when no monitor uses it."""
     tmp_path.chmod(0o700)
     qmp = f"unix:{tmp_path}/qmp.sock,server=on,wait=off"
-    qemu, ours = _refused([*line.split(), "-qmp", qmp], QEMU_NONE)
+    base = () if "-machine" in line else QEMU_NONE
+    qemu, ours = _refused([*line.split(), "-qmp", qmp], base)
     assert ours == qemu and ours[2] == 1
+    if "-machine" in line:  # without -qmp: QEMU's default monitor, muxed on the port unless
+        qemu, ours = _refused(line.split(), ())  # a port asked for a monitor (mon:)
+        assert ours == qemu
+        assert (b"'mon:stdio'" in ours[1]) == ("mon:" not in line)
 
 
 @pytest.mark.parametrize(
