@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..runtime import Event
-    from .protocol import Request
+    from .protocol import Request, ServerConnection
     from .service import Peer
 
 __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
@@ -42,7 +42,50 @@ __all__ = ["MAX_PENDING_OUTPUT", "Loop", "SelectorServer"]
 _CHUNK = 65536
 
 
-class _Client:
+class LoopPeer:
+    """What a QMP client served on the loop does alike whatever carries its
+    bytes (a socket here, standard input and output in :mod:`.stdio`): serving
+    the service a turn, and a turn once its output has room."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        closed: bool
+        backlog: list[Request]
+        conn: ServerConnection
+        service: QMPService
+        _unsent: bytearray
+
+        def _send(self) -> None: ...
+        def _watch(self) -> None: ...
+        def close(self) -> None: ...
+
+    def _serve(self, serve: Callable[..., None], *args: object) -> None:
+        try:
+            serve(self, *args)
+        except Exception:
+            # A bug (bad input is answered, not raised): report it and drop
+            # this client only, as asyncio does with a failing protocol.
+            import traceback
+
+            traceback.print_exc()
+            self.close()
+        # Descriptors no command claimed and none will: closed, not leaked.
+        close_fds(self.conn.discarded_fds())
+        self._watch()
+
+    def _writable(self) -> None:
+        """The output has room: send, then serve what waited for it."""
+        if self.closed:
+            return
+        self._send()
+        if self.backlog and len(self._unsent) <= LOW_WATER:
+            self._serve(self.service.serve_backlog)
+        else:
+            self._watch()
+
+
+class _Client(LoopPeer):
     """One connected client: its socket, its protocol state, its unsent bytes."""
 
     __slots__ = (
@@ -101,27 +144,7 @@ class _Client:
         self._serve(self.service.received, data, fds)
 
     def on_writable(self) -> None:
-        if self.closed:
-            return
-        self._send()
-        if self.backlog and len(self._unsent) <= LOW_WATER:
-            self._serve(self.service.serve_backlog)
-        else:
-            self._watch()
-
-    def _serve(self, serve: Callable[..., None], *args: object) -> None:
-        try:
-            serve(self, *args)
-        except Exception:
-            # A bug (bad input is answered, not raised): report it and drop
-            # this client only, as asyncio does with a failing protocol.
-            import traceback
-
-            traceback.print_exc()
-            self.close()
-        # Descriptors no command claimed and none will: closed, not leaked.
-        close_fds(self.conn.discarded_fds())
-        self._watch()
+        self._writable()
 
     def unsent(self) -> int:
         return len(self._unsent)

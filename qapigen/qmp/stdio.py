@@ -24,12 +24,12 @@ loop, until its end.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from .fds import NamedFds, close_fds
 from .poller import EVENT_READ as _READ
 from .poller import EVENT_WRITE as _WRITE
-from .service import HIGH_WATER, LOW_WATER, MAX_PENDING_OUTPUT
+from .selector_server import LoopPeer
+from .service import HIGH_WATER, MAX_PENDING_OUTPUT
 
 # Not typing.TYPE_CHECKING: each module spells it one way (docs/architecture.md).
 TYPE_CHECKING = False
@@ -43,7 +43,7 @@ __all__ = ["StdioClient"]
 _CHUNK = 65536
 
 
-class StdioClient:
+class StdioClient(LoopPeer):
     """The client of ``server`` on ``infd`` (its requests) and ``outfd`` (its
     replies and events); greeted at once.  A monitor of its own: the names
     ``getfd`` keeps are its own (none can come)."""
@@ -147,33 +147,11 @@ class StdioClient:
                 return
             del self._unsent[:sent]
 
-    def _writable(self) -> None:
-        if self.closed:
-            return
-        self._send()
-        if self.backlog and len(self._unsent) <= LOW_WATER:
-            self._serve(self.service.serve_backlog)
-        else:
-            self._watch()
-
     # -- both -------------------------------------------------------------------
 
     def _paused(self) -> bool:
         """Whether requests wait for the client to read its output."""
         return bool(self.backlog) or len(self._unsent) > HIGH_WATER
-
-    def _serve(self, serve: Callable[..., None], *args: object) -> None:
-        try:
-            serve(self, *args)
-        except Exception:
-            # A bug (bad input is answered, not raised): report it and drop
-            # this client, as the socket adapter does.
-            import traceback
-
-            traceback.print_exc()
-            self.close()
-        close_fds(self.conn.discarded_fds())
-        self._watch()
 
     def _watch(self) -> None:
         """Wait for requests unless the input has ended or the output piles up,
