@@ -10,7 +10,7 @@ the bindings (see :attr:`ActionOptions.written`).
 
 from __future__ import annotations
 
-from qapigen.runtime import QMPError
+from qapigen.runtime.errors import QMPError
 
 from .errors import ConfigError
 from .options import parse_opts

@@ -7,7 +7,7 @@ alike.  The rest are programming errors or configuration errors.
 
 from __future__ import annotations
 
-from qapigen.runtime import QMPError
+from qapigen.runtime.errors import QMPError
 
 
 class ConfigError(ValueError):

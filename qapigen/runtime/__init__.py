@@ -6,6 +6,7 @@ Generated packages import this and the standard library only.
 from __future__ import annotations
 
 from .lazy import lazy_names
+from .lazy import load_name as _load_name
 
 # TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
 # for generated modules (``if _rt.TYPE_CHECKING:``), not in __all__: a
@@ -13,10 +14,11 @@ from .lazy import lazy_names
 # typing would slow down every program that imports bindings.
 TYPE_CHECKING = False
 
-# Each name is imported from its module when first used (PEP 562), then kept
-# in this namespace: a program that needs only the records or the errors (the
-# simulator's start path, before its greeting) does not pay for the codec and
-# the enum module it imports.  The type checker sees them imported here.
+# The names are imported from their modules when the first of them is used
+# (PEP 562, see __getattr__ below): a program that needs only the records or
+# the errors (the simulator's start path, before its greeting) imports those
+# modules and does not pay for the codec and the enum module it imports.  The
+# type checker sees them imported here.
 if TYPE_CHECKING:
     from .codec import (
         ABSENT,
@@ -122,7 +124,23 @@ _HOMES = {
 }
 
 
-__getattr__, __dir__ = lazy_names(__name__, _HOMES)
+def __getattr__(name: str) -> object:
+    # The first name asked for loads them all, and the module stops having a
+    # __getattr__: CPython (3.11) does not specialize attribute lookups on a
+    # module that has one, and generated code reads _rt.X in every decode
+    # (``_rt.new`` alone took 20 ns more a call).  Who needs only the records
+    # or the errors imports those modules, and never asks here.
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    namespace = globals()
+    for attribute, home in _HOMES.items():
+        namespace[attribute] = _load_name(__name__, home, attribute)
+    namespace.pop("__getattr__", None)
+    return namespace[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
 
 
 __all__ = [

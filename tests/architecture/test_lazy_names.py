@@ -46,3 +46,18 @@ def test_an_unknown_name_is_an_attribute_error(name: str) -> None:
     package = importlib.import_module(name)
     with pytest.raises(AttributeError, match="nosuch"):
         package.nosuch  # noqa: B018
+
+
+def test_the_runtime_stops_being_lazy_at_its_first_use() -> None:
+    """Once a name is asked for, the runtime has every name and no __getattr__:
+    CPython specializes attribute lookups only on modules without one, and
+    generated code reads the runtime's names in every decode."""
+    code = (
+        "import qapigen.runtime as rt\n"
+        "assert '__getattr__' in vars(rt)\n"
+        "rt.Struct\n"
+        "assert '__getattr__' not in vars(rt)\n"
+        "assert set(rt.__all__) <= set(vars(rt))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
