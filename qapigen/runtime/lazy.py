@@ -1,9 +1,10 @@
 """Names of a package loaded from their modules at first use (PEP 562).
 
 A generated package's ``__init__`` names every class of its modules and
-imports none of them; the runtime's and the machine's own ``__init__`` do the
-same with theirs, so that a program that needs a few of their names (the
-simulator before its greeting) imports only the modules that define those.
+imports none of them; the machine's own ``__init__`` does the same with its
+names, so that a program that needs a few of them (the simulator before its
+greeting) imports only the modules that define those.  (The runtime's
+``__init__`` loads all of its names at the first one asked for: see there.)
 Standard library only, and nothing else of the runtime: importing this must
 cost next to nothing.
 """
