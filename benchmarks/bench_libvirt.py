@@ -52,7 +52,6 @@ import re
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -60,7 +59,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from bench_qmp import describe_times, qapigen_vm, qemu_binary, qemu_version
+from bench_qmp import describe_times, install, qapigen_vm, qemu_binary, qemu_version
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -331,18 +330,6 @@ def measure(daemon: Libvirtd, runs: int, venvs: dict[str, Path]) -> int:
     verdict = "met" if ratio <= TARGET else "MISSED"
     print(f"  target: qapigen vm/QEMU <= {TARGET:g}: {verdict} ({ratio:.2f})")
     return 0
-
-
-def install(venv: Path, checkout: Path = REPO) -> Path:
-    """A fresh virtual environment with ``checkout`` installed as users install it."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-         "-q", "--no-deps", str(checkout)],
-        check=True,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    return venv
 
 
 BASELINE_NOTE = "another checkout, installed and timed the same way, for comparing a change"
