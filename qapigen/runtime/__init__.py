@@ -6,7 +6,6 @@ Generated packages import this and the standard library only.
 from __future__ import annotations
 
 from .lazy import lazy_names
-from .lazy import load_name as _load_name
 
 # TYPE_CHECKING and typing (imported on first use, see codec._LazyTyping) are
 # for generated modules (``if _rt.TYPE_CHECKING:``), not in __all__: a
@@ -69,59 +68,8 @@ if TYPE_CHECKING:
     from .events import Event, GenericEvent, event_message
     from .package import Commands, Events
 
-#: Which module of the runtime defines each of its names.
-_HOMES = {
-    **dict.fromkeys(
-        (
-            "ABSENT",
-            "DEPRECATED_SLOT_PREFIX",
-            "Absent",
-            "Alternate",
-            "Enum",
-            "JSONValue",
-            "Struct",
-            "TypeInfo",
-            "d_any",
-            "d_bool",
-            "d_int",
-            "d_int8",
-            "d_int16",
-            "d_int32",
-            "d_int64",
-            "d_list",
-            "d_null",
-            "d_number",
-            "d_size",
-            "d_str",
-            "d_uint8",
-            "d_uint16",
-            "d_uint32",
-            "d_uint64",
-            "decodes",
-            "encode",
-            "list_of",
-            "new",
-            "typing",
-            "values_of",
-            "warn_deprecated",
-        ),
-        "codec",
-    ),
-    **dict.fromkeys(
-        (
-            "Codec",
-            "CommandInfo",
-            "Dispatcher",
-            "call_deprecated",
-            "not_found",
-            "not_implemented",
-        ),
-        "commands",
-    ),
-    **dict.fromkeys(("CommandError", "CommandNotImplemented", "QMPError", "WireError"), "errors"),
-    **dict.fromkeys(("Event", "GenericEvent", "event_message"), "events"),
-    **dict.fromkeys(("Commands", "Events"), "package"),
-}
+#: The modules whose names (those of ``__all__``, and ``typing``) the runtime gives.
+_MODULES = ("codec", "commands", "errors", "events", "package")
 
 
 def __getattr__(name: str) -> object:
@@ -130,17 +78,20 @@ def __getattr__(name: str) -> object:
     # module that has one, and generated code reads _rt.X in every decode
     # (``_rt.new`` alone took 20 ns more a call).  Who needs only the records
     # or the errors imports those modules, and never asks here.
-    if name not in _HOMES:
+    if name not in __all__ and name != "typing":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     namespace = globals()
-    for attribute, home in _HOMES.items():
-        namespace[attribute] = _load_name(__name__, home, attribute)
+    for home in _MODULES:
+        module = __import__(f"{__name__}.{home}", fromlist=["__all__"])
+        for attribute in (*__all__, "typing"):
+            if attribute not in namespace and hasattr(module, attribute):
+                namespace[attribute] = getattr(module, attribute)
     namespace.pop("__getattr__", None)
     return namespace[name]
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+    return sorted({*globals(), *__all__, "typing"})
 
 
 __all__ = [

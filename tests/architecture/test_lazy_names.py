@@ -19,11 +19,11 @@ CHECK = """
 import importlib, sys
 package = importlib.import_module({name!r})
 loaded = sorted(m for m in sys.modules if m.startswith({name!r} + "."))
-for attr in package.__all__:
-    value = getattr(package, attr)
-    home = package._HOMES.get(attr)
-    if home is not None:
-        assert value is getattr(importlib.import_module({name!r} + "." + home), attr), attr
+values = {{attr: getattr(package, attr) for attr in package.__all__}}
+homes = [m for m in sys.modules if m.startswith({name!r} + ".")]
+for attr, value in values.items():
+    # The object a module of the package defines (or takes from another of them).
+    assert any(getattr(sys.modules[m], attr, None) is value for m in homes), attr
 assert set(package.__all__) <= set(dir(package))
 print(" ".join(loaded))
 """
