@@ -34,19 +34,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+# The messages bench_decode.py measures (its folder is on the path, as the script's).
+from bench_decode import PANICKED, STATUS  # noqa: E402
+
 from qapigen import load_schema, runtime  # noqa: E402
 from qapigen.backends.python.generate import generate  # noqa: E402
-
-STATUS = {"status": "running", "running": True}
-HYPER_V = {
-    "type": "hyper-v",
-    "arg1": 0x7E,
-    "arg2": 0xFFFFF80000000000,
-    "arg3": 0x1234,
-    "arg4": 0xFFFFA00000000000,
-    "arg5": 0,
-}
-PANICKED = {"action": "pause", "info": HYPER_V}
 
 # The generated decoder of StatusInfo, one step a row (errors left out: the
 # steps are the path a valid message takes).
